@@ -1,0 +1,60 @@
+# Canopy's two commands: `make run` and `make test`. Both install what is missing on a
+# Debian machine first (system packages through apt-get, with sudo when not root).
+#
+#   make run            build and start a Canopy node
+#   make test           fmt check, clippy -D warnings, every test (nextest + doc tests)
+#   make bench          the runtime benchmarks (release build)
+#   make deps-test      only install what the tests need
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+# Debian packages each goal needs. graphviz: `dot` renders the introspection graph.
+RUN_PACKAGES := pkg-config
+TEST_PACKAGES := pkg-config graphviz
+
+# Installs the Debian packages named in $(1) that are not installed yet.
+define ensure_packages
+	@missing=""; \
+	for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }
+
+deps-run: toolchain
+	$(call ensure_packages,$(RUN_PACKAGES))
+
+deps-test: toolchain
+	$(call ensure_packages,$(TEST_PACKAGES))
+
+run: deps-run
+	$(CARGO) build --release -p canopy-node
+	./target/release/canopy
+
+fmt-check: toolchain
+	$(CARGO) fmt --all -- --check
+
+clippy: toolchain
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit-tests: deps-test
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --no-fail-fast --lib --bins --tests; \
+	fi
+	$(CARGO) test --workspace --doc
+
+test: deps-test fmt-check clippy unit-tests
+
+bench: deps-run
+	$(CARGO) bench -p canopy-axon

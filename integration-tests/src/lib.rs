@@ -1,0 +1,1 @@
+//! Shared helpers for Canopy's integration tests; the scenarios live in `tests/`.
