@@ -46,13 +46,14 @@ fmt-check: toolchain
 clippy: toolchain
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Doc tests first (nextest does not run them), so the run closes on nextest's summary.
 unit-tests: deps-test
+	$(CARGO) test --workspace --doc -q
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 	  $(CARGO) test --workspace --no-fail-fast --lib --bins --tests; \
 	fi
-	$(CARGO) test --workspace --doc
 
 test: deps-test fmt-check clippy unit-tests
 

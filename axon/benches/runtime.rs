@@ -37,11 +37,15 @@ fn main() {
         if !wanted(&name) {
             continue;
         }
-        let [ours, raw, actor] = measure(&runtime, reps, [
-            &|| Box::pin(axon_pipeline(stages, messages)),
-            &|| Box::pin(mpsc_pipeline(stages, messages)),
-            &|| Box::pin(ractor_pipeline(stages, messages)),
-        ]);
+        let [ours, raw, actor] = measure(
+            &runtime,
+            reps,
+            [
+                &|| Box::pin(axon_pipeline(stages, messages)),
+                &|| Box::pin(mpsc_pipeline(stages, messages)),
+                &|| Box::pin(ractor_pipeline(stages, messages)),
+            ],
+        );
         print_ratio(&format!("{name}_vs_raw_mpsc"), ours, raw);
         print_ratio(&format!("{name}_vs_ractor"), ours, actor);
     }
@@ -49,11 +53,15 @@ fn main() {
     let (subscribers, messages) = (100usize, 20_000u64);
     let name = format!("backplane_fanout_{subscribers}x{messages}");
     if wanted(&name) {
-        let [ours, raw, actor] = measure(&runtime, reps, [
-            &|| Box::pin(axon_fanout(subscribers, messages)),
-            &|| Box::pin(mpsc_fanout(subscribers, messages)),
-            &|| Box::pin(ractor_fanout(subscribers, messages)),
-        ]);
+        let [ours, raw, actor] = measure(
+            &runtime,
+            reps,
+            [
+                &|| Box::pin(axon_fanout(subscribers, messages)),
+                &|| Box::pin(mpsc_fanout(subscribers, messages)),
+                &|| Box::pin(ractor_fanout(subscribers, messages)),
+            ],
+        );
         print_ratio(&format!("{name}_vs_raw_mpsc"), ours, raw);
         print_ratio(&format!("{name}_vs_ractor"), ours, actor);
     }
@@ -74,7 +82,11 @@ type Run<'a> = &'a dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = f64> + Send
 
 /// Runs each variant `reps` times, interleaved so drift on a shared machine hits all
 /// alike, and returns each variant's median rate.
-fn measure<const N: usize>(runtime: &tokio::runtime::Runtime, reps: usize, variants: [Run<'_>; N]) -> [f64; N] {
+fn measure<const N: usize>(
+    runtime: &tokio::runtime::Runtime,
+    reps: usize,
+    variants: [Run<'_>; N],
+) -> [f64; N] {
     let mut rates: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..reps {
         for (variant, rate) in variants.iter().zip(rates.iter_mut()) {
@@ -88,7 +100,10 @@ fn measure<const N: usize>(runtime: &tokio::runtime::Runtime, reps: usize, varia
 }
 
 /// Runs a scenario on a spawned task, as the components themselves would run.
-fn spawned<T: Send + 'static>(runtime: &tokio::runtime::Runtime, scenario: impl Future<Output = T> + Send + 'static) -> T {
+fn spawned<T: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    scenario: impl Future<Output = T> + Send + 'static,
+) -> T {
     runtime.block_on(async { tokio::spawn(scenario).await.expect("scenario task") })
 }
 
@@ -146,7 +161,12 @@ async fn axon_pipeline(stages: usize, messages: u64) -> f64 {
     rate
 }
 
-fn counting_sink(graph: &Graph, name: &str, expected: u64, done: oneshot::Sender<()>) -> ComponentHandle {
+fn counting_sink(
+    graph: &Graph,
+    name: &str,
+    expected: u64,
+    done: oneshot::Sender<()>,
+) -> ComponentHandle {
     let scope = graph.component(name);
     let mut inbox: Inbox<u64> = scope.inbox("inbox");
     scope.spawn_fn(move |_| async move {
@@ -185,10 +205,15 @@ async fn mpsc_pipeline(stages: usize, messages: u64) -> f64 {
             }
         }
     });
+    // Like the other variants, the sink stops the clock at the last expected message
+    // (not when the end-of-stream has rippled through every stage).
     let sink = tokio::spawn(async move {
         let mut seen = 0;
         while rx.recv().await.is_some() {
             seen += 1;
+            if seen == messages {
+                break;
+            }
         }
         seen
     });
@@ -204,7 +229,11 @@ struct Forward;
 
 enum ForwardState {
     Next(ActorRef<u64>),
-    Sink { expected: u64, seen: u64, done: Option<oneshot::Sender<()>> },
+    Sink {
+        expected: u64,
+        seen: u64,
+        done: Option<oneshot::Sender<()>>,
+    },
 }
 
 impl Actor for Forward {
@@ -212,14 +241,27 @@ impl Actor for Forward {
     type State = ForwardState;
     type Arguments = ForwardState;
 
-    async fn pre_start(&self, _me: ActorRef<u64>, state: ForwardState) -> Result<ForwardState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<u64>,
+        state: ForwardState,
+    ) -> Result<ForwardState, ActorProcessingErr> {
         Ok(state)
     }
 
-    async fn handle(&self, _me: ActorRef<u64>, message: u64, state: &mut ForwardState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<u64>,
+        message: u64,
+        state: &mut ForwardState,
+    ) -> Result<(), ActorProcessingErr> {
         match state {
             ForwardState::Next(next) => next.cast(message)?,
-            ForwardState::Sink { expected, seen, done } => {
+            ForwardState::Sink {
+                expected,
+                seen,
+                done,
+            } => {
                 *seen += 1;
                 if seen == expected {
                     if let Some(done) = done.take() {
@@ -235,11 +277,19 @@ impl Actor for Forward {
 /// The same shape as ractor actors (its mailboxes are unbounded: no backpressure).
 async fn ractor_pipeline(stages: usize, messages: u64) -> f64 {
     let (done_tx, done_rx) = oneshot::channel();
-    let sink_state = ForwardState::Sink { expected: messages, seen: 0, done: Some(done_tx) };
-    let (mut next, handle) = Actor::spawn(None, Forward, sink_state).await.expect("spawn");
+    let sink_state = ForwardState::Sink {
+        expected: messages,
+        seen: 0,
+        done: Some(done_tx),
+    };
+    let (mut next, handle) = Actor::spawn(None, Forward, sink_state)
+        .await
+        .expect("spawn");
     let mut actors = vec![(next.clone(), handle)];
     for _ in 0..stages - 1 {
-        let (actor, handle) = Actor::spawn(None, Forward, ForwardState::Next(next)).await.expect("spawn");
+        let (actor, handle) = Actor::spawn(None, Forward, ForwardState::Next(next))
+            .await
+            .expect("spawn");
         next = actor.clone();
         actors.push((actor, handle));
     }
@@ -268,7 +318,11 @@ struct Tally {
 
 impl Tally {
     fn new(total: usize) -> Self {
-        Self { delivered: Arc::new(AtomicUsize::new(0)), total, done: Arc::new(Notify::new()) }
+        Self {
+            delivered: Arc::new(AtomicUsize::new(0)),
+            total,
+            done: Arc::new(Notify::new()),
+        }
     }
 
     fn add(&self, n: usize) {
@@ -368,11 +422,20 @@ impl Actor for Count {
     type State = (Tally, usize);
     type Arguments = Tally;
 
-    async fn pre_start(&self, _me: ActorRef<u64>, tally: Tally) -> Result<(Tally, usize), ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<u64>,
+        tally: Tally,
+    ) -> Result<(Tally, usize), ActorProcessingErr> {
         Ok((tally, 0))
     }
 
-    async fn handle(&self, _me: ActorRef<u64>, _message: u64, state: &mut (Tally, usize)) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<u64>,
+        _message: u64,
+        state: &mut (Tally, usize),
+    ) -> Result<(), ActorProcessingErr> {
         state.1 += 1;
         if state.1 == 1024 {
             state.0.add(1024);
@@ -381,7 +444,11 @@ impl Actor for Count {
         Ok(())
     }
 
-    async fn post_stop(&self, _me: ActorRef<u64>, state: &mut (Tally, usize)) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _me: ActorRef<u64>,
+        state: &mut (Tally, usize),
+    ) -> Result<(), ActorProcessingErr> {
         state.0.add(state.1);
         Ok(())
     }
@@ -392,7 +459,11 @@ async fn ractor_fanout(subscribers: usize, messages: u64) -> f64 {
     let tally = Tally::new(subscribers * messages as usize);
     let mut actors = Vec::new();
     for _ in 0..subscribers {
-        actors.push(Actor::spawn(None, Count, tally.clone()).await.expect("spawn"));
+        actors.push(
+            Actor::spawn(None, Count, tally.clone())
+                .await
+                .expect("spawn"),
+        );
     }
     let done = tally.done.notified();
     tokio::pin!(done);
@@ -485,7 +556,12 @@ impl Actor for Echo {
         Ok(())
     }
 
-    async fn handle(&self, _me: ActorRef<Self::Msg>, reply: RpcReplyPort<u64>, _: &mut ()) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        reply: RpcReplyPort<u64>,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
         let _ = reply.send(0);
         Ok(())
     }
