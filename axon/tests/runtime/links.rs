@@ -196,3 +196,35 @@ fn components_run_on_more_than_one_core() {
     });
     assert!(threads.len() >= 2, "all components ran on one thread");
 }
+
+#[test]
+fn a_graphline_wires_named_components_from_a_table() {
+    use canopy_axon::Graphline;
+    runtime().block_on(async {
+        let graph = Graph::new("graphline");
+        let evens = counter(&graph, "evens", 100);
+        let odds = counter(&graph, "odds", 100);
+        let (sink, _, rx) = collector(&graph, "sink", 8);
+        let shape = Graphline::new(
+            [
+                ("evens".to_string(), evens),
+                ("odds".to_string(), odds),
+                ("sink".to_string(), sink),
+            ],
+            &[
+                (("evens", "outbox"), ("sink", "inbox")),
+                (("odds", "outbox"), ("sink", "inbox")),
+            ],
+        )
+        .unwrap();
+        assert_eq!(rx.await.unwrap().len(), 200);
+        let exits = shape.join().await;
+        assert!(exits.values().all(|e| e.is_finished()), "{exits:?}");
+
+        let unknown = Graphline::new(Vec::new(), &[(("ghost", "outbox"), ("sink", "inbox"))]);
+        assert_eq!(
+            unknown.err().map(|e| e.to_string()),
+            Some("no component named \"ghost\" in this graphline".to_string())
+        );
+    });
+}
