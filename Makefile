@@ -11,7 +11,8 @@ CARGO ?= cargo
 
 # Debian packages each goal needs. graphviz: `dot` renders the introspection graph.
 RUN_PACKAGES := pkg-config
-TEST_PACKAGES := pkg-config graphviz
+# librsvg2-bin, poppler-utils, qpdf: independent checks of SVG and PDF exports.
+TEST_PACKAGES := pkg-config graphviz librsvg2-bin poppler-utils qpdf
 
 # Installs the Debian packages named in $(1) that are not installed yet.
 define ensure_packages
@@ -59,3 +60,4 @@ test: deps-test fmt-check clippy unit-tests
 
 bench: deps-run
 	$(CARGO) bench -p canopy-axon
+	$(CARGO) bench -p canopy-canvas

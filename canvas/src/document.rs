@@ -1,0 +1,881 @@
+//! The document: the merge of every op anyone made.
+//!
+//! Applying the same set of ops in any order, duplicates included, gives the same
+//! visible document on every peer (a CRDT): strokes are grow-only and keyed by id,
+//! their points sorted by offset; erasures, clears and deletions are sets of ops whose
+//! effect is computed when the document is read; undo is a last-writer-wins mark per
+//! action. Nothing here does I/O or looks at a clock.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::history::{History, Step};
+use crate::ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
+use crate::op::{Action, Color, Limits, Op, OpError, Point, Tool};
+use crate::version::VersionVector;
+
+/// Result of applying an op that passed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The op was new and is now part of the document.
+    New,
+    /// The op was already known; nothing changed.
+    Duplicate,
+}
+
+/// Axis-aligned bounds in page units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// Left.
+    pub min_x: f32,
+    /// Top.
+    pub min_y: f32,
+    /// Right.
+    pub max_x: f32,
+    /// Bottom.
+    pub max_y: f32,
+}
+
+impl Bounds {
+    const EMPTY: Bounds = Bounds {
+        min_x: f32::INFINITY,
+        min_y: f32::INFINITY,
+        max_x: f32::NEG_INFINITY,
+        max_y: f32::NEG_INFINITY,
+    };
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.min_x > self.max_x
+    }
+
+    fn add(&mut self, p: Point) {
+        self.min_x = self.min_x.min(p.x);
+        self.min_y = self.min_y.min(p.y);
+        self.max_x = self.max_x.max(p.x);
+        self.max_y = self.max_y.max(p.y);
+    }
+
+    /// The union of two bounds.
+    pub fn union(self, other: Bounds) -> Bounds {
+        Bounds {
+            min_x: self.min_x.min(other.min_x),
+            min_y: self.min_y.min(other.min_y),
+            max_x: self.max_x.max(other.max_x),
+            max_y: self.max_y.max(other.max_y),
+        }
+    }
+
+    /// Grown by `margin` on every side.
+    pub fn inflate(self, margin: f32) -> Bounds {
+        Bounds {
+            min_x: self.min_x - margin,
+            min_y: self.min_y - margin,
+            max_x: self.max_x + margin,
+            max_y: self.max_y + margin,
+        }
+    }
+
+    /// True when the two overlap (touching counts).
+    pub fn intersects(&self, other: &Bounds) -> bool {
+        self.min_x <= other.max_x
+            && other.min_x <= self.max_x
+            && self.min_y <= other.max_y
+            && other.min_y <= self.max_y
+    }
+}
+
+/// The frame every page shows at least, whatever is drawn on it (a 1080p screen).
+pub const PAGE_FRAME: Bounds = Bounds {
+    min_x: 0.0,
+    min_y: 0.0,
+    max_x: 1920.0,
+    max_y: 1080.0,
+};
+
+/// How a stroke looks, from its start op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Style {
+    page: PageId,
+    tool: Tool,
+    color: Color,
+    width: f32,
+    lamport: u64,
+}
+
+/// Points appended by one `StrokePoints` op.
+#[derive(Debug, Clone)]
+struct Chunk {
+    offset: u32,
+    seq: u64,
+    lamport: u64,
+    points: Vec<Point>,
+}
+
+/// A stroke as far as it is known: its start may arrive after some of its points.
+#[derive(Debug, Clone)]
+pub struct Stroke {
+    id: StrokeId,
+    style: Option<Style>,
+    /// Sorted by `(offset, seq)`, so the order of arrival does not matter.
+    chunks: Vec<Chunk>,
+    end: Option<(u32, u64)>,
+    point_count: u32,
+    bounds: Bounds,
+}
+
+impl Stroke {
+    fn new(id: StrokeId) -> Self {
+        Self {
+            id,
+            style: None,
+            chunks: Vec::new(),
+            end: None,
+            point_count: 0,
+            bounds: Bounds::EMPTY,
+        }
+    }
+
+    /// The stroke's id (the id of its start op).
+    pub fn id(&self) -> StrokeId {
+        self.id
+    }
+
+    /// Pen or highlighter.
+    pub fn tool(&self) -> Tool {
+        self.style.map_or(Tool::Pen, |s| s.tool)
+    }
+
+    /// Its colour.
+    pub fn color(&self) -> Color {
+        self.style.map_or(Color::rgb(0, 0, 0), |s| s.color)
+    }
+
+    /// Its width in page units.
+    pub fn width(&self) -> f32 {
+        self.style.map_or(1.0, |s| s.width)
+    }
+
+    /// Its points in drawing order.
+    pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
+        self.chunks.iter().flat_map(|c| c.points.iter().copied())
+    }
+
+    /// Number of points known.
+    pub fn point_count(&self) -> u32 {
+        self.point_count
+    }
+
+    /// True while the pen is still down.
+    pub fn is_live(&self) -> bool {
+        self.end.is_none()
+    }
+
+    /// Bounds of its points (not including the width).
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+}
+
+/// A page as far as it is known.
+#[derive(Debug, Clone)]
+struct Page {
+    /// Lamport clock of the creating op; `None` until it arrives.
+    created: Option<u64>,
+    /// Sort key, last writer wins by `(lamport, op id)`.
+    position: (f64, u64, OpId),
+    deleted_by: Vec<OpId>,
+    /// Strokes in z-order: `(lamport, id)` of their start. A tree, because merged
+    /// histories interleave and a sorted vector would shift on every insert.
+    strokes: BTreeSet<(u64, StrokeId)>,
+    clears: Vec<OpId>,
+}
+
+impl Page {
+    fn unknown(id: PageId) -> Self {
+        Self {
+            created: None,
+            position: (0.0, 0, id),
+            deleted_by: Vec::new(),
+            strokes: BTreeSet::new(),
+            clears: Vec::new(),
+        }
+    }
+}
+
+/// How the op log remembers an op, without copying what the state already holds.
+#[derive(Debug, Clone)]
+enum Logged {
+    StrokeStart,
+    Points { stroke: StrokeId },
+    StrokeEnd { stroke: StrokeId },
+    Other(Op),
+}
+
+/// Ops of one author.
+#[derive(Debug, Clone, Default)]
+struct AuthorLog {
+    /// Every op up to here is known.
+    contiguous: u64,
+    entries: BTreeMap<u64, (u64, Logged)>,
+}
+
+/// The shared document of one session, as one peer holds it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    local: NodeId,
+    limits: Limits,
+    lamport: u64,
+    ops: u64,
+    log: BTreeMap<NodeId, AuthorLog>,
+    strokes: HashMap<StrokeId, Stroke>,
+    pages: HashMap<PageId, Page>,
+    erased_by: HashMap<StrokeId, Vec<OpId>>,
+    history: History,
+}
+
+impl Document {
+    /// An empty document with one page, edited locally as `local`.
+    pub fn new(local: NodeId) -> Self {
+        Self::with_limits(local, Limits::default())
+    }
+
+    /// Like [`new`](Self::new), with other bounds.
+    pub fn with_limits(local: NodeId, limits: Limits) -> Self {
+        let mut pages = HashMap::new();
+        let mut first = Page::unknown(FIRST_PAGE);
+        first.created = Some(0);
+        pages.insert(FIRST_PAGE, first);
+        Self {
+            local,
+            limits,
+            lamport: 0,
+            ops: 0,
+            log: BTreeMap::new(),
+            strokes: HashMap::new(),
+            pages,
+            erased_by: HashMap::new(),
+            history: History::default(),
+        }
+    }
+
+    /// The node this document makes local ops as.
+    pub fn local_node(&self) -> NodeId {
+        self.local
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Number of distinct ops applied.
+    pub fn op_count(&self) -> u64 {
+        self.ops
+    }
+
+    /// Highest Lamport clock seen.
+    pub fn lamport(&self) -> u64 {
+        self.lamport
+    }
+
+    /// True if the op is part of the document.
+    pub fn contains(&self, id: OpId) -> bool {
+        self.log
+            .get(&id.node)
+            .is_some_and(|log| log.entries.contains_key(&id.seq))
+    }
+
+    /// Applies an op from anywhere. Invalid ops are refused with the reason and leave
+    /// the document exactly as it was; known ops are reported as duplicates.
+    pub fn apply(&mut self, op: Op) -> Result<Applied, OpError> {
+        op.validate(&self.limits)?;
+        if self.contains(op.id) {
+            return Ok(Applied::Duplicate);
+        }
+        self.check_capacity(&op)?;
+        let (id, lamport) = (op.id, op.lamport);
+        let logged = match op.action {
+            Action::StrokeStart {
+                page,
+                tool,
+                color,
+                width,
+            } => {
+                let style = Style {
+                    page,
+                    tool,
+                    color,
+                    width,
+                    lamport,
+                };
+                self.strokes
+                    .entry(id)
+                    .or_insert_with(|| Stroke::new(id))
+                    .style = Some(style);
+                self.page_mut(page).strokes.insert((lamport, id));
+                self.history.record(id, lamport, Step::Did(id));
+                Logged::StrokeStart
+            }
+            Action::StrokePoints {
+                stroke,
+                offset,
+                points,
+            } => {
+                let entry = self
+                    .strokes
+                    .entry(stroke)
+                    .or_insert_with(|| Stroke::new(stroke));
+                for p in &points {
+                    entry.bounds.add(*p);
+                }
+                entry.point_count += points.len() as u32;
+                let chunk = Chunk {
+                    offset,
+                    seq: id.seq,
+                    lamport,
+                    points,
+                };
+                let key = (offset, id.seq);
+                if entry.chunks.last().is_none_or(|c| (c.offset, c.seq) < key) {
+                    entry.chunks.push(chunk);
+                } else {
+                    let at = entry.chunks.partition_point(|c| (c.offset, c.seq) < key);
+                    entry.chunks.insert(at, chunk);
+                }
+                Logged::Points { stroke }
+            }
+            Action::StrokeEnd { stroke, points } => {
+                self.strokes
+                    .entry(stroke)
+                    .or_insert_with(|| Stroke::new(stroke))
+                    .end = Some((points, id.seq));
+                Logged::StrokeEnd { stroke }
+            }
+            ref action => {
+                match action {
+                    Action::Erase { strokes } => {
+                        for stroke in strokes {
+                            self.erased_by.entry(*stroke).or_default().push(id);
+                        }
+                        self.history.record(id, lamport, Step::Did(id));
+                    }
+                    Action::ClearPage { page, .. } => {
+                        self.page_mut(*page).clears.push(id);
+                        self.history.record(id, lamport, Step::Did(id));
+                    }
+                    Action::NewPage { position } => {
+                        let page = self.page_mut(id);
+                        page.created = Some(lamport);
+                        set_position(page, *position, lamport, id);
+                        self.history.record(id, lamport, Step::Did(id));
+                    }
+                    Action::DeletePage { page } => {
+                        self.page_mut(*page).deleted_by.push(id);
+                        self.history.record(id, lamport, Step::Did(id));
+                    }
+                    Action::MovePage { page, position } => {
+                        set_position(self.page_mut(*page), *position, lamport, id);
+                    }
+                    Action::Undo { target } => {
+                        self.history.record(id, lamport, Step::Undid(*target))
+                    }
+                    Action::Redo { target } => {
+                        self.history.record(id, lamport, Step::Redid(*target))
+                    }
+                    Action::StrokeStart { .. }
+                    | Action::StrokePoints { .. }
+                    | Action::StrokeEnd { .. } => {}
+                }
+                Logged::Other(op)
+            }
+        };
+        self.lamport = self.lamport.max(lamport);
+        self.ops += 1;
+        let log = self.log.entry(id.node).or_default();
+        log.entries.insert(id.seq, (lamport, logged));
+        while log.entries.contains_key(&(log.contiguous + 1)) {
+            log.contiguous += 1;
+        }
+        Ok(Applied::New)
+    }
+
+    /// Refusals that depend on what the document already holds.
+    fn check_capacity(&self, op: &Op) -> Result<(), OpError> {
+        match &op.action {
+            Action::StrokeStart { page, .. } => {
+                let held = self.pages.get(page).map_or(0, |p| p.strokes.len());
+                if held >= self.limits.max_strokes_per_page {
+                    return Err(OpError::PageFull {
+                        page: *page,
+                        limit: self.limits.max_strokes_per_page,
+                    });
+                }
+            }
+            Action::StrokePoints { stroke, points, .. } => {
+                let held = self.strokes.get(stroke).map_or(0, |s| s.point_count);
+                let total = u64::from(held) + points.len() as u64;
+                if total > u64::from(self.limits.max_points_per_stroke) {
+                    return Err(OpError::TooManyPoints {
+                        op: op.id,
+                        points: total,
+                        limit: u64::from(self.limits.max_points_per_stroke),
+                        per: "stroke",
+                    });
+                }
+            }
+            Action::NewPage { .. } if self.pages.len() >= self.limits.max_pages => {
+                return Err(OpError::TooManyPages(self.limits.max_pages));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn page_mut(&mut self, page: PageId) -> &mut Page {
+        self.pages
+            .entry(page)
+            .or_insert_with(|| Page::unknown(page))
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /// What this document has seen, per author.
+    pub fn version_vector(&self) -> VersionVector {
+        let mut vector = VersionVector::new();
+        for (node, log) in &self.log {
+            if log.contiguous > 0 {
+                vector.set(*node, log.contiguous);
+            }
+        }
+        vector
+    }
+
+    /// Every op this document holds that `seen` does not cover, to bring a peer with
+    /// that version vector up to date (author by author, in sequence order).
+    pub fn ops_missing_from(&self, seen: &VersionVector) -> Vec<Op> {
+        let mut ops = Vec::new();
+        for (node, log) in &self.log {
+            let from = seen.get(*node).saturating_add(1);
+            for (seq, (lamport, logged)) in log.entries.range(from..) {
+                let id = OpId {
+                    node: *node,
+                    seq: *seq,
+                };
+                if let Some(op) = self.rebuild(id, *lamport, logged) {
+                    ops.push(op);
+                }
+            }
+        }
+        ops
+    }
+
+    /// Number of ops `ops_missing_from(seen)` would return, without building them.
+    pub fn count_missing_from(&self, seen: &VersionVector) -> usize {
+        self.log
+            .iter()
+            .map(|(node, log)| {
+                log.entries
+                    .range(seen.get(*node).saturating_add(1)..)
+                    .count()
+            })
+            .sum()
+    }
+
+    fn rebuild(&self, id: OpId, lamport: u64, logged: &Logged) -> Option<Op> {
+        let action = match logged {
+            Logged::Other(op) => return Some(op.clone()),
+            Logged::StrokeStart => {
+                let style = self.strokes.get(&id)?.style?;
+                Action::StrokeStart {
+                    page: style.page,
+                    tool: style.tool,
+                    color: style.color,
+                    width: style.width,
+                }
+            }
+            Logged::Points { stroke } => {
+                let chunk = self
+                    .strokes
+                    .get(stroke)?
+                    .chunks
+                    .iter()
+                    .find(|c| c.seq == id.seq)?;
+                debug_assert_eq!(chunk.lamport, lamport);
+                Action::StrokePoints {
+                    stroke: *stroke,
+                    offset: chunk.offset,
+                    points: chunk.points.clone(),
+                }
+            }
+            Logged::StrokeEnd { stroke } => Action::StrokeEnd {
+                stroke: *stroke,
+                points: self.strokes.get(stroke)?.end?.0,
+            },
+        };
+        Some(Op {
+            id,
+            lamport,
+            action,
+        })
+    }
+
+    fn logged_op(&self, id: OpId) -> Option<&Op> {
+        match self.log.get(&id.node)?.entries.get(&id.seq)? {
+            (_, Logged::Other(op)) => Some(op),
+            _ => None,
+        }
+    }
+
+    fn page_visible(&self, id: PageId, page: &Page) -> bool {
+        page.created.is_some()
+            && self.history.is_active(id)
+            && !page.deleted_by.iter().any(|d| self.history.is_active(*d))
+    }
+
+    /// Visible pages in order.
+    pub fn pages(&self) -> Vec<PageId> {
+        let mut pages: Vec<(f64, PageId)> = self
+            .pages
+            .iter()
+            .filter(|(id, page)| self.page_visible(**id, page))
+            .map(|(id, page)| (page.position.0, *id))
+            .collect();
+        pages.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        pages.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Number of visible pages.
+    pub fn page_count(&self) -> usize {
+        self.pages().len()
+    }
+
+    /// True if the page exists and is visible.
+    pub fn has_page(&self, page: PageId) -> bool {
+        self.pages
+            .get(&page)
+            .is_some_and(|p| self.page_visible(page, p))
+    }
+
+    /// Visible strokes of a page, bottom to top (empty for an unknown page).
+    pub fn strokes(&self, page: PageId) -> Vec<&Stroke> {
+        let Some(entry) = self.pages.get(&page) else {
+            return Vec::new();
+        };
+        if !self.page_visible(page, entry) {
+            return Vec::new();
+        }
+        let clears: Vec<&VersionVector> = entry
+            .clears
+            .iter()
+            .filter(|c| self.history.is_active(**c))
+            .filter_map(|c| match &self.logged_op(*c)?.action {
+                Action::ClearPage { seen, .. } => Some(seen),
+                _ => None,
+            })
+            .collect();
+        entry
+            .strokes
+            .iter()
+            .filter_map(|(_, id)| self.strokes.get(id))
+            .filter(|stroke| {
+                self.history.is_active(stroke.id)
+                    && !clears.iter().any(|seen| seen.covers(stroke.id))
+                    && !self
+                        .erased_by
+                        .get(&stroke.id)
+                        .is_some_and(|by| by.iter().any(|e| self.history.is_active(*e)))
+            })
+            .collect()
+    }
+
+    /// A stroke by id, if it is visible.
+    pub fn stroke(&self, id: StrokeId) -> Option<&Stroke> {
+        let page = self.strokes.get(&id)?.style?.page;
+        self.strokes(page).into_iter().find(|s| s.id == id)
+    }
+
+    /// Total visible strokes over all pages.
+    pub fn stroke_count(&self) -> usize {
+        self.pages().iter().map(|p| self.strokes(*p).len()).sum()
+    }
+
+    /// The area to show or export for a page: [`PAGE_FRAME`] grown to hold every
+    /// visible stroke.
+    pub fn page_bounds(&self, page: PageId) -> Bounds {
+        self.strokes(page)
+            .iter()
+            .filter(|s| !s.bounds.is_empty())
+            .fold(PAGE_FRAME, |b, s| {
+                b.union(s.bounds.inflate(s.width() / 2.0))
+            })
+    }
+
+    /// Visible strokes of `page` that a circle of `radius` dragged along `path`
+    /// touches: what the stroke eraser removes.
+    pub fn strokes_touching(&self, page: PageId, path: &[Point], radius: f32) -> Vec<StrokeId> {
+        let mut reach = Bounds::EMPTY;
+        for p in path {
+            reach.add(*p);
+        }
+        if reach.is_empty() {
+            return Vec::new();
+        }
+        self.strokes(page)
+            .into_iter()
+            .filter(|stroke| {
+                let within = radius + stroke.width() / 2.0;
+                stroke.bounds.inflate(within).intersects(&reach) && touches(stroke, path, within)
+            })
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// What `author` would undo next and redo next.
+    pub fn undo_redo_targets(&self, author: NodeId) -> (Option<OpId>, Option<OpId>) {
+        self.history.next_undo_redo(author)
+    }
+
+    // ------------------------------------------------------------------ local edits
+
+    /// Makes an op as the local node, applies it, and returns it for sending.
+    fn author(&mut self, action: Action) -> Result<Op, OpError> {
+        let seq = self
+            .log
+            .get(&self.local)
+            .and_then(|log| log.entries.keys().next_back().copied())
+            .unwrap_or(0)
+            + 1;
+        let op = Op {
+            id: OpId {
+                node: self.local,
+                seq,
+            },
+            lamport: self.lamport + 1,
+            action,
+        };
+        self.apply(op.clone())?;
+        Ok(op)
+    }
+
+    /// Starts a stroke on a visible page.
+    pub fn begin_stroke(
+        &mut self,
+        page: PageId,
+        tool: Tool,
+        color: Color,
+        width: f32,
+    ) -> Result<Op, OpError> {
+        if !self.has_page(page) {
+            return Err(OpError::Unknown(page));
+        }
+        self.author(Action::StrokeStart {
+            page,
+            tool,
+            color,
+            width,
+        })
+    }
+
+    /// Appends points to a live local stroke.
+    pub fn extend_stroke(&mut self, stroke: StrokeId, points: Vec<Point>) -> Result<Op, OpError> {
+        let offset = self.live_local_stroke(stroke)?.point_count;
+        self.author(Action::StrokePoints {
+            stroke,
+            offset,
+            points,
+        })
+    }
+
+    /// Ends a live local stroke.
+    pub fn end_stroke(&mut self, stroke: StrokeId) -> Result<Op, OpError> {
+        let points = self.live_local_stroke(stroke)?.point_count;
+        self.author(Action::StrokeEnd { stroke, points })
+    }
+
+    fn live_local_stroke(&self, stroke: StrokeId) -> Result<&Stroke, OpError> {
+        let found = self
+            .strokes
+            .get(&stroke)
+            .filter(|s| s.style.is_some() && stroke.node == self.local)
+            .ok_or(OpError::Unknown(stroke))?;
+        if !found.is_live() {
+            return Err(OpError::StrokeEnded(stroke));
+        }
+        Ok(found)
+    }
+
+    /// A whole stroke at once: start, points in op-sized chunks, end.
+    pub fn draw_stroke(
+        &mut self,
+        page: PageId,
+        tool: Tool,
+        color: Color,
+        width: f32,
+        points: &[Point],
+    ) -> Result<Vec<Op>, OpError> {
+        // Check every op before making the first, so a bad stroke leaves nothing behind.
+        let probe_id = OpId {
+            node: self.local,
+            seq: 1,
+        };
+        let check = |action: Action| {
+            Op {
+                id: probe_id,
+                lamport: 1,
+                action,
+            }
+            .validate(&self.limits)
+        };
+        check(Action::StrokeStart {
+            page,
+            tool,
+            color,
+            width,
+        })?;
+        let per_op = self.limits.max_points_per_op.max(1);
+        for (index, chunk) in points.chunks(per_op).enumerate() {
+            check(Action::StrokePoints {
+                stroke: probe_id,
+                offset: u32::try_from(index * per_op).unwrap_or(u32::MAX),
+                points: chunk.to_vec(),
+            })?;
+        }
+        let start = self.begin_stroke(page, tool, color, width)?;
+        let stroke = start.id;
+        let mut ops = vec![start];
+        for chunk in points.chunks(per_op) {
+            ops.push(self.extend_stroke(stroke, chunk.to_vec())?);
+        }
+        ops.push(self.end_stroke(stroke)?);
+        Ok(ops)
+    }
+
+    /// Erases strokes (by anyone).
+    pub fn erase(&mut self, strokes: Vec<StrokeId>) -> Result<Op, OpError> {
+        self.author(Action::Erase { strokes })
+    }
+
+    /// Clears what this peer sees of a page; strokes others draw meanwhile stay.
+    pub fn clear_page(&mut self, page: PageId) -> Result<Op, OpError> {
+        if !self.has_page(page) {
+            return Err(OpError::Unknown(page));
+        }
+        let seen = self.version_vector();
+        self.author(Action::ClearPage { page, seen })
+    }
+
+    /// Adds a page at the end.
+    pub fn new_page(&mut self) -> Result<Op, OpError> {
+        let last = self
+            .pages()
+            .last()
+            .and_then(|p| self.pages.get(p))
+            .map_or(0.0, |p| p.position.0);
+        self.author(Action::NewPage {
+            position: last + 1.0,
+        })
+    }
+
+    /// Deletes a visible page (undo brings it back).
+    pub fn delete_page(&mut self, page: PageId) -> Result<Op, OpError> {
+        if !self.has_page(page) {
+            return Err(OpError::Unknown(page));
+        }
+        self.author(Action::DeletePage { page })
+    }
+
+    /// Moves a visible page to `index` in the page order.
+    pub fn move_page(&mut self, page: PageId, index: usize) -> Result<Op, OpError> {
+        if !self.has_page(page) {
+            return Err(OpError::Unknown(page));
+        }
+        let others: Vec<f64> = self
+            .pages()
+            .into_iter()
+            .filter(|p| *p != page)
+            .filter_map(|p| self.pages.get(&p).map(|e| e.position.0))
+            .collect();
+        let index = index.min(others.len());
+        let position = match (index.checked_sub(1).map(|i| others[i]), others.get(index)) {
+            (None, None) => 0.0,
+            (None, Some(next)) => next - 1.0,
+            (Some(previous), None) => previous + 1.0,
+            (Some(previous), Some(next)) => (previous + next) / 2.0,
+        };
+        self.author(Action::MovePage { page, position })
+    }
+
+    /// Undoes the local author's last action; `None` when there is nothing to undo.
+    pub fn undo(&mut self) -> Result<Option<Op>, OpError> {
+        match self.history.next_undo_redo(self.local).0 {
+            Some(target) => self.author(Action::Undo { target }).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Redoes the local author's last undone action; `None` when there is none.
+    pub fn redo(&mut self) -> Result<Option<Op>, OpError> {
+        match self.history.next_undo_redo(self.local).1 {
+            Some(target) => self.author(Action::Redo { target }).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn set_position(page: &mut Page, position: f64, lamport: u64, by: OpId) {
+    if (lamport, by) > (page.position.1, page.position.2) {
+        page.position = (position, lamport, by);
+    }
+}
+
+/// True if the eraser's `path` (a polyline, or one point) comes within `within` of
+/// the stroke's polyline.
+fn touches(stroke: &Stroke, path: &[Point], within: f32) -> bool {
+    let points: Vec<Point> = stroke.points().collect();
+    let limit = within * within;
+    let pieces = |line: &[Point]| -> Vec<(Point, Point)> {
+        match line {
+            [] => Vec::new(),
+            [only] => vec![(*only, *only)],
+            many => many.windows(2).map(|w| (w[0], w[1])).collect(),
+        }
+    };
+    let eraser = pieces(path);
+    pieces(&points).iter().any(|(a, b)| {
+        eraser
+            .iter()
+            .any(|(c, d)| segments_distance_squared(*a, *b, *c, *d) <= limit)
+    })
+}
+
+/// Squared distance between segments `ab` and `cd` (zero when they cross).
+fn segments_distance_squared(a: Point, b: Point, c: Point, d: Point) -> f32 {
+    if segments_cross(a, b, c, d) {
+        return 0.0;
+    }
+    segment_distance_squared(a, c, d)
+        .min(segment_distance_squared(b, c, d))
+        .min(segment_distance_squared(c, a, b))
+        .min(segment_distance_squared(d, a, b))
+}
+
+fn segments_cross(a: Point, b: Point, c: Point, d: Point) -> bool {
+    let side = |p: Point, q: Point, r: Point| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x);
+    let (d1, d2) = (side(c, d, a), side(c, d, b));
+    let (d3, d4) = (side(a, b, c), side(a, b, d));
+    d1 * d2 < 0.0 && d3 * d4 < 0.0
+}
+
+fn distance_squared(a: Point, b: Point) -> f32 {
+    (a.x - b.x).powi(2) + (a.y - b.y).powi(2)
+}
+
+fn segment_distance_squared(p: Point, a: Point, b: Point) -> f32 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let length = dx * dx + dy * dy;
+    if length == 0.0 {
+        return distance_squared(p, a);
+    }
+    let t = (((p.x - a.x) * dx + (p.y - a.y) * dy) / length).clamp(0.0, 1.0);
+    distance_squared(p, Point::new(a.x + t * dx, a.y + t * dy))
+}

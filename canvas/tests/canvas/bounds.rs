@@ -1,0 +1,249 @@
+//! Every bound is enforced with a typed error and leaves the document untouched.
+
+use canopy_canvas::{
+    Action, Color, Document, Limits, NodeId, Op, OpError, OpId, Point, Tool, VersionVector,
+    FIRST_PAGE,
+};
+use proptest::prelude::*;
+
+use crate::util::{step, Simulation};
+
+fn fingerprint(doc: &Document) -> (canopy_canvas::Digest, VersionVector, u64, u64) {
+    (
+        doc.digest(),
+        doc.version_vector(),
+        doc.op_count(),
+        doc.lamport(),
+    )
+}
+
+fn op(node: u64, seq: u64, action: Action) -> Op {
+    Op {
+        id: OpId {
+            node: NodeId(node),
+            seq,
+        },
+        lamport: 10_000,
+        action,
+    }
+}
+
+fn points(n: usize) -> Vec<Point> {
+    (0..n).map(|i| Point::new(i as f32, 1.0)).collect()
+}
+
+/// Ops that break a bound on their own, whatever the document holds.
+fn bad_ops() -> Vec<(Op, &'static str)> {
+    let stroke = OpId {
+        node: NodeId(7),
+        seq: 1,
+    };
+    let start = |width| Action::StrokeStart {
+        page: FIRST_PAGE,
+        tool: Tool::Pen,
+        color: Color::rgb(0, 0, 0),
+        width,
+    };
+    let with_point = |x, y| Action::StrokePoints {
+        stroke,
+        offset: 0,
+        points: vec![Point::new(x, y)],
+    };
+    vec![
+        (op(7, 0, start(2.0)), "invalid sequence number"),
+        (
+            Op {
+                lamport: 0,
+                ..op(7, 2, start(2.0))
+            },
+            "invalid sequence number",
+        ),
+        (op(7, 3, start(0.0)), "stroke width 0"),
+        (op(7, 4, start(f32::NAN)), "stroke width NaN"),
+        (op(7, 5, start(1e9)), "stroke width 1000000000"),
+        (op(7, 6, with_point(f32::NAN, 0.0)), "point out of range"),
+        (
+            op(7, 7, with_point(0.0, f32::INFINITY)),
+            "point out of range",
+        ),
+        (op(7, 8, with_point(2e6, 0.0)), "point out of range"),
+        (
+            op(
+                7,
+                9,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: points(5000),
+                },
+            ),
+            "at most 4096 per op",
+        ),
+        (
+            op(
+                7,
+                10,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 99_999,
+                    points: points(2),
+                },
+            ),
+            "at most 100000 per stroke",
+        ),
+        (
+            op(
+                8,
+                1,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: points(2),
+                },
+            ),
+            "belongs to someone else",
+        ),
+        (
+            op(8, 2, Action::StrokeEnd { stroke, points: 2 }),
+            "belongs to someone else",
+        ),
+        (
+            op(8, 3, Action::Undo { target: stroke }),
+            "belongs to someone else",
+        ),
+        (
+            op(
+                7,
+                11,
+                Action::Erase {
+                    strokes: vec![stroke; 20_000],
+                },
+            ),
+            "names 20000 items",
+        ),
+        (
+            op(7, 12, Action::NewPage { position: f64::NAN }),
+            "not a finite number",
+        ),
+        (
+            op(
+                7,
+                13,
+                Action::MovePage {
+                    page: FIRST_PAGE,
+                    position: f64::INFINITY,
+                },
+            ),
+            "not a finite number",
+        ),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn every_rejection_leaves_the_document_unchanged(steps in proptest::collection::vec(step(), 0..30)) {
+        let sim = Simulation::run(&steps);
+        let mut doc = sim.peers[0].clone();
+        let before = fingerprint(&doc);
+        for (bad, message) in bad_ops() {
+            let error = doc.apply(bad).unwrap_err();
+            prop_assert!(error.to_string().contains(message), "{error} lacks {message:?}");
+            prop_assert_eq!(fingerprint(&doc), before.clone());
+        }
+        // Local edits that would break a bound make no op at all.
+        let nan_midway = [Point::new(1.0, 1.0), Point::new(f32::NAN, 2.0), Point::new(3.0, 3.0)];
+        let refused = doc.draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 2.0, &nan_midway);
+        let refused_for_the_point = matches!(refused, Err(OpError::BadPoint { .. }));
+        prop_assert!(refused_for_the_point);
+        prop_assert_eq!(fingerprint(&doc), before);
+    }
+}
+
+#[test]
+fn document_wide_caps_are_enforced() {
+    let limits = Limits {
+        max_strokes_per_page: 3,
+        max_pages: 3,
+        max_points_per_stroke: 10,
+        ..Limits::default()
+    };
+    let mut doc = Document::with_limits(NodeId(1), limits);
+    for _ in 0..3 {
+        doc.draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 1.0, &points(2))
+            .unwrap();
+    }
+    let before = fingerprint(&doc);
+    let full = doc
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 1.0)
+        .unwrap_err();
+    assert_eq!(
+        full.to_string(),
+        format!("page {FIRST_PAGE} already holds 3 strokes")
+    );
+    assert_eq!(fingerprint(&doc), before);
+
+    doc.new_page().unwrap();
+    doc.new_page().unwrap();
+    let before = fingerprint(&doc);
+    assert_eq!(doc.new_page().unwrap_err(), OpError::TooManyPages(3));
+    assert_eq!(fingerprint(&doc), before);
+
+    // Overlapping chunks from a misbehaving author cannot grow a stroke past the cap.
+    let mut other = Document::with_limits(
+        NodeId(2),
+        Limits {
+            max_points_per_stroke: 10,
+            ..Limits::default()
+        },
+    );
+    let start = other
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 1.0)
+        .unwrap();
+    let sneaky = |seq| Op {
+        id: OpId {
+            node: NodeId(2),
+            seq,
+        },
+        lamport: 50 + seq,
+        action: Action::StrokePoints {
+            stroke: start.id,
+            offset: 0,
+            points: points(6),
+        },
+    };
+    other.apply(sneaky(2)).unwrap();
+    let before = fingerprint(&other);
+    assert!(matches!(
+        other.apply(sneaky(3)),
+        Err(OpError::TooManyPoints { per: "stroke", .. })
+    ));
+    assert_eq!(fingerprint(&other), before);
+}
+
+#[test]
+fn local_edits_of_missing_things_are_refused() {
+    let mut doc = Document::new(NodeId(1));
+    let ghost = OpId {
+        node: NodeId(1),
+        seq: 42,
+    };
+    assert_eq!(
+        doc.extend_stroke(ghost, points(1)).unwrap_err(),
+        OpError::Unknown(ghost)
+    );
+    assert_eq!(doc.delete_page(ghost).unwrap_err(), OpError::Unknown(ghost));
+    let stroke = doc
+        .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 1.0, &points(2))
+        .unwrap()[0]
+        .id;
+    assert_eq!(
+        doc.end_stroke(stroke).unwrap_err(),
+        OpError::StrokeEnded(stroke)
+    );
+    assert_eq!(
+        doc.undo().unwrap().map(|op| op.action),
+        Some(Action::Undo { target: stroke })
+    );
+}

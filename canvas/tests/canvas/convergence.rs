@@ -1,0 +1,197 @@
+//! Any order, any duplication: the same document.
+
+use canopy_canvas::{Color, Document, NodeId, Point, Tool, FIRST_PAGE};
+use proptest::prelude::*;
+
+use crate::util::{replay, shuffle, step, Simulation, PEERS};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Ops from three peers that edit and sync at random, applied in a random order
+    /// with random duplicates, give the digest of the in-order document; and every
+    /// peer, once synced with everyone, shows that same document.
+    #[test]
+    fn permutations_and_duplicates_converge(
+        steps in proptest::collection::vec(step(), 1..60),
+        order in any::<u64>(),
+        duplicates in proptest::collection::vec(any::<prop::sample::Index>(), 0..30),
+    ) {
+        let mut sim = Simulation::run(&steps);
+        let reference = replay(sim.ops.clone());
+
+        let mut scrambled = sim.ops.clone();
+        for pick in &duplicates {
+            if !sim.ops.is_empty() {
+                scrambled.push(pick.get(&sim.ops).clone());
+            }
+        }
+        shuffle(&mut scrambled, order);
+        let shuffled = replay(scrambled);
+        prop_assert_eq!(shuffled.digest(), reference.digest());
+        prop_assert_eq!(shuffled.version_vector(), reference.version_vector());
+        prop_assert_eq!(shuffled.op_count(), reference.op_count());
+
+        // Everyone syncs with everyone, both ways.
+        for _ in 0..2 {
+            for from in 0..PEERS {
+                for to in 0..PEERS {
+                    let missing = sim.peers[from].ops_missing_from(&sim.peers[to].version_vector());
+                    for op in missing {
+                        sim.peers[to].apply(op).unwrap();
+                    }
+                }
+            }
+        }
+        for peer in &sim.peers {
+            prop_assert_eq!(peer.digest(), reference.digest());
+        }
+    }
+
+    /// Two documents that diverged (each edited offline) exchange what the other lacks,
+    /// by version vector, and end equal; exactly the missing ops travel.
+    #[test]
+    fn sync_by_version_vectors_converges_both_ways(
+        shared in proptest::collection::vec(step(), 0..20),
+        left in proptest::collection::vec(step(), 0..25),
+        right in proptest::collection::vec(step(), 0..25),
+    ) {
+        use crate::util::Step;
+        // Peers 0 and 1 share a history, then go their own ways (no syncs between them).
+        let offline = |steps: &[Step], who: usize| -> Vec<Step> {
+            steps.iter().filter(|s| !matches!(s, Step::Sync { .. })).map(|s| retarget(s, who)).collect()
+        };
+        let mut history: Vec<Step> = shared.iter().map(|s| retarget(s, 0)).collect();
+        history.push(Step::Sync { from: 0, to: 1 });
+        history.extend(offline(&left, 0));
+        history.extend(offline(&right, 1));
+        let mut sim = Simulation::run(&history);
+        let (a, b) = sim.peers.split_at_mut(1);
+        let (a, b) = (&mut a[0], &mut b[0]);
+        let for_b = a.ops_missing_from(&b.version_vector());
+        let for_a = b.ops_missing_from(&a.version_vector());
+        prop_assert_eq!(for_b.len(), a.count_missing_from(&b.version_vector()));
+        for op in &for_b {
+            prop_assert!(!b.contains(op.id), "sent an op the peer had");
+        }
+        for op in for_b {
+            b.apply(op).unwrap();
+        }
+        for op in for_a {
+            a.apply(op).unwrap();
+        }
+        prop_assert_eq!(a.digest(), b.digest());
+        prop_assert_eq!(a.version_vector(), b.version_vector());
+        prop_assert!(a.ops_missing_from(&b.version_vector()).is_empty());
+    }
+}
+
+fn retarget(step: &crate::util::Step, who: usize) -> crate::util::Step {
+    use crate::util::Step::*;
+    match step.clone() {
+        Draw {
+            points,
+            seed,
+            highlighter,
+            ..
+        } => Draw {
+            who,
+            points,
+            seed,
+            highlighter,
+        },
+        Erase { pick, .. } => Erase { who, pick },
+        Clear { .. } => Clear { who },
+        NewPage { .. } => NewPage { who },
+        DeletePage { pick, .. } => DeletePage { who, pick },
+        MovePage { pick, to, .. } => MovePage { who, pick, to },
+        Undo { .. } => Undo { who },
+        Redo { .. } => Redo { who },
+        Sync { from, to } => Sync { from, to },
+    }
+}
+
+#[test]
+fn clearing_a_page_keeps_strokes_the_clearer_had_not_seen() {
+    let mut alice = Document::new(NodeId(1));
+    let mut bob = Document::new(NodeId(2));
+    let line = [Point::new(0.0, 0.0), Point::new(100.0, 100.0)];
+    let seen_by_both = alice
+        .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 2.0, &line)
+        .unwrap();
+    for op in seen_by_both.clone() {
+        bob.apply(op).unwrap();
+    }
+    // Bob draws while Alice clears: concurrent.
+    let bobs = bob
+        .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 255), 2.0, &line)
+        .unwrap();
+    let clear = alice.clear_page(FIRST_PAGE).unwrap();
+    for op in bobs {
+        alice.apply(op).unwrap();
+    }
+    bob.apply(clear).unwrap();
+    for doc in [&alice, &bob] {
+        let left: Vec<_> = doc.strokes(FIRST_PAGE).iter().map(|s| s.id()).collect();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].node, NodeId(2), "Bob's concurrent stroke stays");
+    }
+    assert_eq!(alice.digest(), bob.digest());
+    // Undoing the clear brings Alice's stroke back everywhere.
+    let undo = alice.undo().unwrap().unwrap();
+    bob.apply(undo).unwrap();
+    assert_eq!(bob.strokes(FIRST_PAGE).len(), 2);
+    assert_eq!(alice.digest(), bob.digest());
+}
+
+#[test]
+fn live_strokes_are_visible_before_they_end_and_points_may_arrive_first() {
+    let mut alice = Document::new(NodeId(1));
+    let mut bob = Document::new(NodeId(2));
+    let start = alice
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 4.0)
+        .unwrap();
+    let first = alice
+        .extend_stroke(start.id, vec![Point::new(1.0, 1.0), Point::new(2.0, 2.0)])
+        .unwrap();
+    let second = alice
+        .extend_stroke(start.id, vec![Point::new(3.0, 3.0)])
+        .unwrap();
+    // Bob gets the later points first, then the start.
+    bob.apply(second).unwrap();
+    assert_eq!(
+        bob.strokes(FIRST_PAGE).len(),
+        0,
+        "no start yet: nothing to show"
+    );
+    bob.apply(start.clone()).unwrap();
+    bob.apply(first).unwrap();
+    let live = bob.stroke(start.id).unwrap();
+    assert!(live.is_live());
+    assert_eq!(
+        live.points().map(|p| p.x).collect::<Vec<_>>(),
+        vec![1.0, 2.0, 3.0]
+    );
+    let end = alice.end_stroke(start.id).unwrap();
+    bob.apply(end).unwrap();
+    assert!(!bob.stroke(start.id).unwrap().is_live());
+    assert_eq!(alice.digest(), bob.digest());
+}
+
+#[test]
+fn pages_are_created_deleted_and_reordered_the_same_everywhere() {
+    let mut alice = Document::new(NodeId(1));
+    let mut bob = Document::new(NodeId(2));
+    assert_eq!(alice.page_count(), 1, "a document starts with one page");
+    let second = alice.new_page().unwrap();
+    let third = alice.new_page().unwrap();
+    let moved = alice.move_page(third.id, 0).unwrap();
+    assert_eq!(alice.pages(), vec![third.id, FIRST_PAGE, second.id]);
+    let deleted = alice.delete_page(FIRST_PAGE).unwrap();
+    assert_eq!(alice.pages(), vec![third.id, second.id]);
+    for op in [deleted, moved, third, second] {
+        bob.apply(op).unwrap();
+    }
+    assert_eq!(bob.pages(), alice.pages());
+    assert_eq!(bob.digest(), alice.digest());
+}

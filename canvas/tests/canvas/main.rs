@@ -1,0 +1,10 @@
+//! canvas behaviour tests, one binary: convergence, undo, sync, bounds, rendering
+//! and exports.
+#![allow(clippy::unwrap_used)]
+
+mod bounds;
+mod convergence;
+mod exports;
+mod rendering;
+mod undo;
+mod util;
