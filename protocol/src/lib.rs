@@ -1,5 +1,22 @@
 //! # canopy-protocol — links between nodes (sans-I/O)
 //!
-//! Will hold the wire messages, framing, handshake and join URLs described in
-//! `docs/ARCHITECTURE.md`. It has no content yet: nothing here is used by any other
-//! crate, and nothing claims to work.
+//! What two Canopy nodes say to each other and how it is framed, plus join URLs and
+//! invites. Plain data in, plain data out: the QUIC transport lives in `node`.
+//!
+//! - [`JoinUrl`]: `canopy://HOST:PORT/SESSION?fp=FINGERPRINT&invite=TOKEN`.
+//! - [`Invite`], [`Authority`], [`Grant`]: capabilities signed down the tree (see
+//!   `invite` module docs and `docs/ARCHITECTURE.md`).
+//! - [`Message`]: hello, welcome/refusal, op batches, ping; [`frame`] encodes them
+//!   as length-prefixed bincode with a size limit.
+
+pub mod frame;
+mod ids;
+mod invite;
+mod join_url;
+mod message;
+
+pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
+pub use ids::{BadHex, Fingerprint, SessionId};
+pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};
+pub use join_url::{JoinUrl, UrlError, DEFAULT_PORT};
+pub use message::{Ancestor, Hello, Message, Refusal, Welcome, WireOp, ALPN, PROTOCOL_VERSION};

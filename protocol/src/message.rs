@@ -1,0 +1,166 @@
+//! Messages between two linked nodes.
+//!
+//! After the QUIC handshake the joiner sends [`Hello`]; the node it joins answers
+//! [`Message::Welcome`] or [`Message::Refused`] — a link counts as up only after a
+//! welcome, because with TLS 1.3 a client's `connect()` can succeed before the server
+//! has judged it. Then both sides send each other the ops the other lacks (by version
+//! vector) and, from then on, every op as it happens.
+
+use canopy_canvas::{Action, NodeId, Op, OpId, VersionVector};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::SessionId;
+use crate::invite::{Authority, Invite, Role};
+
+/// Protocol version spoken by this build; a mismatch is refused with a clear reason.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The ALPN protocol id of Canopy links.
+pub const ALPN: &[u8] = b"canopy/1";
+
+/// The joiner's opening message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the joiner.
+    pub protocol: u32,
+    /// The session it wants.
+    pub session: SessionId,
+    /// Its document identity.
+    pub node: NodeId,
+    /// Its Ed25519 node key (the subject of the authority it will be given).
+    pub node_key: [u8; 32],
+    /// Display name.
+    pub name: String,
+    /// The capability it presents.
+    pub invite: Invite,
+    /// What it has seen, so it is sent only what it lacks.
+    pub seen: VersionVector,
+}
+
+/// The answer to a hello that is accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The session.
+    pub session: SessionId,
+    /// The accepting node's document identity.
+    pub node: NodeId,
+    /// Its display name.
+    pub name: String,
+    /// The role granted to the joiner.
+    pub role: Role,
+    /// The joiner's authority (the accepting node's chain plus a grant to the joiner),
+    /// with which it can admit children of its own.
+    pub authority: Authority,
+    /// Join URLs of the accepting node and its ancestors, nearest first, so the
+    /// joiner can rejoin higher up if its parent disappears.
+    pub ancestors: Vec<Ancestor>,
+    /// What the accepting node has seen.
+    pub seen: VersionVector,
+}
+
+/// A node above in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    /// Its document identity.
+    pub node: NodeId,
+    /// A URL to join it with.
+    pub url: String,
+}
+
+/// Why a link was refused or closed; sent to the other side before closing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// Different protocol versions.
+    #[error("protocol version mismatch: this node speaks {ours}, the other speaks {theirs}")]
+    VersionMismatch {
+        /// The refusing node's version.
+        ours: u32,
+        /// The other's version.
+        theirs: u32,
+    },
+    /// The hello names another session.
+    #[error("this node hosts session {hosted}, not {asked}")]
+    WrongSession {
+        /// What is hosted here.
+        hosted: String,
+        /// What was asked for.
+        asked: String,
+    },
+    /// The invite did not verify.
+    #[error("invite refused: {0}")]
+    BadInvite(String),
+    /// The joiner is this node or one of its ancestors: joining would make a loop.
+    #[error("refused: node {0} is already in this node's tree (joining would make a loop)")]
+    Loop(String),
+    /// A viewer sent an op.
+    #[error("viewers may not edit: op {0} refused")]
+    ViewerEdit(String),
+    /// The peer broke the protocol (bad frame, bad op, unexpected message).
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The peer sent more than the limits allow.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// An op as routers see it: the envelope in the clear, the action as opaque bytes that
+/// only documents decode (so the payload can later be end-to-end encrypted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireOp {
+    /// The op's id.
+    pub id: OpId,
+    /// Its Lamport clock.
+    pub lamport: u64,
+    /// bincode of the [`Action`].
+    pub payload: Vec<u8>,
+}
+
+impl WireOp {
+    /// Wraps a document op for the wire.
+    pub fn from_op(op: &Op) -> WireOp {
+        WireOp {
+            id: op.id,
+            lamport: op.lamport,
+            payload: bincode::serde::encode_to_vec(&op.action, bincode::config::standard())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Unwraps the document op; fails on a payload that is not an action.
+    pub fn to_op(&self) -> Result<Op, crate::frame::FrameError> {
+        let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
+        let (action, used): (Action, usize) =
+            bincode::serde::decode_from_slice(&self.payload, config)
+                .map_err(|e| crate::frame::FrameError::Decode(e.to_string()))?;
+        if used != self.payload.len() {
+            return Err(crate::frame::FrameError::Decode(
+                "trailing bytes after the action".into(),
+            ));
+        }
+        Ok(Op {
+            id: self.id,
+            lamport: self.lamport,
+            action,
+        })
+    }
+}
+
+/// Everything that travels on a link's ordered stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// The joiner's opening.
+    Hello(Hello),
+    /// The accepting node's yes.
+    Welcome(Welcome),
+    /// A no, or a reason for closing.
+    Refused(Refusal),
+    /// Ops, in any order.
+    Ops(Vec<WireOp>),
+    /// Round-trip probe (the value is echoed in `Pong`).
+    Ping(u64),
+    /// Answer to `Ping`.
+    Pong(u64),
+}

@@ -1,0 +1,268 @@
+//! Join URLs, invites and framing.
+#![allow(clippy::unwrap_used)]
+
+use canopy_canvas::{Action, Color, NodeId, Op, OpId, Point, Tool, VersionVector, FIRST_PAGE};
+use canopy_protocol::*;
+use proptest::prelude::*;
+use ring::rand::SystemRandom;
+use ring::signature::Ed25519KeyPair;
+
+fn key() -> Ed25519KeyPair {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+    Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}
+
+struct Tree {
+    session: SessionId,
+    host: Ed25519KeyPair,
+    host_authority: Authority,
+}
+
+fn tree() -> Tree {
+    let session_key = key();
+    let host = key();
+    let (session, host_authority) = Authority::root(&session_key, &host, 1);
+    Tree {
+        session,
+        host,
+        host_authority,
+    }
+}
+
+#[test]
+fn invites_verify_down_the_tree_and_roles_only_narrow() {
+    let t = tree();
+    let editor = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 7);
+    assert_eq!(
+        editor.verify(&t.session, 1000).unwrap(),
+        (Role::Editor, None)
+    );
+
+    // The host admits a viewer child, which may only invite viewers.
+    let child = key();
+    let child_authority = t.host_authority.delegate(
+        &t.session,
+        &t.host,
+        public_key(&child),
+        Role::Viewer,
+        None,
+        8,
+    );
+    assert_eq!(
+        child_authority
+            .verify(&t.session, &public_key(&child), 1000)
+            .unwrap()
+            .0,
+        Role::Viewer
+    );
+    let asked_editor = child_authority.invite(&t.session, &child, Role::Editor, None, 9);
+    assert_eq!(
+        asked_editor.verify(&t.session, 1000).unwrap().0,
+        Role::Viewer,
+        "clamped to its own role"
+    );
+
+    // Forging an editor grant with the viewer's key is caught.
+    let forged = Invite {
+        chain: child_authority.chain.clone(),
+        grant: Grant::sign(&child, &t.session, Role::Editor, None, None, 10),
+    };
+    assert_eq!(
+        forged.verify(&t.session, 1000).unwrap_err().to_string(),
+        "the invite claims role editor but its issuer only had viewer"
+    );
+}
+
+#[test]
+fn bad_invites_are_refused_with_reasons() {
+    let t = tree();
+    let expiring = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, Some(500), 1);
+    assert_eq!(
+        expiring.verify(&t.session, 600).unwrap_err(),
+        InviteError::Expired {
+            expired: 500,
+            now: 600
+        }
+    );
+    assert_eq!(
+        expiring.verify(&t.session, 400).unwrap(),
+        (Role::Editor, Some(500))
+    );
+
+    let other = tree();
+    let foreign = other
+        .host_authority
+        .invite(&other.session, &other.host, Role::Editor, None, 1);
+    assert!(matches!(
+        foreign.verify(&t.session, 0),
+        Err(InviteError::BadSignature(0))
+    ));
+
+    let mut tampered = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Viewer, None, 1);
+    tampered.grant.role = Role::Editor;
+    assert!(matches!(
+        tampered.verify(&t.session, 0),
+        Err(InviteError::BadSignature(1))
+    ));
+
+    assert_eq!(
+        Invite::from_token("!!!").unwrap_err(),
+        InviteError::Malformed
+    );
+    assert_eq!(
+        Invite::from_token("AAAA").unwrap_err(),
+        InviteError::Malformed
+    );
+}
+
+#[test]
+fn join_urls_round_trip_and_errors_say_what_is_wrong() {
+    let t = tree();
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Viewer, None, 3);
+    for host in ["127.0.0.1", "::1", "relay.example.org"] {
+        let url = JoinUrl {
+            host: host.to_string(),
+            port: 7447,
+            session: t.session,
+            fingerprint: Some(Fingerprint([0xab; 32])),
+            invite: invite.clone(),
+        };
+        let text = url.to_string();
+        assert!(text.starts_with("canopy://"));
+        assert_eq!(text.parse::<JoinUrl>().unwrap(), url);
+    }
+    let good = JoinUrl {
+        host: "127.0.0.1".into(),
+        port: 9,
+        session: t.session,
+        fingerprint: None,
+        invite,
+    }
+    .to_string();
+    let cases = [
+        ("hello", "not a URL"),
+        (
+            &good.replace("canopy://", "https://"),
+            "a join URL starts with canopy://, not https://",
+        ),
+        (
+            &good.replace(&t.session.to_string(), "abc"),
+            "the URL's path must be the session id",
+        ),
+        (
+            &format!("{good}&fp=xyz"),
+            "the fp= parameter must be a SHA-256 fingerprint",
+        ),
+        (
+            &good[..good.find("invite=").unwrap() - 1],
+            "the URL has no invite= parameter",
+        ),
+        (
+            &format!("{}x", &good[..good.find("invite=").unwrap() + 7]),
+            "the invite= parameter is malformed",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = text.parse::<JoinUrl>().unwrap_err().to_string();
+        assert!(error.contains(expected), "{text}: {error}");
+    }
+}
+
+fn an_op() -> impl Strategy<Value = Op> {
+    (
+        1u64..5,
+        1u64..1000,
+        1u64..100_000,
+        proptest::collection::vec((-1e5f32..1e5, -1e5f32..1e5), 0..50),
+        any::<bool>(),
+    )
+        .prop_map(|(node, seq, lamport, points, start)| Op {
+            id: OpId {
+                node: NodeId(node),
+                seq,
+            },
+            lamport,
+            action: if start {
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Highlighter,
+                    color: Color::rgb(1, 2, 3),
+                    width: 2.5,
+                }
+            } else {
+                Action::StrokePoints {
+                    stroke: OpId {
+                        node: NodeId(node),
+                        seq: 1,
+                    },
+                    offset: 0,
+                    points: points.into_iter().map(|(x, y)| Point::new(x, y)).collect(),
+                }
+            },
+        })
+}
+
+proptest! {
+    /// Any batch of ops survives framing, whatever sizes the bytes arrive in.
+    #[test]
+    fn frames_round_trip_in_any_chunking(
+        ops in proptest::collection::vec(an_op(), 0..20),
+        cut in 1usize..97,
+        ping in any::<u64>(),
+    ) {
+        let messages = vec![
+            Message::Ops(ops.iter().map(WireOp::from_op).collect()),
+            Message::Ping(ping),
+            Message::Refused(Refusal::ViewerEdit("1:2".into())),
+        ];
+        let bytes: Vec<u8> = messages.iter().flat_map(|m| encode(m).unwrap()).collect();
+        let mut decoder = FrameDecoder::new();
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(cut) {
+            decoder.push(chunk);
+            while let Some(message) = decoder.next_message().unwrap() {
+                out.push(message);
+            }
+        }
+        prop_assert_eq!(&out, &messages);
+        prop_assert_eq!(decoder.buffered(), 0);
+        if let Message::Ops(wire) = &out[0] {
+            let back: Vec<Op> = wire.iter().map(|w| w.to_op().unwrap()).collect();
+            prop_assert_eq!(back, ops);
+        }
+    }
+
+    /// Garbage never panics the decoder: it yields messages or a typed error.
+    #[test]
+    fn garbage_is_refused_not_fatal(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&bytes);
+        for _ in 0..10 {
+            match decoder.next_message() {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+}
+
+#[test]
+fn oversized_frames_are_refused_before_buffering() {
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&(MAX_FRAME as u32 + 1).to_be_bytes());
+    assert_eq!(
+        decoder.next_message().unwrap_err(),
+        FrameError::TooLarge(MAX_FRAME + 1)
+    );
+    let hello = Message::Pong(5);
+    assert!(encode(&hello).unwrap().len() < 16);
+    let _ = VersionVector::new();
+}
