@@ -3,10 +3,10 @@
 //! What two Canopy nodes say to each other and how it is framed, plus join URLs and
 //! invites. Plain data in, plain data out: the QUIC transport lives in `node`.
 //!
-//! - [`JoinUrl`]: `canopy://HOST:PORT/SESSION?fp=FINGERPRINT&invite=TOKEN`.
-//! - [`Invite`], [`Authority`], [`Grant`]: capabilities signed down the tree (see
-//!   `invite` module docs and `docs/ARCHITECTURE.md`).
-//! - [`Message`]: hello, welcome/refusal, op batches, ping; [`frame`] encodes them
+//! - [`JoinUrl`] — `canopy://HOST:PORT/SESSION?fp=FINGERPRINT&invite=TOKEN`.
+//! - [`Invite`], [`Authority`], [`Grant`] — capabilities signed down the tree (see
+//!   the `invite` module docs and `docs/ARCHITECTURE.md`).
+//! - [`Message`] — hello, welcome/refusal, op batches, ping; [`frame`] encodes them
 //!   as length-prefixed bincode with a size limit.
 
 pub mod frame;
