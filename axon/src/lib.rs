@@ -92,5 +92,5 @@ pub use ids::{BoxId, ComponentId};
 pub use inbox::{Inbox, InboxRef, TryRecvError, DEFAULT_CAPACITY};
 pub use introspect::{ComponentInfo, InboxInfo, LinkInfo, OutboxInfo, Snapshot};
 pub use link::{link, link_named, relink, relink_named, unlink, unlink_named, LinkError};
-pub use outbox::{Outbox, OutboxRef, SendError};
+pub use outbox::{Outbox, OutboxRef, SendError, TrySendError};
 pub use pipeline::{Graphline, Linkage, Pipeline, INBOX, OUTBOX};

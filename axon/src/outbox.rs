@@ -24,12 +24,28 @@ pub struct Outbox<T: Send + 'static> {
     /// The current target's queue, cached so the hot path costs one atomic load.
     cached: Option<mpsc::Sender<Envelope<T>>>,
     cached_generation: u64,
+    /// Set by `close`, which has already announced the end.
+    closed: bool,
 }
 
 /// A failed send gives the message back, so nothing is silently dropped.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the linked inbox has closed: its component has ended")]
 pub struct SendError<T>(pub T);
+
+/// Why `try_send` could not post at once; the message comes back.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<T> {
+    /// The target's queue is full.
+    #[error("the linked inbox is full")]
+    Full(T),
+    /// The outbox is not linked.
+    #[error("the outbox is not linked")]
+    Unlinked(T),
+    /// The target's component has ended.
+    #[error("the linked inbox has closed")]
+    Closed(T),
+}
 
 pub(crate) struct OutboxShared<T> {
     pub(crate) id: BoxId,
@@ -81,6 +97,7 @@ impl<T: Send + 'static> Outbox<T> {
             shared,
             cached: None,
             cached_generation: u64::MAX,
+            closed: false,
         }
     }
 }
@@ -174,6 +191,34 @@ impl<T: Send + 'static> Outbox<T> {
         true
     }
 
+    /// Posts a message only if it can go at once; otherwise gives it back and says
+    /// why. For senders that must never wait on one slow receiver (a router feeding
+    /// many links drops the link instead).
+    pub fn try_send(&mut self, message: T) -> Result<(), TrySendError<T>> {
+        self.refresh();
+        let Some(tx) = &self.cached else {
+            return Err(TrySendError::Unlinked(message));
+        };
+        match tx.try_reserve() {
+            Ok(permit) => {
+                permit.send(Envelope::Data(message));
+                self.count_sent();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(())) => Err(TrySendError::Full(message)),
+            Err(mpsc::error::TrySendError::Closed(())) => Err(TrySendError::Closed(message)),
+        }
+    }
+
+    /// Ends this outbox's stream now, while its component goes on: the linked inbox
+    /// sees end-of-stream after what was sent (unlike a plain drop, which waits for
+    /// the component's exit to know whether it ended cleanly).
+    pub fn close(mut self) {
+        self.closed = true;
+        self.shared.finished.store(true, Ordering::Release);
+        AnyOutbox::announce_finished(&*self.shared);
+    }
+
     /// A reference for linking this outbox from outside.
     pub fn handle(&self) -> OutboxRef<T> {
         OutboxRef {
@@ -217,6 +262,12 @@ impl<T: Send + 'static> Drop for Outbox<T> {
     /// quiet detach after a failure); otherwise at once.
     fn drop(&mut self) {
         self.shared.finished.store(true, Ordering::Release);
+        if self.closed {
+            if let Some(owner) = self.shared.owner.upgrade() {
+                owner.forget_box(self.shared.id);
+            }
+            return;
+        }
         let erased = Arc::clone(&self.shared) as Arc<dyn AnyOutbox>;
         let now = match self.shared.owner.upgrade() {
             Some(owner) => owner.outbox_dropped(erased),

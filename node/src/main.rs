@@ -3,27 +3,183 @@
 //! This file reads like a table of contents: parse the command line, set up logging,
 //! hand over to the module that does the work.
 
-use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use canopy_node::control::{self, Request};
+use canopy_node::node::{self, NodeConfig};
+use canopy_protocol::DEFAULT_PORT;
+use clap::{Args, Parser, Subcommand};
 
 /// Canopy: a collaborative whiteboard in which every node is both client and server.
 #[derive(Debug, Parser)]
 #[command(name = "canopy", version, about, long_about = None)]
 struct Cli {
-    /// Log filter, e.g. `info` or `canopy=debug` (also read from RUST_LOG).
+    /// Log filter, e.g. `info` or `canopy_node=debug` (also read from RUST_LOG).
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     log: String,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Host a new session and print its invite URLs.
+    Host {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Start a fresh session even if the data directory holds one.
+        #[arg(long)]
+        new: bool,
+    },
+    /// Join a session by its canopy:// URL (and host children of your own).
+    Join {
+        /// The join URL: canopy://HOST:PORT/SESSION?fp=…&invite=…
+        url: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Print a running node's status as JSON.
+    Status {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Print a running node's component graph (JSON, or Graphviz with --dot).
+    Introspect {
+        #[command(flatten)]
+        data: DataArg,
+        /// Graphviz DOT instead of JSON.
+        #[arg(long)]
+        dot: bool,
+    },
+    /// Render a running node's document to a file (.png, .svg or .pdf).
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// Output file; the extension picks the format. A PDF holds every page.
+        #[arg(long)]
+        out: PathBuf,
+        /// Page (from 0) for PNG and SVG.
+        #[arg(long, default_value_t = 0)]
+        page: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DataArg {
+    /// Data directory of the node (default: the XDG data directory).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct NodeArgs {
+    /// Run without a window (the desktop window is not part of this build yet).
+    #[arg(long)]
+    headless: bool,
+    /// UDP address to listen on.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
+    listen: SocketAddr,
+    /// Address invites carry, HOST[:PORT] (default: the listen address, or this
+    /// machine's primary address when listening on all interfaces).
+    #[arg(long)]
+    public_addr: Option<String>,
+    /// Data directory (default: the XDG data directory).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Name shown to others.
+    #[arg(long, default_value = "canopy")]
+    name: String,
+    /// Drawing script to play (JSON Lines; see README).
+    #[arg(long)]
+    draw: Option<PathBuf>,
+    /// Seconds to wait for another node to answer.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Seconds of silence after which a link counts as dead (and is rejoined).
+    #[arg(long, default_value_t = 20)]
+    idle_timeout: u64,
+}
+
+fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+    match given {
+        Some(dir) => Ok(dir),
+        None => canopy_node::identity::default_data_dir(),
+    }
+}
+
+fn node_config(args: NodeArgs, join: Option<String>, fresh: bool) -> Result<NodeConfig> {
+    if !args.headless {
+        bail!("the desktop window is not part of this build yet; run with --headless");
+    }
+    Ok(NodeConfig {
+        data: data_dir(args.data)?,
+        listen: args.listen,
+        public_address: args.public_addr,
+        name: args.name,
+        draw: args.draw,
+        join,
+        fresh,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+    })
+}
+
+fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
         .init();
-    println!(
-        "canopy {}: this build contains the component runtime only; hosting and joining \
-         sessions are not part of it yet (see README.md).",
-        env!("CARGO_PKG_VERSION")
-    );
-    Ok(())
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            None => bail!("say what to do: canopy host --headless, canopy join URL --headless, … (see canopy --help)"),
+            Some(Command::Host { node, new }) => node::run(node_config(node, None, new)?).await,
+            Some(Command::Join { url, node }) => {
+                let config = node_config(node, Some(url.clone()), false)?;
+                node::run(config).await.with_context(|| format!("while joining {}", shorten(&url)))
+            }
+            Some(Command::Status { data }) => {
+                let status = control::request(&data_dir(data.data)?, &Request::Status).await?;
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                Ok(())
+            }
+            Some(Command::Introspect { data, dot }) => {
+                let graph = control::request(&data_dir(data.data)?, &Request::Introspect { dot }).await?;
+                match graph {
+                    serde_json::Value::String(dot) => print!("{dot}"),
+                    json => println!("{}", serde_json::to_string_pretty(&json)?),
+                }
+                Ok(())
+            }
+            Some(Command::Export { data, out, page }) => {
+                let format = out
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase)
+                    .context("the output file needs an extension: .png, .svg or .pdf")?;
+                let answer = control::request(&data_dir(data.data)?, &Request::Export { format, page }).await?;
+                let encoded = answer.as_str().context("the node's answer is not understood")?;
+                let bytes = data_encoding::BASE64
+                    .decode(encoded.as_bytes())
+                    .context("the node's answer is not understood")?;
+                std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
+                Ok(())
+            }
+        }
+    })
+}
+
+/// A URL without its long invite token, for messages.
+fn shorten(url: &str) -> String {
+    match url.find("invite=") {
+        Some(at) => format!("{}invite=…", &url[..at]),
+        None => url.to_string(),
+    }
 }

@@ -17,6 +17,7 @@ use crate::ids::SessionId;
 
 /// What a holder may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Receives everything, sends nothing but presence.
     Viewer,

@@ -58,13 +58,16 @@ pub struct Welcome {
     pub seen: VersionVector,
 }
 
-/// A node above in the tree.
+/// A node above in the tree. Any valid invite for the session admits at any node, so
+/// a node that loses its parent can rejoin an ancestor with an invite of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ancestor {
-    /// Its document identity.
-    pub node: NodeId,
-    /// A URL to join it with.
-    pub url: String,
+    /// Its node key (how loops are recognised).
+    pub node_key: [u8; 32],
+    /// `host:port` to reach it.
+    pub address: String,
+    /// Its certificate fingerprint.
+    pub fingerprint: crate::ids::Fingerprint,
 }
 
 /// Why a link was refused or closed; sent to the other side before closing.

@@ -228,3 +228,46 @@ fn a_graphline_wires_named_components_from_a_table() {
         );
     });
 }
+
+#[test]
+fn try_send_never_waits() {
+    runtime().block_on(async {
+        let graph = Graph::new("try");
+        let scope = graph.component("router");
+        let mut out: Outbox<u64> = scope.outbox("outbox");
+        assert_eq!(out.try_send(1), Err(canopy_axon::TrySendError::Unlinked(1)));
+        let sink = graph.component("slow");
+        let inbox: Inbox<u64> = sink.inbox_with_capacity("inbox", 2);
+        link(&out.handle(), &inbox.handle()).unwrap();
+        assert_eq!(out.try_send(1), Ok(()));
+        assert_eq!(out.try_send(2), Ok(()));
+        assert_eq!(out.try_send(3), Err(canopy_axon::TrySendError::Full(3)));
+        drop(inbox);
+        assert_eq!(out.try_send(4), Err(canopy_axon::TrySendError::Closed(4)));
+    });
+}
+
+#[test]
+fn closing_an_outbox_ends_the_stream_while_its_component_runs() {
+    runtime().block_on(async {
+        let graph = Graph::new("close");
+        let (_sink, inbox, rx) = collector(&graph, "sink", 4);
+        let scope = graph.component("router");
+        let mut out: Outbox<u64> = scope.outbox("outbox");
+        link(&out.handle(), &inbox).unwrap();
+        let router = scope.spawn_fn(move |ctx| async move {
+            out.send(1).await?;
+            out.close();
+            ctx.stopped().await;
+            Ok(())
+        });
+        assert_eq!(
+            rx.await.unwrap(),
+            vec![1],
+            "the sink ended while the router runs"
+        );
+        assert!(router.exit().is_none());
+        router.stop();
+        router.join().await;
+    });
+}

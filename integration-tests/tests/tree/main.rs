@@ -1,0 +1,9 @@
+//! Real `canopy` processes on 127.0.0.1: trees that converge, viewers that cannot
+//! edit, nodes that die and come back, and every join error by its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod healing;
+mod trees;
+mod util;
+mod viewers;

@@ -1,0 +1,248 @@
+//! Starting `canopy` processes and asking them how they are.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use canopy_node::control::{self, Request};
+
+/// The `canopy` binary built next to this test (cargo builds every workspace binary
+/// before running tests).
+pub fn canopy() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let binary = dir.join("canopy");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p canopy-node`",
+        binary.display()
+    );
+    binary
+}
+
+/// A running node process.
+pub struct Node {
+    pub name: String,
+    child: Child,
+    pub data: PathBuf,
+    pub invites: BTreeMap<String, String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Options common to the nodes of a test: quick failure detection.
+pub const FAST: &[&str] = &["--idle-timeout", "3", "--timeout", "5"];
+
+impl Node {
+    pub fn host(name: &str, extra: &[&str]) -> Node {
+        Node::start(name, &["host"], extra, None)
+    }
+
+    pub fn join(name: &str, url: &str, extra: &[&str]) -> Node {
+        Node::start(name, &["join", url], extra, None)
+    }
+
+    /// Starts a node in a given data directory (to restart it, or to clone an identity).
+    pub fn start_in(name: &str, command: &[&str], extra: &[&str], data: PathBuf) -> Node {
+        Node::start(name, command, extra, Some(data))
+    }
+
+    fn start(name: &str, command: &[&str], extra: &[&str], data: Option<PathBuf>) -> Node {
+        let dir = if data.is_none() {
+            Some(tempfile::tempdir().unwrap())
+        } else {
+            None
+        };
+        let data = data.unwrap_or_else(|| dir.as_ref().unwrap().path().to_path_buf());
+        std::fs::create_dir_all(&data).unwrap();
+        let log = std::fs::File::create(data.join(format!("{name}.log"))).unwrap();
+        let mut child = Command::new(canopy())
+            .args(command)
+            .args([
+                "--headless",
+                "--listen",
+                "127.0.0.1:0",
+                "--name",
+                name,
+                "--data",
+            ])
+            .arg(&data)
+            .args(FAST)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut invites = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while invites.len() < 2 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let parts: Vec<&str> = line.splitn(3, ' ').collect();
+                    if let ["invite", role, url] = parts.as_slice() {
+                        invites.insert(role.to_string(), url.to_string());
+                        if *role == "viewer" && !invites.contains_key("editor") {
+                            break; // a viewer hands out viewer invites only
+                        }
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(data.join(format!("{name}.log")))
+                        .unwrap_or_default();
+                    panic!("node {name} printed no invites; its log:\n{log}");
+                }
+            }
+        }
+        Node {
+            name: name.to_string(),
+            child,
+            data,
+            invites,
+            _dir: dir,
+        }
+    }
+
+    pub fn editor_url(&self) -> &str {
+        &self.invites["editor"]
+    }
+
+    pub fn viewer_url(&self) -> &str {
+        &self.invites["viewer"]
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        block_on(control::request(&self.data, &Request::Status))
+            .unwrap_or_else(|e| panic!("status of {}: {e:#}", self.name))
+    }
+
+    pub fn try_status(&self) -> Option<serde_json::Value> {
+        block_on(control::request(&self.data, &Request::Status)).ok()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join(format!("{}.log", self.name))).unwrap_or_default()
+    }
+
+    /// SIGKILL: no goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Polls until `check` holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
+/// Waits until every node shows `strokes` strokes with one digest; panics with their
+/// statuses otherwise.
+pub fn assert_converged(nodes: &[&Node], strokes: u64, timeout: Duration) {
+    let ok = wait_until(timeout, || {
+        let statuses: Vec<_> = nodes.iter().filter_map(|n| n.try_status()).collect();
+        statuses.len() == nodes.len()
+            && statuses
+                .iter()
+                .all(|s| s["strokes"] == strokes && s["digest"] == statuses[0]["digest"])
+    });
+    if !ok {
+        let report: Vec<String> = nodes
+            .iter()
+            .map(|n| match n.try_status() {
+                Some(s) => format!(
+                    "{}: strokes {} digest {}",
+                    n.name, s["strokes"], s["digest"]
+                ),
+                None => format!("{}: no status\n{}", n.name, n.log()),
+            })
+            .collect();
+        panic!(
+            "no convergence on {strokes} strokes:\n{}",
+            report.join("\n")
+        );
+    }
+}
+
+/// A drawing script of `count` strokes, `pause_ms` apart, in its own file.
+pub fn script(dir: &Path, name: &str, count: usize, pause_ms: u64, prefix: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.jsonl"));
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(file, "{prefix}").unwrap();
+    for i in 0..count {
+        let (x, y) = (10 + (i * 37) % 1800, 10 + (i * 53) % 1000);
+        writeln!(
+            file,
+            r##"{{"stroke":{{"page":0,"color":"#{:02x}3030","width":3.0,"points":[[{x},{y}],[{},{}],[{},{}]]}}}}"##,
+            (i * 7) % 256,
+            x + 20,
+            y + 15,
+            x + 40,
+            y + 5
+        )
+        .unwrap();
+        if pause_ms > 0 {
+            writeln!(file, r#"{{"sleep_ms":{pause_ms}}}"#).unwrap();
+        }
+    }
+    path
+}
+
+/// Runs `canopy join URL` expecting it to fail; returns what it said.
+pub fn join_error(url: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(canopy());
+    command.args(["join", url, "--headless", "--listen", "127.0.0.1:0"]);
+    if !extra.contains(&"--data") {
+        command.arg("--data").arg(dir.path());
+    }
+    let output = command.args(extra).output().unwrap();
+    assert!(!output.status.success(), "joining {url} should have failed");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}

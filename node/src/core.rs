@@ -1,0 +1,678 @@
+//! The core component: owns the session's document and the node's place in the tree.
+//!
+//! Everything that changes the document or the set of links passes through its one
+//! inbox, so there is no shared mutable state: links deliver ops, the core applies
+//! them, drops duplicates, and forwards what is new to every link but the one it came
+//! from (the router). It also judges joiners (invites, loops), and answers status,
+//! export and local edits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use canopy_axon::{
+    link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TrySendError,
+};
+use canopy_canvas::{Applied, Color, Document, NodeId, Op, OpError, Point, Tool};
+use canopy_protocol::{
+    Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Message, Refusal, Role, SessionId,
+    Welcome, WireOp, PROTOCOL_VERSION,
+};
+use ring::signature::Ed25519KeyPair;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+/// Number of ops per `Ops` message when syncing.
+const SYNC_BATCH: usize = 2000;
+
+/// Identifies a link for the life of the process.
+pub type LinkId = u64;
+
+/// What the core is told or asked.
+pub enum CoreInput {
+    /// A joiner's hello, to be judged.
+    Admit {
+        /// The hello.
+        hello: Box<Hello>,
+        /// The answer to send back.
+        reply: oneshot::Sender<Result<Box<Welcome>, Refusal>>,
+    },
+    /// This node joined (or rejoined) a parent.
+    Joined {
+        /// What the parent said.
+        welcome: Box<Welcome>,
+        /// The parent's address and fingerprint.
+        parent: Ancestor,
+    },
+    /// A link passed its handshake.
+    LinkUp(Box<LinkUp>),
+    /// A link ended.
+    LinkDown {
+        /// Which.
+        link: LinkId,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// A link misbehaved: refuse it with this reason and drop it.
+    Misbehaved {
+        /// Which.
+        link: LinkId,
+        /// The reason sent to the peer.
+        refusal: Refusal,
+    },
+    /// Ops arrived on a link.
+    FromLink {
+        /// Which.
+        link: LinkId,
+        /// The ops.
+        ops: Vec<WireOp>,
+    },
+    /// A local edit (drawing script or GUI).
+    Local(Edit),
+    /// Status for `canopy status`.
+    Status(oneshot::Sender<Status>),
+    /// A rendering for `canopy export`.
+    Export {
+        /// `png`, `svg` or `pdf`.
+        format: String,
+        /// Page index for PNG and SVG.
+        page: usize,
+        /// The bytes, or why not.
+        reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    },
+    /// A fresh invite for this node (for the next join after losing the parent).
+    MakeInvite(oneshot::Sender<Option<(SessionId, Invite, Vec<Ancestor>)>>),
+}
+
+impl std::fmt::Debug for CoreInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CoreInput::Admit { .. } => "Admit",
+            CoreInput::Joined { .. } => "Joined",
+            CoreInput::LinkUp(_) => "LinkUp",
+            CoreInput::LinkDown { .. } => "LinkDown",
+            CoreInput::Misbehaved { .. } => "Misbehaved",
+            CoreInput::FromLink { .. } => "FromLink",
+            CoreInput::Local(_) => "Local",
+            CoreInput::Status(_) => "Status",
+            CoreInput::Export { .. } => "Export",
+            CoreInput::MakeInvite(_) => "MakeInvite",
+        })
+    }
+}
+
+/// A link that passed its handshake.
+pub struct LinkUp {
+    /// Its id.
+    pub link: LinkId,
+    /// The writer's inbox.
+    pub writer: InboxRef<Message>,
+    /// What the peer has seen (to send it what it lacks).
+    pub seen: canopy_canvas::VersionVector,
+    /// True for the link to this node's parent.
+    pub is_parent: bool,
+    /// The peer's role (for children: what they may do here).
+    pub role: Role,
+    /// The peer's name.
+    pub name: String,
+    /// The peer's address.
+    pub address: String,
+    /// For round-trip times.
+    pub connection: quinn::Connection,
+}
+
+/// A local edit, as a drawing script or the GUI asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// A whole stroke on page `page` (index in page order).
+    Stroke {
+        /// Page index.
+        page: usize,
+        /// Colour.
+        color: Color,
+        /// Width.
+        width: f32,
+        /// Points.
+        points: Vec<Point>,
+        /// Pen or highlighter.
+        tool: Tool,
+    },
+    /// Adds a page at the end.
+    NewPage,
+    /// Shows page `n` (the presenter's page, for followers).
+    GotoPage(usize),
+    /// Clears page `n`.
+    ClearPage(usize),
+    /// Undoes the local author's last action.
+    Undo,
+    /// Redoes it.
+    Redo,
+}
+
+/// The answer to `canopy status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Status {
+    /// Session id.
+    pub session: String,
+    /// This node's document identity.
+    pub node: String,
+    /// Display name.
+    pub name: String,
+    /// Role in the session.
+    pub role: Option<Role>,
+    /// Certificate fingerprint.
+    pub fingerprint: String,
+    /// The parent link, if joined.
+    pub parent: Option<LinkStatus>,
+    /// Child links.
+    pub children: Vec<LinkStatus>,
+    /// Ops in the document.
+    pub ops: u64,
+    /// Per author: ops seen without gaps.
+    pub version_vector: BTreeMap<String, u64>,
+    /// Digest of the visible document.
+    pub digest: String,
+    /// Visible pages.
+    pub pages: usize,
+    /// Visible strokes.
+    pub strokes: usize,
+    /// Page shown (presenter).
+    pub current_page: usize,
+    /// Live components in this node.
+    pub components: usize,
+    /// Invite URLs this node hands out.
+    pub invites: BTreeMap<String, String>,
+}
+
+/// One link in `Status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LinkStatus {
+    /// Peer name.
+    pub name: String,
+    /// Peer address.
+    pub address: String,
+    /// Peer role.
+    pub role: Role,
+    /// Smoothed round-trip time.
+    pub rtt_ms: f64,
+}
+
+struct LinkState {
+    outbox: Outbox<Message>,
+    is_parent: bool,
+    role: Role,
+    name: String,
+    address: String,
+    connection: quinn::Connection,
+}
+
+/// Who this node is, fixed at start.
+pub struct NodeSetup {
+    /// Display name.
+    pub name: String,
+    /// The node key.
+    pub key: Arc<Ed25519KeyPair>,
+    /// Certificate fingerprint.
+    pub fingerprint: Fingerprint,
+    /// `host:port` that invites carry.
+    pub public_address: String,
+    /// The session.
+    pub session: SessionId,
+    /// This node's authority (a host's own; a joiner's from its parent's welcome).
+    pub authority: Option<Authority>,
+    /// Nodes above this one, nearest first (empty for the root).
+    pub ancestors: Vec<Ancestor>,
+    /// The document to start from.
+    pub document: Document,
+}
+
+/// The core component.
+pub struct Core {
+    inbox: Inbox<CoreInput>,
+    setup: NodeSetup,
+    ancestors: Vec<Ancestor>,
+    links: BTreeMap<LinkId, LinkState>,
+    current_page: usize,
+    invites_printed: bool,
+    nonce: u64,
+}
+
+impl Core {
+    /// Makes the core's boxes.
+    pub fn new(scope: &Scope, setup: NodeSetup) -> Self {
+        Self {
+            inbox: scope.inbox_with_capacity("inbox", 1024),
+            ancestors: setup.ancestors.clone(),
+            setup,
+            links: BTreeMap::new(),
+            current_page: 0,
+            invites_printed: false,
+            nonce: 0,
+        }
+    }
+
+    fn node_key(&self) -> [u8; 32] {
+        canopy_protocol::public_key(&self.setup.key)
+    }
+
+    fn next_nonce(&mut self) -> u64 {
+        self.nonce += 1;
+        now_seconds()
+            .wrapping_mul(1_000_003)
+            .wrapping_add(self.nonce)
+    }
+
+    /// This node as an ancestor of its children.
+    fn as_ancestor(&self) -> Ancestor {
+        Ancestor {
+            node_key: self.node_key(),
+            address: self.setup.public_address.clone(),
+            fingerprint: self.setup.fingerprint,
+        }
+    }
+
+    fn invite_url(&mut self, role: Role) -> Option<String> {
+        let nonce = self.next_nonce();
+        let authority = self.setup.authority.as_ref()?;
+        let invite = authority.invite(&self.setup.session, &self.setup.key, role, None, nonce);
+        let (host, port) = split_address(&self.setup.public_address)?;
+        Some(
+            JoinUrl {
+                host,
+                port,
+                session: self.setup.session,
+                fingerprint: Some(self.setup.fingerprint),
+                invite,
+            }
+            .to_string(),
+        )
+    }
+
+    fn print_invites(&mut self) {
+        if self.invites_printed || self.setup.authority.is_none() {
+            return;
+        }
+        self.invites_printed = true;
+        let mut lines = String::new();
+        for role in [Role::Editor, Role::Viewer] {
+            if role
+                > self
+                    .setup
+                    .authority
+                    .as_ref()
+                    .map_or(Role::Viewer, Authority::role)
+            {
+                continue;
+            }
+            if let Some(url) = self.invite_url(role) {
+                lines.push_str(&format!("invite {role} {url}\n"));
+            }
+        }
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(lines.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    fn admit(&mut self, hello: &Hello) -> Result<Box<Welcome>, Refusal> {
+        if hello.protocol != PROTOCOL_VERSION {
+            return Err(Refusal::VersionMismatch {
+                ours: PROTOCOL_VERSION,
+                theirs: hello.protocol,
+            });
+        }
+        if hello.session != self.setup.session {
+            return Err(Refusal::WrongSession {
+                hosted: self.setup.session.to_string(),
+                asked: hello.session.to_string(),
+            });
+        }
+        let Some(authority) = self.setup.authority.clone() else {
+            return Err(Refusal::Protocol(
+                "this node has not joined its session yet".into(),
+            ));
+        };
+        let (role, expires) = hello
+            .invite
+            .verify(&self.setup.session, now_seconds())
+            .map_err(|e| Refusal::BadInvite(e.to_string()))?;
+        if hello.node_key == self.node_key()
+            || self.ancestors.iter().any(|a| a.node_key == hello.node_key)
+        {
+            return Err(Refusal::Loop(
+                data_encoding::HEXLOWER.encode(&hello.node_key[..8]),
+            ));
+        }
+        let nonce = self.next_nonce();
+        let delegated = authority.delegate(
+            &self.setup.session,
+            &self.setup.key,
+            hello.node_key,
+            role,
+            expires,
+            nonce,
+        );
+        let mut ancestors = vec![self.as_ancestor()];
+        ancestors.extend(self.ancestors.iter().cloned());
+        Ok(Box::new(Welcome {
+            session: self.setup.session,
+            node: self.setup.document.local_node(),
+            name: self.setup.name.clone(),
+            role: delegated.role(),
+            authority: delegated,
+            ancestors,
+            seen: self.setup.document.version_vector(),
+        }))
+    }
+
+    async fn link_up(&mut self, ctx: &Context, up: LinkUp) {
+        let mut outbox = ctx.outbox::<Message>(&format!("to-link[{}]", up.link));
+        if let Err(error) = link(&outbox.handle(), &up.writer) {
+            tracing::warn!(link = up.link, %error, "link ended before it was up");
+            return;
+        }
+        // Send the peer what it lacks, in batches; then it gets every new op live.
+        let missing = self.setup.document.ops_missing_from(&up.seen);
+        tracing::info!(link = up.link, peer = %up.name, sending = missing.len(), "link up");
+        for batch in missing.chunks(SYNC_BATCH) {
+            let wire = batch.iter().map(WireOp::from_op).collect();
+            if outbox.send(Message::Ops(wire)).await.is_err() {
+                return;
+            }
+        }
+        self.links.insert(
+            up.link,
+            LinkState {
+                outbox,
+                is_parent: up.is_parent,
+                role: up.role,
+                name: up.name,
+                address: up.address,
+                connection: up.connection,
+            },
+        );
+    }
+
+    fn drop_link(&mut self, link: LinkId, refusal: Option<Refusal>) {
+        if let Some(mut state) = self.links.remove(&link) {
+            if let Some(refusal) = refusal {
+                tracing::warn!(link, peer = %state.name, %refusal, "closing link");
+                let _ = state.outbox.try_send(Message::Refused(refusal));
+            }
+            state.outbox.close();
+        }
+    }
+
+    fn ops_from_link(&mut self, link: LinkId, wire: Vec<WireOp>) {
+        let Some(state) = self.links.get(&link) else {
+            return;
+        };
+        if !state.is_parent && state.role == Role::Viewer {
+            let first = wire.first().map(|w| w.id.to_string()).unwrap_or_default();
+            self.drop_link(link, Some(Refusal::ViewerEdit(first)));
+            return;
+        }
+        let mut fresh = Vec::new();
+        for w in wire {
+            let op = match w.to_op() {
+                Ok(op) => op,
+                Err(error) => {
+                    self.drop_link(link, Some(Refusal::Protocol(error.to_string())));
+                    return;
+                }
+            };
+            match self.setup.document.apply(op) {
+                Ok(Applied::New) => fresh.push(w),
+                Ok(Applied::Duplicate) => {}
+                Err(error) => {
+                    self.drop_link(link, Some(refusal_for(&error)));
+                    return;
+                }
+            }
+        }
+        self.forward(Some(link), fresh);
+    }
+
+    /// Sends ops to every link but `origin`. A link whose queue is full is too slow to
+    /// keep up: it is dropped (it resyncs when it reconnects) rather than stall all.
+    fn forward(&mut self, origin: Option<LinkId>, wire: Vec<WireOp>) {
+        if wire.is_empty() {
+            return;
+        }
+        let mut gone = Vec::new();
+        for (id, state) in self.links.iter_mut() {
+            if Some(*id) == origin {
+                continue;
+            }
+            match state.outbox.try_send(Message::Ops(wire.clone())) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    gone.push((*id, Some(Refusal::Limit("link too slow to keep up".into()))))
+                }
+                Err(_) => gone.push((*id, None)),
+            }
+        }
+        for (id, refusal) in gone {
+            self.drop_link(id, refusal);
+        }
+    }
+
+    fn local(&mut self, edit: Edit) -> Result<(), String> {
+        let role = self.setup.authority.as_ref().map(Authority::role);
+        if matches!(edit, Edit::GotoPage(_)) {
+            if let Edit::GotoPage(page) = edit {
+                self.current_page = page;
+            }
+            return Ok(());
+        }
+        if role != Some(Role::Editor) {
+            return Err("this node is a viewer: it cannot edit".into());
+        }
+        let doc = &mut self.setup.document;
+        let page_at = |doc: &Document, index: usize| {
+            doc.pages().get(index).copied().ok_or_else(|| {
+                format!(
+                    "there is no page {index} (the document has {})",
+                    doc.page_count()
+                )
+            })
+        };
+        let ops: Vec<Op> = match edit {
+            Edit::Stroke {
+                page,
+                color,
+                width,
+                points,
+                tool,
+            } => {
+                let page = page_at(doc, page)?;
+                doc.draw_stroke(page, tool, color, width, &points)
+                    .map_err(|e| e.to_string())?
+            }
+            Edit::NewPage => vec![doc.new_page().map_err(|e| e.to_string())?],
+            Edit::ClearPage(index) => {
+                let page = page_at(doc, index)?;
+                vec![doc.clear_page(page).map_err(|e| e.to_string())?]
+            }
+            Edit::Undo => doc.undo().map_err(|e| e.to_string())?.into_iter().collect(),
+            Edit::Redo => doc.redo().map_err(|e| e.to_string())?.into_iter().collect(),
+            Edit::GotoPage(_) => Vec::new(),
+        };
+        let wire = ops.iter().map(WireOp::from_op).collect();
+        self.forward(None, wire);
+        Ok(())
+    }
+
+    fn status(&mut self, ctx: &Context) -> Status {
+        let doc = &self.setup.document;
+        let link_status = |state: &LinkState| LinkStatus {
+            name: state.name.clone(),
+            address: state.address.clone(),
+            role: state.role,
+            rtt_ms: state.connection.rtt().as_secs_f64() * 1000.0,
+        };
+        let parent = self.links.values().find(|l| l.is_parent).map(link_status);
+        let children = self
+            .links
+            .values()
+            .filter(|l| !l.is_parent)
+            .map(link_status)
+            .collect();
+        let version_vector = doc
+            .version_vector()
+            .0
+            .iter()
+            .map(|(node, seq)| (node.to_string(), *seq))
+            .collect();
+        let mut status = Status {
+            session: self.setup.session.to_string(),
+            node: doc.local_node().to_string(),
+            name: self.setup.name.clone(),
+            role: self.setup.authority.as_ref().map(Authority::role),
+            fingerprint: self.setup.fingerprint.to_string(),
+            parent,
+            children,
+            ops: doc.op_count(),
+            version_vector,
+            digest: doc.digest().to_string(),
+            pages: doc.page_count(),
+            strokes: doc.stroke_count(),
+            current_page: self.current_page,
+            components: ctx.graph().len(),
+            invites: BTreeMap::new(),
+        };
+        let my_role = status.role;
+        for role in [Role::Editor, Role::Viewer] {
+            if Some(role) <= my_role {
+                if let Some(url) = self.invite_url(role) {
+                    status.invites.insert(role.to_string(), url);
+                }
+            }
+        }
+        status
+    }
+
+    fn export(&self, format: &str, page: usize) -> Result<Vec<u8>, String> {
+        let doc = &self.setup.document;
+        let page_id = || {
+            doc.pages().get(page).copied().ok_or_else(|| {
+                format!(
+                    "there is no page {page} (the document has {})",
+                    doc.page_count()
+                )
+            })
+        };
+        match format {
+            "png" => canopy_canvas::export_png(doc, page_id()?, 1.0).map_err(|e| e.to_string()),
+            "svg" => canopy_canvas::export_svg(doc, page_id()?)
+                .map(String::into_bytes)
+                .map_err(|e| e.to_string()),
+            "pdf" => Ok(canopy_canvas::export_pdf(doc)),
+            other => Err(format!(
+                "unknown export format {other:?}; use .png, .svg or .pdf"
+            )),
+        }
+    }
+}
+
+impl Component for Core {
+    async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
+        self.print_invites();
+        while let Some(input) = self.inbox.recv().await {
+            match input {
+                CoreInput::Admit { hello, reply } => {
+                    let _ = reply.send(self.admit(&hello));
+                }
+                CoreInput::Joined { welcome, parent } => {
+                    if welcome.session != self.setup.session {
+                        tracing::error!("parent answered for another session");
+                        continue;
+                    }
+                    self.setup.authority = Some(welcome.authority.clone());
+                    self.ancestors = welcome.ancestors.clone();
+                    if self.ancestors.first().map(|a| a.node_key) != Some(parent.node_key) {
+                        self.ancestors.insert(0, parent);
+                    }
+                    self.print_invites();
+                }
+                CoreInput::LinkUp(up) => self.link_up(&ctx, *up).await,
+                CoreInput::LinkDown { link, reason } => {
+                    if let Some(state) = self.links.get(&link) {
+                        tracing::info!(link, peer = %state.name, %reason, "link down");
+                    }
+                    self.drop_link(link, None);
+                }
+                CoreInput::Misbehaved { link, refusal } => self.drop_link(link, Some(refusal)),
+                CoreInput::FromLink { link, ops } => self.ops_from_link(link, ops),
+                CoreInput::Local(edit) => {
+                    if let Err(error) = self.local(edit) {
+                        tracing::warn!(%error, "local edit refused");
+                    }
+                }
+                CoreInput::Status(reply) => {
+                    let _ = reply.send(self.status(&ctx));
+                }
+                CoreInput::Export {
+                    format,
+                    page,
+                    reply,
+                } => {
+                    let _ = reply.send(self.export(&format, page));
+                }
+                CoreInput::MakeInvite(reply) => {
+                    let nonce = self.next_nonce();
+                    let answer = self.setup.authority.as_ref().map(|authority| {
+                        let invite = authority.invite(
+                            &self.setup.session,
+                            &self.setup.key,
+                            authority.role(),
+                            None,
+                            nonce,
+                        );
+                        (self.setup.session, invite, self.ancestors.clone())
+                    });
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+        // Stopping: tell every peer why before the links close.
+        for link in self.links.keys().copied().collect::<Vec<_>>() {
+            self.drop_link(link, Some(Refusal::ShuttingDown));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+}
+
+fn refusal_for(error: &OpError) -> Refusal {
+    match error {
+        OpError::PageFull { .. }
+        | OpError::TooManyPages(_)
+        | OpError::TooManyPoints { .. }
+        | OpError::TooManyItems { .. }
+        | OpError::TooLarge { .. } => Refusal::Limit(error.to_string()),
+        _ => Refusal::Protocol(format!("invalid op: {error}")),
+    }
+}
+
+/// Seconds since the Unix epoch (for invite expiry).
+pub fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Splits `host:port` (IPv6 in brackets or bare).
+pub fn split_address(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+/// A random document identity for this run (documents are not kept across restarts
+/// yet, so reusing an identity could reuse op ids).
+pub fn fresh_node_id() -> NodeId {
+    let mut bytes = [0u8; 8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    NodeId(u64::from_le_bytes(bytes) | 1)
+}

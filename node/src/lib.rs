@@ -1,0 +1,10 @@
+//! The `canopy` node: components wired around the document, QUIC links, the control
+//! socket and the command line's building blocks. `main.rs` only parses arguments.
+
+pub mod control;
+pub mod core;
+pub mod identity;
+pub mod link;
+pub mod node;
+pub mod script;
+pub mod tls;

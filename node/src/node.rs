@@ -1,0 +1,594 @@
+//! Starting a node: identity, QUIC endpoint, the component graph (core, listener,
+//! control, parent link supervisor, drawing script), and a clean stop on SIGINT or
+//! SIGTERM.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _, Result};
+use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
+use canopy_canvas::Document;
+use canopy_protocol::{
+    public_key, Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Role, SessionId,
+    PROTOCOL_VERSION,
+};
+use ring::signature::Ed25519KeyPair;
+
+use crate::core::{fresh_node_id, split_address, Core, CoreInput, LinkUp, NodeSetup};
+use crate::link::{
+    accept_handshake, announce, join_handshake, next_link_id, spawn_link, JoinRefused, Streams,
+};
+use crate::script::Step;
+use crate::{control, identity, tls};
+
+/// How a node is started.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Data directory (identity, control socket).
+    pub data: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// What invites carry, `host[:port]`.
+    pub public_address: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Drawing script to play.
+    pub draw: Option<PathBuf>,
+    /// Join this session instead of hosting one.
+    pub join: Option<String>,
+    /// Host a new session even if the data directory has one.
+    pub fresh: bool,
+    /// How long to wait for a node to answer.
+    pub timeout: Duration,
+    /// A link silent this long is dead (QUIC idle timeout).
+    pub idle_timeout: Duration,
+}
+
+/// Why joining failed, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// Nothing answered.
+    #[error("could not reach {address}: no answer within {seconds} s (is a canopy node running there, and is UDP open?)")]
+    Unreachable {
+        /// Where.
+        address: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+    /// The host name does not resolve.
+    #[error("cannot resolve {0}")]
+    Unresolvable(String),
+    /// Someone else's certificate.
+    #[error("the node at {address} presented certificate fingerprint {actual}, but the URL expects {expected}: the URL is wrong, or someone is in the middle")]
+    FingerprintMismatch {
+        /// Where.
+        address: String,
+        /// What the URL pinned.
+        expected: Fingerprint,
+        /// What was presented.
+        actual: Fingerprint,
+    },
+    /// The URL has no pin.
+    #[error("the URL has no fp= certificate fingerprint; joining without one is not supported")]
+    NoFingerprint,
+    /// The node said no.
+    #[error("{address} refused to let this node join: {reason}")]
+    Refused {
+        /// Where.
+        address: String,
+        /// Its reason.
+        reason: canopy_protocol::Refusal,
+    },
+    /// The link broke.
+    #[error("joining {address} failed: {reason}")]
+    Broken {
+        /// Where.
+        address: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// A node that joined: what it needs to keep going.
+struct Joined {
+    connection: quinn::Connection,
+    streams: Streams,
+    welcome: Box<canopy_protocol::Welcome>,
+    parent: Ancestor,
+}
+
+/// Runs a node until SIGINT/SIGTERM.
+pub async fn run(config: NodeConfig) -> Result<()> {
+    let script = match &config.draw {
+        Some(path) => crate::script::load(path)?,
+        None => Vec::new(),
+    };
+    let identity = identity::load_or_create(&config.data)?;
+    let endpoint = quinn::Endpoint::server(
+        tls::server_config(&identity, config.idle_timeout)?,
+        config.listen,
+    )
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = endpoint.local_addr().context("reading the bound address")?;
+    let public_address = public_address(config.public_address.as_deref(), local);
+    let control = control::bind(&config.data).await?;
+    let key = Arc::new(identity.key);
+    let document = Document::new(fresh_node_id());
+
+    let (session, authority, ancestors, joined) = match &config.join {
+        Some(text) => {
+            let url: JoinUrl = text
+                .parse()
+                .with_context(|| format!("bad join URL {text:?}"))?;
+            let hello = Hello {
+                protocol: PROTOCOL_VERSION,
+                session: url.session,
+                node: document.local_node(),
+                node_key: public_key(&key),
+                name: config.name.clone(),
+                invite: url.invite.clone(),
+                seen: document.version_vector(),
+            };
+            let fingerprint = url.fingerprint.ok_or(JoinError::NoFingerprint)?;
+            let address = format!("{}:{}", host_for_address(&url.host), url.port);
+            let joined = join(
+                &endpoint,
+                &address,
+                fingerprint,
+                &hello,
+                config.timeout,
+                config.idle_timeout,
+            )
+            .await?;
+            let mut ancestors = joined.welcome.ancestors.clone();
+            if ancestors.is_empty() {
+                ancestors.push(joined.parent.clone());
+            }
+            (
+                url.session,
+                Some(joined.welcome.authority.clone()),
+                ancestors,
+                Some(joined),
+            )
+        }
+        None => {
+            let session_key = identity::session_key(&config.data, config.fresh)?;
+            let (session, authority) =
+                Authority::root(&session_key, &key, crate::core::now_seconds());
+            (session, Some(authority), Vec::new(), None)
+        }
+    };
+
+    let graph = Graph::new("node");
+    let setup = NodeSetup {
+        name: config.name.clone(),
+        key: Arc::clone(&key),
+        fingerprint: identity.fingerprint,
+        public_address,
+        session,
+        authority,
+        ancestors,
+        document,
+    };
+    let core = graph.spawn("core", |scope| Core::new(scope, setup));
+    let core_inbox = core.inbox::<CoreInput>("inbox")?;
+    spawn_listener(&graph, endpoint.clone(), &core_inbox)?;
+    control::spawn(&graph, control, &core_inbox)?;
+    if let Some(joined) = joined {
+        spawn_parent(
+            &graph,
+            endpoint.clone(),
+            &core_inbox,
+            Arc::clone(&key),
+            config.clone(),
+            joined,
+        )?;
+    }
+    if !script.is_empty() {
+        spawn_script(&graph, &core_inbox, script)?;
+    }
+    tracing::info!(listen = %local, "node running");
+
+    wait_for_signal(&core).await;
+    tracing::info!("stopping");
+    let report = graph.stop(Duration::from_secs(5)).await;
+    if !report.aborted.is_empty() {
+        tracing::warn!(aborted = ?report.aborted, "components did not stop in time");
+    }
+    endpoint.close(0u32.into(), b"node stopped");
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    let _ = std::fs::remove_file(control::socket_path(&config.data));
+    Ok(())
+}
+
+async fn wait_for_signal(core: &ComponentHandle) {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch SIGTERM");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+            exit = core.join() => tracing::error!(?exit, "the core ended"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            exit = core.join() => tracing::error!(?exit, "the core ended"),
+        }
+    }
+}
+
+/// What invites should carry: the given address, or the bound one (with the machine's
+/// primary address when bound to all interfaces).
+fn public_address(given: Option<&str>, bound: SocketAddr) -> String {
+    if let Some(given) = given {
+        return if split_address(given).is_some() && !given.ends_with(']') {
+            given.to_string()
+        } else {
+            format!("{}:{}", given, bound.port())
+        };
+    }
+    let ip = if bound.ip().is_unspecified() {
+        primary_address(bound.ip()).unwrap_or(bound.ip())
+    } else {
+        bound.ip()
+    };
+    SocketAddr::new(ip, bound.port()).to_string()
+}
+
+/// The address the system would use for outgoing traffic: a UDP socket "connected" to
+/// a documentation-only address (no packet is sent) reveals it.
+fn primary_address(family: IpAddr) -> Option<IpAddr> {
+    let (bind, probe): (&str, &str) = if family.is_ipv4() {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    } else {
+        ("[::]:0", "[2001:db8::1]:9")
+    };
+    let socket = std::net::UdpSocket::bind(bind).ok()?;
+    socket.connect(probe).ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+/// IPv6 literals need brackets in `host:port`.
+fn host_for_address(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+async fn connect(
+    endpoint: &quinn::Endpoint,
+    address: &str,
+    fingerprint: Fingerprint,
+    timeout: Duration,
+    idle: Duration,
+) -> Result<quinn::Connection, JoinError> {
+    let target = tokio::net::lookup_host(address)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| JoinError::Unresolvable(address.to_string()))?;
+    let (config, seen) = tls::client_config(fingerprint, idle).map_err(|e| JoinError::Broken {
+        address: address.to_string(),
+        reason: e.to_string(),
+    })?;
+    let connecting = endpoint
+        .connect_with(config, target, "canopy")
+        .map_err(|e| JoinError::Broken {
+            address: address.to_string(),
+            reason: e.to_string(),
+        })?;
+    match tokio::time::timeout(timeout, connecting).await {
+        Err(_) => Err(JoinError::Unreachable {
+            address: address.to_string(),
+            seconds: timeout.as_secs(),
+        }),
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(error)) => {
+            let actual = seen.lock().ok().and_then(|s| *s);
+            match actual {
+                Some(actual) if actual != fingerprint => Err(JoinError::FingerprintMismatch {
+                    address: address.to_string(),
+                    expected: fingerprint,
+                    actual,
+                }),
+                _ => Err(JoinError::Broken {
+                    address: address.to_string(),
+                    reason: error.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+async fn join(
+    endpoint: &quinn::Endpoint,
+    address: &str,
+    fingerprint: Fingerprint,
+    hello: &Hello,
+    timeout: Duration,
+    idle: Duration,
+) -> Result<Joined, JoinError> {
+    let connection = connect(endpoint, address, fingerprint, timeout, idle).await?;
+    let (welcome, send, recv, decoder) =
+        join_handshake(&connection, hello)
+            .await
+            .map_err(|e| match e {
+                JoinRefused::Refused(reason) => JoinError::Refused {
+                    address: address.to_string(),
+                    reason,
+                },
+                JoinRefused::Io(reason) => JoinError::Broken {
+                    address: address.to_string(),
+                    reason,
+                },
+            })?;
+    let parent = Ancestor {
+        node_key: welcome.ancestors.first().map_or([0; 32], |a| a.node_key),
+        address: address.to_string(),
+        fingerprint,
+    };
+    Ok(Joined {
+        streams: Streams {
+            link: next_link_id(),
+            connection: connection.clone(),
+            send,
+            recv,
+            decoder,
+        },
+        connection,
+        welcome,
+        parent,
+    })
+}
+
+/// `listener`: accepts connections; each gets a `link[N]/handshake` component.
+fn spawn_listener(
+    graph: &Graph,
+    endpoint: quinn::Endpoint,
+    core: &InboxRef<CoreInput>,
+) -> Result<()> {
+    let core = core.clone();
+    graph.component("listener").spawn_fn(move |ctx| async move {
+        loop {
+            let incoming = tokio::select! {
+                incoming = endpoint.accept() => incoming,
+                () = ctx.stopped() => return Ok(()),
+            };
+            let Some(incoming) = incoming else {
+                return Ok(());
+            };
+            let id = next_link_id();
+            let scope = ctx.graph().component(&format!("link[{id}]/handshake"));
+            let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
+            link(&to_core.handle(), &core)?;
+            let core = core.clone();
+            let graph = ctx.graph().clone();
+            scope.spawn_fn(move |_ctx| async move {
+                let connection = incoming.await?;
+                let address = connection.remote_address().to_string();
+                let (hello, welcome, send, recv, decoder) =
+                    match accept_handshake(&connection, &mut to_core).await {
+                        Ok(done) => done,
+                        Err(error) => {
+                            tracing::info!(%address, %error, "join refused");
+                            return Ok(());
+                        }
+                    };
+                let streams = Streams {
+                    link: id,
+                    connection: connection.clone(),
+                    send,
+                    recv,
+                    decoder,
+                };
+                let writer = spawn_link(&graph, &core, streams)?;
+                announce(
+                    &mut to_core,
+                    LinkUp {
+                        link: id,
+                        writer,
+                        seen: hello.seen.clone(),
+                        is_parent: false,
+                        role: welcome.role,
+                        name: hello.name.clone(),
+                        address,
+                        connection,
+                    },
+                )
+                .await?;
+                Ok(())
+            });
+        }
+    });
+    Ok(())
+}
+
+/// `parent`: keeps this node joined. When the parent link is lost it retries with
+/// backoff, then tries each ancestor in turn (nearest first), so the session heals.
+fn spawn_parent(
+    graph: &Graph,
+    endpoint: quinn::Endpoint,
+    core: &InboxRef<CoreInput>,
+    key: Arc<Ed25519KeyPair>,
+    config: NodeConfig,
+    first: Joined,
+) -> Result<()> {
+    let core_ref = core.clone();
+    let scope = graph.component("parent");
+    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
+    link(&to_core.handle(), core)?;
+    scope.spawn_fn(move |ctx| async move {
+        let mut current = first;
+        loop {
+            let Joined {
+                connection,
+                streams,
+                welcome,
+                parent,
+            } = current;
+            let link_id = streams.link;
+            to_core
+                .send(CoreInput::Joined {
+                    welcome: welcome.clone(),
+                    parent: parent.clone(),
+                })
+                .await?;
+            let writer = spawn_link(ctx.graph(), &core_ref, streams)?;
+            announce(
+                &mut to_core,
+                LinkUp {
+                    link: link_id,
+                    writer,
+                    seen: welcome.seen.clone(),
+                    is_parent: true,
+                    role: Role::Editor,
+                    name: welcome.name.clone(),
+                    address: parent.address.clone(),
+                    connection: connection.clone(),
+                },
+            )
+            .await?;
+            tokio::select! {
+                _ = connection.closed() => {}
+                () = ctx.stopped() => return Ok(()),
+            }
+            tracing::warn!(parent = %parent.address, "lost the parent link; rejoining");
+            current = loop {
+                if let Some(joined) = rejoin(&endpoint, &mut to_core, &key, &config, &parent).await
+                {
+                    break joined;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    () = ctx.stopped() => return Ok(()),
+                }
+            };
+        }
+    });
+    Ok(())
+}
+
+/// One round of rejoining: the lost parent with backoff, then each higher ancestor.
+async fn rejoin(
+    endpoint: &quinn::Endpoint,
+    core: &mut Outbox<CoreInput>,
+    key: &Ed25519KeyPair,
+    config: &NodeConfig,
+    parent: &Ancestor,
+) -> Option<Joined> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    core.send(CoreInput::MakeInvite(reply)).await.ok()?;
+    let (session, invite, ancestors): (SessionId, Invite, Vec<Ancestor>) = answer.await.ok()??;
+    let (status_reply, status) = tokio::sync::oneshot::channel();
+    core.send(CoreInput::Status(status_reply)).await.ok()?;
+    let node = status.await.ok()?.node;
+    let seen = match vv_of(core).await {
+        Some(seen) => seen,
+        None => canopy_canvas::VersionVector::new(),
+    };
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        session,
+        node: canopy_canvas::NodeId(u64::from_str_radix(&node, 16).unwrap_or(0)),
+        node_key: public_key(key),
+        name: config.name.clone(),
+        invite,
+        seen,
+    };
+    let mut targets = vec![parent.clone()];
+    targets.extend(
+        ancestors
+            .into_iter()
+            .filter(|a| a.node_key != parent.node_key),
+    );
+    for target in targets {
+        let attempts = if target.address == parent.address {
+            4
+        } else {
+            2
+        };
+        let mut backoff = Duration::from_millis(250);
+        for _ in 0..attempts {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(4));
+            match join(
+                endpoint,
+                &target.address,
+                target.fingerprint,
+                &hello,
+                config.timeout.min(Duration::from_secs(3)),
+                config.idle_timeout,
+            )
+            .await
+            {
+                Ok(mut joined) => {
+                    joined.parent = target.clone();
+                    tracing::info!(parent = %target.address, "rejoined");
+                    return Some(joined);
+                }
+                Err(JoinError::Refused { reason, .. }) => {
+                    tracing::warn!(target = %target.address, %reason, "rejoin refused");
+                    break;
+                }
+                Err(error) => {
+                    tracing::info!(target = %target.address, %error, "rejoin attempt failed")
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The core's current version vector (through its status).
+async fn vv_of(core: &mut Outbox<CoreInput>) -> Option<canopy_canvas::VersionVector> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    core.send(CoreInput::Status(reply)).await.ok()?;
+    let status = answer.await.ok()?;
+    let mut vector = canopy_canvas::VersionVector::new();
+    for (node, seq) in status.version_vector {
+        vector.0.insert(
+            canopy_canvas::NodeId(u64::from_str_radix(&node, 16).ok()?),
+            seq,
+        );
+    }
+    Some(vector)
+}
+
+/// `script`: plays a drawing script into the core.
+fn spawn_script(graph: &Graph, core: &InboxRef<CoreInput>, steps: Vec<Step>) -> Result<()> {
+    let scope = graph.component("script");
+    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
+    link(&to_core.handle(), core)?;
+    scope.spawn_fn(move |ctx| async move {
+        for step in steps {
+            match step {
+                Step::Sleep(pause) => tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = ctx.stopped() => return Ok(()),
+                },
+                Step::Edit(edit) => to_core
+                    .send(CoreInput::Local(edit))
+                    .await
+                    .map_err(|_| anyhow!("the node stopped"))?,
+            }
+        }
+        tracing::info!("drawing script done");
+        Ok(())
+    });
+    Ok(())
+}
