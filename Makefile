@@ -1,7 +1,7 @@
 # Canopy's two commands: `make run` and `make test`. Both install what is missing on a
 # Debian machine first (system packages through apt-get, with sudo when not root).
 #
-#   make run            build and start a Canopy node
+#   make run            build and start a headless Canopy host (prints invite URLs)
 #   make test           fmt check, clippy -D warnings, every test (nextest + doc tests)
 #   make bench          the runtime benchmarks (release build)
 #   make deps-test      only install what the tests need
@@ -39,7 +39,7 @@ deps-test: toolchain
 
 run: deps-run
 	$(CARGO) build --release -p canopy-node
-	./target/release/canopy
+	./target/release/canopy host --headless
 
 fmt-check: toolchain
 	$(CARGO) fmt --all -- --check
@@ -61,3 +61,4 @@ test: deps-test fmt-check clippy unit-tests
 bench: deps-run
 	$(CARGO) bench -p canopy-axon
 	$(CARGO) bench -p canopy-canvas
+	$(CARGO) bench -p canopy-node

@@ -28,6 +28,14 @@ const SYNC_BATCH: usize = 2000;
 /// Identifies a link for the life of the process.
 pub type LinkId = u64;
 
+/// Ids of ops the document just took in (new ones only), published on the graph's
+/// `applied` backplane for observers (recorders, windows, benchmarks). An observer
+/// that falls behind misses events, never the core's time: it can re-read the document.
+pub type AppliedOps = Arc<Vec<canopy_canvas::OpId>>;
+
+/// Name of the backplane carrying [`AppliedOps`] events.
+pub const APPLIED: &str = "applied";
+
 /// What the core is told or asked.
 pub enum CoreInput {
     /// A joiner's hello, to be judged.
@@ -208,6 +216,8 @@ struct LinkState {
 
 /// Who this node is, fixed at start.
 pub struct NodeSetup {
+    /// Print invite lines on stdout when they become available.
+    pub print_invites: bool,
     /// Display name.
     pub name: String,
     /// The node key.
@@ -229,6 +239,7 @@ pub struct NodeSetup {
 /// The core component.
 pub struct Core {
     inbox: Inbox<CoreInput>,
+    applied: Outbox<AppliedOps>,
     setup: NodeSetup,
     ancestors: Vec<Ancestor>,
     links: BTreeMap<LinkId, LinkState>,
@@ -242,6 +253,7 @@ impl Core {
     pub fn new(scope: &Scope, setup: NodeSetup) -> Self {
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
+            applied: scope.outbox("applied"),
             ancestors: setup.ancestors.clone(),
             setup,
             links: BTreeMap::new(),
@@ -289,7 +301,7 @@ impl Core {
     }
 
     fn print_invites(&mut self) {
-        if self.invites_printed || self.setup.authority.is_none() {
+        if !self.setup.print_invites || self.invites_printed || self.setup.authority.is_none() {
             return;
         }
         self.invites_printed = true;
@@ -439,6 +451,9 @@ impl Core {
         if wire.is_empty() {
             return;
         }
+        let _ = self
+            .applied
+            .try_send(Arc::new(wire.iter().map(|w| w.id).collect()));
         let mut gone = Vec::new();
         for (id, state) in self.links.iter_mut() {
             if Some(*id) == origin {
@@ -577,6 +592,8 @@ impl Core {
 
 impl Component for Core {
     async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
+        let hub = ctx.graph().backplane::<AppliedOps>(APPLIED)?;
+        link(&self.applied.handle(), hub.publish_inbox())?;
         self.print_invites();
         while let Some(input) = self.inbox.recv().await {
             match input {

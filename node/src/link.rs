@@ -12,6 +12,9 @@ use quinn::{RecvStream, SendStream};
 
 use crate::core::{CoreInput, LinkId, LinkUp};
 
+/// Messages a link's writer may have queued before the link counts as too slow.
+pub const WRITER_QUEUE: usize = 16_384;
+
 /// How long a peer has to complete the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -171,7 +174,9 @@ pub fn spawn_link(
     } = streams;
 
     let scope = graph.component(&format!("link[{id}]/writer"));
-    let mut inbox: Inbox<Message> = scope.inbox_with_capacity("inbox", 256);
+    // Room for bursts: the core never waits on a link, and drops one that is this far
+    // behind (it resyncs when it reconnects).
+    let mut inbox: Inbox<Message> = scope.inbox_with_capacity("inbox", WRITER_QUEUE);
     let writer_inbox = inbox.handle();
     let writer_connection = connection.clone();
     scope.spawn_fn(move |_ctx| async move {

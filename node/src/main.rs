@@ -124,6 +124,7 @@ fn node_config(args: NodeArgs, join: Option<String>, fresh: bool) -> Result<Node
         fresh,
         timeout: Duration::from_secs(args.timeout.max(1)),
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        print_invites: true,
     })
 }
 

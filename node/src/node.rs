@@ -44,6 +44,8 @@ pub struct NodeConfig {
     pub timeout: Duration,
     /// A link silent this long is dead (QUIC idle timeout).
     pub idle_timeout: Duration,
+    /// Print `invite ROLE URL` lines on stdout once the node can invite.
+    pub print_invites: bool,
 }
 
 /// Why joining failed, in words that say what to do.
@@ -101,6 +103,42 @@ struct Joined {
 
 /// Runs a node until SIGINT/SIGTERM.
 pub async fn run(config: NodeConfig) -> Result<()> {
+    let node = start(config).await?;
+    wait_for_signal(&node.core).await;
+    tracing::info!("stopping");
+    node.stop().await;
+    Ok(())
+}
+
+/// A node started in this process (the CLI runs one; benchmarks run many).
+pub struct RunningNode {
+    /// Its components.
+    pub graph: Graph,
+    /// The core component.
+    pub core: ComponentHandle,
+    /// The core's inbox, to send it edits and queries.
+    pub core_inbox: InboxRef<CoreInput>,
+    /// The bound UDP address.
+    pub local_address: SocketAddr,
+    endpoint: quinn::Endpoint,
+    data: PathBuf,
+}
+
+impl RunningNode {
+    /// Stops the components (links closed with a reason), then the endpoint.
+    pub async fn stop(self) {
+        let report = self.graph.stop(Duration::from_secs(5)).await;
+        if !report.aborted.is_empty() {
+            tracing::warn!(aborted = ?report.aborted, "components did not stop in time");
+        }
+        self.endpoint.close(0u32.into(), b"node stopped");
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        let _ = std::fs::remove_file(control::socket_path(&self.data));
+    }
+}
+
+/// Starts a node: binds, joins (or hosts), spawns its components, and returns.
+pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let script = match &config.draw {
         Some(path) => crate::script::load(path)?,
         None => Vec::new(),
@@ -163,6 +201,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
 
     let graph = Graph::new("node");
     let setup = NodeSetup {
+        print_invites: config.print_invites,
         name: config.name.clone(),
         key: Arc::clone(&key),
         fingerprint: identity.fingerprint,
@@ -190,17 +229,14 @@ pub async fn run(config: NodeConfig) -> Result<()> {
         spawn_script(&graph, &core_inbox, script)?;
     }
     tracing::info!(listen = %local, "node running");
-
-    wait_for_signal(&core).await;
-    tracing::info!("stopping");
-    let report = graph.stop(Duration::from_secs(5)).await;
-    if !report.aborted.is_empty() {
-        tracing::warn!(aborted = ?report.aborted, "components did not stop in time");
-    }
-    endpoint.close(0u32.into(), b"node stopped");
-    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
-    let _ = std::fs::remove_file(control::socket_path(&config.data));
-    Ok(())
+    Ok(RunningNode {
+        graph,
+        core,
+        core_inbox,
+        local_address: local,
+        endpoint,
+        data: config.data.clone(),
+    })
 }
 
 async fn wait_for_signal(core: &ComponentHandle) {

@@ -4,6 +4,7 @@
 
 mod errors;
 mod healing;
+mod tools;
 mod trees;
 mod util;
 mod viewers;

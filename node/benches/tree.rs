@@ -1,0 +1,230 @@
+//! Collaboration-tree benchmarks on 127.0.0.1, nodes in this process:
+//! `cargo bench -p canopy-node [-- FILTER]` (release: debug quinn is very slow).
+//!
+//! - `latency_chain_K_hops`: a stroke drawn at the host until the document at the end
+//!   of a chain of K joiners has it (p50, p99, and p99 per hop).
+//! - `fanout_100_joiners_1000_strokes`: a burst at the host until all 100 joiners have
+//!   every op; ops delivered per second.
+//! - `late_join_100k_strokes`: a joiner arrives at a 100,000-stroke session; time until
+//!   it holds every op.
+//!
+//! Every scenario runs on a spawned task of a multi-threaded runtime.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use canopy_axon::{link, Outbox};
+use canopy_canvas::{Color, Point, Tool};
+use canopy_node::core::{AppliedOps, CoreInput, Edit, APPLIED};
+use canopy_node::node::{start, NodeConfig, RunningNode};
+use tokio::sync::mpsc;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    runtime.block_on(async {
+        tokio::spawn(async move {
+            let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+            for hops in [1, 2, 4, 8] {
+                if wanted(&format!("latency_chain_{hops}_hops")) {
+                    latency(hops).await;
+                }
+            }
+            if wanted("fanout") {
+                fanout(100, 1000).await;
+            }
+            if wanted("late_join") {
+                late_join(100_000).await;
+            }
+        })
+        .await
+        .unwrap();
+    });
+}
+
+struct Bench {
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Bench {
+    async fn node(&mut self, name: &str, join: Option<String>) -> RunningNode {
+        let dir = tempfile::tempdir().unwrap();
+        let config = NodeConfig {
+            data: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_address: None,
+            name: name.to_string(),
+            draw: None,
+            join,
+            fresh: true,
+            timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            print_invites: false,
+        };
+        self._dirs.push(dir);
+        start(config).await.unwrap()
+    }
+}
+
+async fn editor_url(node: &RunningNode) -> String {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    driver(node).send(CoreInput::Status(reply)).await.unwrap();
+    answer.await.unwrap().invites["editor"].clone()
+}
+
+/// An outbox into the node's core.
+fn driver(node: &RunningNode) -> Outbox<CoreInput> {
+    let scope = node.graph.component("bench/driver");
+    let outbox = scope.outbox::<CoreInput>("outbox");
+    link(&outbox.handle(), &node.core_inbox).unwrap();
+    outbox
+}
+
+/// Every `applied` event of the node: when, and how many ops.
+fn observe(node: &RunningNode) -> mpsc::UnboundedReceiver<(Instant, usize)> {
+    let hub = node.graph.backplane::<AppliedOps>(APPLIED).unwrap();
+    let scope = node.graph.component("bench/observer");
+    let mut inbox = scope.inbox_with_capacity::<AppliedOps>("inbox", 65_536);
+    hub.subscribe(&inbox.handle()).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    scope.spawn_fn(move |_| async move {
+        while let Some(ids) = inbox.recv().await {
+            let _ = tx.send((Instant::now(), ids.len()));
+        }
+        Ok(())
+    });
+    rx
+}
+
+fn stroke(i: usize) -> Edit {
+    let (x, y) = ((i * 37 % 1800) as f32, (i * 53 % 1000) as f32);
+    Edit::Stroke {
+        page: 0,
+        color: Color::rgb(200, 40, 40),
+        width: 3.0,
+        points: vec![
+            Point::new(x, y),
+            Point::new(x + 20.0, y + 10.0),
+            Point::new(x + 40.0, y),
+        ],
+        tool: Tool::Pen,
+    }
+}
+
+/// Ops one `stroke()` makes: start, one chunk of points, end.
+const OPS_PER_STROKE: usize = 3;
+
+fn percentile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
+}
+
+async fn latency(hops: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let host = bench.node("host", None).await;
+    let mut chain = vec![host];
+    for i in 0..hops {
+        let url = editor_url(chain.last().unwrap()).await;
+        chain.push(bench.node(&format!("n{i}"), Some(url)).await);
+    }
+    let mut arrivals = observe(chain.last().unwrap());
+    let mut to_host = driver(&chain[0]);
+    let mut samples = Vec::new();
+    for i in 0..600 {
+        let sent = Instant::now();
+        to_host.send(CoreInput::Local(stroke(i))).await.unwrap();
+        let (at, _) = arrivals.recv().await.unwrap();
+        if i >= 100 {
+            samples.push(at - sent);
+        }
+    }
+    let p50 = percentile(&mut samples, 0.5);
+    let p99 = percentile(&mut samples, 0.99);
+    println!(
+        "scenario=latency_chain_{hops}_hops p50_us={:.0} p99_us={:.0} per_hop_p50_us={:.0} per_hop_p99_us={:.0}",
+        micros(p50),
+        micros(p99),
+        micros(p50) / hops as f64,
+        micros(p99) / hops as f64
+    );
+    for node in chain {
+        node.stop().await;
+    }
+}
+
+async fn fanout(joiners: usize, strokes: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let host = bench.node("host", None).await;
+    let url = editor_url(&host).await;
+    let mut nodes = Vec::new();
+    for i in 0..joiners {
+        nodes.push(bench.node(&format!("j{i}"), Some(url.clone())).await);
+    }
+    let expected = strokes * OPS_PER_STROKE;
+    let mut to_host = driver(&host);
+    let mut drivers: Vec<Outbox<CoreInput>> = nodes.iter().map(driver).collect();
+    let start = Instant::now();
+    for i in 0..strokes {
+        to_host.send(CoreInput::Local(stroke(i))).await.unwrap();
+    }
+    // Done when every joiner's document holds every op (observers may miss events
+    // under load by design, so ask the documents).
+    let mut last = start;
+    for to_joiner in &mut drivers {
+        while op_count(to_joiner).await < expected as u64 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        last = Instant::now();
+    }
+    let elapsed = last - start;
+    println!(
+        "scenario=fanout_{joiners}_joiners_{strokes}_strokes time_ms={:.0} ops_per_s={:.0}",
+        elapsed.as_secs_f64() * 1000.0,
+        (expected * joiners) as f64 / elapsed.as_secs_f64()
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+    host.stop().await;
+}
+
+async fn late_join(strokes: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let host = bench.node("host", None).await;
+    let mut to_host = driver(&host);
+    for i in 0..strokes {
+        to_host.send(CoreInput::Local(stroke(i))).await.unwrap();
+    }
+    let made = (strokes * OPS_PER_STROKE) as u64;
+    while op_count(&mut to_host).await < made {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let url = editor_url(&host).await;
+    let start = Instant::now();
+    let joiner = bench.node("late", Some(url)).await;
+    let mut to_joiner = driver(&joiner);
+    while op_count(&mut to_joiner).await < made {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "scenario=late_join_{}k_strokes time_ms={:.0} ops={made}",
+        strokes / 1000,
+        elapsed.as_secs_f64() * 1000.0
+    );
+    joiner.stop().await;
+    host.stop().await;
+}
+
+async fn op_count(core: &mut Outbox<CoreInput>) -> u64 {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    core.send(CoreInput::Status(reply)).await.unwrap();
+    answer.await.unwrap().ops
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
