@@ -63,6 +63,7 @@ impl Bench {
             timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             print_invites: false,
+            invite_ttl: None,
         };
         self._dirs.push(dir);
         start(config).await.unwrap()

@@ -8,15 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use canopy_axon::{
     link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TrySendError,
 };
 use canopy_canvas::{Applied, Color, Document, NodeId, Op, OpError, Point, Tool};
 use canopy_protocol::{
-    Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Message, Refusal, Role, SessionId,
-    Welcome, WireOp, PROTOCOL_VERSION,
+    Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Message, Presence, Refusal, Role,
+    SessionId, Welcome, WireOp, PROTOCOL_VERSION,
 };
 use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
@@ -24,6 +24,70 @@ use tokio::sync::oneshot;
 
 /// Number of ops per `Ops` message when syncing.
 const SYNC_BATCH: usize = 2000;
+
+/// Sustained ops per second a link may send; more closes it with a reason.
+pub const OPS_PER_SECOND: f64 = 100_000.0;
+/// Burst allowance (a reconnecting node sending its offline work, a big sync).
+pub const OPS_BURST: f64 = 2_000_000.0;
+/// Presence datagrams per second a link may send; more are dropped.
+pub const PRESENCE_PER_SECOND: f64 = 200.0;
+/// How often a node says it is here.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
+/// Silence after which a participant is gone.
+pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Participants remembered at most (each is a small record).
+pub const MAX_PARTICIPANTS: usize = 10_000;
+
+/// A token bucket: `rate` per second, at most `burst` saved up.
+struct Budget {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl Budget {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            tokens: burst,
+            rate,
+            burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// Spends `n` tokens if there are that many.
+    fn take(&mut self, n: f64) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A stable colour for a name, so a participant looks the same everywhere.
+fn color_for(name: &str) -> Color {
+    const PALETTE: [Color; 8] = [
+        Color::rgb(208, 48, 48),
+        Color::rgb(32, 96, 208),
+        Color::rgb(32, 160, 80),
+        Color::rgb(224, 140, 0),
+        Color::rgb(140, 60, 200),
+        Color::rgb(0, 150, 160),
+        Color::rgb(200, 60, 140),
+        Color::rgb(100, 100, 100),
+    ];
+    let hash = name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    PALETTE[hash as usize % PALETTE.len()]
+}
 
 /// Identifies a link for the life of the process.
 pub type LinkId = u64;
@@ -68,6 +132,13 @@ pub enum CoreInput {
         /// The reason sent to the peer.
         refusal: Refusal,
     },
+    /// A presence datagram arrived on a link.
+    Presence {
+        /// Which.
+        link: LinkId,
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
     /// Ops arrived on a link.
     FromLink {
         /// Which.
@@ -101,6 +172,7 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::LinkDown { .. } => "LinkDown",
             CoreInput::Misbehaved { .. } => "Misbehaved",
             CoreInput::FromLink { .. } => "FromLink",
+            CoreInput::Presence { .. } => "Presence",
             CoreInput::Local(_) => "Local",
             CoreInput::Status(_) => "Status",
             CoreInput::Export { .. } => "Export",
@@ -149,6 +221,8 @@ pub enum Edit {
     NewPage,
     /// Shows page `n` (the presenter's page, for followers).
     GotoPage(usize),
+    /// Moves this participant's cursor (`None`: off the page).
+    Cursor(Option<Point>),
     /// Clears page `n`.
     ClearPage(usize),
     /// Undoes the local author's last action.
@@ -190,6 +264,25 @@ pub struct Status {
     pub components: usize,
     /// Invite URLs this node hands out.
     pub invites: BTreeMap<String, String>,
+    /// Everyone present in the session as this node hears it (itself included).
+    pub participants: Vec<ParticipantStatus>,
+}
+
+/// One participant in `Status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ParticipantStatus {
+    /// Document identity.
+    pub node: String,
+    /// Display name.
+    pub name: String,
+    /// Colour, `#rrggbb`.
+    pub color: String,
+    /// Page shown.
+    pub page: u32,
+    /// Cursor, if over the page.
+    pub cursor: Option<(f32, f32)>,
+    /// Milliseconds since last heard (0 for this node).
+    pub last_seen_ms: u64,
 }
 
 /// One link in `Status`.
@@ -207,6 +300,10 @@ pub struct LinkStatus {
 
 struct LinkState {
     outbox: Outbox<Message>,
+    /// Ops this link may still send now (refilled at [`OPS_PER_SECOND`]).
+    op_budget: Budget,
+    /// Presence datagrams likewise.
+    presence_budget: Budget,
     is_parent: bool,
     role: Role,
     name: String,
@@ -218,6 +315,9 @@ struct LinkState {
 pub struct NodeSetup {
     /// Print invite lines on stdout when they become available.
     pub print_invites: bool,
+    /// How long the invites this node hands out stay valid (`None`: until revoked
+    /// by closing the session).
+    pub invite_ttl: Option<Duration>,
     /// Display name.
     pub name: String,
     /// The node key.
@@ -246,11 +346,23 @@ pub struct Core {
     current_page: usize,
     invites_printed: bool,
     nonce: u64,
+    /// This node's own presence.
+    presence: Presence,
+    /// Others' presence, by document identity.
+    participants: BTreeMap<NodeId, (Presence, Instant)>,
 }
 
 impl Core {
     /// Makes the core's boxes.
     pub fn new(scope: &Scope, setup: NodeSetup) -> Self {
+        let presence = Presence {
+            node: setup.document.local_node(),
+            seq: 0,
+            name: setup.name.clone(),
+            color: color_for(&setup.name),
+            page: 0,
+            cursor: None,
+        };
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             applied: scope.outbox("applied"),
@@ -260,6 +372,8 @@ impl Core {
             current_page: 0,
             invites_printed: false,
             nonce: 0,
+            presence,
+            participants: BTreeMap::new(),
         }
     }
 
@@ -286,7 +400,11 @@ impl Core {
     fn invite_url(&mut self, role: Role) -> Option<String> {
         let nonce = self.next_nonce();
         let authority = self.setup.authority.as_ref()?;
-        let invite = authority.invite(&self.setup.session, &self.setup.key, role, None, nonce);
+        let expires = self
+            .setup
+            .invite_ttl
+            .map(|ttl| now_seconds() + ttl.as_secs().max(1));
+        let invite = authority.invite(&self.setup.session, &self.setup.key, role, expires, nonce);
         let (host, port) = split_address(&self.setup.public_address)?;
         Some(
             JoinUrl {
@@ -396,6 +514,8 @@ impl Core {
             up.link,
             LinkState {
                 outbox,
+                op_budget: Budget::new(OPS_PER_SECOND, OPS_BURST),
+                presence_budget: Budget::new(PRESENCE_PER_SECOND, PRESENCE_PER_SECOND * 2.0),
                 is_parent: up.is_parent,
                 role: up.role,
                 name: up.name,
@@ -416,9 +536,18 @@ impl Core {
     }
 
     fn ops_from_link(&mut self, link: LinkId, wire: Vec<WireOp>) {
-        let Some(state) = self.links.get(&link) else {
+        let Some(state) = self.links.get_mut(&link) else {
             return;
         };
+        if !state.op_budget.take(wire.len() as f64) {
+            self.drop_link(
+                link,
+                Some(Refusal::Limit(format!(
+                    "more than {OPS_PER_SECOND} ops per second (bursts up to {OPS_BURST})"
+                ))),
+            );
+            return;
+        }
         if !state.is_parent && state.role == Role::Viewer {
             let first = wire.first().map(|w| w.id.to_string()).unwrap_or_default();
             self.drop_link(link, Some(Refusal::ViewerEdit(first)));
@@ -474,11 +603,19 @@ impl Core {
 
     fn local(&mut self, edit: Edit) -> Result<(), String> {
         let role = self.setup.authority.as_ref().map(Authority::role);
-        if matches!(edit, Edit::GotoPage(_)) {
-            if let Edit::GotoPage(page) = edit {
+        match edit {
+            Edit::GotoPage(page) => {
                 self.current_page = page;
+                self.presence.page = u32::try_from(page).unwrap_or(u32::MAX);
+                self.announce_presence();
+                return Ok(());
             }
-            return Ok(());
+            Edit::Cursor(cursor) => {
+                self.presence.cursor = cursor;
+                self.announce_presence();
+                return Ok(());
+            }
+            _ => {}
         }
         if role != Some(Role::Editor) {
             return Err("this node is a viewer: it cannot edit".into());
@@ -511,11 +648,62 @@ impl Core {
             }
             Edit::Undo => doc.undo().map_err(|e| e.to_string())?.into_iter().collect(),
             Edit::Redo => doc.redo().map_err(|e| e.to_string())?.into_iter().collect(),
-            Edit::GotoPage(_) => Vec::new(),
+            Edit::GotoPage(_) | Edit::Cursor(_) => Vec::new(),
         };
         let wire = ops.iter().map(WireOp::from_op).collect();
         self.forward(None, wire);
         Ok(())
+    }
+
+    /// Sends this node's presence to every link (a new `seq` each time).
+    fn announce_presence(&mut self) {
+        self.presence.seq += 1;
+        let bytes = self.presence.encode();
+        for state in self.links.values() {
+            // Unreliable by design: a lost datagram is replaced by the next one.
+            let _ = state.connection.send_datagram(bytes.clone().into());
+        }
+    }
+
+    /// Takes in a presence datagram and passes news on to every other link.
+    fn presence_from_link(&mut self, link: LinkId, bytes: Vec<u8>) {
+        let Some(state) = self.links.get_mut(&link) else {
+            return;
+        };
+        if !state.presence_budget.take(1.0) {
+            return; // over the rate: dropped, like any datagram may be
+        }
+        let Ok(presence) = Presence::decode(&bytes) else {
+            tracing::debug!(link, "malformed presence datagram dropped");
+            return;
+        };
+        if presence.node == self.presence.node {
+            return;
+        }
+        if let Some((known, _)) = self.participants.get(&presence.node) {
+            if known.seq >= presence.seq {
+                return;
+            }
+        }
+        if self.participants.len() >= MAX_PARTICIPANTS
+            && !self.participants.contains_key(&presence.node)
+        {
+            return;
+        }
+        self.participants
+            .insert(presence.node, (presence, Instant::now()));
+        for (id, state) in &self.links {
+            if *id != link {
+                let _ = state.connection.send_datagram(bytes.clone().into());
+            }
+        }
+    }
+
+    /// Once a second: say we are here, forget who has gone quiet.
+    fn tick(&mut self) {
+        self.announce_presence();
+        self.participants
+            .retain(|_, (_, seen)| seen.elapsed() < PRESENCE_TIMEOUT);
     }
 
     fn status(&mut self, ctx: &Context) -> Status {
@@ -555,6 +743,17 @@ impl Core {
             current_page: self.current_page,
             components: ctx.graph().len(),
             invites: BTreeMap::new(),
+            participants: std::iter::once((&self.presence, Duration::ZERO))
+                .chain(self.participants.values().map(|(p, at)| (p, at.elapsed())))
+                .map(|(p, age)| ParticipantStatus {
+                    node: p.node.to_string(),
+                    name: p.name.clone(),
+                    color: p.color.to_hex_rgb(),
+                    page: p.page,
+                    cursor: p.cursor.map(|c| (c.x, c.y)),
+                    last_seen_ms: age.as_millis() as u64,
+                })
+                .collect(),
         };
         let my_role = status.role;
         for role in [Role::Editor, Role::Viewer] {
@@ -595,8 +794,20 @@ impl Component for Core {
         let hub = ctx.graph().backplane::<AppliedOps>(APPLIED)?;
         link(&self.applied.handle(), hub.publish_inbox())?;
         self.print_invites();
-        while let Some(input) = self.inbox.recv().await {
+        let mut ticker = tokio::time::interval(PRESENCE_INTERVAL);
+        loop {
+            let input = tokio::select! {
+                input = self.inbox.recv() => match input {
+                    Some(input) => input,
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    self.tick();
+                    continue;
+                }
+            };
             match input {
+                CoreInput::Presence { link, bytes } => self.presence_from_link(link, bytes),
                 CoreInput::Admit { hello, reply } => {
                     let _ = reply.send(self.admit(&hello));
                 }
@@ -692,4 +903,24 @@ pub fn fresh_node_id() -> NodeId {
     let mut bytes = [0u8; 8];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
     NodeId(u64::from_le_bytes(bytes) | 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_allows_bursts_then_the_rate() {
+        let mut budget = Budget::new(1000.0, 50.0);
+        assert!(budget.take(50.0), "a full burst at once");
+        assert!(!budget.take(10.0), "then nothing until it refills");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(budget.take(10.0), "about 20 tokens came back in 20 ms");
+        assert!(!budget.take(45.0), "never more than the burst");
+    }
+
+    #[test]
+    fn colours_are_stable_per_name() {
+        assert_eq!(color_for("alice"), color_for("alice"));
+    }
 }

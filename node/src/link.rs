@@ -249,6 +249,11 @@ pub fn spawn_link(
                     Ok(None) => break "the peer ended the stream".to_string(),
                     Err(error) => break error.to_string(),
                 },
+                datagram = connection.read_datagram() => {
+                    if let Ok(bytes) = datagram {
+                        to_core.send(CoreInput::Presence { link: id, bytes: bytes.to_vec() }).await?;
+                    }
+                }
                 () = ctx.stopped() => break "stopping".to_string(),
             }
         };

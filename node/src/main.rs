@@ -98,6 +98,9 @@ struct NodeArgs {
     /// Seconds to wait for another node to answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Seconds the printed invites stay valid (default: no expiry).
+    #[arg(long)]
+    invite_ttl: Option<u64>,
     /// Seconds of silence after which a link counts as dead (and is rejoined).
     #[arg(long, default_value_t = 20)]
     idle_timeout: u64,
@@ -125,6 +128,7 @@ fn node_config(args: NodeArgs, join: Option<String>, fresh: bool) -> Result<Node
         timeout: Duration::from_secs(args.timeout.max(1)),
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         print_invites: true,
+        invite_ttl: args.invite_ttl.map(Duration::from_secs),
     })
 }
 

@@ -46,6 +46,8 @@ pub struct NodeConfig {
     pub idle_timeout: Duration,
     /// Print `invite ROLE URL` lines on stdout once the node can invite.
     pub print_invites: bool,
+    /// Validity of the invites this node hands out.
+    pub invite_ttl: Option<Duration>,
 }
 
 /// Why joining failed, in words that say what to do.
@@ -202,6 +204,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let graph = Graph::new("node");
     let setup = NodeSetup {
         print_invites: config.print_invites,
+        invite_ttl: config.invite_ttl,
         name: config.name.clone(),
         key: Arc::clone(&key),
         fingerprint: identity.fingerprint,

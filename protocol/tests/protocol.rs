@@ -266,3 +266,29 @@ fn oversized_frames_are_refused_before_buffering() {
     assert!(encode(&hello).unwrap().len() < 16);
     let _ = VersionVector::new();
 }
+
+proptest! {
+    #[test]
+    fn presence_round_trips_and_garbage_is_refused(
+        seq in any::<u64>(),
+        page in any::<u32>(),
+        name in "\\PC{0,80}",
+        cursor in proptest::option::of((-1e6f32..1e6, -1e6f32..1e6)),
+        garbage in proptest::collection::vec(any::<u8>(), 0..1500),
+    ) {
+        let presence = Presence {
+            node: NodeId(seq ^ 5),
+            seq,
+            name: name.clone(),
+            color: Color::rgb(1, 2, 3),
+            page,
+            cursor: cursor.map(|(x, y)| Point::new(x, y)),
+        };
+        let bytes = presence.encode();
+        prop_assert!(bytes.len() <= MAX_DATAGRAM);
+        let back = Presence::decode(&bytes).unwrap();
+        prop_assert_eq!(back.name, name.chars().take(MAX_NAME).collect::<String>());
+        prop_assert_eq!(back.page, page);
+        let _ = Presence::decode(&garbage);
+    }
+}

@@ -118,3 +118,14 @@ fn a_protocol_version_mismatch_is_refused() {
     assert_eq!(answer, Some(expected));
     let _ = Message::Ping(0);
 }
+
+#[test]
+fn an_expired_invite_is_refused() {
+    let a = Node::host("a", &["--invite-ttl", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let said = join_error(a.editor_url(), &[]);
+    assert!(
+        said.contains("refused to let this node join: invite refused: the invite expired at"),
+        "{said}"
+    );
+}

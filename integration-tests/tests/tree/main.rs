@@ -4,6 +4,7 @@
 
 mod errors;
 mod healing;
+mod presence;
 mod tools;
 mod trees;
 mod util;
