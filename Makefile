@@ -48,7 +48,9 @@ clippy: toolchain
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Doc tests first (nextest does not run them), so the run closes on nextest's summary.
+# The integration tests run the `canopy` binary, which test builds do not make.
 unit-tests: deps-test
+	$(CARGO) build -p canopy-node --bin canopy
 	$(CARGO) test --workspace --doc -q
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use canopy_node::control::{self, Request};
 
-/// The `canopy` binary built next to this test (cargo builds every workspace binary
-/// before running tests).
+/// The `canopy` binary built next to this test. Test builds do not make it:
+/// `make test` runs `cargo build -p canopy-node --bin canopy` first.
 pub fn canopy() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
