@@ -64,6 +64,7 @@ impl Bench {
             idle_timeout: Duration::from_secs(30),
             print_invites: false,
             invite_ttl: None,
+            open: None,
         };
         self._dirs.push(dir);
         start(config).await.unwrap()

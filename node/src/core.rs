@@ -19,6 +19,9 @@ use canopy_protocol::{
     SessionId, Welcome, WireOp, PROTOCOL_VERSION,
 };
 use ring::signature::Ed25519KeyPair;
+
+use crate::storage::now_ms;
+use crate::store::StoreInput;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -340,6 +343,8 @@ pub struct NodeSetup {
 pub struct Core {
     inbox: Inbox<CoreInput>,
     applied: Outbox<AppliedOps>,
+    /// To the `store`: every new op, before it is forwarded.
+    persist: Outbox<StoreInput>,
     setup: NodeSetup,
     ancestors: Vec<Ancestor>,
     links: BTreeMap<LinkId, LinkState>,
@@ -366,6 +371,7 @@ impl Core {
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             applied: scope.outbox("applied"),
+            persist: scope.outbox("persist"),
             ancestors: setup.ancestors.clone(),
             setup,
             links: BTreeMap::new(),
@@ -535,7 +541,22 @@ impl Core {
         }
     }
 
-    fn ops_from_link(&mut self, link: LinkId, wire: Vec<WireOp>) {
+    /// Hands new ops to the store (waiting if the disk is behind).
+    async fn persist(&mut self, wire: &[WireOp]) {
+        if wire.is_empty() {
+            return;
+        }
+        if self
+            .persist
+            .send(StoreInput::Ops(now_ms(), wire.to_vec()))
+            .await
+            .is_err()
+        {
+            tracing::error!("the store has stopped: new ops are not being saved");
+        }
+    }
+
+    async fn ops_from_link(&mut self, link: LinkId, wire: Vec<WireOp>) {
         let Some(state) = self.links.get_mut(&link) else {
             return;
         };
@@ -571,6 +592,7 @@ impl Core {
                 }
             }
         }
+        self.persist(&fresh).await;
         self.forward(Some(link), fresh);
     }
 
@@ -601,7 +623,7 @@ impl Core {
         }
     }
 
-    fn local(&mut self, edit: Edit) -> Result<(), String> {
+    async fn local(&mut self, edit: Edit) -> Result<(), String> {
         let role = self.setup.authority.as_ref().map(Authority::role);
         match edit {
             Edit::GotoPage(page) => {
@@ -650,7 +672,8 @@ impl Core {
             Edit::Redo => doc.redo().map_err(|e| e.to_string())?.into_iter().collect(),
             Edit::GotoPage(_) | Edit::Cursor(_) => Vec::new(),
         };
-        let wire = ops.iter().map(WireOp::from_op).collect();
+        let wire: Vec<WireOp> = ops.iter().map(WireOp::from_op).collect();
+        self.persist(&wire).await;
         self.forward(None, wire);
         Ok(())
     }
@@ -767,25 +790,29 @@ impl Core {
     }
 
     fn export(&self, format: &str, page: usize) -> Result<Vec<u8>, String> {
-        let doc = &self.setup.document;
-        let page_id = || {
-            doc.pages().get(page).copied().ok_or_else(|| {
-                format!(
-                    "there is no page {page} (the document has {})",
-                    doc.page_count()
-                )
-            })
-        };
-        match format {
-            "png" => canopy_canvas::export_png(doc, page_id()?, 1.0).map_err(|e| e.to_string()),
-            "svg" => canopy_canvas::export_svg(doc, page_id()?)
-                .map(String::into_bytes)
-                .map_err(|e| e.to_string()),
-            "pdf" => Ok(canopy_canvas::export_pdf(doc)),
-            other => Err(format!(
-                "unknown export format {other:?}; use .png, .svg or .pdf"
-            )),
-        }
+        render(&self.setup.document, format, page)
+    }
+}
+
+/// Renders a document as `png` or `svg` (page `page`) or `pdf` (every page).
+pub fn render(doc: &Document, format: &str, page: usize) -> Result<Vec<u8>, String> {
+    let page_id = || {
+        doc.pages().get(page).copied().ok_or_else(|| {
+            format!(
+                "there is no page {page} (the document has {})",
+                doc.page_count()
+            )
+        })
+    };
+    match format {
+        "png" => canopy_canvas::export_png(doc, page_id()?, 1.0).map_err(|e| e.to_string()),
+        "svg" => canopy_canvas::export_svg(doc, page_id()?)
+            .map(String::into_bytes)
+            .map_err(|e| e.to_string()),
+        "pdf" => Ok(canopy_canvas::export_pdf(doc)),
+        other => Err(format!(
+            "unknown export format {other:?}; use .png, .svg or .pdf"
+        )),
     }
 }
 
@@ -831,9 +858,9 @@ impl Component for Core {
                     self.drop_link(link, None);
                 }
                 CoreInput::Misbehaved { link, refusal } => self.drop_link(link, Some(refusal)),
-                CoreInput::FromLink { link, ops } => self.ops_from_link(link, ops),
+                CoreInput::FromLink { link, ops } => self.ops_from_link(link, ops).await,
                 CoreInput::Local(edit) => {
-                    if let Err(error) = self.local(edit) {
+                    if let Err(error) = self.local(edit).await {
                         tracing::warn!(%error, "local edit refused");
                     }
                 }

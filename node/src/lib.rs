@@ -7,4 +7,6 @@ pub mod identity;
 pub mod link;
 pub mod node;
 pub mod script;
+pub mod storage;
+pub mod store;
 pub mod tls;

@@ -41,6 +41,14 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Host the document saved in a .canopy file (as its session if this data
+    /// directory holds that session's key, otherwise as a new session).
+    Open {
+        /// The .canopy file.
+        file: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Print a running node's status as JSON.
     Status {
         #[command(flatten)]
@@ -54,8 +62,11 @@ enum Command {
         #[arg(long)]
         dot: bool,
     },
-    /// Render a running node's document to a file (.png, .svg or .pdf).
+    /// Render a document to a file (.png, .svg or .pdf): a saved .canopy file, or
+    /// the document of the node running with --data.
     Export {
+        /// A .canopy file to render (instead of a running node's document).
+        file: Option<PathBuf>,
         #[command(flatten)]
         data: DataArg,
         /// Output file; the extension picks the format. A PDF holds every page.
@@ -113,7 +124,12 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn node_config(args: NodeArgs, join: Option<String>, fresh: bool) -> Result<NodeConfig> {
+fn node_config(
+    args: NodeArgs,
+    join: Option<String>,
+    fresh: bool,
+    open: Option<PathBuf>,
+) -> Result<NodeConfig> {
     if !args.headless {
         bail!("the desktop window is not part of this build yet; run with --headless");
     }
@@ -129,6 +145,7 @@ fn node_config(args: NodeArgs, join: Option<String>, fresh: bool) -> Result<Node
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         print_invites: true,
         invite_ttl: args.invite_ttl.map(Duration::from_secs),
+        open,
     })
 }
 
@@ -145,9 +162,13 @@ fn main() -> Result<()> {
     runtime.block_on(async move {
         match cli.command {
             None => bail!("say what to do: canopy host --headless, canopy join URL --headless, … (see canopy --help)"),
-            Some(Command::Host { node, new }) => node::run(node_config(node, None, new)?).await,
+            Some(Command::Host { node, new }) => node::run(node_config(node, None, new, None)?).await,
+            Some(Command::Open { file, node }) => {
+                let config = node_config(node, None, false, Some(file.clone()))?;
+                node::run(config).await.with_context(|| format!("while hosting {}", file.display()))
+            }
             Some(Command::Join { url, node }) => {
-                let config = node_config(node, Some(url.clone()), false)?;
+                let config = node_config(node, Some(url.clone()), false, None)?;
                 node::run(config).await.with_context(|| format!("while joining {}", shorten(&url)))
             }
             Some(Command::Status { data }) => {
@@ -163,17 +184,25 @@ fn main() -> Result<()> {
                 }
                 Ok(())
             }
-            Some(Command::Export { data, out, page }) => {
+            Some(Command::Export { file, data, out, page }) => {
                 let format = out
                     .extension()
                     .and_then(|e| e.to_str())
                     .map(str::to_ascii_lowercase)
                     .context("the output file needs an extension: .png, .svg or .pdf")?;
-                let answer = control::request(&data_dir(data.data)?, &Request::Export { format, page }).await?;
-                let encoded = answer.as_str().context("the node's answer is not understood")?;
-                let bytes = data_encoding::BASE64
-                    .decode(encoded.as_bytes())
-                    .context("the node's answer is not understood")?;
+                let bytes = match file {
+                    Some(file) => {
+                        let store = canopy_node::storage::Store::open_read_only(&file)?;
+                        canopy_node::core::render(&store.document()?, &format, page).map_err(anyhow::Error::msg)?
+                    }
+                    None => {
+                        let answer = control::request(&data_dir(data.data)?, &Request::Export { format, page }).await?;
+                        let encoded = answer.as_str().context("the node's answer is not understood")?;
+                        data_encoding::BASE64
+                            .decode(encoded.as_bytes())
+                            .context("the node's answer is not understood")?
+                    }
+                };
                 std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
                 Ok(())
             }

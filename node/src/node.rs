@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _, Result};
 use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
-use canopy_canvas::Document;
 use canopy_protocol::{
     public_key, Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Role, SessionId,
     PROTOCOL_VERSION,
@@ -21,6 +20,8 @@ use crate::link::{
     accept_handshake, announce, join_handshake, next_link_id, spawn_link, JoinRefused, Streams,
 };
 use crate::script::Step;
+use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
+use crate::store::StoreInput;
 use crate::{control, identity, tls};
 
 /// How a node is started.
@@ -48,6 +49,8 @@ pub struct NodeConfig {
     pub print_invites: bool,
     /// Validity of the invites this node hands out.
     pub invite_ttl: Option<Duration>,
+    /// Host the document in this `.canopy` file.
+    pub open: Option<PathBuf>,
 }
 
 /// Why joining failed, in words that say what to do.
@@ -106,7 +109,7 @@ struct Joined {
 /// Runs a node until SIGINT/SIGTERM.
 pub async fn run(config: NodeConfig) -> Result<()> {
     let node = start(config).await?;
-    wait_for_signal(&node.core).await;
+    wait_for_signal(&node.core, &node.store).await;
     tracing::info!("stopping");
     node.stop().await;
     Ok(())
@@ -118,6 +121,8 @@ pub struct RunningNode {
     pub graph: Graph,
     /// The core component.
     pub core: ComponentHandle,
+    /// The component writing the session file.
+    pub store: ComponentHandle,
     /// The core's inbox, to send it edits and queries.
     pub core_inbox: InboxRef<CoreInput>,
     /// The bound UDP address.
@@ -155,13 +160,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let public_address = public_address(config.public_address.as_deref(), local);
     let control = control::bind(&config.data).await?;
     let key = Arc::new(identity.key);
-    let document = Document::new(fresh_node_id());
 
-    let (session, authority, ancestors, joined) = match &config.join {
+    let (session, authority, ancestors, joined, store) = match &config.join {
         Some(text) => {
             let url: JoinUrl = text
                 .parse()
                 .with_context(|| format!("bad join URL {text:?}"))?;
+            // Resume this session's file if there is one: the parent then sends only
+            // what is missing, and takes whatever was drawn here while apart.
+            let store = open_session(&config.data, &url.session, None)?;
+            let document = store.document()?;
             let hello = Hello {
                 protocol: PROTOCOL_VERSION,
                 session: url.session,
@@ -191,15 +199,46 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 Some(joined.welcome.authority.clone()),
                 ancestors,
                 Some(joined),
+                (store, document),
             )
         }
         None => {
-            let session_key = identity::session_key(&config.data, config.fresh)?;
+            let source = match &config.open {
+                Some(path) => {
+                    Some(Store::open(path).with_context(|| format!("opening {}", path.display()))?)
+                }
+                None => None,
+            };
+            let existing_key = identity::session_key(&config.data, false)?;
+            let same_session = source
+                .as_ref()
+                .is_none_or(|s| s.meta.session == SessionId(public_key(&existing_key)));
+            // A file of another session is hosted as a new session of this node's
+            // (only that session's host holds its key); its ops keep their ids.
+            let session_key = if config.fresh || !same_session {
+                identity::session_key(&config.data, true)?
+            } else {
+                existing_key
+            };
             let (session, authority) =
                 Authority::root(&session_key, &key, crate::core::now_seconds());
-            (session, Some(authority), Vec::new(), None)
+            let mut store = open_session(&config.data, &session, None)?;
+            if let Some(source) = source.filter(|s| s.path() != store.path()) {
+                let ops = source.ops()?;
+                store.append(&ops)?;
+            }
+            let document = store.document()?;
+            (
+                session,
+                Some(authority),
+                Vec::new(),
+                None,
+                (store, document),
+            )
         }
     };
+    let (store, document) = store;
+    tracing::info!(file = %store.path().display(), ops = document.op_count(), "session file");
 
     let graph = Graph::new("node");
     let setup = NodeSetup {
@@ -216,6 +255,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     };
     let core = graph.spawn("core", |scope| Core::new(scope, setup));
     let core_inbox = core.inbox::<CoreInput>("inbox")?;
+    let (store_handle, store_inbox) = crate::store::spawn(&graph, store)?;
+    link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
     spawn_listener(&graph, endpoint.clone(), &core_inbox)?;
     control::spawn(&graph, control, &core_inbox)?;
     if let Some(joined) = joined {
@@ -235,6 +276,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     Ok(RunningNode {
         graph,
         core,
+        store: store_handle,
         core_inbox,
         local_address: local,
         endpoint,
@@ -242,7 +284,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     })
 }
 
-async fn wait_for_signal(core: &ComponentHandle) {
+async fn wait_for_signal(core: &ComponentHandle, store: &ComponentHandle) {
     #[cfg(unix)]
     {
         let mut terminate =
@@ -258,6 +300,7 @@ async fn wait_for_signal(core: &ComponentHandle) {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
             exit = core.join() => tracing::error!(?exit, "the core ended"),
+            exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
         }
     }
     #[cfg(not(unix))]
@@ -265,8 +308,33 @@ async fn wait_for_signal(core: &ComponentHandle) {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             exit = core.join() => tracing::error!(?exit, "the core ended"),
+            exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
         }
     }
+}
+
+/// Opens (resuming) or creates the node's file for `session`.
+fn open_session(data: &std::path::Path, session: &SessionId, title: Option<&str>) -> Result<Store> {
+    let path = session_file(data, session);
+    if path.exists() {
+        let store = Store::open(&path).with_context(|| format!("resuming {}", path.display()))?;
+        if store.meta.session != *session {
+            return Err(StoreError::WrongSession {
+                path,
+                found: store.meta.session.to_string(),
+                expected: session.to_string(),
+            }
+            .into());
+        }
+        return Ok(store);
+    }
+    let meta = Meta {
+        session: *session,
+        node: fresh_node_id(),
+        created_ms: now_ms(),
+        title: title.unwrap_or_default().to_string(),
+    };
+    Ok(Store::create(&path, &meta)?)
 }
 
 /// What invites should carry: the given address, or the bound one (with the machine's

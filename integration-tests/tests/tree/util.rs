@@ -61,17 +61,16 @@ impl Node {
         let data = data.unwrap_or_else(|| dir.as_ref().unwrap().path().to_path_buf());
         std::fs::create_dir_all(&data).unwrap();
         let log = std::fs::File::create(data.join(format!("{name}.log"))).unwrap();
+        let listen: &[&str] = if extra.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(canopy())
             .args(command)
-            .args([
-                "--headless",
-                "--listen",
-                "127.0.0.1:0",
-                "--name",
-                name,
-                "--data",
-            ])
+            .args(["--headless", "--name", name, "--data"])
             .arg(&data)
+            .args(listen)
             .args(FAST)
             .args(extra)
             .stdout(Stdio::piped())
@@ -160,6 +159,16 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A UDP port free right now on 127.0.0.1 (for a node that must come back on the
+/// same address).
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -1,0 +1,265 @@
+//! `.canopy` files: resumed after restarts and crashes, exported offline, and bad
+//! files refused without being touched.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{assert_converged, canopy, script, wait_until, Node};
+
+fn session_file(node: &Node) -> PathBuf {
+    let dir = node.data.join("sessions");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "canopy"))
+        .expect("a .canopy file")
+}
+
+fn canopy_fails(args: &[&str]) -> String {
+    let output = Command::new(canopy()).args(args).output().unwrap();
+    assert!(!output.status.success(), "canopy {args:?} should fail");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn export_file(file: &Path, out: &Path) {
+    let output = Command::new(canopy())
+        .args([
+            "export",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_session_survives_restarts_and_exports_offline_like_live() {
+    let scripts = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", crate::util::free_port());
+    let mut a = Node::host(
+        "a",
+        &[
+            "--listen",
+            &listen,
+            "--draw",
+            script(scripts.path(), "a", 30, 0, "").to_str().unwrap(),
+        ],
+    );
+    let b = Node::join(
+        "b",
+        a.editor_url(),
+        &[
+            "--draw",
+            script(scripts.path(), "b", 30, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert_converged(&[&a, &b], 60, Duration::from_secs(20));
+    let before = a.status();
+    let out = tempfile::tempdir().unwrap();
+    let live = out.path().join("live.png");
+    let output = Command::new(canopy())
+        .args([
+            "export",
+            "--data",
+            a.data.to_str().unwrap(),
+            "--out",
+            live.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+
+    assert!(a.terminate().success());
+    let file = session_file(&a);
+    let offline = out.path().join("offline.png");
+    export_file(&file, &offline);
+    assert_eq!(
+        std::fs::read(&live).unwrap(),
+        std::fs::read(&offline).unwrap(),
+        "same pixels from the file"
+    );
+    let store = canopy_node::storage::Store::open_read_only(&file).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(store.op_count().unwrap(), before["ops"].as_u64().unwrap());
+
+    // The host comes back with the same session, document and identity.
+    let data = a.data.clone();
+    let again = Node::start_in("a", &["host"], &["--listen", &listen], data);
+    let after = again.status();
+    assert_eq!(after["session"], before["session"]);
+    assert_eq!(after["digest"], before["digest"]);
+    assert_eq!(after["node"], before["node"]);
+    // b rejoins it by itself.
+    assert!(wait_until(Duration::from_secs(30), || again.status()
+        ["children"]
+        .as_array()
+        .unwrap()
+        .len()
+        == 1));
+}
+
+#[test]
+fn a_killed_node_resumes_from_its_file_and_catches_up() {
+    let scripts = tempfile::tempdir().unwrap();
+    // The host draws a long storm; the child is killed in the middle, several times.
+    let a = Node::host(
+        "a",
+        &[
+            "--draw",
+            script(scripts.path(), "storm", 1500, 2, "")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let mut b = Node::start_in("b", &["join", a.editor_url()], &[], data.clone());
+    let mut last = 0;
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(300 + 250 * round));
+        b.kill();
+        let file = session_file(&b);
+        let store = canopy_node::storage::Store::open_read_only(&file).unwrap();
+        assert_eq!(store.integrity_check().unwrap(), "ok", "round {round}");
+        let saved = store.op_count().unwrap();
+        assert!(
+            saved >= last,
+            "round {round}: the file lost ops ({saved} < {last})"
+        );
+        last = saved;
+        drop(store);
+        b = Node::start_in("b", &["join", a.editor_url()], &[], data.clone());
+        let resumed = b.status()["ops"].as_u64().unwrap();
+        assert!(
+            resumed >= saved,
+            "round {round}: resumed {resumed} of {saved} saved ops"
+        );
+    }
+    assert_converged(&[&a, &b], 1500, Duration::from_secs(60));
+}
+
+#[test]
+fn bad_files_are_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+
+    let random = dir.path().join("random.canopy");
+    std::fs::write(
+        &random,
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+
+    // A real file, then a copy cut in half, and a copy claiming a future format.
+    let made = tempfile::tempdir().unwrap();
+    let mut host = Node::start_in(
+        "h",
+        &["host"],
+        &[
+            "--draw",
+            script(dir.path(), "h", 200, 0, "").to_str().unwrap(),
+        ],
+        made.path().to_path_buf(),
+    );
+    assert!(wait_until(Duration::from_secs(20), || host.status()
+        ["strokes"]
+        == 200));
+    assert!(host.terminate().success());
+    let real = session_file(&host);
+
+    let truncated = dir.path().join("truncated.canopy");
+    let bytes = std::fs::read(&real).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+
+    let future = dir.path().join("future.canopy");
+    std::fs::copy(&real, &future).unwrap();
+    rusqlite::Connection::open(&future)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+
+    let cases = [
+        (&random, "is not a Canopy document"),
+        (&truncated, "is damaged or truncated"),
+        (
+            &future,
+            "was written by a newer Canopy (format 99; this build reads up to 1)",
+        ),
+    ];
+    for (file, expected) in cases {
+        let before = std::fs::read(file).unwrap();
+        let said = canopy_fails(&[
+            "export",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(said.contains(expected), "{}: {said}", file.display());
+        let data = tempfile::tempdir().unwrap();
+        let said = canopy_fails(&[
+            "open",
+            file.to_str().unwrap(),
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.path().to_str().unwrap(),
+        ]);
+        assert!(said.contains(expected), "{}: {said}", file.display());
+        assert_eq!(
+            std::fs::read(file).unwrap(),
+            before,
+            "{} was modified",
+            file.display()
+        );
+    }
+    let said = canopy_fails(&[
+        "export",
+        "/nonexistent.canopy",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        said.contains("/nonexistent.canopy does not exist"),
+        "{said}"
+    );
+}
+
+#[test]
+fn opening_someone_elses_file_hosts_it_as_a_new_session() {
+    let scripts = tempfile::tempdir().unwrap();
+    let mut a = Node::host(
+        "a",
+        &[
+            "--draw",
+            script(scripts.path(), "a", 40, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(20), || a.status()
+        ["strokes"]
+        == 40));
+    let before = a.status();
+    assert!(a.terminate().success());
+    let file = session_file(&a);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let b = Node::start_in(
+        "b",
+        &["open", file.to_str().unwrap()],
+        &[],
+        elsewhere.path().to_path_buf(),
+    );
+    let status = b.status();
+    assert_eq!(status["digest"], before["digest"], "the same drawing");
+    assert_ne!(status["session"], before["session"], "a session of b's own");
+    let viewer = Node::join("v", b.viewer_url(), &[]);
+    assert_converged(&[&b, &viewer], 40, Duration::from_secs(20));
+}

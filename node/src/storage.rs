@@ -1,0 +1,395 @@
+//! `.canopy` files: one SQLite database (WAL) per session, holding the op log with
+//! each op's arrival time and the session's metadata. It is the document, the autosave
+//! and the recording at once. The schema is in `docs/FILE-FORMAT.md`.
+//!
+//! A file is checked before anything is written to it: one that is not a Canopy
+//! document, is damaged or truncated, or comes from a newer format is refused with a
+//! clear error and left exactly as it was.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use canopy_canvas::{Document, NodeId, OpId};
+use canopy_protocol::{SessionId, WireOp};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+/// `PRAGMA application_id` of Canopy files ("CNPY").
+pub const APPLICATION_ID: i32 = 0x434E_5059;
+
+/// The format this build writes; older ones are migrated forward when opened.
+pub const FORMAT_VERSION: i32 = 1;
+
+/// Why a file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such file.
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    /// Not SQLite, or SQLite but not Canopy's.
+    #[error("{0} is not a Canopy document")]
+    NotCanopy(PathBuf),
+    /// Written by a newer Canopy.
+    #[error("{path} was written by a newer Canopy (format {found}; this build reads up to {FORMAT_VERSION})")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its format version.
+        found: i32,
+    },
+    /// Damaged or cut short.
+    #[error("{path} is damaged or truncated: {reason}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// Holds another session than expected.
+    #[error("{path} holds session {found}, not {expected}")]
+    WrongSession {
+        /// The file.
+        path: PathBuf,
+        /// What it holds.
+        found: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// Any other SQLite failure (disk full, permissions, …).
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: rusqlite::Error,
+    },
+}
+
+/// What a file says about its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// The session.
+    pub session: SessionId,
+    /// The document identity of the node that writes this file.
+    pub node: NodeId,
+    /// When the file was created (Unix milliseconds).
+    pub created_ms: u64,
+    /// A title, if given.
+    pub title: String,
+}
+
+/// An open, checked `.canopy` file.
+pub struct Store {
+    path: PathBuf,
+    connection: Connection,
+    /// The file's metadata.
+    pub meta: Meta,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Where a node keeps the file of `session`.
+pub fn session_file(data: &Path, session: &SessionId) -> PathBuf {
+    data.join("sessions").join(format!("{session}.canopy"))
+}
+
+fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| {
+        let reason = source.to_string();
+        if reason.contains("malformed")
+            || reason.contains("not a database")
+            || reason.contains("disk image")
+        {
+            StoreError::Damaged {
+                path: path.to_path_buf(),
+                reason,
+            }
+        } else {
+            StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
+/// Checks a file without writing to it; returns its format version.
+fn check(path: &Path) -> Result<i32, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite(path))?;
+    let application: i32 = match connection.query_row("PRAGMA application_id", [], |r| r.get(0)) {
+        Ok(id) => id,
+        Err(error) if error.to_string().contains("not a database") => {
+            return Err(StoreError::NotCanopy(path.to_path_buf()))
+        }
+        Err(error) => return Err(sqlite(path)(error)),
+    };
+    if application != APPLICATION_ID {
+        return Err(StoreError::NotCanopy(path.to_path_buf()));
+    }
+    let version: i32 = connection
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sqlite(path))?;
+    if version > FORMAT_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+    let verdict: String = connection
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(sqlite(path))?;
+    if verdict != "ok" {
+        return Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            reason: verdict,
+        });
+    }
+    Ok(version)
+}
+
+impl Store {
+    /// Opens an existing file to read it only (exports, inspection).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        Self::missing(path)?;
+        check(path)?;
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite(path))?;
+        let meta = read_meta(&connection, path)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            connection,
+            meta,
+        })
+    }
+
+    fn missing(path: &Path) -> Result<(), StoreError> {
+        if path.exists() {
+            Ok(())
+        } else {
+            Err(StoreError::Missing(path.to_path_buf()))
+        }
+    }
+
+    /// Opens an existing file (checked first, never changed if refused).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::missing(path)?;
+        if !path.exists() {
+            return Err(StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
+            });
+        }
+        let version = check(path)?;
+        let connection = Connection::open(path).map_err(sqlite(path))?;
+        configure(&connection, path)?;
+        migrate(&connection, path, version)?;
+        let meta = read_meta(&connection, path)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            connection,
+            meta,
+        })
+    }
+
+    /// Creates a new file for a session.
+    pub fn create(path: &Path, meta: &Meta) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let connection = Connection::open(path).map_err(sqlite(path))?;
+        configure(&connection, path)?;
+        connection
+            .execute_batch(&format!(
+                "BEGIN;
+                 PRAGMA application_id = {APPLICATION_ID};
+                 PRAGMA user_version = {FORMAT_VERSION};
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE ops (
+                     node INTEGER NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
+                     arrived_ms INTEGER NOT NULL, payload BLOB NOT NULL,
+                     PRIMARY KEY (node, seq)) WITHOUT ROWID;
+                 CREATE INDEX ops_by_arrival ON ops (arrived_ms);
+                 CREATE TABLE participants (
+                     node INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                     first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);
+                 COMMIT;"
+            ))
+            .map_err(sqlite(path))?;
+        let mut insert = connection
+            .prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")
+            .map_err(sqlite(path))?;
+        for (key, value) in [
+            ("session", meta.session.to_string()),
+            ("node", meta.node.0.to_string()),
+            ("created_ms", meta.created_ms.to_string()),
+            ("title", meta.title.clone()),
+        ] {
+            insert.execute(params![key, value]).map_err(sqlite(path))?;
+        }
+        drop(insert);
+        Ok(Store {
+            path: path.to_path_buf(),
+            connection,
+            meta: meta.clone(),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of ops stored.
+    pub fn op_count(&self) -> Result<u64, StoreError> {
+        self.connection
+            .query_row("SELECT COUNT(*) FROM ops", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(sqlite(&self.path))
+    }
+
+    /// Every stored op in order of arrival, with its arrival time.
+    pub fn ops(&self) -> Result<Vec<(u64, WireOp)>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT node, seq, lamport, arrived_ms, payload FROM ops ORDER BY arrived_ms, node, seq")
+            .map_err(sqlite(&self.path))?;
+        let rows = query
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(3)? as u64,
+                    WireOp {
+                        id: OpId {
+                            node: NodeId(row.get::<_, i64>(0)? as u64),
+                            seq: row.get::<_, i64>(1)? as u64,
+                        },
+                        lamport: row.get::<_, i64>(2)? as u64,
+                        payload: row.get(4)?,
+                    },
+                ))
+            })
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))
+    }
+
+    /// The document the file holds (ops that do not decode or apply are reported).
+    pub fn document(&self) -> Result<Document, StoreError> {
+        let mut document = Document::new(self.meta.node);
+        for (_, wire) in self.ops()? {
+            let applied = wire
+                .to_op()
+                .map_err(|e| e.to_string())
+                .and_then(|op| document.apply(op).map_err(|e| e.to_string()));
+            if let Err(reason) = applied {
+                return Err(StoreError::Damaged {
+                    path: self.path.clone(),
+                    reason: format!("op {} cannot be read: {reason}", wire.id),
+                });
+            }
+        }
+        Ok(document)
+    }
+
+    /// Appends ops in one transaction (ops already stored are skipped).
+    pub fn append(&mut self, batch: &[(u64, WireOp)]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().map_err(sqlite(&path))?;
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO ops (node, seq, lamport, arrived_ms, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sqlite(&path))?;
+            for (arrived, op) in batch {
+                insert
+                    .execute(params![
+                        op.id.node.0 as i64,
+                        op.id.seq as i64,
+                        op.lamport as i64,
+                        *arrived as i64,
+                        op.payload
+                    ])
+                    .map_err(sqlite(&path))?;
+            }
+        }
+        transaction.commit().map_err(sqlite(&path))
+    }
+
+    /// Records a participant seen in the session.
+    pub fn saw_participant(
+        &mut self,
+        node: NodeId,
+        name: &str,
+        at_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO participants (node, name, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (node) DO UPDATE SET name = excluded.name, last_seen_ms = excluded.last_seen_ms",
+                params![node.0 as i64, name, at_ms as i64],
+            )
+            .map(|_| ())
+            .map_err(sqlite(&self.path))
+    }
+
+    /// Runs SQLite's full integrity check.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.connection
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(sqlite(&self.path))
+    }
+}
+
+fn configure(connection: &Connection, path: &Path) -> Result<(), StoreError> {
+    // WAL with full sync: a committed batch survives a crash or a power cut.
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(sqlite(path))
+}
+
+/// Brings an older format forward (there is only format 1 so far).
+fn migrate(_connection: &Connection, _path: &Path, version: i32) -> Result<(), StoreError> {
+    debug_assert!(version <= FORMAT_VERSION);
+    Ok(())
+}
+
+fn read_meta(connection: &Connection, path: &Path) -> Result<Meta, StoreError> {
+    let get = |key: &str| -> Result<Option<String>, StoreError> {
+        connection
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(sqlite(path))
+    };
+    let damaged = |what: &str| StoreError::Damaged {
+        path: path.to_path_buf(),
+        reason: format!("its metadata lacks a valid {what}"),
+    };
+    Ok(Meta {
+        session: get("session")?
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| damaged("session"))?,
+        node: NodeId(
+            get("node")?
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| damaged("node"))?,
+        ),
+        created_ms: get("created_ms")?.and_then(|s| s.parse().ok()).unwrap_or(0),
+        title: get("title")?.unwrap_or_default(),
+    })
+}

@@ -1,0 +1,81 @@
+//! The `store` component: writes every new op to the session's `.canopy` file, in
+//! batched transactions so durability does not cost throughput. SQLite calls block, so
+//! each batch is written on tokio's blocking pool; the component waits for it, which
+//! gives the core backpressure when the disk is slow.
+
+use anyhow::{anyhow, Result};
+use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
+use canopy_canvas::NodeId;
+use canopy_protocol::WireOp;
+
+use crate::storage::Store;
+
+/// Ops per transaction at most.
+const BATCH: usize = 20_000;
+
+/// What the store is given.
+pub enum StoreInput {
+    /// New ops and when they arrived (Unix milliseconds).
+    Ops(u64, Vec<WireOp>),
+    /// A participant was seen.
+    Participant {
+        /// Document identity.
+        node: NodeId,
+        /// Name.
+        name: String,
+        /// When (Unix milliseconds).
+        at_ms: u64,
+    },
+}
+
+impl std::fmt::Debug for StoreInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreInput::Ops(_, ops) => write!(f, "Ops({})", ops.len()),
+            StoreInput::Participant { name, .. } => write!(f, "Participant({name})"),
+        }
+    }
+}
+
+/// Spawns `store`; returns its handle and inbox.
+pub fn spawn(graph: &Graph, store: Store) -> Result<(ComponentHandle, InboxRef<StoreInput>)> {
+    let scope = graph.component("store");
+    let mut inbox: Inbox<StoreInput> = scope.inbox_with_capacity("inbox", 1024);
+    let inbox_ref = inbox.handle();
+    let handle = scope.spawn_fn(move |_ctx| async move {
+        let mut store = Some(store);
+        while let Some(first) = inbox.recv().await {
+            let mut ops: Vec<(u64, WireOp)> = Vec::new();
+            let mut participants = Vec::new();
+            let mut next = Some(first);
+            // Everything already queued goes into the same transaction.
+            while let Some(input) = next.take() {
+                match input {
+                    StoreInput::Ops(at, batch) => ops.extend(batch.into_iter().map(|op| (at, op))),
+                    StoreInput::Participant { node, name, at_ms } => participants.push((node, name, at_ms)),
+                }
+                if ops.len() < BATCH {
+                    // Empty or ended: the batch is complete.
+                    next = inbox.try_recv().ok();
+                }
+            }
+            let mut owned = store.take().ok_or_else(|| anyhow!("the store was lost"))?;
+            let (owned, result) = tokio::task::spawn_blocking(move || {
+                let result = owned.append(&ops).and_then(|()| {
+                    participants
+                        .iter()
+                        .try_for_each(|(node, name, at)| owned.saw_participant(*node, name, *at))
+                });
+                (owned, result)
+            })
+            .await?;
+            if let Err(error) = result {
+                tracing::error!(file = %owned.path().display(), %error, "cannot write the session file");
+                return Err(error.into());
+            }
+            store = Some(owned);
+        }
+        Ok(())
+    });
+    Ok((handle, inbox_ref))
+}
