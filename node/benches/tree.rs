@@ -65,6 +65,7 @@ impl Bench {
             print_invites: false,
             invite_ttl: None,
             open: None,
+            play: None,
         };
         self._dirs.push(dir);
         start(config).await.unwrap()

@@ -149,6 +149,8 @@ pub enum CoreInput {
         /// The ops.
         ops: Vec<WireOp>,
     },
+    /// Recorded ops replayed into the session (`canopy play`), under their original ids.
+    Replay(Vec<WireOp>),
     /// A local edit (drawing script or GUI).
     Local(Edit),
     /// Status for `canopy status`.
@@ -177,6 +179,7 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::FromLink { .. } => "FromLink",
             CoreInput::Presence { .. } => "Presence",
             CoreInput::Local(_) => "Local",
+            CoreInput::Replay(_) => "Replay",
             CoreInput::Status(_) => "Status",
             CoreInput::Export { .. } => "Export",
             CoreInput::MakeInvite(_) => "MakeInvite",
@@ -596,6 +599,28 @@ impl Core {
         self.forward(Some(link), fresh);
     }
 
+    /// Applies recorded ops as if they had just arrived, and passes the new ones on.
+    async fn replay(&mut self, wire: Vec<WireOp>) {
+        if self.setup.authority.as_ref().map(Authority::role) != Some(Role::Editor) {
+            tracing::warn!("a viewer cannot replay a recording into the session");
+            return;
+        }
+        let mut fresh = Vec::new();
+        for w in wire {
+            match w
+                .to_op()
+                .map_err(|e| e.to_string())
+                .and_then(|op| self.setup.document.apply(op).map_err(|e| e.to_string()))
+            {
+                Ok(Applied::New) => fresh.push(w),
+                Ok(Applied::Duplicate) => {}
+                Err(error) => tracing::warn!(op = %w.id, %error, "recorded op skipped"),
+            }
+        }
+        self.persist(&fresh).await;
+        self.forward(None, fresh);
+    }
+
     /// Sends ops to every link but `origin`. A link whose queue is full is too slow to
     /// keep up: it is dropped (it resyncs when it reconnects) rather than stall all.
     fn forward(&mut self, origin: Option<LinkId>, wire: Vec<WireOp>) {
@@ -859,6 +884,7 @@ impl Component for Core {
                 }
                 CoreInput::Misbehaved { link, refusal } => self.drop_link(link, Some(refusal)),
                 CoreInput::FromLink { link, ops } => self.ops_from_link(link, ops).await,
+                CoreInput::Replay(ops) => self.replay(ops).await,
                 CoreInput::Local(edit) => {
                     if let Err(error) = self.local(edit).await {
                         tracing::warn!(%error, "local edit refused");

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use canopy_protocol::Fingerprint;
+use canopy_protocol::{Fingerprint, SessionId};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 
@@ -59,15 +59,65 @@ pub fn load_or_create(dir: &Path) -> Result<Identity> {
     })
 }
 
-/// Loads the session key kept in `dir`, or makes a new one (when `fresh` or absent).
-pub fn session_key(dir: &Path, fresh: bool) -> Result<Ed25519KeyPair> {
+/// The key of the session this node hosts by default (`DATA/session.key`), made on
+/// first use. Every session key is also kept as `DATA/keys/SESSION.key`, so older
+/// sessions of this node can be hosted again.
+pub fn current_session_key(dir: &Path) -> Result<Ed25519KeyPair> {
     let path = dir.join("session.key");
-    if fresh || !path.exists() {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| anyhow::anyhow!("could not generate a session key"))?;
-        write_private(&path, pkcs8.as_ref())?;
+    if !path.exists() {
+        return new_session_key(dir, true);
     }
-    let der = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let key = read_key(&path)?;
+    let kept = keys_dir(dir).join(format!("{}.key", session_of(&key)));
+    if !kept.exists() {
+        std::fs::create_dir_all(keys_dir(dir))
+            .with_context(|| format!("creating {}", keys_dir(dir).display()))?;
+        write_private(
+            &kept,
+            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        )?;
+    }
+    Ok(key)
+}
+
+/// A new session key, kept in `DATA/keys/`; with `make_current`, also the default.
+pub fn new_session_key(dir: &Path, make_current: bool) -> Result<Ed25519KeyPair> {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+        .map_err(|_| anyhow::anyhow!("could not generate a session key"))?;
+    let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.as_ref())
+        .map_err(|e| anyhow::anyhow!("the new session key is unusable: {e}"))?;
+    std::fs::create_dir_all(keys_dir(dir))
+        .with_context(|| format!("creating {}", keys_dir(dir).display()))?;
+    write_private(
+        &keys_dir(dir).join(format!("{}.key", session_of(&key))),
+        pkcs8.as_ref(),
+    )?;
+    if make_current {
+        write_private(&dir.join("session.key"), pkcs8.as_ref())?;
+    }
+    Ok(key)
+}
+
+/// The key of `session`, if this node made it.
+pub fn session_key_for(dir: &Path, session: &SessionId) -> Result<Option<Ed25519KeyPair>> {
+    let path = keys_dir(dir).join(format!("{session}.key"));
+    if path.exists() {
+        read_key(&path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn keys_dir(dir: &Path) -> PathBuf {
+    dir.join("keys")
+}
+
+fn session_of(key: &Ed25519KeyPair) -> SessionId {
+    SessionId(canopy_protocol::public_key(key))
+}
+
+fn read_key(path: &Path) -> Result<Ed25519KeyPair> {
+    let der = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
         .map_err(|e| anyhow::anyhow!("{} is not an Ed25519 key: {e}", path.display()))
 }

@@ -49,6 +49,23 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Replay a recording with its original timing, hosted as a new session (or
+    /// into a live one with --into URL).
+    Play {
+        /// The .canopy recording.
+        file: PathBuf,
+        /// Pace: 1 is as recorded, 10 is ten times faster.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Seconds into the recording to start from (earlier ops appear at once).
+        #[arg(long, default_value_t = 0.0)]
+        from: f64,
+        /// Replay into this live session instead of hosting a new one.
+        #[arg(long)]
+        into: Option<String>,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Print a running node's status as JSON.
     Status {
         #[command(flatten)]
@@ -146,6 +163,7 @@ fn node_config(
         print_invites: true,
         invite_ttl: args.invite_ttl.map(Duration::from_secs),
         open,
+        play: None,
     })
 }
 
@@ -166,6 +184,21 @@ fn main() -> Result<()> {
             Some(Command::Open { file, node }) => {
                 let config = node_config(node, None, false, Some(file.clone()))?;
                 node::run(config).await.with_context(|| format!("while hosting {}", file.display()))
+            }
+            Some(Command::Play { file, speed, from, into, node }) => {
+                if !(speed.is_finite() && speed > 0.0) {
+                    bail!("--speed must be a positive number, got {speed}");
+                }
+                if !(from.is_finite() && from >= 0.0) {
+                    bail!("--from must be a number of seconds (0 or more), got {from}");
+                }
+                let mut config = node_config(node, into, false, None)?;
+                config.play = Some(node::Playback {
+                    file: file.clone(),
+                    speed,
+                    from: Duration::from_secs_f64(from),
+                });
+                node::run(config).await.with_context(|| format!("while playing {}", file.display()))
             }
             Some(Command::Join { url, node }) => {
                 let config = node_config(node, Some(url.clone()), false, None)?;

@@ -51,6 +51,19 @@ pub struct NodeConfig {
     pub invite_ttl: Option<Duration>,
     /// Host the document in this `.canopy` file.
     pub open: Option<PathBuf>,
+    /// Replay this recording into the session (a new one, or the one joined).
+    pub play: Option<Playback>,
+}
+
+/// What `canopy play` replays, and how.
+#[derive(Debug, Clone)]
+pub struct Playback {
+    /// The recording.
+    pub file: PathBuf,
+    /// 1.0 is the original pace, 10.0 ten times faster.
+    pub speed: f64,
+    /// Start this far into the recording (what comes before appears at once).
+    pub from: Duration,
 }
 
 /// Why joining failed, in words that say what to do.
@@ -150,6 +163,15 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         Some(path) => crate::script::load(path)?,
         None => Vec::new(),
     };
+    // Read the recording first, so a bad file is refused before anything starts.
+    let recording = match &config.play {
+        Some(play) => {
+            let store = Store::open_read_only(&play.file)
+                .with_context(|| format!("opening {}", play.file.display()))?;
+            Some((store.ops()?, play.clone()))
+        }
+        None => None,
+    };
     let identity = identity::load_or_create(&config.data)?;
     let endpoint = quinn::Endpoint::server(
         tls::server_config(&identity, config.idle_timeout)?,
@@ -209,16 +231,19 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 }
                 None => None,
             };
-            let existing_key = identity::session_key(&config.data, false)?;
-            let same_session = source
-                .as_ref()
-                .is_none_or(|s| s.meta.session == SessionId(public_key(&existing_key)));
-            // A file of another session is hosted as a new session of this node's
-            // (only that session's host holds its key); its ops keep their ids.
-            let session_key = if config.fresh || !same_session {
-                identity::session_key(&config.data, true)?
-            } else {
-                existing_key
+            // A saved file is hosted as its own session when this node holds that
+            // session's key, otherwise as a new session (its ops keep their ids); a
+            // replay is always a session of its own; `--new` makes a new default.
+            let session_key = match &source {
+                Some(source) => {
+                    match identity::session_key_for(&config.data, &source.meta.session)? {
+                        Some(key) => key,
+                        None => identity::new_session_key(&config.data, false)?,
+                    }
+                }
+                None if config.play.is_some() => identity::new_session_key(&config.data, false)?,
+                None if config.fresh => identity::new_session_key(&config.data, true)?,
+                None => identity::current_session_key(&config.data)?,
             };
             let (session, authority) =
                 Authority::root(&session_key, &key, crate::core::now_seconds());
@@ -271,6 +296,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     }
     if !script.is_empty() {
         spawn_script(&graph, &core_inbox, script)?;
+    }
+    if let Some((ops, play)) = recording {
+        spawn_player(&graph, &core_inbox, ops, &play)?;
     }
     tracing::info!(listen = %local, "node running");
     Ok(RunningNode {
@@ -674,6 +702,67 @@ async fn vv_of(core: &mut Outbox<CoreInput>) -> Option<canopy_canvas::VersionVec
         );
     }
     Some(vector)
+}
+
+/// `player`: replays a recording's ops with their original timing (scaled by the
+/// speed); what lies before the starting point is applied at once.
+fn spawn_player(
+    graph: &Graph,
+    core: &InboxRef<CoreInput>,
+    ops: Vec<(u64, canopy_protocol::WireOp)>,
+    play: &Playback,
+) -> Result<()> {
+    const BATCH: usize = 5000;
+    let scope = graph.component("player");
+    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
+    link(&to_core.handle(), core)?;
+    let speed = if play.speed.is_finite() && play.speed > 0.0 {
+        play.speed
+    } else {
+        1.0
+    };
+    let start_ms = ops.first().map_or(0, |(at, _)| *at);
+    let seek_ms = start_ms.saturating_add(play.from.as_millis() as u64);
+    scope.spawn_fn(move |ctx| async move {
+        let split = ops.partition_point(|(at, _)| *at < seek_ms);
+        let mut ops = ops.into_iter();
+        let before: Vec<_> = ops.by_ref().take(split).map(|(_, op)| op).collect();
+        for batch in before.chunks(BATCH) {
+            to_core
+                .send(CoreInput::Replay(batch.to_vec()))
+                .await
+                .map_err(|_| anyhow!("the node stopped"))?;
+        }
+        let began = tokio::time::Instant::now();
+        let mut pending: Vec<canopy_protocol::WireOp> = Vec::new();
+        let mut pending_at = seek_ms;
+        for (at, op) in ops {
+            if at != pending_at && !pending.is_empty() {
+                to_core
+                    .send(CoreInput::Replay(std::mem::take(&mut pending)))
+                    .await
+                    .map_err(|_| anyhow!("the node stopped"))?;
+            }
+            if at != pending_at {
+                let due = began + Duration::from_secs_f64((at - seek_ms) as f64 / 1000.0 / speed);
+                tokio::select! {
+                    () = tokio::time::sleep_until(due) => {}
+                    () = ctx.stopped() => return Ok(()),
+                }
+                pending_at = at;
+            }
+            pending.push(op);
+        }
+        if !pending.is_empty() {
+            to_core
+                .send(CoreInput::Replay(pending))
+                .await
+                .map_err(|_| anyhow!("the node stopped"))?;
+        }
+        tracing::info!("playback finished");
+        Ok(())
+    });
+    Ok(())
 }
 
 /// `script`: plays a drawing script into the core.

@@ -263,3 +263,63 @@ fn opening_someone_elses_file_hosts_it_as_a_new_session() {
     let viewer = Node::join("v", b.viewer_url(), &[]);
     assert_converged(&[&b, &viewer], 40, Duration::from_secs(20));
 }
+
+/// A recorded session, replayed ten times faster, ends as the live one did; played
+/// into a live session, the live session ends up showing it; started past its end,
+/// everything appears at once.
+#[test]
+fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
+    let scripts = tempfile::tempdir().unwrap();
+    let mut a = Node::host(
+        "a",
+        &[
+            "--draw",
+            script(scripts.path(), "a", 20, 100, "").to_str().unwrap(),
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(20), || a.status()
+        ["strokes"]
+        == 20));
+    let recorded = a.status()["digest"].clone();
+    assert!(a.terminate().success());
+    let file = session_file(&a);
+    let file = file.to_str().unwrap();
+
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let replay = Node::start_in(
+        "replay",
+        &["play", file, "--speed", "10"],
+        &[],
+        dirs[0].path().to_path_buf(),
+    );
+    let watcher = Node::join("w", replay.viewer_url(), &[]);
+    for node in [&replay, &watcher] {
+        assert!(
+            wait_until(Duration::from_secs(20), || node.status()["digest"]
+                == recorded),
+            "{} did not end with the recorded drawing",
+            node.name
+        );
+    }
+
+    let live = Node::host("live", &[]);
+    let _player = Node::start_in(
+        "player",
+        &["play", file, "--speed", "100", "--into", live.editor_url()],
+        &[],
+        dirs[1].path().to_path_buf(),
+    );
+    assert!(wait_until(Duration::from_secs(20), || live.status()
+        ["digest"]
+        == recorded));
+
+    let jumped = Node::start_in(
+        "jumped",
+        &["play", file, "--from", "3600"],
+        &[],
+        dirs[2].path().to_path_buf(),
+    );
+    assert!(wait_until(Duration::from_secs(5), || jumped.status()
+        ["digest"]
+        == recorded));
+}
