@@ -11,8 +11,9 @@ CARGO ?= cargo
 
 # Debian packages each goal needs. graphviz: `dot` renders the introspection graph.
 RUN_PACKAGES := pkg-config
-# librsvg2-bin, poppler-utils, qpdf: independent checks of SVG and PDF exports.
-TEST_PACKAGES := pkg-config graphviz librsvg2-bin poppler-utils qpdf
+# librsvg2-bin, poppler-utils, qpdf: independent checks of SVG and PDF exports;
+# sqlite3: .canopy files must open in the SQLite shell.
+TEST_PACKAGES := pkg-config graphviz librsvg2-bin poppler-utils qpdf sqlite3
 
 # Installs the Debian packages named in $(1) that are not installed yet.
 define ensure_packages

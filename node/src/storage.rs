@@ -222,7 +222,7 @@ impl Store {
                      node INTEGER NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
                      arrived_ms INTEGER NOT NULL, payload BLOB NOT NULL,
                      PRIMARY KEY (node, seq)) WITHOUT ROWID;
-                 CREATE INDEX ops_by_arrival ON ops (arrived_ms);
+                 CREATE INDEX ops_by_arrival ON ops (arrived_ms, node, seq);
                  CREATE TABLE participants (
                      node INTEGER PRIMARY KEY, name TEXT NOT NULL,
                      first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);
@@ -248,6 +248,16 @@ impl Store {
         })
     }
 
+    /// Arrival time of the first op, if any (the start of the recording).
+    pub fn first_arrival(&self) -> Result<Option<u64>, StoreError> {
+        self.connection
+            .query_row("SELECT MIN(arrived_ms) FROM ops", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map(|v| v.map(|ms| ms as u64))
+            .map_err(sqlite(&self.path))
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -263,12 +273,26 @@ impl Store {
 
     /// Every stored op in order of arrival, with its arrival time.
     pub fn ops(&self) -> Result<Vec<(u64, WireOp)>, StoreError> {
+        self.ops_between(0, u64::MAX)
+    }
+
+    /// Stored ops that arrived in `[from_ms, until_ms)`, in order of arrival (the
+    /// arrival index makes a seek read only what it needs).
+    pub fn ops_between(
+        &self,
+        from_ms: u64,
+        until_ms: u64,
+    ) -> Result<Vec<(u64, WireOp)>, StoreError> {
         let mut query = self
             .connection
-            .prepare("SELECT node, seq, lamport, arrived_ms, payload FROM ops ORDER BY arrived_ms, node, seq")
+            .prepare(
+                "SELECT node, seq, lamport, arrived_ms, payload FROM ops
+                 WHERE arrived_ms >= ?1 AND arrived_ms < ?2 ORDER BY arrived_ms, node, seq",
+            )
             .map_err(sqlite(&self.path))?;
+        let clamp = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
         let rows = query
-            .query_map([], |row| {
+            .query_map([clamp(from_ms), clamp(until_ms)], |row| {
                 Ok((
                     row.get::<_, i64>(3)? as u64,
                     WireOp {

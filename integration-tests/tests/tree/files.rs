@@ -88,6 +88,16 @@ fn a_session_survives_restarts_and_exports_offline_like_live() {
     let store = canopy_node::storage::Store::open_read_only(&file).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert_eq!(store.op_count().unwrap(), before["ops"].as_u64().unwrap());
+    // The file is plain SQLite: the sqlite3 shell (make test installs it) agrees.
+    let shell = Command::new("sqlite3")
+        .arg(&file)
+        .arg("PRAGMA integrity_check; SELECT COUNT(*) FROM ops;")
+        .output()
+        .expect("sqlite3 (Debian's sqlite3; make test installs it)");
+    assert_eq!(
+        String::from_utf8_lossy(&shell.stdout),
+        format!("ok\n{}\n", before["ops"])
+    );
 
     // The host comes back with the same session, document and identity.
     let data = a.data.clone();

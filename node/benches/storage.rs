@@ -1,0 +1,106 @@
+//! `.canopy` file benchmarks: `cargo bench -p canopy-node --bench storage`.
+//!
+//! - `persist_ops`: ops appended per second in the batches the store component uses.
+//! - `open_100k_strokes`: open and check a 100,000-stroke file and rebuild its document;
+//!   `open_100k_strokes_first_page`: the same, then render its first page at 1080p.
+//! - `seek_one_hour_recording`: the document as it was 30 minutes into a one-hour
+//!   recording (what `canopy play --from 1800` does first).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use canopy_canvas::{render_page, Color, Document, NodeId, Point, Tool, View, FIRST_PAGE};
+use canopy_node::storage::{now_ms, Meta, Store};
+use canopy_protocol::{SessionId, WireOp};
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let strokes = 100_000;
+    let ops = recorded_ops(strokes);
+
+    // Persist, in 20,000-op transactions like the store component.
+    let path = dir.path().join("bench.canopy");
+    let mut store = Store::create(&path, &meta()).unwrap();
+    let started = Instant::now();
+    for batch in ops.chunks(20_000) {
+        store.append(batch).unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "scenario=persist_ops value={:.0} unit=ops/s",
+        ops.len() as f64 / elapsed.as_secs_f64()
+    );
+    drop(store);
+
+    // Open the 100,000-stroke file.
+    let started = Instant::now();
+    let store = Store::open(&path).unwrap();
+    let document = store.document().unwrap();
+    let opened = started.elapsed();
+    assert_eq!(document.stroke_count(), strokes);
+    println!(
+        "scenario=open_100k_strokes value={:.0} unit=ms",
+        opened.as_secs_f64() * 1000.0
+    );
+    let view = View {
+        origin: Point::new(0.0, 0.0),
+        scale: 1.0,
+        width: 1920,
+        height: 1080,
+    };
+    let rendered = Instant::now();
+    std::hint::black_box(render_page(&document, FIRST_PAGE, &view).unwrap());
+    println!(
+        "scenario=open_100k_strokes_first_page value={:.0} unit=ms",
+        (opened + rendered.elapsed()).as_secs_f64() * 1000.0
+    );
+
+    // Seek half-way into a one-hour recording (arrival times spread over an hour).
+    let started = Instant::now();
+    let start_ms = store.first_arrival().unwrap().unwrap();
+    let until = start_ms + 30 * 60 * 1000;
+    let mut document = Document::new(NodeId(7));
+    let wanted = store.ops_between(0, until).unwrap();
+    let read = started.elapsed();
+    for (_, op) in wanted {
+        document.apply(op.to_op().unwrap()).unwrap();
+    }
+    println!(
+        "scenario=seek_one_hour_recording value={:.0} unit=ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    println!(
+        "scenario=seek_one_hour_recording_read_only value={:.0} unit=ms",
+        read.as_secs_f64() * 1000.0
+    );
+}
+
+fn meta() -> Meta {
+    Meta {
+        session: SessionId([9; 32]),
+        node: NodeId(1),
+        created_ms: now_ms(),
+        title: "bench".into(),
+    }
+}
+
+/// A one-hour recording: `strokes` strokes of 20 points, evenly spread over an hour.
+fn recorded_ops(strokes: usize) -> Vec<(u64, WireOp)> {
+    let mut doc = Document::new(NodeId(1));
+    let start = 1_700_000_000_000u64;
+    let mut ops = Vec::with_capacity(strokes * 3);
+    for i in 0..strokes {
+        let at = start + (i as u64 * 3_600_000) / strokes as u64;
+        let (x, y) = ((i * 37 % 1800) as f32, (i * 53 % 1000) as f32);
+        let points: Vec<Point> = (0..20)
+            .map(|k| Point::new(x + k as f32 * 3.0, y + (k as f32 * 0.4).sin() * 10.0))
+            .collect();
+        for op in doc
+            .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(20, 20, 200), 2.0, &points)
+            .unwrap()
+        {
+            ops.push((at, WireOp::from_op(&op)));
+        }
+    }
+    ops
+}
