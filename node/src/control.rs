@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::core::CoreInput;
@@ -40,6 +40,9 @@ pub enum Response {
     /// Failure, in words.
     Error(String),
 }
+
+/// Longest request line read from the control socket.
+const MAX_REQUEST: u64 = 64 * 1024;
 
 /// Where a node's control socket lives.
 pub fn socket_path(data: &Path) -> PathBuf {
@@ -80,7 +83,12 @@ pub fn spawn(
             let Ok((stream, _)) = accepted else { continue };
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
-            if BufReader::new(read).read_line(&mut line).await.is_err() {
+            // Requests are one short line; a longer one is cut and fails to parse.
+            if BufReader::new(read.take(MAX_REQUEST))
+                .read_line(&mut line)
+                .await
+                .is_err()
+            {
                 continue;
             }
             let response = match serde_json::from_str::<Request>(&line) {

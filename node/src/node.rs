@@ -24,6 +24,9 @@ use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
 use crate::store::StoreInput;
 use crate::{control, identity, tls};
 
+/// Joins being handshaken at once, at most.
+const MAX_PENDING_HANDSHAKES: usize = 64;
+
 /// How a node is started.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -507,6 +510,19 @@ fn spawn_listener(
             let Some(incoming) = incoming else {
                 return Ok(());
             };
+            // Bound the handshakes in progress, so a flood of connections cannot pile
+            // up components; past the bound new connections are refused at once.
+            let pending = ctx
+                .graph()
+                .components()
+                .iter()
+                .filter(|c| c.name().ends_with("/handshake"))
+                .count();
+            if pending >= MAX_PENDING_HANDSHAKES {
+                tracing::warn!(pending, "too many joins in progress: connection refused");
+                incoming.refuse();
+                continue;
+            }
             let id = next_link_id();
             let scope = ctx.graph().component(&format!("link[{id}]/handshake"));
             let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
