@@ -183,6 +183,18 @@ async fn fanout(joiners: usize, strokes: usize) {
         last = Instant::now();
     }
     let elapsed = last - start;
+    let digest_of = |core: &mut Outbox<CoreInput>| {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let sent = core.try_send(CoreInput::Status(reply)).is_ok();
+        async move {
+            assert!(sent);
+            answer.await.unwrap().digest
+        }
+    };
+    let host_digest = digest_of(&mut to_host).await;
+    for to_joiner in &mut drivers {
+        assert_eq!(digest_of(to_joiner).await, host_digest, "a joiner's document differs");
+    }
     println!(
         "scenario=fanout_{joiners}_joiners_{strokes}_strokes time_ms={:.0} ops_per_s={:.0}",
         elapsed.as_secs_f64() * 1000.0,
