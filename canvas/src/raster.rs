@@ -278,23 +278,12 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
                 *cell = cell.max(cover);
             }
         }
-        // Blend each covered cell once: merge the row's spans.
-        scratch.spans.sort_unstable();
+        // Blend each covered cell once: a cell is zeroed as it is blended, so where
+        // spans overlap the second visit finds nothing to do (no sorting needed).
         let line = (py - tile.y) as usize * stride;
-        let mut index = 0;
-        while index < scratch.spans.len() {
-            let (from, mut to) = scratch.spans[index];
-            index += 1;
-            while let Some(&(next_from, next_to)) = scratch.spans.get(index) {
-                if next_from > to {
-                    break;
-                }
-                to = to.max(next_to);
-                index += 1;
-            }
+        for &(from, to) in &scratch.spans {
             let cells = &mut scratch.row[(from - tile.x) as usize..(to - tile.x) as usize];
-            let pixels = &mut tile.data
-                [line + (from - tile.x) as usize * 4..line + (to - tile.x) as usize * 4];
+            let pixels = &mut tile.data[line + (from - tile.x) as usize * 4..line + (to - tile.x) as usize * 4];
             for (cell, pixel) in cells.iter_mut().zip(pixels.chunks_exact_mut(4)) {
                 let a = (stroke.alpha * std::mem::take(cell) + 0.5) as u32;
                 if a == 0 {
