@@ -10,10 +10,11 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 # Debian packages each goal needs. graphviz: `dot` renders the introspection graph.
-RUN_PACKAGES := pkg-config
+RUN_PACKAGES := pkg-config cmake
 # librsvg2-bin, poppler-utils, qpdf: independent checks of SVG and PDF exports;
-# sqlite3: .canopy files must open in the SQLite shell.
-TEST_PACKAGES := pkg-config graphviz librsvg2-bin poppler-utils qpdf sqlite3
+# sqlite3: .canopy files must open in the SQLite shell; espeak-ng, sox: speech for
+# audio tests. cmake builds the vendored libopus.
+TEST_PACKAGES := pkg-config cmake graphviz librsvg2-bin poppler-utils qpdf sqlite3 espeak-ng sox
 
 # Installs the Debian packages named in $(1) that are not installed yet.
 define ensure_packages
@@ -65,3 +66,4 @@ bench: deps-run
 	$(CARGO) bench -p canopy-axon
 	$(CARGO) bench -p canopy-canvas
 	$(CARGO) bench -p canopy-node
+	$(CARGO) bench -p canopy-audio

@@ -283,7 +283,8 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
         let line = (py - tile.y) as usize * stride;
         for &(from, to) in &scratch.spans {
             let cells = &mut scratch.row[(from - tile.x) as usize..(to - tile.x) as usize];
-            let pixels = &mut tile.data[line + (from - tile.x) as usize * 4..line + (to - tile.x) as usize * 4];
+            let pixels = &mut tile.data
+                [line + (from - tile.x) as usize * 4..line + (to - tile.x) as usize * 4];
             for (cell, pixel) in cells.iter_mut().zip(pixels.chunks_exact_mut(4)) {
                 let a = (stroke.alpha * std::mem::take(cell) + 0.5) as u32;
                 if a == 0 {

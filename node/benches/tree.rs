@@ -193,7 +193,11 @@ async fn fanout(joiners: usize, strokes: usize) {
     };
     let host_digest = digest_of(&mut to_host).await;
     for to_joiner in &mut drivers {
-        assert_eq!(digest_of(to_joiner).await, host_digest, "a joiner's document differs");
+        assert_eq!(
+            digest_of(to_joiner).await,
+            host_digest,
+            "a joiner's document differs"
+        );
     }
     println!(
         "scenario=fanout_{joiners}_joiners_{strokes}_strokes time_ms={:.0} ops_per_s={:.0}",

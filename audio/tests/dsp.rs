@@ -1,0 +1,240 @@
+//! The DSP core: mixing, mix-minus, the shared full mix, the jitter buffer, Opus FEC.
+#![allow(clippy::unwrap_used)]
+
+use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
+use canopy_audio::jitter::{JitterBuffer, Playout};
+use canopy_audio::mixer::{level, mix, CEILING};
+use canopy_audio::{Frame, FRAME_SAMPLES, SAMPLE_RATE};
+use proptest::prelude::*;
+
+fn tone(frequency: f32, amplitude: f32, frame_index: usize) -> Box<Frame> {
+    let mut frame = Box::new([0.0f32; FRAME_SAMPLES]);
+    for (i, s) in frame.iter_mut().enumerate() {
+        let t = (frame_index * FRAME_SAMPLES + i) as f32 / SAMPLE_RATE as f32;
+        *s = amplitude * (2.0 * std::f32::consts::PI * frequency * t).sin();
+    }
+    frame
+}
+
+#[test]
+fn the_mixer_sums_and_never_clips() {
+    let a = Box::new([0.3f32; FRAME_SAMPLES]);
+    let b = Box::new([0.4f32; FRAME_SAMPLES]);
+    let out = mix(None, &[(1, Some(&a)), (2, Some(&b)), (3, None)]);
+    let shared = &out.shared.as_ref().unwrap().0;
+    assert!((shared[0] - 0.7).abs() < 1e-6, "0.3 + 0.4 = {}", shared[0]);
+    let loud: Vec<Box<Frame>> = (0..5)
+        .map(|i| tone(200.0 + 50.0 * i as f32, 0.6, 0))
+        .collect();
+    let links: Vec<(u64, Option<&Frame>)> = loud
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i as u64, Some(&**f)))
+        .collect();
+    let out = mix(Some(&*tone(300.0, 0.8, 0)), &links);
+    for (_, frame) in &out.individual {
+        assert!(frame.iter().all(|s| s.abs() <= CEILING + 1e-6));
+    }
+    assert!(out.speakers.iter().all(|s| s.abs() <= CEILING + 1e-6));
+}
+
+#[test]
+fn mix_minus_leaves_out_the_links_own_audio() {
+    let a = tone(440.0, 0.2, 0);
+    let b = tone(660.0, 0.2, 0);
+    let mic = tone(220.0, 0.2, 0);
+    let out = mix(Some(&mic), &[(1, Some(&a)), (2, Some(&b))]);
+    let for_a = out.for_link(1).unwrap();
+    for i in 0..FRAME_SAMPLES {
+        assert!(
+            (for_a[i] - (mic[i] + b[i])).abs() < 1e-6,
+            "a hears mic and b, not itself"
+        );
+    }
+    for i in 0..FRAME_SAMPLES {
+        assert!(
+            (out.speakers[i] - (a[i] + b[i])).abs() < 1e-6,
+            "the speakers play the links, not the mic"
+        );
+    }
+    assert!(out.shared.is_none(), "every link talked");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The shared full mix is bit-identical to mixing separately for each silent link.
+    #[test]
+    fn the_shared_mix_is_bit_identical_to_per_link_mixing(
+        talking in proptest::collection::vec(any::<bool>(), 1..40),
+        seed in any::<u32>(),
+        with_mic in any::<bool>(),
+    ) {
+        let frames: Vec<Box<Frame>> = (0..talking.len()).map(|i| tone(100.0 + (seed % 500) as f32 + i as f32 * 37.0, 0.05, i)).collect();
+        let mic = tone(250.0, 0.1, 3);
+        let links: Vec<(u64, Option<&Frame>)> = talking
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i as u64, t.then_some(&*frames[i])))
+            .collect();
+        let local = with_mic.then_some(&*mic);
+        let grouped = mix(local, &links);
+        prop_assert!(grouped.individual.len() + 1 >= grouped.shared.as_ref().map_or(0, |_| 1));
+        for (id, _) in &links {
+            // Naive mix-minus for this link alone.
+            let alone: Vec<(u64, Option<&Frame>)> = links.iter().map(|(i, f)| (*i, if i == id { None } else { *f })).collect();
+            let naive = mix(local, &alone);
+            let expected = naive.for_link(*id).unwrap();
+            let got = grouped.for_link(*id).unwrap();
+            prop_assert!(expected.iter().zip(got.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "link {} differs", id);
+        }
+        let streams = grouped.individual.len() + usize::from(grouped.shared.is_some());
+        prop_assert!(streams <= talking.iter().filter(|t| **t).count() + 1);
+    }
+}
+
+#[test]
+fn the_jitter_buffer_reorders_and_drops_late_and_duplicate_packets() {
+    let mut buffer = JitterBuffer::new();
+    for (seq, at) in [(0u64, 0u64), (2, 41), (1, 45), (4, 80), (3, 85), (2, 90)] {
+        buffer.push(seq, vec![seq as u8], at);
+    }
+    assert_eq!(buffer.duplicates, 1);
+    let mut played = Vec::new();
+    for _ in 0..12 {
+        match buffer.pop() {
+            Playout::Packet(p) => played.push(p[0]),
+            Playout::Buffering => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        if played.len() == 5 {
+            break;
+        }
+    }
+    assert_eq!(played, vec![0, 1, 2, 3, 4]);
+    buffer.push(1, vec![1], 200);
+    assert_eq!(buffer.late, 1, "a packet for a slot already played is late");
+}
+
+#[test]
+fn a_lost_packet_is_recovered_from_the_next_or_concealed() {
+    // Packets 2, 5 and 6 never arrive; the rest arrive on time, one per 20 ms tick.
+    let mut buffer = JitterBuffer::new();
+    let mut plays = Vec::new();
+    for tick in 0u64..12 {
+        if [0, 1, 3, 4, 7, 8, 9, 10, 11].contains(&tick) {
+            buffer.push(tick, vec![tick as u8], tick * 20);
+        }
+        match buffer.pop() {
+            Playout::Buffering => {}
+            play => plays.push(play),
+        }
+    }
+    let slot = |n: usize| plays[n].clone();
+    assert_eq!(slot(0), Playout::Packet(vec![0]));
+    assert_eq!(
+        slot(2),
+        Playout::Recover(vec![3]),
+        "2 is lost, 3 carries its FEC"
+    );
+    assert_eq!(slot(5), Playout::Conceal, "5 is lost and 6 too: conceal");
+    assert_eq!(slot(6), Playout::Recover(vec![7]));
+    assert_eq!(buffer.lost, 3);
+}
+
+#[test]
+fn the_target_delay_follows_the_jitter() {
+    let mut calm = JitterBuffer::new();
+    let mut shaky = JitterBuffer::new();
+    for seq in 0..200u64 {
+        calm.push(seq, vec![0], seq * 20);
+        let wobble = [0, 35, 5, 60, 10, 25][(seq % 6) as usize];
+        shaky.push(seq, vec![0], seq * 20 + wobble);
+    }
+    assert!(
+        calm.target() < shaky.target(),
+        "calm {} vs shaky {}",
+        calm.target(),
+        shaky.target()
+    );
+}
+
+fn snr(reference: &Frame, test: &Frame) -> f32 {
+    let signal: f32 = reference.iter().map(|s| s * s).sum();
+    let noise: f32 = reference
+        .iter()
+        .zip(test.iter())
+        .map(|(r, t)| (r - t).powi(2))
+        .sum();
+    10.0 * (signal / noise.max(1e-12)).log10()
+}
+
+/// Real speech at 48 kHz mono, made by espeak-ng and sox (`make test` installs both):
+/// Opus only spends FEC bits on frames its voice detector calls speech.
+fn speech() -> Vec<f32> {
+    use std::process::{Command, Stdio};
+    let text = "The quick brown fox jumps over the lazy dog. Canopy lets everyone draw and talk.";
+    let wav = Command::new("espeak-ng")
+        .args(["--stdout", text])
+        .output()
+        .expect("espeak-ng (Debian's espeak-ng; make test installs it)");
+    assert!(wav.status.success());
+    let mut sox = Command::new("sox")
+        .args([
+            "-t", "wav", "-", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sox (Debian's sox; make test installs it)");
+    let mut stdin = sox.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &wav.stdout));
+    let raw = sox.wait_with_output().unwrap().stdout;
+    writer.join().unwrap().unwrap();
+    raw.chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+/// A single lost packet comes back from the next one's FEC much better than
+/// concealment guesses it.
+#[test]
+fn fec_recovers_a_single_lost_packet() {
+    let speech = speech();
+    let frames: Vec<Box<Frame>> = speech
+        .chunks_exact(FRAME_SAMPLES)
+        .map(|c| Box::new(<Frame>::try_from(c).unwrap()))
+        .collect();
+    assert!(frames.len() > 80, "espeak-ng made {} frames", frames.len());
+    let mut encoder = VoiceEncoder::new(10).unwrap();
+    let packets: Vec<Vec<u8>> = frames.iter().map(|f| encoder.encode(f).unwrap()).collect();
+
+    let mut clean = VoiceDecoder::new().unwrap();
+    let reference: Vec<Box<Frame>> = packets.iter().map(|p| clean.decode(p).unwrap()).collect();
+    // Lose, one at a time, each of several frames in the middle of speech.
+    let mut better = 0;
+    let candidates: Vec<usize> = (30..frames.len() - 2)
+        .step_by(7)
+        .filter(|i| level(&reference[*i]) > 0.02)
+        .collect();
+    for &lost in &candidates {
+        let mut with_fec = VoiceDecoder::new().unwrap();
+        let mut with_plc = VoiceDecoder::new().unwrap();
+        for p in &packets[..lost] {
+            with_fec.decode(p).unwrap();
+            with_plc.decode(p).unwrap();
+        }
+        let recovered = with_fec.recover(&packets[lost + 1]).unwrap();
+        let concealed = with_plc.conceal().unwrap();
+        if snr(&reference[lost], &recovered) > snr(&reference[lost], &concealed) + 6.0 {
+            better += 1;
+        }
+    }
+    assert!(candidates.len() >= 5);
+    assert!(
+        better * 4 >= candidates.len() * 3,
+        "FEC beat concealment by 6 dB in {better} of {} losses",
+        candidates.len()
+    );
+}
