@@ -3,6 +3,10 @@
 //! A pipeline links each stage's `outbox` to the next stage's `inbox`; a graphline
 //! names its components and links whichever boxes a table says. Both keep the
 //! handles, so the shape can be stopped and awaited as a whole.
+//!
+//! Components run from the moment they are spawned. An inbox fed by several
+//! outboxes ends when the writers linked *so far* have all finished, so producers
+//! that may finish quickly should wait for a start signal until the fan-in is wired.
 
 use std::collections::BTreeMap;
 

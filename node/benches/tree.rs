@@ -66,6 +66,7 @@ impl Bench {
             invite_ttl: None,
             open: None,
             play: None,
+            audio: None,
         };
         self._dirs.push(dir);
         start(config).await.unwrap()

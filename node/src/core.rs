@@ -20,6 +20,7 @@ use canopy_protocol::{
 };
 use ring::signature::Ed25519KeyPair;
 
+use crate::audio::{AudioInput, PRESENCE_TAG};
 use crate::storage::now_ms;
 use crate::store::StoreInput;
 use serde::Serialize;
@@ -348,6 +349,8 @@ pub struct Core {
     applied: Outbox<AppliedOps>,
     /// To the `store`: every new op, before it is forwarded.
     persist: Outbox<StoreInput>,
+    /// To the `audio` component: links coming and going.
+    audio: Outbox<AudioInput>,
     setup: NodeSetup,
     ancestors: Vec<Ancestor>,
     links: BTreeMap<LinkId, LinkState>,
@@ -375,6 +378,7 @@ impl Core {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             applied: scope.outbox("applied"),
             persist: scope.outbox("persist"),
+            audio: scope.outbox("audio"),
             ancestors: setup.ancestors.clone(),
             setup,
             links: BTreeMap::new(),
@@ -519,6 +523,10 @@ impl Core {
                 return;
             }
         }
+        let _ = self.audio.try_send(AudioInput::LinkUp {
+            link: up.link,
+            connection: up.connection.clone(),
+        });
         self.links.insert(
             up.link,
             LinkState {
@@ -536,6 +544,7 @@ impl Core {
 
     fn drop_link(&mut self, link: LinkId, refusal: Option<Refusal>) {
         if let Some(mut state) = self.links.remove(&link) {
+            let _ = self.audio.try_send(AudioInput::LinkDown { link });
             if let Some(refusal) = refusal {
                 tracing::warn!(link, peer = %state.name, %refusal, "closing link");
                 let _ = state.outbox.try_send(Message::Refused(refusal));
@@ -706,7 +715,8 @@ impl Core {
     /// Sends this node's presence to every link (a new `seq` each time).
     fn announce_presence(&mut self) {
         self.presence.seq += 1;
-        let bytes = self.presence.encode();
+        let mut bytes = vec![PRESENCE_TAG];
+        bytes.extend_from_slice(&self.presence.encode());
         for state in self.links.values() {
             // Unreliable by design: a lost datagram is replaced by the next one.
             let _ = state.connection.send_datagram(bytes.clone().into());
@@ -721,7 +731,7 @@ impl Core {
         if !state.presence_budget.take(1.0) {
             return; // over the rate: dropped, like any datagram may be
         }
-        let Ok(presence) = Presence::decode(&bytes) else {
+        let Ok(presence) = Presence::decode(bytes.get(1..).unwrap_or_default()) else {
             tracing::debug!(link, "malformed presence datagram dropped");
             return;
         };

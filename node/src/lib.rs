@@ -1,6 +1,7 @@
 //! The `canopy` node: components wired around the document, QUIC links, the control
 //! socket and the command line's building blocks. `main.rs` only parses arguments.
 
+pub mod audio;
 pub mod control;
 pub mod core;
 pub mod identity;

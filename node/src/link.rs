@@ -10,6 +10,7 @@ use canopy_axon::{link, Graph, Inbox, InboxRef, Outbox};
 use canopy_protocol::{encode, FrameDecoder, Hello, Message, Refusal, Welcome, MAX_FRAME};
 use quinn::{RecvStream, SendStream};
 
+use crate::audio::{parse_packet, AudioInput, AUDIO_TAG, PRESENCE_TAG};
 use crate::core::{CoreInput, LinkId, LinkUp};
 
 /// Messages a link's writer may have queued before the link counts as too slow.
@@ -163,6 +164,7 @@ pub struct Streams {
 pub fn spawn_link(
     graph: &Graph,
     core: &InboxRef<CoreInput>,
+    audio: Option<&InboxRef<AudioInput>>,
     streams: Streams,
 ) -> Result<InboxRef<Message>> {
     let Streams {
@@ -206,6 +208,10 @@ pub fn spawn_link(
     let scope = graph.component(&format!("link[{id}]/reader"));
     let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
     link(&to_core.handle(), core)?;
+    let mut to_audio: Outbox<AudioInput> = scope.outbox("audio");
+    if let Some(audio) = audio {
+        link(&to_audio.handle(), audio)?;
+    }
     scope.spawn_fn(move |ctx| async move {
         let mut buffer = vec![0u8; 64 * 1024];
         let reason = loop {
@@ -250,8 +256,16 @@ pub fn spawn_link(
                     Err(error) => break error.to_string(),
                 },
                 datagram = connection.read_datagram() => {
-                    if let Ok(bytes) = datagram {
-                        to_core.send(CoreInput::Presence { link: id, bytes: bytes.to_vec() }).await?;
+                    let Ok(bytes) = datagram else { continue };
+                    match bytes.first() {
+                        Some(&PRESENCE_TAG) => to_core.send(CoreInput::Presence { link: id, bytes: bytes.to_vec() }).await?,
+                        Some(&AUDIO_TAG) => {
+                            if let Some((seq, packet)) = parse_packet(&bytes[1..]) {
+                                // Real time: a full queue means this packet is too late anyway.
+                                let _ = to_audio.try_send(AudioInput::Packet { link: id, seq, packet, arrival_ms: clock_ms() });
+                            }
+                        }
+                        _ => {} // unknown kinds are ignored, like any lost datagram
                     }
                 }
                 () = ctx.stopped() => break "stopping".to_string(),
@@ -263,6 +277,15 @@ pub fn spawn_link(
         Ok(())
     });
     Ok(writer_inbox)
+}
+
+/// Milliseconds on a monotonic clock, for jitter measurement.
+fn clock_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 /// Tells the core a link is up (after spawning its components).

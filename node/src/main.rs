@@ -126,6 +126,15 @@ struct NodeArgs {
     /// Seconds to wait for another node to answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Speak this 48 kHz WAV file (headless audio input; played once).
+    #[arg(long)]
+    audio_in: Option<PathBuf>,
+    /// Write what this node hears to a WAV file (48 kHz mono).
+    #[arg(long)]
+    audio_out: Option<PathBuf>,
+    /// Run without audio (no mixing, no audio links).
+    #[arg(long, conflicts_with_all = ["audio_in", "audio_out"])]
+    no_audio: bool,
     /// Seconds the printed invites stay valid (default: no expiry).
     #[arg(long)]
     invite_ttl: Option<u64>,
@@ -164,6 +173,10 @@ fn node_config(
         invite_ttl: args.invite_ttl.map(Duration::from_secs),
         open,
         play: None,
+        audio: (!args.no_audio).then_some(canopy_node::audio::AudioConfig {
+            input: args.audio_in,
+            output: args.audio_out,
+        }),
     })
 }
 

@@ -15,6 +15,7 @@ use canopy_protocol::{
 };
 use ring::signature::Ed25519KeyPair;
 
+use crate::audio::AudioInput;
 use crate::core::{fresh_node_id, split_address, Core, CoreInput, LinkUp, NodeSetup};
 use crate::link::{
     accept_handshake, announce, join_handshake, next_link_id, spawn_link, JoinRefused, Streams,
@@ -56,6 +57,8 @@ pub struct NodeConfig {
     pub open: Option<PathBuf>,
     /// Replay this recording into the session (a new one, or the one joined).
     pub play: Option<Playback>,
+    /// Audio in and out; `None` runs without audio (`--no-audio`).
+    pub audio: Option<crate::audio::AudioConfig>,
 }
 
 /// What `canopy play` replays, and how.
@@ -285,13 +288,22 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let core_inbox = core.inbox::<CoreInput>("inbox")?;
     let (store_handle, store_inbox) = crate::store::spawn(&graph, store)?;
     link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
-    spawn_listener(&graph, endpoint.clone(), &core_inbox)?;
+    let audio = match &config.audio {
+        Some(audio) => {
+            let (_, inbox) = crate::audio::spawn(&graph, audio)?;
+            link(&core.outbox::<crate::audio::AudioInput>("audio")?, &inbox)?;
+            Some(inbox)
+        }
+        None => None,
+    };
+    spawn_listener(&graph, endpoint.clone(), &core_inbox, audio.clone())?;
     control::spawn(&graph, control, &core_inbox)?;
     if let Some(joined) = joined {
         spawn_parent(
             &graph,
             endpoint.clone(),
             &core_inbox,
+            audio.clone(),
             Arc::clone(&key),
             config.clone(),
             joined,
@@ -499,6 +511,7 @@ fn spawn_listener(
     graph: &Graph,
     endpoint: quinn::Endpoint,
     core: &InboxRef<CoreInput>,
+    audio: Option<InboxRef<AudioInput>>,
 ) -> Result<()> {
     let core = core.clone();
     graph.component("listener").spawn_fn(move |ctx| async move {
@@ -528,6 +541,7 @@ fn spawn_listener(
             let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
             link(&to_core.handle(), &core)?;
             let core = core.clone();
+            let audio = audio.clone();
             let graph = ctx.graph().clone();
             scope.spawn_fn(move |_ctx| async move {
                 let connection = incoming.await?;
@@ -547,7 +561,7 @@ fn spawn_listener(
                     recv,
                     decoder,
                 };
-                let writer = spawn_link(&graph, &core, streams)?;
+                let writer = spawn_link(&graph, &core, audio.as_ref(), streams)?;
                 announce(
                     &mut to_core,
                     LinkUp {
@@ -575,6 +589,7 @@ fn spawn_parent(
     graph: &Graph,
     endpoint: quinn::Endpoint,
     core: &InboxRef<CoreInput>,
+    audio: Option<InboxRef<AudioInput>>,
     key: Arc<Ed25519KeyPair>,
     config: NodeConfig,
     first: Joined,
@@ -599,7 +614,7 @@ fn spawn_parent(
                     parent: parent.clone(),
                 })
                 .await?;
-            let writer = spawn_link(ctx.graph(), &core_ref, streams)?;
+            let writer = spawn_link(ctx.graph(), &core_ref, audio.as_ref(), streams)?;
             announce(
                 &mut to_core,
                 LinkUp {
@@ -620,8 +635,11 @@ fn spawn_parent(
             }
             tracing::warn!(parent = %parent.address, "lost the parent link; rejoining");
             current = loop {
-                if let Some(joined) = rejoin(&endpoint, &mut to_core, &key, &config, &parent).await
-                {
+                let attempt = tokio::select! {
+                    joined = rejoin(&endpoint, &mut to_core, &key, &config, &parent) => joined,
+                    () = ctx.stopped() => return Ok(()),
+                };
+                if let Some(joined) = attempt {
                     break joined;
                 }
                 tokio::select! {

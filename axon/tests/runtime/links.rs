@@ -94,11 +94,13 @@ proptest! {
 fn fan_in_ends_only_after_every_producer_finished() {
     runtime().block_on(async {
         let graph = Graph::new("fan-in");
-        let first = counter(&graph, "first", 1_000);
-        let second = counter(&graph, "second", 1_000);
+        let (go, gate) = tokio::sync::watch::channel(false);
+        let first = crate::util::gated_counter(&graph, "first", 1_000, gate.clone());
+        let second = crate::util::gated_counter(&graph, "second", 1_000, gate);
         let (sink, _inbox, rx) = collector(&graph, "sink", 4);
         link_named((&first, "outbox"), (&sink, "inbox")).unwrap();
         link_named((&second, "outbox"), (&sink, "inbox")).unwrap();
+        go.send(true).unwrap();
         let mut seen = rx.await.unwrap();
         assert_eq!(seen.len(), 2_000);
         seen.sort_unstable();
@@ -202,8 +204,9 @@ fn a_graphline_wires_named_components_from_a_table() {
     use canopy_axon::Graphline;
     runtime().block_on(async {
         let graph = Graph::new("graphline");
-        let evens = counter(&graph, "evens", 100);
-        let odds = counter(&graph, "odds", 100);
+        let (go, gate) = tokio::sync::watch::channel(false);
+        let evens = crate::util::gated_counter(&graph, "evens", 100, gate.clone());
+        let odds = crate::util::gated_counter(&graph, "odds", 100, gate);
         let (sink, _, rx) = collector(&graph, "sink", 8);
         let shape = Graphline::new(
             [
@@ -217,6 +220,7 @@ fn a_graphline_wires_named_components_from_a_table() {
             ],
         )
         .unwrap();
+        go.send(true).unwrap();
         assert_eq!(rx.await.unwrap().len(), 200);
         let exits = shape.join().await;
         assert!(exits.values().all(|e| e.is_finished()), "{exits:?}");

@@ -24,6 +24,26 @@ pub fn counter(graph: &Graph, name: &str, n: u64) -> ComponentHandle {
     })
 }
 
+/// Like [`counter`], but it starts sending only once `go` says so: for fan-in tests,
+/// where every producer must be linked before the first can finish (an inbox ends
+/// when the writers linked so far have all finished).
+pub fn gated_counter(
+    graph: &Graph,
+    name: &str,
+    n: u64,
+    mut go: tokio::sync::watch::Receiver<bool>,
+) -> ComponentHandle {
+    let scope = graph.component(name);
+    let mut outbox: Outbox<u64> = scope.outbox("outbox");
+    scope.spawn_fn(move |_ctx| async move {
+        go.wait_for(|go| *go).await?;
+        for i in 0..n {
+            outbox.send(i).await?;
+        }
+        Ok(())
+    })
+}
+
 /// Spawns a component that forwards `inbox` to `outbox` unchanged.
 pub fn pass_through(graph: &Graph, name: &str) -> ComponentHandle {
     let scope = graph.component(name);

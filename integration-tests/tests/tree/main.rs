@@ -2,6 +2,7 @@
 //! edit, nodes that die and come back, and every join error by its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audio;
 mod errors;
 mod files;
 mod healing;

@@ -1,0 +1,239 @@
+//! The `audio` component: everyone hears everyone, headless for now (WAV files in
+//! and out; sound devices come later).
+//!
+//! Every 20 ms it takes the next frame of the local input, pops each link's jitter
+//! buffer (decode, FEC recovery or concealment), mixes with `canopy_audio::mixer::mix`
+//! — each talking link gets everything but itself, all silent links share one full
+//! mix — encodes each distinct stream once, and sends it to its links as QUIC
+//! datagrams `[AUDIO][seq: u64 LE][Opus packet]`. What the speakers would play goes to
+//! the output WAV.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
+use canopy_audio::jitter::{JitterBuffer, Playout};
+use canopy_audio::mixer::{level, mix};
+use canopy_audio::{Frame, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
+use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
+
+use crate::core::LinkId;
+
+/// First byte of a presence datagram.
+pub const PRESENCE_TAG: u8 = 0;
+/// First byte of an audio datagram.
+pub const AUDIO_TAG: u8 = 1;
+
+/// Below this RMS level a decoded frame counts as silence (so its link can share
+/// the full mix).
+const SILENT: f32 = 1e-4;
+
+/// What the audio component is told.
+pub enum AudioInput {
+    /// A link is up: its connection carries audio datagrams.
+    LinkUp {
+        /// Which.
+        link: LinkId,
+        /// Where to send.
+        connection: quinn::Connection,
+    },
+    /// A link ended.
+    LinkDown {
+        /// Which.
+        link: LinkId,
+    },
+    /// An audio packet arrived.
+    Packet {
+        /// From which link.
+        link: LinkId,
+        /// Its sequence number.
+        seq: u64,
+        /// The Opus packet.
+        packet: Vec<u8>,
+        /// Arrival, milliseconds since the component started.
+        arrival_ms: u64,
+    },
+}
+
+impl std::fmt::Debug for AudioInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AudioInput::LinkUp { link, .. } => write!(f, "LinkUp({link})"),
+            AudioInput::LinkDown { link } => write!(f, "LinkDown({link})"),
+            AudioInput::Packet { link, seq, .. } => write!(f, "Packet({link}, {seq})"),
+        }
+    }
+}
+
+/// Where audio comes from and goes to.
+#[derive(Debug, Clone, Default)]
+pub struct AudioConfig {
+    /// A 48 kHz WAV to speak (mixed to mono), played once.
+    pub input: Option<PathBuf>,
+    /// Where to write what the speakers would play (48 kHz mono, 16-bit).
+    pub output: Option<PathBuf>,
+}
+
+struct Link {
+    connection: quinn::Connection,
+    jitter: JitterBuffer,
+    decoder: VoiceDecoder,
+    /// Encoder for this link's own mix-minus (when its own audio is not silent).
+    encoder: VoiceEncoder,
+    sent: u64,
+}
+
+/// Reads a WAV as 48 kHz mono samples.
+fn read_wav(path: &Path) -> Result<Vec<f32>> {
+    let mut reader =
+        hound::WavReader::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let spec = reader.spec();
+    if spec.sample_rate != SAMPLE_RATE {
+        bail!(
+            "{} is {} Hz; Canopy reads 48000 Hz (convert it: sox IN -r 48000 OUT.wav)",
+            path.display(),
+            spec.sample_rate
+        );
+    }
+    let channels = usize::from(spec.channels.max(1));
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Int => {
+            let scale = (1i64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| v as f32 / scale))
+                .collect::<Result<_, _>>()?
+        }
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
+    };
+    Ok(samples
+        .chunks(channels)
+        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+        .collect())
+}
+
+/// Spawns `audio`; returns its handle and inbox.
+pub fn spawn(
+    graph: &Graph,
+    config: &AudioConfig,
+) -> Result<(ComponentHandle, InboxRef<AudioInput>)> {
+    let input = match &config.input {
+        Some(path) => read_wav(path)?,
+        None => Vec::new(),
+    };
+    let mut writer = match &config.output {
+        Some(path) => Some(
+            hound::WavWriter::create(
+                path,
+                hound::WavSpec {
+                    channels: 1,
+                    sample_rate: SAMPLE_RATE,
+                    bits_per_sample: 16,
+                    sample_format: hound::SampleFormat::Int,
+                },
+            )
+            .with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let scope = graph.component("audio");
+    let mut inbox: Inbox<AudioInput> = scope.inbox_with_capacity("inbox", 4096);
+    let inbox_ref = inbox.handle();
+    let handle = scope.spawn_fn(move |_ctx| async move {
+        let started = tokio::time::Instant::now();
+        let mut ticker = tokio::time::interval(Duration::from_millis(FRAME_MS));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut links: BTreeMap<LinkId, Link> = BTreeMap::new();
+        let mut shared = VoiceEncoder::new(10)?;
+        let mut position = 0usize;
+        loop {
+            tokio::select! {
+                received = inbox.recv() => match received {
+                    None => break,
+                    Some(AudioInput::LinkUp { link, connection }) => {
+                        links.insert(link, Link {
+                            connection,
+                            jitter: JitterBuffer::new(),
+                            decoder: VoiceDecoder::new()?,
+                            encoder: VoiceEncoder::new(10)?,
+                            sent: 0,
+                        });
+                    }
+                    Some(AudioInput::LinkDown { link }) => {
+                        links.remove(&link);
+                    }
+                    Some(AudioInput::Packet { link, seq, packet, arrival_ms }) => {
+                        if let Some(state) = links.get_mut(&link) {
+                            state.jitter.push(seq, packet, arrival_ms);
+                        }
+                    }
+                },
+                _ = ticker.tick() => {
+                    let _ = started;
+                    // The local voice for this slot.
+                    let local: Option<Box<Frame>> = (position < input.len()).then(|| {
+                        let mut frame = Box::new([0.0f32; FRAME_SAMPLES]);
+                        let end = (position + FRAME_SAMPLES).min(input.len());
+                        frame[..end - position].copy_from_slice(&input[position..end]);
+                        frame
+                    });
+                    position += FRAME_SAMPLES;
+                    let local = local.filter(|f| level(f) >= SILENT);
+                    // Each link's voice for this slot.
+                    let mut heard: Vec<(LinkId, Option<Box<Frame>>)> = Vec::with_capacity(links.len());
+                    for (id, state) in links.iter_mut() {
+                        let frame = match state.jitter.pop() {
+                            Playout::Buffering => None,
+                            Playout::Packet(packet) => state.decoder.decode(&packet).ok(),
+                            Playout::Recover(next) => state.decoder.recover(&next).ok(),
+                            Playout::Conceal => state.decoder.conceal().ok(),
+                        };
+                        heard.push((*id, frame.filter(|f| level(f) >= SILENT)));
+                    }
+                    let inputs: Vec<(LinkId, Option<&Frame>)> = heard.iter().map(|(id, f)| (*id, f.as_deref())).collect();
+                    let mixed = mix(local.as_deref(), &inputs);
+                    // One encode per distinct stream; the shared one goes to every silent link.
+                    let shared_packet = match &mixed.shared {
+                        Some((frame, _)) if level(frame) >= SILENT => Some(shared.encode(frame)?),
+                        _ => None,
+                    };
+                    for (id, state) in links.iter_mut() {
+                        let packet = match mixed.individual.iter().find(|(l, _)| l == id) {
+                            Some((_, frame)) if level(frame) >= SILENT => Some(state.encoder.encode(frame)?),
+                            Some(_) => None,
+                            None => shared_packet.clone(),
+                        };
+                        if let Some(packet) = packet {
+                            let mut datagram = Vec::with_capacity(9 + packet.len());
+                            datagram.push(AUDIO_TAG);
+                            datagram.extend_from_slice(&state.sent.to_le_bytes());
+                            datagram.extend_from_slice(&packet);
+                            state.sent += 1;
+                            let _ = state.connection.send_datagram(datagram.into());
+                        }
+                    }
+                    if let Some(writer) = writer.as_mut() {
+                        for sample in mixed.speakers.iter() {
+                            writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(writer) = writer {
+            writer.finalize()?;
+        }
+        Ok(())
+    });
+    Ok((handle, inbox_ref))
+}
+
+/// Parses an audio datagram (after its tag): sequence number and packet.
+pub fn parse_packet(body: &[u8]) -> Option<(u64, Vec<u8>)> {
+    let seq = u64::from_le_bytes(body.get(..8)?.try_into().ok()?);
+    let packet = body.get(8..)?;
+    (!packet.is_empty() && packet.len() <= canopy_audio::codec::MAX_PACKET)
+        .then(|| (seq, packet.to_vec()))
+}
