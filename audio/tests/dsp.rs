@@ -172,27 +172,31 @@ fn snr(reference: &Frame, test: &Frame) -> f32 {
 /// Real speech at 48 kHz mono, made by espeak-ng and sox (`make test` installs both):
 /// Opus only spends FEC bits on frames its voice detector calls speech.
 fn speech() -> Vec<f32> {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
+    let dir = std::env::temp_dir().join(format!("canopy-speech-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (wav, raw) = (dir.join("speech.wav"), dir.join("speech.raw"));
     let text = "The quick brown fox jumps over the lazy dog. Canopy lets everyone draw and talk.";
-    let wav = Command::new("espeak-ng")
-        .args(["--stdout", text])
-        .output()
+    let spoke = Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg(text)
+        .status()
         .expect("espeak-ng (Debian's espeak-ng; make test installs it)");
-    assert!(wav.status.success());
-    let mut sox = Command::new("sox")
+    assert!(spoke.success());
+    let converted = Command::new("sox")
+        .arg(&wav)
         .args([
-            "-t", "wav", "-", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw",
-            "-",
+            "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw",
         ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+        .arg(&raw)
+        .status()
         .expect("sox (Debian's sox; make test installs it)");
-    let mut stdin = sox.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &wav.stdout));
-    let raw = sox.wait_with_output().unwrap().stdout;
-    writer.join().unwrap().unwrap();
-    raw.chunks_exact(2)
+    assert!(converted.success());
+    let bytes = std::fs::read(&raw).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+        .chunks_exact(2)
         .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
         .collect()
 }
