@@ -84,18 +84,7 @@ fn a_protocol_version_mismatch_is_refused() {
     let a = Node::host("a", &[]);
     let url: JoinUrl = a.editor_url().parse().unwrap();
     let answer = crate::util::block_on(async move {
-        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        let (config, _) = canopy_node::tls::client_config(
-            url.fingerprint.unwrap(),
-            std::time::Duration::from_secs(5),
-        )
-        .unwrap();
-        let address = format!("{}:{}", url.host, url.port).parse().unwrap();
-        let connection = endpoint
-            .connect_with(config, address, "canopy")
-            .unwrap()
-            .await
-            .unwrap();
+        let (_endpoint, connection) = crate::util::raw_connection(&url).await;
         let hello = Hello {
             protocol: 99,
             session: url.session,

@@ -171,6 +171,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A bare QUIC connection to the node a URL names, as a client that speaks the
+/// protocol by hand (to test what misbehaving peers get). Keep the endpoint alive.
+pub async fn raw_connection(
+    url: &canopy_protocol::JoinUrl,
+) -> (quinn::Endpoint, quinn::Connection) {
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (config, _) =
+        canopy_node::tls::client_config(url.fingerprint.unwrap(), Duration::from_secs(5)).unwrap();
+    let address = format!("{}:{}", url.host, url.port).parse().unwrap();
+    let connection = endpoint
+        .connect_with(config, address, "canopy")
+        .unwrap()
+        .await
+        .unwrap();
+    (endpoint, connection)
+}
+
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -46,16 +46,7 @@ fn a_viewers_op_closes_its_link() {
     let a = Node::host("a", &[]);
     let url: JoinUrl = a.viewer_url().parse().unwrap();
     let refusal = block_on(async move {
-        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        let (config, _) =
-            canopy_node::tls::client_config(url.fingerprint.unwrap(), Duration::from_secs(5))
-                .unwrap();
-        let address = format!("{}:{}", url.host, url.port).parse().unwrap();
-        let connection = endpoint
-            .connect_with(config, address, "canopy")
-            .unwrap()
-            .await
-            .unwrap();
+        let (_endpoint, connection) = crate::util::raw_connection(&url).await;
         let key = {
             let pkcs8 =
                 ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
