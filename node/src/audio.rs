@@ -26,6 +26,48 @@ pub const PRESENCE_TAG: u8 = 0;
 /// First byte of an audio datagram.
 pub const AUDIO_TAG: u8 = 1;
 
+/// RMS level above which someone counts as speaking.
+const SPEAKING: f32 = 0.01;
+/// Frames a speaking indicator stays on after the voice drops (300 ms).
+const HOLD: u32 = 15;
+
+/// One voice's meter: its level and whether it is speaking (with a short hold, so
+/// the indicator does not flicker between words).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Meter {
+    /// RMS level of the last frame.
+    pub level: f32,
+    /// Speaking now (or within the last 300 ms).
+    pub speaking: bool,
+    hold: u32,
+}
+
+impl Meter {
+    fn update(&mut self, level: f32) {
+        self.level = level;
+        if level >= SPEAKING {
+            self.hold = HOLD;
+        } else {
+            self.hold = self.hold.saturating_sub(1);
+        }
+        self.speaking = self.hold > 0;
+    }
+}
+
+/// What `canopy status` shows of audio, refreshed every frame by the component.
+#[derive(Debug, Clone, Default)]
+pub struct Meters {
+    /// The local microphone (or `--audio-in`).
+    pub local: Meter,
+    /// Each link's incoming voice.
+    pub links: BTreeMap<LinkId, Meter>,
+    /// Streams encoded for the last frame (talkers + 1 at most).
+    pub streams: usize,
+}
+
+/// Meters shared with the core for status.
+pub type SharedMeters = std::sync::Arc<std::sync::Mutex<Meters>>;
+
 /// Below this RMS level a decoded frame counts as silence (so its link can share
 /// the full mix).
 const SILENT: f32 = 1e-4;
@@ -114,11 +156,13 @@ fn read_wav(path: &Path) -> Result<Vec<f32>> {
         .collect())
 }
 
-/// Spawns `audio`; returns its handle and inbox.
+/// Spawns `audio`; returns its handle, its inbox and its meters.
 pub fn spawn(
     graph: &Graph,
     config: &AudioConfig,
-) -> Result<(ComponentHandle, InboxRef<AudioInput>)> {
+) -> Result<(ComponentHandle, InboxRef<AudioInput>, SharedMeters)> {
+    let meters = SharedMeters::default();
+    let shared_meters = std::sync::Arc::clone(&meters);
     let input = match &config.input {
         Some(path) => read_wav(path)?,
         None => Vec::new(),
@@ -180,6 +224,9 @@ pub fn spawn(
                         frame
                     });
                     position += FRAME_SAMPLES;
+                    let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    meter.local.update(local.as_deref().map_or(0.0, level));
+                    drop(meter);
                     let local = local.filter(|f| level(f) >= SILENT);
                     // Each link's voice for this slot.
                     let mut heard: Vec<(LinkId, Option<Box<Frame>>)> = Vec::with_capacity(links.len());
@@ -191,6 +238,13 @@ pub fn spawn(
                             Playout::Conceal => state.decoder.conceal().ok(),
                         };
                         heard.push((*id, frame.filter(|f| level(f) >= SILENT)));
+                    }
+                    {
+                        let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        meter.links.retain(|id, _| links.contains_key(id));
+                        for (id, frame) in &heard {
+                            meter.links.entry(*id).or_default().update(frame.as_deref().map_or(0.0, level));
+                        }
                     }
                     let inputs: Vec<(LinkId, Option<&Frame>)> = heard.iter().map(|(id, f)| (*id, f.as_deref())).collect();
                     let mixed = mix(local.as_deref(), &inputs);
@@ -214,6 +268,8 @@ pub fn spawn(
                             let _ = state.connection.send_datagram(datagram.into());
                         }
                     }
+                    shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).streams =
+                        mixed.individual.len() + usize::from(shared_packet.is_some());
                     if let Some(writer) = writer.as_mut() {
                         for sample in mixed.speakers.iter() {
                             writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16)?;
@@ -227,7 +283,7 @@ pub fn spawn(
         }
         Ok(())
     });
-    Ok((handle, inbox_ref))
+    Ok((handle, inbox_ref, meters))
 }
 
 /// Parses an audio datagram (after its tag): sequence number and packet.

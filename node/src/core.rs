@@ -20,7 +20,7 @@ use canopy_protocol::{
 };
 use ring::signature::Ed25519KeyPair;
 
-use crate::audio::{AudioInput, PRESENCE_TAG};
+use crate::audio::{AudioInput, SharedMeters, PRESENCE_TAG};
 use crate::storage::now_ms;
 use crate::store::StoreInput;
 use serde::Serialize;
@@ -273,6 +273,19 @@ pub struct Status {
     pub invites: BTreeMap<String, String>,
     /// Everyone present in the session as this node hears it (itself included).
     pub participants: Vec<ParticipantStatus>,
+    /// Audio, when it runs: is this node speaking, and how loud.
+    pub audio: Option<AudioStatus>,
+}
+
+/// This node's own audio in `Status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AudioStatus {
+    /// The local voice is speaking.
+    pub speaking: bool,
+    /// RMS level of the local voice.
+    pub level: f32,
+    /// Streams encoded for the last frame.
+    pub streams: usize,
 }
 
 /// One participant in `Status`.
@@ -295,6 +308,8 @@ pub struct ParticipantStatus {
 /// One link in `Status`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LinkStatus {
+    /// Link id (as in `link[N]/…` components).
+    pub link: LinkId,
     /// Peer name.
     pub name: String,
     /// Peer address.
@@ -303,6 +318,10 @@ pub struct LinkStatus {
     pub role: Role,
     /// Smoothed round-trip time.
     pub rtt_ms: f64,
+    /// Someone is speaking on this link (its incoming audio).
+    pub speaking: bool,
+    /// RMS level of its incoming audio.
+    pub audio_level: f32,
 }
 
 struct LinkState {
@@ -339,6 +358,8 @@ pub struct NodeSetup {
     pub authority: Option<Authority>,
     /// Nodes above this one, nearest first (empty for the root).
     pub ancestors: Vec<Ancestor>,
+    /// The audio component's meters, when audio runs.
+    pub meters: Option<SharedMeters>,
     /// The document to start from.
     pub document: Document,
 }
@@ -766,17 +787,35 @@ impl Core {
 
     fn status(&mut self, ctx: &Context) -> Status {
         let doc = &self.setup.document;
-        let link_status = |state: &LinkState| LinkStatus {
+        let meters = self.setup.meters.as_ref().map(|m| {
+            m.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        });
+        let meter_of = |link: LinkId| {
+            meters
+                .as_ref()
+                .and_then(|m| m.links.get(&link).copied())
+                .unwrap_or_default()
+        };
+        let link_status = |(id, state): (&LinkId, &LinkState)| LinkStatus {
+            link: *id,
+            speaking: meter_of(*id).speaking,
+            audio_level: meter_of(*id).level,
             name: state.name.clone(),
             address: state.address.clone(),
             role: state.role,
             rtt_ms: state.connection.rtt().as_secs_f64() * 1000.0,
         };
-        let parent = self.links.values().find(|l| l.is_parent).map(link_status);
+        let parent = self
+            .links
+            .iter()
+            .find(|(_, l)| l.is_parent)
+            .map(link_status);
         let children = self
             .links
-            .values()
-            .filter(|l| !l.is_parent)
+            .iter()
+            .filter(|(_, l)| !l.is_parent)
             .map(link_status)
             .collect();
         let version_vector = doc
@@ -812,6 +851,11 @@ impl Core {
                     last_seen_ms: age.as_millis() as u64,
                 })
                 .collect(),
+            audio: meters.as_ref().map(|m| AudioStatus {
+                speaking: m.local.speaking,
+                level: m.local.level,
+                streams: m.streams,
+            }),
         };
         let my_role = status.role;
         for role in [Role::Editor, Role::Viewer] {

@@ -272,7 +272,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     tracing::info!(file = %store.path().display(), ops = document.op_count(), "session file");
 
     let graph = Graph::new("node");
+    let audio = match &config.audio {
+        Some(audio) => Some(crate::audio::spawn(&graph, audio)?),
+        None => None,
+    };
     let setup = NodeSetup {
+        meters: audio.as_ref().map(|(_, _, meters)| Arc::clone(meters)),
         print_invites: config.print_invites,
         invite_ttl: config.invite_ttl,
         name: config.name.clone(),
@@ -288,9 +293,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let core_inbox = core.inbox::<CoreInput>("inbox")?;
     let (store_handle, store_inbox) = crate::store::spawn(&graph, store)?;
     link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
-    let audio = match &config.audio {
-        Some(audio) => {
-            let (_, inbox) = crate::audio::spawn(&graph, audio)?;
+    let audio = match audio {
+        Some((_, inbox, _)) => {
             link(&core.outbox::<crate::audio::AudioInput>("audio")?, &inbox)?;
             Some(inbox)
         }
