@@ -141,8 +141,6 @@ fn message_kind(message: &Message) -> &'static str {
         Message::Welcome(_) => "a welcome",
         Message::Refused(_) => "a refusal",
         Message::Ops(_) => "ops",
-        Message::Ping(_) => "a ping",
-        Message::Pong(_) => "a pong",
     }
 }
 
@@ -224,7 +222,6 @@ pub fn spawn_link(
                 Ok(Some(Message::Refused(refusal))) => {
                     break format!("the peer closed the link: {refusal}")
                 }
-                Ok(Some(Message::Ping(_) | Message::Pong(_))) => continue,
                 Ok(Some(other)) => {
                     let refusal = Refusal::Protocol(format!(
                         "unexpected {} after the handshake",

@@ -162,8 +162,4 @@ pub enum Message {
     Refused(Refusal),
     /// Ops, in any order.
     Ops(Vec<WireOp>),
-    /// Round-trip probe (the value is echoed in `Pong`).
-    Ping(u64),
-    /// Answer to `Ping`.
-    Pong(u64),
 }
