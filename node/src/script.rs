@@ -3,6 +3,7 @@
 //! ```text
 //! {"stroke":{"page":0,"color":"#d03030","width":3.0,"points":[[10,10],[50,40]]}}
 //! {"new_page":{}}  {"goto_page":1}  {"clear_page":0}  {"undo":{}}  {"redo":{}}  {"sleep_ms":50}
+//! {"cursor":[120,80]}  {"cursor":null}
 //! ```
 //! A stroke may also say `"tool":"highlighter"`. The whole file is checked before the
 //! node starts, and an error names the line.
@@ -66,13 +67,26 @@ fn parse_line(line: &str) -> Result<Step> {
         "clear_page" => Step::Edit(Edit::ClearPage(index(argument)?)),
         "undo" => Step::Edit(Edit::Undo),
         "redo" => Step::Edit(Edit::Redo),
+        "cursor" => Step::Edit(Edit::Cursor(match argument {
+            Value::Null => None,
+            Value::Array(xy) => match xy.as_slice() {
+                [x, y] => Some(Point::new(
+                    x.as_f64().context("cursor x must be a number")? as f32,
+                    y.as_f64().context("cursor y must be a number")? as f32,
+                )),
+                _ => bail!("cursor takes [x, y] or null"),
+            },
+            _ => bail!("cursor takes [x, y] or null"),
+        })),
         "sleep_ms" => Step::Sleep(Duration::from_millis(
             argument
                 .as_u64()
                 .filter(|ms| *ms <= 3_600_000)
                 .context("sleep_ms takes milliseconds (0 to 3600000)")?,
         )),
-        other => bail!("unknown action {other:?}; expected stroke, new_page, goto_page, clear_page, undo, redo or sleep_ms"),
+        other => bail!(
+            "unknown action {other:?}; expected stroke, new_page, goto_page, clear_page, undo, redo, cursor or sleep_ms"
+        ),
     })
 }
 
@@ -135,11 +149,16 @@ mod tests {
 {"goto_page":1}
 {"clear_page":0}
 {"undo":{}}
+{"cursor":[3,4]}
 {"sleep_ms":50}"##,
         )
         .unwrap();
-        assert_eq!(steps.len(), 6);
-        assert_eq!(steps[5], Step::Sleep(Duration::from_millis(50)));
+        assert_eq!(steps.len(), 7);
+        assert_eq!(
+            steps[5],
+            Step::Edit(Edit::Cursor(Some(Point::new(3.0, 4.0))))
+        );
+        assert_eq!(steps[6], Step::Sleep(Duration::from_millis(50)));
     }
 
     #[test]

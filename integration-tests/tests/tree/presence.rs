@@ -9,7 +9,11 @@ use crate::util::{wait_until, Node};
 fn everyone_sees_everyone_and_the_page_they_show() {
     let scripts = tempfile::tempdir().unwrap();
     let turn = scripts.path().join("turn.jsonl");
-    std::fs::write(&turn, "{\"new_page\":{}}\n{\"goto_page\":1}\n").unwrap();
+    std::fs::write(
+        &turn,
+        "{\"new_page\":{}}\n{\"goto_page\":1}\n{\"cursor\":[12.5,40]}\n",
+    )
+    .unwrap();
     let a = Node::host("alice", &[]);
     let b = Node::join("bob", a.editor_url(), &[]);
     let c = Node::join("carol", b.viewer_url(), &[]);
@@ -43,4 +47,15 @@ fn everyone_sees_everyone_and_the_page_they_show() {
             pages_seen_by(node)
         );
     }
+    // Dave's cursor reaches Carol, two hops and one viewer away.
+    let daves_cursor = |node: &Node| {
+        node.status()["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "dave")
+            .map(|p| p["cursor"].clone())
+    };
+    assert!(wait_until(Duration::from_secs(10), || daves_cursor(&c)
+        == Some(serde_json::json!([12.5, 40.0]))));
 }
