@@ -15,8 +15,8 @@ use canopy_axon::{
 };
 use canopy_canvas::{Applied, Color, Document, NodeId, Op, OpError, Point, Tool};
 use canopy_protocol::{
-    Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Message, Presence, Refusal, Role,
-    SessionId, Welcome, WireOp, PROTOCOL_VERSION,
+    Ancestor, Authority, Fingerprint, Hello, JoinUrl, Message, Presence, Refusal, Role, SessionId,
+    Welcome, WireOp, PROTOCOL_VERSION,
 };
 use ring::signature::Ed25519KeyPair;
 
@@ -165,8 +165,9 @@ pub enum CoreInput {
         /// The bytes, or why not.
         reply: oneshot::Sender<Result<Vec<u8>, String>>,
     },
-    /// A fresh invite for this node (for the next join after losing the parent).
-    MakeInvite(oneshot::Sender<Option<(SessionId, Invite, Vec<Ancestor>)>>),
+    /// A hello for rejoining after losing the parent (with an invite of this node's
+    /// own and its current version vector), and the ancestors to try.
+    Rejoin(oneshot::Sender<Option<(Box<Hello>, Vec<Ancestor>)>>),
 }
 
 impl std::fmt::Debug for CoreInput {
@@ -183,7 +184,7 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::Replay(_) => "Replay",
             CoreInput::Status(_) => "Status",
             CoreInput::Export { .. } => "Export",
-            CoreInput::MakeInvite(_) => "MakeInvite",
+            CoreInput::Rejoin(_) => "Rejoin",
         })
     }
 }
@@ -954,17 +955,25 @@ impl Component for Core {
                 } => {
                     let _ = reply.send(self.export(&format, page));
                 }
-                CoreInput::MakeInvite(reply) => {
+                CoreInput::Rejoin(reply) => {
                     let nonce = self.next_nonce();
                     let answer = self.setup.authority.as_ref().map(|authority| {
-                        let invite = authority.invite(
-                            &self.setup.session,
-                            &self.setup.key,
-                            authority.role(),
-                            None,
-                            nonce,
-                        );
-                        (self.setup.session, invite, self.ancestors.clone())
+                        let hello = Hello {
+                            protocol: PROTOCOL_VERSION,
+                            session: self.setup.session,
+                            node: self.setup.document.local_node(),
+                            node_key: self.node_key(),
+                            name: self.setup.name.clone(),
+                            invite: authority.invite(
+                                &self.setup.session,
+                                &self.setup.key,
+                                authority.role(),
+                                None,
+                                nonce,
+                            ),
+                            seen: self.setup.document.version_vector(),
+                        };
+                        (Box::new(hello), self.ancestors.clone())
                     });
                     let _ = reply.send(answer);
                 }

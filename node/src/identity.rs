@@ -125,6 +125,9 @@ fn read_key(path: &Path) -> Result<Ed25519KeyPair> {
 /// Writes a secret readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    if bytes.is_empty() {
+        bail!("refusing to write an empty key to {}", path.display());
+    }
     #[cfg(unix)]
     let mut file = {
         use std::os::unix::fs::OpenOptionsExt;
@@ -141,8 +144,5 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))?;
-    if bytes.is_empty() {
-        bail!("refusing to write an empty key to {}", path.display());
-    }
     Ok(())
 }

@@ -10,10 +10,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _, Result};
 use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
 use canopy_protocol::{
-    public_key, Ancestor, Authority, Fingerprint, Hello, Invite, JoinUrl, Role, SessionId,
-    PROTOCOL_VERSION,
+    public_key, Ancestor, Authority, Fingerprint, Hello, JoinUrl, Role, SessionId, PROTOCOL_VERSION,
 };
-use ring::signature::Ed25519KeyPair;
 
 use crate::audio::AudioInput;
 use crate::core::{fresh_node_id, split_address, Core, CoreInput, LinkUp, NodeSetup};
@@ -119,7 +117,6 @@ pub enum JoinError {
 
 /// A node that joined: what it needs to keep going.
 struct Joined {
-    connection: quinn::Connection,
     streams: Streams,
     welcome: Box<canopy_protocol::Welcome>,
     parent: Ancestor,
@@ -196,7 +193,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 .with_context(|| format!("bad join URL {text:?}"))?;
             // Resume this session's file if there is one: the parent then sends only
             // what is missing, and takes whatever was drawn here while apart.
-            let store = open_session(&config.data, &url.session, None)?;
+            let store = open_session(&config.data, &url.session)?;
             let document = store.document()?;
             let hello = Hello {
                 protocol: PROTOCOL_VERSION,
@@ -253,7 +250,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             };
             let (session, authority) =
                 Authority::root(&session_key, &key, crate::core::now_seconds());
-            let mut store = open_session(&config.data, &session, None)?;
+            let mut store = open_session(&config.data, &session)?;
             if let Some(source) = source.filter(|s| s.path() != store.path()) {
                 let ops = source.ops()?;
                 store.append(&ops)?;
@@ -308,7 +305,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             endpoint.clone(),
             &core_inbox,
             audio.clone(),
-            Arc::clone(&key),
             config.clone(),
             joined,
         )?;
@@ -361,7 +357,7 @@ async fn wait_for_signal(core: &ComponentHandle, store: &ComponentHandle) {
 }
 
 /// Opens (resuming) or creates the node's file for `session`.
-fn open_session(data: &std::path::Path, session: &SessionId, title: Option<&str>) -> Result<Store> {
+fn open_session(data: &std::path::Path, session: &SessionId) -> Result<Store> {
     let path = session_file(data, session);
     if path.exists() {
         let store = Store::open(&path).with_context(|| format!("resuming {}", path.display()))?;
@@ -379,7 +375,7 @@ fn open_session(data: &std::path::Path, session: &SessionId, title: Option<&str>
         session: *session,
         node: fresh_node_id(),
         created_ms: now_ms(),
-        title: title.unwrap_or_default().to_string(),
+        title: String::new(),
     };
     Ok(Store::create(&path, &meta)?)
 }
@@ -499,12 +495,11 @@ async fn join(
     Ok(Joined {
         streams: Streams {
             link: next_link_id(),
-            connection: connection.clone(),
+            connection,
             send,
             recv,
             decoder,
         },
-        connection,
         welcome,
         parent,
     })
@@ -594,7 +589,6 @@ fn spawn_parent(
     endpoint: quinn::Endpoint,
     core: &InboxRef<CoreInput>,
     audio: Option<InboxRef<AudioInput>>,
-    key: Arc<Ed25519KeyPair>,
     config: NodeConfig,
     first: Joined,
 ) -> Result<()> {
@@ -606,11 +600,11 @@ fn spawn_parent(
         let mut current = first;
         loop {
             let Joined {
-                connection,
                 streams,
                 welcome,
                 parent,
             } = current;
+            let connection = streams.connection.clone();
             let link_id = streams.link;
             to_core
                 .send(CoreInput::Joined {
@@ -640,7 +634,7 @@ fn spawn_parent(
             tracing::warn!(parent = %parent.address, "lost the parent link; rejoining");
             current = loop {
                 let attempt = tokio::select! {
-                    joined = rejoin(&endpoint, &mut to_core, &key, &config, &parent) => joined,
+                    joined = rejoin(&endpoint, &mut to_core, &config, &parent) => joined,
                     () = ctx.stopped() => return Ok(()),
                 };
                 if let Some(joined) = attempt {
@@ -660,29 +654,12 @@ fn spawn_parent(
 async fn rejoin(
     endpoint: &quinn::Endpoint,
     core: &mut Outbox<CoreInput>,
-    key: &Ed25519KeyPair,
     config: &NodeConfig,
     parent: &Ancestor,
 ) -> Option<Joined> {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    core.send(CoreInput::MakeInvite(reply)).await.ok()?;
-    let (session, invite, ancestors): (SessionId, Invite, Vec<Ancestor>) = answer.await.ok()??;
-    let (status_reply, status) = tokio::sync::oneshot::channel();
-    core.send(CoreInput::Status(status_reply)).await.ok()?;
-    let node = status.await.ok()?.node;
-    let seen = match vv_of(core).await {
-        Some(seen) => seen,
-        None => canopy_canvas::VersionVector::new(),
-    };
-    let hello = Hello {
-        protocol: PROTOCOL_VERSION,
-        session,
-        node: canopy_canvas::NodeId(u64::from_str_radix(&node, 16).unwrap_or(0)),
-        node_key: public_key(key),
-        name: config.name.clone(),
-        invite,
-        seen,
-    };
+    core.send(CoreInput::Rejoin(reply)).await.ok()?;
+    let (hello, ancestors) = answer.await.ok()??;
     let mut targets = vec![parent.clone()];
     targets.extend(
         ancestors
@@ -725,21 +702,6 @@ async fn rejoin(
         }
     }
     None
-}
-
-/// The core's current version vector (through its status).
-async fn vv_of(core: &mut Outbox<CoreInput>) -> Option<canopy_canvas::VersionVector> {
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    core.send(CoreInput::Status(reply)).await.ok()?;
-    let status = answer.await.ok()?;
-    let mut vector = canopy_canvas::VersionVector::new();
-    for (node, seq) in status.version_vector {
-        vector.0.insert(
-            canopy_canvas::NodeId(u64::from_str_radix(&node, 16).ok()?),
-            seq,
-        );
-    }
-    Some(vector)
 }
 
 /// `player`: replays a recording's ops with their original timing (scaled by the

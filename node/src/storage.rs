@@ -184,12 +184,6 @@ impl Store {
     /// Opens an existing file (checked first, never changed if refused).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Self::missing(path)?;
-        if !path.exists() {
-            return Err(StoreError::Sqlite {
-                path: path.to_path_buf(),
-                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-            });
-        }
         let version = check(path)?;
         let connection = Connection::open(path).map_err(sqlite(path))?;
         configure(&connection, path)?;
