@@ -444,8 +444,10 @@ impl Graph {
     /// Stops every component: each is asked (inboxes end after draining, `stopped()`
     /// resolves); those still running at `deadline` are aborted.
     pub async fn stop(&self, deadline: Duration) -> StopReport {
-        self.inner.stop.cancel();
+        // List the components before the stop is signalled: one that ends at once
+        // (and leaves the list) still counts as stopped.
         let components = self.components();
+        self.inner.stop.cancel();
         for component in &components {
             component.stop();
         }
