@@ -564,7 +564,18 @@ impl Document {
         if !self.page_visible(page, entry) {
             return Vec::new();
         }
-        let clears: Vec<&VersionVector> = entry
+        let clears = self.active_clears(entry);
+        entry
+            .strokes
+            .iter()
+            .filter_map(|(_, id)| self.strokes.get(id))
+            .filter(|stroke| self.stroke_visible(stroke, &clears))
+            .collect()
+    }
+
+    /// The seen-vectors of a page's clears that are in effect (not undone).
+    fn active_clears(&self, entry: &Page) -> Vec<&VersionVector> {
+        entry
             .clears
             .iter()
             .filter(|c| self.history.is_active(**c))
@@ -572,26 +583,29 @@ impl Document {
                 Action::ClearPage { seen, .. } => Some(seen),
                 _ => None,
             })
-            .collect();
-        entry
-            .strokes
-            .iter()
-            .filter_map(|(_, id)| self.strokes.get(id))
-            .filter(|stroke| {
-                self.history.is_active(stroke.id)
-                    && !clears.iter().any(|seen| seen.covers(stroke.id))
-                    && !self
-                        .erased_by
-                        .get(&stroke.id)
-                        .is_some_and(|by| by.iter().any(|e| self.history.is_active(*e)))
-            })
             .collect()
     }
 
-    /// A stroke by id, if it is visible.
+    /// A stroke of a visible page shows unless undone, cleared or erased.
+    fn stroke_visible(&self, stroke: &Stroke, clears: &[&VersionVector]) -> bool {
+        self.history.is_active(stroke.id)
+            && !clears.iter().any(|seen| seen.covers(stroke.id))
+            && !self
+                .erased_by
+                .get(&stroke.id)
+                .is_some_and(|by| by.iter().any(|e| self.history.is_active(*e)))
+    }
+
+    /// A stroke by id, if it is visible (without walking its page).
     pub fn stroke(&self, id: StrokeId) -> Option<&Stroke> {
-        let page = self.strokes.get(&id)?.style?.page;
-        self.strokes(page).into_iter().find(|s| s.id == id)
+        let stroke = self.strokes.get(&id)?;
+        let page = stroke.style?.page;
+        let entry = self.pages.get(&page)?;
+        if !self.page_visible(page, entry) {
+            return None;
+        }
+        let clears = self.active_clears(entry);
+        self.stroke_visible(stroke, &clears).then_some(stroke)
     }
 
     /// Total visible strokes over all pages.
