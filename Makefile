@@ -1,20 +1,28 @@
 # Canopy's two commands: `make run` and `make test`. Both install what is missing on a
 # Debian machine first (system packages through apt-get, with sudo when not root).
 #
-#   make run            build and start a headless Canopy host (prints invite URLs)
-#   make test           fmt check, clippy -D warnings, every test (nextest + doc tests)
-#   make bench          the runtime benchmarks (release build)
-#   make deps-test      only install what the tests need
+#   make run              build and start a Canopy host: a desktop window when there is a
+#                         display, a headless node otherwise (prints invite URLs either way)
+#   make test             fmt check, clippy -D warnings, every test (nextest + doc tests)
+#   make bench            the runtime benchmarks (release build; the window's under Xvfb)
+#   make install-desktop  install `canopy` for this user and make canopy:// links open it
+#   make deps-test        only install what the tests need
 
 SHELL := /bin/bash
 CARGO ?= cargo
 
 # Debian packages each goal needs. graphviz: `dot` renders the introspection graph.
-RUN_PACKAGES := pkg-config cmake
+# The window loads OpenGL (Mesa, software rendering included), X11/Wayland client
+# libraries and xkbcommon at run time.
+RUN_PACKAGES := pkg-config cmake libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 \
+	libxcursor1 libxi6 libxrandr2 libwayland-client0 libwayland-egl1
 # librsvg2-bin, poppler-utils, qpdf: independent checks of SVG and PDF exports;
 # sqlite3: .canopy files must open in the SQLite shell; espeak-ng, sox: speech for
 # audio tests. cmake builds the vendored libopus.
-TEST_PACKAGES := pkg-config cmake graphviz librsvg2-bin poppler-utils qpdf sqlite3 espeak-ng sox
+# xvfb, xdotool, imagemagick: desktop tests run real windows on a virtual display,
+# drive them and take screenshots; desktop-file-utils checks the .desktop file.
+TEST_PACKAGES := $(RUN_PACKAGES) graphviz librsvg2-bin poppler-utils qpdf sqlite3 espeak-ng sox \
+	xvfb xdotool imagemagick desktop-file-utils
 
 # Installs the Debian packages named in $(1) that are not installed yet.
 define ensure_packages
@@ -28,7 +36,7 @@ define ensure_packages
 	fi
 endef
 
-.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench
+.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench install-desktop
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }
@@ -40,8 +48,26 @@ deps-test: toolchain
 	$(call ensure_packages,$(TEST_PACKAGES))
 
 run: deps-run
-	$(CARGO) build --release -p canopy-node
-	./target/release/canopy host --headless
+	$(CARGO) build --release -p canopy-node --bin canopy
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  ./target/release/canopy host; \
+	else \
+	  echo "make: no display here (DISPLAY/WAYLAND_DISPLAY unset): starting a headless host"; \
+	  ./target/release/canopy host --headless; \
+	fi
+
+# Installs the binary in ~/.local/bin and registers the .desktop file as the handler of
+# canopy:// links (xdg-utils' `xdg-mime`, when present).
+install-desktop: deps-run
+	$(CARGO) build --release -p canopy-node --bin canopy
+	install -D -m 755 target/release/canopy $(HOME)/.local/bin/canopy
+	install -D -m 644 deploy/desktop/canopy.desktop $(HOME)/.local/share/applications/canopy.desktop
+	@if command -v update-desktop-database >/dev/null; then update-desktop-database $(HOME)/.local/share/applications; fi
+	@if command -v xdg-mime >/dev/null; then \
+	  xdg-mime default canopy.desktop x-scheme-handler/canopy && echo "canopy:// links now open Canopy"; \
+	else \
+	  echo "install xdg-utils, then: xdg-mime default canopy.desktop x-scheme-handler/canopy"; \
+	fi
 
 fmt-check: toolchain
 	$(CARGO) fmt --all -- --check
@@ -62,8 +88,11 @@ unit-tests: deps-test
 
 test: deps-test fmt-check clippy unit-tests
 
-bench: deps-run
+bench: deps-test
 	$(CARGO) bench -p canopy-axon
 	$(CARGO) bench -p canopy-canvas
 	$(CARGO) bench -p canopy-node
 	$(CARGO) bench -p canopy-audio
+	$(CARGO) build --release -p canopy-node --bin canopy
+	@if [ -n "$$DISPLAY" ]; then ./target/release/canopy bench desktop; \
+	else xvfb-run -a -s "-screen 0 1280x800x24" ./target/release/canopy bench desktop; fi

@@ -96,10 +96,10 @@ fn color_for(name: &str) -> Color {
 /// Identifies a link for the life of the process.
 pub type LinkId = u64;
 
-/// Ids of ops the document just took in (new ones only), published on the graph's
-/// `applied` backplane for observers (recorders, windows, benchmarks). An observer
-/// that falls behind misses events, never the core's time: it can re-read the document.
-pub type AppliedOps = Arc<Vec<canopy_canvas::OpId>>;
+/// Ops the document just took in (new ones only), published on the graph's `applied`
+/// backplane for observers (windows, benchmarks). An observer that falls behind misses
+/// events, never the core's time: it catches up with [`CoreInput::Sync`].
+pub type AppliedOps = Arc<Vec<WireOp>>;
 
 /// Name of the backplane carrying [`AppliedOps`] events.
 pub const APPLIED: &str = "applied";
@@ -156,6 +156,16 @@ pub enum CoreInput {
     Local(Edit),
     /// Status for `canopy status`.
     Status(oneshot::Sender<Status>),
+    /// Status without the digest (a pass over the whole document), for a window that
+    /// asks several times a second.
+    Glance(oneshot::Sender<Status>),
+    /// Every op the document holds that `seen` lacks (a window's replica catching up).
+    Sync {
+        /// What the asker holds.
+        seen: canopy_canvas::VersionVector,
+        /// The ops it lacks.
+        reply: oneshot::Sender<Vec<WireOp>>,
+    },
     /// A rendering for `canopy export`.
     Export {
         /// `png`, `svg` or `pdf`.
@@ -183,6 +193,8 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::Local(_) => "Local",
             CoreInput::Replay(_) => "Replay",
             CoreInput::Status(_) => "Status",
+            CoreInput::Glance(_) => "Glance",
+            CoreInput::Sync { .. } => "Sync",
             CoreInput::Export { .. } => "Export",
             CoreInput::Rejoin(_) => "Rejoin",
         })
@@ -225,8 +237,34 @@ pub enum Edit {
         /// Pen or highlighter.
         tool: Tool,
     },
+    /// Starts a live stroke on page `page`: others see it while it is drawn.
+    StrokeBegin {
+        /// Page index.
+        page: usize,
+        /// Pen or highlighter.
+        tool: Tool,
+        /// Colour.
+        color: Color,
+        /// Width.
+        width: f32,
+    },
+    /// Adds points to the live stroke.
+    StrokeAppend(Vec<Point>),
+    /// Ends the live stroke.
+    StrokeEnd,
+    /// Erases the strokes of page `page` that a stroke-eraser path touches.
+    Erase {
+        /// Page index.
+        page: usize,
+        /// The eraser's path.
+        path: Vec<Point>,
+        /// Its radius.
+        radius: f32,
+    },
     /// Adds a page at the end.
     NewPage,
+    /// Deletes page `n`.
+    DeletePage(usize),
     /// Shows page `n` (the presenter's page, for followers).
     GotoPage(usize),
     /// Moves this participant's cursor (`None`: off the page).
@@ -252,6 +290,8 @@ pub struct Status {
     pub role: Option<Role>,
     /// Certificate fingerprint.
     pub fingerprint: String,
+    /// True for the root of the tree (the host): it has no parent to reconnect to.
+    pub root: bool,
     /// The parent link, if joined.
     pub parent: Option<LinkStatus>,
     /// Child links.
@@ -260,8 +300,8 @@ pub struct Status {
     pub ops: u64,
     /// Per author: ops seen without gaps.
     pub version_vector: BTreeMap<String, u64>,
-    /// Digest of the visible document.
-    pub digest: String,
+    /// Digest of the visible document (`None` in a glance).
+    pub digest: Option<String>,
     /// Visible pages.
     pub pages: usize,
     /// Visible strokes.
@@ -383,6 +423,11 @@ pub struct Core {
     presence: Presence,
     /// Others' presence, by document identity.
     participants: BTreeMap<NodeId, (Presence, Instant)>,
+    /// The stroke the local user is drawing.
+    live_stroke: Option<canopy_canvas::StrokeId>,
+    /// Visible strokes at an op count: counting walks every stroke, so glances
+    /// reuse the count until the document changes.
+    stroke_count: (u64, usize),
 }
 
 impl Core {
@@ -409,6 +454,8 @@ impl Core {
             nonce: 0,
             presence,
             participants: BTreeMap::new(),
+            live_stroke: None,
+            stroke_count: (u64::MAX, 0),
         }
     }
 
@@ -658,9 +705,7 @@ impl Core {
         if wire.is_empty() {
             return;
         }
-        let _ = self
-            .applied
-            .try_send(Arc::new(wire.iter().map(|w| w.id).collect()));
+        let _ = self.applied.try_send(Arc::new(wire.clone()));
         let mut gone = Vec::new();
         for (id, state) in self.links.iter_mut() {
             if Some(*id) == origin {
@@ -719,7 +764,53 @@ impl Core {
                 doc.draw_stroke(page, tool, color, width, &points)
                     .map_err(|e| e.to_string())?
             }
+            Edit::StrokeBegin {
+                page,
+                tool,
+                color,
+                width,
+            } => {
+                if let Some(stroke) = self.live_stroke.take() {
+                    // A begin without an end (a lost pointer release): finish the old one.
+                    let _ = doc.end_stroke(stroke);
+                }
+                let page = page_at(doc, page)?;
+                let op = doc
+                    .begin_stroke(page, tool, color, width)
+                    .map_err(|e| e.to_string())?;
+                self.live_stroke = Some(op.id);
+                vec![op]
+            }
+            Edit::StrokeAppend(points) => {
+                let stroke = self.live_stroke.ok_or("no stroke is being drawn")?;
+                let chunk = doc.limits().max_points_per_op.max(1);
+                let mut ops = Vec::new();
+                for part in points.chunks(chunk) {
+                    ops.push(
+                        doc.extend_stroke(stroke, part.to_vec())
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                ops
+            }
+            Edit::StrokeEnd => {
+                let stroke = self.live_stroke.take().ok_or("no stroke is being drawn")?;
+                vec![doc.end_stroke(stroke).map_err(|e| e.to_string())?]
+            }
+            Edit::Erase { page, path, radius } => {
+                let page = page_at(doc, page)?;
+                let touched = doc.strokes_touching(page, &path, radius);
+                if touched.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![doc.erase(touched).map_err(|e| e.to_string())?]
+                }
+            }
             Edit::NewPage => vec![doc.new_page().map_err(|e| e.to_string())?],
+            Edit::DeletePage(index) => {
+                let page = page_at(doc, index)?;
+                vec![doc.delete_page(page).map_err(|e| e.to_string())?]
+            }
             Edit::ClearPage(index) => {
                 let page = page_at(doc, index)?;
                 vec![doc.clear_page(page).map_err(|e| e.to_string())?]
@@ -786,8 +877,11 @@ impl Core {
             .retain(|_, (_, seen)| seen.elapsed() < PRESENCE_TIMEOUT);
     }
 
-    fn status(&mut self, ctx: &Context) -> Status {
+    fn status(&mut self, ctx: &Context, with_digest: bool) -> Status {
         let doc = &self.setup.document;
+        if self.stroke_count.0 != doc.op_count() {
+            self.stroke_count = (doc.op_count(), doc.stroke_count());
+        }
         let meters = self.setup.meters.as_ref().map(|m| {
             m.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -831,13 +925,14 @@ impl Core {
             name: self.setup.name.clone(),
             role: self.setup.authority.as_ref().map(Authority::role),
             fingerprint: self.setup.fingerprint.to_string(),
+            root: self.ancestors.is_empty(),
             parent,
             children,
             ops: doc.op_count(),
             version_vector,
-            digest: doc.digest().to_string(),
+            digest: with_digest.then(|| doc.digest().to_string()),
             pages: doc.page_count(),
-            strokes: doc.stroke_count(),
+            strokes: self.stroke_count.1,
             current_page: self.current_page,
             components: ctx.graph().len(),
             invites: BTreeMap::new(),
@@ -946,7 +1041,14 @@ impl Component for Core {
                     }
                 }
                 CoreInput::Status(reply) => {
-                    let _ = reply.send(self.status(&ctx));
+                    let _ = reply.send(self.status(&ctx, true));
+                }
+                CoreInput::Glance(reply) => {
+                    let _ = reply.send(self.status(&ctx, false));
+                }
+                CoreInput::Sync { seen, reply } => {
+                    let missing = self.setup.document.ops_missing_from(&seen);
+                    let _ = reply.send(missing.iter().map(WireOp::from_op).collect());
                 }
                 CoreInput::Export {
                     format,

@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod control;
 pub mod core;
+pub mod desktop;
 pub mod identity;
 pub mod link;
 pub mod node;

@@ -66,6 +66,11 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Measure the desktop window (frame times while panning a 100,000-stroke page).
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
     /// Print a running node's status as JSON.
     Status {
         #[command(flatten)]
@@ -95,6 +100,19 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Open the window on a generated document, pan it, print frame times.
+    Desktop {
+        /// Strokes on the page.
+        #[arg(long, default_value_t = 100_000)]
+        strokes: usize,
+        /// Frames to measure while panning.
+        #[arg(long, default_value_t = 600)]
+        frames: usize,
+    },
+}
+
 #[derive(Debug, Args)]
 struct DataArg {
     /// Data directory of the node (default: the XDG data directory).
@@ -102,9 +120,9 @@ struct DataArg {
     data: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct NodeArgs {
-    /// Run without a window (the desktop window is not part of this build yet).
+    /// Run without a window (servers, scripts, tests); without it a desktop window opens.
     #[arg(long)]
     headless: bool,
     /// UDP address to listen on.
@@ -156,9 +174,6 @@ fn node_config(
     fresh: bool,
     open: Option<PathBuf>,
 ) -> Result<NodeConfig> {
-    if !args.headless {
-        bail!("the desktop window is not part of this build yet; run with --headless");
-    }
     Ok(NodeConfig {
         data: data_dir(args.data)?,
         listen: args.listen,
@@ -180,8 +195,72 @@ fn node_config(
     })
 }
 
+/// A command that runs a node: its configuration, whether it is headless, and what
+/// it is doing (for error messages).
+struct NodeRun {
+    config: NodeConfig,
+    headless: bool,
+    doing: String,
+}
+
+/// Splits the commands that run a node (host, join, open, play) from the tools.
+fn node_run(command: Command) -> Result<std::result::Result<NodeRun, Command>> {
+    let run = |node: NodeArgs, config: NodeConfig, doing: String| NodeRun {
+        headless: node.headless,
+        config,
+        doing,
+    };
+    Ok(Ok(match command {
+        Command::Host { node, new } => {
+            let config = node_config(node.clone(), None, new, None)?;
+            run(node, config, "while hosting".into())
+        }
+        Command::Open { file, node } => {
+            let config = node_config(node.clone(), None, false, Some(file.clone()))?;
+            run(node, config, format!("while hosting {}", file.display()))
+        }
+        Command::Play {
+            file,
+            speed,
+            from,
+            into,
+            node,
+        } => {
+            if !(speed.is_finite() && speed > 0.0) {
+                bail!("--speed must be a positive number, got {speed}");
+            }
+            if !(from.is_finite() && from >= 0.0) {
+                bail!("--from must be a number of seconds (0 or more), got {from}");
+            }
+            let mut config = node_config(node.clone(), into, false, None)?;
+            config.play = Some(node::Playback {
+                file: file.clone(),
+                speed,
+                from: Duration::from_secs_f64(from),
+            });
+            run(node, config, format!("while playing {}", file.display()))
+        }
+        Command::Join { url, node } => {
+            let config = node_config(node.clone(), Some(url.clone()), false, None)?;
+            run(node, config, format!("while joining {}", shorten(&url)))
+        }
+        tool => return Ok(Err(tool)),
+    }))
+}
+
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cli = match args.as_slice() {
+        // `canopy canopy://…` (how a desktop opens a link) joins that session.
+        [program, url] if url.to_string_lossy().starts_with("canopy://") => {
+            Cli::parse_from([program.clone(), "join".into(), url.clone()])
+        }
+        _ => Cli::parse(),
+    };
+    if cli.command.is_none() {
+        // `canopy` alone opens a window hosting a session.
+        cli = Cli::parse_from(args.into_iter().chain(["host".into()]));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
@@ -190,47 +269,50 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let Some(command) = cli.command else {
+        bail!("say what to do (see canopy --help)");
+    };
+    let tool = match node_run(command)? {
+        Ok(NodeRun {
+            config,
+            headless: true,
+            doing,
+        }) => return runtime.block_on(node::run(config)).context(doing),
+        Ok(NodeRun {
+            config,
+            headless: false,
+            doing,
+        }) => return canopy_node::desktop::run(runtime, config).context(doing),
+        Err(tool) => tool,
+    };
+    if let Command::Bench {
+        which: BenchCommand::Desktop { strokes, frames },
+    } = tool
+    {
+        return canopy_node::desktop::bench::run(runtime, strokes, frames);
+    }
     runtime.block_on(async move {
-        match cli.command {
-            None => bail!("say what to do: canopy host --headless, canopy join URL --headless, … (see canopy --help)"),
-            Some(Command::Host { node, new }) => node::run(node_config(node, None, new, None)?).await,
-            Some(Command::Open { file, node }) => {
-                let config = node_config(node, None, false, Some(file.clone()))?;
-                node::run(config).await.with_context(|| format!("while hosting {}", file.display()))
-            }
-            Some(Command::Play { file, speed, from, into, node }) => {
-                if !(speed.is_finite() && speed > 0.0) {
-                    bail!("--speed must be a positive number, got {speed}");
-                }
-                if !(from.is_finite() && from >= 0.0) {
-                    bail!("--from must be a number of seconds (0 or more), got {from}");
-                }
-                let mut config = node_config(node, into, false, None)?;
-                config.play = Some(node::Playback {
-                    file: file.clone(),
-                    speed,
-                    from: Duration::from_secs_f64(from),
-                });
-                node::run(config).await.with_context(|| format!("while playing {}", file.display()))
-            }
-            Some(Command::Join { url, node }) => {
-                let config = node_config(node, Some(url.clone()), false, None)?;
-                node::run(config).await.with_context(|| format!("while joining {}", shorten(&url)))
-            }
-            Some(Command::Status { data }) => {
+        match tool {
+            Command::Status { data } => {
                 let status = control::request(&data_dir(data.data)?, &Request::Status).await?;
                 println!("{}", serde_json::to_string_pretty(&status)?);
                 Ok(())
             }
-            Some(Command::Introspect { data, dot }) => {
-                let graph = control::request(&data_dir(data.data)?, &Request::Introspect { dot }).await?;
+            Command::Introspect { data, dot } => {
+                let graph =
+                    control::request(&data_dir(data.data)?, &Request::Introspect { dot }).await?;
                 match graph {
                     serde_json::Value::String(dot) => print!("{dot}"),
                     json => println!("{}", serde_json::to_string_pretty(&json)?),
                 }
                 Ok(())
             }
-            Some(Command::Export { file, data, out, page }) => {
+            Command::Export {
+                file,
+                data,
+                out,
+                page,
+            } => {
                 let format = out
                     .extension()
                     .and_then(|e| e.to_str())
@@ -239,18 +321,33 @@ fn main() -> Result<()> {
                 let bytes = match file {
                     Some(file) => {
                         let store = canopy_node::storage::Store::open_read_only(&file)?;
-                        canopy_node::core::render(&store.document()?, &format, page).map_err(anyhow::Error::msg)?
+                        canopy_node::core::render(&store.document()?, &format, page)
+                            .map_err(anyhow::Error::msg)?
                     }
                     None => {
-                        let answer = control::request(&data_dir(data.data)?, &Request::Export { format, page }).await?;
-                        let encoded = answer.as_str().context("the node's answer is not understood")?;
+                        let answer = control::request(
+                            &data_dir(data.data)?,
+                            &Request::Export { format, page },
+                        )
+                        .await?;
+                        let encoded = answer
+                            .as_str()
+                            .context("the node's answer is not understood")?;
                         data_encoding::BASE64
                             .decode(encoded.as_bytes())
                             .context("the node's answer is not understood")?
                     }
                 };
-                std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
+                std::fs::write(&out, bytes)
+                    .with_context(|| format!("writing {}", out.display()))?;
                 Ok(())
+            }
+            Command::Host { .. }
+            | Command::Join { .. }
+            | Command::Open { .. }
+            | Command::Play { .. }
+            | Command::Bench { .. } => {
+                unreachable!("node commands and benchmarks are handled above")
             }
         }
     })

@@ -53,6 +53,21 @@ impl Node {
     }
 
     fn start(name: &str, command: &[&str], extra: &[&str], data: Option<PathBuf>) -> Node {
+        Node::spawn(name, command, extra, data, None)
+    }
+
+    /// Starts a desktop peer (a window) on X display `display`.
+    pub fn desktop(name: &str, command: &[&str], extra: &[&str], display: &str) -> Node {
+        Node::spawn(name, command, extra, None, Some(display))
+    }
+
+    fn spawn(
+        name: &str,
+        command: &[&str],
+        extra: &[&str],
+        data: Option<PathBuf>,
+        display: Option<&str>,
+    ) -> Node {
         let dir = if data.is_none() {
             Some(tempfile::tempdir().unwrap())
         } else {
@@ -66,9 +81,18 @@ impl Node {
         } else {
             &["--listen", "127.0.0.1:0"]
         };
-        let mut child = Command::new(canopy())
-            .args(command)
-            .args(["--headless", "--name", name, "--data"])
+        let mut child = Command::new(canopy());
+        child.args(command);
+        match display {
+            Some(display) => {
+                child.env("DISPLAY", display).env_remove("WAYLAND_DISPLAY");
+            }
+            None => {
+                child.arg("--headless");
+            }
+        }
+        let mut child = child
+            .args(["--name", name, "--data"])
             .arg(&data)
             .args(listen)
             .args(FAST)

@@ -1,0 +1,288 @@
+//! Desktop peers in real windows on a virtual X display (Xvfb, started here), driven
+//! with `xdotool` and looked at with ImageMagick's `import`.
+//!
+//! One test walks through what a person does: two windows joined on 127.0.0.1, a
+//! stroke dragged on one shows on the other (pixels and digests), a new page, undo,
+//! and a bad URL in the join dialog shown as an error.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use canopy_canvas::Pixmap;
+
+use crate::util::{wait_until, Node};
+
+/// A virtual X display for the test's windows, stopped on drop.
+struct Display {
+    name: String,
+    server: Child,
+}
+
+impl Display {
+    fn start() -> Display {
+        let first = 100 + std::process::id() % 400;
+        for number in first..first + 50 {
+            if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let server = Command::new("Xvfb")
+                .arg(format!(":{number}"))
+                .args(["-screen", "0", "2400x800x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb is missing: `make test` installs it (Debian package xvfb)");
+            let mut display = Display {
+                name: format!(":{number}"),
+                server,
+            };
+            let socket = format!("/tmp/.X11-unix/X{number}");
+            if wait_until(Duration::from_secs(10), || Path::new(&socket).exists()) {
+                return display;
+            }
+            let _ = display.server.kill();
+        }
+        panic!("no free X display for Xvfb");
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        let output = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.name)
+            .output()
+            .expect("xdotool is missing: `make test` installs it");
+        assert!(
+            output.status.success(),
+            "xdotool {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// The X window of the peer called `name`, once it is mapped.
+    fn window(&self, node: &Node) -> String {
+        let title = format!("Canopy .* {}", node.name);
+        let mut id = String::new();
+        let found = wait_until(Duration::from_secs(30), || {
+            let output = Command::new("xdotool")
+                .args(["search", "--name", &title])
+                .env("DISPLAY", &self.name)
+                .output()
+                .expect("xdotool");
+            id = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            !id.is_empty()
+        });
+        assert!(found, "no window titled {title}; its log:\n{}", node.log());
+        id
+    }
+
+    /// Drags the left button along `points` (screen coordinates).
+    fn drag(&self, points: &[(i32, i32)]) {
+        let (x, y) = points[0];
+        self.xdotool(&[
+            "mousemove",
+            &x.to_string(),
+            &y.to_string(),
+            "mousedown",
+            "1",
+        ]);
+        for (x, y) in &points[1..] {
+            self.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        self.xdotool(&["mouseup", "1"]);
+    }
+
+    /// Focuses `window` and presses keys with the pointer over (x, y).
+    fn keys(&self, window: &str, at: (i32, i32), keys: &[&str]) {
+        self.xdotool(&["mousemove", &at.0.to_string(), &at.1.to_string()]);
+        self.xdotool(&["windowfocus", window]);
+        std::thread::sleep(Duration::from_millis(150));
+        for key in keys {
+            self.xdotool(&["key", key]);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A screenshot of one window.
+    fn screenshot(&self, window: &str) -> Pixmap {
+        let output = Command::new("import")
+            .args(["-window", window, "png:-"])
+            .env("DISPLAY", &self.name)
+            .output()
+            .expect("ImageMagick's import is missing: `make test` installs it");
+        assert!(output.status.success(), "import failed");
+        Pixmap::decode_png(&output.stdout).expect("a PNG screenshot")
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Pixels inside `area` (x0, y0, x1, y1) for which `pick` holds.
+fn count(shot: &Pixmap, area: (u32, u32, u32, u32), pick: impl Fn(u8, u8, u8) -> bool) -> usize {
+    let mut n = 0;
+    for y in area.1..area.3.min(shot.height()) {
+        for x in area.0..area.2.min(shot.width()) {
+            if let Some(p) = shot.pixel(x, y) {
+                if pick(p.red(), p.green(), p.blue()) {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+/// The canvas of a window (left of the side panel, between toolbar and status bar).
+const CANVAS: (u32, u32, u32, u32) = (10, 90, 890, 680);
+
+fn ink(r: u8, g: u8, b: u8) -> bool {
+    r < 70 && g < 70 && b < 70
+}
+
+fn field(node: &Node, name: &str) -> serde_json::Value {
+    node.try_status()
+        .map(|s| s[name].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_windows_draw_page_undo_and_refuse_a_bad_url() {
+    let display = Display::start();
+    let alice = Node::desktop("alice", &["host"], &["--no-audio"], &display.name);
+    let alice_window = display.window(&alice);
+    let bob = Node::desktop(
+        "bob",
+        &["join", alice.editor_url()],
+        &["--no-audio"],
+        &display.name,
+    );
+    let bob_window = display.window(&bob);
+    display.xdotool(&["windowmove", &bob_window, "1200", "0"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            field(&bob, "parent").is_object()
+                && field(&alice, "children").as_array().map(Vec::len) == Some(1)
+        }),
+        "bob never joined alice:\n{}",
+        bob.log()
+    );
+    // Nothing dark on bob's canvas before the stroke.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = count(&display.screenshot(&bob_window), CANVAS, ink);
+
+    // A stroke dragged on alice's canvas (her window is at the screen's top-left).
+    let path: Vec<(i32, i32)> = (0..=25).map(|i| (250 + i * 12, 300 + i * 4)).collect();
+    display.drag(&path);
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            field(&bob, "strokes") == 1 && field(&alice, "strokes") == 1
+        }),
+        "the stroke did not reach bob:\nalice {:?}\nbob {:?}",
+        alice.try_status(),
+        bob.try_status()
+    );
+    assert_eq!(field(&alice, "digest"), field(&bob, "digest"));
+    let mut after = 0;
+    wait_until(Duration::from_secs(10), || {
+        after = count(&display.screenshot(&bob_window), CANVAS, ink);
+        after > before + 100
+    });
+    assert!(
+        after > before + 100,
+        "bob's window does not show the stroke ({before} dark pixels before, {after} after)"
+    );
+
+    // A new page on alice (Ctrl+Shift+N) reaches bob; alice shows it.
+    let over_alice = (450, 400);
+    display.keys(&alice_window, over_alice, &["ctrl+shift+n"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            field(&bob, "pages") == 2 && field(&alice, "current_page") == 1
+        }),
+        "new page: alice {:?} bob {:?}",
+        alice.try_status(),
+        bob.try_status()
+    );
+    // Bob sees alice on page 2 (presence), and PageDown takes bob there too.
+    display.keys(&bob_window, (1650, 400), &["Page_Down"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || field(&bob, "current_page") == 1),
+        "PageDown did not turn bob's page"
+    );
+
+    // Undo (Ctrl+Z) takes back alice's page, then her stroke, on both peers.
+    display.keys(&alice_window, over_alice, &["ctrl+z"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || field(&bob, "pages") == 1),
+        "undo of the new page did not reach bob"
+    );
+    display.keys(&alice_window, over_alice, &["ctrl+z"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || field(&bob, "strokes") == 0
+            && field(&alice, "strokes") == 0),
+        "undo of the stroke did not reach bob"
+    );
+    assert_eq!(field(&alice, "digest"), field(&bob, "digest"));
+
+    // The join dialog (Ctrl+J) with a bad URL shows a readable error, in red, and bob
+    // stays in his session.
+    display.keys(&bob_window, (1650, 400), &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let red_before = count(
+        &display.screenshot(&bob_window),
+        (0, 0, 1100, 720),
+        is_error_red,
+    );
+    display.keys(&bob_window, (1650, 400), &["ctrl+j"]);
+    display.xdotool(&["type", "--delay", "20", "canopy://nowhere"]);
+    display.keys(&bob_window, (1650, 400), &["Return"]);
+    let mut red_after = 0;
+    wait_until(Duration::from_secs(10), || {
+        red_after = count(
+            &display.screenshot(&bob_window),
+            (0, 0, 1100, 720),
+            is_error_red,
+        );
+        red_after > red_before + 50
+    });
+    assert!(
+        red_after > red_before + 50,
+        "no error shown for a bad URL ({red_before} red pixels before, {red_after} after)"
+    );
+    assert!(field(&bob, "parent").is_object(), "bob left his session");
+}
+
+/// The window's error colour (`canopy_node::desktop::app::ERROR_COLOR`), anti-aliased.
+fn is_error_red(r: u8, g: u8, b: u8) -> bool {
+    let [er, eg, eb, _] = canopy_node::desktop::app::ERROR_COLOR.to_array();
+    r.abs_diff(er) < 30 && g.abs_diff(eg) < 30 && b.abs_diff(eb) < 30
+}
+
+/// The shipped `.desktop` file is valid and makes Canopy the handler of canopy:// links.
+#[test]
+fn desktop_entry_handles_canopy_links() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/desktop/canopy.desktop");
+    let output = Command::new("desktop-file-validate")
+        .arg(&path)
+        .output()
+        .expect("desktop-file-validate is missing: `make test` installs desktop-file-utils");
+    assert!(
+        output.status.success() && output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let entry = std::fs::read_to_string(&path).unwrap();
+    assert!(entry.contains("MimeType=x-scheme-handler/canopy;"));
+    assert!(entry.contains("Exec=canopy %u"));
+}

@@ -1,0 +1,140 @@
+//! The window's component on the node, and the messages between the two.
+//!
+//! egui runs on the main thread and the node on the async runtime; this component is
+//! the seam. It subscribes to the ops the core applies, forwards the window's edits
+//! to the core through an ordinary outbox, and glances at the core's status a few
+//! times a second for the connection bar, participants and cursors.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use canopy_axon::{link, Graph, InboxRef, Outbox};
+use canopy_canvas::VersionVector;
+use tokio::sync::{mpsc as async_mpsc, oneshot};
+
+use crate::core::{AppliedOps, CoreInput, Edit, Status, APPLIED};
+
+/// How often the window learns who is there and where their cursors are.
+const GLANCE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What the window is told.
+pub enum UiEvent {
+    /// A node is running for the window: its first status and where to send edits.
+    Started {
+        /// The node's status.
+        status: Box<Status>,
+        /// The window's way to the core.
+        to_node: async_mpsc::UnboundedSender<ToNode>,
+    },
+    /// Ops the core applied (or a sync's answer).
+    Ops(AppliedOps),
+    /// The latest status (without digest).
+    Status(Box<Status>),
+    /// Something is under way (joining a session, …).
+    Busy(String),
+    /// Something failed: show it to the person.
+    Failed(String),
+    /// The node stopped for good (a signal, or the window is closing).
+    Closed,
+}
+
+/// What the window asks of the node.
+#[derive(Debug)]
+pub enum ToNode {
+    /// A local edit.
+    Edit(Edit),
+    /// The window's copy lacks ops: send everything beyond `seen`.
+    Sync(VersionVector),
+}
+
+/// The window's end of the event channel: sending also wakes the window up.
+#[derive(Clone)]
+pub struct UiSink {
+    events: mpsc::Sender<UiEvent>,
+    repaint: Option<eframe::egui::Context>,
+}
+
+impl UiSink {
+    /// A sink into `events` that wakes `repaint` (when there is a window).
+    pub fn new(events: mpsc::Sender<UiEvent>, repaint: Option<eframe::egui::Context>) -> Self {
+        Self { events, repaint }
+    }
+
+    /// Sends an event; false once the window is gone.
+    pub fn send(&self, event: UiEvent) -> bool {
+        let delivered = self.events.send(event).is_ok();
+        if let Some(ctx) = &self.repaint {
+            ctx.request_repaint();
+        }
+        delivered
+    }
+}
+
+/// Spawns the `window` component on a node's graph.
+pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow::Result<()> {
+    let scope = graph.component("window");
+    let mut applied = scope.inbox_with_capacity::<AppliedOps>("applied", 4096);
+    let mut to_core: Outbox<CoreInput> = scope.outbox("to-core");
+    link(&to_core.handle(), core)?;
+    graph
+        .backplane::<AppliedOps>(APPLIED)?
+        .subscribe(&applied.handle())?;
+    scope.spawn_fn(move |ctx| async move {
+        let (to_node, mut from_window) = async_mpsc::unbounded_channel::<ToNode>();
+        let Some(status) = glance(&mut to_core).await else {
+            return Ok(());
+        };
+        if !sink.send(UiEvent::Started {
+            status: Box::new(status),
+            to_node,
+        }) {
+            return Ok(());
+        }
+        // Subscribed first, then synced: nothing falls between the two.
+        if let Some(ops) = sync(&mut to_core, VersionVector::default()).await {
+            sink.send(UiEvent::Ops(ops));
+        }
+        let mut ticker = tokio::time::interval(GLANCE_INTERVAL);
+        loop {
+            tokio::select! {
+                () = ctx.stopped() => break,
+                ops = applied.recv() => match ops {
+                    Some(ops) => if !sink.send(UiEvent::Ops(ops)) { break },
+                    None => break,
+                },
+                request = from_window.recv() => match request {
+                    Some(ToNode::Edit(edit)) => {
+                        if to_core.send(CoreInput::Local(edit)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(ToNode::Sync(seen)) => {
+                        if let Some(ops) = sync(&mut to_core, seen).await {
+                            sink.send(UiEvent::Ops(ops));
+                        }
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => match glance(&mut to_core).await {
+                    Some(status) => if !sink.send(UiEvent::Status(Box::new(status))) { break },
+                    None => break,
+                },
+            }
+        }
+        Ok(())
+    });
+    Ok(())
+}
+
+async fn glance(core: &mut Outbox<CoreInput>) -> Option<Status> {
+    let (reply, answer) = oneshot::channel();
+    core.send(CoreInput::Glance(reply)).await.ok()?;
+    answer.await.ok()
+}
+
+async fn sync(core: &mut Outbox<CoreInput>, seen: VersionVector) -> Option<AppliedOps> {
+    let (reply, answer) = oneshot::channel();
+    core.send(CoreInput::Sync { seen, reply }).await.ok()?;
+    let ops = answer.await.ok()?;
+    (!ops.is_empty()).then(|| std::sync::Arc::new(ops))
+}

@@ -1,0 +1,198 @@
+//! The desktop peer: an egui window on the same node as the headless mode.
+//!
+//! The node runs on the async runtime exactly as `--headless` runs it; the window is
+//! one more component (`window`, in [`bridge`]) that consumes applied ops and produces
+//! edits. [`supervise`] owns the running node and swaps it when the person joins
+//! another session from the window. The window keeps its own merged copy of the
+//! document ([`replica`]) and draws finished strokes into cached tiles ([`tiles`]).
+
+pub mod app;
+pub mod bench;
+pub mod bridge;
+pub mod camera;
+pub mod replica;
+pub mod tiles;
+
+use std::sync::mpsc;
+
+use anyhow::{Context as _, Result};
+use tokio::sync::mpsc as async_mpsc;
+
+use crate::node::{self, NodeConfig, RunningNode};
+use bridge::{UiEvent, UiSink};
+
+/// Window size at start, in logical pixels (tests rely on it being fixed).
+pub const WINDOW_SIZE: [f32; 2] = [1100.0, 720.0];
+
+/// What the window asks of the supervisor.
+#[derive(Debug)]
+pub enum Control {
+    /// Leave the current session and join this URL.
+    Join(String),
+    /// Leave the current session and host a new one.
+    HostNew,
+    /// Stop the node: the window is closing.
+    Quit,
+}
+
+/// Opens the window for `config` and runs until it is closed (or SIGINT/SIGTERM).
+pub fn run(runtime: tokio::runtime::Runtime, config: NodeConfig) -> Result<()> {
+    let title = format!("Canopy — {}", config.name);
+    run_window(runtime, config, title, None)
+}
+
+/// Runs the window with an optional scripted driver (the benchmark).
+pub(crate) fn run_window(
+    runtime: tokio::runtime::Runtime,
+    config: NodeConfig,
+    title: String,
+    driver: Option<Box<dyn app::Driver>>,
+) -> Result<()> {
+    let (events_tx, events) = mpsc::channel();
+    let (control, control_rx) = async_mpsc::unbounded_channel();
+    let options = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title(&title)
+            .with_app_id("canopy")
+            .with_inner_size(WINDOW_SIZE)
+            .with_min_inner_size([480.0, 360.0]),
+        renderer: eframe::Renderer::Glow,
+        // The benchmark measures frames, not the display's refresh.
+        glow_options: eframe::egui_glow::GlowConfiguration {
+            vsync: driver.is_none(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let handle = runtime.handle().clone();
+    let mut supervisor = None;
+    let result = eframe::run_native(
+        "canopy",
+        options,
+        Box::new(|cc| {
+            let sink = UiSink::new(events_tx, Some(cc.egui_ctx.clone()));
+            supervisor = Some(handle.spawn(supervise(config, sink, control_rx)));
+            Ok(Box::new(app::CanopyApp::new(
+                cc,
+                events,
+                control.clone(),
+                driver,
+            )))
+        }),
+    );
+    let _ = control.send(Control::Quit);
+    if let Some(supervisor) = supervisor {
+        // Let the node close its links and flush its file.
+        let _ = runtime.block_on(supervisor);
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result.map_err(|e| anyhow::anyhow!("{e}")).context(
+        "cannot open the window (no display? run with --headless, or set DISPLAY/WAYLAND_DISPLAY)",
+    )
+}
+
+/// Owns the running node: starts it, swaps it on request, stops it at the end.
+async fn supervise(
+    first: NodeConfig,
+    sink: UiSink,
+    mut control: async_mpsc::UnboundedReceiver<Control>,
+) {
+    let mut config = first;
+    let mut running = start(&config, &sink).await;
+    loop {
+        let request = tokio::select! {
+            request = control.recv() => request,
+            () = wait_for_signal() => {
+                tracing::info!("signal received: closing the window");
+                sink.send(UiEvent::Closed);
+                Some(Control::Quit)
+            }
+        };
+        let next = match request {
+            None | Some(Control::Quit) => break,
+            Some(Control::Join(url)) => {
+                if let Err(error) = url.trim().parse::<canopy_protocol::JoinUrl>() {
+                    sink.send(UiEvent::Failed(format!(
+                        "That is not a Canopy invite URL: {error}"
+                    )));
+                    continue;
+                }
+                NodeConfig {
+                    join: Some(url.trim().to_string()),
+                    open: None,
+                    play: None,
+                    draw: None,
+                    fresh: false,
+                    ..config.clone()
+                }
+            }
+            Some(Control::HostNew) => NodeConfig {
+                join: None,
+                open: None,
+                play: None,
+                draw: None,
+                fresh: true,
+                ..config.clone()
+            },
+        };
+        if let Some(node) = running.take() {
+            node.stop().await;
+        }
+        sink.send(UiEvent::Busy(match &next.join {
+            Some(_) => "Joining the session…".into(),
+            None => "Starting a new session…".into(),
+        }));
+        running = start(&next, &sink).await;
+        if running.is_some() {
+            config = next;
+        } else {
+            // Back to what worked before, so the window is never left without a node.
+            let previous = NodeConfig {
+                fresh: false,
+                ..config.clone()
+            };
+            running = start(&previous, &sink).await;
+        }
+    }
+    if let Some(node) = running {
+        node.stop().await;
+    }
+}
+
+/// Starts a node and its window component; a failure is shown, not fatal.
+async fn start(config: &NodeConfig, sink: &UiSink) -> Option<RunningNode> {
+    let node = match node::start(config.clone()).await {
+        Ok(node) => node,
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "node did not start");
+            sink.send(UiEvent::Failed(format!("{error:#}")));
+            return None;
+        }
+    };
+    if let Err(error) = bridge::spawn(&node.graph, &node.core_inbox, sink.clone()) {
+        sink.send(UiEvent::Failed(format!(
+            "the window cannot attach to the node: {error:#}"
+        )));
+    }
+    Some(node)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
