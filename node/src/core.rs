@@ -342,6 +342,8 @@ pub struct ParticipantStatus {
     pub page: u32,
     /// Cursor, if over the page.
     pub cursor: Option<(f32, f32)>,
+    /// Role, as the participant says.
+    pub role: Option<Role>,
     /// Milliseconds since last heard (0 for this node).
     pub last_seen_ms: u64,
 }
@@ -440,6 +442,7 @@ impl Core {
             color: color_for(&setup.name),
             page: 0,
             cursor: None,
+            role: setup.authority.as_ref().map(Authority::role),
         };
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
@@ -944,6 +947,7 @@ impl Core {
                     color: p.color.to_hex_rgb(),
                     page: p.page,
                     cursor: p.cursor.map(|c| (c.x, c.y)),
+                    role: p.role,
                     last_seen_ms: age.as_millis() as u64,
                 })
                 .collect(),
@@ -1019,6 +1023,7 @@ impl Component for Core {
                         continue;
                     }
                     self.setup.authority = Some(welcome.authority.clone());
+                    self.presence.role = Some(welcome.authority.role());
                     self.ancestors = welcome.ancestors.clone();
                     if self.ancestors.first().map(|a| a.node_key) != Some(parent.node_key) {
                         self.ancestors.insert(0, parent);

@@ -6,6 +6,7 @@ use canopy_canvas::{Color, NodeId, Point};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameError;
+use crate::Role;
 
 /// Largest presence datagram (fits any path's MTU).
 pub const MAX_DATAGRAM: usize = 1200;
@@ -28,6 +29,9 @@ pub struct Presence {
     pub page: u32,
     /// Cursor position on that page, if the pointer is over it.
     pub cursor: Option<Point>,
+    /// The role the participant holds, as it says (for participant lists only: what a
+    /// peer may do is decided by its invite, never by this).
+    pub role: Option<Role>,
 }
 
 impl Presence {

@@ -282,6 +282,7 @@ proptest! {
             color: Color::rgb(1, 2, 3),
             page,
             cursor: cursor.map(|(x, y)| Point::new(x, y)),
+            role: Some(Role::Viewer),
         };
         let bytes = presence.encode();
         prop_assert!(bytes.len() <= MAX_DATAGRAM);

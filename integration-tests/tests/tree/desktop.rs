@@ -81,8 +81,9 @@ impl Display {
         id
     }
 
-    /// Drags the left button along `points` (screen coordinates).
-    fn drag(&self, points: &[(i32, i32)]) {
+    /// Presses the left button and moves along `points` (screen coordinates),
+    /// leaving the button down.
+    fn press(&self, points: &[(i32, i32)]) {
         let (x, y) = points[0];
         self.xdotool(&[
             "mousemove",
@@ -95,7 +96,6 @@ impl Display {
             self.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
             std::thread::sleep(Duration::from_millis(15));
         }
-        self.xdotool(&["mouseup", "1"]);
     }
 
     /// Focuses `window` and presses keys with the pointer over (x, y).
@@ -181,9 +181,15 @@ fn two_windows_draw_page_undo_and_refuse_a_bad_url() {
     std::thread::sleep(Duration::from_millis(500));
     let before = count(&display.screenshot(&bob_window), CANVAS, ink);
 
-    // A stroke dragged on alice's canvas (her window is at the screen's top-left).
+    // A stroke dragged on alice's canvas (her window is at the screen's top-left)
+    // reaches bob while the button is still down, and is finished on release.
     let path: Vec<(i32, i32)> = (0..=25).map(|i| (250 + i * 12, 300 + i * 4)).collect();
-    display.drag(&path);
+    display.press(&path);
+    assert!(
+        wait_until(Duration::from_secs(15), || field(&bob, "strokes") == 1),
+        "the live stroke did not reach bob while drawn"
+    );
+    display.xdotool(&["mouseup", "1"]);
     assert!(
         wait_until(Duration::from_secs(15), || {
             field(&bob, "strokes") == 1 && field(&alice, "strokes") == 1

@@ -58,4 +58,15 @@ fn everyone_sees_everyone_and_the_page_they_show() {
     };
     assert!(wait_until(Duration::from_secs(10), || daves_cursor(&c)
         == Some(serde_json::json!([12.5, 40.0]))));
+    // Roles show in the participants list: Dave sees Carol as a viewer.
+    let role_of = |node: &Node, name: &str| {
+        node.status()["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["role"].clone())
+    };
+    assert_eq!(role_of(&d, "carol"), Some(serde_json::json!("viewer")));
+    assert_eq!(role_of(&d, "alice"), Some(serde_json::json!("editor")));
 }

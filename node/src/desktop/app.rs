@@ -621,12 +621,11 @@ impl CanopyApp {
                     ui.painter().circle_filled(rect.center(), 6.0, colour);
                     let me = p.node == status.node;
                     let mut label = p.name.clone();
-                    if me {
-                        label.push_str(" (you");
-                        if let Some(role) = status.role {
-                            label.push_str(&format!(", {role}"));
-                        }
-                        label.push(')');
+                    match (me, p.role) {
+                        (true, Some(role)) => label.push_str(&format!(" (you, {role})")),
+                        (true, None) => label.push_str(" (you)"),
+                        (false, Some(role)) => label.push_str(&format!(" ({role})")),
+                        (false, None) => {}
                     }
                     ui.label(label);
                     let speaking = if me {
