@@ -268,9 +268,9 @@ impl ComponentHandle {
             })
     }
 
-    /// Adds an outbox to a running component from outside (the backplane's subscribers);
-    /// `None` once the component has ended.
-    pub(crate) fn new_outbox<T: Send + 'static>(&self, name: &str) -> Option<Outbox<T>> {
+    /// Adds an outbox to a running component, for components whose destinations come
+    /// and go (a backplane's subscribers, a relay's sessions). `None` once it has ended.
+    pub fn new_outbox<T: Send + 'static>(&self, name: &str) -> Option<Outbox<T>> {
         if self.exit().is_some() {
             return None;
         }

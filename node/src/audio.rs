@@ -159,6 +159,7 @@ fn read_wav(path: &Path) -> Result<Vec<f32>> {
 /// Spawns `audio`; returns its handle, its inbox and its meters.
 pub fn spawn(
     graph: &Graph,
+    name: &str,
     config: &AudioConfig,
 ) -> Result<(ComponentHandle, InboxRef<AudioInput>, SharedMeters)> {
     let meters = SharedMeters::default();
@@ -182,7 +183,7 @@ pub fn spawn(
         ),
         None => None,
     };
-    let scope = graph.component("audio");
+    let scope = graph.component(name);
     let mut inbox: Inbox<AudioInput> = scope.inbox_with_capacity("inbox", 4096);
     let inbox_ref = inbox.handle();
     let handle = scope.spawn_fn(move |_ctx| async move {

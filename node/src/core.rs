@@ -21,6 +21,7 @@ use canopy_protocol::{
 use ring::signature::Ed25519KeyPair;
 
 use crate::audio::{AudioInput, SharedMeters, PRESENCE_TAG};
+use crate::metrics::Metrics;
 use crate::storage::now_ms;
 use crate::store::StoreInput;
 use serde::Serialize;
@@ -41,6 +42,30 @@ pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
 pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Participants remembered at most (each is a small record).
 pub const MAX_PARTICIPANTS: usize = 10_000;
+
+/// What one session may use: set by a relay's operator, defaults for a peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionLimits {
+    /// Sustained ops per second a link may send.
+    pub ops_per_second: f64,
+    /// Burst allowance on top.
+    pub ops_burst: f64,
+    /// Direct children at most (`None`: no limit).
+    pub max_children: Option<usize>,
+    /// Op bytes the session may hold at most (`None`: no limit).
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            ops_per_second: OPS_PER_SECOND,
+            ops_burst: OPS_BURST,
+            max_children: None,
+            max_bytes: None,
+        }
+    }
+}
 
 /// A token bucket: `rate` per second, at most `burst` saved up.
 struct Budget {
@@ -159,6 +184,17 @@ pub enum CoreInput {
     /// Status without the digest (a pass over the whole document), for a window that
     /// asks several times a second.
     Glance(oneshot::Sender<Status>),
+    /// A new invite URL (`ttl`: how long it stays valid; `None`: until revoked).
+    Invite {
+        /// Editor or viewer.
+        role: Role,
+        /// Validity.
+        ttl: Option<Duration>,
+        /// The URL, or `None` if this node cannot invite with that role.
+        reply: oneshot::Sender<Option<String>>,
+    },
+    /// Refuse joins presenting this invite token from now on.
+    Revoke(String),
     /// Every op the document holds that `seen` lacks (a window's replica catching up).
     Sync {
         /// What the asker holds.
@@ -194,6 +230,8 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::Replay(_) => "Replay",
             CoreInput::Status(_) => "Status",
             CoreInput::Glance(_) => "Glance",
+            CoreInput::Invite { .. } => "Invite",
+            CoreInput::Revoke(_) => "Revoke",
             CoreInput::Sync { .. } => "Sync",
             CoreInput::Export { .. } => "Export",
             CoreInput::Rejoin(_) => "Rejoin",
@@ -405,6 +443,14 @@ pub struct NodeSetup {
     pub meters: Option<SharedMeters>,
     /// The document to start from.
     pub document: Document,
+    /// What the session may use.
+    pub limits: SessionLimits,
+    /// Op bytes already stored (counted against `limits.max_bytes`).
+    pub stored_bytes: u64,
+    /// Operator counters, when someone reads them.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Invite tokens refused at the door.
+    pub revoked: std::collections::BTreeSet<String>,
 }
 
 /// The core component.
@@ -430,11 +476,14 @@ pub struct Core {
     /// Visible strokes at an op count: counting walks every stroke, so glances
     /// reuse the count until the document changes.
     stroke_count: (u64, usize),
+    /// Op bytes the session holds (stored plus applied since).
+    bytes: u64,
 }
 
 impl Core {
     /// Makes the core's boxes.
     pub fn new(scope: &Scope, setup: NodeSetup) -> Self {
+        let stored_bytes = setup.stored_bytes;
         let presence = Presence {
             node: setup.document.local_node(),
             seq: 0,
@@ -459,6 +508,7 @@ impl Core {
             participants: BTreeMap::new(),
             live_stroke: None,
             stroke_count: (u64::MAX, 0),
+            bytes: stored_bytes,
         }
     }
 
@@ -483,12 +533,16 @@ impl Core {
     }
 
     fn invite_url(&mut self, role: Role) -> Option<String> {
+        self.invite_url_for(role, self.setup.invite_ttl)
+    }
+
+    fn invite_url_for(&mut self, role: Role, ttl: Option<Duration>) -> Option<String> {
         let nonce = self.next_nonce();
         let authority = self.setup.authority.as_ref()?;
-        let expires = self
-            .setup
-            .invite_ttl
-            .map(|ttl| now_seconds() + ttl.as_secs().max(1));
+        if role > authority.role() {
+            return None;
+        }
+        let expires = ttl.map(|ttl| now_seconds() + ttl.as_secs().max(1));
         let invite = authority.invite(&self.setup.session, &self.setup.key, role, expires, nonce);
         let (host, port) = split_address(&self.setup.public_address)?;
         Some(
@@ -551,6 +605,17 @@ impl Core {
             .invite
             .verify(&self.setup.session, now_seconds())
             .map_err(|e| Refusal::BadInvite(e.to_string()))?;
+        if !self.setup.revoked.is_empty() && self.setup.revoked.contains(&hello.invite.to_token()) {
+            return Err(Refusal::Revoked);
+        }
+        if let Some(max) = self.setup.limits.max_children {
+            let children = self.links.values().filter(|l| !l.is_parent).count();
+            if children >= max {
+                return Err(Refusal::Limit(format!(
+                    "this session is full ({max} peers connected here); try again later"
+                )));
+            }
+        }
         if hello.node_key == self.node_key()
             || self.ancestors.iter().any(|a| a.node_key == hello.node_key)
         {
@@ -603,7 +668,10 @@ impl Core {
             up.link,
             LinkState {
                 outbox,
-                op_budget: Budget::new(OPS_PER_SECOND, OPS_BURST),
+                op_budget: Budget::new(
+                    self.setup.limits.ops_per_second,
+                    self.setup.limits.ops_burst,
+                ),
                 presence_budget: Budget::new(PRESENCE_PER_SECOND, PRESENCE_PER_SECOND * 2.0),
                 is_parent: up.is_parent,
                 role: up.role,
@@ -618,6 +686,9 @@ impl Core {
         if let Some(mut state) = self.links.remove(&link) {
             let _ = self.audio.try_send(AudioInput::LinkDown { link });
             if let Some(refusal) = refusal {
+                if let Some(metrics) = &self.setup.metrics {
+                    metrics.refused(refusal.kind());
+                }
                 tracing::warn!(link, peer = %state.name, %refusal, "closing link");
                 let _ = state.outbox.try_send(Message::Refused(refusal));
             }
@@ -630,6 +701,10 @@ impl Core {
         if wire.is_empty() {
             return;
         }
+        self.bytes += wire
+            .iter()
+            .map(|w| w.payload.len() as u64 + 32)
+            .sum::<u64>();
         if self
             .persist
             .send(StoreInput::Ops(now_ms(), wire.to_vec()))
@@ -644,14 +719,31 @@ impl Core {
         let Some(state) = self.links.get_mut(&link) else {
             return;
         };
-        if !state.op_budget.take(wire.len() as f64) {
-            self.drop_link(
-                link,
-                Some(Refusal::Limit(format!(
-                    "more than {OPS_PER_SECOND} ops per second (bursts up to {OPS_BURST})"
-                ))),
+        if let Some(metrics) = &self.setup.metrics {
+            Metrics::add(&metrics.ops_in, wire.len() as u64);
+            Metrics::add(
+                &metrics.bytes_in,
+                wire.iter().map(|w| w.payload.len() as u64).sum(),
             );
+        }
+        if !state.op_budget.take(wire.len() as f64) {
+            let limits = &self.setup.limits;
+            let refusal = Refusal::Limit(format!(
+                "more than {} ops per second (bursts up to {})",
+                limits.ops_per_second, limits.ops_burst
+            ));
+            self.drop_link(link, Some(refusal));
             return;
+        }
+        if let Some(max) = self.setup.limits.max_bytes {
+            let incoming: u64 = wire.iter().map(|w| w.payload.len() as u64 + 32).sum();
+            if self.bytes + incoming > max {
+                let refusal = Refusal::Limit(format!(
+                    "this session is full: it may hold {max} bytes of drawing"
+                ));
+                self.drop_link(link, Some(refusal));
+                return;
+            }
         }
         if !state.is_parent && state.role == Role::Viewer {
             let first = wire.first().map(|w| w.id.to_string()).unwrap_or_default();
@@ -710,10 +802,12 @@ impl Core {
         }
         let _ = self.applied.try_send(Arc::new(wire.clone()));
         let mut gone = Vec::new();
+        let mut sent = 0u64;
         for (id, state) in self.links.iter_mut() {
             if Some(*id) == origin {
                 continue;
             }
+            sent += wire.len() as u64;
             match state.outbox.try_send(Message::Ops(wire.clone())) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
@@ -721,6 +815,9 @@ impl Core {
                 }
                 Err(_) => gone.push((*id, None)),
             }
+        }
+        if let Some(metrics) = &self.setup.metrics {
+            Metrics::add(&metrics.ops_out, sent);
         }
         for (id, refusal) in gone {
             self.drop_link(id, refusal);
@@ -1050,6 +1147,12 @@ impl Component for Core {
                 }
                 CoreInput::Glance(reply) => {
                     let _ = reply.send(self.status(&ctx, false));
+                }
+                CoreInput::Invite { role, ttl, reply } => {
+                    let _ = reply.send(self.invite_url_for(role, ttl));
+                }
+                CoreInput::Revoke(token) => {
+                    self.setup.revoked.insert(token);
                 }
                 CoreInput::Sync { seen, reply } => {
                     let missing = self.setup.document.ops_missing_from(&seen);

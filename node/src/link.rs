@@ -45,19 +45,21 @@ async fn write_message(send: &mut SendStream, message: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Server side of a handshake: read the hello, let the core judge it, answer.
-/// On success returns the hello, the welcome, the streams and any bytes read past the
-/// hello.
-pub async fn accept_handshake(
-    connection: &quinn::Connection,
-    core: &mut Outbox<CoreInput>,
-) -> Result<(
-    Box<Hello>,
-    Box<Welcome>,
-    SendStream,
-    RecvStream,
-    FrameDecoder,
-)> {
+/// The first half of the server side of a handshake: the joiner's hello and its
+/// streams (with any bytes read past the hello), before anyone judges it.
+pub struct Greeting {
+    /// The hello.
+    pub hello: Box<Hello>,
+    /// Stream to the joiner.
+    pub send: SendStream,
+    /// Stream from the joiner.
+    pub recv: RecvStream,
+    /// Bytes read past the hello.
+    pub decoder: FrameDecoder,
+}
+
+/// Reads the joiner's hello (anything else is refused).
+pub async fn read_hello(connection: &quinn::Connection) -> Result<Greeting> {
     let (mut send, mut recv) = tokio::time::timeout(HANDSHAKE_TIMEOUT, connection.accept_bi())
         .await
         .context("no stream opened in time")??;
@@ -74,9 +76,30 @@ pub async fn accept_handshake(
             bail!(refusal);
         }
     };
+    Ok(Greeting {
+        hello,
+        send,
+        recv,
+        decoder,
+    })
+}
+
+/// Refuses a joiner and gives the refusal time to arrive before the connection goes.
+pub async fn refuse(connection: &quinn::Connection, send: &mut SendStream, refusal: &Refusal) {
+    let _ = write_message(send, &Message::Refused(refusal.clone())).await;
+    let _ = send.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(2), connection.closed()).await;
+}
+
+/// The second half: let the core judge the hello, and answer the joiner.
+pub async fn admit(
+    connection: &quinn::Connection,
+    greeting: &mut Greeting,
+    core: &mut Outbox<CoreInput>,
+) -> Result<Box<Welcome>> {
     let (reply, answer) = tokio::sync::oneshot::channel();
     core.send(CoreInput::Admit {
-        hello: hello.clone(),
+        hello: greeting.hello.clone(),
         reply,
     })
     .await
@@ -86,14 +109,11 @@ pub async fn accept_handshake(
         .map_err(|_| anyhow!("the node is shutting down"))?
     {
         Ok(welcome) => {
-            write_message(&mut send, &Message::Welcome((*welcome).clone())).await?;
-            Ok((hello, welcome, send, recv, decoder))
+            write_message(&mut greeting.send, &Message::Welcome((*welcome).clone())).await?;
+            Ok(welcome)
         }
         Err(refusal) => {
-            write_message(&mut send, &Message::Refused(refusal.clone())).await?;
-            let _ = send.finish();
-            // Give the refusal time to arrive before the connection goes.
-            let _ = tokio::time::timeout(Duration::from_secs(2), connection.closed()).await;
+            refuse(connection, &mut greeting.send, &refusal).await;
             bail!(refusal)
         }
     }

@@ -66,6 +66,14 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Run a relay server: the always-on root of many sessions, with an admin API.
+    #[command(args_conflicts_with_subcommands = true)]
+    Relay {
+        #[command(subcommand)]
+        action: Option<RelayAction>,
+        #[command(flatten)]
+        args: canopy_node::relay::RelayArgs,
+    },
     /// Measure the desktop window (frame times while panning a 100,000-stroke page).
     Bench {
         #[command(subcommand)]
@@ -97,6 +105,22 @@ enum Command {
         /// Page (from 0) for PNG and SVG.
         #[arg(long, default_value_t = 0)]
         page: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RelayAction {
+    /// Create a session on a running relay and print its invite URLs.
+    NewSession {
+        /// Title shown in the admin API's listings.
+        #[arg(long, default_value = "")]
+        title: String,
+        /// The relay's admin API address.
+        #[arg(long, env = "CANOPY_ADMIN", default_value = "127.0.0.1:7448")]
+        admin: String,
+        /// The admin token.
+        #[arg(long, env = "CANOPY_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: String,
     },
 }
 
@@ -261,10 +285,26 @@ fn main() -> Result<()> {
         // `canopy` alone opens a window hosting a session.
         cli = Cli::parse_from(args.into_iter().chain(["host".into()]));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
-        .with_writer(std::io::stderr)
-        .init();
+    // A relay's log format comes from its configuration, so read that first.
+    let relay_config = match &cli.command {
+        Some(Command::Relay { action: None, args }) => {
+            let config = canopy_node::relay::RelayConfig::resolve(args)?;
+            if args.print_config {
+                print!("{}", config.to_toml());
+                return Ok(());
+            }
+            Some(config)
+        }
+        _ => None,
+    };
+    let filter = tracing_subscriber::EnvFilter::new(&cli.log);
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match relay_config.as_ref().map(|c| c.log_format) {
+        Some(canopy_node::relay::LogFormat::Json) => logs.json().init(),
+        _ => logs.init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -290,6 +330,25 @@ fn main() -> Result<()> {
     } = tool
     {
         return canopy_node::desktop::bench::run(runtime, strokes, frames);
+    }
+    if let Some(config) = relay_config {
+        return runtime.block_on(canopy_node::relay::run(config));
+    }
+    if let Command::Relay {
+        action:
+            Some(RelayAction::NewSession {
+                title,
+                admin,
+                admin_token,
+            }),
+        ..
+    } = tool
+    {
+        print!(
+            "{}",
+            canopy_node::relay::request_new_session(&admin, &admin_token, &title)?
+        );
+        return Ok(());
     }
     runtime.block_on(async move {
         match tool {
@@ -346,8 +405,9 @@ fn main() -> Result<()> {
             | Command::Join { .. }
             | Command::Open { .. }
             | Command::Play { .. }
-            | Command::Bench { .. } => {
-                unreachable!("node commands and benchmarks are handled above")
+            | Command::Bench { .. }
+            | Command::Relay { .. } => {
+                unreachable!("node commands, relays and benchmarks are handled above")
             }
         }
     })

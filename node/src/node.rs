@@ -10,14 +10,17 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _, Result};
 use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
 use canopy_protocol::{
-    public_key, Ancestor, Authority, Fingerprint, Hello, JoinUrl, Role, SessionId, PROTOCOL_VERSION,
+    public_key, Ancestor, Authority, Fingerprint, Hello, JoinUrl, Refusal, Role, SessionId,
+    PROTOCOL_VERSION,
 };
 
 use crate::audio::AudioInput;
 use crate::core::{fresh_node_id, split_address, Core, CoreInput, LinkUp, NodeSetup};
 use crate::link::{
-    accept_handshake, announce, join_handshake, next_link_id, spawn_link, JoinRefused, Streams,
+    admit, announce, join_handshake, next_link_id, read_hello, refuse, spawn_link, Greeting,
+    JoinRefused, Streams,
 };
+use crate::metrics::Metrics;
 use crate::script::Step;
 use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
 use crate::store::StoreInput;
@@ -25,6 +28,22 @@ use crate::{control, identity, tls};
 
 /// Joins being handshaken at once, at most.
 const MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// Where a session lives in this process: its core, and its audio mixer if any.
+#[derive(Clone)]
+pub struct SessionPorts {
+    /// The session's core.
+    pub core: InboxRef<CoreInput>,
+    /// Its audio component.
+    pub audio: Option<InboxRef<AudioInput>>,
+}
+
+/// What finding a session's ports may take (a relay loads idle sessions from disk).
+pub type RouteFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<SessionPorts, Refusal>> + Send>>;
+
+/// Finds the session a joiner's hello asks for: a node has one, a relay many.
+pub type Router = Arc<dyn Fn(SessionId) -> RouteFuture + Send + Sync>;
 
 /// How a node is started.
 #[derive(Debug, Clone)]
@@ -116,9 +135,9 @@ pub enum JoinError {
 }
 
 /// A node that joined: what it needs to keep going.
-struct Joined {
+pub(crate) struct Joined {
     streams: Streams,
-    welcome: Box<canopy_protocol::Welcome>,
+    pub(crate) welcome: Box<canopy_protocol::Welcome>,
     parent: Ancestor,
 }
 
@@ -270,7 +289,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
 
     let graph = Graph::new("node");
     let audio = match &config.audio {
-        Some(audio) => Some(crate::audio::spawn(&graph, audio)?),
+        Some(audio) => Some(crate::audio::spawn(&graph, "audio", audio)?),
         None => None,
     };
     let setup = NodeSetup {
@@ -285,10 +304,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         authority,
         ancestors,
         document,
+        limits: crate::core::SessionLimits::default(),
+        stored_bytes: 0,
+        metrics: None,
+        revoked: Default::default(),
     };
     let core = graph.spawn("core", |scope| Core::new(scope, setup));
     let core_inbox = core.inbox::<CoreInput>("inbox")?;
-    let (store_handle, store_inbox) = crate::store::spawn(&graph, store)?;
+    let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store)?;
     link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
     let audio = match audio {
         Some((_, inbox, _)) => {
@@ -297,11 +320,21 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         }
         None => None,
     };
-    spawn_listener(&graph, endpoint.clone(), &core_inbox, audio.clone())?;
+    let ports = SessionPorts {
+        core: core_inbox.clone(),
+        audio: audio.clone(),
+    };
+    // One session here: every hello goes to its core, which refuses other sessions.
+    let router: Router = Arc::new(move |_| {
+        let ports = ports.clone();
+        Box::pin(async move { Ok(ports) })
+    });
+    spawn_listener(&graph, endpoint.clone(), router, None)?;
     control::spawn(&graph, control, &core_inbox)?;
     if let Some(joined) = joined {
         spawn_parent(
             &graph,
+            "parent",
             endpoint.clone(),
             &core_inbox,
             audio.clone(),
@@ -327,37 +360,38 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     })
 }
 
-async fn wait_for_signal(core: &ComponentHandle, store: &ComponentHandle) {
+/// Resolves on SIGINT or SIGTERM (SIGINT only where there is no SIGTERM).
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot watch SIGTERM");
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-            exit = core.join() => tracing::error!(?exit, "the core ended"),
-            exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            exit = core.join() => tracing::error!(?exit, "the core ended"),
-            exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
-        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn wait_for_signal(core: &ComponentHandle, store: &ComponentHandle) {
+    tokio::select! {
+        () = shutdown_signal() => {}
+        exit = core.join() => tracing::error!(?exit, "the core ended"),
+        exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
     }
 }
 
 /// Opens (resuming) or creates the node's file for `session`.
-fn open_session(data: &std::path::Path, session: &SessionId) -> Result<Store> {
+pub(crate) fn open_session(data: &std::path::Path, session: &SessionId) -> Result<Store> {
     let path = session_file(data, session);
     if path.exists() {
         let store = Store::open(&path).with_context(|| format!("resuming {}", path.display()))?;
@@ -382,7 +416,7 @@ fn open_session(data: &std::path::Path, session: &SessionId) -> Result<Store> {
 
 /// What invites should carry: the given address, or the bound one (with the machine's
 /// primary address when bound to all interfaces).
-fn public_address(given: Option<&str>, bound: SocketAddr) -> String {
+pub(crate) fn public_address(given: Option<&str>, bound: SocketAddr) -> String {
     if let Some(given) = given {
         return if split_address(given).is_some() && !given.ends_with(']') {
             given.to_string()
@@ -412,7 +446,7 @@ fn primary_address(family: IpAddr) -> Option<IpAddr> {
 }
 
 /// IPv6 literals need brackets in `host:port`.
-fn host_for_address(host: &str) -> String {
+pub(crate) fn host_for_address(host: &str) -> String {
     if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -465,7 +499,7 @@ async fn connect(
     }
 }
 
-async fn join(
+pub(crate) async fn join(
     endpoint: &quinn::Endpoint,
     address: &str,
     fingerprint: Fingerprint,
@@ -505,14 +539,14 @@ async fn join(
     })
 }
 
-/// `listener`: accepts connections; each gets a `link[N]/handshake` component.
-fn spawn_listener(
+/// `listener`: accepts connections; each gets a `link[N]/handshake` component, which
+/// reads the hello, finds its session through `router` and lets that core judge it.
+pub(crate) fn spawn_listener(
     graph: &Graph,
     endpoint: quinn::Endpoint,
-    core: &InboxRef<CoreInput>,
-    audio: Option<InboxRef<AudioInput>>,
+    router: Router,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<()> {
-    let core = core.clone();
     graph.component("listener").spawn_fn(move |ctx| async move {
         loop {
             let incoming = tokio::select! {
@@ -538,21 +572,50 @@ fn spawn_listener(
             let id = next_link_id();
             let scope = ctx.graph().component(&format!("link[{id}]/handshake"));
             let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
-            link(&to_core.handle(), &core)?;
-            let core = core.clone();
-            let audio = audio.clone();
+            let router = Arc::clone(&router);
+            let metrics = metrics.clone();
             let graph = ctx.graph().clone();
             scope.spawn_fn(move |_ctx| async move {
                 let connection = incoming.await?;
                 let address = connection.remote_address().to_string();
-                let (hello, welcome, send, recv, decoder) =
-                    match accept_handshake(&connection, &mut to_core).await {
-                        Ok(done) => done,
-                        Err(error) => {
-                            tracing::info!(%address, %error, "join refused");
-                            return Ok(());
+                let refused = |refusal: &Refusal| {
+                    tracing::info!(%address, %refusal, "join refused");
+                    if let Some(metrics) = &metrics {
+                        metrics.refused(refusal.kind());
+                    }
+                };
+                let mut greeting = match read_hello(&connection).await {
+                    Ok(greeting) => greeting,
+                    Err(error) => {
+                        tracing::info!(%address, %error, "join abandoned");
+                        return Ok(());
+                    }
+                };
+                let ports = match router(greeting.hello.session).await {
+                    Ok(ports) => ports,
+                    Err(refusal) => {
+                        refused(&refusal);
+                        refuse(&connection, &mut greeting.send, &refusal).await;
+                        return Ok(());
+                    }
+                };
+                link(&to_core.handle(), &ports.core)?;
+                let welcome = match admit(&connection, &mut greeting, &mut to_core).await {
+                    Ok(welcome) => welcome,
+                    Err(error) => {
+                        match error.downcast_ref::<Refusal>() {
+                            Some(refusal) => refused(refusal),
+                            None => tracing::info!(%address, %error, "join abandoned"),
                         }
-                    };
+                        return Ok(());
+                    }
+                };
+                let Greeting {
+                    hello,
+                    send,
+                    recv,
+                    decoder,
+                } = greeting;
                 let streams = Streams {
                     link: id,
                     connection: connection.clone(),
@@ -560,7 +623,10 @@ fn spawn_listener(
                     recv,
                     decoder,
                 };
-                let writer = spawn_link(&graph, &core, audio.as_ref(), streams)?;
+                let writer = spawn_link(&graph, &ports.core, ports.audio.as_ref(), streams)?;
+                if let Some(metrics) = &metrics {
+                    Metrics::add(&metrics.links_opened, 1);
+                }
                 announce(
                     &mut to_core,
                     LinkUp {
@@ -584,19 +650,20 @@ fn spawn_listener(
 
 /// `parent`: keeps this node joined. When the parent link is lost it retries with
 /// backoff, then tries each ancestor in turn (nearest first), so the session heals.
-fn spawn_parent(
+pub(crate) fn spawn_parent(
     graph: &Graph,
+    name: &str,
     endpoint: quinn::Endpoint,
     core: &InboxRef<CoreInput>,
     audio: Option<InboxRef<AudioInput>>,
     config: NodeConfig,
     first: Joined,
-) -> Result<()> {
+) -> Result<ComponentHandle> {
     let core_ref = core.clone();
-    let scope = graph.component("parent");
+    let scope = graph.component(name);
     let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
     link(&to_core.handle(), core)?;
-    scope.spawn_fn(move |ctx| async move {
+    Ok(scope.spawn_fn(move |ctx| async move {
         let mut current = first;
         loop {
             let Joined {
@@ -646,8 +713,7 @@ fn spawn_parent(
                 }
             };
         }
-    });
-    Ok(())
+    }))
 }
 
 /// One round of rejoining: the lost parent with backoff, then each higher ancestor.

@@ -38,8 +38,12 @@ impl std::fmt::Debug for StoreInput {
 }
 
 /// Spawns `store`; returns its handle and inbox.
-pub fn spawn(graph: &Graph, store: Store) -> Result<(ComponentHandle, InboxRef<StoreInput>)> {
-    let scope = graph.component("store");
+pub fn spawn(
+    graph: &Graph,
+    name: &str,
+    store: Store,
+) -> Result<(ComponentHandle, InboxRef<StoreInput>)> {
+    let scope = graph.component(name);
     let mut inbox: Inbox<StoreInput> = scope.inbox_with_capacity("inbox", 1024);
     let inbox_ref = inbox.handle();
     let handle = scope.spawn_fn(move |_ctx| async move {

@@ -107,6 +107,30 @@ pub enum Refusal {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// A relay does not hold the session asked for.
+    #[error("no session {0} here (it was closed, or never created on this relay)")]
+    UnknownSession(String),
+    /// The invite was revoked by the session's operator.
+    #[error("this invite has been revoked")]
+    Revoked,
+}
+
+impl Refusal {
+    /// A short stable name for the kind of refusal (metrics labels, logs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::VersionMismatch { .. } => "version_mismatch",
+            Refusal::WrongSession { .. } => "wrong_session",
+            Refusal::BadInvite(_) => "bad_invite",
+            Refusal::Loop(_) => "loop",
+            Refusal::ViewerEdit(_) => "viewer_edit",
+            Refusal::Protocol(_) => "protocol",
+            Refusal::Limit(_) => "limit",
+            Refusal::ShuttingDown => "shutting_down",
+            Refusal::UnknownSession(_) => "unknown_session",
+            Refusal::Revoked => "revoked",
+        }
+    }
 }
 
 /// An op as routers see it: the envelope in the clear, the action as opaque bytes that

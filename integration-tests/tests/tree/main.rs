@@ -8,6 +8,7 @@ mod errors;
 mod files;
 mod healing;
 mod presence;
+mod relay;
 mod tools;
 mod trees;
 mod util;

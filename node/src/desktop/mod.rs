@@ -102,7 +102,7 @@ async fn supervise(
     loop {
         let request = tokio::select! {
             request = control.recv() => request,
-            () = wait_for_signal() => {
+            () = crate::node::shutdown_signal() => {
                 tracing::info!("signal received: closing the window");
                 sink.send(UiEvent::Closed);
                 Some(Control::Quit)
@@ -175,24 +175,4 @@ async fn start(config: &NodeConfig, sink: &UiSink) -> Option<RunningNode> {
         )));
     }
     Some(node)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -1,0 +1,417 @@
+//! `canopy relay` as an operator runs it: many sessions behind one port, an admin API
+//! with a token, Prometheus metrics, limits, restarts that peers ride out, SIGTERM
+//! drains, and relays chained to relays.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::util::{assert_converged, canopy, free_port, script, wait_until, Node};
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+/// A relay process and what it printed at start.
+struct Relay {
+    child: Child,
+    data: PathBuf,
+    admin: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Relay {
+    fn start(extra: &[&str]) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_path_buf();
+        let mut relay = Relay::start_in(&data, &format!("127.0.0.1:{}", free_port()), extra);
+        relay._dir = Some(dir);
+        relay
+    }
+
+    fn start_in(data: &Path, listen: &str, extra: &[&str]) -> Relay {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("relay.log"))
+            .unwrap();
+        let mut child = Command::new(canopy())
+            .args(["relay", "--data"])
+            .arg(data)
+            .args(["--listen", listen, "--admin", "127.0.0.1:0"])
+            .args(["--admin-token", TOKEN, "--idle-session-expiry", "3600"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut admin = None;
+        while admin.is_none() {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => admin = line.strip_prefix("admin ").map(str::to_string),
+                Err(_) => panic!(
+                    "the relay printed no admin address; its log:\n{}",
+                    std::fs::read_to_string(data.join("relay.log")).unwrap_or_default()
+                ),
+            }
+        }
+        Relay {
+            child,
+            data: data.to_path_buf(),
+            admin: admin.unwrap(),
+            _dir: None,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join("relay.log")).unwrap_or_default()
+    }
+
+    /// A request to the admin API: (status, body).
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.admin);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut response = match (method, body) {
+            ("GET", _) => {
+                let mut request = agent.get(&url);
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.call()
+            }
+            ("DELETE", _) => {
+                let mut request = agent.delete(&url);
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.call()
+            }
+            (_, body) => {
+                let mut request = agent.post(&url).header("Content-Type", "application/json");
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.send(body.unwrap_or("{}"))
+            }
+        }
+        .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+
+    fn json(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+        let (status, text) = self.http(method, path, Some(TOKEN), body);
+        assert!(status < 300, "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `canopy relay new-session`: (session id, editor URL, viewer URL).
+    fn new_session(&self, title: &str) -> (String, String, String) {
+        let output = Command::new(canopy())
+            .args([
+                "relay",
+                "new-session",
+                "--title",
+                title,
+                "--admin",
+                &self.admin,
+            ])
+            .env("CANOPY_ADMIN_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "new-session failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let field = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix:?} line in {text}"))
+                .to_string()
+        };
+        (
+            field("session "),
+            field("invite editor "),
+            field("invite viewer "),
+        )
+    }
+
+    /// SIGTERM; returns the exit status and how long the drain took.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        (status, started.elapsed())
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless join that is expected to fail: its error message.
+fn refused_join(url: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(canopy())
+        .args([
+            "join",
+            url,
+            "--headless",
+            "--no-audio",
+            "--timeout",
+            "5",
+            "--data",
+        ])
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the join was not refused");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn admin_api_sessions_metrics_invites_and_revocation() {
+    let relay = Relay::start(&[]);
+    // Probes and metrics are open; the session endpoints need the token.
+    assert_eq!(relay.http("GET", "/healthz", None, None).0, 200);
+    assert_eq!(relay.http("GET", "/readyz", None, None).0, 200);
+    assert_eq!(relay.http("GET", "/sessions", None, None).0, 401);
+    assert_eq!(
+        relay
+            .http("GET", "/sessions", Some("wrong-token-wrong-token"), None)
+            .0,
+        403
+    );
+    assert_eq!(
+        relay
+            .http("POST", "/sessions", None, Some(r#"{"title":"x"}"#))
+            .0,
+        401
+    );
+
+    let (id, editor, viewer) = relay.new_session("Team sketch");
+    let scripts = tempfile::tempdir().unwrap();
+    let draw = script(scripts.path(), "a", 5, 0, "");
+    let a = Node::join(
+        "a",
+        &editor,
+        &["--no-audio", "--draw", draw.to_str().unwrap()],
+    );
+    let b = Node::join("b", &viewer, &["--no-audio"]);
+    assert_converged(&[&a, &b], 5, Duration::from_secs(20));
+
+    let listed = relay.json("GET", "/sessions", None);
+    let session = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(session["title"], "Team sketch");
+    assert_eq!(session["peers"], 2);
+    assert!(session["ops"].as_u64().unwrap() >= 15, "{session}");
+    let one = relay.json("GET", &format!("/sessions/{id}"), None);
+    assert_eq!(one["status"]["strokes"], 5);
+
+    // Metrics are valid Prometheus text (checked by promtool) and count what happened.
+    let (status, metrics) = relay.http("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("canopy_peers 2"), "{metrics}");
+    assert!(
+        metrics.contains("canopy_sessions{state=\"loaded\"} 1"),
+        "{metrics}"
+    );
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is missing: `make test` installs Debian's prometheus package");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // A fresh invite works until it is revoked; then joins with it are refused.
+    let issued = relay.json(
+        "POST",
+        &format!("/sessions/{id}/invites"),
+        Some(r#"{"role":"viewer","ttl_seconds":600}"#),
+    );
+    let url = issued["url"].as_str().unwrap().to_string();
+    let c = Node::join("c", &url, &["--no-audio"]);
+    assert_converged(&[&a, &c], 5, Duration::from_secs(20));
+    drop(c);
+    let body = serde_json::json!({ "invite": url }).to_string();
+    assert_eq!(
+        relay
+            .http(
+                "POST",
+                &format!("/sessions/{id}/revoke"),
+                Some(TOKEN),
+                Some(&body)
+            )
+            .0,
+        204
+    );
+    let error = refused_join(&url);
+    assert!(error.contains("revoked"), "{error}");
+
+    // Closing a session tells its peers and forgets it.
+    assert_eq!(
+        relay
+            .http("DELETE", &format!("/sessions/{id}"), Some(TOKEN), None)
+            .0,
+        204
+    );
+    assert_eq!(
+        relay
+            .http("GET", &format!("/sessions/{id}"), Some(TOKEN), None)
+            .0,
+        404
+    );
+    let error = refused_join(&editor);
+    assert!(error.contains("no session"), "{error}");
+}
+
+#[test]
+fn limits_are_enforced_with_clear_errors() {
+    let relay = Relay::start(&["--max-peers-per-session", "1", "--max-sessions", "1"]);
+    let (_, editor, _) = relay.new_session("small");
+    let _a = Node::join("a", &editor, &["--no-audio"]);
+    let error = refused_join(&editor);
+    assert!(error.contains("full"), "{error}");
+    let (status, body) = relay.http("POST", "/sessions", Some(TOKEN), Some(r#"{"title":"two"}"#));
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("maximum of 1 sessions"), "{body}");
+    let output = Command::new(canopy())
+        .args(["relay", "new-session", "--admin", &relay.admin])
+        .env("CANOPY_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("maximum of 1 sessions"));
+}
+
+#[test]
+fn a_restarted_relay_keeps_its_sessions_and_peers_resume_by_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut relay = Relay::start_in(dir.path(), &listen, &["--shutdown-deadline", "5"]);
+    let (_, editor, _) = relay.new_session("durable");
+    let scripts = tempfile::tempdir().unwrap();
+    // a draws 10 strokes now and 10 more after the relay has restarted.
+    let first = std::fs::read_to_string(script(scripts.path(), "a1", 10, 0, "")).unwrap();
+    let later =
+        std::fs::read_to_string(script(scripts.path(), "a2", 10, 0, r#"{"sleep_ms":12000}"#))
+            .unwrap();
+    let a_script = scripts.path().join("a.jsonl");
+    std::fs::write(&a_script, format!("{first}{later}")).unwrap();
+    let a = Node::join(
+        "a",
+        &editor,
+        &["--no-audio", "--draw", a_script.to_str().unwrap()],
+    );
+    let b = Node::join("b", &editor, &["--no-audio"]);
+    assert_converged(&[&a, &b], 10, Duration::from_secs(20));
+
+    // SIGTERM drains within the deadline and exits cleanly; readiness goes first.
+    let (status, took) = relay.terminate();
+    assert!(status.success(), "exit {status:?}\n{}", relay.log());
+    assert!(took < Duration::from_secs(8), "drain took {took:?}");
+    assert!(relay.log().contains("draining"));
+
+    let relay = Relay::start_in(dir.path(), &listen, &[]);
+    // Both peers come back to the relay on their own, and everything converges.
+    assert!(
+        wait_until(Duration::from_secs(40), || {
+            [&a, &b]
+                .iter()
+                .all(|n| n.try_status().is_some_and(|s| s["parent"].is_object()))
+        }),
+        "peers did not reconnect:\n{}\n{}",
+        a.log(),
+        relay.log()
+    );
+    assert_converged(&[&a, &b], 20, Duration::from_secs(40));
+    let listed = relay.json("GET", "/sessions", None);
+    assert_eq!(listed["sessions"][0]["peers"], 2, "{listed}");
+}
+
+#[test]
+fn chained_relays_serve_one_session_to_peers_on_both() {
+    let upper = Relay::start(&[]);
+    let (id, editor, _) = upper.new_session("regions");
+    let lower = Relay::start(&["--upstream", &editor]);
+    let invite = lower.json(
+        "POST",
+        &format!("/sessions/{id}/invites"),
+        Some(r#"{"role":"editor"}"#),
+    );
+    let near_lower = invite["url"].as_str().unwrap().to_string();
+    let scripts = tempfile::tempdir().unwrap();
+    let a = Node::join(
+        "a",
+        &editor,
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "a", 6, 0, "").to_str().unwrap(),
+        ],
+    );
+    let b = Node::join(
+        "b",
+        &near_lower,
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "b", 4, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert_converged(&[&a, &b], 10, Duration::from_secs(30));
+    assert_eq!(
+        lower.json("GET", &format!("/sessions/{id}"), None)["session"]["upstream"],
+        editor.as_str()
+    );
+}

@@ -1,0 +1,798 @@
+//! `canopy relay`: the always-on root of many sessions, operated like a service.
+//!
+//! One QUIC endpoint serves every session: a joiner's hello names its session and the
+//! listener routes it to that session's core. Each session is the same pair of
+//! components a peer runs (`session[ID]/core` and `session[ID]/store`, on one graph),
+//! durable in `DATA/sessions/ID.canopy`. Sessions with nobody connected are unloaded
+//! after a while and loaded again when someone joins, so a relay restart loses
+//! nothing: peers reconnect by themselves and resume by version vector.
+//!
+//! A relay can also serve a session of another relay (`--upstream URL`): it joins it
+//! as a child, exactly as a peer does, and peers near it attach here.
+
+pub mod admin;
+pub mod config;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
+use canopy_protocol::{
+    public_key, Authority, Fingerprint, Hello, JoinUrl, Refusal, Role, SessionId, PROTOCOL_VERSION,
+};
+use ring::signature::Ed25519KeyPair;
+use serde::Serialize;
+use tokio::sync::{oneshot, Mutex};
+
+use crate::core::{now_seconds, Core, CoreInput, NodeSetup, SessionLimits, Status};
+use crate::metrics::Metrics;
+use crate::node::{self, Router, SessionPorts};
+use crate::storage::{now_ms, session_file, Meta, Store};
+use crate::store::StoreInput;
+use crate::{identity, tls};
+pub use config::{LogFormat, RelayArgs, RelayConfig};
+
+/// How often idle sessions are looked for.
+const EXPIRY_CHECK: Duration = Duration::from_secs(5);
+
+/// One session held in memory.
+struct Session {
+    core: ComponentHandle,
+    inbox: InboxRef<CoreInput>,
+    /// The session's mixer: everyone connected here hears everyone else.
+    audio: InboxRef<crate::audio::AudioInput>,
+    /// The admin component's way to this core (status, invites, revocations).
+    control: Outbox<CoreInput>,
+    store: ComponentHandle,
+    parent: Option<ComponentHandle>,
+    upstream: Option<String>,
+    title: String,
+    created_ms: u64,
+    path: PathBuf,
+    /// Since when nobody has been connected.
+    idle_since: Option<Instant>,
+}
+
+/// A session as the admin API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: String,
+    /// Title given at creation.
+    pub title: String,
+    /// `loaded` (in memory) or `idle` (on disk only).
+    pub state: &'static str,
+    /// Peers connected directly to this relay for the session.
+    pub peers: usize,
+    /// Ops in the document (loaded sessions).
+    pub ops: Option<u64>,
+    /// Size of the session's file.
+    pub bytes: u64,
+    /// Seconds since the session was created.
+    pub age_seconds: u64,
+    /// The relay this session is joined to, if it is served from upstream.
+    pub upstream: Option<String>,
+}
+
+/// What an admin can ask that may fail in the caller's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// No such session.
+    #[error("no session {0}")]
+    NoSuchSession(String),
+    /// A configured limit stops the request.
+    #[error("{0}")]
+    Limit(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Anything else (disk, a component gone).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A running relay.
+pub struct Relay {
+    config: RelayConfig,
+    graph: Graph,
+    /// The `admin` component: owns an outbox to every loaded session's core.
+    admin: ComponentHandle,
+    endpoint: quinn::Endpoint,
+    key: Arc<Ed25519KeyPair>,
+    fingerprint: Fingerprint,
+    public_address: String,
+    /// Shared by every session's core and the listener.
+    pub metrics: Arc<Metrics>,
+    sessions: Mutex<BTreeMap<SessionId, Session>>,
+    draining: AtomicBool,
+    started: Instant,
+}
+
+fn short(session: &SessionId) -> String {
+    session.to_string().chars().take(8).collect()
+}
+
+fn revoked_file(data: &Path, session: &SessionId) -> PathBuf {
+    data.join("revoked").join(session.to_string())
+}
+
+fn upstream_file(data: &Path, session: &SessionId) -> PathBuf {
+    data.join("upstreams").join(session.to_string())
+}
+
+impl Relay {
+    /// Binds the endpoint, starts the listener, and joins the configured upstreams.
+    pub async fn start(config: RelayConfig) -> Result<Arc<Relay>> {
+        std::fs::create_dir_all(&config.data)
+            .with_context(|| format!("creating the data directory {}", config.data.display()))?;
+        let identity = identity::load_or_create(&config.data)?;
+        let endpoint = quinn::Endpoint::server(
+            tls::server_config(&identity, Duration::from_secs(20))?,
+            config.listen,
+        )
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local = endpoint.local_addr().context("reading the bound address")?;
+        let public_address = node::public_address(config.public_host.as_deref(), local);
+        let graph = Graph::new("relay");
+        let admin = graph.component("admin").spawn_fn(|ctx| async move {
+            ctx.stopped().await;
+            Ok(())
+        });
+        let relay = Arc::new(Relay {
+            graph,
+            admin,
+            endpoint: endpoint.clone(),
+            key: Arc::new(identity.key),
+            fingerprint: identity.fingerprint,
+            public_address,
+            metrics: Arc::new(Metrics::default()),
+            sessions: Mutex::new(BTreeMap::new()),
+            draining: AtomicBool::new(false),
+            started: Instant::now(),
+            config,
+        });
+        let routing = Arc::clone(&relay);
+        let router: Router = Arc::new(move |session| {
+            let relay = Arc::clone(&routing);
+            Box::pin(async move { relay.route(session).await })
+        });
+        node::spawn_listener(
+            &relay.graph,
+            endpoint,
+            router,
+            Some(Arc::clone(&relay.metrics)),
+        )?;
+        for url in relay.config.upstream.clone() {
+            relay
+                .join_upstream(&url)
+                .await
+                .with_context(|| format!("joining upstream {url}"))?;
+        }
+        let expiring = Arc::clone(&relay);
+        tokio::spawn(async move { expiring.expire_idle_sessions().await });
+        tracing::info!(listen = %local, public = %relay.public_address, "relay running");
+        Ok(relay)
+    }
+
+    /// The address peers reach (`host:port`).
+    pub fn public_address(&self) -> &str {
+        &self.public_address
+    }
+
+    /// The bound UDP address.
+    pub fn local_address(&self) -> Option<std::net::SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// False while draining.
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The ports of a session, loading it from disk if it is idle.
+    async fn route(&self, session: SessionId) -> Result<SessionPorts, Refusal> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err(Refusal::ShuttingDown);
+        }
+        let mut sessions = self.sessions.lock().await;
+        if let Some(found) = sessions.get(&session) {
+            return Ok(SessionPorts {
+                core: found.inbox.clone(),
+                audio: Some(found.audio.clone()),
+            });
+        }
+        match self.load(&session).await {
+            Ok(Some(loaded)) => {
+                let ports = SessionPorts {
+                    core: loaded.inbox.clone(),
+                    audio: Some(loaded.audio.clone()),
+                };
+                sessions.insert(session, loaded);
+                Ok(ports)
+            }
+            Ok(None) => Err(Refusal::UnknownSession(session.to_string())),
+            Err(error) => {
+                tracing::error!(session = %session, error = format!("{error:#}"), "cannot load session");
+                Err(Refusal::UnknownSession(session.to_string()))
+            }
+        }
+    }
+
+    /// Loads a session held on disk (root sessions: its key is here).
+    async fn load(&self, session: &SessionId) -> Result<Option<Session>> {
+        let data = &self.config.data;
+        let Some(session_key) = identity::session_key_for(data, session)? else {
+            return Ok(None);
+        };
+        let path = session_file(data, session);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let (found, authority) = Authority::root(&session_key, &self.key, now_seconds());
+        if found != *session {
+            bail!("the key stored for session {session} is for {found}");
+        }
+        let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        tracing::info!(session = %short(session), "session loaded");
+        self.spawn_session(store, Some(authority), Vec::new(), None)
+            .map(Some)
+    }
+
+    /// Starts a session's core and store on the relay's graph.
+    fn spawn_session(
+        &self,
+        store: Store,
+        authority: Option<Authority>,
+        ancestors: Vec<canopy_protocol::Ancestor>,
+        upstream: Option<String>,
+    ) -> Result<Session> {
+        let session = store.meta.session;
+        let name = format!("session[{}]", short(&session));
+        let path = store.path().to_path_buf();
+        let stored_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let document = store.document()?;
+        let revoked = std::fs::read_to_string(revoked_file(&self.config.data, &session))
+            .map(|text| text.lines().map(str::to_string).collect())
+            .unwrap_or_default();
+        // A mixer per session, as in every node: no microphone or speakers here, only
+        // mix-minus between the links.
+        let (_, audio, meters) = crate::audio::spawn(
+            &self.graph,
+            &format!("{name}/audio"),
+            &crate::audio::AudioConfig {
+                input: None,
+                output: None,
+            },
+        )?;
+        let setup = NodeSetup {
+            print_invites: false,
+            invite_ttl: None,
+            name: "relay".into(),
+            key: Arc::clone(&self.key),
+            fingerprint: self.fingerprint,
+            public_address: self.public_address.clone(),
+            session,
+            authority,
+            ancestors,
+            meters: Some(meters),
+            document,
+            limits: SessionLimits {
+                ops_per_second: self.config.ops_per_second,
+                ops_burst: self.config.ops_per_second * 20.0,
+                max_children: Some(self.config.max_peers_per_session),
+                max_bytes: Some(self.config.max_session_bytes),
+            },
+            stored_bytes,
+            metrics: Some(Arc::clone(&self.metrics)),
+            revoked,
+        };
+        let title = store.meta.title.clone();
+        let created_ms = store.meta.created_ms;
+        let core = self
+            .graph
+            .spawn(&format!("{name}/core"), |scope| Core::new(scope, setup));
+        let inbox = core.inbox::<CoreInput>("inbox")?;
+        let (store, store_inbox) =
+            crate::store::spawn(&self.graph, &format!("{name}/store"), store)?;
+        link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
+        link(&core.outbox::<crate::audio::AudioInput>("audio")?, &audio)?;
+        let control = self
+            .admin
+            .new_outbox::<CoreInput>(&format!("to-{name}"))
+            .ok_or_else(|| anyhow!("the relay is stopping"))?;
+        link(&control.handle(), &inbox)?;
+        Ok(Session {
+            core,
+            inbox,
+            audio,
+            control,
+            store,
+            parent: None,
+            upstream,
+            title,
+            created_ms,
+            path,
+            idle_since: None,
+        })
+    }
+
+    /// Creates a new root session and returns its id and invites.
+    pub async fn create_session(
+        &self,
+        title: &str,
+    ) -> Result<(SessionId, BTreeMap<String, String>), RelayError> {
+        if title.chars().count() > 200 {
+            return Err(RelayError::BadRequest(
+                "titles are at most 200 characters".into(),
+            ));
+        }
+        let held = self.session_ids()?.len();
+        if held >= self.config.max_sessions {
+            return Err(RelayError::Limit(format!(
+                "this relay holds its maximum of {} sessions",
+                self.config.max_sessions
+            )));
+        }
+        let data = &self.config.data;
+        let session_key = identity::new_session_key(data, false)?;
+        let (session, authority) = Authority::root(&session_key, &self.key, now_seconds());
+        let store = Store::create(
+            &session_file(data, &session),
+            &Meta {
+                session,
+                node: crate::core::fresh_node_id(),
+                created_ms: now_ms(),
+                title: title.to_string(),
+            },
+        )
+        .map_err(anyhow::Error::from)?;
+        let mut loaded = self.spawn_session(store, Some(authority), Vec::new(), None)?;
+        let mut invites = BTreeMap::new();
+        for role in [Role::Editor, Role::Viewer] {
+            if let Some(url) = invite(&mut loaded.control, role, None).await {
+                invites.insert(role.to_string(), url);
+            }
+        }
+        self.sessions.lock().await.insert(session, loaded);
+        tracing::info!(session = %short(&session), title, "session created");
+        Ok((session, invites))
+    }
+
+    /// Joins a session of another relay and serves it here.
+    pub async fn join_upstream(&self, url: &str) -> Result<SessionId> {
+        let parsed: JoinUrl = url.parse().map_err(|e| anyhow!("bad upstream URL: {e}"))?;
+        let session = parsed.session;
+        if self.sessions.lock().await.contains_key(&session) {
+            bail!("session {session} is already served here");
+        }
+        let data = &self.config.data;
+        let path = session_file(data, &session);
+        let store = if path.exists() {
+            Store::open(&path)?
+        } else {
+            Store::create(
+                &path,
+                &Meta {
+                    session,
+                    node: crate::core::fresh_node_id(),
+                    created_ms: now_ms(),
+                    title: String::new(),
+                },
+            )?
+        };
+        let document = store.document()?;
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            session,
+            node: document.local_node(),
+            node_key: public_key(&self.key),
+            name: "relay".into(),
+            invite: parsed.invite.clone(),
+            seen: document.version_vector(),
+        };
+        let fingerprint = parsed
+            .fingerprint
+            .ok_or_else(|| anyhow!("the upstream URL has no fingerprint"))?;
+        let address = format!("{}:{}", node::host_for_address(&parsed.host), parsed.port);
+        let joined = node::join(
+            &self.endpoint,
+            &address,
+            fingerprint,
+            &hello,
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+        )
+        .await?;
+        let authority = Some(joined.welcome.authority.clone());
+        let ancestors = joined.welcome.ancestors.clone();
+        let mut loaded = self.spawn_session(store, authority, ancestors, Some(url.to_string()))?;
+        let name = format!("session[{}]/parent", short(&session));
+        let config = crate::node::NodeConfig {
+            data: data.clone(),
+            listen: self.config.listen,
+            public_address: Some(self.public_address.clone()),
+            name: "relay".into(),
+            draw: None,
+            join: Some(url.to_string()),
+            fresh: false,
+            timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(20),
+            print_invites: false,
+            invite_ttl: None,
+            open: None,
+            play: None,
+            audio: None,
+        };
+        loaded.parent = Some(node::spawn_parent(
+            &self.graph,
+            &name,
+            self.endpoint.clone(),
+            &loaded.inbox,
+            Some(loaded.audio.clone()),
+            config,
+            joined,
+        )?);
+        std::fs::create_dir_all(data.join("upstreams"))?;
+        std::fs::write(upstream_file(data, &session), url)?;
+        self.sessions.lock().await.insert(session, loaded);
+        tracing::info!(session = %short(&session), upstream = %address, "serving an upstream session");
+        Ok(session)
+    }
+
+    /// Every session this relay holds, loaded or on disk.
+    fn session_ids(&self) -> Result<Vec<SessionId>> {
+        let keys = self.config.data.join("keys");
+        let mut ids = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&keys) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(id) = name.strip_suffix(".key") {
+                    if let Ok(session) = id.parse::<SessionId>() {
+                        if session_file(&self.config.data, &session).exists() {
+                            ids.push(session);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The sessions, loaded ones with their live numbers.
+    pub async fn list(&self) -> Result<Vec<SessionInfo>> {
+        let mut ids = self.session_ids()?;
+        let mut sessions = self.sessions.lock().await;
+        let loaded: Vec<SessionId> = sessions.keys().copied().collect();
+        ids.extend(
+            loaded
+                .into_iter()
+                .filter(|k| !ids.contains(k))
+                .collect::<Vec<_>>(),
+        );
+        let mut infos = Vec::new();
+        for id in ids {
+            infos.push(self.info(&mut sessions, &id).await.0);
+        }
+        Ok(infos)
+    }
+
+    async fn info(
+        &self,
+        sessions: &mut BTreeMap<SessionId, Session>,
+        id: &SessionId,
+    ) -> (SessionInfo, Option<Status>) {
+        let path = session_file(&self.config.data, id);
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match sessions.get_mut(id) {
+            Some(session) => {
+                let status = glance(&mut session.control).await;
+                let info = SessionInfo {
+                    id: id.to_string(),
+                    title: session.title.clone(),
+                    state: "loaded",
+                    peers: status.as_ref().map_or(0, |s| s.children.len()),
+                    ops: status.as_ref().map(|s| s.ops),
+                    bytes,
+                    age_seconds: now_ms().saturating_sub(session.created_ms) / 1000,
+                    upstream: session.upstream.clone(),
+                };
+                (info, status)
+            }
+            None => {
+                let meta = Store::open_read_only(&path).ok().map(|s| s.meta);
+                let info = SessionInfo {
+                    id: id.to_string(),
+                    title: meta.as_ref().map(|m| m.title.clone()).unwrap_or_default(),
+                    state: "idle",
+                    peers: 0,
+                    ops: None,
+                    bytes,
+                    age_seconds: meta.map_or(0, |m| now_ms().saturating_sub(m.created_ms) / 1000),
+                    upstream: None,
+                };
+                (info, None)
+            }
+        }
+    }
+
+    /// One session's details.
+    pub async fn inspect(
+        &self,
+        id: &SessionId,
+    ) -> Result<(SessionInfo, Option<Status>), RelayError> {
+        if !self.session_ids()?.contains(id) && !self.sessions.lock().await.contains_key(id) {
+            return Err(RelayError::NoSuchSession(id.to_string()));
+        }
+        let mut sessions = self.sessions.lock().await;
+        Ok(self.info(&mut sessions, id).await)
+    }
+
+    /// A new invite to a session (loading it if idle).
+    pub async fn issue_invite(
+        &self,
+        id: &SessionId,
+        role: Role,
+        ttl: Option<Duration>,
+    ) -> Result<String, RelayError> {
+        self.route(*id)
+            .await
+            .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
+        let mut sessions = self.sessions.lock().await;
+        let session = sessions
+            .get_mut(id)
+            .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))?;
+        invite(&mut session.control, role, ttl)
+            .await
+            .ok_or_else(|| RelayError::BadRequest(format!("this relay cannot invite {role}s")))
+    }
+
+    /// Refuses joins with this invite from now on (kept across restarts).
+    pub async fn revoke(&self, id: &SessionId, invite: &str) -> Result<(), RelayError> {
+        let token = match invite.parse::<JoinUrl>() {
+            Ok(url) => url.invite.to_token(),
+            Err(_) => canopy_protocol::Invite::from_token(invite.trim())
+                .map_err(|e| RelayError::BadRequest(format!("not an invite URL or token: {e}")))?
+                .to_token(),
+        };
+        self.route(*id)
+            .await
+            .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
+        let file = revoked_file(&self.config.data, id);
+        std::fs::create_dir_all(self.config.data.join("revoked")).map_err(anyhow::Error::from)?;
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(&token);
+        text.push('\n');
+        std::fs::write(&file, text).map_err(anyhow::Error::from)?;
+        if let Some(session) = self.sessions.lock().await.get_mut(id) {
+            let _ = session.control.send(CoreInput::Revoke(token)).await;
+        }
+        Ok(())
+    }
+
+    /// Closes a session for good: peers are told, its key is deleted (no one can
+    /// join again) and its file moved to `DATA/closed/`.
+    pub async fn close(&self, id: &SessionId) -> Result<(), RelayError> {
+        let known = self.session_ids()?.contains(id);
+        let loaded = self.sessions.lock().await.remove(id);
+        if !known && loaded.is_none() {
+            return Err(RelayError::NoSuchSession(id.to_string()));
+        }
+        if let Some(session) = loaded {
+            unload(session).await;
+        }
+        let data = &self.config.data;
+        let _ = std::fs::remove_file(data.join("keys").join(format!("{id}.key")));
+        let _ = std::fs::remove_file(upstream_file(data, id));
+        let closed = data.join("closed");
+        std::fs::create_dir_all(&closed).map_err(anyhow::Error::from)?;
+        let path = session_file(data, id);
+        if path.exists() {
+            std::fs::rename(&path, closed.join(path.file_name().unwrap_or_default()))
+                .map_err(anyhow::Error::from)?;
+        }
+        tracing::info!(session = %short(id), "session closed");
+        Ok(())
+    }
+
+    /// Loaded sessions' statuses (for metrics).
+    pub async fn statuses(&self) -> Vec<Status> {
+        let mut sessions = self.sessions.lock().await;
+        let mut all = Vec::new();
+        for session in sessions.values_mut() {
+            if let Some(status) = glance(&mut session.control).await {
+                all.push(status);
+            }
+        }
+        all
+    }
+
+    /// Sessions held: in memory, and in all.
+    pub async fn session_counts(&self) -> (usize, usize) {
+        let loaded = self.sessions.lock().await.len();
+        (
+            loaded,
+            self.session_ids()
+                .map_or(loaded, |ids| ids.len().max(loaded)),
+        )
+    }
+
+    /// Messages waiting in each component's inboxes (cores, stores, links).
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        self.graph
+            .snapshot()
+            .components
+            .into_iter()
+            .map(|c| (c.name, c.inboxes.iter().map(|i| i.queued).sum()))
+            .collect()
+    }
+
+    /// Unloads sessions nobody has been connected to for the configured time.
+    async fn expire_idle_sessions(self: Arc<Self>) {
+        let expiry = Duration::from_secs(self.config.idle_session_expiry_secs.max(1));
+        loop {
+            tokio::time::sleep(EXPIRY_CHECK.min(expiry)).await;
+            if self.draining.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut sessions = self.sessions.lock().await;
+            let mut expired = Vec::new();
+            for (id, session) in sessions.iter_mut() {
+                if session.upstream.is_some() {
+                    continue; // served from upstream: stays joined
+                }
+                let peers = glance(&mut session.control)
+                    .await
+                    .map_or(0, |s| s.children.len());
+                if peers > 0 {
+                    session.idle_since = None;
+                } else if session
+                    .idle_since
+                    .get_or_insert_with(Instant::now)
+                    .elapsed()
+                    >= expiry
+                {
+                    expired.push(*id);
+                }
+            }
+            for id in expired {
+                if let Some(session) = sessions.remove(&id) {
+                    tracing::info!(session = %short(&id), "idle session unloaded");
+                    unload(session).await;
+                }
+            }
+        }
+    }
+
+    /// Graceful shutdown: refuse new joins, tell peers to come back later, flush every
+    /// session file, close the endpoint — within the configured deadline.
+    pub async fn shutdown(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        let deadline = Duration::from_secs(self.config.shutdown_deadline_secs.max(1));
+        tracing::info!(?deadline, "draining");
+        let report = self.graph.stop(deadline).await;
+        if !report.aborted.is_empty() {
+            tracing::warn!(aborted = ?report.aborted, "components did not stop in time");
+        }
+        self.sessions.lock().await.clear();
+        self.endpoint.close(0u32.into(), b"relay shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        tracing::info!("relay stopped");
+    }
+}
+
+/// Stops a session's components; the store flushes when the core's end reaches it.
+async fn unload(session: Session) {
+    if let Some(parent) = &session.parent {
+        parent.stop();
+        parent.join().await;
+    }
+    session.core.stop();
+    session.core.join().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), session.store.join()).await;
+    let _ = session.path;
+}
+
+async fn glance(core: &mut Outbox<CoreInput>) -> Option<Status> {
+    let (reply, answer) = oneshot::channel();
+    core.send(CoreInput::Glance(reply)).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(5), answer)
+        .await
+        .ok()?
+        .ok()
+}
+
+async fn invite(core: &mut Outbox<CoreInput>, role: Role, ttl: Option<Duration>) -> Option<String> {
+    let (reply, answer) = oneshot::channel();
+    core.send(CoreInput::Invite { role, ttl, reply })
+        .await
+        .ok()?;
+    tokio::time::timeout(Duration::from_secs(5), answer)
+        .await
+        .ok()?
+        .ok()?
+}
+
+/// Runs a relay until SIGINT/SIGTERM: peers on QUIC, the admin API on HTTP, and a
+/// clean drain at the end. Prints `relay HOST:PORT` and `admin http://ADDR` first.
+pub async fn run(config: RelayConfig) -> Result<()> {
+    let token = config.admin_token.clone().context(
+        "the admin API needs a token: set --admin-token or CANOPY_ADMIN_TOKEN (16+ characters)",
+    )?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin)
+        .await
+        .with_context(|| format!("cannot listen for the admin API on {}", config.admin))?;
+    let admin_address = admin_listener.local_addr()?;
+    let relay = Relay::start(config).await?;
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "relay {}", relay.public_address());
+        let _ = writeln!(stdout, "admin http://{admin_address}");
+        let _ = stdout.flush();
+    }
+    tracing::info!(admin = %admin_address, "admin API listening");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(admin::serve(
+        admin_listener,
+        Arc::clone(&relay),
+        token,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    crate::node::shutdown_signal().await;
+    relay.shutdown().await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    Ok(())
+}
+
+/// `canopy relay new-session`: asks a running relay's admin API for a new session and
+/// returns the lines to print (`session ID`, `invite editor URL`, `invite viewer URL`).
+pub fn request_new_session(admin: &str, token: &str, title: &str) -> Result<String> {
+    let base = if admin.starts_with("http://") || admin.starts_with("https://") {
+        admin.trim_end_matches('/').to_string()
+    } else {
+        format!("http://{admin}")
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent
+        .post(&format!("{base}/sessions"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({ "title": title }))
+        .with_context(|| format!("cannot reach the relay's admin API at {base}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .body_mut()
+        .read_json()
+        .with_context(|| format!("the admin API at {base} answered {status} with no JSON"))?;
+    if !status.is_success() {
+        let message = body["error"].as_str().unwrap_or("no reason given");
+        bail!("the relay refused ({status}): {message}");
+    }
+    let mut lines = format!("session {}\n", body["id"].as_str().unwrap_or_default());
+    for role in ["editor", "viewer"] {
+        if let Some(url) = body["invites"][role].as_str() {
+            lines.push_str(&format!("invite {role} {url}\n"));
+        }
+    }
+    Ok(lines)
+}
