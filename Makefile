@@ -21,9 +21,10 @@ RUN_PACKAGES := pkg-config cmake libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11
 # audio tests. cmake builds the vendored libopus.
 # xvfb, xdotool, imagemagick: desktop tests run real windows on a virtual display,
 # drive them and take screenshots; desktop-file-utils checks the .desktop file;
-# prometheus brings promtool, which checks the relay's metrics.
+# prometheus brings promtool, which checks the relay's metrics; systemd and
+# python3-yaml check the deploy/ files.
 TEST_PACKAGES := $(RUN_PACKAGES) graphviz librsvg2-bin poppler-utils qpdf sqlite3 espeak-ng sox \
-	xvfb xdotool imagemagick desktop-file-utils prometheus
+	xvfb xdotool imagemagick desktop-file-utils prometheus systemd python3-yaml
 
 # Installs the Debian packages named in $(1) that are not installed yet.
 define ensure_packages

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audio;
+mod deploy;
 mod desktop;
 mod errors;
 mod files;
