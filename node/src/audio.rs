@@ -118,13 +118,26 @@ pub struct AudioConfig {
     pub output: Option<PathBuf>,
 }
 
+/// One link's audio state. The codecs (tens of KiB each) are made when the link first
+/// speaks, so a relay's many silent links cost almost nothing.
 struct Link {
     connection: quinn::Connection,
     jitter: JitterBuffer,
-    decoder: VoiceDecoder,
+    decoder: Option<VoiceDecoder>,
     /// Encoder for this link's own mix-minus (when its own audio is not silent).
-    encoder: VoiceEncoder,
+    encoder: Option<VoiceEncoder>,
     sent: u64,
+}
+
+/// The codec in `slot`, made on first use.
+fn lazily<T, E>(slot: &mut Option<T>, make: impl FnOnce() -> Result<T, E>) -> Result<&mut T, E> {
+    if slot.is_none() {
+        *slot = Some(make()?);
+    }
+    match slot {
+        Some(codec) => Ok(codec),
+        None => unreachable!("filled above"),
+    }
 }
 
 /// Reads a WAV as 48 kHz mono samples.
@@ -201,8 +214,8 @@ pub fn spawn(
                         links.insert(link, Link {
                             connection,
                             jitter: JitterBuffer::new(),
-                            decoder: VoiceDecoder::new()?,
-                            encoder: VoiceEncoder::new(10)?,
+                            decoder: None,
+                            encoder: None,
                             sent: 0,
                         });
                     }
@@ -234,9 +247,14 @@ pub fn spawn(
                     for (id, state) in links.iter_mut() {
                         let frame = match state.jitter.pop() {
                             Playout::Buffering => None,
-                            Playout::Packet(packet) => state.decoder.decode(&packet).ok(),
-                            Playout::Recover(next) => state.decoder.recover(&next).ok(),
-                            Playout::Conceal => state.decoder.conceal().ok(),
+                            Playout::Packet(packet) => lazily(&mut state.decoder, VoiceDecoder::new)
+                                .ok()
+                                .and_then(|d| d.decode(&packet).ok()),
+                            Playout::Recover(next) => lazily(&mut state.decoder, VoiceDecoder::new)
+                                .ok()
+                                .and_then(|d| d.recover(&next).ok()),
+                            // Nothing heard yet: nothing to conceal.
+                            Playout::Conceal => state.decoder.as_mut().and_then(|d| d.conceal().ok()),
                         };
                         heard.push((*id, frame.filter(|f| level(f) >= SILENT)));
                     }
@@ -256,7 +274,9 @@ pub fn spawn(
                     };
                     for (id, state) in links.iter_mut() {
                         let packet = match mixed.individual.iter().find(|(l, _)| l == id) {
-                            Some((_, frame)) if level(frame) >= SILENT => Some(state.encoder.encode(frame)?),
+                            Some((_, frame)) if level(frame) >= SILENT => {
+                                Some(lazily(&mut state.encoder, || VoiceEncoder::new(10))?.encode(frame)?)
+                            }
                             Some(_) => None,
                             None => shared_packet.clone(),
                         };

@@ -231,7 +231,7 @@ pub fn spawn_link(
         link(&to_audio.handle(), audio)?;
     }
     scope.spawn_fn(move |ctx| async move {
-        let mut buffer = vec![0u8; 64 * 1024];
+        // Chunks are quinn's own buffers: an idle link holds no read buffer of its own.
         let reason = loop {
             // Drain whole messages first (some may have arrived with the handshake).
             match decoder.next_message() {
@@ -267,8 +267,8 @@ pub fn spawn_link(
                 }
             }
             tokio::select! {
-                read = recv.read(&mut buffer) => match read {
-                    Ok(Some(n)) => decoder.push(&buffer[..n]),
+                read = recv.read_chunk(64 * 1024, true) => match read {
+                    Ok(Some(chunk)) => decoder.push(&chunk.bytes),
                     Ok(None) => break "the peer ended the stream".to_string(),
                     Err(error) => break error.to_string(),
                 },

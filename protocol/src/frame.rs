@@ -71,6 +71,10 @@ impl FrameDecoder {
             Err(e) => Err(FrameError::Decode(e.to_string())),
         };
         self.buffer.drain(..4 + length);
+        if self.buffer.is_empty() && self.buffer.capacity() > 64 * 1024 {
+            // A big sync is over: an idle link should not keep its buffer.
+            self.buffer = Vec::new();
+        }
         result
     }
 
