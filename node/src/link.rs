@@ -58,8 +58,24 @@ pub struct Greeting {
     pub decoder: FrameDecoder,
 }
 
-/// Reads the joiner's hello (anything else is refused).
-pub async fn read_hello(connection: &quinn::Connection) -> Result<Greeting> {
+/// How a connection opens: a joiner's hello, or a request to create a session.
+pub enum Opening {
+    /// A joiner.
+    Join(Greeting),
+    /// Someone holding a relay host token asks for a new session.
+    Create {
+        /// The token.
+        token: String,
+        /// The title asked for.
+        title: String,
+        /// Stream to the asker.
+        send: SendStream,
+    },
+}
+
+/// Reads the first message of a connection: a hello or a session request (anything
+/// else is refused).
+pub async fn read_opening(connection: &quinn::Connection) -> Result<Opening> {
     let (mut send, mut recv) = tokio::time::timeout(HANDSHAKE_TIMEOUT, connection.accept_bi())
         .await
         .context("no stream opened in time")??;
@@ -69,6 +85,9 @@ pub async fn read_hello(connection: &quinn::Connection) -> Result<Greeting> {
         .context("no hello in time")??
     {
         Message::Hello(hello) => Box::new(hello),
+        Message::CreateSession { token, title } => {
+            return Ok(Opening::Create { token, title, send });
+        }
         other => {
             let refusal =
                 Refusal::Protocol(format!("expected a hello, got {}", message_kind(&other)));
@@ -76,12 +95,42 @@ pub async fn read_hello(connection: &quinn::Connection) -> Result<Greeting> {
             bail!(refusal);
         }
     };
-    Ok(Greeting {
+    Ok(Opening::Join(Greeting {
         hello,
         send,
         recv,
         decoder,
-    })
+    }))
+}
+
+/// Answers a session request with the new session's invites.
+pub async fn answer_created(send: &mut SendStream, editor: String, viewer: String) -> Result<()> {
+    write_message(send, &Message::Created { editor, viewer }).await?;
+    let _ = send.finish();
+    Ok(())
+}
+
+/// Client side of a session request: asks, and returns (editor, viewer) invite URLs.
+pub async fn request_session(
+    connection: &quinn::Connection,
+    token: &str,
+    title: &str,
+) -> Result<(String, String)> {
+    let (mut send, mut recv) = connection.open_bi().await?;
+    let request = Message::CreateSession {
+        token: token.to_string(),
+        title: title.to_string(),
+    };
+    write_message(&mut send, &request).await?;
+    let mut decoder = FrameDecoder::new();
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(&mut recv, &mut decoder))
+        .await
+        .context("the relay did not answer in time")??
+    {
+        Message::Created { editor, viewer } => Ok((editor, viewer)),
+        Message::Refused(refusal) => bail!("the relay refused: {refusal}"),
+        other => bail!("the relay answered with {}", message_kind(&other)),
+    }
 }
 
 /// Refuses a joiner and gives the refusal time to arrive before the connection goes.
@@ -161,6 +210,8 @@ fn message_kind(message: &Message) -> &'static str {
         Message::Welcome(_) => "a welcome",
         Message::Refused(_) => "a refusal",
         Message::Ops(_) => "ops",
+        Message::CreateSession { .. } => "a session request",
+        Message::Created { .. } => "a session answer",
     }
 }
 

@@ -33,6 +33,13 @@ enum Command {
         /// Start a fresh session even if the data directory holds one.
         #[arg(long)]
         new: bool,
+        /// Host on a relay instead: create the session there with this
+        /// canopy-host:// URL (from the relay's operator) and join it.
+        #[arg(long, value_name = "HOST_URL", conflicts_with = "new")]
+        on_relay: Option<String>,
+        /// Title of the session created with --on-relay.
+        #[arg(long, default_value = "", requires = "on_relay")]
+        title: String,
     },
     /// Join a session by its canopy:// URL (and host children of your own).
     Join {
@@ -225,6 +232,8 @@ struct NodeRun {
     config: NodeConfig,
     headless: bool,
     doing: String,
+    /// Create the session on a relay first: (host URL, title).
+    on_relay: Option<(String, String)>,
 }
 
 /// Splits the commands that run a node (host, join, open, play) from the tools.
@@ -233,11 +242,19 @@ fn node_run(command: Command) -> Result<std::result::Result<NodeRun, Command>> {
         headless: node.headless,
         config,
         doing,
+        on_relay: None,
     };
     Ok(Ok(match command {
-        Command::Host { node, new } => {
+        Command::Host {
+            node,
+            new,
+            on_relay,
+            title,
+        } => {
             let config = node_config(node.clone(), None, new, None)?;
-            run(node, config, "while hosting".into())
+            let mut hosting = run(node, config, "while hosting".into());
+            hosting.on_relay = on_relay.map(|url| (url, title));
+            hosting
         }
         Command::Open { file, node } => {
             let config = node_config(node.clone(), None, false, Some(file.clone()))?;
@@ -314,15 +331,30 @@ fn main() -> Result<()> {
     };
     let tool = match node_run(command)? {
         Ok(NodeRun {
-            config,
-            headless: true,
+            mut config,
+            headless,
             doing,
-        }) => return runtime.block_on(node::run(config)).context(doing),
-        Ok(NodeRun {
-            config,
-            headless: false,
-            doing,
-        }) => return canopy_node::desktop::run(runtime, config).context(doing),
+            on_relay,
+        }) => {
+            let mut relay_invites = None;
+            if let Some((url, title)) = on_relay {
+                // The relay's invites are the ones to hand out: print those instead.
+                let (editor, viewer) =
+                    runtime.block_on(node::create_on_relay(&url, &title, config.timeout))?;
+                println!("invite editor {editor}\ninvite viewer {viewer}");
+                config.join = Some(editor.clone());
+                config.print_invites = false;
+                relay_invites = Some(std::collections::BTreeMap::from([
+                    ("editor".to_string(), editor),
+                    ("viewer".to_string(), viewer),
+                ]));
+            }
+            return if headless {
+                runtime.block_on(node::run(config)).context(doing)
+            } else {
+                canopy_node::desktop::run(runtime, config, relay_invites).context(doing)
+            };
+        }
         Err(tool) => tool,
     };
     if let Command::Bench {

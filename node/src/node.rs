@@ -17,8 +17,8 @@ use canopy_protocol::{
 use crate::audio::AudioInput;
 use crate::core::{fresh_node_id, split_address, Core, CoreInput, LinkUp, NodeSetup};
 use crate::link::{
-    admit, announce, join_handshake, next_link_id, read_hello, refuse, spawn_link, Greeting,
-    JoinRefused, Streams,
+    admit, announce, answer_created, join_handshake, next_link_id, read_opening, refuse,
+    spawn_link, Greeting, JoinRefused, Opening, Streams,
 };
 use crate::metrics::Metrics;
 use crate::script::Step;
@@ -44,6 +44,13 @@ pub type RouteFuture =
 
 /// Finds the session a joiner's hello asks for: a node has one, a relay many.
 pub type Router = Arc<dyn Fn(SessionId) -> RouteFuture + Send + Sync>;
+
+/// What creating a session for a host token may take: (editor, viewer) invite URLs.
+pub type CreateFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(String, String), Refusal>> + Send>>;
+
+/// Creates sessions for holders of a relay host token (`token`, `title`).
+pub type Creator = Arc<dyn Fn(String, String) -> CreateFuture + Send + Sync>;
 
 /// How a node is started.
 #[derive(Debug, Clone)]
@@ -329,7 +336,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         let ports = ports.clone();
         Box::pin(async move { Ok(ports) })
     });
-    spawn_listener(&graph, endpoint.clone(), router, None)?;
+    spawn_listener(&graph, endpoint.clone(), router, None, None)?;
     control::spawn(&graph, control, &core_inbox)?;
     if let Some(joined) = joined {
         spawn_parent(
@@ -539,12 +546,45 @@ pub(crate) async fn join(
     })
 }
 
+/// Creates a session on a relay with a `canopy-host://` URL (a relay host token);
+/// returns its (editor, viewer) invite URLs.
+pub async fn create_on_relay(
+    host_url: &str,
+    title: &str,
+    timeout: Duration,
+) -> Result<(String, String)> {
+    let url: canopy_protocol::HostUrl = host_url
+        .trim()
+        .parse()
+        .with_context(|| format!("bad relay host URL {:?}", host_url.trim()))?;
+    let address = format!("{}:{}", host_for_address(&url.host), url.port);
+    let bind: SocketAddr = if url.host.contains(':') {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    let endpoint = quinn::Endpoint::client(bind).context("opening a UDP socket")?;
+    let connection = connect(
+        &endpoint,
+        &address,
+        url.fingerprint,
+        timeout,
+        Duration::from_secs(20),
+    )
+    .await?;
+    let result = crate::link::request_session(&connection, &url.token, title).await;
+    connection.close(0u32.into(), b"done");
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    result.with_context(|| format!("creating a session on {address}"))
+}
+
 /// `listener`: accepts connections; each gets a `link[N]/handshake` component, which
 /// reads the hello, finds its session through `router` and lets that core judge it.
 pub(crate) fn spawn_listener(
     graph: &Graph,
     endpoint: quinn::Endpoint,
     router: Router,
+    creator: Option<Creator>,
     metrics: Option<Arc<Metrics>>,
 ) -> Result<()> {
     graph.component("listener").spawn_fn(move |ctx| async move {
@@ -573,6 +613,7 @@ pub(crate) fn spawn_listener(
             let scope = ctx.graph().component(&format!("link[{id}]/handshake"));
             let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
             let router = Arc::clone(&router);
+            let creator = creator.clone();
             let metrics = metrics.clone();
             let graph = ctx.graph().clone();
             scope.spawn_fn(move |_ctx| async move {
@@ -584,8 +625,36 @@ pub(crate) fn spawn_listener(
                         metrics.refused(refusal.kind());
                     }
                 };
-                let mut greeting = match read_hello(&connection).await {
-                    Ok(greeting) => greeting,
+                let mut greeting = match read_opening(&connection).await {
+                    Ok(Opening::Join(greeting)) => greeting,
+                    Ok(Opening::Create {
+                        token,
+                        title,
+                        mut send,
+                    }) => {
+                        let created = match &creator {
+                            Some(create) => create(token, title).await,
+                            None => Err(Refusal::Protocol(
+                                "this node does not create sessions for others (a relay does)"
+                                    .into(),
+                            )),
+                        };
+                        match created {
+                            Ok((editor, viewer)) => {
+                                answer_created(&mut send, editor, viewer).await?;
+                                let _ = tokio::time::timeout(
+                                    Duration::from_secs(2),
+                                    connection.closed(),
+                                )
+                                .await;
+                            }
+                            Err(refusal) => {
+                                refused(&refusal);
+                                refuse(&connection, &mut send, &refusal).await;
+                            }
+                        }
+                        return Ok(());
+                    }
                     Err(error) => {
                         tracing::info!(%address, %error, "join abandoned");
                         return Ok(());

@@ -54,6 +54,16 @@ pub enum UrlError {
     BadInvite(InviteError),
 }
 
+/// The URL's host (IPv6 without brackets), if it names one.
+fn host_of(url: &url::Url) -> Option<String> {
+    match url.host()? {
+        url::Host::Domain(name) if !name.is_empty() => Some(name.to_string()),
+        url::Host::Domain(_) => None,
+        url::Host::Ipv4(ip) => Some(ip.to_string()),
+        url::Host::Ipv6(ip) => Some(ip.to_string()),
+    }
+}
+
 impl FromStr for JoinUrl {
     type Err = UrlError;
 
@@ -63,12 +73,7 @@ impl FromStr for JoinUrl {
         if url.scheme() != "canopy" {
             return Err(UrlError::WrongScheme(url.scheme().to_string()));
         }
-        let host = match url.host() {
-            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_string(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            _ => return Err(UrlError::NoHost),
-        };
+        let host = host_of(&url).ok_or(UrlError::NoHost)?;
         let path = url.path().trim_start_matches('/');
         let session = path
             .parse::<SessionId>()
@@ -110,5 +115,83 @@ impl fmt::Display for JoinUrl {
             write!(f, "fp={fp}&")?;
         }
         write!(f, "invite={}", self.invite.to_token())
+    }
+}
+
+/// A relay's "host here" URL: `canopy-host://HOST:PORT?fp=FINGERPRINT&token=TOKEN`.
+/// An operator issues one to let a person create sessions on the relay (from the
+/// desktop's "Host on a relay…" or `canopy host --on-relay URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostUrl {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// UDP port.
+    pub port: u16,
+    /// SHA-256 of the relay's certificate.
+    pub fingerprint: Fingerprint,
+    /// The secret that lets its holder create sessions.
+    pub token: String,
+}
+
+/// What is wrong with a host URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostUrlError {
+    /// Not a URL at all.
+    #[error("not a URL: {0}")]
+    NotAUrl(String),
+    /// Another scheme.
+    #[error("a relay host URL starts with canopy-host://, not {0}://")]
+    WrongScheme(String),
+    /// No host.
+    #[error("the URL names no host")]
+    NoHost,
+    /// `fp=` missing or malformed.
+    #[error("the URL needs fp= with the relay's SHA-256 fingerprint (64 hex digits)")]
+    BadFingerprint,
+    /// `token=` missing or empty.
+    #[error("the URL has no token=")]
+    NoToken,
+}
+
+impl FromStr for HostUrl {
+    type Err = HostUrlError;
+
+    fn from_str(text: &str) -> Result<Self, HostUrlError> {
+        let url = url::Url::parse(text.trim())
+            .map_err(|e| HostUrlError::NotAUrl(format!("{text:?} ({e})")))?;
+        if url.scheme() != "canopy-host" {
+            return Err(HostUrlError::WrongScheme(url.scheme().to_string()));
+        }
+        let host = host_of(&url).ok_or(HostUrlError::NoHost)?;
+        let mut fingerprint = None;
+        let mut token = None;
+        for (key, value) in url.query_pairs() {
+            match key.as_ref() {
+                "fp" => fingerprint = value.parse::<Fingerprint>().ok(),
+                "token" if !value.is_empty() => token = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        Ok(HostUrl {
+            host,
+            port: url.port().unwrap_or(DEFAULT_PORT),
+            fingerprint: fingerprint.ok_or(HostUrlError::BadFingerprint)?,
+            token: token.ok_or(HostUrlError::NoToken)?,
+        })
+    }
+}
+
+impl fmt::Display for HostUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        write!(
+            f,
+            "canopy-host://{host}:{}?fp={}&token={}",
+            self.port, self.fingerprint, self.token
+        )
     }
 }

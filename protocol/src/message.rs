@@ -186,4 +186,18 @@ pub enum Message {
     Refused(Refusal),
     /// Ops, in any order.
     Ops(Vec<WireOp>),
+    /// Instead of a hello: asks a relay to create a session (a relay host token).
+    CreateSession {
+        /// The token from the relay's host URL.
+        token: String,
+        /// Title for the operator's listings.
+        title: String,
+    },
+    /// The relay's answer to `CreateSession`: the session's invite URLs.
+    Created {
+        /// Editor invite URL.
+        editor: String,
+        /// Viewer invite URL.
+        viewer: String,
+    },
 }

@@ -292,3 +292,31 @@ proptest! {
         let _ = Presence::decode(&garbage);
     }
 }
+
+#[test]
+fn relay_host_urls_round_trip_and_errors_say_what_is_wrong() {
+    let url = HostUrl {
+        host: "relay.example.org".into(),
+        port: 7447,
+        fingerprint: Fingerprint([7; 32]),
+        token: "s3cret-token".into(),
+    };
+    let text = url.to_string();
+    assert!(text.starts_with("canopy-host://relay.example.org:7447?fp="));
+    assert_eq!(text.parse::<HostUrl>().unwrap(), url);
+    let v6 = HostUrl {
+        host: "::1".into(),
+        ..url.clone()
+    };
+    assert_eq!(v6.to_string().parse::<HostUrl>().unwrap(), v6);
+    assert_eq!(
+        "canopy://h:1?fp=x&token=t".parse::<HostUrl>(),
+        Err(HostUrlError::WrongScheme("canopy".into()))
+    );
+    assert_eq!(
+        "canopy-host://h:1?token=t".parse::<HostUrl>(),
+        Err(HostUrlError::BadFingerprint)
+    );
+    let no_token = format!("canopy-host://h:1?fp={}", url.fingerprint);
+    assert_eq!(no_token.parse::<HostUrl>(), Err(HostUrlError::NoToken));
+}

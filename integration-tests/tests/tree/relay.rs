@@ -415,3 +415,80 @@ fn chained_relays_serve_one_session_to_peers_on_both() {
         editor.as_str()
     );
 }
+
+#[test]
+fn a_host_token_lets_a_peer_create_a_session_on_the_relay() {
+    let relay = Relay::start(&[]);
+    let issued = relay.json("POST", "/host-tokens", Some(r#"{"label":"alice"}"#));
+    let host_url = issued["url"].as_str().unwrap().to_string();
+    assert!(
+        host_url.starts_with("canopy-host://127.0.0.1:"),
+        "{host_url}"
+    );
+
+    // `canopy host --on-relay` creates the session there, prints the relay's invites
+    // and joins it; others join with those invites.
+    let alice = Node::host(
+        "alice",
+        &[
+            "--on-relay",
+            &host_url,
+            "--title",
+            "Alice's board",
+            "--no-audio",
+        ],
+    );
+    let session_id = relay.json("GET", "/sessions", None)["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        alice.editor_url().contains(&session_id),
+        "{}",
+        alice.editor_url()
+    );
+    assert!(wait_until(Duration::from_secs(10), || alice
+        .try_status()
+        .is_some_and(|s| s["parent"]["name"] == "relay")));
+    let scripts = tempfile::tempdir().unwrap();
+    let bob = Node::join("bob", alice.viewer_url(), &["--no-audio"]);
+    let carol = Node::join(
+        "carol",
+        alice.editor_url(),
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "c", 3, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert_converged(&[&alice, &bob, &carol], 3, Duration::from_secs(20));
+    assert_eq!(
+        relay.json("GET", "/sessions", None)["sessions"][0]["title"],
+        "Alice's board"
+    );
+
+    // A revoked token creates nothing, and says why.
+    assert_eq!(
+        relay
+            .http("DELETE", "/host-tokens/alice", Some(TOKEN), None)
+            .0,
+        204
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(canopy())
+        .args([
+            "host",
+            "--headless",
+            "--no-audio",
+            "--on-relay",
+            &host_url,
+            "--data",
+        ])
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("host token is not valid"), "{error}");
+}

@@ -118,6 +118,10 @@ pub struct CanopyApp {
     pages_seen: HashMap<String, u32>,
     join_dialog: Option<String>,
     join_error: Option<String>,
+    /// "Host on a relay…": the relay host URL and title being typed.
+    relay_dialog: Option<(String, String)>,
+    /// When the session lives on a relay: its invites, handed out instead of ours.
+    relay_invites: Option<std::collections::BTreeMap<String, String>>,
     export_dialog: Option<ExportDialog>,
     confirm: Option<Confirm>,
     message: Option<(String, bool)>,
@@ -160,6 +164,8 @@ impl CanopyApp {
             pages_seen: HashMap::new(),
             join_dialog: None,
             join_error: None,
+            relay_dialog: None,
+            relay_invites: None,
             export_dialog: None,
             confirm: None,
             message: None,
@@ -254,6 +260,7 @@ impl CanopyApp {
                     self.error(text);
                 }
                 UiEvent::Closed => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+                UiEvent::RelayInvites(invites) => self.relay_invites = Some(invites),
             }
         }
     }
@@ -407,6 +414,9 @@ impl CanopyApp {
     }
 
     fn invite(&self, role: &str) -> Option<String> {
+        if let Some(url) = self.relay_invites.as_ref().and_then(|i| i.get(role)) {
+            return Some(url.clone());
+        }
         self.status.as_ref()?.invites.get(role).cloned()
     }
 
@@ -433,7 +443,11 @@ impl CanopyApp {
                     self.open_join_dialog();
                 }
                 if ui.button("Host a new session").clicked() {
+                    self.relay_invites = None;
                     let _ = self.control.send(Control::HostNew);
+                }
+                if ui.button("Host on a relay…").clicked() {
+                    self.relay_dialog = Some((String::new(), String::new()));
                 }
                 ui.separator();
                 if ui.button("Export…").clicked() {
@@ -1006,6 +1020,7 @@ impl CanopyApp {
             if submit {
                 match text.trim().parse::<canopy_protocol::JoinUrl>() {
                     Ok(_) => {
+                        self.relay_invites = None;
                         let _ = self.control.send(Control::Join(text.trim().to_string()));
                         self.busy = Some("Joining the session…".into());
                         self.join_error = None;
@@ -1065,6 +1080,45 @@ impl CanopyApp {
             }
         }
         self.export_window(ctx);
+        self.relay_window(ctx);
+    }
+
+    fn relay_window(&mut self, ctx: &egui::Context) {
+        let Some((mut url, mut title)) = self.relay_dialog.take() else {
+            return;
+        };
+        let mut open = true;
+        let mut submit = false;
+        egui::Window::new("Host on a relay")
+            .collapsible(false)
+            .resizable(false)
+            .open(&mut open)
+            .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
+            .show(ctx, |ui| {
+                ui.label("The relay host URL your relay's operator gave you (canopy-host://…):");
+                ui.add(egui::TextEdit::singleline(&mut url).desired_width(420.0));
+                ui.label("Title:");
+                ui.add(egui::TextEdit::singleline(&mut title).desired_width(420.0));
+                if ui.button("Create and join").clicked() {
+                    submit = true;
+                }
+            });
+        if submit {
+            match url.trim().parse::<canopy_protocol::HostUrl>() {
+                Ok(_) => {
+                    let _ = self.control.send(Control::HostOnRelay {
+                        url: url.trim().to_string(),
+                        title: title.trim().to_string(),
+                    });
+                    self.busy = Some("Creating the session on the relay…".into());
+                    open = false;
+                }
+                Err(error) => self.error(format!("That is not a relay host URL: {error}")),
+            }
+        }
+        if open {
+            self.relay_dialog = Some((url, title));
+        }
     }
 
     fn open_export(&mut self, format: &'static str) {

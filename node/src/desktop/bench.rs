@@ -81,6 +81,7 @@ pub fn run(runtime: tokio::runtime::Runtime, strokes: usize, frames: usize) -> R
         config,
         "Canopy — benchmark".into(),
         Some(Box::new(driver)),
+        None,
     );
     let _ = std::fs::remove_dir_all(&dir);
     result

@@ -36,6 +36,8 @@ pub enum UiEvent {
     Failed(String),
     /// The node stopped for good (a signal, or the window is closing).
     Closed,
+    /// The session lives on a relay: these are the invites to hand out.
+    RelayInvites(std::collections::BTreeMap<String, String>),
 }
 
 /// What the window asks of the node.

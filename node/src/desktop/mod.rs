@@ -31,14 +31,26 @@ pub enum Control {
     Join(String),
     /// Leave the current session and host a new one.
     HostNew,
+    /// Create a session on a relay (with its `canopy-host://` URL) and join it.
+    HostOnRelay {
+        /// The relay host URL.
+        url: String,
+        /// The session's title.
+        title: String,
+    },
     /// Stop the node: the window is closing.
     Quit,
 }
 
 /// Opens the window for `config` and runs until it is closed (or SIGINT/SIGTERM).
-pub fn run(runtime: tokio::runtime::Runtime, config: NodeConfig) -> Result<()> {
+/// `relay_invites`: when the session lives on a relay, the invites to hand out.
+pub fn run(
+    runtime: tokio::runtime::Runtime,
+    config: NodeConfig,
+    relay_invites: Option<std::collections::BTreeMap<String, String>>,
+) -> Result<()> {
     let title = format!("Canopy — {}", config.name);
-    run_window(runtime, config, title, None)
+    run_window(runtime, config, title, None, relay_invites)
 }
 
 /// Runs the window with an optional scripted driver (the benchmark).
@@ -47,6 +59,7 @@ pub(crate) fn run_window(
     config: NodeConfig,
     title: String,
     driver: Option<Box<dyn app::Driver>>,
+    relay_invites: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<()> {
     let (events_tx, events) = mpsc::channel();
     let (control, control_rx) = async_mpsc::unbounded_channel();
@@ -71,6 +84,9 @@ pub(crate) fn run_window(
         options,
         Box::new(|cc| {
             let sink = UiSink::new(events_tx, Some(cc.egui_ctx.clone()));
+            if let Some(invites) = relay_invites {
+                sink.send(UiEvent::RelayInvites(invites));
+            }
             supervisor = Some(handle.spawn(supervise(config, sink, control_rx)));
             Ok(Box::new(app::CanopyApp::new(
                 cc,
@@ -134,6 +150,32 @@ async fn supervise(
                 fresh: true,
                 ..config.clone()
             },
+            Some(Control::HostOnRelay { url, title }) => {
+                sink.send(UiEvent::Busy("Creating the session on the relay…".into()));
+                match node::create_on_relay(&url, &title, config.timeout).await {
+                    Ok((editor, viewer)) => {
+                        sink.send(UiEvent::RelayInvites(
+                            [
+                                ("editor".to_string(), editor.clone()),
+                                ("viewer".to_string(), viewer),
+                            ]
+                            .into(),
+                        ));
+                        NodeConfig {
+                            join: Some(editor),
+                            open: None,
+                            play: None,
+                            draw: None,
+                            fresh: false,
+                            ..config.clone()
+                        }
+                    }
+                    Err(error) => {
+                        sink.send(UiEvent::Failed(format!("{error:#}")));
+                        continue;
+                    }
+                }
+            }
         };
         if let Some(node) = running.take() {
             node.stop().await;

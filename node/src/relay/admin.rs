@@ -12,6 +12,8 @@
 //! | `POST /sessions/{id}/invites` `{"role": "editor"\|"viewer", "ttl_seconds": n}` | a new invite |
 //! | `POST /sessions/{id}/revoke` `{"invite": URL or token}` | refuse that invite from now on |
 //! | `POST /upstreams` `{"url": …}` | serve a session of another relay here |
+//! | `POST /host-tokens` `{"label": …}` | a `canopy-host://` URL that lets its holder create sessions |
+//! | `DELETE /host-tokens/{label}` | revoke it |
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -42,7 +44,7 @@ impl IntoResponse for ApiError {
 impl From<RelayError> for ApiError {
     fn from(error: RelayError) -> Self {
         let status = match &error {
-            RelayError::NoSuchSession(_) => StatusCode::NOT_FOUND,
+            RelayError::NoSuchSession(_) | RelayError::NotFound(_) => StatusCode::NOT_FOUND,
             RelayError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
             RelayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             RelayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -68,6 +70,11 @@ pub fn router(relay: Arc<Relay>, token: String) -> Router {
         .route("/sessions/{id}/invites", post(issue_invite))
         .route("/sessions/{id}/revoke", post(revoke))
         .route("/upstreams", post(add_upstream))
+        .route("/host-tokens", post(issue_host_token))
+        .route(
+            "/host-tokens/{label}",
+            axum::routing::delete(revoke_host_token),
+        )
         .layer(middleware::from_fn_with_state(token, require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -221,6 +228,32 @@ async fn add_upstream(
         .await
         .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostToken {
+    label: String,
+}
+
+async fn issue_host_token(
+    State(relay): State<Arc<Relay>>,
+    Json(body): Json<HostToken>,
+) -> Result<Response, ApiError> {
+    let url = relay.issue_host_token(&body.label)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "label": body.label, "url": url })),
+    )
+        .into_response())
+}
+
+async fn revoke_host_token(
+    State(relay): State<Arc<Relay>>,
+    Path(label): Path<String>,
+) -> Result<Response, ApiError> {
+    relay.revoke_host_token(&label)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Prometheus text exposition of the relay's state.

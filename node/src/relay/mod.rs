@@ -84,6 +84,9 @@ pub enum RelayError {
     /// No such session.
     #[error("no session {0}")]
     NoSuchSession(String),
+    /// No such thing (a host token label).
+    #[error("{0} not found")]
+    NotFound(String),
     /// A configured limit stops the request.
     #[error("{0}")]
     Limit(String),
@@ -124,6 +127,16 @@ fn upstream_file(data: &Path, session: &SessionId) -> PathBuf {
     data.join("upstreams").join(session.to_string())
 }
 
+/// Host tokens: one `label<TAB>sha256(token)` line each (tokens themselves are not kept).
+fn host_tokens_file(data: &Path) -> PathBuf {
+    data.join("host-tokens")
+}
+
+fn token_digest(token: &str) -> String {
+    data_encoding::HEXLOWER
+        .encode(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
+}
+
 impl Relay {
     /// Binds the endpoint, starts the listener, and joins the configured upstreams.
     pub async fn start(config: RelayConfig) -> Result<Arc<Relay>> {
@@ -160,10 +173,16 @@ impl Relay {
             let relay = Arc::clone(&routing);
             Box::pin(async move { relay.route(session).await })
         });
+        let creating = Arc::clone(&relay);
+        let creator: node::Creator = Arc::new(move |token, title| {
+            let relay = Arc::clone(&creating);
+            Box::pin(async move { relay.create_for_token(&token, &title).await })
+        });
         node::spawn_listener(
             &relay.graph,
             endpoint,
             router,
+            Some(creator),
             Some(Arc::clone(&relay.metrics)),
         )?;
         for url in relay.config.upstream.clone() {
@@ -370,6 +389,91 @@ impl Relay {
         self.sessions.lock().await.insert(session, loaded);
         tracing::info!(session = %short(&session), title, "session created");
         Ok((session, invites))
+    }
+
+    /// Issues a host token: its holder can create sessions here from the desktop or
+    /// `canopy host --on-relay`. Returns the `canopy-host://` URL to hand over.
+    pub fn issue_host_token(&self, label: &str) -> Result<String, RelayError> {
+        let label = label.trim();
+        if label.is_empty() || label.len() > 100 || label.contains(['\t', '\n']) {
+            return Err(RelayError::BadRequest(
+                "a host token needs a label of 1 to 100 characters (no tabs or newlines)".into(),
+            ));
+        }
+        let path = host_tokens_file(&self.config.data);
+        let mut lines = std::fs::read_to_string(&path).unwrap_or_default();
+        if lines.lines().any(|l| l.split('\t').next() == Some(label)) {
+            return Err(RelayError::BadRequest(format!(
+                "a host token labelled {label:?} exists"
+            )));
+        }
+        let mut secret = [0u8; 24];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+            .map_err(|_| anyhow!("no randomness for a token"))?;
+        let token = data_encoding::BASE64URL_NOPAD.encode(&secret);
+        lines.push_str(&format!("{label}\t{}\n", token_digest(&token)));
+        std::fs::write(&path, lines).map_err(anyhow::Error::from)?;
+        let (host, port) = crate::core::split_address(&self.public_address).ok_or_else(|| {
+            anyhow!(
+                "the relay's public address {} has no port",
+                self.public_address
+            )
+        })?;
+        Ok(canopy_protocol::HostUrl {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+            fingerprint: self.fingerprint,
+            token,
+        }
+        .to_string())
+    }
+
+    /// Revokes the host token with this label.
+    pub fn revoke_host_token(&self, label: &str) -> Result<(), RelayError> {
+        let path = host_tokens_file(&self.config.data);
+        let lines = std::fs::read_to_string(&path).unwrap_or_default();
+        let kept: Vec<&str> = lines
+            .lines()
+            .filter(|l| l.split('\t').next() != Some(label))
+            .collect();
+        if kept.len() == lines.lines().count() {
+            return Err(RelayError::NotFound(format!("host token {label:?}")));
+        }
+        let mut text = kept.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        std::fs::write(&path, text).map_err(anyhow::Error::from)?;
+        Ok(())
+    }
+
+    /// A session for the holder of a host token: its (editor, viewer) invite URLs.
+    async fn create_for_token(
+        &self,
+        token: &str,
+        title: &str,
+    ) -> Result<(String, String), Refusal> {
+        let digest = token_digest(token);
+        let known = std::fs::read_to_string(host_tokens_file(&self.config.data))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split('\t').nth(1) == Some(digest.as_str()));
+        if !known {
+            return Err(Refusal::BadInvite(
+                "this relay host token is not valid here (revoked, or for another relay)".into(),
+            ));
+        }
+        match self.create_session(title).await {
+            Ok((_, invites)) => match (invites.get("editor"), invites.get("viewer")) {
+                (Some(editor), Some(viewer)) => Ok((editor.clone(), viewer.clone())),
+                _ => Err(Refusal::Protocol("the session has no invites".into())),
+            },
+            Err(RelayError::Limit(message)) => Err(Refusal::Limit(message)),
+            Err(error) => Err(Refusal::Protocol(error.to_string())),
+        }
     }
 
     /// Joins a session of another relay and serves it here.
