@@ -354,6 +354,8 @@ pub struct Status {
     pub participants: Vec<ParticipantStatus>,
     /// Audio, when it runs: is this node speaking, and how loud.
     pub audio: Option<AudioStatus>,
+    /// The session's `.canopy` file.
+    pub file: Option<String>,
 }
 
 /// This node's own audio in `Status`.
@@ -451,6 +453,8 @@ pub struct NodeSetup {
     pub metrics: Option<Arc<Metrics>>,
     /// Invite tokens refused at the door.
     pub revoked: std::collections::BTreeSet<String>,
+    /// The session's `.canopy` file.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// The core component.
@@ -1053,6 +1057,7 @@ impl Core {
                 level: m.local.level,
                 streams: m.streams,
             }),
+            file: self.setup.file.as_ref().map(|f| f.display().to_string()),
         };
         let my_role = status.role;
         for role in [Role::Editor, Role::Viewer] {

@@ -315,6 +315,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         stored_bytes: 0,
         metrics: None,
         revoked: Default::default(),
+        file: Some(store.path().to_path_buf()),
     };
     let core = graph.spawn("core", |scope| Core::new(scope, setup));
     let core_inbox = core.inbox::<CoreInput>("inbox")?;

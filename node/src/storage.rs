@@ -242,6 +242,23 @@ impl Store {
         })
     }
 
+    /// Writes a consistent copy of this file to `to` (SQLite's `VACUUM INTO`: a
+    /// snapshot even while the node keeps writing). Refuses to overwrite a file.
+    pub fn copy_to(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Sqlite {
+                path: to.to_path_buf(),
+                source: rusqlite::Error::ToSqlConversionFailure(
+                    format!("{} exists already", to.display()).into(),
+                ),
+            });
+        }
+        self.connection
+            .execute("VACUUM INTO ?1", [to.to_string_lossy()])
+            .map_err(sqlite(to))?;
+        Ok(())
+    }
+
     /// Arrival time of the first op, if any (the start of the recording).
     pub fn first_arrival(&self) -> Result<Option<u64>, StoreError> {
         self.connection

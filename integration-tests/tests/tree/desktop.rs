@@ -101,7 +101,16 @@ impl Display {
     /// Focuses `window` and presses keys with the pointer over (x, y).
     fn keys(&self, window: &str, at: (i32, i32), keys: &[&str]) {
         self.xdotool(&["mousemove", &at.0.to_string(), &at.1.to_string()]);
-        self.xdotool(&["windowfocus", window]);
+        // A window just created may not be mapped yet: focus fails until it is.
+        let focused = wait_until(Duration::from_secs(10), || {
+            Command::new("xdotool")
+                .args(["windowfocus", window])
+                .env("DISPLAY", &self.name)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(focused, "cannot focus window {window}");
         std::thread::sleep(Duration::from_millis(150));
         for key in keys {
             self.xdotool(&["key", key]);
@@ -291,4 +300,59 @@ fn desktop_entry_handles_canopy_links() {
     let entry = std::fs::read_to_string(&path).unwrap();
     assert!(entry.contains("MimeType=x-scheme-handler/canopy;"));
     assert!(entry.contains("Exec=canopy %u"));
+}
+
+#[test]
+fn save_as_and_open_from_the_window() {
+    let display = Display::start();
+    let scripts = tempfile::tempdir().unwrap();
+    let draw = crate::util::script(scripts.path(), "alice", 3, 0, "");
+    let alice = Node::desktop(
+        "alice",
+        &["host"],
+        &["--no-audio", "--draw", draw.to_str().unwrap()],
+        &display.name,
+    );
+    let window = display.window(&alice);
+    assert!(wait_until(Duration::from_secs(15), || field(
+        &alice, "strokes"
+    ) == 3));
+
+    // Ctrl+S: save a copy; it holds the same document.
+    let saved = scripts.path().join("copy.canopy");
+    display.keys(&window, (450, 400), &["ctrl+s"]);
+    display.keys(&window, (450, 400), &["ctrl+a"]);
+    display.xdotool(&["type", "--delay", "10", saved.to_str().unwrap()]);
+    display.keys(&window, (450, 400), &["Return"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || saved.exists()),
+        "no file saved:\n{}",
+        alice.log()
+    );
+    let copy = Node::start_in(
+        "copy",
+        &["open", saved.to_str().unwrap()],
+        &["--no-audio"],
+        scripts.path().join("copy-data"),
+    );
+    assert_eq!(field(&copy, "digest"), field(&alice, "digest"));
+    drop(copy);
+
+    // Ctrl+O: open another document; the window's node now hosts it.
+    let other = scripts.path().join("other.canopy");
+    canopy_node::desktop::bench::write_document(&other, 5).unwrap();
+    display.keys(&window, (450, 400), &["ctrl+o"]);
+    display.xdotool(&["type", "--delay", "10", other.to_str().unwrap()]);
+    display.keys(&window, (450, 400), &["Return"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || field(&alice, "strokes") == 5),
+        "the window did not open {}:\n{}",
+        other.display(),
+        alice.log()
+    );
+    let recent = std::fs::read_to_string(alice.data.join("recent.json")).unwrap();
+    assert!(
+        recent.contains("other.canopy") && recent.contains("copy.canopy"),
+        "{recent}"
+    );
 }

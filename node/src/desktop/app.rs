@@ -90,6 +90,13 @@ struct ExportDialog {
     path: String,
 }
 
+/// The file dialog: what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileAction {
+    Open,
+    SaveAs,
+}
+
 /// A dialog asking to confirm something that changes the page for everyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Confirm {
@@ -122,6 +129,12 @@ pub struct CanopyApp {
     relay_dialog: Option<(String, String)>,
     /// When the session lives on a relay: its invites, handed out instead of ours.
     relay_invites: Option<std::collections::BTreeMap<String, String>>,
+    /// Open / Save as: the action and the path typed.
+    file_dialog: Option<(FileAction, String)>,
+    /// Recently opened or saved files, newest first.
+    recent: Vec<PathBuf>,
+    /// The data directory (where the recent list lives).
+    data: PathBuf,
     export_dialog: Option<ExportDialog>,
     confirm: Option<Confirm>,
     message: Option<(String, bool)>,
@@ -142,8 +155,10 @@ impl CanopyApp {
         events: mpsc::Receiver<UiEvent>,
         control: async_mpsc::UnboundedSender<Control>,
         driver: Option<Box<dyn Driver>>,
+        data: PathBuf,
     ) -> Self {
         cc.egui_ctx.set_visuals(egui::Visuals::light());
+        let recent = super::recent::load(&data);
         Self {
             events,
             control,
@@ -166,6 +181,9 @@ impl CanopyApp {
             join_error: None,
             relay_dialog: None,
             relay_invites: None,
+            file_dialog: None,
+            recent,
+            data,
             export_dialog: None,
             confirm: None,
             message: None,
@@ -341,6 +359,18 @@ impl CanopyApp {
             return;
         }
         let ctrl_shift = Modifiers::COMMAND | Modifiers::SHIFT;
+        let (open, save) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::COMMAND, Key::O),
+                i.consume_key(Modifiers::COMMAND, Key::S),
+            )
+        });
+        if open {
+            self.file_dialog = Some((FileAction::Open, String::new()));
+        }
+        if save {
+            self.open_save_as();
+        }
         let (redo, redo_y, new_page, next, prev, join, fit) = ctx.input_mut(|i| {
             (
                 // Redo first: Ctrl+Shift+Z must not also count as Ctrl+Z.
@@ -438,6 +468,23 @@ impl CanopyApp {
                         }
                     }
                 }
+                ui.separator();
+                if ui.button("Open… (Ctrl+O)").clicked() {
+                    self.file_dialog = Some((FileAction::Open, String::new()));
+                }
+                if ui.button("Save as… (Ctrl+S)").clicked() {
+                    self.open_save_as();
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.recent.is_empty() {
+                        ui.weak("no files yet");
+                    }
+                    for file in self.recent.clone() {
+                        if ui.button(file.display().to_string()).clicked() {
+                            self.open_file(file);
+                        }
+                    }
+                });
                 ui.separator();
                 if ui.button("Join a session… (Ctrl+J)").clicked() {
                     self.open_join_dialog();
@@ -1081,6 +1128,113 @@ impl CanopyApp {
         }
         self.export_window(ctx);
         self.relay_window(ctx);
+        self.file_window(ctx);
+    }
+
+    fn open_save_as(&mut self) {
+        let dir = directories::UserDirs::new()
+            .and_then(|d| {
+                d.document_dir()
+                    .map(PathBuf::from)
+                    .or_else(|| Some(d.home_dir().to_path_buf()))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = self.status.as_ref().map_or_else(
+            || "canopy".to_string(),
+            |s| format!("canopy-{}", short(&s.session)),
+        );
+        self.file_dialog = Some((
+            FileAction::SaveAs,
+            dir.join(format!("{name}.canopy")).display().to_string(),
+        ));
+    }
+
+    fn open_file(&mut self, file: PathBuf) {
+        self.recent = super::recent::remember(&self.data, &file);
+        self.relay_invites = None;
+        self.busy = Some(format!("Opening {}…", file.display()));
+        let _ = self.control.send(Control::Open(file));
+    }
+
+    /// Saves a copy of the session's file (a consistent snapshot, ops and timing).
+    fn save_as(&mut self, path: PathBuf) -> Result<PathBuf, String> {
+        let path = if path.extension().is_some_and(|e| e == "canopy") {
+            path
+        } else {
+            path.with_extension("canopy")
+        };
+        let file = self
+            .status
+            .as_ref()
+            .and_then(|s| s.file.clone())
+            .ok_or("this session has no file yet")?;
+        let store = crate::storage::Store::open_read_only(std::path::Path::new(&file))
+            .map_err(|e| e.to_string())?;
+        store.copy_to(&path).map_err(|e| e.to_string())?;
+        self.recent = super::recent::remember(&self.data, &path);
+        Ok(path)
+    }
+
+    fn file_window(&mut self, ctx: &egui::Context) {
+        let Some((action, mut path)) = self.file_dialog.take() else {
+            return;
+        };
+        let title = match action {
+            FileAction::Open => "Open a Canopy document",
+            FileAction::SaveAs => "Save a copy as",
+        };
+        let mut open = true;
+        let mut submit = false;
+        egui::Window::new(title)
+            .collapsible(false)
+            .resizable(false)
+            .open(&mut open)
+            .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
+            .show(ctx, |ui| {
+                ui.label("File (.canopy):");
+                let edit = ui.add(egui::TextEdit::singleline(&mut path).desired_width(420.0));
+                let enter = ui.input(|i| i.key_pressed(Key::Enter));
+                if enter && (edit.lost_focus() || edit.has_focus()) {
+                    submit = true;
+                } else if !edit.has_focus() && !edit.lost_focus() {
+                    edit.request_focus();
+                }
+                if action == FileAction::Open && !self.recent.is_empty() {
+                    ui.label("Recent:");
+                    for file in self.recent.clone() {
+                        if ui.link(file.display().to_string()).clicked() {
+                            path = file.display().to_string();
+                        }
+                    }
+                }
+                let label = match action {
+                    FileAction::Open => "Open",
+                    FileAction::SaveAs => "Save",
+                };
+                if ui.button(label).clicked() {
+                    submit = true;
+                }
+            });
+        if submit {
+            let chosen = PathBuf::from(path.trim());
+            match action {
+                FileAction::Open if chosen.exists() => {
+                    self.open_file(chosen);
+                    open = false;
+                }
+                FileAction::Open => self.error(format!("{} does not exist", chosen.display())),
+                FileAction::SaveAs => match self.save_as(chosen) {
+                    Ok(saved) => {
+                        self.info(format!("Saved a copy to {}", saved.display()));
+                        open = false;
+                    }
+                    Err(error) => self.error(format!("Save failed: {error}")),
+                },
+            }
+        }
+        if open {
+            self.file_dialog = Some((action, path));
+        }
     }
 
     fn relay_window(&mut self, ctx: &egui::Context) {

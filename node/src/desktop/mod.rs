@@ -10,6 +10,7 @@ pub mod app;
 pub mod bench;
 pub mod bridge;
 pub mod camera;
+pub mod recent;
 pub mod replica;
 pub mod tiles;
 
@@ -31,6 +32,8 @@ pub enum Control {
     Join(String),
     /// Leave the current session and host a new one.
     HostNew,
+    /// Leave the current session and host the document in a `.canopy` file.
+    Open(std::path::PathBuf),
     /// Create a session on a relay (with its `canopy-host://` URL) and join it.
     HostOnRelay {
         /// The relay host URL.
@@ -78,6 +81,7 @@ pub(crate) fn run_window(
         ..Default::default()
     };
     let handle = runtime.handle().clone();
+    let data = config.data.clone();
     let mut supervisor = None;
     let result = eframe::run_native(
         "canopy",
@@ -93,6 +97,7 @@ pub(crate) fn run_window(
                 events,
                 control.clone(),
                 driver,
+                data,
             )))
         }),
     );
@@ -142,6 +147,14 @@ async fn supervise(
                     ..config.clone()
                 }
             }
+            Some(Control::Open(file)) => NodeConfig {
+                join: None,
+                open: Some(file),
+                play: None,
+                draw: None,
+                fresh: false,
+                ..config.clone()
+            },
             Some(Control::HostNew) => NodeConfig {
                 join: None,
                 open: None,
@@ -180,9 +193,10 @@ async fn supervise(
         if let Some(node) = running.take() {
             node.stop().await;
         }
-        sink.send(UiEvent::Busy(match &next.join {
-            Some(_) => "Joining the session…".into(),
-            None => "Starting a new session…".into(),
+        sink.send(UiEvent::Busy(match (&next.join, &next.open) {
+            (Some(_), _) => "Joining the session…".into(),
+            (None, Some(file)) => format!("Opening {}…", file.display()),
+            (None, None) => "Starting a new session…".into(),
         }));
         running = start(&next, &sink).await;
         if running.is_some() {

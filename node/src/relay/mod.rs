@@ -318,6 +318,7 @@ impl Relay {
             stored_bytes,
             metrics: Some(Arc::clone(&self.metrics)),
             revoked,
+            file: Some(path.clone()),
         };
         let title = store.meta.title.clone();
         let created_ms = store.meta.created_ms;
