@@ -1048,13 +1048,7 @@ impl CanopyApp {
                 .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
                 .show(ctx, |ui| {
                     ui.label("Paste the invite URL you were given (canopy://…):");
-                    let edit = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
-                    let enter = ui.input(|i| i.key_pressed(Key::Enter));
-                    if enter && (edit.lost_focus() || edit.has_focus()) {
-                        submit = true;
-                    } else if !edit.has_focus() && !edit.lost_focus() {
-                        edit.request_focus();
-                    }
+                    submit |= focused_field(ui, &mut text);
                     if let Some(error) = &self.join_error {
                         ui.colored_label(ERROR_COLOR, error);
                     }
@@ -1132,13 +1126,7 @@ impl CanopyApp {
     }
 
     fn open_save_as(&mut self) {
-        let dir = directories::UserDirs::new()
-            .and_then(|d| {
-                d.document_dir()
-                    .map(PathBuf::from)
-                    .or_else(|| Some(d.home_dir().to_path_buf()))
-            })
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = documents_dir();
         let name = self.status.as_ref().map_or_else(
             || "canopy".to_string(),
             |s| format!("canopy-{}", short(&s.session)),
@@ -1192,13 +1180,7 @@ impl CanopyApp {
             .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
             .show(ctx, |ui| {
                 ui.label("File (.canopy):");
-                let edit = ui.add(egui::TextEdit::singleline(&mut path).desired_width(420.0));
-                let enter = ui.input(|i| i.key_pressed(Key::Enter));
-                if enter && (edit.lost_focus() || edit.has_focus()) {
-                    submit = true;
-                } else if !edit.has_focus() && !edit.lost_focus() {
-                    edit.request_focus();
-                }
+                submit |= focused_field(ui, &mut path);
                 if action == FileAction::Open && !self.recent.is_empty() {
                     ui.label("Recent:");
                     for file in self.recent.clone() {
@@ -1276,13 +1258,7 @@ impl CanopyApp {
     }
 
     fn open_export(&mut self, format: &'static str) {
-        let dir = directories::UserDirs::new()
-            .and_then(|d| {
-                d.document_dir()
-                    .map(PathBuf::from)
-                    .or_else(|| Some(d.home_dir().to_path_buf()))
-            })
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = documents_dir();
         let name = match format {
             "pdf" => "canopy.pdf".to_string(),
             other => format!("canopy-page-{}.{other}", self.page_index() + 1),
@@ -1420,6 +1396,31 @@ fn to_color32(color: Color) -> Color32 {
 fn from_color32(colour: Color32) -> Color {
     let [r, g, b, a] = colour.to_srgba_unmultiplied();
     Color { r, g, b, a }
+}
+
+/// A one-line field that keeps the keyboard focus while its dialog is open; true when
+/// Enter was pressed in it.
+fn focused_field(ui: &mut egui::Ui, text: &mut String) -> bool {
+    let edit = ui.add(egui::TextEdit::singleline(text).desired_width(420.0));
+    let enter = ui.input(|i| i.key_pressed(Key::Enter));
+    if enter && (edit.lost_focus() || edit.has_focus()) {
+        return true;
+    }
+    if !edit.has_focus() && !edit.lost_focus() {
+        edit.request_focus();
+    }
+    false
+}
+
+/// Where documents go by default: the user's documents folder, else home.
+fn documents_dir() -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|d| {
+            d.document_dir()
+                .map(PathBuf::from)
+                .or_else(|| Some(d.home_dir().to_path_buf()))
+        })
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The largest rect of `size`'s shape centred in `area`.
