@@ -8,10 +8,13 @@
 //! - [`jitter`]: an adaptive jitter buffer that reorders, drops late and duplicate
 //!   packets and says, every 20 ms, what to play.
 //! - [`mixer`]: mix-minus: each link gets every source but itself; links whose own
-//!   contribution is silent share one full mix, so K talkers cost K+1 mixes.
+//!   contribution is silent share one full mix, so K talkers cost K+1 mixes; and the
+//!   local playback with per-link and master volume.
+//! - [`load`]: lowers Opus complexity when a frame's work takes too long.
 
 pub mod codec;
 pub mod jitter;
+pub mod load;
 pub mod mixer;
 
 /// Samples per second.

@@ -109,3 +109,26 @@ pub fn limit(frame: &mut Frame) {
 pub fn level(frame: &Frame) -> f32 {
     (frame.iter().map(|s| s * s).sum::<f32>() / FRAME_SAMPLES as f32).sqrt()
 }
+
+/// What the local speakers play: every link's voice at its own volume, times the
+/// master volume, under the limiter. Volumes change what this node hears only, never
+/// what it forwards.
+pub fn playback(
+    links: &[(u64, Option<&Frame>)],
+    volume: impl Fn(u64) -> f32,
+    master: f32,
+) -> Box<Frame> {
+    let mut out = Box::new([0.0f32; FRAME_SAMPLES]);
+    for (id, frame) in links {
+        if let Some(frame) = frame {
+            let gain = volume(*id) * master;
+            if gain > 0.0 {
+                for (o, s) in out.iter_mut().zip(frame.iter()) {
+                    *o += *s * gain;
+                }
+            }
+        }
+    }
+    limit(&mut out);
+    out
+}

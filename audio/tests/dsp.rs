@@ -3,7 +3,7 @@
 
 use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
 use canopy_audio::jitter::{JitterBuffer, Playout};
-use canopy_audio::mixer::{level, mix, CEILING};
+use canopy_audio::mixer::{level, mix, playback, CEILING};
 use canopy_audio::{Frame, FRAME_SAMPLES, SAMPLE_RATE};
 use proptest::prelude::*;
 
@@ -247,4 +247,24 @@ fn fec_recovers_a_single_lost_packet() {
         "FEC beat concealment by 6 dB in {better} of {} losses",
         candidates.len()
     );
+}
+
+#[test]
+fn playback_volumes_scale_each_link_and_the_master() {
+    let (a, b) = (tone(440.0, 0.2, 0), tone(660.0, 0.2, 0));
+    let links = [(1u64, Some(&*a)), (2u64, Some(&*b)), (3u64, None)];
+    let full = playback(&links, |_| 1.0, 1.0);
+    let plain = mix(None, &links).speakers;
+    assert_eq!(
+        &full[..],
+        &plain[..],
+        "unity volumes play what the mixer would"
+    );
+    // Link 2 muted: only link 1 is heard.
+    let only_a = playback(&links, |id| if id == 2 { 0.0 } else { 1.0 }, 1.0);
+    assert_eq!(&only_a[..], &a[..]);
+    // Master at half halves everything; master at zero is silence.
+    let half = playback(&links, |_| 1.0, 0.5);
+    assert!((level(&half) - level(&full) / 2.0).abs() < 1e-4);
+    assert_eq!(level(&playback(&links, |_| 1.0, 0.0)), 0.0);
 }

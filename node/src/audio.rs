@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
 use canopy_audio::jitter::{JitterBuffer, Playout};
-use canopy_audio::mixer::{level, mix};
+use canopy_audio::load::{next_complexity, MAX_COMPLEXITY};
+use canopy_audio::mixer::{level, mix, playback};
 use canopy_audio::{Frame, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
 use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
 
@@ -63,6 +64,14 @@ pub struct Meters {
     pub links: BTreeMap<LinkId, Meter>,
     /// Streams encoded for the last frame (talkers + 1 at most).
     pub streams: usize,
+    /// The local voice is muted.
+    pub muted: bool,
+    /// Master volume of what this node plays.
+    pub master: f32,
+    /// Per-link playback volume (links not listed play at 1).
+    pub volumes: BTreeMap<LinkId, f32>,
+    /// Opus complexity in use (lowered under load).
+    pub complexity: i32,
 }
 
 /// Meters shared with the core for status.
@@ -72,8 +81,30 @@ pub type SharedMeters = std::sync::Arc<std::sync::Mutex<Meters>>;
 /// the full mix).
 const SILENT: f32 = 1e-4;
 
+/// What a person (or `canopy audio`) changes about this node's audio.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioControl {
+    /// Stop (or resume) sending the local voice.
+    Mute(bool),
+    /// Master volume of what this node plays, 0..=2.
+    Master(f32),
+    /// Playback volume of one link (everyone heard through it), 0..=2.
+    Volume {
+        /// Which link (as in `canopy status`).
+        link: LinkId,
+        /// Its volume.
+        gain: f32,
+    },
+}
+
+/// Largest volume accepted (doubling).
+pub const MAX_GAIN: f32 = 2.0;
+
 /// What the audio component is told.
 pub enum AudioInput {
+    /// Mute, volumes.
+    Control(AudioControl),
     /// A link is up: its connection carries audio datagrams.
     LinkUp {
         /// Which.
@@ -102,6 +133,7 @@ pub enum AudioInput {
 impl std::fmt::Debug for AudioInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            AudioInput::Control(control) => write!(f, "Control({control:?})"),
             AudioInput::LinkUp { link, .. } => write!(f, "LinkUp({link})"),
             AudioInput::LinkDown { link } => write!(f, "LinkDown({link})"),
             AudioInput::Packet { link, seq, .. } => write!(f, "Packet({link}, {seq})"),
@@ -204,12 +236,36 @@ pub fn spawn(
         let mut ticker = tokio::time::interval(Duration::from_millis(FRAME_MS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut links: BTreeMap<LinkId, Link> = BTreeMap::new();
-        let mut shared = VoiceEncoder::new(10)?;
+        let mut complexity = MAX_COMPLEXITY;
+        let mut shared = VoiceEncoder::new(complexity)?;
+        let (mut muted, mut master) = (false, 1.0f32);
+        let mut volumes: BTreeMap<LinkId, f32> = BTreeMap::new();
+        {
+            let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            meter.master = master;
+            meter.complexity = complexity;
+        }
         let mut position = 0usize;
         loop {
             tokio::select! {
                 received = inbox.recv() => match received {
                     None => break,
+                    Some(AudioInput::Control(control)) => {
+                        let clamp = |g: f32| if g.is_finite() { g.clamp(0.0, MAX_GAIN) } else { 1.0 };
+                        match control {
+                            AudioControl::Mute(on) => muted = on,
+                            AudioControl::Master(gain) => master = clamp(gain),
+                            AudioControl::Volume { link, gain } => {
+                                if links.contains_key(&link) {
+                                    volumes.insert(link, clamp(gain));
+                                }
+                            }
+                        }
+                        let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        meter.muted = muted;
+                        meter.master = master;
+                        meter.volumes = volumes.clone();
+                    }
                     Some(AudioInput::LinkUp { link, connection }) => {
                         links.insert(link, Link {
                             connection,
@@ -221,6 +277,7 @@ pub fn spawn(
                     }
                     Some(AudioInput::LinkDown { link }) => {
                         links.remove(&link);
+                        volumes.remove(&link);
                     }
                     Some(AudioInput::Packet { link, seq, packet, arrival_ms }) => {
                         if let Some(state) = links.get_mut(&link) {
@@ -230,6 +287,7 @@ pub fn spawn(
                 },
                 _ = ticker.tick() => {
                     let _ = started;
+                    let work = std::time::Instant::now();
                     // The local voice for this slot.
                     let local: Option<Box<Frame>> = (position < input.len()).then(|| {
                         let mut frame = Box::new([0.0f32; FRAME_SAMPLES]);
@@ -241,7 +299,9 @@ pub fn spawn(
                     let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     meter.local.update(local.as_deref().map_or(0.0, level));
                     drop(meter);
-                    let local = local.filter(|f| level(f) >= SILENT);
+                    // Muted: the voice is metered (so the person sees the mic works) but
+                    // not sent.
+                    let local = local.filter(|f| !muted && level(f) >= SILENT);
                     // Each link's voice for this slot.
                     let mut heard: Vec<(LinkId, Option<Box<Frame>>)> = Vec::with_capacity(links.len());
                     for (id, state) in links.iter_mut() {
@@ -275,7 +335,7 @@ pub fn spawn(
                     for (id, state) in links.iter_mut() {
                         let packet = match mixed.individual.iter().find(|(l, _)| l == id) {
                             Some((_, frame)) if level(frame) >= SILENT => {
-                                Some(lazily(&mut state.encoder, || VoiceEncoder::new(10))?.encode(frame)?)
+                                Some(lazily(&mut state.encoder, || VoiceEncoder::new(complexity))?.encode(frame)?)
                             }
                             Some(_) => None,
                             None => shared_packet.clone(),
@@ -292,9 +352,24 @@ pub fn spawn(
                     shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).streams =
                         mixed.individual.len() + usize::from(shared_packet.is_some());
                     if let Some(writer) = writer.as_mut() {
-                        for sample in mixed.speakers.iter() {
+                        let speakers = playback(&inputs, |id| volumes.get(&id).copied().unwrap_or(1.0), master);
+                        for sample in speakers.iter() {
                             writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16)?;
                         }
+                    }
+                    // Under load, cheaper encoding rather than falling behind real time.
+                    let busy = work.elapsed().as_secs_f32() / (FRAME_MS as f32 / 1000.0);
+                    let next = next_complexity(complexity, busy);
+                    if next != complexity {
+                        complexity = next;
+                        let _ = shared.set_complexity(complexity);
+                        for state in links.values_mut() {
+                            if let Some(encoder) = state.encoder.as_mut() {
+                                let _ = encoder.set_complexity(complexity);
+                            }
+                        }
+                        shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).complexity = complexity;
+                        tracing::debug!(complexity, busy, "opus complexity changed");
                     }
                 }
             }

@@ -22,6 +22,8 @@ pub enum Request {
         /// Graphviz DOT instead of JSON.
         dot: bool,
     },
+    /// Mute, master or link volume (`canopy audio`).
+    Audio(crate::audio::AudioControl),
     /// A rendering of the document.
     Export {
         /// `png`, `svg` or `pdf`.
@@ -124,6 +126,12 @@ async fn answer(request: Request, core: &mut Outbox<CoreInput>, graph: &Graph) -
                 serde_json::to_value(snapshot)
                     .map_or_else(|e| Response::Error(e.to_string()), Response::Ok)
             }
+        }
+        Request::Audio(control) => {
+            if core.send(CoreInput::Audio(control)).await.is_err() {
+                return gone();
+            }
+            Response::Ok(serde_json::Value::Null)
         }
         Request::Export { format, page } => {
             let (reply, answer) = tokio::sync::oneshot::channel();

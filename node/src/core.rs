@@ -20,7 +20,7 @@ use canopy_protocol::{
 };
 use ring::signature::Ed25519KeyPair;
 
-use crate::audio::{AudioInput, SharedMeters, PRESENCE_TAG};
+use crate::audio::{AudioControl, AudioInput, SharedMeters, PRESENCE_TAG};
 use crate::metrics::Metrics;
 use crate::storage::now_ms;
 use crate::store::StoreInput;
@@ -195,6 +195,8 @@ pub enum CoreInput {
     },
     /// Refuse joins presenting this invite token from now on.
     Revoke(String),
+    /// Mute, volumes: passed to the audio component.
+    Audio(AudioControl),
     /// Every op the document holds that `seen` lacks (a window's replica catching up).
     Sync {
         /// What the asker holds.
@@ -232,6 +234,7 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::Glance(_) => "Glance",
             CoreInput::Invite { .. } => "Invite",
             CoreInput::Revoke(_) => "Revoke",
+            CoreInput::Audio(_) => "Audio",
             CoreInput::Sync { .. } => "Sync",
             CoreInput::Export { .. } => "Export",
             CoreInput::Rejoin(_) => "Rejoin",
@@ -367,6 +370,12 @@ pub struct AudioStatus {
     pub level: f32,
     /// Streams encoded for the last frame.
     pub streams: usize,
+    /// The local voice is muted.
+    pub muted: bool,
+    /// Master playback volume.
+    pub master: f32,
+    /// Opus complexity in use (lowered under load).
+    pub complexity: i32,
 }
 
 /// One participant in `Status`.
@@ -384,6 +393,8 @@ pub struct ParticipantStatus {
     pub cursor: Option<(f32, f32)>,
     /// Role, as the participant says.
     pub role: Option<Role>,
+    /// Microphone muted (as the participant says).
+    pub muted: bool,
     /// Milliseconds since last heard (0 for this node).
     pub last_seen_ms: u64,
 }
@@ -405,6 +416,8 @@ pub struct LinkStatus {
     pub speaking: bool,
     /// RMS level of its incoming audio.
     pub audio_level: f32,
+    /// Playback volume of what arrives on this link.
+    pub volume: f32,
 }
 
 struct LinkState {
@@ -496,6 +509,7 @@ impl Core {
             page: 0,
             cursor: None,
             role: setup.authority.as_ref().map(Authority::role),
+            muted: false,
         };
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
@@ -976,6 +990,12 @@ impl Core {
 
     /// Once a second: say we are here, forget who has gone quiet.
     fn tick(&mut self) {
+        if let Some(meters) = &self.setup.meters {
+            self.presence.muted = meters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .muted;
+        }
         self.announce_presence();
         self.participants
             .retain(|_, (_, seen)| seen.elapsed() < PRESENCE_TIMEOUT);
@@ -1001,6 +1021,10 @@ impl Core {
             link: *id,
             speaking: meter_of(*id).speaking,
             audio_level: meter_of(*id).level,
+            volume: meters
+                .as_ref()
+                .and_then(|m| m.volumes.get(id).copied())
+                .unwrap_or(1.0),
             name: state.name.clone(),
             address: state.address.clone(),
             role: state.role,
@@ -1049,6 +1073,7 @@ impl Core {
                     page: p.page,
                     cursor: p.cursor.map(|c| (c.x, c.y)),
                     role: p.role,
+                    muted: p.muted,
                     last_seen_ms: age.as_millis() as u64,
                 })
                 .collect(),
@@ -1056,6 +1081,9 @@ impl Core {
                 speaking: m.local.speaking,
                 level: m.local.level,
                 streams: m.streams,
+                muted: m.muted,
+                master: m.master,
+                complexity: m.complexity,
             }),
             file: self.setup.file.as_ref().map(|f| f.display().to_string()),
         };
@@ -1158,6 +1186,15 @@ impl Component for Core {
                 }
                 CoreInput::Revoke(token) => {
                     self.setup.revoked.insert(token);
+                }
+                CoreInput::Audio(control) => {
+                    if let AudioControl::Mute(on) = control {
+                        self.presence.muted = on;
+                        self.announce_presence();
+                    }
+                    if self.audio.try_send(AudioInput::Control(control)).is_err() {
+                        tracing::info!("audio is off on this node: {control:?} ignored");
+                    }
                 }
                 CoreInput::Sync { seen, reply } => {
                     let missing = self.setup.document.ops_missing_from(&seen);

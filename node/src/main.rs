@@ -91,6 +91,23 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Mute or unmute a running node, or set its playback volumes.
+    Audio {
+        #[command(flatten)]
+        data: DataArg,
+        /// Stop sending this node's voice.
+        #[arg(long, conflicts_with = "unmute")]
+        mute: bool,
+        /// Send it again.
+        #[arg(long)]
+        unmute: bool,
+        /// Master playback volume, 0 to 2.
+        #[arg(long)]
+        master: Option<f32>,
+        /// Playback volume of one link, LINK=GAIN (link ids as in `canopy status`).
+        #[arg(long, value_parser = parse_link_volume)]
+        volume: Vec<(u64, f32)>,
+    },
     /// Print a running node's component graph (JSON, or Graphviz with --dot).
     Introspect {
         #[command(flatten)]
@@ -389,6 +406,40 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&status)?);
                 Ok(())
             }
+            Command::Audio {
+                data,
+                mute,
+                unmute,
+                master,
+                volume,
+            } => {
+                use canopy_node::audio::AudioControl;
+                let mut controls = Vec::new();
+                if mute || unmute {
+                    controls.push(AudioControl::Mute(mute));
+                }
+                if let Some(gain) = master {
+                    if !(0.0..=canopy_node::audio::MAX_GAIN).contains(&gain) {
+                        bail!("--master goes from 0 to {}", canopy_node::audio::MAX_GAIN);
+                    }
+                    controls.push(AudioControl::Master(gain));
+                }
+                controls.extend(
+                    volume
+                        .into_iter()
+                        .map(|(link, gain)| AudioControl::Volume { link, gain }),
+                );
+                if controls.is_empty() {
+                    bail!(
+                        "say what to change: --mute, --unmute, --master GAIN or --volume LINK=GAIN"
+                    );
+                }
+                let dir = data_dir(data.data)?;
+                for control in controls {
+                    control::request(&dir, &Request::Audio(control)).await?;
+                }
+                Ok(())
+            }
             Command::Introspect { data, dot } => {
                 let graph =
                     control::request(&data_dir(data.data)?, &Request::Introspect { dot }).await?;
@@ -443,6 +494,27 @@ fn main() -> Result<()> {
             }
         }
     })
+}
+
+fn parse_link_volume(text: &str) -> std::result::Result<(u64, f32), String> {
+    let (link, gain) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected LINK=GAIN, got {text:?}"))?;
+    let link = link
+        .trim()
+        .parse()
+        .map_err(|_| format!("{link:?} is not a link id"))?;
+    let gain: f32 = gain
+        .trim()
+        .parse()
+        .map_err(|_| format!("{gain:?} is not a number"))?;
+    if !(0.0..=canopy_node::audio::MAX_GAIN).contains(&gain) {
+        return Err(format!(
+            "volumes go from 0 to {}",
+            canopy_node::audio::MAX_GAIN
+        ));
+    }
+    Ok((link, gain))
 }
 
 /// A URL without its long invite token, for messages.

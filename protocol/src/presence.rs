@@ -32,6 +32,8 @@ pub struct Presence {
     /// The role the participant holds, as it says (for participant lists only: what a
     /// peer may do is decided by its invite, never by this).
     pub role: Option<Role>,
+    /// The participant's microphone is muted.
+    pub muted: bool,
 }
 
 impl Presence {

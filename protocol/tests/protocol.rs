@@ -283,6 +283,7 @@ proptest! {
             page,
             cursor: cursor.map(|(x, y)| Point::new(x, y)),
             role: Some(Role::Viewer),
+            muted: true,
         };
         let bytes = presence.encode();
         prop_assert!(bytes.len() <= MAX_DATAGRAM);

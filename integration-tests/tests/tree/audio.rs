@@ -8,12 +8,19 @@ use std::time::Duration;
 
 use crate::util::{wait_until, Node};
 
-fn tone(dir: &Path, name: &str, frequency: u32) -> PathBuf {
+fn tone(dir: &Path, name: &str, frequency: u32, seconds: u32) -> PathBuf {
     let path = dir.join(format!("{name}.wav"));
     let status = Command::new("sox")
         .args(["-n", "-r", "48000", "-c", "1", "-b", "16"])
         .arg(&path)
-        .args(["synth", "4", "sine", &frequency.to_string(), "vol", "0.3"])
+        .args([
+            "synth",
+            &seconds.to_string(),
+            "sine",
+            &frequency.to_string(),
+            "vol",
+            "0.3",
+        ])
         .status()
         .expect("sox (Debian's sox; make test installs it)");
     assert!(status.success());
@@ -43,7 +50,10 @@ fn read(path: &Path) -> Vec<f32> {
 #[test]
 fn a_tone_crosses_the_tree_and_no_one_hears_themselves() {
     let dir = tempfile::tempdir().unwrap();
-    let (a_in, c_in) = (tone(dir.path(), "a440", 440), tone(dir.path(), "c660", 660));
+    let (a_in, c_in) = (
+        tone(dir.path(), "a440", 440, 4),
+        tone(dir.path(), "c660", 660, 4),
+    );
     let (a_out, b_out, c_out) = (
         dir.path().join("a.wav"),
         dir.path().join("b.wav"),
@@ -110,5 +120,60 @@ fn a_tone_crosses_the_tree_and_no_one_hears_themselves() {
         "b: 440 {} 660 {}",
         p440(&heard_b),
         p660(&heard_b)
+    );
+}
+
+#[test]
+fn a_muted_node_is_not_heard_and_shows_as_muted() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_in = tone(dir.path(), "a440", 440, 10);
+    let c_out = dir.path().join("c.wav");
+    let mut a = Node::host("a", &["--audio-in", a_in.to_str().unwrap()]);
+    let audio = |args: &[&str]| {
+        let status = Command::new(crate::util::canopy())
+            .arg("audio")
+            .args(args)
+            .arg("--data")
+            .arg(&a.data)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    audio(&["--mute"]);
+    assert_eq!(a.status()["audio"]["muted"], true);
+    let mut c = Node::join(
+        "c",
+        a.editor_url(),
+        &["--audio-out", c_out.to_str().unwrap()],
+    );
+    // c sees a as muted (presence), and hears nothing from a…
+    assert!(wait_until(Duration::from_secs(10), || {
+        c.status()["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "a" && p["muted"] == true)
+    }));
+    std::thread::sleep(Duration::from_millis(1500));
+    // …until a unmutes.
+    audio(&["--unmute"]);
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(a.terminate().success() && c.terminate().success());
+    let heard = read(&c_out);
+    assert!(
+        heard.len() > 3 * 48_000,
+        "c recorded only {} samples",
+        heard.len()
+    );
+    let (muted_part, unmuted_part) = (&heard[..48_000], &heard[heard.len() - 48_000..]);
+    assert!(
+        power_at(muted_part, 440.0) < 1e-7,
+        "c heard the muted a: {}",
+        power_at(muted_part, 440.0)
+    );
+    assert!(
+        power_at(unmuted_part, 440.0) > 1e-4,
+        "c did not hear a after it unmuted: {}",
+        power_at(unmuted_part, 440.0)
     );
 }

@@ -21,29 +21,36 @@ struct Display {
 
 impl Display {
     fn start() -> Display {
-        let first = 100 + std::process::id() % 400;
-        for number in first..first + 50 {
-            if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
-                continue;
-            }
-            let server = Command::new("Xvfb")
-                .arg(format!(":{number}"))
-                .args(["-screen", "0", "2400x800x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb is missing: `make test` installs it (Debian package xvfb)");
-            let mut display = Display {
-                name: format!(":{number}"),
-                server,
-            };
-            let socket = format!("/tmp/.X11-unix/X{number}");
-            if wait_until(Duration::from_secs(10), || Path::new(&socket).exists()) {
-                return display;
-            }
-            let _ = display.server.kill();
+        // Xvfb picks a free display itself and writes its number to fd 1: no race
+        // between tests starting displays at the same time.
+        let mut server = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "2400x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is missing: `make test` installs it (Debian package xvfb)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let number: u32 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("Xvfb did not say its display: {line:?}"));
+        Display {
+            name: format!(":{number}"),
+            server,
         }
-        panic!("no free X display for Xvfb");
     }
 
     fn xdotool(&self, args: &[&str]) -> String {

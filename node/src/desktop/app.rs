@@ -21,6 +21,7 @@ use super::camera::Camera;
 use super::replica::Replica;
 use super::tiles::TileCache;
 use super::Control;
+use crate::audio::AudioControl;
 use crate::core::{Edit, Status};
 
 /// Ops merged into the window's copy per frame, so a big sync never freezes it.
@@ -135,6 +136,14 @@ pub struct CanopyApp {
     recent: Vec<PathBuf>,
     /// The data directory (where the recent list lives).
     data: PathBuf,
+    /// The microphone is muted by the person (the mute button or M).
+    muted: bool,
+    /// Push-to-talk: the microphone is open only while Space is held.
+    push_to_talk: bool,
+    /// What the node was last told (mute state actually in effect).
+    sent_mute: Option<bool>,
+    /// Master playback volume.
+    master: f32,
     export_dialog: Option<ExportDialog>,
     confirm: Option<Confirm>,
     message: Option<(String, bool)>,
@@ -184,6 +193,10 @@ impl CanopyApp {
             file_dialog: None,
             recent,
             data,
+            muted: false,
+            push_to_talk: false,
+            sent_mute: None,
+            master: 1.0,
             export_dialog: None,
             confirm: None,
             message: None,
@@ -193,6 +206,24 @@ impl CanopyApp {
             behind_glances: 0,
             canvas_size: (1.0, 1.0),
             driver,
+        }
+    }
+
+    fn audio(&mut self, control: AudioControl) {
+        if let Some(to_node) = &self.to_node {
+            let _ = to_node.send(ToNode::Audio(control));
+        }
+    }
+
+    /// Mute state from the button and push-to-talk; tells the node when it changes.
+    fn microphone(&mut self, ctx: &egui::Context) {
+        let talking = self.push_to_talk
+            && !ctx.egui_wants_keyboard_input()
+            && ctx.input(|i| i.key_down(Key::Space));
+        let mute = self.muted || (self.push_to_talk && !talking);
+        if self.sent_mute != Some(mute) && self.to_node.is_some() {
+            self.sent_mute = Some(mute);
+            self.audio(AudioControl::Mute(mute));
         }
     }
 
@@ -255,6 +286,7 @@ impl CanopyApp {
                     self.presenter = None;
                     self.pages_seen.clear();
                     self.to_node = Some(to_node);
+                    self.sent_mute = None;
                     self.busy = None;
                     self.fitted = false;
                     ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!(
@@ -405,13 +437,17 @@ impl CanopyApp {
         if fit {
             self.fit();
         }
-        let (pen, highlighter, eraser) = ctx.input_mut(|i| {
+        let (pen, highlighter, eraser, mute) = ctx.input_mut(|i| {
             (
                 i.consume_key(Modifiers::NONE, Key::P),
                 i.consume_key(Modifiers::NONE, Key::H),
                 i.consume_key(Modifiers::NONE, Key::E),
+                i.consume_key(Modifiers::NONE, Key::M),
             )
         });
+        if mute {
+            self.muted = !self.muted;
+        }
         for (pressed, tool) in [
             (pen, ToolChoice::Pen),
             (highlighter, ToolChoice::Highlighter),
@@ -624,6 +660,19 @@ impl CanopyApp {
                 self.fit();
             }
             ui.label(format!("{:.0}%", self.camera.zoom * 100.0));
+            ui.separator();
+            let audio_on = self.status.as_ref().is_some_and(|s| s.audio.is_some());
+            ui.add_enabled_ui(audio_on, |ui| {
+                let label = if self.muted { "Mic muted" } else { "Mic on" };
+                ui.toggle_value(&mut self.muted, label)
+                    .on_hover_text("M: mute or unmute your microphone");
+                ui.checkbox(&mut self.push_to_talk, "Push to talk")
+                    .on_hover_text("Your microphone is open only while Space is held");
+                let volume = ui.add(egui::Slider::new(&mut self.master, 0.0..=2.0).text("volume"));
+                if volume.changed() {
+                    self.audio(AudioControl::Master(self.master));
+                }
+            });
             if !editable && self.status.is_some() {
                 ui.label(egui::RichText::new("view only").italics());
             }
@@ -701,6 +750,14 @@ impl CanopyApp {
                     if speaking {
                         ui.label("speaking");
                     }
+                    let muted = if me {
+                        status.audio.as_ref().is_some_and(|a| a.muted)
+                    } else {
+                        p.muted
+                    };
+                    if muted {
+                        ui.weak("muted");
+                    }
                     if self.presenter.as_deref() == Some(p.node.as_str()) {
                         ui.label("presenter")
                             .on_hover_text("presenter (turned a page last)");
@@ -708,6 +765,27 @@ impl CanopyApp {
                     ui.weak(format!("p{}", p.page + 1));
                 });
             }
+        }
+        let mut volume_changes = Vec::new();
+        if let Some(status) = self.status.as_ref().filter(|s| s.audio.is_some()) {
+            let links: Vec<_> = status.parent.iter().chain(status.children.iter()).collect();
+            if !links.is_empty() {
+                ui.separator();
+                ui.label("Volume of each link (everyone heard through it)");
+                for link in links {
+                    let mut gain = link.volume;
+                    let slider = egui::Slider::new(&mut gain, 0.0..=2.0).text(&link.name);
+                    if ui.add(slider).changed() {
+                        volume_changes.push(AudioControl::Volume {
+                            link: link.link,
+                            gain,
+                        });
+                    }
+                }
+            }
+        }
+        for change in volume_changes {
+            self.audio(change);
         }
         ui.separator();
         ui.heading("Pages");
@@ -1363,6 +1441,7 @@ impl eframe::App for CanopyApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         self.keyboard(&ctx);
+        self.microphone(&ctx);
         egui::Panel::top("menu").show(ui, |ui| {
             self.menu(ui);
             self.toolbar(ui);

@@ -47,6 +47,8 @@ pub enum ToNode {
     Edit(Edit),
     /// The window's copy lacks ops: send everything beyond `seen`.
     Sync(VersionVector),
+    /// Mute, volumes.
+    Audio(crate::audio::AudioControl),
 }
 
 /// The window's end of the event channel: sending also wakes the window up.
@@ -107,6 +109,11 @@ pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow:
                 request = from_window.recv() => match request {
                     Some(ToNode::Edit(edit)) => {
                         if to_core.send(CoreInput::Local(edit)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(ToNode::Audio(control)) => {
+                        if to_core.send(CoreInput::Audio(control)).await.is_err() {
                             break;
                         }
                     }
