@@ -48,6 +48,10 @@ deps-run: toolchain
 
 deps-test: toolchain
 	$(call ensure_packages,$(TEST_PACKAGES))
+	@python3 -c "import pystoi" 2>/dev/null || { \
+	  echo "make: installing pystoi (speech intelligibility, for the audio loss test)"; \
+	  python3 -m pip install --quiet pystoi 2>/dev/null || \
+	  python3 -m pip install --quiet --break-system-packages pystoi; }
 
 run: deps-run
 	$(CARGO) build --release -p canopy-node --bin canopy

@@ -14,6 +14,12 @@ pub const MAX_TARGET: usize = 10;
 /// Packets held at most; beyond, the oldest go.
 pub const CAPACITY: usize = 64;
 
+/// A change in transit time this large (ms) marks a new talk spurt, not jitter.
+const TALK_SPURT_GAP_MS: f64 = 200.0;
+
+/// Frames concealed when the buffer runs dry, before it waits for the sender again.
+const CONCEAL_EMPTY: u32 = 3;
+
 /// What to play for the next 20 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Playout {
@@ -41,6 +47,10 @@ pub struct JitterBuffer {
     pub duplicates: u64,
     /// Slots concealed or recovered.
     pub lost: u64,
+    /// Pops in a row that found nothing buffered.
+    empty_pops: u32,
+    /// The sequence number at which the buffer last ran dry, while still dry.
+    dry_since: Option<u64>,
 }
 
 impl Default for JitterBuffer {
@@ -61,6 +71,8 @@ impl JitterBuffer {
             late: 0,
             duplicates: 0,
             lost: 0,
+            empty_pops: 0,
+            dry_since: None,
         }
     }
 
@@ -88,8 +100,20 @@ impl JitterBuffer {
     /// Takes a packet with sequence number `seq` that arrived at `arrival_ms`.
     pub fn push(&mut self, seq: u64, packet: Vec<u8>, arrival_ms: u64) {
         if self.next.is_some_and(|next| seq < next) {
-            self.late += 1;
-            return;
+            match self.dry_since {
+                // We ran dry at or before this packet: the sender had paused. Follow
+                // it from here, buffering again first.
+                Some(dry) if seq >= dry => {
+                    self.next = Some(seq);
+                    self.started = false;
+                    self.dry_since = None;
+                    self.empty_pops = 0;
+                }
+                _ => {
+                    self.late += 1;
+                    return;
+                }
+            }
         }
         if self.packets.contains_key(&seq) {
             self.duplicates += 1;
@@ -99,7 +123,11 @@ impl JitterBuffer {
         let transit = arrival_ms as f64 - (seq * FRAME_MS) as f64;
         if let Some(last) = self.last_transit {
             let d = (transit - last).abs();
-            self.jitter_ms += (d - self.jitter_ms) / 16.0;
+            // A jump this big is a new talk spurt after a pause (senders send nothing
+            // while silent, and their numbering pauses too), not network jitter.
+            if d < TALK_SPURT_GAP_MS {
+                self.jitter_ms += (d - self.jitter_ms) / 16.0;
+            }
         }
         self.last_transit = Some(transit);
         self.packets.insert(seq, packet);
@@ -145,6 +173,21 @@ impl JitterBuffer {
         } else {
             next
         };
+        if self.packets.is_empty() {
+            // Dry: a packet was lost, or the sender paused (silence is not sent, and
+            // its numbering pauses too). Conceal a moment, then play silence; remember
+            // where we ran dry, so a sender resuming from there is followed (see push).
+            self.dry_since.get_or_insert(next);
+            self.next = Some(next + 1);
+            self.empty_pops += 1;
+            if self.empty_pops > CONCEAL_EMPTY {
+                return Playout::Buffering;
+            }
+            self.lost += 1;
+            return Playout::Conceal;
+        }
+        self.empty_pops = 0;
+        self.dry_since = None;
         self.next = Some(next + 1);
         if let Some(packet) = self.packets.remove(&next) {
             return Playout::Packet(packet);

@@ -268,3 +268,46 @@ fn playback_volumes_scale_each_link_and_the_master() {
     assert!((level(&half) - level(&full) / 2.0).abs() < 1e-4);
     assert_eq!(level(&playback(&links, |_| 1.0, 0.0)), 0.0);
 }
+
+#[test]
+fn a_pause_in_speech_does_not_make_what_follows_late() {
+    // The sender talks (0..50), is silent for two seconds (sends nothing, its
+    // numbering pauses), then talks again (50..100). The receiver ticks throughout.
+    let mut buffer = JitterBuffer::new();
+    let (mut played, mut tick) = (Vec::new(), 0u64);
+    let step = |buffer: &mut JitterBuffer, seq: Option<u64>, tick: u64| {
+        if let Some(seq) = seq {
+            buffer.push(seq, vec![seq as u8], tick * 20);
+        }
+        if let Playout::Packet(p) | Playout::Recover(p) = buffer.pop() {
+            p
+        } else {
+            vec![]
+        }
+    };
+    for seq in 0..50 {
+        played.extend(step(&mut buffer, Some(seq), tick));
+        tick += 1;
+    }
+    for _ in 0..100 {
+        played.extend(step(&mut buffer, None, tick));
+        tick += 1;
+    }
+    for seq in 50..100 {
+        played.extend(step(&mut buffer, Some(seq), tick));
+        tick += 1;
+    }
+    for _ in 0..10 {
+        played.extend(step(&mut buffer, None, tick));
+        tick += 1;
+    }
+    assert_eq!(
+        buffer.late, 0,
+        "packets after the pause were dropped as late"
+    );
+    let heard: Vec<u8> = played;
+    assert!(
+        (50..98).all(|seq| heard.contains(&(seq as u8))),
+        "speech after the pause is not played: {heard:?}"
+    );
+}

@@ -177,3 +177,138 @@ fn a_muted_node_is_not_heard_and_shows_as_muted() {
         power_at(unmuted_part, 440.0)
     );
 }
+
+/// Speech by espeak-ng at 48 kHz mono, without dither (the same every run).
+fn speech(dir: &Path) -> PathBuf {
+    let (raw, wav) = (dir.join("speech-22k.wav"), dir.join("speech.wav"));
+    let text = "The quick brown fox jumps over the lazy dog. \
+                Canopy lets everyone draw and talk together, even on a poor network.";
+    let spoke = Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&raw)
+        .arg(text)
+        .status()
+        .expect("espeak-ng (Debian's espeak-ng; make test installs it)");
+    assert!(spoke.success());
+    let converted = Command::new("sox")
+        .arg("-D")
+        .arg(&raw)
+        .args(["-r", "48000", "-c", "1", "-b", "16"])
+        .arg(&wav)
+        .status()
+        .expect("sox");
+    assert!(converted.success());
+    wav
+}
+
+/// STOI (pystoi) of `degraded` against `reference`: aligned by cross-correlation
+/// (the recording starts before the speech reaches it), then each talk spurt on its
+/// own (a receiver re-buffering after a pause may shift the next spurt by a frame or
+/// two, which is timing, not intelligibility).
+fn stoi(reference: &Path, degraded: &Path) -> f64 {
+    let program = r#"
+import sys, wave
+import numpy as np
+from pystoi import stoi
+
+def read(path):
+    w = wave.open(path)
+    data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64) / 32768.0
+    if w.getnchannels() > 1:
+        data = data.reshape(-1, w.getnchannels()).mean(axis=1)
+    return data, w.getframerate()
+
+ref, fs = read(sys.argv[1])
+deg, _ = read(sys.argv[2])
+size = 1 << (len(ref) + len(deg)).bit_length()
+corr = np.fft.irfft(np.fft.rfft(deg, size) * np.conj(np.fft.rfft(ref, size)), size)
+lag = int(np.argmax(corr[: len(deg)]))
+# Talk spurts of the reference: 20 ms frames above -40 dB of the loudest, joined
+# across gaps under 100 ms. Each is aligned on its own (a receiver may shift a
+# spurt by a frame or two when it re-buffers after a pause; that is timing, not
+# intelligibility).
+frame = fs // 50
+rms = np.array([np.sqrt(np.mean(ref[i:i + frame] ** 2)) for i in range(0, len(ref) - frame, frame)])
+voiced = rms > rms.max() * 0.01
+spurts, start, quiet = [], None, 0
+for i, v in enumerate(voiced):
+    if v:
+        start = i if start is None else start
+        quiet = 0
+    elif start is not None:
+        quiet += 1
+        if quiet >= 5:
+            spurts.append((start, i - quiet + 1))
+            start, quiet = None, 0
+if start is not None:
+    spurts.append((start, len(voiced)))
+aligned = np.zeros_like(ref)
+search = int(0.12 * fs)
+for a, b in spurts:
+    s, e = a * frame, min(b * frame, len(ref))
+    segment = ref[s:e]
+    best, best_shift = -2.0, 0
+    for shift in range(-search, search + 1, fs // 1000):
+        p = lag + s + shift
+        if p < 0 or p + len(segment) > len(deg):
+            continue
+        piece = deg[p:p + len(segment)]
+        c = np.dot(segment, piece) / (np.linalg.norm(segment) * np.linalg.norm(piece) + 1e-12)
+        if c > best:
+            best, best_shift = c, shift
+    p = lag + s + best_shift
+    if 0 <= p and p + (e - s) <= len(deg):
+        aligned[s:e] = deg[p:p + (e - s)]
+print(stoi(ref, aligned, fs, extended=False))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", program])
+        .arg(reference)
+        .arg(degraded)
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "pystoi failed (make test installs it with pip): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn speech_stays_intelligible_through_10_percent_loss_and_jitter() {
+    use canopy_integration_tests::{ImpairedLink, Impairment};
+    let dir = tempfile::tempdir().unwrap();
+    let spoken = speech(dir.path());
+    let heard = dir.path().join("heard.wav");
+    let mut a = Node::host("a", &["--audio-out", heard.to_str().unwrap()]);
+    // b reaches a only through the proxy: 10 % loss, 30 ± 10 ms each way.
+    let mut url: canopy_protocol::JoinUrl = a.editor_url().parse().unwrap();
+    let proxy = ImpairedLink::start(
+        format!("127.0.0.1:{}", url.port).parse().unwrap(),
+        Impairment {
+            loss: 0.10,
+            delay: Duration::from_millis(30),
+            jitter: Duration::from_millis(10),
+            seed: 42,
+        },
+    )
+    .unwrap();
+    url.port = proxy.address().port();
+    let mut b = Node::join(
+        "b",
+        &url.to_string(),
+        &["--audio-in", spoken.to_str().unwrap()],
+    );
+    let seconds = hound::WavReader::open(&spoken).unwrap().duration() as f32 / 48_000.0;
+    std::thread::sleep(Duration::from_secs_f32(seconds + 2.0));
+    assert!(b.terminate().success() && a.terminate().success());
+    let dropped = proxy.dropped.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(dropped > 0, "the proxy dropped nothing");
+    let score = stoi(&spoken, &heard);
+    eprintln!("STOI {score:.3} through 10 % loss, 30 ± 10 ms ({dropped} datagrams dropped)");
+    assert!(score >= 0.6, "speech is not intelligible: STOI {score:.3}");
+}
