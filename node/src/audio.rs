@@ -72,6 +72,9 @@ pub struct Meters {
     pub volumes: BTreeMap<LinkId, f32>,
     /// Opus complexity in use (lowered under load).
     pub complexity: i32,
+    /// When the first 20 ms tick ran: tick `k` reads input frame `k` and writes output
+    /// frame `k` (how the latency benchmark relates files to time).
+    pub started: Option<std::time::Instant>,
 }
 
 /// Meters shared with the core for status.
@@ -233,6 +236,8 @@ pub fn spawn(
     let inbox_ref = inbox.handle();
     let handle = scope.spawn_fn(move |_ctx| async move {
         let started = tokio::time::Instant::now();
+        shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).started =
+            Some(started.into_std());
         let mut ticker = tokio::time::interval(Duration::from_millis(FRAME_MS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut links: BTreeMap<LinkId, Link> = BTreeMap::new();

@@ -235,7 +235,10 @@ pub fn spawn_link(
     core: &InboxRef<CoreInput>,
     audio: Option<&InboxRef<AudioInput>>,
     streams: Streams,
-) -> Result<InboxRef<Message>> {
+) -> Result<(InboxRef<Message>, tokio::sync::oneshot::Sender<()>)> {
+    // The reader waits for this until the core has the link's `LinkUp` queued: ops it
+    // passed on before that would reach a core that does not know the link yet.
+    let (start, started) = tokio::sync::oneshot::channel::<()>();
     let Streams {
         link: id,
         connection,
@@ -282,6 +285,12 @@ pub fn spawn_link(
         link(&to_audio.handle(), audio)?;
     }
     scope.spawn_fn(move |ctx| async move {
+        tokio::select! {
+            began = started => if began.is_err() {
+                return Ok(()); // the link never came up
+            },
+            () = ctx.stopped() => return Ok(()),
+        }
         // Chunks are quinn's own buffers: an idle link holds no read buffer of its own.
         let reason = loop {
             // Drain whole messages first (some may have arrived with the handshake).
@@ -344,7 +353,7 @@ pub fn spawn_link(
             .await?;
         Ok(())
     });
-    Ok(writer_inbox)
+    Ok((writer_inbox, start))
 }
 
 /// Milliseconds on a monotonic clock, for jitter measurement.

@@ -169,6 +169,8 @@ pub struct RunningNode {
     pub core_inbox: InboxRef<CoreInput>,
     /// The bound UDP address.
     pub local_address: SocketAddr,
+    /// The audio component's meters, when audio runs.
+    pub audio_meters: Option<crate::audio::SharedMeters>,
     endpoint: quinn::Endpoint,
     data: PathBuf,
 }
@@ -299,8 +301,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         Some(audio) => Some(crate::audio::spawn(&graph, "audio", audio)?),
         None => None,
     };
+    let audio_meters = audio.as_ref().map(|(_, _, meters)| Arc::clone(meters));
     let setup = NodeSetup {
-        meters: audio.as_ref().map(|(_, _, meters)| Arc::clone(meters)),
+        meters: audio_meters.clone(),
         print_invites: config.print_invites,
         invite_ttl: config.invite_ttl,
         name: config.name.clone(),
@@ -363,6 +366,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         store: store_handle,
         core_inbox,
         local_address: local,
+        audio_meters,
         endpoint,
         data: config.data.clone(),
     })
@@ -693,7 +697,8 @@ pub(crate) fn spawn_listener(
                     recv,
                     decoder,
                 };
-                let writer = spawn_link(&graph, &ports.core, ports.audio.as_ref(), streams)?;
+                let (writer, start) =
+                    spawn_link(&graph, &ports.core, ports.audio.as_ref(), streams)?;
                 if let Some(metrics) = &metrics {
                     Metrics::add(&metrics.links_opened, 1);
                 }
@@ -711,6 +716,7 @@ pub(crate) fn spawn_listener(
                     },
                 )
                 .await?;
+                let _ = start.send(());
                 Ok(())
             });
         }
@@ -749,7 +755,7 @@ pub(crate) fn spawn_parent(
                     parent: parent.clone(),
                 })
                 .await?;
-            let writer = spawn_link(ctx.graph(), &core_ref, audio.as_ref(), streams)?;
+            let (writer, start) = spawn_link(ctx.graph(), &core_ref, audio.as_ref(), streams)?;
             announce(
                 &mut to_core,
                 LinkUp {
@@ -764,6 +770,7 @@ pub(crate) fn spawn_parent(
                 },
             )
             .await?;
+            let _ = start.send(());
             tokio::select! {
                 _ = connection.closed() => {}
                 () = ctx.stopped() => return Ok(()),

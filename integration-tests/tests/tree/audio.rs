@@ -140,7 +140,8 @@ fn a_muted_node_is_not_heard_and_shows_as_muted() {
         assert!(status.success());
     };
     audio(&["--mute"]);
-    assert_eq!(a.status()["audio"]["muted"], true);
+    // The audio component takes it on its next message; status follows.
+    assert!(wait_until(Duration::from_secs(5), || a.status()["audio"]["muted"] == true));
     let mut c = Node::join(
         "c",
         a.editor_url(),

@@ -228,6 +228,16 @@ fn admin_api_sessions_metrics_invites_and_revocation() {
         &["--no-audio", "--draw", draw.to_str().unwrap()],
     );
     let b = Node::join("b", &viewer, &["--no-audio"]);
+    if !wait_until(Duration::from_secs(20), || {
+        b.try_status().is_some_and(|s| s["strokes"] == 5)
+    }) {
+        panic!(
+            "b did not converge\nA:\n{}\nB:\n{}\nRELAY:\n{}",
+            a.log(),
+            b.log(),
+            relay.log()
+        );
+    }
     assert_converged(&[&a, &b], 5, Duration::from_secs(20));
 
     let listed = relay.json("GET", "/sessions", None);
