@@ -51,6 +51,8 @@ pub struct JitterBuffer {
     empty_pops: u32,
     /// The sequence number at which the buffer last ran dry, while still dry.
     dry_since: Option<u64>,
+    /// Pops spent buffering since the first packet of a spurt.
+    buffering_pops: u32,
 }
 
 impl Default for JitterBuffer {
@@ -73,6 +75,7 @@ impl JitterBuffer {
             lost: 0,
             empty_pops: 0,
             dry_since: None,
+            buffering_pops: 0,
         }
     }
 
@@ -155,10 +158,15 @@ impl JitterBuffer {
                 .keys()
                 .next_back()
                 .map_or(0, |last| (last + 1 - next) as usize);
-            if buffered < self.target() {
+            // Wait for `target` packets — or `target` frames, whichever comes first: a
+            // talk spurt shorter than the target (a click, a "yes") must not wait for
+            // the next spurt to be heard.
+            if buffered < self.target() && self.buffering_pops < self.target() as u32 {
+                self.buffering_pops += 1;
                 return Playout::Buffering;
             }
             self.started = true;
+            self.buffering_pops = 0;
         }
         // Far too much waiting: skip ahead to keep the delay near the target.
         let behind = self

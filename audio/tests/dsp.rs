@@ -311,3 +311,23 @@ fn a_pause_in_speech_does_not_make_what_follows_late() {
         "speech after the pause is not played: {heard:?}"
     );
 }
+
+#[test]
+fn a_spurt_shorter_than_the_target_is_played_without_waiting_for_the_next() {
+    // One packet, then nothing for a while (a click, a short "yes").
+    let mut buffer = JitterBuffer::new();
+    buffer.push(0, vec![7], 0);
+    let mut played_at = None;
+    for tick in 0..20 {
+        if let Playout::Packet(p) = buffer.pop() {
+            assert_eq!(p, vec![7]);
+            played_at = Some(tick);
+            break;
+        }
+    }
+    let played_at = played_at.expect("the lone packet was never played");
+    assert!(
+        played_at <= buffer.target(),
+        "played after {played_at} ticks"
+    );
+}

@@ -141,7 +141,9 @@ fn a_muted_node_is_not_heard_and_shows_as_muted() {
     };
     audio(&["--mute"]);
     // The audio component takes it on its next message; status follows.
-    assert!(wait_until(Duration::from_secs(5), || a.status()["audio"]["muted"] == true));
+    assert!(wait_until(Duration::from_secs(5), || a.status()["audio"]
+        ["muted"]
+        == true));
     let mut c = Node::join(
         "c",
         a.editor_url(),
