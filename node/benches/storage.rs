@@ -60,7 +60,7 @@ fn main() {
     let start_ms = store.first_arrival().unwrap().unwrap();
     let until = start_ms + 30 * 60 * 1000;
     let mut document = Document::new(NodeId(7));
-    let wanted = store.ops_between(0, until).unwrap();
+    let wanted = store.ops_before(until).unwrap();
     let read = started.elapsed();
     for (_, op) in wanted {
         document.apply(op.to_op().unwrap()).unwrap();

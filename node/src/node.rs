@@ -199,7 +199,21 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         Some(play) => {
             let store = Store::open_read_only(&play.file)
                 .with_context(|| format!("opening {}", play.file.display()))?;
-            Some((store.ops()?, play.clone()))
+            // Seeking: what came before the starting point is the document then (ops
+            // merge in any order: one sequential read); the rest keeps its timing.
+            let first = store.first_arrival()?.unwrap_or(0);
+            let seek_ms = first.saturating_add(play.from.as_millis() as u64);
+            let before = if play.from.is_zero() {
+                Vec::new()
+            } else {
+                store.ops_before(seek_ms)?
+            };
+            let recording = Recording {
+                before: before.into_iter().map(|(_, op)| op).collect(),
+                timed: store.ops_between(seek_ms, u64::MAX)?,
+                seek_ms,
+            };
+            Some((recording, play.clone()))
         }
         None => None,
     };
@@ -849,10 +863,20 @@ async fn rejoin(
 
 /// `player`: replays a recording's ops with their original timing (scaled by the
 /// speed); what lies before the starting point is applied at once.
+/// A recording read for playback from a starting point.
+struct Recording {
+    /// Ops before the starting point (applied at once).
+    before: Vec<canopy_protocol::WireOp>,
+    /// Ops from the starting point on, with their arrival times.
+    timed: Vec<(u64, canopy_protocol::WireOp)>,
+    /// The starting point, in the recording's clock.
+    seek_ms: u64,
+}
+
 fn spawn_player(
     graph: &Graph,
     core: &InboxRef<CoreInput>,
-    ops: Vec<(u64, canopy_protocol::WireOp)>,
+    recording: Recording,
     play: &Playback,
 ) -> Result<()> {
     const BATCH: usize = 5000;
@@ -864,12 +888,12 @@ fn spawn_player(
     } else {
         1.0
     };
-    let start_ms = ops.first().map_or(0, |(at, _)| *at);
-    let seek_ms = start_ms.saturating_add(play.from.as_millis() as u64);
+    let Recording {
+        before,
+        timed: ops,
+        seek_ms,
+    } = recording;
     scope.spawn_fn(move |ctx| async move {
-        let split = ops.partition_point(|(at, _)| *at < seek_ms);
-        let mut ops = ops.into_iter();
-        let before: Vec<_> = ops.by_ref().take(split).map(|(_, op)| op).collect();
         for batch in before.chunks(BATCH) {
             to_core
                 .send(CoreInput::Replay(batch.to_vec()))
