@@ -345,6 +345,31 @@ fn limits_are_enforced_with_clear_errors() {
 }
 
 #[test]
+fn a_session_over_its_byte_budget_refuses_more_drawing() {
+    let relay = Relay::start(&["--max-session-bytes", "12000"]);
+    let (_, editor, _) = relay.new_session("tiny");
+    let scripts = tempfile::tempdir().unwrap();
+    let draw = script(scripts.path(), "a", 200, 0, "");
+    let a = Node::join(
+        "a",
+        &editor,
+        &["--no-audio", "--draw", draw.to_str().unwrap()],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || a
+            .log()
+            .contains("this session is full: it may hold 12000 bytes")),
+        "the peer was not told:\n{}",
+        a.log()
+    );
+    let listed = relay.json("GET", "/sessions", None);
+    assert!(
+        listed["sessions"][0]["ops"].as_u64().unwrap() < 600,
+        "the relay took everything: {listed}"
+    );
+}
+
+#[test]
 fn a_restarted_relay_keeps_its_sessions_and_peers_resume_by_themselves() {
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
