@@ -46,20 +46,11 @@ fn write_clicks(path: &Path) {
 
 async fn node(dir: &Path, join: Option<String>, audio: AudioConfig) -> RunningNode {
     start(NodeConfig {
-        data: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_address: None,
-        name: "bench".into(),
-        draw: None,
         join,
         fresh: true,
-        timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(30),
-        print_invites: false,
-        invite_ttl: None,
-        open: None,
-        play: None,
         audio: Some(audio),
+        ..NodeConfig::new(dir.to_path_buf(), "bench")
     })
     .await
     .unwrap()

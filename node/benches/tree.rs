@@ -53,20 +53,10 @@ impl Bench {
     async fn node(&mut self, name: &str, join: Option<String>) -> RunningNode {
         let dir = tempfile::tempdir().unwrap();
         let config = NodeConfig {
-            data: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_address: None,
-            name: name.to_string(),
-            draw: None,
             join,
             fresh: true,
-            timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
-            print_invites: false,
-            invite_ttl: None,
-            open: None,
-            play: None,
-            audio: None,
+            ..NodeConfig::new(dir.path().to_path_buf(), name)
         };
         self._dirs.push(dir);
         start(config).await.unwrap()

@@ -85,6 +85,30 @@ pub struct NodeConfig {
     pub audio: Option<crate::audio::AudioConfig>,
 }
 
+impl NodeConfig {
+    /// A node in `data` named `name` that hosts its session on a free loopback port,
+    /// with audio off and invites not printed: what tools and benchmarks start from
+    /// (set the fields that differ).
+    pub fn new(data: PathBuf, name: &str) -> NodeConfig {
+        NodeConfig {
+            data,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_address: None,
+            name: name.to_string(),
+            draw: None,
+            join: None,
+            fresh: false,
+            timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(20),
+            print_invites: false,
+            invite_ttl: None,
+            open: None,
+            play: None,
+            audio: None,
+        }
+    }
+}
+
 /// What `canopy play` replays, and how.
 #[derive(Debug, Clone)]
 pub struct Playback {

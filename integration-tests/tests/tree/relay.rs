@@ -2,13 +2,12 @@
 //! with a token, Prometheus metrics, limits, restarts that peers ride out, SIGTERM
 //! drains, and relays chained to relays.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::util::{assert_converged, canopy, free_port, script, wait_until, Node};
+use crate::util::{assert_converged, canopy, free_port, script, stdout_lines, wait_until, Node};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -45,15 +44,7 @@ impl Relay {
             .stderr(log)
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = stdout_lines(&mut child);
         let mut admin = None;
         while admin.is_none() {
             match rx.recv_timeout(Duration::from_secs(30)) {

@@ -1119,23 +1119,18 @@ impl CanopyApp {
         if let Some(mut text) = self.join_dialog.take() {
             let mut open = true;
             let mut submit = false;
-            egui::Window::new("Join a session")
-                .collapsible(false)
-                .resizable(false)
-                .open(&mut open)
-                .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
-                .show(ctx, |ui| {
-                    ui.label("Paste the invite URL you were given (canopy://…):");
-                    submit |= focused_field(ui, &mut text);
-                    if let Some(error) = &self.join_error {
-                        ui.colored_label(ERROR_COLOR, error);
+            dialog_window("Join a session", &mut open).show(ctx, |ui| {
+                ui.label("Paste the invite URL you were given (canopy://…):");
+                submit |= focused_field(ui, &mut text);
+                if let Some(error) = &self.join_error {
+                    ui.colored_label(ERROR_COLOR, error);
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Join").clicked() {
+                        submit = true;
                     }
-                    ui.horizontal(|ui| {
-                        if ui.button("Join").clicked() {
-                            submit = true;
-                        }
-                    });
                 });
+            });
             if submit {
                 match text.trim().parse::<canopy_protocol::JoinUrl>() {
                     Ok(_) => {
@@ -1251,30 +1246,25 @@ impl CanopyApp {
         };
         let mut open = true;
         let mut submit = false;
-        egui::Window::new(title)
-            .collapsible(false)
-            .resizable(false)
-            .open(&mut open)
-            .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
-            .show(ctx, |ui| {
-                ui.label("File (.canopy):");
-                submit |= focused_field(ui, &mut path);
-                if action == FileAction::Open && !self.recent.is_empty() {
-                    ui.label("Recent:");
-                    for file in self.recent.clone() {
-                        if ui.link(file.display().to_string()).clicked() {
-                            path = file.display().to_string();
-                        }
+        dialog_window(title, &mut open).show(ctx, |ui| {
+            ui.label("File (.canopy):");
+            submit |= focused_field(ui, &mut path);
+            if action == FileAction::Open && !self.recent.is_empty() {
+                ui.label("Recent:");
+                for file in self.recent.clone() {
+                    if ui.link(file.display().to_string()).clicked() {
+                        path = file.display().to_string();
                     }
                 }
-                let label = match action {
-                    FileAction::Open => "Open",
-                    FileAction::SaveAs => "Save",
-                };
-                if ui.button(label).clicked() {
-                    submit = true;
-                }
-            });
+            }
+            let label = match action {
+                FileAction::Open => "Open",
+                FileAction::SaveAs => "Save",
+            };
+            if ui.button(label).clicked() {
+                submit = true;
+            }
+        });
         if submit {
             let chosen = PathBuf::from(path.trim());
             match action {
@@ -1303,20 +1293,15 @@ impl CanopyApp {
         };
         let mut open = true;
         let mut submit = false;
-        egui::Window::new("Host on a relay")
-            .collapsible(false)
-            .resizable(false)
-            .open(&mut open)
-            .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
-            .show(ctx, |ui| {
-                ui.label("The relay host URL your relay's operator gave you (canopy-host://…):");
-                ui.add(egui::TextEdit::singleline(&mut url).desired_width(420.0));
-                ui.label("Title:");
-                ui.add(egui::TextEdit::singleline(&mut title).desired_width(420.0));
-                if ui.button("Create and join").clicked() {
-                    submit = true;
-                }
-            });
+        dialog_window("Host on a relay", &mut open).show(ctx, |ui| {
+            ui.label("The relay host URL your relay's operator gave you (canopy-host://…):");
+            ui.add(egui::TextEdit::singleline(&mut url).desired_width(420.0));
+            ui.label("Title:");
+            ui.add(egui::TextEdit::singleline(&mut title).desired_width(420.0));
+            if ui.button("Create and join").clicked() {
+                submit = true;
+            }
+        });
         if submit {
             match url.trim().parse::<canopy_protocol::HostUrl>() {
                 Ok(_) => {
@@ -1353,34 +1338,29 @@ impl CanopyApp {
         };
         let mut open = true;
         let mut save = false;
-        egui::Window::new("Export")
-            .collapsible(false)
-            .resizable(false)
-            .open(&mut open)
-            .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
-            .show(ctx, |ui| {
-                ui.horizontal(|ui| {
-                    for (format, label) in [
-                        ("png", "This page as PNG"),
-                        ("svg", "This page as SVG"),
-                        ("pdf", "Every page as PDF"),
-                    ] {
-                        if ui
-                            .selectable_label(dialog.format == format, label)
-                            .clicked()
-                            && dialog.format != format
-                        {
-                            dialog.format = format;
-                            let path = PathBuf::from(&dialog.path).with_extension(format);
-                            dialog.path = path.display().to_string();
-                        }
+        dialog_window("Export", &mut open).show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                for (format, label) in [
+                    ("png", "This page as PNG"),
+                    ("svg", "This page as SVG"),
+                    ("pdf", "Every page as PDF"),
+                ] {
+                    if ui
+                        .selectable_label(dialog.format == format, label)
+                        .clicked()
+                        && dialog.format != format
+                    {
+                        dialog.format = format;
+                        let path = PathBuf::from(&dialog.path).with_extension(format);
+                        dialog.path = path.display().to_string();
                     }
-                });
-                ui.add(egui::TextEdit::singleline(&mut dialog.path).desired_width(420.0));
-                if ui.button("Export").clicked() {
-                    save = true;
                 }
             });
+            ui.add(egui::TextEdit::singleline(&mut dialog.path).desired_width(420.0));
+            if ui.button("Export").clicked() {
+                save = true;
+            }
+        });
         if save {
             let path = PathBuf::from(dialog.path.trim());
             match self.export_to(&path, dialog.format) {
@@ -1475,6 +1455,15 @@ fn to_color32(color: Color) -> Color32 {
 fn from_color32(colour: Color32) -> Color {
     let [r, g, b, a] = colour.to_srgba_unmultiplied();
     Color { r, g, b, a }
+}
+
+/// A small centred dialog window that closes with its ✕ (`open` becomes false).
+fn dialog_window<'a>(title: &'a str, open: &'a mut bool) -> egui::Window<'a> {
+    egui::Window::new(title)
+        .collapsible(false)
+        .resizable(false)
+        .open(open)
+        .anchor(egui::Align2::CENTER_CENTER, Vec2::ZERO)
 }
 
 /// A one-line field that keeps the keyboard focus while its dialog is open; true when

@@ -60,20 +60,8 @@ pub fn run(runtime: tokio::runtime::Runtime, strokes: usize, frames: usize) -> R
     );
     write_document(&file, strokes)?;
     let config = NodeConfig {
-        data: dir.join("data"),
-        listen: "127.0.0.1:0".parse()?,
-        public_address: None,
-        name: "bench".into(),
-        draw: None,
-        join: None,
-        fresh: false,
-        timeout: Duration::from_secs(10),
-        idle_timeout: Duration::from_secs(20),
-        print_invites: false,
-        invite_ttl: None,
         open: Some(file),
-        play: None,
-        audio: None,
+        ..NodeConfig::new(dir.join("data"), "bench")
     };
     let driver = PanDriver::new(strokes, frames);
     let result = super::run_window(

@@ -138,31 +138,10 @@ async fn supervise(
                     )));
                     continue;
                 }
-                NodeConfig {
-                    join: Some(url.trim().to_string()),
-                    open: None,
-                    play: None,
-                    draw: None,
-                    fresh: false,
-                    ..config.clone()
-                }
+                switched(&config, Some(url.trim().to_string()), None, false)
             }
-            Some(Control::Open(file)) => NodeConfig {
-                join: None,
-                open: Some(file),
-                play: None,
-                draw: None,
-                fresh: false,
-                ..config.clone()
-            },
-            Some(Control::HostNew) => NodeConfig {
-                join: None,
-                open: None,
-                play: None,
-                draw: None,
-                fresh: true,
-                ..config.clone()
-            },
+            Some(Control::Open(file)) => switched(&config, None, Some(file), false),
+            Some(Control::HostNew) => switched(&config, None, None, true),
             Some(Control::HostOnRelay { url, title }) => {
                 sink.send(UiEvent::Busy("Creating the session on the relay…".into()));
                 match node::create_on_relay(&url, &title, config.timeout).await {
@@ -174,14 +153,7 @@ async fn supervise(
                             ]
                             .into(),
                         ));
-                        NodeConfig {
-                            join: Some(editor),
-                            open: None,
-                            play: None,
-                            draw: None,
-                            fresh: false,
-                            ..config.clone()
-                        }
+                        switched(&config, Some(editor), None, false)
                     }
                     Err(error) => {
                         sink.send(UiEvent::Failed(format!("{error:#}")));
@@ -212,6 +184,24 @@ async fn supervise(
     }
     if let Some(node) = running {
         node.stop().await;
+    }
+}
+
+/// `config` switched to another session: joined, opened from a file, or a new one
+/// (same data directory, address and name; no script or playback carried over).
+fn switched(
+    config: &NodeConfig,
+    join: Option<String>,
+    open: Option<std::path::PathBuf>,
+    fresh: bool,
+) -> NodeConfig {
+    NodeConfig {
+        join,
+        open,
+        fresh,
+        play: None,
+        draw: None,
+        ..config.clone()
     }
 }
 

@@ -52,7 +52,6 @@ struct Session {
     upstream: Option<String>,
     title: String,
     created_ms: u64,
-    path: PathBuf,
     /// Since when nobody has been connected.
     idle_since: Option<Instant>,
 }
@@ -202,16 +201,6 @@ impl Relay {
         &self.public_address
     }
 
-    /// The bound UDP address.
-    pub fn local_address(&self) -> Option<std::net::SocketAddr> {
-        self.endpoint.local_addr().ok()
-    }
-
-    /// The configuration it runs with.
-    pub fn config(&self) -> &RelayConfig {
-        &self.config
-    }
-
     /// False while draining.
     pub fn is_ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed)
@@ -345,7 +334,6 @@ impl Relay {
             upstream,
             title,
             created_ms,
-            path,
             idle_since: None,
         })
     }
@@ -527,20 +515,10 @@ impl Relay {
         let mut loaded = self.spawn_session(store, authority, ancestors, Some(url.to_string()))?;
         let name = format!("session[{}]/parent", short(&session));
         let config = crate::node::NodeConfig {
-            data: data.clone(),
             listen: self.config.listen,
             public_address: Some(self.public_address.clone()),
-            name: "relay".into(),
-            draw: None,
             join: Some(url.to_string()),
-            fresh: false,
-            timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(20),
-            print_invites: false,
-            invite_ttl: None,
-            open: None,
-            play: None,
-            audio: None,
+            ..crate::node::NodeConfig::new(data.clone(), "relay")
         };
         loaded.parent = Some(node::spawn_parent(
             &self.graph,
@@ -808,7 +786,6 @@ async fn unload(session: Session) {
     session.core.stop();
     session.core.join().await;
     let _ = tokio::time::timeout(Duration::from_secs(10), session.store.join()).await;
-    let _ = session.path;
 }
 
 async fn glance(core: &mut Outbox<CoreInput>) -> Option<Status> {
