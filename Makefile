@@ -13,8 +13,9 @@ CARGO ?= cargo
 
 # Debian packages each goal needs. graphviz: `dot` renders the introspection graph.
 # The window loads OpenGL (Mesa, software rendering included), X11/Wayland client
-# libraries and xkbcommon at run time.
-RUN_PACKAGES := pkg-config cmake libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 \
+# libraries and xkbcommon at run time. libasound2-dev: cpal's ALSA backend builds
+# against it (PulseAudio/PipeWire are spoken natively, without a library).
+RUN_PACKAGES := pkg-config cmake libasound2-dev libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 \
 	libxcursor1 libxi6 libxrandr2 libwayland-client0 libwayland-egl1
 # librsvg2-bin, poppler-utils, qpdf: independent checks of SVG and PDF exports;
 # sqlite3: .canopy files must open in the SQLite shell; espeak-ng, sox: speech for
@@ -22,9 +23,10 @@ RUN_PACKAGES := pkg-config cmake libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11
 # xvfb, xdotool, imagemagick: desktop tests run real windows on a virtual display,
 # drive them and take screenshots; desktop-file-utils checks the .desktop file;
 # prometheus brings promtool, which checks the relay's metrics; systemd and
-# python3-yaml check the deploy/ files.
+# python3-yaml check the deploy/ files. pulseaudio: the sound-device test runs a
+# private server whose null sinks are real-time clocked, no sound card needed.
 TEST_PACKAGES := $(RUN_PACKAGES) graphviz librsvg2-bin poppler-utils qpdf sqlite3 espeak-ng sox \
-	xvfb xdotool imagemagick desktop-file-utils prometheus systemd python3-yaml
+	xvfb xdotool imagemagick desktop-file-utils prometheus systemd python3-yaml pulseaudio
 
 # Installs the Debian packages named in $(1) that are not installed yet.
 define ensure_packages

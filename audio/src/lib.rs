@@ -11,11 +11,13 @@
 //!   contribution is silent share one full mix, so K talkers cost K+1 mixes; and the
 //!   local playback with per-link and master volume.
 //! - [`load`]: lowers Opus complexity when a frame's work takes too long.
+//! - [`resample`]: converts between a sound device's sample rate and 48 kHz.
 
 pub mod codec;
 pub mod jitter;
 pub mod load;
 pub mod mixer;
+pub mod resample;
 
 /// Samples per second.
 pub const SAMPLE_RATE: u32 = 48_000;

@@ -76,6 +76,7 @@ async fn bench() {
         AudioConfig {
             input: None,
             output: Some(heard.clone()),
+            ..AudioConfig::default()
         },
     )
     .await;
@@ -92,7 +93,7 @@ async fn bench() {
         Some(url),
         AudioConfig {
             input: Some(clicks),
-            output: None,
+            ..AudioConfig::default()
         },
     )
     .await;

@@ -1,12 +1,12 @@
-//! The `audio` component: everyone hears everyone, headless for now (WAV files in
-//! and out; sound devices come later).
+//! The `audio` component: everyone hears everyone.
 //!
-//! Every 20 ms it takes the next frame of the local input, pops each link's jitter
+//! Every 20 ms it takes the next frame of the local input (a microphone through
+//! [`crate::devices`], or a WAV file), pops each link's jitter
 //! buffer (decode, FEC recovery or concealment), mixes with `canopy_audio::mixer::mix`
 //! — each talking link gets everything but itself, all silent links share one full
 //! mix — encodes each distinct stream once, and sends it to its links as QUIC
-//! datagrams `[AUDIO][seq: u64 LE][Opus packet]`. What the speakers would play goes to
-//! the output WAV.
+//! datagrams `[AUDIO][seq: u64 LE][Opus packet]`. What the speakers play goes to the
+//! output device and/or the output WAV.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,6 +72,10 @@ pub struct Meters {
     pub volumes: BTreeMap<LinkId, f32>,
     /// Opus complexity in use (lowered under load).
     pub complexity: i32,
+    /// The microphone in use, if any.
+    pub input_device: Option<String>,
+    /// The speaker in use, if any.
+    pub output_device: Option<String>,
     /// When the first 20 ms tick ran: tick `k` reads input frame `k` and writes output
     /// frame `k` (how the latency benchmark relates files to time).
     pub started: Option<std::time::Instant>,
@@ -128,8 +132,8 @@ pub enum AudioInput {
         seq: u64,
         /// The Opus packet.
         packet: Vec<u8>,
-        /// Arrival, milliseconds since the component started.
-        arrival_ms: u64,
+        /// Arrival, in [`clock_ms`] milliseconds.
+        arrival_ms: f64,
     },
 }
 
@@ -144,13 +148,100 @@ impl std::fmt::Debug for AudioInput {
     }
 }
 
+/// The process's audio clock, in milliseconds: packet arrivals and playout ticks are
+/// stamped with it, so the jitter buffer can schedule one against the other.
+pub fn clock_ms() -> f64 {
+    ms_at(std::time::Instant::now())
+}
+
+/// `instant` on the audio clock.
+fn ms_at(instant: std::time::Instant) -> f64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    match instant.checked_duration_since(epoch) {
+        Some(after) => after.as_secs_f64() * 1000.0,
+        None => -(epoch.duration_since(instant).as_secs_f64() * 1000.0),
+    }
+}
+
 /// Where audio comes from and goes to.
 #[derive(Debug, Clone, Default)]
 pub struct AudioConfig {
-    /// A 48 kHz WAV to speak (mixed to mono), played once.
+    /// A 48 kHz WAV to speak (mixed to mono).
     pub input: Option<PathBuf>,
-    /// Where to write what the speakers would play (48 kHz mono, 16-bit).
+    /// Speak the WAV over and over instead of once.
+    pub input_loops: bool,
+    /// Where to write what the speakers play (48 kHz mono, 16-bit).
     pub output: Option<PathBuf>,
+    /// Capture from this sound device ([`crate::devices::DEFAULT_DEVICE`] for the
+    /// system's own); ignored when `input` is set.
+    pub input_device: Option<String>,
+    /// Play on this sound device.
+    pub output_device: Option<String>,
+    /// A device that cannot be opened is an error (the person named it); otherwise
+    /// the node runs on without it and says so in the log (the window's defaults on
+    /// a machine without a sound card).
+    pub devices_required: bool,
+}
+
+/// Where the local voice comes from.
+enum Voice {
+    /// Nothing to say.
+    Silent,
+    /// A WAV file's samples, once or looping.
+    File {
+        samples: Vec<f32>,
+        position: usize,
+        loops: bool,
+    },
+    /// A sound device.
+    Microphone(Box<crate::devices::Microphone>),
+}
+
+impl Voice {
+    /// The local voice for the next 20 ms.
+    fn next_frame(&mut self) -> Result<Option<Box<Frame>>> {
+        match self {
+            Voice::Silent => Ok(None),
+            Voice::File {
+                samples,
+                position,
+                loops,
+            } => {
+                if *loops && *position >= samples.len() && !samples.is_empty() {
+                    *position = 0;
+                }
+                if *position >= samples.len() {
+                    return Ok(None);
+                }
+                let mut frame = Box::new([0.0f32; FRAME_SAMPLES]);
+                let end = (*position + FRAME_SAMPLES).min(samples.len());
+                frame[..end - *position].copy_from_slice(&samples[*position..end]);
+                *position += FRAME_SAMPLES;
+                Ok(Some(frame))
+            }
+            Voice::Microphone(microphone) => microphone.next_frame(),
+        }
+    }
+}
+
+/// Opens the named device with `open`; when devices are optional, a failure is
+/// logged and the node runs on without it.
+fn open_device<T>(
+    name: Option<&String>,
+    required: bool,
+    what: &str,
+    open: impl FnOnce(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    let Some(name) = name else { return Ok(None) };
+    match open(name) {
+        Ok(device) => Ok(Some(device)),
+        Err(error) if required => Err(error.context(format!("opening the {what}"))),
+        Err(error) => {
+            tracing::warn!("no {what}, running without one: {error:#}");
+            Ok(None)
+        }
+    }
 }
 
 /// One link's audio state. The codecs (tens of KiB each) are made when the link first
@@ -212,10 +303,35 @@ pub fn spawn(
 ) -> Result<(ComponentHandle, InboxRef<AudioInput>, SharedMeters)> {
     let meters = SharedMeters::default();
     let shared_meters = std::sync::Arc::clone(&meters);
-    let input = match &config.input {
-        Some(path) => read_wav(path)?,
-        None => Vec::new(),
+    let mut voice = match &config.input {
+        Some(path) => Voice::File {
+            samples: read_wav(path)?,
+            position: 0,
+            loops: config.input_loops,
+        },
+        None => open_device(
+            config.input_device.as_ref(),
+            config.devices_required,
+            "microphone",
+            crate::devices::Microphone::open,
+        )?
+        .map_or(Voice::Silent, |m| Voice::Microphone(Box::new(m))),
     };
+    let mut speaker = open_device(
+        config.output_device.as_ref(),
+        config.devices_required,
+        "speaker",
+        crate::devices::Speaker::open,
+    )?;
+    {
+        let mut meter = meters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Voice::Microphone(microphone) = &voice {
+            meter.input_device = Some(microphone.name().to_owned());
+        }
+        meter.output_device = speaker.as_ref().map(|s| s.name().to_owned());
+    }
     let mut writer = match &config.output {
         Some(path) => Some(
             hound::WavWriter::create(
@@ -250,7 +366,6 @@ pub fn spawn(
             meter.master = master;
             meter.complexity = complexity;
         }
-        let mut position = 0usize;
         loop {
             tokio::select! {
                 received = inbox.recv() => match received {
@@ -290,17 +405,11 @@ pub fn spawn(
                         }
                     }
                 },
-                _ = ticker.tick() => {
-                    let _ = started;
+                tick = ticker.tick() => {
+                    let now_ms = ms_at(tick.into_std());
                     let work = std::time::Instant::now();
                     // The local voice for this slot.
-                    let local: Option<Box<Frame>> = (position < input.len()).then(|| {
-                        let mut frame = Box::new([0.0f32; FRAME_SAMPLES]);
-                        let end = (position + FRAME_SAMPLES).min(input.len());
-                        frame[..end - position].copy_from_slice(&input[position..end]);
-                        frame
-                    });
-                    position += FRAME_SAMPLES;
+                    let local = voice.next_frame()?;
                     let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     meter.local.update(local.as_deref().map_or(0.0, level));
                     drop(meter);
@@ -310,7 +419,7 @@ pub fn spawn(
                     // Each link's voice for this slot.
                     let mut heard: Vec<(LinkId, Option<Box<Frame>>)> = Vec::with_capacity(links.len());
                     for (id, state) in links.iter_mut() {
-                        let frame = match state.jitter.pop() {
+                        let frame = match state.jitter.pop(now_ms) {
                             Playout::Buffering => None,
                             Playout::Packet(packet) => lazily(&mut state.decoder, VoiceDecoder::new)
                                 .ok()
@@ -356,10 +465,15 @@ pub fn spawn(
                     }
                     shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).streams =
                         mixed.individual.len() + usize::from(shared_packet.is_some());
-                    if let Some(writer) = writer.as_mut() {
+                    if writer.is_some() || speaker.is_some() {
                         let speakers = playback(&inputs, |id| volumes.get(&id).copied().unwrap_or(1.0), master);
-                        for sample in speakers.iter() {
-                            writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+                        if let Some(speaker) = speaker.as_mut() {
+                            speaker.play(&speakers)?;
+                        }
+                        if let Some(writer) = writer.as_mut() {
+                            for sample in speakers.iter() {
+                                writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+                            }
                         }
                     }
                     // Under load, cheaper encoding rather than falling behind real time.

@@ -376,6 +376,12 @@ pub struct AudioStatus {
     pub master: f32,
     /// Opus complexity in use (lowered under load).
     pub complexity: i32,
+    /// The microphone in use, if any.
+    #[serde(default)]
+    pub input_device: Option<String>,
+    /// The speaker in use, if any.
+    #[serde(default)]
+    pub output_device: Option<String>,
 }
 
 /// One participant in `Status`.
@@ -1084,6 +1090,8 @@ impl Core {
                 muted: m.muted,
                 master: m.master,
                 complexity: m.complexity,
+                input_device: m.input_device.clone(),
+                output_device: m.output_device.clone(),
             }),
             file: self.setup.file.as_ref().map(|f| f.display().to_string()),
         };

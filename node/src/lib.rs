@@ -5,6 +5,7 @@ pub mod audio;
 pub mod control;
 pub mod core;
 pub mod desktop;
+pub mod devices;
 pub mod identity;
 pub mod link;
 pub mod metrics;

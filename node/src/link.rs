@@ -339,7 +339,7 @@ pub fn spawn_link(
                         Some(&AUDIO_TAG) => {
                             if let Some((seq, packet)) = parse_packet(&bytes[1..]) {
                                 // Real time: a full queue means this packet is too late anyway.
-                                let _ = to_audio.try_send(AudioInput::Packet { link: id, seq, packet, arrival_ms: clock_ms() });
+                                let _ = to_audio.try_send(AudioInput::Packet { link: id, seq, packet, arrival_ms: crate::audio::clock_ms() });
                             }
                         }
                         _ => {} // unknown kinds are ignored, like any lost datagram
@@ -357,14 +357,6 @@ pub fn spawn_link(
 }
 
 /// Milliseconds on a monotonic clock, for jitter measurement.
-fn clock_ms() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as u64
-}
-
 /// Tells the core a link is up (after spawning its components).
 pub async fn announce(core: &mut Outbox<CoreInput>, up: LinkUp) -> Result<()> {
     core.send(CoreInput::LinkUp(Box::new(up)))

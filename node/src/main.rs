@@ -86,6 +86,13 @@ enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+    /// List the microphones and speakers Canopy can use (names for --input-device
+    /// and --output-device).
+    Devices {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a running node's status as JSON.
     Status {
         #[command(flatten)]
@@ -192,14 +199,24 @@ struct NodeArgs {
     /// Seconds to wait for another node to answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
-    /// Speak this 48 kHz WAV file (headless audio input; played once).
-    #[arg(long)]
+    /// Speak this 48 kHz WAV file instead of a microphone (played once).
+    #[arg(long, conflicts_with = "input_device")]
     audio_in: Option<PathBuf>,
+    /// Speak the --audio-in file over and over.
+    #[arg(long, requires = "audio_in")]
+    audio_loop: bool,
     /// Write what this node hears to a WAV file (48 kHz mono).
     #[arg(long)]
     audio_out: Option<PathBuf>,
-    /// Run without audio (no mixing, no audio links).
-    #[arg(long, conflicts_with_all = ["audio_in", "audio_out"])]
+    /// Microphone to speak through (`canopy devices` lists them; `default` is the
+    /// system's). The window uses the default unless told; headless nodes use none.
+    #[arg(long, value_name = "NAME")]
+    input_device: Option<String>,
+    /// Speakers to play through (as --input-device).
+    #[arg(long, value_name = "NAME")]
+    output_device: Option<String>,
+    /// Run without audio (no mixing, no audio links, no sound devices).
+    #[arg(long, conflicts_with_all = ["audio_in", "audio_out", "input_device", "output_device"])]
     no_audio: bool,
     /// Seconds the printed invites stay valid (default: no expiry).
     #[arg(long)]
@@ -207,6 +224,50 @@ struct NodeArgs {
     /// Seconds of silence after which a link counts as dead (and is rejoined).
     #[arg(long, default_value_t = 20)]
     idle_timeout: u64,
+}
+
+/// `canopy devices`: the sound host and its devices, defaults marked.
+fn print_devices(json: bool) -> Result<()> {
+    let (host, devices) = canopy_node::devices::list()?;
+    if json {
+        let listing = serde_json::json!({ "host": host, "devices": devices });
+        println!("{}", serde_json::to_string_pretty(&listing)?);
+        return Ok(());
+    }
+    println!("sound host: {host}");
+    if devices.is_empty() {
+        println!("no sound devices (Canopy runs without audio devices; --audio-in/--audio-out use files)");
+    }
+    for device in devices {
+        let mut kinds = Vec::new();
+        if device.input {
+            kinds.push(if device.default_input {
+                "input*"
+            } else {
+                "input"
+            });
+        }
+        if device.output {
+            kinds.push(if device.default_output {
+                "output*"
+            } else {
+                "output"
+            });
+        }
+        let native = device
+            .native
+            .map(|(rate, channels)| format!("{rate} Hz, {channels} ch"))
+            .unwrap_or_default();
+        println!(
+            "{:<14} {:<40} {:<16} {}",
+            kinds.join(","),
+            device.name,
+            native,
+            device.description
+        );
+    }
+    println!("(* the system default; pass a name to --input-device / --output-device)");
+    Ok(())
 }
 
 fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
@@ -222,6 +283,7 @@ fn node_config(
     fresh: bool,
     open: Option<PathBuf>,
 ) -> Result<NodeConfig> {
+    let audio = (!args.no_audio).then(|| audio_config(&args));
     Ok(NodeConfig {
         data: data_dir(args.data)?,
         listen: args.listen,
@@ -236,11 +298,32 @@ fn node_config(
         invite_ttl: args.invite_ttl.map(Duration::from_secs),
         open,
         play: None,
-        audio: (!args.no_audio).then_some(canopy_node::audio::AudioConfig {
-            input: args.audio_in,
-            output: args.audio_out,
-        }),
+        audio,
     })
+}
+
+/// Where a node's audio comes from and goes: files and devices as asked; a window
+/// also uses the system's default microphone and speakers, and runs on without them
+/// (with a log line) on a machine that has none.
+fn audio_config(args: &NodeArgs) -> canopy_node::audio::AudioConfig {
+    use canopy_node::devices::DEFAULT_DEVICE;
+    let desktop_default = |asked: &Option<String>| {
+        asked
+            .clone()
+            .or_else(|| (!args.headless).then(|| DEFAULT_DEVICE.to_owned()))
+    };
+    canopy_node::audio::AudioConfig {
+        input: args.audio_in.clone(),
+        input_loops: args.audio_loop,
+        output: args.audio_out.clone(),
+        input_device: if args.audio_in.is_some() {
+            None
+        } else {
+            desktop_default(&args.input_device)
+        },
+        output_device: desktop_default(&args.output_device),
+        devices_required: args.headless,
+    }
 }
 
 /// A command that runs a node: its configuration, whether it is headless, and what
@@ -380,6 +463,9 @@ fn main() -> Result<()> {
     {
         return canopy_node::desktop::bench::run(runtime, strokes, frames);
     }
+    if let Command::Devices { json } = tool {
+        return print_devices(json);
+    }
     if let Some(config) = relay_config {
         return runtime.block_on(canopy_node::relay::run(config));
     }
@@ -489,6 +575,7 @@ fn main() -> Result<()> {
             | Command::Open { .. }
             | Command::Play { .. }
             | Command::Bench { .. }
+            | Command::Devices { .. }
             | Command::Relay { .. } => {
                 unreachable!("node commands, relays and benchmarks are handled above")
             }

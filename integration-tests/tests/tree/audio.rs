@@ -1,6 +1,7 @@
 //! Everyone hears everyone, through the tree: a tone spoken at one end of A–B–C is
 //! heard at the other, nobody hears themselves, and a node in the middle hears both
-//! ends at once. Audio here is WAV in and out (no sound card needed).
+//! ends at once. Audio here is WAV in and out, and real devices on a private
+//! PulseAudio server's null sinks (no sound card needed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +40,19 @@ fn power_at(samples: &[f32], frequency: f32) -> f32 {
     (s1 * s1 + s2 * s2 - k * s1 * s2) / samples.len().max(1) as f32
 }
 
+/// A host that speaks `input` and records what it hears to `output`.
+fn speaking_host(input: &Path, output: &Path) -> Node {
+    Node::host(
+        "a",
+        &[
+            "--audio-in",
+            input.to_str().unwrap(),
+            "--audio-out",
+            output.to_str().unwrap(),
+        ],
+    )
+}
+
 fn read(path: &Path) -> Vec<f32> {
     hound::WavReader::open(path)
         .unwrap()
@@ -59,15 +73,7 @@ fn a_tone_crosses_the_tree_and_no_one_hears_themselves() {
         dir.path().join("b.wav"),
         dir.path().join("c.wav"),
     );
-    let mut a = Node::host(
-        "a",
-        &[
-            "--audio-in",
-            a_in.to_str().unwrap(),
-            "--audio-out",
-            a_out.to_str().unwrap(),
-        ],
-    );
+    let mut a = speaking_host(&a_in, &a_out);
     let mut b = Node::join(
         "b",
         a.editor_url(),
@@ -178,6 +184,157 @@ fn a_muted_node_is_not_heard_and_shows_as_muted() {
         power_at(unmuted_part, 440.0) > 1e-4,
         "c did not hear a after it unmuted: {}",
         power_at(unmuted_part, 440.0)
+    );
+}
+
+/// A private PulseAudio server with two null sinks, stopped on drop. Null sinks run
+/// in real time (unlike ALSA's `null` device, which is not clocked), and each has a
+/// `.monitor` source that captures what was played into it.
+struct PulseServer {
+    child: std::process::Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PulseServer {
+    /// Starts it with sinks `speaker` (44.1 kHz, so Canopy resamples) and `mic`.
+    fn start() -> PulseServer {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("native");
+        let (runtime, state) = (dir.path().join("run"), dir.path().join("state"));
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::create_dir_all(&state).unwrap();
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+            ])
+            .args(["--log-target=stderr", "--disable-shm=yes"])
+            .arg(format!(
+                "--load=module-native-protocol-unix socket={} auth-anonymous=1",
+                socket.display()
+            ))
+            .arg("--load=module-null-sink sink_name=speaker rate=44100")
+            .arg("--load=module-null-sink sink_name=mic rate=48000")
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("PULSE_RUNTIME_PATH", &runtime)
+            .env("PULSE_STATE_PATH", &state)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("pulse.log")).unwrap())
+            .spawn()
+            .expect("pulseaudio (Debian's pulseaudio; make test installs it)");
+        let server = PulseServer {
+            child,
+            socket,
+            _dir: dir,
+        };
+        // Up when `canopy devices` sees its sinks through PulseAudio.
+        assert!(
+            wait_until(Duration::from_secs(15), || {
+                let listing = server.devices();
+                listing["host"] == "PulseAudio"
+                    && listing["devices"]
+                        .as_array()
+                        .is_some_and(|d| d.iter().any(|d| d["name"] == "speaker.monitor"))
+            }),
+            "the private PulseAudio server did not come up: {}",
+            std::fs::read_to_string(server._dir.path().join("pulse.log")).unwrap_or_default()
+        );
+        server
+    }
+
+    fn address(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// `canopy devices --json` as seen by a node using this server.
+    fn devices(&self) -> serde_json::Value {
+        let output = Command::new(crate::util::canopy())
+            .args(["devices", "--json"])
+            .env("PULSE_SERVER", self.address())
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap_or_default()
+    }
+}
+
+impl Drop for PulseServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real device path: B plays what A says on a null sink through cpal (at
+/// 44.1 kHz, so through the resamplers both ways), and captures that sink's monitor
+/// as its microphone. So A hears its own tone come back, which only happens if cpal
+/// playback and capture both ran, clocked, on B.
+#[test]
+fn sound_devices_play_and_capture_through_a_pulseaudio_null_sink() {
+    let pulse = PulseServer::start();
+    let listing = pulse.devices();
+    let names: Vec<&str> = listing["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    for name in ["speaker", "mic", "speaker.monitor", "mic.monitor"] {
+        assert!(names.contains(&name), "{name} missing from {listing}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a_in = tone(dir.path(), "a440", 440, 6);
+    let a_out = dir.path().join("a.wav");
+    let mut a = speaking_host(&a_in, &a_out);
+    let address = pulse.address();
+    let mut b = Node::start_with_env(
+        "b",
+        &["join", a.editor_url()],
+        &[
+            "--output-device",
+            "speaker",
+            "--input-device",
+            "speaker.monitor",
+        ],
+        &[("PULSE_SERVER", &address)],
+    );
+    let audio = b.status()["audio"].clone();
+    assert_eq!(audio["output_device"], "speaker", "{audio}");
+    assert_eq!(audio["input_device"], "speaker.monitor", "{audio}");
+    // B's microphone hears the tone it plays.
+    assert!(
+        wait_until(Duration::from_secs(10), || b.status()["audio"]["speaking"]
+            == true),
+        "b's microphone heard nothing: {}",
+        b.log()
+    );
+    std::thread::sleep(Duration::from_millis(3000));
+    assert!(a.terminate().success() && b.terminate().success());
+    let heard = read(&a_out);
+    let last = &heard[heard.len().saturating_sub(2 * 48_000)..];
+    assert!(
+        power_at(last, 440.0) > 1e-4,
+        "a did not hear its tone back through b's devices: {}",
+        power_at(last, 440.0)
+    );
+    // A device that is not there is a clear error, not a crash or a silent node.
+    let data = tempfile::tempdir().unwrap();
+    let refused = Command::new(crate::util::canopy())
+        .args(["host", "--headless", "--listen", "127.0.0.1:0"])
+        .args(["--output-device", "no-such-speaker", "--data"])
+        .arg(data.path())
+        .env("PULSE_SERVER", &address)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("no sound output device called \"no-such-speaker\"")
+            && said.contains("canopy devices"),
+        "{said}"
     );
 }
 

@@ -53,12 +53,23 @@ impl Node {
     }
 
     fn start(name: &str, command: &[&str], extra: &[&str], data: Option<PathBuf>) -> Node {
-        Node::spawn(name, command, extra, data, None)
+        Node::spawn(name, command, extra, data, None, &[])
+    }
+
+    /// Starts a headless node with extra environment variables (a sound server's
+    /// address, say).
+    pub fn start_with_env(
+        name: &str,
+        command: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
+        Node::spawn(name, command, extra, None, None, env)
     }
 
     /// Starts a desktop peer (a window) on X display `display`.
     pub fn desktop(name: &str, command: &[&str], extra: &[&str], display: &str) -> Node {
-        Node::spawn(name, command, extra, None, Some(display))
+        Node::spawn(name, command, extra, None, Some(display), &[])
     }
 
     fn spawn(
@@ -67,6 +78,7 @@ impl Node {
         extra: &[&str],
         data: Option<PathBuf>,
         display: Option<&str>,
+        env: &[(&str, &str)],
     ) -> Node {
         let dir = if data.is_none() {
             Some(tempfile::tempdir().unwrap())
@@ -82,7 +94,7 @@ impl Node {
             &["--listen", "127.0.0.1:0"]
         };
         let mut child = Command::new(canopy());
-        child.args(command);
+        child.args(command).envs(env.iter().copied());
         match display {
             Some(display) => {
                 child.env("DISPLAY", display).env_remove("WAYLAND_DISPLAY");

@@ -281,10 +281,7 @@ impl Relay {
         let (_, audio, meters) = crate::audio::spawn(
             &self.graph,
             &format!("{name}/audio"),
-            &crate::audio::AudioConfig {
-                input: None,
-                output: None,
-            },
+            &crate::audio::AudioConfig::default(),
         )?;
         let setup = NodeSetup {
             print_invites: false,
