@@ -93,6 +93,23 @@ pub fn mix(local: Option<&Frame>, links: &[(u64, Option<&Frame>)]) -> Mix {
     }
 }
 
+/// Everything heard in one slot — the local voice and every link — under the
+/// limiter: what a recording of the session keeps. Equal to the shared mix when
+/// there is one.
+pub fn full_mix(local: Option<&Frame>, links: &[(u64, Option<&Frame>)]) -> Box<Frame> {
+    let mut out = Box::new([0.0f32; FRAME_SAMPLES]);
+    let sources = local
+        .into_iter()
+        .chain(links.iter().filter_map(|(_, frame)| *frame));
+    for frame in sources {
+        for (o, s) in out.iter_mut().zip(frame.iter()) {
+            *o += *s;
+        }
+    }
+    limit(&mut out);
+    out
+}
+
 /// Keeps a frame's peak at or under [`CEILING`] by scaling the whole frame (no
 /// clipping distortion; deterministic, so shared mixes stay bit-identical).
 pub fn limit(frame: &mut Frame) {

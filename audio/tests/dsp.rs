@@ -3,7 +3,7 @@
 
 use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
 use canopy_audio::jitter::{JitterBuffer, Playout};
-use canopy_audio::mixer::{level, mix, playback, CEILING};
+use canopy_audio::mixer::{full_mix, level, mix, playback, CEILING};
 use canopy_audio::{Frame, FRAME_SAMPLES, SAMPLE_RATE};
 use proptest::prelude::*;
 
@@ -90,6 +90,11 @@ proptest! {
         }
         let streams = grouped.individual.len() + usize::from(grouped.shared.is_some());
         prop_assert!(streams <= talking.iter().filter(|t| **t).count() + 1);
+        // What a recording keeps is the same full mix.
+        if let Some((shared, _)) = &grouped.shared {
+            let full = full_mix(local, &links);
+            prop_assert!(shared.iter().zip(full.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! datagrams `[AUDIO][seq: u64 LE][Opus packet]`. What the speakers play goes to the
 //! output device and/or the output WAV.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,11 +16,12 @@ use anyhow::{bail, Context as _, Result};
 use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
 use canopy_audio::jitter::{JitterBuffer, Playout};
 use canopy_audio::load::{next_complexity, MAX_COMPLEXITY};
-use canopy_audio::mixer::{level, mix, playback};
+use canopy_audio::mixer::{full_mix, level, limit, mix, playback};
 use canopy_audio::{Frame, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
-use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
+use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef, Outbox};
 
 use crate::core::LinkId;
+use crate::store::StoreInput;
 
 /// First byte of a presence datagram.
 pub const PRESENCE_TAG: u8 = 0;
@@ -105,6 +106,12 @@ pub enum AudioControl {
     },
 }
 
+/// Opus complexity of the recording's encoder (a file, not a live link: middling).
+const RECORDING_COMPLEXITY: i32 = 5;
+
+/// Frames of a replayed recording held at most (100 ms).
+const REPLAY_QUEUE: usize = 5;
+
 /// Largest volume accepted (doubling).
 pub const MAX_GAIN: f32 = 2.0;
 
@@ -124,6 +131,9 @@ pub enum AudioInput {
         /// Which.
         link: LinkId,
     },
+    /// A packet of a recording being replayed (`canopy play`): spoken to the
+    /// session as this node's voice, and played here too.
+    Recorded(Vec<u8>),
     /// An audio packet arrived.
     Packet {
         /// From which link.
@@ -144,6 +154,7 @@ impl std::fmt::Debug for AudioInput {
             AudioInput::LinkUp { link, .. } => write!(f, "LinkUp({link})"),
             AudioInput::LinkDown { link } => write!(f, "LinkDown({link})"),
             AudioInput::Packet { link, seq, .. } => write!(f, "Packet({link}, {seq})"),
+            AudioInput::Recorded(_) => write!(f, "Recorded"),
         }
     }
 }
@@ -350,6 +361,8 @@ pub fn spawn(
     let scope = graph.component(name);
     let mut inbox: Inbox<AudioInput> = scope.inbox_with_capacity("inbox", 4096);
     let inbox_ref = inbox.handle();
+    // Linked to the session's store when there is one: the recording.
+    let mut record: Outbox<StoreInput> = scope.outbox("record");
     let handle = scope.spawn_fn(move |_ctx| async move {
         let started = tokio::time::Instant::now();
         shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).started =
@@ -361,6 +374,10 @@ pub fn spawn(
         let mut shared = VoiceEncoder::new(complexity)?;
         let (mut muted, mut master) = (false, 1.0f32);
         let mut volumes: BTreeMap<LinkId, f32> = BTreeMap::new();
+        // What is being recorded, and what is being replayed from a recording.
+        let mut recorder: Option<VoiceEncoder> = None;
+        let mut replay_decoder: Option<VoiceDecoder> = None;
+        let mut replayed: VecDeque<Box<Frame>> = VecDeque::new();
         {
             let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             meter.master = master;
@@ -399,6 +416,16 @@ pub fn spawn(
                         links.remove(&link);
                         volumes.remove(&link);
                     }
+                    Some(AudioInput::Recorded(packet)) => {
+                        let decoder = lazily(&mut replay_decoder, VoiceDecoder::new)?;
+                        if let Ok(frame) = decoder.decode(&packet) {
+                            // A few frames of slack for the player's timing, no more.
+                            if replayed.len() >= REPLAY_QUEUE {
+                                replayed.pop_front();
+                            }
+                            replayed.push_back(frame);
+                        }
+                    }
                     Some(AudioInput::Packet { link, seq, packet, arrival_ms }) => {
                         if let Some(state) = links.get_mut(&link) {
                             state.jitter.push(seq, packet, arrival_ms);
@@ -416,6 +443,17 @@ pub fn spawn(
                     // Muted: the voice is metered (so the person sees the mic works) but
                     // not sent.
                     let local = local.filter(|f| !muted && level(f) >= SILENT);
+                    // A recording being replayed speaks too (mute is for the mic).
+                    let replay = replayed.pop_front().filter(|f| level(f) >= SILENT);
+                    let local = match (local, replay.as_deref()) {
+                        (Some(mut voice), Some(replay)) => {
+                            voice.iter_mut().zip(replay.iter()).for_each(|(v, r)| *v += *r);
+                            limit(&mut voice);
+                            Some(voice)
+                        }
+                        (None, Some(replay)) => Some(Box::new(*replay)),
+                        (local, None) => local,
+                    };
                     // Each link's voice for this slot.
                     let mut heard: Vec<(LinkId, Option<Box<Frame>>)> = Vec::with_capacity(links.len());
                     for (id, state) in links.iter_mut() {
@@ -465,8 +503,23 @@ pub fn spawn(
                     }
                     shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).streams =
                         mixed.individual.len() + usize::from(shared_packet.is_some());
+                    // The recording keeps everything heard here, the local voice too.
+                    if record.is_linked() {
+                        let everything = full_mix(local.as_deref(), &inputs);
+                        if level(&everything) >= SILENT {
+                            let encoder = lazily(&mut recorder, || VoiceEncoder::new(RECORDING_COMPLEXITY))?;
+                            let packet = encoder.encode(&everything)?;
+                            // Never wait on the disk in real time; the store batches.
+                            let _ = record.try_send(StoreInput::Audio { at_ms: crate::storage::now_ms(), packet });
+                        }
+                    }
                     if writer.is_some() || speaker.is_some() {
-                        let speakers = playback(&inputs, |id| volumes.get(&id).copied().unwrap_or(1.0), master);
+                        let mut speakers = playback(&inputs, |id| volumes.get(&id).copied().unwrap_or(1.0), master);
+                        if let Some(replay) = replay.as_deref() {
+                            // The person replaying hears the recording.
+                            speakers.iter_mut().zip(replay.iter()).for_each(|(s, r)| *s += *r * master);
+                            limit(&mut speakers);
+                        }
                         if let Some(speaker) = speaker.as_mut() {
                             speaker.play(&speakers)?;
                         }

@@ -235,6 +235,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             let recording = Recording {
                 before: before.into_iter().map(|(_, op)| op).collect(),
                 timed: store.ops_between(seek_ms, u64::MAX)?,
+                audio: store.audio_between(seek_ms, u64::MAX)?,
                 seek_ms,
             };
             Some((recording, play.clone()))
@@ -363,8 +364,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store)?;
     link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
     let audio = match audio {
-        Some((_, inbox, _)) => {
+        Some((component, inbox, _)) => {
             link(&core.outbox::<crate::audio::AudioInput>("audio")?, &inbox)?;
+            link(&component.outbox::<StoreInput>("record")?, &store_inbox)?;
             Some(inbox)
         }
         None => None,
@@ -395,7 +397,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         spawn_script(&graph, &core_inbox, script)?;
     }
     if let Some((ops, play)) = recording {
-        spawn_player(&graph, &core_inbox, ops, &play)?;
+        spawn_player(&graph, &core_inbox, audio.as_ref(), ops, &play)?;
     }
     tracing::info!(listen = %local, "node running");
     Ok(RunningNode {
@@ -886,20 +888,30 @@ async fn rejoin(
 }
 
 /// `player`: replays a recording's ops with their original timing (scaled by the
-/// speed); what lies before the starting point is applied at once.
+/// speed), and its audio in step with them (at speed 1; sped-up speech is noise);
+/// what lies before the starting point is applied at once.
 /// A recording read for playback from a starting point.
 struct Recording {
     /// Ops before the starting point (applied at once).
     before: Vec<canopy_protocol::WireOp>,
     /// Ops from the starting point on, with their arrival times.
     timed: Vec<(u64, canopy_protocol::WireOp)>,
+    /// Audio packets from the starting point on, with their times.
+    audio: Vec<(u64, Vec<u8>)>,
     /// The starting point, in the recording's clock.
     seek_ms: u64,
+}
+
+/// One thing the player does at a point of the recording's timeline.
+enum Cue {
+    Op(canopy_protocol::WireOp),
+    Audio(Vec<u8>),
 }
 
 fn spawn_player(
     graph: &Graph,
     core: &InboxRef<CoreInput>,
+    audio: Option<&InboxRef<AudioInput>>,
     recording: Recording,
     play: &Playback,
 ) -> Result<()> {
@@ -907,6 +919,7 @@ fn spawn_player(
     let scope = graph.component("player");
     let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
     link(&to_core.handle(), core)?;
+    let mut to_audio: Outbox<AudioInput> = scope.outbox("audio");
     let speed = if play.speed.is_finite() && play.speed > 0.0 {
         play.speed
     } else {
@@ -915,24 +928,39 @@ fn spawn_player(
     let Recording {
         before,
         timed: ops,
+        audio: packets,
         seek_ms,
     } = recording;
+    match audio {
+        Some(audio) if speed == 1.0 => link(&to_audio.handle(), audio)?,
+        _ if !packets.is_empty() => {
+            tracing::info!("the recording's audio plays at --speed 1 (with audio on) only");
+        }
+        _ => {}
+    }
+    // One timeline: ops and audio merged by time (ops first at equal times).
+    let mut cues: Vec<(u64, Cue)> = ops.into_iter().map(|(at, op)| (at, Cue::Op(op))).collect();
+    if to_audio.is_linked() {
+        cues.extend(packets.into_iter().map(|(at, p)| (at, Cue::Audio(p))));
+        cues.sort_by_key(|(at, cue)| (*at, matches!(cue, Cue::Audio(_))));
+    }
     scope.spawn_fn(move |ctx| async move {
+        let stopped = || anyhow!("the node stopped");
         for batch in before.chunks(BATCH) {
             to_core
                 .send(CoreInput::Replay(batch.to_vec()))
                 .await
-                .map_err(|_| anyhow!("the node stopped"))?;
+                .map_err(|_| stopped())?;
         }
         let began = tokio::time::Instant::now();
         let mut pending: Vec<canopy_protocol::WireOp> = Vec::new();
         let mut pending_at = seek_ms;
-        for (at, op) in ops {
+        for (at, cue) in cues {
             if at != pending_at && !pending.is_empty() {
                 to_core
                     .send(CoreInput::Replay(std::mem::take(&mut pending)))
                     .await
-                    .map_err(|_| anyhow!("the node stopped"))?;
+                    .map_err(|_| stopped())?;
             }
             if at != pending_at {
                 let due = began + Duration::from_secs_f64((at - seek_ms) as f64 / 1000.0 / speed);
@@ -942,13 +970,19 @@ fn spawn_player(
                 }
                 pending_at = at;
             }
-            pending.push(op);
+            match cue {
+                Cue::Op(op) => pending.push(op),
+                // Real time: if the mixer is behind, this frame is too late anyway.
+                Cue::Audio(packet) => {
+                    let _ = to_audio.try_send(AudioInput::Recorded(packet));
+                }
+            }
         }
         if !pending.is_empty() {
             to_core
                 .send(CoreInput::Replay(pending))
                 .await
-                .map_err(|_| anyhow!("the node stopped"))?;
+                .map_err(|_| stopped())?;
         }
         tracing::info!("playback finished");
         Ok(())

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub const APPLICATION_ID: i32 = 0x434E_5059;
 
 /// The format this build writes; older ones are migrated forward when opened.
-pub const FORMAT_VERSION: i32 = 1;
+pub const FORMAT_VERSION: i32 = 2;
 
 /// Why a file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +220,7 @@ impl Store {
                  CREATE TABLE participants (
                      node INTEGER PRIMARY KEY, name TEXT NOT NULL,
                      first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);
+                 {AUDIO_TABLE}
                  COMMIT;"
             ))
             .map_err(sqlite(path))?;
@@ -259,13 +260,33 @@ impl Store {
         Ok(())
     }
 
-    /// Arrival time of the first op, if any (the start of the recording).
+    /// When the recording starts: the first op or audio packet, if any.
     pub fn first_arrival(&self) -> Result<Option<u64>, StoreError> {
+        let first = |sql: &str| {
+            self.connection
+                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+                .map(|v| v.map(|ms| ms as u64))
+                .map_err(sqlite(&self.path))
+        };
+        let op = first("SELECT MIN(arrived_ms) FROM ops")?;
+        let audio = if self.has_audio_table()? {
+            first("SELECT MIN(at_ms) FROM audio")?
+        } else {
+            None
+        };
+        Ok(op.into_iter().chain(audio).min())
+    }
+
+    /// Whether the file has the audio table (format 2 on; a format-1 file read
+    /// without migrating has not).
+    fn has_audio_table(&self) -> Result<bool, StoreError> {
         self.connection
-            .query_row("SELECT MIN(arrived_ms) FROM ops", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map(|v| v.map(|ms| ms as u64))
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audio'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
             .map_err(sqlite(&self.path))
     }
 
@@ -384,6 +405,55 @@ impl Store {
         transaction.commit().map_err(sqlite(&path))
     }
 
+    /// Appends audio packets `(at_ms, Opus packet)` in one transaction.
+    pub fn append_audio(&mut self, packets: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        if packets.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().map_err(sqlite(&path))?;
+        {
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO audio (at_ms, packet) VALUES (?1, ?2)")
+                .map_err(sqlite(&path))?;
+            for (at, packet) in packets {
+                insert
+                    .execute(params![*at as i64, packet])
+                    .map_err(sqlite(&path))?;
+            }
+        }
+        transaction.commit().map_err(sqlite(&path))
+    }
+
+    /// The audio packets recorded from `from_ms` (inclusive) to `until_ms`, in time
+    /// order. A file opened read-only in an older format has none.
+    pub fn audio_between(
+        &self,
+        from_ms: u64,
+        until_ms: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if !self.has_audio_table()? {
+            return Ok(Vec::new());
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT at_ms, packet FROM audio WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, rowid",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = statement
+            .query_map(
+                params![
+                    from_ms.min(i64::MAX as u64) as i64,
+                    until_ms.min(i64::MAX as u64) as i64
+                ],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Vec<u8>>(1)?)),
+            )
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))
+    }
+
     /// Records a participant seen in the session.
     pub fn saw_participant(
         &mut self,
@@ -418,9 +488,22 @@ fn configure(connection: &Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(sqlite(path))
 }
 
-/// Brings an older format forward (there is only format 1 so far).
-fn migrate(_connection: &Connection, _path: &Path, version: i32) -> Result<(), StoreError> {
+/// Format 2: the node's mixed audio, one Opus packet per 20 ms frame that was not
+/// silent, stamped on the ops' clock (Unix ms) so playback keeps them in sync.
+const AUDIO_TABLE: &str = "CREATE TABLE audio (at_ms INTEGER NOT NULL, packet BLOB NOT NULL);
+     CREATE INDEX audio_by_time ON audio (at_ms);";
+
+/// Brings an older format forward, in one transaction (a crash leaves the old one).
+fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), StoreError> {
     debug_assert!(version <= FORMAT_VERSION);
+    if version < 2 {
+        connection
+            .execute_batch(&format!(
+                "BEGIN; {AUDIO_TABLE} PRAGMA user_version = 2; COMMIT;"
+            ))
+            .map_err(sqlite(path))?;
+        tracing::info!(file = %path.display(), "session file migrated from format {version} to 2");
+    }
     Ok(())
 }
 
@@ -447,4 +530,60 @@ fn read_meta(connection: &Connection, path: &Path) -> Result<Meta, StoreError> {
         created_ms: get("created_ms")?.and_then(|s| s.parse().ok()).unwrap_or(0),
         title: get("title")?.unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            session: "0000000000000000000000000000000000000000000000000000000000000001"
+                .parse()
+                .unwrap(),
+            node: NodeId(7),
+            created_ms: 1,
+            title: "t".into(),
+        }
+    }
+
+    #[test]
+    fn audio_packets_are_kept_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.canopy");
+        let mut store = Store::create(&path, &meta()).unwrap();
+        store
+            .append_audio(&[(120, vec![3]), (100, vec![1]), (110, vec![2])])
+            .unwrap();
+        assert_eq!(
+            store.audio_between(105, 200).unwrap(),
+            vec![(110, vec![2]), (120, vec![3])]
+        );
+    }
+
+    #[test]
+    fn a_format_1_file_is_migrated_when_opened_for_writing_and_not_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.canopy");
+        drop(Store::create(&path, &meta()).unwrap());
+        // What format 1 was: no audio table.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE audio; PRAGMA user_version = 1;")
+            .unwrap();
+        let version = |path: &Path| -> i32 {
+            Connection::open(path)
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        let read = Store::open_read_only(&path).unwrap();
+        assert!(read.audio_between(0, u64::MAX).unwrap().is_empty());
+        drop(read);
+        assert_eq!(version(&path), 1, "reading changed the format");
+        let mut store = Store::open(&path).unwrap();
+        store.append_audio(&[(5, vec![9])]).unwrap();
+        assert_eq!(version(&path), 2);
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
 }

@@ -1,4 +1,5 @@
-//! The `store` component: writes every new op to the session's `.canopy` file, in
+//! The `store` component: writes every new op (and the audio the node hears) to the
+//! session's `.canopy` file, in
 //! batched transactions so durability does not cost throughput. SQLite calls block, so
 //! each batch is written on tokio's blocking pool; the component waits for it, which
 //! gives the core backpressure when the disk is slow.
@@ -17,6 +18,13 @@ const BATCH: usize = 20_000;
 pub enum StoreInput {
     /// New ops and when they arrived (Unix milliseconds).
     Ops(u64, Vec<WireOp>),
+    /// A frame of the node's mixed audio, as an Opus packet.
+    Audio {
+        /// When it was heard (Unix milliseconds, the ops' clock).
+        at_ms: u64,
+        /// The packet.
+        packet: Vec<u8>,
+    },
     /// A participant was seen.
     Participant {
         /// Document identity.
@@ -32,6 +40,7 @@ impl std::fmt::Debug for StoreInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreInput::Ops(_, ops) => write!(f, "Ops({})", ops.len()),
+            StoreInput::Audio { at_ms, .. } => write!(f, "Audio({at_ms})"),
             StoreInput::Participant { name, .. } => write!(f, "Participant({name})"),
         }
     }
@@ -51,11 +60,13 @@ pub fn spawn(
         while let Some(first) = inbox.recv().await {
             let mut ops: Vec<(u64, WireOp)> = Vec::new();
             let mut participants = Vec::new();
+            let mut audio: Vec<(u64, Vec<u8>)> = Vec::new();
             let mut next = Some(first);
             // Everything already queued goes into the same transaction.
             while let Some(input) = next.take() {
                 match input {
                     StoreInput::Ops(at, batch) => ops.extend(batch.into_iter().map(|op| (at, op))),
+                    StoreInput::Audio { at_ms, packet } => audio.push((at_ms, packet)),
                     StoreInput::Participant { node, name, at_ms } => participants.push((node, name, at_ms)),
                 }
                 if ops.len() < BATCH {
@@ -65,7 +76,7 @@ pub fn spawn(
             }
             let mut owned = store.take().ok_or_else(|| anyhow!("the store was lost"))?;
             let (owned, result) = tokio::task::spawn_blocking(move || {
-                let result = owned.append(&ops).and_then(|()| {
+                let result = owned.append(&ops).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
                     participants
                         .iter()
                         .try_for_each(|(node, name, at)| owned.saw_participant(*node, name, *at))

@@ -472,3 +472,48 @@ fn speech_stays_intelligible_through_10_percent_loss_and_jitter() {
     eprintln!("STOI {score:.3} through 10 % loss, 30 ± 10 ms ({dropped} datagrams dropped)");
     assert!(score >= 0.6, "speech is not intelligible: STOI {score:.3}");
 }
+
+/// The session file keeps what the node heard, and `canopy play` gives it back in
+/// step with the drawing: spoken to whoever joins the replay, and heard locally.
+#[test]
+fn recordings_keep_the_audio_and_play_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_in = tone(dir.path(), "a440", 440, 3);
+    let a_out = dir.path().join("a.wav");
+    let mut a = speaking_host(&a_in, &a_out);
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(a.terminate().success());
+    let file = std::fs::read_dir(a.data.join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "canopy"))
+        .unwrap();
+    let packets: i64 = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("SELECT count(*) FROM audio", [], |r| r.get(0))
+        .unwrap();
+    // Three seconds of tone: 150 frames of 20 ms (a little less at the edges).
+    assert!((120..=160).contains(&packets), "{packets} audio packets");
+
+    let (p_out, c_out) = (dir.path().join("p.wav"), dir.path().join("c.wav"));
+    let mut player = Node::start(
+        "p",
+        &["play", file.to_str().unwrap()],
+        &["--audio-out", p_out.to_str().unwrap()],
+        None,
+    );
+    let mut c = Node::join(
+        "c",
+        player.editor_url(),
+        &["--audio-out", c_out.to_str().unwrap()],
+    );
+    std::thread::sleep(Duration::from_millis(4000));
+    assert!(player.terminate().success() && c.terminate().success());
+    for (who, heard) in [("the player", read(&p_out)), ("a joiner", read(&c_out))] {
+        assert!(
+            power_at(&heard, 440.0) > 1e-4,
+            "{who} did not hear the recording: {}",
+            power_at(&heard, 440.0)
+        );
+    }
+}

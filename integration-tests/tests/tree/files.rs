@@ -202,7 +202,7 @@ fn bad_files_are_refused_and_left_untouched() {
         (&truncated, "is damaged or truncated"),
         (
             &future,
-            "was written by a newer Canopy (format 99; this build reads up to 1)",
+            "was written by a newer Canopy (format 99; this build reads up to 2)",
         ),
     ];
     for (file, expected) in cases {

@@ -52,7 +52,7 @@ impl Node {
         Node::start(name, command, extra, Some(data))
     }
 
-    fn start(name: &str, command: &[&str], extra: &[&str], data: Option<PathBuf>) -> Node {
+    pub fn start(name: &str, command: &[&str], extra: &[&str], data: Option<PathBuf>) -> Node {
         Node::spawn(name, command, extra, data, None, &[])
     }
 
