@@ -73,8 +73,11 @@ pub fn draw_strokes<'a>(
         let row_bytes = tile.width as usize * 4;
         for row in 0..tile.height as usize {
             let at = (y as usize + row) * stride + x as usize * 4;
-            tile.data
-                .extend_from_slice(&pixmap.data()[at..at + row_bytes]);
+            tile.data.extend(
+                pixmap.data()[at..at + row_bytes]
+                    .chunks_exact(4)
+                    .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
+            );
         }
         for &stroke in bin {
             draw(
@@ -85,10 +88,15 @@ pub fn draw_strokes<'a>(
             );
         }
         let data = pixmap.data_mut();
+        let width = tile.width as usize;
         for row in 0..tile.height as usize {
             let at = (y as usize + row) * stride + x as usize * 4;
-            data[at..at + row_bytes]
-                .copy_from_slice(&tile.data[row * row_bytes..(row + 1) * row_bytes]);
+            for (out, pixel) in data[at..at + row_bytes]
+                .chunks_exact_mut(4)
+                .zip(&tile.data[row * width..(row + 1) * width])
+            {
+                out.copy_from_slice(&pixel.to_le_bytes());
+            }
         }
         scratch.tile = tile.data;
     }
@@ -206,14 +214,14 @@ struct Tile {
     y: i32,
     width: i32,
     height: i32,
-    /// Premultiplied RGBA8, `width * 4` bytes a row.
-    data: Vec<u8>,
+    /// Premultiplied RGBA8 pixels, one `u32` each (little-endian), `width` a row.
+    data: Vec<u32>,
 }
 
 /// Buffers reused from stroke to stroke.
 #[derive(Default)]
 struct Scratch {
-    tile: Vec<u8>,
+    tile: Vec<u32>,
     /// Coverage of one row of the tile; all zeros between rows.
     row: Vec<f32>,
     active: Vec<Piece>,
@@ -231,11 +239,12 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
     }
     let radius = stroke.radius;
     let reach = radius + 0.5;
-    scratch.row.resize(tile.width as usize, 0.0);
+    // Room for spans rounded up to whole groups of 4 cells (the vector width).
+    scratch.row.resize(tile.width as usize + 4, 0.0);
     scratch.active.clear();
     let pieces = &segments[stroke.pieces.clone()];
     let mut next = 0;
-    let stride = tile.width as usize * 4;
+    let stride = tile.width as usize;
     for py in top..bottom {
         let centre_y = py as f32 + 0.5;
         while next < pieces.len() && pieces[next].top <= centre_y {
@@ -266,7 +275,11 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
                 continue;
             }
             scratch.spans.push((sx0, sx1));
-            let cells = &mut scratch.row[(sx0 - tile.x) as usize..(sx1 - tile.x) as usize];
+            // Whole groups of 4: no scalar tail (the extra cells get their true
+            // coverage, and are blended or cleared with the row's spans).
+            let length = ((sx1 - sx0) as usize + 3) & !3;
+            let start = (sx0 - tile.x) as usize;
+            let cells = &mut scratch.row[start..start + length];
             let cy = centre_y - piece.ay;
             let first_x = sx0 as f32 + 0.5 - piece.ax;
             // Branch-free so the compiler does several pixels at once.
@@ -278,23 +291,58 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
                 *cell = cell.max(cover);
             }
         }
-        // Blend each covered cell once: a cell is zeroed as it is blended, so where
-        // spans overlap the second visit finds nothing to do (no sorting needed).
+        // Blend each covered cell once: spans of the row's pieces overlap, so merge
+        // them first (a handful per row; cells are zeroed as they are blended).
+        merge_spans(&mut scratch.spans);
         let line = (py - tile.y) as usize * stride;
-        for &(from, to) in &scratch.spans {
-            let cells = &mut scratch.row[(from - tile.x) as usize..(to - tile.x) as usize];
-            let pixels = &mut tile.data
-                [line + (from - tile.x) as usize * 4..line + (to - tile.x) as usize * 4];
-            for (cell, pixel) in cells.iter_mut().zip(pixels.chunks_exact_mut(4)) {
-                let a = (stroke.alpha * std::mem::take(cell) + 0.5) as u32;
-                if a == 0 {
+        let pixels = &mut tile.data[line..line + stride];
+        for (index, &(from, to)) in scratch.spans.iter().enumerate() {
+            let (from, to) = ((from - tile.x) as usize, (to - tile.x) as usize);
+            // Padding cells beyond the span hold coverage too: clear them, up to
+            // where the next span (which blends its own) begins.
+            let next = scratch
+                .spans
+                .get(index + 1)
+                .map_or(usize::MAX, |&(from, _)| (from - tile.x) as usize);
+            let padded = (from + ((to - from + 3) & !3))
+                .min(scratch.row.len())
+                .min(next.max(to));
+            for (cell, pixel) in scratch.row[from..to].iter_mut().zip(&mut pixels[from..to]) {
+                let coverage = std::mem::take(cell);
+                if coverage <= 0.0 {
                     continue;
                 }
-                let dst = u32::from_le_bytes([pixel[0], pixel[1], pixel[2], pixel[3]]);
-                pixel.copy_from_slice(&blend(dst, stroke.source, a).to_le_bytes());
+                // In 0.5..=255.5, so the cast through i32 is exact and cheap.
+                let a = (stroke.alpha * coverage + 0.5) as i32 as u32;
+                if a >= 255 {
+                    // Inside an opaque stroke: its colour, no arithmetic.
+                    *pixel = stroke.source;
+                } else if a != 0 {
+                    *pixel = blend(*pixel, stroke.source, a);
+                }
             }
+            scratch.row[to..padded].fill(0.0);
         }
     }
+}
+
+/// Sorts spans `[from, to)` and merges those that overlap or touch, in place.
+fn merge_spans(spans: &mut Vec<(i32, i32)>) {
+    if spans.len() < 2 {
+        return;
+    }
+    spans.sort_unstable_by_key(|span| span.0);
+    let mut merged = 0;
+    for index in 1..spans.len() {
+        let (from, to) = spans[index];
+        if from <= spans[merged].1 {
+            spans[merged].1 = spans[merged].1.max(to);
+        } else {
+            merged += 1;
+            spans[merged] = (from, to);
+        }
+    }
+    spans.truncate(merged + 1);
 }
 
 /// The stroke's smoothed outline as a polyline in pixel coordinates.
