@@ -34,19 +34,33 @@ pub fn draw_strokes<'a>(
     strokes: impl IntoIterator<Item = &'a Stroke>,
     view: &View,
 ) {
-    let (width, height) = (pixmap.width() as i32, pixmap.height() as i32);
+    draw_band(pixmap, strokes, view, 0);
+}
+
+/// Draws the rows `first_row..first_row + pixmap.height()` of the view into
+/// `pixmap`: exactly those rows of what [`draw_strokes`] gives for the whole view,
+/// pixel for pixel (the geometry is the view's; only which rows are drawn changes).
+/// So a caller with several cores can draw bands side by side and stack them.
+pub fn draw_band<'a>(
+    pixmap: &mut Pixmap,
+    strokes: impl IntoIterator<Item = &'a Stroke>,
+    view: &View,
+    first_row: u32,
+) {
+    let width = pixmap.width() as i32;
+    let (top, bottom) = (first_row as i32, (first_row + pixmap.height()) as i32);
     let mut plan = Plan::default();
     for stroke in strokes {
-        plan.add(stroke, view, width, height);
+        plan.add(stroke, view, width, top, bottom);
     }
     if plan.strokes.is_empty() {
         return;
     }
-    let (columns, rows) = ((width + TILE - 1) / TILE, (height + TILE - 1) / TILE);
+    let (columns, rows) = ((width + TILE - 1) / TILE, (bottom - top + TILE - 1) / TILE);
     let mut bins: Vec<Vec<u32>> = vec![Vec::new(); (columns * rows) as usize];
     for (index, prepared) in plan.strokes.iter().enumerate() {
-        let [left, top, right, bottom] = prepared.bounds;
-        for row in top / TILE..=(bottom - 1) / TILE {
+        let [left, stroke_top, right, stroke_bottom] = prepared.bounds;
+        for row in (stroke_top - top) / TILE..=(stroke_bottom - top - 1) / TILE {
             for column in left / TILE..=(right - 1) / TILE {
                 bins[(row * columns + column) as usize].push(index as u32);
             }
@@ -60,19 +74,21 @@ pub fn draw_strokes<'a>(
         }
         let (x, y) = (
             (index as i32 % columns) * TILE,
-            (index as i32 / columns) * TILE,
+            top + (index as i32 / columns) * TILE,
         );
         let mut tile = Tile {
             x,
             y,
             width: TILE.min(width - x),
-            height: TILE.min(height - y),
+            height: TILE.min(bottom - y),
             data: std::mem::take(&mut scratch.tile),
         };
         tile.data.clear();
         let row_bytes = tile.width as usize * 4;
+        // Where the tile's first row lies in the pixmap.
+        let base = (y - top) as usize;
         for row in 0..tile.height as usize {
-            let at = (y as usize + row) * stride + x as usize * 4;
+            let at = (base + row) * stride + x as usize * 4;
             tile.data.extend(
                 pixmap.data()[at..at + row_bytes]
                     .chunks_exact(4)
@@ -88,12 +104,12 @@ pub fn draw_strokes<'a>(
             );
         }
         let data = pixmap.data_mut();
-        let width = tile.width as usize;
+        let tile_width = tile.width as usize;
         for row in 0..tile.height as usize {
-            let at = (y as usize + row) * stride + x as usize * 4;
+            let at = (base + row) * stride + x as usize * 4;
             for (out, pixel) in data[at..at + row_bytes]
                 .chunks_exact_mut(4)
-                .zip(&tile.data[row * width..(row + 1) * width])
+                .zip(&tile.data[row * tile_width..(row + 1) * tile_width])
             {
                 out.copy_from_slice(&pixel.to_le_bytes());
             }
@@ -140,7 +156,8 @@ struct Plan {
 }
 
 impl Plan {
-    fn add(&mut self, stroke: &Stroke, view: &View, width: i32, height: i32) {
+    /// Adds a stroke, clipped to columns `0..width` and rows `top..bottom`.
+    fn add(&mut self, stroke: &Stroke, view: &View, width: i32, top: i32, bottom: i32) {
         let color = stroke.color();
         let mut alpha = f32::from(color.a) / 255.0;
         if stroke.tool() == Tool::Highlighter {
@@ -155,6 +172,25 @@ impl Plan {
         if alpha <= 0.0 {
             return;
         }
+        // Outside the picture (or band) altogether: skip it before any flattening.
+        // Smoothed curves stay within their points' bounds.
+        let reach = radius + 1.0;
+        let b = stroke.bounds();
+        let (x0, y0) = (
+            (b.min_x - view.origin.x) * view.scale,
+            (b.min_y - view.origin.y) * view.scale,
+        );
+        let (x1, y1) = (
+            (b.max_x - view.origin.x) * view.scale,
+            (b.max_y - view.origin.y) * view.scale,
+        );
+        if x1 + reach < 0.0
+            || y1 + reach < top as f32
+            || x0 - reach > width as f32
+            || y0 - reach > bottom as f32
+        {
+            return;
+        }
         flatten(stroke, view, &mut self.polyline);
         simplify(&mut self.polyline, &mut self.keep, TOLERANCE);
         let reach = radius + 0.5;
@@ -167,9 +203,9 @@ impl Plan {
         }
         let bounds = [
             floor(x0 - reach).max(0),
-            floor(y0 - reach).max(0),
+            floor(y0 - reach).max(top),
             ceil(x1 + reach).min(width),
-            ceil(y1 + reach).min(height),
+            ceil(y1 + reach).min(bottom),
         ];
         if bounds[0] >= bounds[2] || bounds[1] >= bounds[3] {
             return;
@@ -304,9 +340,9 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
                 .spans
                 .get(index + 1)
                 .map_or(usize::MAX, |&(from, _)| (from - tile.x) as usize);
-            let padded = (from + ((to - from + 3) & !3))
-                .min(scratch.row.len())
-                .min(next.max(to));
+            // Any piece's padding ends within 3 cells of its own span, so within 3
+            // of the merged one.
+            let padded = (to + 3).min(scratch.row.len()).min(next.max(to));
             for (cell, pixel) in scratch.row[from..to].iter_mut().zip(&mut pixels[from..to]) {
                 let coverage = std::mem::take(cell);
                 if coverage <= 0.0 {

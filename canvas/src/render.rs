@@ -6,7 +6,7 @@ use tiny_skia::Pixmap;
 use crate::document::{Bounds, Document};
 use crate::ids::PageId;
 use crate::op::Point;
-use crate::raster::draw_strokes;
+use crate::raster::draw_band;
 
 /// Which part of a page lands in a picture, and how big.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,12 +85,29 @@ impl View {
 
 /// Renders one page on white.
 pub fn render_page(document: &Document, page: PageId, view: &View) -> Result<Pixmap, RenderError> {
+    render_band(document, page, view, 0..view.height)
+}
+
+/// Renders rows `rows` of a page's view on white: exactly those rows of what
+/// [`render_page`] gives (so bands drawn side by side stack into the same picture).
+pub fn render_band(
+    document: &Document,
+    page: PageId,
+    view: &View,
+    rows: std::ops::Range<u32>,
+) -> Result<Pixmap, RenderError> {
     if !document.has_page(page) {
         return Err(RenderError::NoSuchPage(page));
     }
-    let mut pixmap = new_pixmap(view)?;
+    new_pixmap(view)?;
+    let rows = rows.start.min(view.height)..rows.end.min(view.height);
+    let band = View {
+        height: rows.end.saturating_sub(rows.start),
+        ..*view
+    };
+    let mut pixmap = new_pixmap(&band)?;
     pixmap.fill(tiny_skia::Color::WHITE);
-    draw_strokes(&mut pixmap, document.strokes(page), view);
+    draw_band(&mut pixmap, document.strokes(page), view, rows.start);
     Ok(pixmap)
 }
 

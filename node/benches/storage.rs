@@ -2,14 +2,16 @@
 //!
 //! - `persist_ops`: ops appended per second in the batches the store component uses.
 //! - `open_100k_strokes`: open and check a 100,000-stroke file and rebuild its document;
-//!   `open_100k_strokes_first_page`: the same, then render its first page at 1080p.
+//!   `open_100k_strokes_first_page`: the same, then render its first page at 1080p
+//!   on all cores (`canopy_node::pages`, as exports do); the one-core render is
+//!   printed beside it as the baseline.
 //! - `seek_one_hour_recording`: the document as it was 30 minutes into a one-hour
 //!   recording (what `canopy play --from 1800` does first).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
-use canopy_canvas::{render_page, Color, Document, NodeId, Point, Tool, View, FIRST_PAGE};
+use canopy_canvas::{Color, Document, NodeId, Point, Tool, View, FIRST_PAGE};
 use canopy_node::storage::{now_ms, Meta, Store};
 use canopy_protocol::{SessionId, WireOp};
 
@@ -49,10 +51,16 @@ fn main() {
         height: 1080,
     };
     let rendered = Instant::now();
-    std::hint::black_box(render_page(&document, FIRST_PAGE, &view).unwrap());
+    std::hint::black_box(canopy_node::pages::render_page(&document, FIRST_PAGE, &view).unwrap());
     println!(
         "scenario=open_100k_strokes_first_page value={:.0} unit=ms",
         (opened + rendered.elapsed()).as_secs_f64() * 1000.0
+    );
+    let one_core = Instant::now();
+    std::hint::black_box(canopy_canvas::render_page(&document, FIRST_PAGE, &view).unwrap());
+    println!(
+        "scenario=first_page_render_one_core value={:.0} unit=ms",
+        one_core.elapsed().as_secs_f64() * 1000.0
     );
 
     // Seek half-way into a one-hour recording (arrival times spread over an hour).

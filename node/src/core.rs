@@ -1122,7 +1122,7 @@ pub fn render(doc: &Document, format: &str, page: usize) -> Result<Vec<u8>, Stri
         })
     };
     match format {
-        "png" => canopy_canvas::export_png(doc, page_id()?, 1.0).map_err(|e| e.to_string()),
+        "png" => crate::pages::export_png(doc, page_id()?, 1.0).map_err(|e| e.to_string()),
         "svg" => canopy_canvas::export_svg(doc, page_id()?)
             .map(String::into_bytes)
             .map_err(|e| e.to_string()),

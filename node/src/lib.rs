@@ -10,6 +10,7 @@ pub mod identity;
 pub mod link;
 pub mod metrics;
 pub mod node;
+pub mod pages;
 pub mod relay;
 pub mod script;
 pub mod storage;

@@ -179,3 +179,29 @@ fn any_scale_and_bad_views_are_refused() {
         format!("page {ghost} does not exist")
     );
 }
+
+proptest::proptest! {
+    /// Bands drawn separately stack into exactly the whole picture, wherever the
+    /// cuts fall and at any scale (what lets a node draw a page on several cores).
+    #[test]
+    fn bands_stack_into_exactly_the_whole_page(
+        cuts in proptest::collection::vec(1u32..299, 0..4),
+        scale in 0.5f32..2.5,
+        dx in -50.0f32..50.0,
+    ) {
+        let doc = scene();
+        let view = View { origin: Point::new(dx, -10.0), scale, ..scene_view() };
+        let whole = render_page(&doc, FIRST_PAGE, &view).unwrap();
+        let mut edges: Vec<u32> = cuts;
+        edges.extend([0, view.height]);
+        edges.sort_unstable();
+        edges.dedup();
+        let mut stacked = Vec::new();
+        for pair in edges.windows(2) {
+            let band = canopy_canvas::render_band(&doc, FIRST_PAGE, &view, pair[0]..pair[1]).unwrap();
+            proptest::prop_assert_eq!(band.height(), pair[1] - pair[0]);
+            stacked.extend_from_slice(band.data());
+        }
+        proptest::prop_assert!(stacked == whole.data(), "stacked bands differ from the page");
+    }
+}
