@@ -204,6 +204,9 @@ pub enum CoreInput {
         /// The ops it lacks.
         reply: oneshot::Sender<Vec<WireOp>>,
     },
+    /// A copy of the whole document (a window starting up: far cheaper than every op
+    /// encoded, sent and applied again).
+    Snapshot(oneshot::Sender<Box<canopy_canvas::Document>>),
     /// A rendering for `canopy export`.
     Export {
         /// `png`, `svg` or `pdf`.
@@ -236,6 +239,7 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::Revoke(_) => "Revoke",
             CoreInput::Audio(_) => "Audio",
             CoreInput::Sync { .. } => "Sync",
+            CoreInput::Snapshot(_) => "Snapshot",
             CoreInput::Export { .. } => "Export",
             CoreInput::Rejoin(_) => "Rejoin",
         })
@@ -1207,6 +1211,9 @@ impl Component for Core {
                 CoreInput::Sync { seen, reply } => {
                     let missing = self.setup.document.ops_missing_from(&seen);
                     let _ = reply.send(missing.iter().map(WireOp::from_op).collect());
+                }
+                CoreInput::Snapshot(reply) => {
+                    let _ = reply.send(Box::new(self.setup.document.clone()));
                 }
                 CoreInput::Export {
                     format,

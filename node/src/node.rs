@@ -223,24 +223,47 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         Some(play) => {
             let store = Store::open_read_only(&play.file)
                 .with_context(|| format!("opening {}", play.file.display()))?;
-            // Seeking: what came before the starting point is the document then (ops
-            // merge in any order: one sequential read); the rest keeps its timing.
+            // Seeking: what came before the starting point becomes the session's
+            // document at once (copied inside SQLite below, loaded on two cores);
+            // the rest keeps its timing.
             let first = store.first_arrival()?.unwrap_or(0);
             let seek_ms = first.saturating_add(play.from.as_millis() as u64);
-            let before = if play.from.is_zero() {
-                Vec::new()
-            } else {
-                store.ops_before(seek_ms)?
-            };
             let recording = Recording {
-                before: before.into_iter().map(|(_, op)| op).collect(),
                 timed: store.ops_between(seek_ms, u64::MAX)?,
                 audio: store.audio_between(seek_ms, u64::MAX)?,
                 seek_ms,
             };
-            Some((recording, play.clone()))
+            let before = (!play.from.is_zero()).then_some((store, seek_ms));
+            Some((recording, play.clone(), before))
         }
         None => None,
+    };
+    // The part of a recording before its starting point: loaded as the session's
+    // document at once (two cores), and copied into its file in the background.
+    let mut seek_source: Option<(Store, u64)> = None;
+    let recording = recording.map(|(recording, play, before)| {
+        seek_source = before;
+        (recording, play)
+    });
+    let mut seek_import: Option<crate::store::Import> = None;
+    let mut seeded = |store: &Store| -> Result<canopy_canvas::Document> {
+        let own = store.document()?;
+        let Some((source, until)) = seek_source.take() else {
+            return Ok(own);
+        };
+        let mut document = source.document_as_of(until, own.local_node())?;
+        // Whatever this session's file held already (a live session resumed).
+        for op in own.ops_missing_from(&document.version_vector()) {
+            document
+                .apply(op)
+                .map_err(|e| anyhow!("merging the recording into this session: {e}"))?;
+        }
+        seek_import = Some(crate::store::Import {
+            from: source.path().to_path_buf(),
+            until_ms: until,
+            restamp_ms: now_ms(),
+        });
+        Ok(document)
     };
     let identity = identity::load_or_create(&config.data)?;
     let endpoint = quinn::Endpoint::server(
@@ -261,7 +284,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             // Resume this session's file if there is one: the parent then sends only
             // what is missing, and takes whatever was drawn here while apart.
             let store = open_session(&config.data, &url.session)?;
-            let document = store.document()?;
+            let document = seeded(&store)?;
             let hello = Hello {
                 protocol: PROTOCOL_VERSION,
                 session: url.session,
@@ -319,10 +342,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 Authority::root(&session_key, &key, crate::core::now_seconds());
             let mut store = open_session(&config.data, &session)?;
             if let Some(source) = source.filter(|s| s.path() != store.path()) {
-                let ops = source.ops()?;
-                store.append(&ops)?;
+                store.import_from(&source, u64::MAX, None)?;
             }
-            let document = store.document()?;
+            let document = seeded(&store)?;
             (
                 session,
                 Some(authority),
@@ -361,7 +383,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     };
     let core = graph.spawn("core", |scope| Core::new(scope, setup));
     let core_inbox = core.inbox::<CoreInput>("inbox")?;
-    let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store)?;
+    let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, seek_import)?;
     link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
     let audio = match audio {
         Some((component, inbox, _)) => {
@@ -888,12 +910,10 @@ async fn rejoin(
 }
 
 /// `player`: replays a recording's ops with their original timing (scaled by the
-/// speed), and its audio in step with them (at speed 1; sped-up speech is noise);
-/// what lies before the starting point is applied at once.
+/// speed), and its audio in step with them (at speed 1; sped-up speech is noise).
+/// What lies before the starting point is in the session's document already.
 /// A recording read for playback from a starting point.
 struct Recording {
-    /// Ops before the starting point (applied at once).
-    before: Vec<canopy_protocol::WireOp>,
     /// Ops from the starting point on, with their arrival times.
     timed: Vec<(u64, canopy_protocol::WireOp)>,
     /// Audio packets from the starting point on, with their times.
@@ -915,7 +935,6 @@ fn spawn_player(
     recording: Recording,
     play: &Playback,
 ) -> Result<()> {
-    const BATCH: usize = 5000;
     let scope = graph.component("player");
     let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
     link(&to_core.handle(), core)?;
@@ -926,7 +945,6 @@ fn spawn_player(
         1.0
     };
     let Recording {
-        before,
         timed: ops,
         audio: packets,
         seek_ms,
@@ -946,12 +964,6 @@ fn spawn_player(
     }
     scope.spawn_fn(move |ctx| async move {
         let stopped = || anyhow!("the node stopped");
-        for batch in before.chunks(BATCH) {
-            to_core
-                .send(CoreInput::Replay(batch.to_vec()))
-                .await
-                .map_err(|_| stopped())?;
-        }
         let began = tokio::time::Instant::now();
         let mut pending: Vec<canopy_protocol::WireOp> = Vec::new();
         let mut pending_at = seek_ms;

@@ -364,25 +364,27 @@ impl Store {
 
     /// The document the file holds (ops that do not decode or apply are reported).
     pub fn document(&self) -> Result<Document, StoreError> {
-        self.load(u64::MAX)
+        self.load(u64::MAX, self.meta.node)
     }
 
-    /// The document as it was at `until_ms` of the recording's clock: every op that
-    /// arrived before then (they merge in any order). What seeking needs.
-    pub fn document_before(&self, until_ms: u64) -> Result<Document, StoreError> {
-        self.load(until_ms)
+    /// The document as it was at `until_ms` of the recording's clock (every op that
+    /// arrived before then: they merge in any order), owned by `node`. What seeking
+    /// into a recording needs.
+    pub fn document_as_of(&self, until_ms: u64, node: NodeId) -> Result<Document, StoreError> {
+        self.load(until_ms, node)
     }
 
-    /// Builds a document on two cores: a second, read-only connection reads the ops
-    /// in storage order (one sequential pass) and decodes them on another thread,
-    /// while this one applies them as they come.
-    fn load(&self, until_ms: u64) -> Result<Document, StoreError> {
+    /// Builds a document from the ops that arrived before `until_ms`, on two cores: a
+    /// second, read-only connection reads them in storage order (one sequential
+    /// pass; they merge in any order) and decodes them on another thread, while this
+    /// one applies them as they come.
+    fn load(&self, until_ms: u64, node: NodeId) -> Result<Document, StoreError> {
         /// Ops handed over at a time.
         const CHUNK: usize = 4096;
         type Decoded = (OpId, Result<canopy_canvas::Op, String>);
         let path = self.path.clone();
         let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
-        let mut document = Document::new(self.meta.node);
+        let mut document = Document::new(node);
         std::thread::scope(|scope| {
             let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(8);
             let reader = scope.spawn(move || -> Result<(), StoreError> {
@@ -469,6 +471,60 @@ impl Store {
             }
         }
         transaction.commit().map_err(sqlite(&path))
+    }
+
+    /// Copies ops (and audio) from another checked `.canopy` file into this one, in
+    /// one transaction, inside SQLite (nothing is decoded): those that arrived
+    /// before `until_ms`, stamped `restamp_ms` if given (a replay's starting point is
+    /// "now"; audio is then left out), otherwise with their own times. Ops already
+    /// here are skipped.
+    pub fn import_from(
+        &mut self,
+        source: &Store,
+        until_ms: u64,
+        restamp_ms: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        // A URI, read-only, so the source cannot be changed; %, ? and # escaped.
+        let mut uri = String::from("file:");
+        for c in source.path().to_string_lossy().chars() {
+            match c {
+                '%' => uri.push_str("%25"),
+                '?' => uri.push_str("%3f"),
+                '#' => uri.push_str("%23"),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?mode=ro");
+        let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
+        let stamp = restamp_ms.map(|ms| ms as i64);
+        let source_has_audio = source.has_audio_table()?;
+        self.connection
+            .execute("ATTACH DATABASE ?1 AS source", [&uri])
+            .map_err(sqlite(&path))?;
+        let copied = (|| {
+            let transaction = self.connection.transaction()?;
+            transaction.execute(
+                "INSERT OR IGNORE INTO ops (node, seq, lamport, arrived_ms, payload)
+                 SELECT node, seq, lamport, coalesce(?2, arrived_ms), payload
+                 FROM source.ops WHERE arrived_ms < ?1",
+                params![until, stamp],
+            )?;
+            // Audio keeps its times only: restamped to one instant it would be noise.
+            if source_has_audio && stamp.is_none() {
+                transaction.execute(
+                    "INSERT INTO audio (at_ms, packet)
+                     SELECT coalesce(?2, at_ms), packet FROM source.audio WHERE at_ms < ?1
+                     ORDER BY at_ms",
+                    params![until, stamp],
+                )?;
+            }
+            transaction.commit()
+        })();
+        let detached = self.connection.execute("DETACH DATABASE source", []);
+        copied.map_err(sqlite(&path))?;
+        detached.map_err(sqlite(&path))?;
+        Ok(())
     }
 
     /// Appends audio packets `(at_ms, Opus packet)` in one transaction.
@@ -650,7 +706,11 @@ mod tests {
         }
         store.append(&ops).unwrap();
         assert_eq!(store.document().unwrap().digest(), author.digest());
-        assert_eq!(store.document_before(5_000).unwrap().stroke_count(), 5_000);
+        // Seeking: the first half copied into another file, which then loads.
+        let mut half = Store::create(&dir.path().join("half.canopy"), &meta()).unwrap();
+        half.import_from(&store, 5_000, Some(99)).unwrap();
+        assert_eq!(half.document().unwrap().stroke_count(), 5_000);
+        assert_eq!(half.first_arrival().unwrap(), Some(99));
         // An op whose payload does not decode: the load says which, never panics.
         store
             .connection

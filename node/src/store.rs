@@ -46,16 +46,42 @@ impl std::fmt::Debug for StoreInput {
     }
 }
 
-/// Spawns `store`; returns its handle and inbox.
+/// Ops to copy into the file before anything else (a replay's starting point): from
+/// which file, those that arrived before when, stamped when.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The recording.
+    pub from: std::path::PathBuf,
+    /// Ops that arrived before this (its clock).
+    pub until_ms: u64,
+    /// Their arrival time in this file.
+    pub restamp_ms: u64,
+}
+
+/// Spawns `store`; returns its handle and inbox. `import` is copied in first, in
+/// the background (the core holds those ops in memory already).
 pub fn spawn(
     graph: &Graph,
     name: &str,
     store: Store,
+    import: Option<Import>,
 ) -> Result<(ComponentHandle, InboxRef<StoreInput>)> {
     let scope = graph.component(name);
     let mut inbox: Inbox<StoreInput> = scope.inbox_with_capacity("inbox", 1024);
     let inbox_ref = inbox.handle();
     let handle = scope.spawn_fn(move |_ctx| async move {
+        let store = match import {
+            Some(import) => {
+                tokio::task::spawn_blocking(move || -> Result<Store> {
+                    let mut store = store;
+                    let source = Store::open_read_only(&import.from)?;
+                    store.import_from(&source, import.until_ms, Some(import.restamp_ms))?;
+                    Ok(store)
+                })
+                .await??
+            }
+            None => store,
+        };
         let mut store = Some(store);
         while let Some(first) = inbox.recv().await {
             let mut ops: Vec<(u64, WireOp)> = Vec::new();

@@ -323,13 +323,42 @@ fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
         ["digest"]
         == recorded));
 
-    let jumped = Node::start_in(
+    let mut jumped = Node::start_in(
         "jumped",
         &["play", file, "--from", "3600"],
         &[],
         dirs[2].path().to_path_buf(),
     );
     assert!(wait_until(Duration::from_secs(5), || jumped.status()
+        ["digest"]
+        == recorded));
+    // The ops before the point were copied into the replay's own file too.
+    assert!(jumped.terminate().success());
+    let count = |path: &Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM ops", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&session_file(&jumped)), count(Path::new(file)));
+
+    // Seeking into a live session: what came before the point reaches it at once.
+    let second_live = Node::host("second-live", &[]);
+    let seek_dir = tempfile::tempdir().unwrap();
+    let _seeker = Node::start_in(
+        "seeker",
+        &[
+            "play",
+            file,
+            "--from",
+            "3600",
+            "--into",
+            second_live.editor_url(),
+        ],
+        &[],
+        seek_dir.path().to_path_buf(),
+    );
+    assert!(wait_until(Duration::from_secs(10), || second_live.status()
         ["digest"]
         == recorded));
 }

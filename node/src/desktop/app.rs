@@ -295,6 +295,13 @@ impl CanopyApp {
                     )));
                     self.status = Some(status);
                 }
+                UiEvent::Document(document) => {
+                    if let Some(replica) = &mut self.replica {
+                        replica.replace(*document);
+                        self.tiles.invalidate();
+                        self.fitted = false;
+                    }
+                }
                 UiEvent::Ops(ops) => {
                     if let Some(replica) = &mut self.replica {
                         replica.queue(ops.iter().cloned());

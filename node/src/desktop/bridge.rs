@@ -26,6 +26,9 @@ pub enum UiEvent {
         /// The window's way to the core.
         to_node: async_mpsc::UnboundedSender<ToNode>,
     },
+    /// The whole document as the core holds it (once, at the start); ops applied
+    /// after it follow as `Ops`.
+    Document(Box<canopy_canvas::Document>),
     /// Ops the core applied (or a sync's answer).
     Ops(AppliedOps),
     /// The latest status (without digest).
@@ -94,9 +97,13 @@ pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow:
         }) {
             return Ok(());
         }
-        // Subscribed first, then synced: nothing falls between the two.
-        if let Some(ops) = sync(&mut to_core, VersionVector::default()).await {
-            sink.send(UiEvent::Ops(ops));
+        // Subscribed first, then the snapshot: nothing falls between the two (an op in
+        // both is merged once).
+        let (reply, answer) = oneshot::channel();
+        if to_core.send(CoreInput::Snapshot(reply)).await.is_ok() {
+            if let Ok(document) = answer.await {
+                sink.send(UiEvent::Document(document));
+            }
         }
         let mut ticker = tokio::time::interval(GLANCE_INTERVAL);
         loop {

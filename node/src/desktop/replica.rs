@@ -50,6 +50,22 @@ impl Replica {
         }
     }
 
+    /// Starts over from a copy of the node's document (queued ops are kept: they
+    /// merge on top, duplicates are ignored).
+    pub fn replace(&mut self, document: Document) {
+        self.stroke_pages.clear();
+        self.live.clear();
+        for page in document.pages() {
+            for stroke in document.strokes(page) {
+                self.stroke_pages.insert(stroke.id(), page);
+                if stroke.is_live() {
+                    self.live.insert(stroke.id());
+                }
+            }
+        }
+        self.document = document;
+    }
+
     /// The document as merged so far.
     pub fn document(&self) -> &Document {
         &self.document
@@ -180,6 +196,37 @@ mod tests {
         assert_eq!(changes.finished, vec![(FIRST_PAGE, start.id)]);
         assert_eq!(replica.live_strokes().count(), 0);
         assert_eq!(replica.document().digest(), author.digest());
+    }
+
+    #[test]
+    fn a_snapshot_starts_the_copy_and_later_ops_merge_on_top() {
+        let mut author = Document::new(NodeId(7));
+        author
+            .draw_stroke(
+                FIRST_PAGE,
+                Tool::Pen,
+                Color::rgb(0, 0, 0),
+                2.0,
+                &[Point::new(1.0, 1.0)],
+            )
+            .unwrap();
+        let start = author
+            .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(9, 9, 9), 2.0)
+            .unwrap();
+        let id = start.id;
+        let mut replica = Replica::new(NodeId(9));
+        replica.replace(author.clone());
+        assert_eq!(replica.document().digest(), author.digest());
+        assert_eq!(
+            replica.live_strokes().collect::<Vec<_>>(),
+            vec![(FIRST_PAGE, id)]
+        );
+        // The live stroke ends after the snapshot: reported finished, on its page.
+        let end = author.end_stroke(start.id).unwrap();
+        replica.queue(wire(&[start, end]));
+        let changes = replica.apply_pending(usize::MAX);
+        assert_eq!(changes.finished, vec![(FIRST_PAGE, id)]);
+        assert_eq!(replica.live_strokes().count(), 0);
     }
 
     #[test]

@@ -313,7 +313,7 @@ impl Relay {
             .spawn(&format!("{name}/core"), |scope| Core::new(scope, setup));
         let inbox = core.inbox::<CoreInput>("inbox")?;
         let (store, store_inbox) =
-            crate::store::spawn(&self.graph, &format!("{name}/store"), store)?;
+            crate::store::spawn(&self.graph, &format!("{name}/store"), store, None)?;
         link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
         link(&core.outbox::<crate::audio::AudioInput>("audio")?, &audio)?;
         let control = self
