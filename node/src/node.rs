@@ -238,30 +238,34 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         }
         None => None,
     };
-    // The part of a recording before its starting point: loaded as the session's
-    // document at once (two cores), and copied into its file in the background.
-    let mut seek_source: Option<(Store, u64)> = None;
+    // Ops from another file — a recording before its starting point, or a saved
+    // document being opened: loaded into the session's document at once (two
+    // cores), and copied into its file in the background by the store.
+    // (source, ops that arrived before, stamped when in this file)
+    let mut seek_source: Option<(Store, u64, Option<u64>)> = None;
     let recording = recording.map(|(recording, play, before)| {
-        seek_source = before;
+        seek_source = before.map(|(store, until)| (store, until, Some(now_ms())));
         (recording, play)
     });
     let mut seek_import: Option<crate::store::Import> = None;
-    let mut seeded = |store: &Store| -> Result<canopy_canvas::Document> {
+    let mut seeded = |store: &Store,
+                      source: &mut Option<(Store, u64, Option<u64>)>|
+     -> Result<canopy_canvas::Document> {
         let own = store.document()?;
-        let Some((source, until)) = seek_source.take() else {
+        let Some((source, until, restamp_ms)) = source.take() else {
             return Ok(own);
         };
         let mut document = source.document_as_of(until, own.local_node())?;
         // Whatever this session's file held already (a live session resumed).
         for op in own.ops_missing_from(&document.version_vector()) {
-            document
-                .apply(op)
-                .map_err(|e| anyhow!("merging the recording into this session: {e}"))?;
+            document.apply(op).map_err(|e| {
+                anyhow!("merging {} into this session: {e}", source.path().display())
+            })?;
         }
         seek_import = Some(crate::store::Import {
             from: source.path().to_path_buf(),
             until_ms: until,
-            restamp_ms: now_ms(),
+            restamp_ms,
         });
         Ok(document)
     };
@@ -284,7 +288,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             // Resume this session's file if there is one: the parent then sends only
             // what is missing, and takes whatever was drawn here while apart.
             let store = open_session(&config.data, &url.session)?;
-            let document = seeded(&store)?;
+            let document = seeded(&store, &mut seek_source)?;
             let hello = Hello {
                 protocol: PROTOCOL_VERSION,
                 session: url.session,
@@ -340,11 +344,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             };
             let (session, authority) =
                 Authority::root(&session_key, &key, crate::core::now_seconds());
-            let mut store = open_session(&config.data, &session)?;
+            let store = open_session(&config.data, &session)?;
             if let Some(source) = source.filter(|s| s.path() != store.path()) {
-                store.import_from(&source, u64::MAX, None)?;
+                seek_source = Some((source, u64::MAX, None));
             }
-            let document = seeded(&store)?;
+            let document = seeded(&store, &mut seek_source)?;
             (
                 session,
                 Some(authority),

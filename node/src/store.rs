@@ -46,16 +46,17 @@ impl std::fmt::Debug for StoreInput {
     }
 }
 
-/// Ops to copy into the file before anything else (a replay's starting point): from
-/// which file, those that arrived before when, stamped when.
+/// Ops to copy into the file before anything else (a replay's starting point, a
+/// saved document opened): from which file, those that arrived before when, stamped
+/// when.
 #[derive(Debug, Clone)]
 pub struct Import {
     /// The recording.
     pub from: std::path::PathBuf,
     /// Ops that arrived before this (its clock).
     pub until_ms: u64,
-    /// Their arrival time in this file.
-    pub restamp_ms: u64,
+    /// Their arrival time in this file (`None`: their own).
+    pub restamp_ms: Option<u64>,
 }
 
 /// Spawns `store`; returns its handle and inbox. `import` is copied in first, in
@@ -75,7 +76,7 @@ pub fn spawn(
                 tokio::task::spawn_blocking(move || -> Result<Store> {
                     let mut store = store;
                     let source = Store::open_read_only(&import.from)?;
-                    store.import_from(&source, import.until_ms, Some(import.restamp_ms))?;
+                    store.import_from(&source, import.until_ms, import.restamp_ms)?;
                     Ok(store)
                 })
                 .await??

@@ -272,6 +272,20 @@ fn opening_someone_elses_file_hosts_it_as_a_new_session() {
     assert_ne!(status["session"], before["session"], "a session of b's own");
     let viewer = Node::join("v", b.viewer_url(), &[]);
     assert_converged(&[&b, &viewer], 40, Duration::from_secs(20));
+    // b's own file holds the opened document (copied in the background), so b
+    // resumes it without the original.
+    let mut b = b;
+    assert!(b.terminate().success());
+    std::fs::remove_file(&file).unwrap();
+    let own = session_file(&b);
+    let resumed = Node::start_in(
+        "b",
+        &["open", own.to_str().unwrap()],
+        &[],
+        elsewhere.path().to_path_buf(),
+    );
+    assert_eq!(resumed.status()["digest"], before["digest"]);
+    assert_eq!(resumed.status()["session"], status["session"]);
 }
 
 /// A recorded session, replayed ten times faster, ends as the live one did; played
