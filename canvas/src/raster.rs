@@ -131,7 +131,17 @@ struct Piece {
     inverse_dy: f32,
     top: f32,
     bottom: f32,
+    /// Columns within reach of the whole piece: `[x0, x1)`.
+    x0: i32,
+    x1: i32,
+    /// Few columns: every row uses `x0..x1` instead of working out its own part.
+    short: bool,
 }
+
+/// A piece whose reach spans at most this many columns is drawn row by row over all
+/// of them: cheaper than finding each row's part (pieces of a hand-drawn stroke are
+/// a few pixels long).
+const SHORT_PIECE: i32 = 12;
 
 /// A stroke ready to draw.
 struct Prepared {
@@ -231,6 +241,9 @@ impl Plan {
                 inverse_dy: if dy != 0.0 { 1.0 / dy } else { 0.0 },
                 top: ay.min(by) - reach,
                 bottom: ay.max(by) + reach,
+                x0: floor(ax.min(bx) - reach),
+                x1: ceil(ax.max(bx) + reach),
+                short: ceil(ax.max(bx) + reach) - floor(ax.min(bx) - reach) <= SHORT_PIECE,
             });
         }
         self.segments[first..].sort_unstable_by(|a, b| a.top.total_cmp(&b.top));
@@ -293,20 +306,26 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
         }
         scratch.spans.clear();
         for piece in &scratch.active {
-            // The part of the piece within reach of this row, and its x extent.
-            let (t0, t1) = if piece.dy.abs() > 1e-6 {
-                let ta = (centre_y - reach - piece.ay) * piece.inverse_dy;
-                let tb = (centre_y + reach - piece.ay) * piece.inverse_dy;
-                (ta.min(tb).max(0.0), ta.max(tb).min(1.0))
+            let (sx0, sx1) = if piece.short {
+                (piece.x0.max(left), piece.x1.min(right))
             } else {
-                (0.0, 1.0)
+                // The part of the piece within reach of this row, and its x extent.
+                let (t0, t1) = if piece.dy.abs() > 1e-6 {
+                    let ta = (centre_y - reach - piece.ay) * piece.inverse_dy;
+                    let tb = (centre_y + reach - piece.ay) * piece.inverse_dy;
+                    (ta.min(tb).max(0.0), ta.max(tb).min(1.0))
+                } else {
+                    (0.0, 1.0)
+                };
+                if t0 > t1 {
+                    continue;
+                }
+                let (xa, xb) = (piece.ax + t0 * piece.dx, piece.ax + t1 * piece.dx);
+                (
+                    floor(xa.min(xb) - reach).max(left),
+                    ceil(xa.max(xb) + reach).min(right),
+                )
             };
-            if t0 > t1 {
-                continue;
-            }
-            let (xa, xb) = (piece.ax + t0 * piece.dx, piece.ax + t1 * piece.dx);
-            let sx0 = floor(xa.min(xb) - reach).max(left);
-            let sx1 = ceil(xa.max(xb) + reach).min(right);
             if sx0 >= sx1 {
                 continue;
             }
