@@ -93,17 +93,6 @@ impl RateConverter {
         self.to
     }
 
-    /// Samples the converter holds back (input not yet a whole chunk, plus the
-    /// filter's own delay), in output samples: what it adds to latency.
-    pub fn delay(&self) -> usize {
-        match &self.fft {
-            None => 0,
-            Some(fft) => {
-                fft.output_delay() + self.pending.len() * self.to as usize / self.from as usize
-            }
-        }
-    }
-
     /// Converts `input` and appends what is ready to `output`.
     pub fn process(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<(), ResampleError> {
         let Some(fft) = self.fft.as_mut() else {
@@ -158,7 +147,6 @@ mod tests {
         let mut out = Vec::new();
         converter.process(&[0.1, 0.2, 0.3], &mut out).unwrap();
         assert_eq!(out, vec![0.1, 0.2, 0.3]);
-        assert_eq!(converter.delay(), 0);
     }
 
     #[test]
@@ -191,10 +179,10 @@ mod tests {
         let (mut low, mut back) = (Vec::new(), Vec::new());
         down.process(&input, &mut low).unwrap();
         up.process(&low, &mut back).unwrap();
-        let delay = down.delay() * 3 + up.delay();
         assert!(back.len() > 12_000);
-        // After the two filters' delay, the tone lines up with the original.
-        let best = (0..delay + 960)
+        // After the two filters' delay (well under 40 ms), the tone lines up with
+        // the original.
+        let best = (0..1_920)
             .map(|lag| {
                 back[2_000..10_000]
                     .iter()

@@ -505,10 +505,18 @@ pub fn spawn(
                         mixed.individual.len() + usize::from(shared_packet.is_some());
                     // The recording keeps everything heard here, the local voice too.
                     if record.is_linked() {
-                        let everything = full_mix(local.as_deref(), &inputs);
-                        if level(&everything) >= SILENT {
+                        // The shared mix is exactly that when there is one.
+                        let computed;
+                        let everything: &Frame = match &mixed.shared {
+                            Some((frame, _)) => frame,
+                            None => {
+                                computed = full_mix(local.as_deref(), &inputs);
+                                &computed
+                            }
+                        };
+                        if level(everything) >= SILENT {
                             let encoder = lazily(&mut recorder, || VoiceEncoder::new(RECORDING_COMPLEXITY))?;
-                            let packet = encoder.encode(&everything)?;
+                            let packet = encoder.encode(everything)?;
                             // Never wait on the disk in real time; the store batches.
                             let _ = record.try_send(StoreInput::Audio { at_ms: crate::storage::now_ms(), packet });
                         }

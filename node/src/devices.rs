@@ -8,8 +8,6 @@
 //! the device. The host is PulseAudio (or PipeWire's Pulse server) when one runs,
 //! otherwise ALSA.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _, Result};
@@ -35,6 +33,22 @@ const PRIME_MS: u32 = 20;
 /// Playback queued at most (100 ms): beyond, frames are dropped, so a device clock
 /// that runs a little slow never builds up delay.
 const MAX_QUEUED_MS: u32 = 100;
+
+/// `$build::<T>(args…)` with `T` the sample type cpal names in `$format`; formats
+/// Canopy does not convert give `Err($unsupported(format))`.
+macro_rules! with_sample_type {
+    ($format:expr, $build:ident($($arg:expr),*), $unsupported:expr) => {
+        match $format {
+            cpal::SampleFormat::F32 => $build::<f32>($($arg),*),
+            cpal::SampleFormat::I16 => $build::<i16>($($arg),*),
+            cpal::SampleFormat::I32 => $build::<i32>($($arg),*),
+            cpal::SampleFormat::U8 => $build::<u8>($($arg),*),
+            cpal::SampleFormat::U16 => $build::<u16>($($arg),*),
+            cpal::SampleFormat::F64 => $build::<f64>($($arg),*),
+            other => Err($unsupported(other)),
+        }
+    };
+}
 
 /// One sound device, as `canopy devices` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -201,13 +215,12 @@ fn report(device: String) -> impl FnMut(cpal::Error) + Send + 'static {
 
 /// A microphone: hands out 48 kHz mono frames as the device captures them.
 pub struct Microphone {
-    stream: cpal::Stream,
+    /// Kept for its lifetime: dropping it stops the device.
+    _stream: cpal::Stream,
     samples: rtrb::Consumer<f32>,
     converter: RateConverter,
     raw: Vec<f32>,
     ready: Vec<f32>,
-    /// Samples the callback could not queue (the component fell behind).
-    overflowed: Arc<AtomicU64>,
     name: String,
 }
 
@@ -233,29 +246,19 @@ impl Microphone {
         let rate = config.sample_rate;
         // Half a second of room: the component drains it every 20 ms.
         let (producer, samples) = rtrb::RingBuffer::new(rate as usize / 2);
-        let overflowed = Arc::new(AtomicU64::new(0));
-        let stream = match format {
-            cpal::SampleFormat::F32 => capture::<f32>(&device, &config, producer, &overflowed),
-            cpal::SampleFormat::I16 => capture::<i16>(&device, &config, producer, &overflowed),
-            cpal::SampleFormat::I32 => capture::<i32>(&device, &config, producer, &overflowed),
-            cpal::SampleFormat::U8 => capture::<u8>(&device, &config, producer, &overflowed),
-            cpal::SampleFormat::U16 => capture::<u16>(&device, &config, producer, &overflowed),
-            cpal::SampleFormat::F64 => capture::<f64>(&device, &config, producer, &overflowed),
-            other => Err(anyhow!(
-                "{name} captures {other:?} samples, which Canopy does not read"
-            )),
-        }?;
+        let stream = with_sample_type!(format, capture(&device, &config, producer), |other| {
+            anyhow!("{name} captures {other:?} samples, which Canopy does not read")
+        })?;
         stream
             .play()
             .with_context(|| format!("starting capture from {name}"))?;
         tracing::info!(device = %name, rate, channels = config.channels, "microphone open");
         Ok(Self {
-            stream,
+            _stream: stream,
             samples,
             converter: RateConverter::new(rate, SAMPLE_RATE)?,
             raw: Vec::with_capacity(rate as usize / 10),
             ready: Vec::with_capacity(MAX_CAPTURED * 2),
-            overflowed,
             name,
         })
     }
@@ -288,16 +291,6 @@ impl Microphone {
         self.ready.drain(..FRAME_SAMPLES);
         Ok(Some(frame))
     }
-
-    /// Samples lost because the component did not keep up.
-    pub fn overflowed(&self) -> u64 {
-        self.overflowed.load(Ordering::Relaxed)
-    }
-
-    /// Stops capturing (also done on drop).
-    pub fn close(self) {
-        let _ = self.stream.pause();
-    }
 }
 
 /// Builds the capture stream: the callback mixes each frame down to mono and queues it.
@@ -305,20 +298,17 @@ fn capture<T>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     mut producer: rtrb::Producer<f32>,
-    overflowed: &Arc<AtomicU64>,
 ) -> Result<cpal::Stream>
 where
     T: SizedSample,
     f32: FromSample<T>,
 {
     let channels = usize::from(config.channels.max(1));
-    let overflowed = Arc::clone(overflowed);
     let callback = move |data: &[T], _: &cpal::InputCallbackInfo| {
         for frame in data.chunks_exact(channels) {
             let sum: f32 = frame.iter().map(|s| s.to_sample::<f32>()).sum();
-            if producer.push(sum / channels as f32).is_err() {
-                overflowed.fetch_add(1, Ordering::Relaxed);
-            }
+            // Full: the component fell behind, and this sample is dropped.
+            let _ = producer.push(sum / channels as f32);
         }
     };
     device
@@ -333,13 +323,12 @@ where
 
 /// A speaker: plays 48 kHz mono frames on the device.
 pub struct Speaker {
-    stream: cpal::Stream,
+    /// Kept for its lifetime: dropping it stops the device.
+    _stream: cpal::Stream,
     samples: rtrb::Producer<f32>,
     converter: RateConverter,
     converted: Vec<f32>,
     max_queued: usize,
-    /// Samples the device wanted but found nothing for.
-    underran: Arc<AtomicU64>,
     name: String,
 }
 
@@ -364,30 +353,20 @@ impl Speaker {
         let (config, format) = stream_config(&device, false)?;
         let rate = config.sample_rate;
         let (samples, consumer) = rtrb::RingBuffer::new(rate as usize / 2);
-        let underran = Arc::new(AtomicU64::new(0));
         let prime = (rate * PRIME_MS / 1000) as usize;
-        let stream = match format {
-            cpal::SampleFormat::F32 => play::<f32>(&device, &config, consumer, prime, &underran),
-            cpal::SampleFormat::I16 => play::<i16>(&device, &config, consumer, prime, &underran),
-            cpal::SampleFormat::I32 => play::<i32>(&device, &config, consumer, prime, &underran),
-            cpal::SampleFormat::U8 => play::<u8>(&device, &config, consumer, prime, &underran),
-            cpal::SampleFormat::U16 => play::<u16>(&device, &config, consumer, prime, &underran),
-            cpal::SampleFormat::F64 => play::<f64>(&device, &config, consumer, prime, &underran),
-            other => Err(anyhow!(
-                "{name} plays {other:?} samples, which Canopy does not write"
-            )),
-        }?;
+        let stream = with_sample_type!(format, play(&device, &config, consumer, prime), |other| {
+            anyhow!("{name} plays {other:?} samples, which Canopy does not write")
+        })?;
         stream
             .play()
             .with_context(|| format!("starting playback on {name}"))?;
         tracing::info!(device = %name, rate, channels = config.channels, "speaker open");
         Ok(Self {
-            stream,
+            _stream: stream,
             samples,
             converter: RateConverter::new(SAMPLE_RATE, rate)?,
             converted: Vec::with_capacity(rate as usize / 10),
             max_queued: (rate * MAX_QUEUED_MS / 1000) as usize,
-            underran,
             name,
         })
     }
@@ -413,16 +392,6 @@ impl Speaker {
         }
         Ok(())
     }
-
-    /// Samples the device had to fill with silence.
-    pub fn underran(&self) -> u64 {
-        self.underran.load(Ordering::Relaxed)
-    }
-
-    /// Stops playing (also done on drop).
-    pub fn close(self) {
-        let _ = self.stream.pause();
-    }
 }
 
 /// Builds the playback stream: the callback plays queued mono samples on every
@@ -432,13 +401,11 @@ fn play<T>(
     config: &cpal::StreamConfig,
     mut consumer: rtrb::Consumer<f32>,
     prime: usize,
-    underran: &Arc<AtomicU64>,
 ) -> Result<cpal::Stream>
 where
     T: SizedSample + FromSample<f32>,
 {
     let channels = usize::from(config.channels.max(1));
-    let underran = Arc::clone(underran);
     let mut playing = false;
     let callback = move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
         if !playing && consumer.slots() >= prime {
@@ -449,8 +416,8 @@ where
                 match consumer.pop() {
                     Ok(sample) => sample.clamp(-1.0, 1.0),
                     Err(_) => {
+                        // Ran dry: wait for a primed buffer again.
                         playing = false;
-                        underran.fetch_add(1, Ordering::Relaxed);
                         0.0
                     }
                 }

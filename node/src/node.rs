@@ -219,34 +219,42 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         None => Vec::new(),
     };
     // Read the recording first, so a bad file is refused before anything starts.
-    let recording = match &config.play {
-        Some(play) => {
-            let store = Store::open_read_only(&play.file)
-                .with_context(|| format!("opening {}", play.file.display()))?;
-            // Seeking: what came before the starting point becomes the session's
-            // document at once (copied inside SQLite below, loaded on two cores);
-            // the rest keeps its timing.
-            let first = store.first_arrival()?.unwrap_or(0);
-            let seek_ms = first.saturating_add(play.from.as_millis() as u64);
-            let recording = Recording {
-                timed: store.ops_between(seek_ms, u64::MAX)?,
-                audio: store.audio_between(seek_ms, u64::MAX)?,
-                seek_ms,
-            };
-            let before = (!play.from.is_zero()).then_some((store, seek_ms));
-            Some((recording, play.clone(), before))
-        }
-        None => None,
-    };
     // Ops from another file — a recording before its starting point, or a saved
     // document being opened: loaded into the session's document at once (two
     // cores), and copied into its file in the background by the store.
     // (source, ops that arrived before, stamped when in this file)
     let mut seek_source: Option<(Store, u64, Option<u64>)> = None;
-    let recording = recording.map(|(recording, play, before)| {
-        seek_source = before.map(|(store, until)| (store, until, Some(now_ms())));
-        (recording, play)
-    });
+    let recording = match &config.play {
+        Some(play) => {
+            let store = Store::open_read_only(&play.file)
+                .with_context(|| format!("opening {}", play.file.display()))?;
+            // Seeking: what came before the starting point becomes the session's
+            // document at once; the rest keeps its timing.
+            let first = store.first_arrival()?.unwrap_or(0);
+            let seek_ms = first.saturating_add(play.from.as_millis() as u64);
+            // Audio plays at speed 1 (sped-up speech is noise) into a node with
+            // audio on; otherwise it is not read at all.
+            if config.audio.is_some() && play.speed != 1.0 {
+                tracing::info!(
+                    "a recording's audio plays at --speed 1 only: this replay is silent"
+                );
+            }
+            let recording = Recording {
+                timed: store.ops_between(seek_ms, u64::MAX)?,
+                audio: if config.audio.is_some() && play.speed == 1.0 {
+                    store.audio_between(seek_ms, u64::MAX)?
+                } else {
+                    Vec::new()
+                },
+                seek_ms,
+            };
+            if !play.from.is_zero() {
+                seek_source = Some((store, seek_ms, Some(now_ms())));
+            }
+            Some((recording, play.clone()))
+        }
+        None => None,
+    };
     let mut seek_import: Option<crate::store::Import> = None;
     let mut seeded = |store: &Store,
                       source: &mut Option<(Store, u64, Option<u64>)>|
@@ -953,12 +961,9 @@ fn spawn_player(
         audio: packets,
         seek_ms,
     } = recording;
-    match audio {
-        Some(audio) if speed == 1.0 => link(&to_audio.handle(), audio)?,
-        _ if !packets.is_empty() => {
-            tracing::info!("the recording's audio plays at --speed 1 (with audio on) only");
-        }
-        _ => {}
+    // `packets` is empty unless the audio is to be played (see `start`).
+    if let Some(audio) = audio.filter(|_| !packets.is_empty()) {
+        link(&to_audio.handle(), audio)?;
     }
     // One timeline: ops and audio merged by time (ops first at equal times).
     let mut cues: Vec<(u64, Cue)> = ops.into_iter().map(|(at, op)| (at, Cue::Op(op))).collect();

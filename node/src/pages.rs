@@ -25,10 +25,11 @@ pub fn render_page(document: &Document, page: PageId, view: &View) -> Result<Pix
             .collect();
         workers
             .into_iter()
+            // Drawing reports errors, it does not panic; if it ever did, say so as is.
             .map(|worker| {
                 worker
                     .join()
-                    .unwrap_or(Err(RenderError::Png("a drawing thread failed".into())))
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
     });

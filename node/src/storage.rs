@@ -303,11 +303,6 @@ impl Store {
             .map_err(sqlite(&self.path))
     }
 
-    /// Every stored op in order of arrival, with its arrival time.
-    pub fn ops(&self) -> Result<Vec<(u64, WireOp)>, StoreError> {
-        self.ops_between(0, u64::MAX)
-    }
-
     /// Stored ops that arrived in `[from_ms, until_ms)`, in order of arrival (the
     /// arrival index makes a seek read only what it needs).
     pub fn ops_between(
@@ -434,12 +429,10 @@ impl Store {
                     }
                 }
             }
-            let read = reader.join().unwrap_or_else(|_| {
-                Err(StoreError::Damaged {
-                    path: self.path.clone(),
-                    reason: "reading it failed".into(),
-                })
-            });
+            // Reading reports errors, it does not panic; if it ever did, say so as is.
+            let read = reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             match bad {
                 Some(error) => Err(error),
                 None => read,

@@ -1,8 +1,8 @@
 //! The `store` component: writes every new op (and the audio the node hears) to the
-//! session's `.canopy` file, in
-//! batched transactions so durability does not cost throughput. SQLite calls block, so
-//! each batch is written on tokio's blocking pool; the component waits for it, which
-//! gives the core backpressure when the disk is slow.
+//! session's `.canopy` file, in batched transactions so durability does not cost
+//! throughput. SQLite calls block, so each batch is written on tokio's blocking pool;
+//! the component waits for it, which gives the core backpressure when the disk is
+//! slow. Ops from another file (`store::Import`) are copied in first.
 
 use anyhow::{anyhow, Result};
 use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};

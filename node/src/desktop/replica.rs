@@ -172,6 +172,19 @@ mod tests {
         ops.iter().map(WireOp::from_op).collect()
     }
 
+    /// A finished black dot at `(x, 1)` by `author`: its ops.
+    fn dot(author: &mut Document, x: f32) -> Vec<canopy_canvas::Op> {
+        author
+            .draw_stroke(
+                FIRST_PAGE,
+                Tool::Pen,
+                Color::rgb(0, 0, 0),
+                2.0,
+                &[Point::new(x, 1.0)],
+            )
+            .unwrap()
+    }
+
     #[test]
     fn live_strokes_become_finished_strokes() {
         let mut author = Document::new(NodeId(7));
@@ -201,15 +214,7 @@ mod tests {
     #[test]
     fn a_snapshot_starts_the_copy_and_later_ops_merge_on_top() {
         let mut author = Document::new(NodeId(7));
-        author
-            .draw_stroke(
-                FIRST_PAGE,
-                Tool::Pen,
-                Color::rgb(0, 0, 0),
-                2.0,
-                &[Point::new(1.0, 1.0)],
-            )
-            .unwrap();
+        dot(&mut author, 1.0);
         let start = author
             .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(9, 9, 9), 2.0)
             .unwrap();
@@ -232,15 +237,7 @@ mod tests {
     #[test]
     fn a_stroke_arriving_backwards_is_reported_once_finished() {
         let mut author = Document::new(NodeId(7));
-        let ops = author
-            .draw_stroke(
-                FIRST_PAGE,
-                Tool::Pen,
-                Color::rgb(0, 0, 0),
-                2.0,
-                &[Point::new(1.0, 1.0)],
-            )
-            .unwrap();
+        let ops = dot(&mut author, 1.0);
         let mut replica = Replica::new(NodeId(9));
         replica.queue(wire(&ops).into_iter().rev());
         let changes = replica.apply_pending(usize::MAX);
@@ -253,17 +250,7 @@ mod tests {
         let mut author = Document::new(NodeId(7));
         let mut ops = Vec::new();
         for i in 0..3 {
-            ops.extend(
-                author
-                    .draw_stroke(
-                        FIRST_PAGE,
-                        Tool::Pen,
-                        Color::rgb(0, 0, 0),
-                        2.0,
-                        &[Point::new(i as f32, 1.0)],
-                    )
-                    .unwrap(),
-            );
+            ops.extend(dot(&mut author, i as f32));
         }
         let first = ops[0].id;
         ops.push(author.erase(vec![first]).unwrap());

@@ -182,9 +182,10 @@ fn painter_thread(jobs: mpsc::Receiver<Job>, done: mpsc::Sender<Done>, wake: egu
             .unwrap_or(0);
         let job = queue.remove(next);
         let started = std::time::Instant::now();
-        let what = match &job {
-            Job::Tile { key, .. } => format!("tile {key:?}"),
-            Job::Thumbnail { page, .. } => format!("thumbnail of page {page}"),
+        // For the log: the tile, or none for a thumbnail.
+        let tile = match &job {
+            Job::Tile { key, .. } => Some(*key),
+            Job::Thumbnail { .. } => None,
         };
         let result = match job {
             Job::Tile {
@@ -217,8 +218,9 @@ fn painter_thread(jobs: mpsc::Receiver<Job>, done: mpsc::Sender<Done>, wake: egu
             }),
         };
         tracing::debug!(
+            ?tile,
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "painted {what}"
+            "painted (no tile: the thumbnail)"
         );
         if let Some(result) = result {
             if done.send(result).is_err() {
