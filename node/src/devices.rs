@@ -215,8 +215,8 @@ fn report(device: String) -> impl FnMut(cpal::Error) + Send + 'static {
 
 /// A microphone: hands out 48 kHz mono frames as the device captures them.
 pub struct Microphone {
-    /// Kept for its lifetime: dropping it stops the device.
-    _stream: cpal::Stream,
+    /// Kept for its lifetime; closed by [`close_elsewhere`] on drop.
+    stream: Option<cpal::Stream>,
     samples: rtrb::Consumer<f32>,
     converter: RateConverter,
     raw: Vec<f32>,
@@ -254,7 +254,7 @@ impl Microphone {
             .with_context(|| format!("starting capture from {name}"))?;
         tracing::info!(device = %name, rate, channels = config.channels, "microphone open");
         Ok(Self {
-            _stream: stream,
+            stream: Some(stream),
             samples,
             converter: RateConverter::new(rate, SAMPLE_RATE)?,
             raw: Vec::with_capacity(rate as usize / 10),
@@ -293,6 +293,27 @@ impl Microphone {
     }
 }
 
+impl Drop for Microphone {
+    fn drop(&mut self) {
+        close_elsewhere(self.stream.take());
+    }
+}
+
+/// Closes a device's stream on a thread of its own: cpal's PulseAudio streams join
+/// their worker threads when dropped, which has taken tens of seconds here. Done on
+/// the async runtime it would hold up its shutdown and the process's exit; a
+/// detached thread holds up nothing.
+fn close_elsewhere(stream: Option<cpal::Stream>) {
+    let Some(stream) = stream else { return };
+    let closing = std::thread::Builder::new()
+        .name("canopy-device-close".into())
+        .spawn(move || drop(stream));
+    if let Err(error) = closing {
+        // The stream went down with the closure, here and now.
+        tracing::debug!(%error, "closed a sound device on the caller's thread");
+    }
+}
+
 /// Builds the capture stream: the callback mixes each frame down to mono and queues it.
 fn capture<T>(
     device: &cpal::Device,
@@ -323,8 +344,8 @@ where
 
 /// A speaker: plays 48 kHz mono frames on the device.
 pub struct Speaker {
-    /// Kept for its lifetime: dropping it stops the device.
-    _stream: cpal::Stream,
+    /// Kept for its lifetime; closed by [`close_elsewhere`] on drop.
+    stream: Option<cpal::Stream>,
     samples: rtrb::Producer<f32>,
     converter: RateConverter,
     converted: Vec<f32>,
@@ -362,7 +383,7 @@ impl Speaker {
             .with_context(|| format!("starting playback on {name}"))?;
         tracing::info!(device = %name, rate, channels = config.channels, "speaker open");
         Ok(Self {
-            _stream: stream,
+            stream: Some(stream),
             samples,
             converter: RateConverter::new(SAMPLE_RATE, rate)?,
             converted: Vec::with_capacity(rate as usize / 10),
@@ -391,6 +412,12 @@ impl Speaker {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for Speaker {
+    fn drop(&mut self) {
+        close_elsewhere(self.stream.take());
     }
 }
 
