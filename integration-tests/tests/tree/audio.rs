@@ -286,9 +286,19 @@ fn sound_devices_play_and_capture_through_a_pulseaudio_null_sink() {
         assert!(names.contains(&name), "{name} missing from {listing}");
     }
     let dir = tempfile::tempdir().unwrap();
-    let a_in = tone(dir.path(), "a440", 440, 6);
+    // Looped: A keeps speaking however long B takes to open its devices.
+    let a_in = tone(dir.path(), "a440", 440, 2);
     let a_out = dir.path().join("a.wav");
-    let mut a = speaking_host(&a_in, &a_out);
+    let mut a = Node::host(
+        "a",
+        &[
+            "--audio-in",
+            a_in.to_str().unwrap(),
+            "--audio-loop",
+            "--audio-out",
+            a_out.to_str().unwrap(),
+        ],
+    );
     let address = pulse.address();
     let mut b = Node::start_with_env(
         "b",
