@@ -32,27 +32,42 @@ pub enum Shape {
 
 /// Smooths a stroke's points (consecutive duplicates dropped).
 pub fn smooth(points: impl IntoIterator<Item = Point>) -> Shape {
-    let mut unique: Vec<Point> = Vec::new();
-    for p in points {
-        if unique.last() != Some(&p) {
-            unique.push(p);
-        }
-    }
-    match unique.as_slice() {
+    let mut segments = Vec::new();
+    for_each_segment(points, |segment| segments.push(segment));
+    match segments.as_slice() {
         [] => Shape::Empty,
-        [only] => Shape::Dot(*only),
-        [a, b] => Shape::Path(vec![Segment::MoveTo(*a), Segment::LineTo(*b)]),
-        many => {
-            let mut segments = Vec::with_capacity(many.len() + 1);
-            segments.push(Segment::MoveTo(many[0]));
-            for pair in many[1..].windows(2) {
-                let (control, next) = (pair[0], pair[1]);
-                let to = Point::new((control.x + next.x) / 2.0, (control.y + next.y) / 2.0);
-                segments.push(Segment::QuadTo { control, to });
-            }
-            segments.push(Segment::LineTo(many[many.len() - 1]));
-            Shape::Path(segments)
+        [Segment::MoveTo(only)] => Shape::Dot(*only),
+        _ => Shape::Path(segments),
+    }
+}
+
+/// The segments [`smooth`] gives, handed to `visit` one by one as the points stream
+/// past, without allocating (the rasterizer's path, once per stroke per picture). A dot
+/// is a lone `MoveTo`.
+pub fn for_each_segment(points: impl IntoIterator<Item = Point>, mut visit: impl FnMut(Segment)) {
+    let mut first = None;
+    let mut last: Option<Point> = None;
+    let mut unique = 0usize;
+    for p in points {
+        if last == Some(p) {
+            continue;
         }
+        match (unique, last) {
+            (0, _) => first = Some(p),
+            (1, _) => visit(Segment::MoveTo(first.unwrap_or(p))),
+            (_, Some(control)) => visit(Segment::QuadTo {
+                control,
+                to: Point::new((control.x + p.x) / 2.0, (control.y + p.y) / 2.0),
+            }),
+            (_, None) => {}
+        }
+        last = Some(p);
+        unique += 1;
+    }
+    match (unique, first, last) {
+        (1, Some(only), _) => visit(Segment::MoveTo(only)),
+        (2.., _, Some(end)) => visit(Segment::LineTo(end)),
+        _ => {}
     }
 }
 
