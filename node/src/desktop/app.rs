@@ -19,7 +19,7 @@ use tokio::sync::mpsc as async_mpsc;
 use super::bridge::{ToNode, UiEvent};
 use super::camera::Camera;
 use super::replica::Replica;
-use super::tiles::TileCache;
+use super::tiles::{sharp_zoom_at_most, TileCache};
 use super::Control;
 use crate::audio::AudioControl;
 use crate::core::{Edit, Status};
@@ -483,7 +483,14 @@ impl CanopyApp {
             .replica
             .as_ref()
             .map_or(PAGE_FRAME, |r| r.document().page_bounds(self.page));
-        self.camera = Camera::fit(bounds, self.canvas_size);
+        let mut camera = Camera::fit(bounds, self.canvas_size);
+        // A little smaller, to a zoom whose tiles show pixel for pixel.
+        let (w, h) = self.canvas_size;
+        camera.zoom_at(
+            sharp_zoom_at_most(camera.zoom) / camera.zoom,
+            (w / 2.0, h / 2.0),
+        );
+        self.camera = camera;
     }
 
     fn invite(&self, role: &str) -> Option<String> {

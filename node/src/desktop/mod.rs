@@ -73,6 +73,9 @@ pub(crate) fn run_window(
             .with_inner_size(WINDOW_SIZE)
             .with_min_inner_size([480.0, 360.0]),
         renderer: eframe::Renderer::Glow,
+        // Dithering hides banding in gradients; a whiteboard has none (its tiles are
+        // already 8-bit pictures), and software GL pays for it on every pixel.
+        dithering: false,
         // The benchmark measures frames, not the display's refresh.
         glow_options: eframe::egui_glow::GlowConfiguration {
             vsync: driver.is_none(),

@@ -28,6 +28,8 @@ pub const TILE_PX: u32 = 256;
 const MAX_TILES: usize = 256;
 /// Zoom levels per doubling.
 const LEVELS_PER_OCTAVE: f32 = 4.0;
+/// Tiles uploaded again per frame to change how they are filtered.
+const REFILTERS_PER_FRAME: usize = 4;
 /// Snapshots are taken at most this often while the document keeps changing.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
 /// Strokes finished since the snapshot before a fresh snapshot is cheaper.
@@ -78,6 +80,8 @@ struct Tile {
     /// Drawn on since the last upload.
     changed: bool,
     last_used: u64,
+    /// Uploaded for drawing pixel for pixel (nearest texel), not filtered.
+    sharp: bool,
 }
 
 struct Thumbnail {
@@ -102,6 +106,12 @@ pub struct TileCache {
     done: mpsc::Receiver<Done>,
     thumbnails: HashMap<PageId, Thumbnail>,
     thumbnails_pending: HashSet<PageId>,
+    /// The level on screen.
+    level: i32,
+    /// Whether it is shown pixel for pixel (the zoom is exactly the level's): its
+    /// tiles are then drawn unfiltered (nearest texel), which software GL does
+    /// faster than filtering, with the same pixels.
+    sharp: bool,
     /// Thumbnails drawn for this generation, per page (a finished stroke makes it stale).
     thumbnail_stale: HashSet<PageId>,
     /// Thumbnails painted, waiting to be uploaded.
@@ -114,9 +124,22 @@ fn level_zoom(level: i32) -> f32 {
     2f32.powf(level as f32 / LEVELS_PER_OCTAVE)
 }
 
-/// The level whose tiles look best at `zoom` (the next sharper one).
+/// The level whose tiles look best at `zoom` (the next sharper one, or its own when
+/// `zoom` is a level's zoom give or take rounding).
 fn level_for(zoom: f32) -> i32 {
-    (zoom.log2() * LEVELS_PER_OCTAVE).ceil() as i32
+    (zoom.log2() * LEVELS_PER_OCTAVE - 1e-3).ceil() as i32
+}
+
+/// The level whose tiles `zoom` shows exactly one texel per pixel, if any.
+fn sharp_level(zoom: f32) -> Option<i32> {
+    let level = level_for(zoom);
+    ((zoom / level_zoom(level) - 1.0).abs() < 1e-4).then_some(level)
+}
+
+/// The largest zoom at most `zoom` that shows tiles pixel for pixel (fitting the page
+/// in the window uses it, so the usual view is the sharp, fast one).
+pub fn sharp_zoom_at_most(zoom: f32) -> f32 {
+    level_zoom((zoom.log2() * LEVELS_PER_OCTAVE + 1e-3).floor() as i32)
 }
 
 /// Page area of a tile.
@@ -333,6 +356,8 @@ impl TileCache {
             done,
             thumbnails: HashMap::new(),
             thumbnails_pending: HashSet::new(),
+            level: 0,
+            sharp: false,
             thumbnail_stale: HashSet::new(),
             ready_thumbnails: Vec::new(),
             frame: 0,
@@ -432,6 +457,8 @@ impl TileCache {
         self.receive(document);
         self.view_asked = Some(self.generation);
         let level = level_for(camera.zoom);
+        self.level = level;
+        self.sharp = sharp_level(camera.zoom) == Some(level);
         let visible = camera.visible(size);
         for key in keys_covering(level, visible) {
             if let Some(tile) = self.tiles.get_mut(&key) {
@@ -525,6 +552,7 @@ impl TileCache {
                             generation,
                             changed: !blank,
                             last_used: self.frame,
+                            sharp: false,
                         },
                     );
                 }
@@ -547,20 +575,33 @@ impl TileCache {
     }
 
     fn upload(&mut self, ctx: &egui::Context) {
+        // Switching a level's tiles between filtered and unfiltered means uploading
+        // them again: a few a frame, so zooming does not stall.
+        let mut refilters = REFILTERS_PER_FRAME;
         for (key, tile) in &mut self.tiles {
-            if !tile.changed {
+            let sharp = self.sharp && key.0 == self.level;
+            let refilter = tile.texture.is_some()
+                && key.0 == self.level
+                && tile.sharp != sharp
+                && refilters > 0;
+            if refilter {
+                refilters -= 1;
+            }
+            if !tile.changed && !refilter {
                 continue;
             }
             tile.changed = false;
+            tile.sharp = sharp;
+            let options = if sharp {
+                egui::TextureOptions::NEAREST
+            } else {
+                egui::TextureOptions::LINEAR
+            };
             let image = to_image(&tile.pixmap);
             match &mut tile.texture {
-                Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
+                Some(texture) => texture.set(image, options),
                 None => {
-                    tile.texture = Some(ctx.load_texture(
-                        format!("tile {key:?}"),
-                        image,
-                        egui::TextureOptions::LINEAR,
-                    ))
+                    tile.texture = Some(ctx.load_texture(format!("tile {key:?}"), image, options))
                 }
             }
         }
@@ -639,11 +680,25 @@ impl TileCache {
         let level = level_for(camera.zoom);
         let visible = camera.visible((rect.width(), rect.height()));
         let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        // Shown pixel for pixel, tiles start on whole pixels so each texel lands on
+        // one (all move by the same fraction, so they still meet edge to edge).
+        let sharp = sharp_level(camera.zoom) == Some(level);
+        let pixels_per_point = painter.pixels_per_point();
+        let snap = |v: f32| {
+            if sharp {
+                (v * pixels_per_point + 0.5).floor() / pixels_per_point
+            } else {
+                v
+            }
+        };
         let screen_rect = |key: Key| {
             let b = tile_bounds(key);
             let (x0, y0) = camera.to_screen(Point::new(b.min_x, b.min_y));
             let (x1, y1) = camera.to_screen(Point::new(b.max_x, b.max_y));
-            egui::Rect::from_min_max(rect.min + egui::vec2(x0, y0), rect.min + egui::vec2(x1, y1))
+            egui::Rect::from_min_max(
+                egui::pos2(snap(rect.min.x + x0), snap(rect.min.y + y0)),
+                egui::pos2(snap(rect.min.x + x1), snap(rect.min.y + y1)),
+            )
         };
         let mut missing = Vec::new();
         for key in keys_covering(level, visible) {
@@ -681,5 +736,25 @@ impl TileCache {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_levels_own_zoom_shows_it_pixel_for_pixel() {
+        for level in -17..=20 {
+            let zoom = level_zoom(level);
+            assert_eq!(level_for(zoom), level, "zoom {zoom}");
+            assert_eq!(sharp_level(zoom), Some(level), "zoom {zoom}");
+            assert_eq!(sharp_zoom_at_most(zoom), zoom);
+        }
+        // Between levels: the sharper level, scaled down, filtered.
+        assert_eq!(level_for(1.1), 1);
+        assert_eq!(sharp_level(1.1), None);
+        assert_eq!(sharp_zoom_at_most(1.1), 1.0);
+        assert_eq!(sharp_zoom_at_most(0.95), level_zoom(-1));
     }
 }
