@@ -598,7 +598,7 @@ mod tests {
             strokes in prop::collection::vec(
                 (
                     prop::collection::vec((-20.0f32..320.0, -20.0f32..300.0), 1..12),
-                    0.2f32..30.0,
+                    crate::op::Limits::default().min_width..30.0,
                     any::<[u8; 4]>(),
                     any::<bool>(),
                 ),
