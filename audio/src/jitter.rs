@@ -263,6 +263,10 @@ impl JitterBuffer {
         let next = if behind > self.target() + 4 {
             let skip_to = next + (behind - self.target()) as u64;
             self.packets.retain(|seq, _| *seq >= skip_to);
+            // The schedule moves with it: `skip_to` plays now. Left where it was, it
+            // would hold every later packet back by the frames skipped, stretching
+            // (concealing) until the backlog built up again, and skipping again.
+            self.base_transit = Some(now_ms - (skip_to * FRAME_MS) as f64 - self.delay_ms());
             skip_to
         } else {
             next

@@ -164,6 +164,36 @@ fn a_clean_link_adds_at_most_a_frame() {
 }
 
 #[test]
+fn a_backlog_arriving_at_once_is_skipped_and_the_voice_plays_on() {
+    // Joining someone already talking: 28 queued packets arrive together, then one
+    // every 20 ms. The stale ones are skipped and from then on every slot plays a
+    // packet (it once kept stretching towards a schedule made for the skipped
+    // packets, playing a frame every few hundred milliseconds).
+    let mut arrivals: Vec<(u64, f64)> = (0..28).map(|seq| (seq, 0.0)).collect();
+    arrivals.extend((28..200).map(|seq| (seq, (seq - 27) as f64 * 20.0)));
+    let mut buffer = JitterBuffer::new();
+    let plays = play_through(&mut buffer, &arrivals, 0..150, |k| k as f64 * 20.0 + 1.2);
+    let settled = &plays[10..];
+    assert!(
+        settled.iter().all(|p| matches!(p, Playout::Packet(_))),
+        "gaps after settling: {:?}",
+        settled
+            .iter()
+            .filter(|p| !matches!(p, Playout::Packet(_)))
+            .count()
+    );
+    // In order; a frame or two dropped as the delay shrinks back (the burst looked
+    // like jitter), no more.
+    let played = payloads(settled, false);
+    assert!(played.windows(2).all(|w| w[1] > w[0]), "{played:?}");
+    let dropped = played
+        .windows(2)
+        .map(|w| usize::from(w[1] - w[0] - 1))
+        .sum::<usize>();
+    assert!(dropped <= 3, "{dropped} dropped: {played:?}");
+}
+
+#[test]
 fn a_lossy_link_holds_a_frame_back_to_recover_losses_from_fec() {
     // Every tenth packet is lost, and 52 and 53 both: after the first losses the
     // buffer keeps the next packet at hand, so single losses are rebuilt from its

@@ -330,6 +330,12 @@ fn sound_devices_play_and_capture_through_a_pulseaudio_null_sink() {
         "a did not hear its tone back through b's devices: {}",
         power_at(last, 440.0)
     );
+    // Steadily, not in bursts: most quarter seconds carry it.
+    let quarters: Vec<f32> = last.chunks(12_000).map(|q| power_at(q, 440.0)).collect();
+    assert!(
+        quarters.iter().filter(|p| **p > 1e-4).count() >= 6,
+        "a heard its tone back only now and then: {quarters:?}"
+    );
     // A device that is not there is a clear error, not a crash or a silent node.
     let data = tempfile::tempdir().unwrap();
     let refused = Command::new(crate::util::canopy())
