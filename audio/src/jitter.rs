@@ -222,6 +222,25 @@ impl JitterBuffer {
         let Some(next) = self.next else {
             return Playout::Buffering;
         };
+        // Far too much waiting (a backlog arrived at once, or the buffer overflowed
+        // and dropped its oldest): skip ahead to keep the delay near the target, and
+        // move the schedule with it, so `skip_to` plays now. Checked first: left to
+        // the old schedule, every later packet would count as early, and the buffer
+        // would stretch (conceal) for as long as packets kept coming.
+        let behind = self
+            .packets
+            .keys()
+            .next_back()
+            .map_or(0, |last| last.saturating_sub(next) as usize);
+        let next = if behind > self.target() + 4 {
+            let skip_to = next + (behind - self.target()) as u64;
+            self.packets.retain(|seq, _| *seq >= skip_to);
+            self.base_transit = Some(now_ms - (skip_to * FRAME_MS) as f64 - self.delay_ms());
+            self.next = Some(skip_to);
+            skip_to
+        } else {
+            next
+        };
         let due = self.playout_ms(next);
         let was_started = self.started;
         if !self.started {
@@ -251,23 +270,6 @@ impl JitterBuffer {
         {
             self.packets.remove(&next);
             next + 1
-        } else {
-            next
-        };
-        // Far too much waiting: skip ahead to keep the delay near the target.
-        let behind = self
-            .packets
-            .keys()
-            .next_back()
-            .map_or(0, |last| last.saturating_sub(next) as usize);
-        let next = if behind > self.target() + 4 {
-            let skip_to = next + (behind - self.target()) as u64;
-            self.packets.retain(|seq, _| *seq >= skip_to);
-            // The schedule moves with it: `skip_to` plays now. Left where it was, it
-            // would hold every later packet back by the frames skipped, stretching
-            // (concealing) until the backlog built up again, and skipping again.
-            self.base_transit = Some(now_ms - (skip_to * FRAME_MS) as f64 - self.delay_ms());
-            skip_to
         } else {
             next
         };

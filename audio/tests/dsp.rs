@@ -194,6 +194,23 @@ fn a_backlog_arriving_at_once_is_skipped_and_the_voice_plays_on() {
 }
 
 #[test]
+fn a_backlog_overflowing_a_playing_buffer_is_skipped_too() {
+    // Three packets, playback starts, then the rest of a 90-packet backlog arrives
+    // at once (more than the buffer holds, so it drops its oldest), then one packet
+    // every 20 ms. It once concealed for as long as packets kept coming.
+    let mut arrivals: Vec<(u64, f64)> = (0..3).map(|seq| (seq, 0.0)).collect();
+    arrivals.extend((3..90).map(|seq| (seq, 21.0)));
+    arrivals.extend((90..250).map(|seq| (seq, (seq - 89) as f64 * 20.0 + 21.0)));
+    let mut buffer = JitterBuffer::new();
+    let plays = play_through(&mut buffer, &arrivals, 0..150, |k| k as f64 * 20.0 + 1.2);
+    let gaps = plays[10..]
+        .iter()
+        .filter(|p| !matches!(p, Playout::Packet(_)))
+        .count();
+    assert_eq!(gaps, 0, "{plays:?}");
+}
+
+#[test]
 fn a_lossy_link_holds_a_frame_back_to_recover_losses_from_fec() {
     // Every tenth packet is lost, and 52 and 53 both: after the first losses the
     // buffer keeps the next packet at hand, so single losses are rebuilt from its
