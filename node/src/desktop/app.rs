@@ -486,10 +486,9 @@ impl CanopyApp {
         let mut camera = Camera::fit(bounds, self.canvas_size);
         // A little smaller, to a zoom whose tiles show pixel for pixel.
         let (w, h) = self.canvas_size;
-        camera.zoom_at(
-            sharp_zoom_at_most(camera.zoom) / camera.zoom,
-            (w / 2.0, h / 2.0),
-        );
+        let pixels_per_point = self.tiles.pixels_per_point();
+        let sharp = sharp_zoom_at_most(camera.zoom * pixels_per_point) / pixels_per_point;
+        camera.zoom_at(sharp / camera.zoom, (w / 2.0, h / 2.0));
         self.camera = camera;
     }
 
@@ -1423,6 +1422,7 @@ impl CanopyApp {
 impl eframe::App for CanopyApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        self.tiles.set_pixels_per_point(ctx.pixels_per_point());
         self.receive(&ctx);
         self.merge();
         if let Some(index) = self.pending_goto {

@@ -108,6 +108,9 @@ pub struct TileCache {
     thumbnails_pending: HashSet<PageId>,
     /// The level on screen.
     level: i32,
+    /// Physical pixels per point: levels are chosen for the screen's pixels, so a
+    /// HiDPI screen (or egui's own zoom) gets tiles at its resolution, not scaled up.
+    pixels_per_point: f32,
     /// Whether it is shown pixel for pixel (the zoom is exactly the level's): its
     /// tiles are then drawn unfiltered (nearest texel), which software GL does
     /// faster than filtering, with the same pixels.
@@ -357,6 +360,7 @@ impl TileCache {
             thumbnails: HashMap::new(),
             thumbnails_pending: HashSet::new(),
             level: 0,
+            pixels_per_point: 1.0,
             sharp: false,
             thumbnail_stale: HashSet::new(),
             ready_thumbnails: Vec::new(),
@@ -372,9 +376,26 @@ impl TileCache {
         self.thumbnail_stale.clear();
     }
 
+    /// Physical pixels per point, from egui, once a frame.
+    pub fn set_pixels_per_point(&mut self, pixels_per_point: f32) {
+        if pixels_per_point.is_finite() && pixels_per_point > 0.0 {
+            self.pixels_per_point = pixels_per_point;
+        }
+    }
+
+    /// Physical pixels per point, as last set.
+    pub fn pixels_per_point(&self) -> f32 {
+        self.pixels_per_point
+    }
+
+    /// Screen pixels per page unit: what tile levels are chosen by.
+    fn pixel_zoom(&self, camera: &Camera) -> f32 {
+        camera.zoom * self.pixels_per_point
+    }
+
     /// True when every tile of the view is current and nothing is being painted.
     pub fn is_settled(&self, camera: &Camera, size: (f32, f32)) -> bool {
-        let level = level_for(camera.zoom);
+        let level = level_for(self.pixel_zoom(camera));
         self.pending.is_empty()
             && keys_covering(level, camera.visible(size)).all(|key| {
                 self.tiles
@@ -385,7 +406,7 @@ impl TileCache {
 
     /// Visible tiles with no picture at all yet (shown as paper or a stand-in).
     pub fn missing_in_view(&self, camera: &Camera, size: (f32, f32)) -> usize {
-        keys_covering(level_for(camera.zoom), camera.visible(size))
+        keys_covering(level_for(self.pixel_zoom(camera)), camera.visible(size))
             .filter(|key| !self.tiles.contains_key(key))
             .count()
     }
@@ -456,9 +477,9 @@ impl TileCache {
         }
         self.receive(document);
         self.view_asked = Some(self.generation);
-        let level = level_for(camera.zoom);
+        let level = level_for(self.pixel_zoom(camera));
         self.level = level;
-        self.sharp = sharp_level(camera.zoom) == Some(level);
+        self.sharp = sharp_level(self.pixel_zoom(camera)) == Some(level);
         let visible = camera.visible(size);
         for key in keys_covering(level, visible) {
             if let Some(tile) = self.tiles.get_mut(&key) {
@@ -677,13 +698,13 @@ impl TileCache {
     /// ones as paper, and where a tile is not painted yet, paper with a stand-in from
     /// another zoom level (blurry or sharp) clipped to that tile.
     pub fn paint(&self, painter: &egui::Painter, rect: egui::Rect, camera: &Camera) {
-        let level = level_for(camera.zoom);
+        let level = level_for(self.pixel_zoom(camera));
         let visible = camera.visible((rect.width(), rect.height()));
         let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         // Shown pixel for pixel, tiles start on whole pixels so each texel lands on
         // one (all move by the same fraction, so they still meet edge to edge).
-        let sharp = sharp_level(camera.zoom) == Some(level);
-        let pixels_per_point = painter.pixels_per_point();
+        let sharp = sharp_level(self.pixel_zoom(camera)) == Some(level);
+        let pixels_per_point = self.pixels_per_point;
         let snap = |v: f32| {
             if sharp {
                 (v * pixels_per_point + 0.5).floor() / pixels_per_point
