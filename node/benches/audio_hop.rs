@@ -16,7 +16,8 @@ use canopy_node::audio::AudioConfig;
 use canopy_node::core::CoreInput;
 use canopy_node::node::{start, NodeConfig, RunningNode};
 
-const CLICKS: usize = 40;
+/// Clicks in the spoken file.
+const CLICKS: usize = 42;
 /// A click every 25 frames (500 ms), 5 ms of 1 kHz.
 const CLICK_EVERY: usize = 25;
 
@@ -28,7 +29,7 @@ fn write_clicks(path: &Path) {
         sample_format: hound::SampleFormat::Int,
     };
     let mut writer = hound::WavWriter::create(path, spec).unwrap();
-    let frames = (CLICKS + 2) * CLICK_EVERY;
+    let frames = CLICKS * CLICK_EVERY;
     for frame in 0..frames {
         for i in 0..FRAME_SAMPLES {
             let clicking = frame % CLICK_EVERY == 10 && i < 240;
@@ -97,7 +98,7 @@ async fn bench() {
         },
     )
     .await;
-    let spoken = Duration::from_millis(((CLICKS + 2) * CLICK_EVERY) as u64 * FRAME_MS);
+    let spoken = Duration::from_millis((CLICKS * CLICK_EVERY) as u64 * FRAME_MS);
     tokio::time::sleep(spoken + Duration::from_secs(1)).await;
     let started = |n: &RunningNode| {
         n.audio_meters
@@ -133,7 +134,7 @@ async fn bench() {
     for m in onsets {
         // The click A read last before (or at) B's frame m, in B's timeline.
         let b_ms = m as f64 * FRAME_MS as f64 + offset_ms;
-        let k = (0..(CLICKS + 2))
+        let k = (0..CLICKS)
             .map(|j| j * CLICK_EVERY + 10)
             .filter(|k| (*k as f64 * FRAME_MS as f64) <= b_ms)
             .max();
