@@ -380,12 +380,11 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
                 Some(pixels) => paint.blend(pixels, coverage),
                 // The tile ends inside this group: blend what lies in it.
                 None => {
-                    let mut four = [0; GROUP];
                     let inside = &mut pixels[at..];
+                    let mut four = [0; GROUP];
                     four[..inside.len()].copy_from_slice(inside);
                     paint.blend(&mut four, coverage);
-                    let inside_len = inside.len();
-                    inside.copy_from_slice(&four[..inside_len]);
+                    inside.copy_from_slice(&four[..inside.len()]);
                 }
             }
         }

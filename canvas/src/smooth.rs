@@ -45,29 +45,27 @@ pub fn smooth(points: impl IntoIterator<Item = Point>) -> Shape {
 /// past, without allocating (the rasterizer's path, once per stroke per picture). A dot
 /// is a lone `MoveTo`.
 pub fn for_each_segment(points: impl IntoIterator<Item = Point>, mut visit: impl FnMut(Segment)) {
-    let mut first = None;
     let mut last: Option<Point> = None;
-    let mut unique = 0usize;
+    let mut moved = false;
     for p in points {
-        if last == Some(p) {
-            continue;
-        }
-        match (unique, last) {
-            (0, _) => first = Some(p),
-            (1, _) => visit(Segment::MoveTo(first.unwrap_or(p))),
-            (_, Some(control)) => visit(Segment::QuadTo {
+        match last {
+            Some(previous) if previous == p => continue,
+            Some(first) if !moved => {
+                visit(Segment::MoveTo(first));
+                moved = true;
+            }
+            Some(control) => visit(Segment::QuadTo {
                 control,
                 to: Point::new((control.x + p.x) / 2.0, (control.y + p.y) / 2.0),
             }),
-            (_, None) => {}
+            None => {}
         }
         last = Some(p);
-        unique += 1;
     }
-    match (unique, first, last) {
-        (1, Some(only), _) => visit(Segment::MoveTo(only)),
-        (2.., _, Some(end)) => visit(Segment::LineTo(end)),
-        _ => {}
+    match (last, moved) {
+        (Some(only), false) => visit(Segment::MoveTo(only)),
+        (Some(end), true) => visit(Segment::LineTo(end)),
+        (None, _) => {}
     }
 }
 

@@ -507,9 +507,8 @@ impl Store {
             if source_has_audio && stamp.is_none() {
                 transaction.execute(
                     "INSERT INTO audio (at_ms, packet)
-                     SELECT coalesce(?2, at_ms), packet FROM source.audio WHERE at_ms < ?1
-                     ORDER BY at_ms",
-                    params![until, stamp],
+                     SELECT at_ms, packet FROM source.audio WHERE at_ms < ?1 ORDER BY at_ms",
+                    params![until],
                 )?;
             }
             transaction.commit()

@@ -283,21 +283,18 @@ impl PageIndex {
             .as_ref()
             .is_some_and(|i| i.page == page && Arc::ptr_eq(&i.document, document));
         if !current {
-            *slot = Some(PageIndex {
-                document: Arc::clone(document),
-                page,
-                strokes: document
-                    .strokes(page)
-                    .into_iter()
-                    .filter(|s| !s.is_live())
-                    .map(|s| (stroke_area(s), s.id()))
-                    .collect(),
-            });
+            *slot = None;
         }
-        match slot {
-            Some(index) => index,
-            None => unreachable!("filled above"),
-        }
+        slot.get_or_insert_with(|| PageIndex {
+            document: Arc::clone(document),
+            page,
+            strokes: document
+                .strokes(page)
+                .into_iter()
+                .filter(|s| !s.is_live())
+                .map(|s| (stroke_area(s), s.id()))
+                .collect(),
+        })
     }
 }
 
@@ -479,7 +476,7 @@ impl TileCache {
         self.view_asked = Some(self.generation);
         let level = level_for(self.pixel_zoom(camera));
         self.level = level;
-        self.sharp = sharp_level(self.pixel_zoom(camera)) == Some(level);
+        self.sharp = sharp_level(self.pixel_zoom(camera)).is_some();
         let visible = camera.visible(size);
         for key in keys_covering(level, visible) {
             if let Some(tile) = self.tiles.get_mut(&key) {
@@ -703,7 +700,7 @@ impl TileCache {
         let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         // Shown pixel for pixel, tiles start on whole pixels so each texel lands on
         // one (all move by the same fraction, so they still meet edge to edge).
-        let sharp = sharp_level(self.pixel_zoom(camera)) == Some(level);
+        let sharp = sharp_level(self.pixel_zoom(camera)).is_some();
         let pixels_per_point = self.pixels_per_point;
         let snap = |v: f32| {
             if sharp {
