@@ -8,7 +8,11 @@
 //!   the `invite` module docs and `docs/ARCHITECTURE.md`).
 //! - [`Message`] — hello, welcome/refusal, op batches, ping; [`frame`] encodes them
 //!   as length-prefixed bincode with a size limit.
+//! - [`admit`] — whether a hello gets in, a pure function of what the node knows and
+//!   the time; [`Datagram`] — presence and audio datagrams, tagged and bounded.
 
+mod admission;
+mod datagram;
 pub mod frame;
 mod ids;
 mod invite;
@@ -16,6 +20,8 @@ mod join_url;
 mod message;
 mod presence;
 
+pub use admission::{admit, Admitted, Door};
+pub use datagram::{Datagram, DatagramError, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};

@@ -321,3 +321,177 @@ fn relay_host_urls_round_trip_and_errors_say_what_is_wrong() {
     let no_token = format!("canopy-host://h:1?fp={}", url.fingerprint);
     assert_eq!(no_token.parse::<HostUrl>(), Err(HostUrlError::NoToken));
 }
+
+fn hello_for(t: &Tree, invite: Invite, node_key: [u8; 32]) -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        session: t.session,
+        node: NodeId(7),
+        node_key,
+        name: "joiner".into(),
+        invite,
+        seen: VersionVector::default(),
+    }
+}
+
+#[test]
+fn admission_is_judged_from_what_the_node_knows_and_the_time() {
+    let t = tree();
+    let host_key = public_key(&t.host);
+    let joiner = public_key(&key());
+    let revoked = std::collections::BTreeSet::new();
+    let door = Door {
+        session: &t.session,
+        authority: Some(&t.host_authority),
+        node_key: &host_key,
+        ancestors: &[],
+        revoked: &revoked,
+        children: 0,
+        max_children: None,
+    };
+    let expiring = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Viewer, Some(2000), 3);
+    let hello = hello_for(&t, expiring.clone(), joiner);
+    assert_eq!(
+        admit(&hello, 1000, &door),
+        Ok(Admitted {
+            role: Role::Viewer,
+            expires: Some(2000)
+        })
+    );
+    // Simulated time: the same hello a little later.
+    assert!(matches!(
+        admit(&hello, 2001, &door),
+        Err(Refusal::BadInvite(_))
+    ));
+
+    let mut old = hello.clone();
+    old.protocol = PROTOCOL_VERSION + 1;
+    assert!(matches!(
+        admit(&old, 1000, &door),
+        Err(Refusal::VersionMismatch { .. })
+    ));
+
+    let other = tree();
+    let mut elsewhere = hello.clone();
+    elsewhere.session = other.session;
+    assert!(matches!(
+        admit(&elsewhere, 1000, &door),
+        Err(Refusal::WrongSession { .. })
+    ));
+
+    let not_joined = Door {
+        authority: None,
+        ..door
+    };
+    assert!(matches!(
+        admit(&hello, 1000, &not_joined),
+        Err(Refusal::Protocol(_))
+    ));
+
+    let revoked_set: std::collections::BTreeSet<String> =
+        [expiring.to_token()].into_iter().collect();
+    let revoking = Door {
+        revoked: &revoked_set,
+        ..door
+    };
+    assert_eq!(admit(&hello, 1000, &revoking), Err(Refusal::Revoked));
+
+    let full = Door {
+        children: 4,
+        max_children: Some(4),
+        ..door
+    };
+    assert!(matches!(admit(&hello, 1000, &full), Err(Refusal::Limit(_))));
+
+    let itself = hello_for(&t, expiring.clone(), host_key);
+    assert!(matches!(admit(&itself, 1000, &door), Err(Refusal::Loop(_))));
+    let ancestor_key = public_key(&key());
+    let ancestors = [Ancestor {
+        node_key: ancestor_key,
+        address: "127.0.0.1:1".into(),
+        fingerprint: Fingerprint([0; 32]),
+    }];
+    let below = Door {
+        ancestors: &ancestors,
+        ..door
+    };
+    let looping = hello_for(&t, expiring, ancestor_key);
+    assert!(matches!(
+        admit(&looping, 1000, &below),
+        Err(Refusal::Loop(_))
+    ));
+}
+
+#[test]
+fn a_viewer_node_admits_no_one_as_editor() {
+    let t = tree();
+    let viewer = key();
+    let viewer_authority = t.host_authority.delegate(
+        &t.session,
+        &t.host,
+        public_key(&viewer),
+        Role::Viewer,
+        None,
+        4,
+    );
+    // An editor invite from higher up, presented at the viewer's door.
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 5);
+    let viewer_key = public_key(&viewer);
+    let revoked = std::collections::BTreeSet::new();
+    let door = Door {
+        session: &t.session,
+        authority: Some(&viewer_authority),
+        node_key: &viewer_key,
+        ancestors: &[],
+        revoked: &revoked,
+        children: 0,
+        max_children: None,
+    };
+    let hello = hello_for(&t, invite, public_key(&key()));
+    assert_eq!(admit(&hello, 1000, &door).map(|a| a.role), Ok(Role::Viewer));
+}
+
+#[test]
+fn datagrams_round_trip() {
+    let presence = Presence {
+        node: NodeId(3),
+        seq: 9,
+        name: "ada".into(),
+        color: Color::rgb(1, 2, 3),
+        page: 2,
+        cursor: Some(Point::new(1.0, 2.0)),
+        role: Some(Role::Editor),
+        muted: true,
+    };
+    assert_eq!(
+        Datagram::parse(&Datagram::presence(&presence)),
+        Ok(Datagram::Presence(presence))
+    );
+    assert_eq!(
+        Datagram::parse(&Datagram::audio(u64::MAX, &[1, 2, 3])),
+        Ok(Datagram::Audio {
+            seq: u64::MAX,
+            packet: vec![1, 2, 3]
+        })
+    );
+    assert_eq!(Datagram::parse(&[]), Err(DatagramError::Empty));
+    assert_eq!(Datagram::parse(&[9, 1]), Err(DatagramError::UnknownTag(9)));
+    assert!(Datagram::parse(&[AUDIO_TAG, 1, 2]).is_err(), "no number");
+    assert!(
+        Datagram::parse(&Datagram::audio(1, &[])).is_err(),
+        "no packet"
+    );
+    assert!(Datagram::parse(&Datagram::audio(1, &[0; MAX_AUDIO_PACKET + 1])).is_err());
+}
+
+proptest! {
+    /// Any bytes at all: parsed or refused, never a panic.
+    #[test]
+    fn any_datagram_bytes_are_parsed_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..1400)) {
+        let _ = Datagram::parse(&bytes);
+    }
+}

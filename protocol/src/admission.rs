@@ -1,0 +1,90 @@
+//! Admission: whether a joiner's hello gets in, as a pure function.
+//!
+//! Every node is a server that strangers can reach, so the door is judged without
+//! I/O, clocks or shared state: the caller passes what the node knows (its session,
+//! authority, ancestors, revocations, how many children it serves) and the time, and
+//! gets back a verdict. The node signs the welcome only after a yes, so a refused
+//! stranger costs one signature walk and nothing else. Tests drive it with simulated
+//! time.
+
+use std::collections::BTreeSet;
+
+use crate::ids::SessionId;
+use crate::invite::{Authority, Role};
+use crate::message::{Ancestor, Hello, Refusal, PROTOCOL_VERSION};
+
+/// What a node knows when it judges a hello.
+#[derive(Debug, Clone, Copy)]
+pub struct Door<'a> {
+    /// The session this node serves.
+    pub session: &'a SessionId,
+    /// This node's own authority; `None` while it has not joined yet.
+    pub authority: Option<&'a Authority>,
+    /// This node's key (a hello carrying it would make a loop).
+    pub node_key: &'a [u8; 32],
+    /// The nodes above this one, nearest first.
+    pub ancestors: &'a [Ancestor],
+    /// Invite tokens refused at the door.
+    pub revoked: &'a BTreeSet<String>,
+    /// Children linked here now.
+    pub children: usize,
+    /// Children allowed at most (`None`: no limit).
+    pub max_children: Option<usize>,
+}
+
+/// A hello that got in: what the joiner may do here, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// The role its invite confers (never more than this node's own).
+    pub role: Role,
+    /// When its authority expires (Unix seconds), if it does.
+    pub expires: Option<u64>,
+}
+
+/// Judges `hello` at time `now` (Unix seconds). Checks, in order: protocol version,
+/// session, that this node can admit at all, the invite's signatures and expiry,
+/// revocation, room for another child, and loops.
+pub fn admit(hello: &Hello, now: u64, door: &Door<'_>) -> Result<Admitted, Refusal> {
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(Refusal::VersionMismatch {
+            ours: PROTOCOL_VERSION,
+            theirs: hello.protocol,
+        });
+    }
+    if hello.session != *door.session {
+        return Err(Refusal::WrongSession {
+            hosted: door.session.to_string(),
+            asked: hello.session.to_string(),
+        });
+    }
+    let Some(authority) = door.authority else {
+        return Err(Refusal::Protocol(
+            "this node has not joined its session yet".into(),
+        ));
+    };
+    let (role, expires) = hello
+        .invite
+        .verify(door.session, now)
+        .map_err(|e| Refusal::BadInvite(e.to_string()))?;
+    if !door.revoked.is_empty() && door.revoked.contains(&hello.invite.to_token()) {
+        return Err(Refusal::Revoked);
+    }
+    if let Some(max) = door.max_children {
+        if door.children >= max {
+            return Err(Refusal::Limit(format!(
+                "this session is full ({max} peers connected here); try again later"
+            )));
+        }
+    }
+    if hello.node_key == *door.node_key
+        || door.ancestors.iter().any(|a| a.node_key == hello.node_key)
+    {
+        return Err(Refusal::Loop(
+            data_encoding::HEXLOWER.encode(&hello.node_key[..8]),
+        ));
+    }
+    Ok(Admitted {
+        role: role.min(authority.role()),
+        expires,
+    })
+}
