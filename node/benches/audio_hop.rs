@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use canopy_audio::{FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
 use canopy_node::audio::AudioConfig;
-use canopy_node::core::CoreInput;
 use canopy_node::node::{start, NodeConfig, RunningNode};
+use canopy_node::session::StatusInput;
 
 /// Clicks in the spoken file.
 const CLICKS: usize = 42;
@@ -84,9 +84,9 @@ async fn bench() {
     let url = {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let scope = b.graph.component("bench/driver");
-        let mut outbox = scope.outbox::<CoreInput>("outbox");
-        canopy_axon::link(&outbox.handle(), &b.core_inbox).unwrap();
-        outbox.send(CoreInput::Status(reply)).await.unwrap();
+        let mut outbox = scope.outbox::<StatusInput>("outbox");
+        canopy_axon::link(&outbox.handle(), &b.session.status).unwrap();
+        outbox.send(StatusInput::Full(reply)).await.unwrap();
         answer.await.unwrap().invites["editor"].clone()
     };
     let a = node(

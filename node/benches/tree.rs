@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use canopy_axon::{link, Outbox};
 use canopy_canvas::{Color, Point, Tool};
-use canopy_node::core::{AppliedOps, CoreInput, Edit, APPLIED};
 use canopy_node::node::{start, NodeConfig, RunningNode};
+use canopy_node::session::{AppliedOps, DocumentInput, Edit, StatusInput, APPLIED};
 use tokio::sync::mpsc;
 
 fn main() {
@@ -65,16 +65,27 @@ impl Bench {
 
 async fn editor_url(node: &RunningNode) -> String {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    driver(node).send(CoreInput::Status(reply)).await.unwrap();
+    driver(node)
+        .status
+        .send(StatusInput::Full(reply))
+        .await
+        .unwrap();
     answer.await.unwrap().invites["editor"].clone()
 }
 
-/// An outbox into the node's core.
-fn driver(node: &RunningNode) -> Outbox<CoreInput> {
+/// Outboxes into the node's document (edits) and status (counts, digest).
+struct Driver {
+    document: Outbox<DocumentInput>,
+    status: Outbox<StatusInput>,
+}
+
+fn driver(node: &RunningNode) -> Driver {
     let scope = node.graph.component("bench/driver");
-    let outbox = scope.outbox::<CoreInput>("outbox");
-    link(&outbox.handle(), &node.core_inbox).unwrap();
-    outbox
+    let document = scope.outbox::<DocumentInput>("document");
+    let status = scope.outbox::<StatusInput>("status");
+    link(&document.handle(), &node.session.document).unwrap();
+    link(&status.handle(), &node.session.status).unwrap();
+    Driver { document, status }
 }
 
 /// Every `applied` event of the node: when, and how many ops.
@@ -129,7 +140,11 @@ async fn latency(hops: usize) {
     let mut samples = Vec::new();
     for i in 0..600 {
         let sent = Instant::now();
-        to_host.send(CoreInput::Local(stroke(i))).await.unwrap();
+        to_host
+            .document
+            .send(DocumentInput::Local(stroke(i)))
+            .await
+            .unwrap();
         let (at, _) = arrivals.recv().await.unwrap();
         if i >= 100 {
             samples.push(at - sent);
@@ -159,10 +174,14 @@ async fn fanout(joiners: usize, strokes: usize) {
     }
     let expected = strokes * OPS_PER_STROKE;
     let mut to_host = driver(&host);
-    let mut drivers: Vec<Outbox<CoreInput>> = nodes.iter().map(driver).collect();
+    let mut drivers: Vec<Driver> = nodes.iter().map(driver).collect();
     let start = Instant::now();
     for i in 0..strokes {
-        to_host.send(CoreInput::Local(stroke(i))).await.unwrap();
+        to_host
+            .document
+            .send(DocumentInput::Local(stroke(i)))
+            .await
+            .unwrap();
     }
     // Done when every joiner's document holds every op (observers may miss events
     // under load by design, so ask the documents).
@@ -174,9 +193,9 @@ async fn fanout(joiners: usize, strokes: usize) {
         last = Instant::now();
     }
     let elapsed = last - start;
-    let digest_of = |core: &mut Outbox<CoreInput>| {
+    let digest_of = |core: &mut Driver| {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let sent = core.try_send(CoreInput::Status(reply)).is_ok();
+        let sent = core.status.try_send(StatusInput::Full(reply)).is_ok();
         async move {
             assert!(sent);
             answer.await.unwrap().digest
@@ -206,7 +225,11 @@ async fn late_join(strokes: usize) {
     let host = bench.node("host", None).await;
     let mut to_host = driver(&host);
     for i in 0..strokes {
-        to_host.send(CoreInput::Local(stroke(i))).await.unwrap();
+        to_host
+            .document
+            .send(DocumentInput::Local(stroke(i)))
+            .await
+            .unwrap();
     }
     let made = (strokes * OPS_PER_STROKE) as u64;
     while op_count(&mut to_host).await < made {
@@ -229,9 +252,9 @@ async fn late_join(strokes: usize) {
     host.stop().await;
 }
 
-async fn op_count(core: &mut Outbox<CoreInput>) -> u64 {
+async fn op_count(core: &mut Driver) -> u64 {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    core.send(CoreInput::Status(reply)).await.unwrap();
+    core.status.send(StatusInput::Full(reply)).await.unwrap();
     answer.await.unwrap().ops
 }
 

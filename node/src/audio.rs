@@ -20,13 +20,8 @@ use canopy_audio::mixer::{full_mix, level, limit, mix, playback};
 use canopy_audio::{Frame, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
 use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef, Outbox};
 
-use crate::core::LinkId;
+use crate::session::LinkId;
 use crate::store::StoreInput;
-
-/// First byte of a presence datagram.
-pub const PRESENCE_TAG: u8 = 0;
-/// First byte of an audio datagram.
-pub const AUDIO_TAG: u8 = 1;
 
 /// RMS level above which someone counts as speaking.
 const SPEAKING: f32 = 0.01;
@@ -119,12 +114,12 @@ pub const MAX_GAIN: f32 = 2.0;
 pub enum AudioInput {
     /// Mute, volumes.
     Control(AudioControl),
-    /// A link is up: its connection carries audio datagrams.
+    /// A link is up: its datagram sender carries audio.
     LinkUp {
         /// Which.
         link: LinkId,
-        /// Where to send.
-        connection: quinn::Connection,
+        /// The link's `datagrams-out`.
+        datagrams: InboxRef<Vec<u8>>,
     },
     /// A link ended.
     LinkDown {
@@ -258,7 +253,8 @@ fn open_device<T>(
 /// One link's audio state. The codecs (tens of KiB each) are made when the link first
 /// speaks, so a relay's many silent links cost almost nothing.
 struct Link {
-    connection: quinn::Connection,
+    /// To the link's `datagrams-out`.
+    out: canopy_axon::Outbox<Vec<u8>>,
     jitter: JitterBuffer,
     decoder: Option<VoiceDecoder>,
     /// Encoder for this link's own mix-minus (when its own audio is not silent).
@@ -363,7 +359,7 @@ pub fn spawn(
     let inbox_ref = inbox.handle();
     // Linked to the session's store when there is one: the recording.
     let mut record: Outbox<StoreInput> = scope.outbox("record");
-    let handle = scope.spawn_fn(move |_ctx| async move {
+    let handle = scope.spawn_fn(move |ctx| async move {
         let started = tokio::time::Instant::now();
         shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).started =
             Some(started.into_std());
@@ -403,9 +399,13 @@ pub fn spawn(
                         meter.master = master;
                         meter.volumes = volumes.clone();
                     }
-                    Some(AudioInput::LinkUp { link, connection }) => {
+                    Some(AudioInput::LinkUp { link, datagrams }) => {
+                        let out = ctx.outbox::<Vec<u8>>(&format!("to-link[{link}]"));
+                        if canopy_axon::link(&out.handle(), &datagrams).is_err() {
+                            continue; // the link has gone already
+                        }
                         links.insert(link, Link {
-                            connection,
+                            out,
                             jitter: JitterBuffer::new(),
                             decoder: None,
                             encoder: None,
@@ -413,7 +413,9 @@ pub fn spawn(
                         });
                     }
                     Some(AudioInput::LinkDown { link }) => {
-                        links.remove(&link);
+                        if let Some(state) = links.remove(&link) {
+                            state.out.close();
+                        }
                         volumes.remove(&link);
                     }
                     Some(AudioInput::Recorded(packet)) => {
@@ -493,12 +495,10 @@ pub fn spawn(
                             None => shared_packet.clone(),
                         };
                         if let Some(packet) = packet {
-                            let mut datagram = Vec::with_capacity(9 + packet.len());
-                            datagram.push(AUDIO_TAG);
-                            datagram.extend_from_slice(&state.sent.to_le_bytes());
-                            datagram.extend_from_slice(&packet);
-                            state.sent += 1;
-                            let _ = state.connection.send_datagram(datagram.into());
+                            let datagram = canopy_protocol::Datagram::audio(state.sent, &packet);
+                            state.sent = state.sent.wrapping_add(1);
+                            // Real time: a datagram the link cannot take now is late.
+                            let _ = state.out.try_send(datagram);
                         }
                     }
                     shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).streams =
@@ -560,12 +560,4 @@ pub fn spawn(
         Ok(())
     });
     Ok((handle, inbox_ref, meters))
-}
-
-/// Parses an audio datagram (after its tag): sequence number and packet.
-pub fn parse_packet(body: &[u8]) -> Option<(u64, Vec<u8>)> {
-    let seq = u64::from_le_bytes(body.get(..8)?.try_into().ok()?);
-    let packet = body.get(8..)?;
-    (!packet.is_empty() && packet.len() <= canopy_audio::codec::MAX_PACKET)
-        .then(|| (seq, packet.to_vec()))
 }

@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
+use canopy_axon::{link, ComponentHandle, Graph, Outbox};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::core::CoreInput;
+use crate::session::{ExportRequest, PresenceInput, SessionPorts, StatusInput};
 
 /// A request to a running node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,11 +71,17 @@ pub async fn bind(data: &Path) -> Result<UnixListener> {
 pub fn spawn(
     graph: &Graph,
     listener: UnixListener,
-    core: &InboxRef<CoreInput>,
+    session: &SessionPorts,
 ) -> Result<ComponentHandle> {
     let scope = graph.component("control");
-    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
-    link(&to_core.handle(), core)?;
+    let mut ports = Ports {
+        status: scope.outbox("status"),
+        presence: scope.outbox("presence"),
+        exporter: scope.outbox("exporter"),
+    };
+    link(&ports.status.handle(), &session.status)?;
+    link(&ports.presence.handle(), &session.presence)?;
+    link(&ports.exporter.handle(), &session.exporter)?;
     Ok(scope.spawn_fn(move |ctx| async move {
         loop {
             let accepted = tokio::select! {
@@ -94,7 +100,7 @@ pub fn spawn(
                 continue;
             }
             let response = match serde_json::from_str::<Request>(&line) {
-                Ok(request) => answer(request, &mut to_core, ctx.graph()).await,
+                Ok(request) => answer(request, &mut ports, ctx.graph()).await,
                 Err(error) => Response::Error(format!("bad request: {error}")),
             };
             let mut text = serde_json::to_string(&response)?;
@@ -104,12 +110,19 @@ pub fn spawn(
     }))
 }
 
-async fn answer(request: Request, core: &mut Outbox<CoreInput>, graph: &Graph) -> Response {
+/// The control component's outboxes, one to each part of the session it asks.
+struct Ports {
+    status: Outbox<StatusInput>,
+    presence: Outbox<PresenceInput>,
+    exporter: Outbox<ExportRequest>,
+}
+
+async fn answer(request: Request, ports: &mut Ports, graph: &Graph) -> Response {
     let gone = || Response::Error("the node is shutting down".into());
     match request {
         Request::Status => {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            if core.send(CoreInput::Status(reply)).await.is_err() {
+            if ports.status.send(StatusInput::Full(reply)).await.is_err() {
                 return gone();
             }
             match answer.await {
@@ -128,15 +141,21 @@ async fn answer(request: Request, core: &mut Outbox<CoreInput>, graph: &Graph) -
             }
         }
         Request::Audio(control) => {
-            if core.send(CoreInput::Audio(control)).await.is_err() {
+            if ports
+                .presence
+                .send(PresenceInput::Audio(control))
+                .await
+                .is_err()
+            {
                 return gone();
             }
             Response::Ok(serde_json::Value::Null)
         }
         Request::Export { format, page } => {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            if core
-                .send(CoreInput::Export {
+            if ports
+                .exporter
+                .send(ExportRequest {
                     format,
                     page,
                     reply,

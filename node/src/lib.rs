@@ -3,7 +3,6 @@
 
 pub mod audio;
 pub mod control;
-pub mod core;
 pub mod desktop;
 pub mod devices;
 pub mod identity;
@@ -13,6 +12,7 @@ pub mod node;
 pub mod pages;
 pub mod relay;
 pub mod script;
+pub mod session;
 pub mod storage;
 pub mod store;
 pub mod tls;

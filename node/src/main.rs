@@ -549,7 +549,7 @@ fn main() -> Result<()> {
                 let bytes = match file {
                     Some(file) => {
                         let store = canopy_node::storage::Store::open_read_only(&file)?;
-                        canopy_node::core::render(&store.document()?, &format, page)
+                        canopy_node::session::render(&store.document()?, &format, page)
                             .map_err(anyhow::Error::msg)?
                     }
                     None => {

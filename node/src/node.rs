@@ -1,6 +1,6 @@
-//! Starting a node: identity, QUIC endpoint, the component graph (core, listener,
-//! control, parent link supervisor, drawing script), and a clean stop on SIGINT or
-//! SIGTERM.
+//! Starting a node: identity, QUIC endpoint, the component graph (the session's
+//! components, listener, control, parent link supervisor, drawing script), and a clean
+//! stop on SIGINT or SIGTERM.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -15,28 +15,22 @@ use canopy_protocol::{
 };
 
 use crate::audio::AudioInput;
-use crate::core::{fresh_node_id, split_address, Core, CoreInput, LinkUp, NodeSetup};
 use crate::link::{
-    admit, announce, answer_created, join_handshake, next_link_id, read_opening, refuse,
-    spawn_link, Greeting, JoinRefused, Opening, Streams,
+    admit, answer_created, join_handshake, next_link_id, read_opening, refuse, spawn_link,
+    Greeting, JoinRefused, Opening, Peer, Streams,
 };
 use crate::metrics::Metrics;
 use crate::script::Step;
+use crate::session::{
+    fresh_node_id, split_address, DocumentInput, DoorInput, LinkUp, NodeSetup, RouterInput,
+    SessionPorts, SyncInput,
+};
 use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
 use crate::store::StoreInput;
 use crate::{control, identity, tls};
 
 /// Joins being handshaken at once, at most.
 const MAX_PENDING_HANDSHAKES: usize = 64;
-
-/// Where a session lives in this process: its core, and its audio mixer if any.
-#[derive(Clone)]
-pub struct SessionPorts {
-    /// The session's core.
-    pub core: InboxRef<CoreInput>,
-    /// Its audio component.
-    pub audio: Option<InboxRef<AudioInput>>,
-}
 
 /// What finding a session's ports may take (a relay loads idle sessions from disk).
 pub type RouteFuture =
@@ -175,7 +169,7 @@ pub(crate) struct Joined {
 /// Runs a node until SIGINT/SIGTERM.
 pub async fn run(config: NodeConfig) -> Result<()> {
     let node = start(config).await?;
-    wait_for_signal(&node.core, &node.store).await;
+    wait_for_signal(&node.document, &node.store).await;
     tracing::info!("stopping");
     node.stop().await;
     Ok(())
@@ -185,12 +179,12 @@ pub async fn run(config: NodeConfig) -> Result<()> {
 pub struct RunningNode {
     /// Its components.
     pub graph: Graph,
-    /// The core component.
-    pub core: ComponentHandle,
+    /// The document component (its end means the session has stopped).
+    pub document: ComponentHandle,
     /// The component writing the session file.
     pub store: ComponentHandle,
-    /// The core's inbox, to send it edits and queries.
-    pub core_inbox: InboxRef<CoreInput>,
+    /// The session's components' inboxes, to send edits and queries.
+    pub session: SessionPorts,
     /// The bound UDP address.
     pub local_address: SocketAddr,
     /// The audio component's meters, when audio runs.
@@ -351,7 +345,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 None => identity::current_session_key(&config.data)?,
             };
             let (session, authority) =
-                Authority::root(&session_key, &key, crate::core::now_seconds());
+                Authority::root(&session_key, &key, crate::session::now_seconds());
             let store = open_session(&config.data, &session)?;
             if let Some(source) = source.filter(|s| s.path() != store.path()) {
                 seek_source = Some((source, u64::MAX, None));
@@ -387,58 +381,51 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         authority,
         ancestors,
         document,
-        limits: crate::core::SessionLimits::default(),
+        limits: crate::session::SessionLimits::default(),
         stored_bytes: 0,
         metrics: None,
         revoked: Default::default(),
         file: Some(store.path().to_path_buf()),
     };
-    let core = graph.spawn("core", |scope| Core::new(scope, setup));
-    let core_inbox = core.inbox::<CoreInput>("inbox")?;
     let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, seek_import)?;
-    link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
     let audio = match audio {
         Some((component, inbox, _)) => {
-            link(&core.outbox::<crate::audio::AudioInput>("audio")?, &inbox)?;
             link(&component.outbox::<StoreInput>("record")?, &store_inbox)?;
             Some(inbox)
         }
         None => None,
     };
-    let ports = SessionPorts {
-        core: core_inbox.clone(),
-        audio: audio.clone(),
-    };
-    // One session here: every hello goes to its core, which refuses other sessions.
+    let session = crate::session::spawn(&graph, "", setup, &store_inbox, audio.as_ref())?;
+    let ports = session.ports.clone();
+    // One session here: every hello goes to its door, which refuses other sessions.
     let router: Router = Arc::new(move |_| {
         let ports = ports.clone();
         Box::pin(async move { Ok(ports) })
     });
     spawn_listener(&graph, endpoint.clone(), router, None, None)?;
-    control::spawn(&graph, control, &core_inbox)?;
+    control::spawn(&graph, control, &session.ports)?;
     if let Some(joined) = joined {
         spawn_parent(
             &graph,
             "parent",
             endpoint.clone(),
-            &core_inbox,
-            audio.clone(),
+            &session.ports,
             config.clone(),
             joined,
         )?;
     }
     if !script.is_empty() {
-        spawn_script(&graph, &core_inbox, script)?;
+        spawn_script(&graph, &session.ports.document, script)?;
     }
     if let Some((ops, play)) = recording {
-        spawn_player(&graph, &core_inbox, audio.as_ref(), ops, &play)?;
+        spawn_player(&graph, &session.ports, ops, &play)?;
     }
     tracing::info!(listen = %local, "node running");
     Ok(RunningNode {
         graph,
-        core,
+        document: session.document,
         store: store_handle,
-        core_inbox,
+        session: session.ports,
         local_address: local,
         audio_meters,
         endpoint,
@@ -468,10 +455,10 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-async fn wait_for_signal(core: &ComponentHandle, store: &ComponentHandle) {
+async fn wait_for_signal(document: &ComponentHandle, store: &ComponentHandle) {
     tokio::select! {
         () = shutdown_signal() => {}
-        exit = core.join() => tracing::error!(?exit, "the core ended"),
+        exit = document.join() => tracing::error!(?exit, "the document ended"),
         exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
     }
 }
@@ -658,7 +645,8 @@ pub async fn create_on_relay(
 }
 
 /// `listener`: accepts connections; each gets a `link[N]/handshake` component, which
-/// reads the hello, finds its session through `router` and lets that core judge it.
+/// reads the hello, finds its session through `router` and lets that session's door
+/// judge it.
 pub(crate) fn spawn_listener(
     graph: &Graph,
     endpoint: quinn::Endpoint,
@@ -690,7 +678,9 @@ pub(crate) fn spawn_listener(
             }
             let id = next_link_id();
             let scope = ctx.graph().component(&format!("link[{id}]/handshake"));
-            let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
+            let mut to_door: Outbox<DoorInput> = scope.outbox("door");
+            let mut to_sync: Outbox<SyncInput> = scope.outbox("sync");
+            let mut to_router: Outbox<RouterInput> = scope.outbox("router");
             let router = Arc::clone(&router);
             let creator = creator.clone();
             let metrics = metrics.clone();
@@ -747,17 +737,20 @@ pub(crate) fn spawn_listener(
                         return Ok(());
                     }
                 };
-                link(&to_core.handle(), &ports.core)?;
-                let welcome = match admit(&connection, &mut greeting, &mut to_core).await {
-                    Ok(welcome) => welcome,
-                    Err(error) => {
-                        match error.downcast_ref::<Refusal>() {
-                            Some(refusal) => refused(refusal),
-                            None => tracing::info!(%address, %error, "join abandoned"),
+                link(&to_door.handle(), &ports.door)?;
+                link(&to_sync.handle(), &ports.sync)?;
+                link(&to_router.handle(), &ports.router)?;
+                let welcome =
+                    match admit(&connection, &mut greeting, &mut to_door, &mut to_sync).await {
+                        Ok(welcome) => welcome,
+                        Err(error) => {
+                            match error.downcast_ref::<Refusal>() {
+                                Some(refusal) => refused(refusal),
+                                None => tracing::info!(%address, %error, "join abandoned"),
+                            }
+                            return Ok(());
                         }
-                        return Ok(());
-                    }
-                };
+                    };
                 let Greeting {
                     hello,
                     send,
@@ -771,26 +764,30 @@ pub(crate) fn spawn_listener(
                     recv,
                     decoder,
                 };
-                let (writer, start) =
-                    spawn_link(&graph, &ports.core, ports.audio.as_ref(), streams)?;
+                let peer = Peer {
+                    is_parent: false,
+                    role: welcome.role,
+                };
+                let started = spawn_link(&graph, &ports, streams, peer)?;
                 if let Some(metrics) = &metrics {
                     Metrics::add(&metrics.links_opened, 1);
                 }
-                announce(
-                    &mut to_core,
-                    LinkUp {
-                        link: id,
-                        writer,
-                        seen: hello.seen.clone(),
-                        is_parent: false,
-                        role: welcome.role,
-                        name: hello.name.clone(),
-                        address,
-                        connection,
-                    },
-                )
-                .await?;
-                let _ = start.send(());
+                let up = LinkUp {
+                    link: id,
+                    writer: started.writer,
+                    datagrams: started.datagrams,
+                    seen: hello.seen.clone(),
+                    is_parent: false,
+                    role: welcome.role,
+                    name: hello.name.clone(),
+                    address,
+                    rtt: started.rtt,
+                };
+                to_router
+                    .send(RouterInput::LinkUp(Box::new(up)))
+                    .await
+                    .map_err(|_| anyhow!("the node is shutting down"))?;
+                let _ = started.start.send(());
                 Ok(())
             });
         }
@@ -804,15 +801,18 @@ pub(crate) fn spawn_parent(
     graph: &Graph,
     name: &str,
     endpoint: quinn::Endpoint,
-    core: &InboxRef<CoreInput>,
-    audio: Option<InboxRef<AudioInput>>,
+    session: &SessionPorts,
     config: NodeConfig,
     first: Joined,
 ) -> Result<ComponentHandle> {
-    let core_ref = core.clone();
+    let ports = session.clone();
     let scope = graph.component(name);
-    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
-    link(&to_core.handle(), core)?;
+    let mut to_door: Outbox<DoorInput> = scope.outbox("door");
+    let mut to_sync: Outbox<SyncInput> = scope.outbox("sync");
+    let mut to_router: Outbox<RouterInput> = scope.outbox("router");
+    link(&to_door.handle(), &session.door)?;
+    link(&to_sync.handle(), &session.sync)?;
+    link(&to_router.handle(), &session.router)?;
     Ok(scope.spawn_fn(move |ctx| async move {
         let mut current = first;
         loop {
@@ -823,28 +823,30 @@ pub(crate) fn spawn_parent(
             } = current;
             let connection = streams.connection.clone();
             let link_id = streams.link;
-            to_core
-                .send(CoreInput::Joined {
+            to_door
+                .send(DoorInput::Joined {
                     welcome: welcome.clone(),
                     parent: parent.clone(),
                 })
                 .await?;
-            let (writer, start) = spawn_link(ctx.graph(), &core_ref, audio.as_ref(), streams)?;
-            announce(
-                &mut to_core,
-                LinkUp {
-                    link: link_id,
-                    writer,
-                    seen: welcome.seen.clone(),
-                    is_parent: true,
-                    role: Role::Editor,
-                    name: welcome.name.clone(),
-                    address: parent.address.clone(),
-                    connection: connection.clone(),
-                },
-            )
-            .await?;
-            let _ = start.send(());
+            let peer = Peer {
+                is_parent: true,
+                role: Role::Editor,
+            };
+            let started = spawn_link(ctx.graph(), &ports, streams, peer)?;
+            let up = LinkUp {
+                link: link_id,
+                writer: started.writer,
+                datagrams: started.datagrams,
+                seen: welcome.seen.clone(),
+                is_parent: true,
+                role: Role::Editor,
+                name: welcome.name.clone(),
+                address: parent.address.clone(),
+                rtt: started.rtt,
+            };
+            to_router.send(RouterInput::LinkUp(Box::new(up))).await?;
+            let _ = started.start.send(());
             tokio::select! {
                 _ = connection.closed() => {}
                 () = ctx.stopped() => return Ok(()),
@@ -852,7 +854,7 @@ pub(crate) fn spawn_parent(
             tracing::warn!(parent = %parent.address, "lost the parent link; rejoining");
             current = loop {
                 let attempt = tokio::select! {
-                    joined = rejoin(&endpoint, &mut to_core, &config, &parent) => joined,
+                    joined = rejoin(&endpoint, &mut to_door, &mut to_sync, &config, &parent) => joined,
                     () = ctx.stopped() => return Ok(()),
                 };
                 if let Some(joined) = attempt {
@@ -870,13 +872,17 @@ pub(crate) fn spawn_parent(
 /// One round of rejoining: the lost parent with backoff, then each higher ancestor.
 async fn rejoin(
     endpoint: &quinn::Endpoint,
-    core: &mut Outbox<CoreInput>,
+    door: &mut Outbox<DoorInput>,
+    sync: &mut Outbox<SyncInput>,
     config: &NodeConfig,
     parent: &Ancestor,
 ) -> Option<Joined> {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    core.send(CoreInput::Rejoin(reply)).await.ok()?;
-    let (hello, ancestors) = answer.await.ok()??;
+    door.send(DoorInput::Rejoin(reply)).await.ok()?;
+    let (mut hello, ancestors) = answer.await.ok()??;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    sync.send(SyncInput::Seen(reply)).await.ok()?;
+    hello.seen = answer.await.ok()?;
     let mut targets = vec![parent.clone()];
     targets.extend(
         ancestors
@@ -942,14 +948,14 @@ enum Cue {
 
 fn spawn_player(
     graph: &Graph,
-    core: &InboxRef<CoreInput>,
-    audio: Option<&InboxRef<AudioInput>>,
+    session: &SessionPorts,
     recording: Recording,
     play: &Playback,
 ) -> Result<()> {
+    let audio = session.audio.as_ref();
     let scope = graph.component("player");
-    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
-    link(&to_core.handle(), core)?;
+    let mut to_document: Outbox<DocumentInput> = scope.outbox("outbox");
+    link(&to_document.handle(), &session.document)?;
     let mut to_audio: Outbox<AudioInput> = scope.outbox("audio");
     let speed = if play.speed.is_finite() && play.speed > 0.0 {
         play.speed
@@ -978,8 +984,8 @@ fn spawn_player(
         let mut pending_at = seek_ms;
         for (at, cue) in cues {
             if at != pending_at && !pending.is_empty() {
-                to_core
-                    .send(CoreInput::Replay(std::mem::take(&mut pending)))
+                to_document
+                    .send(DocumentInput::Replay(std::mem::take(&mut pending)))
                     .await
                     .map_err(|_| stopped())?;
             }
@@ -1000,8 +1006,8 @@ fn spawn_player(
             }
         }
         if !pending.is_empty() {
-            to_core
-                .send(CoreInput::Replay(pending))
+            to_document
+                .send(DocumentInput::Replay(pending))
                 .await
                 .map_err(|_| stopped())?;
         }
@@ -1011,11 +1017,11 @@ fn spawn_player(
     Ok(())
 }
 
-/// `script`: plays a drawing script into the core.
-fn spawn_script(graph: &Graph, core: &InboxRef<CoreInput>, steps: Vec<Step>) -> Result<()> {
+/// `script`: plays a drawing script into the document.
+fn spawn_script(graph: &Graph, document: &InboxRef<DocumentInput>, steps: Vec<Step>) -> Result<()> {
     let scope = graph.component("script");
-    let mut to_core: Outbox<CoreInput> = scope.outbox("outbox");
-    link(&to_core.handle(), core)?;
+    let mut to_document: Outbox<DocumentInput> = scope.outbox("outbox");
+    link(&to_document.handle(), document)?;
     scope.spawn_fn(move |ctx| async move {
         for step in steps {
             match step {
@@ -1023,8 +1029,8 @@ fn spawn_script(graph: &Graph, core: &InboxRef<CoreInput>, steps: Vec<Step>) -> 
                     () = tokio::time::sleep(pause) => {}
                     () = ctx.stopped() => return Ok(()),
                 },
-                Step::Edit(edit) => to_core
-                    .send(CoreInput::Local(edit))
+                Step::Edit(edit) => to_document
+                    .send(DocumentInput::Local(edit))
                     .await
                     .map_err(|_| anyhow!("the node stopped"))?,
             }

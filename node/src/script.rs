@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use canopy_canvas::{Color, Point, Tool};
 use serde_json::Value;
 
-use crate::core::Edit;
+use crate::session::Edit;
 
 /// One step of a script.
 #[derive(Debug, Clone, PartialEq)]

@@ -43,7 +43,19 @@ fn status_introspect_and_export_talk_to_a_running_node() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    for expected in ["core", "listener", "control", "backplane/applied"] {
+    // The session's per-node components (what was one `core` before they were split).
+    for expected in [
+        "document",
+        "router",
+        "sync",
+        "presence",
+        "door",
+        "status",
+        "exporter",
+        "listener",
+        "control",
+        "backplane/applied",
+    ] {
         assert!(
             names.contains(&expected),
             "{expected} missing from {names:?}"

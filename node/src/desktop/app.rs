@@ -22,7 +22,7 @@ use super::replica::Replica;
 use super::tiles::{sharp_zoom_at_most, TileCache};
 use super::Control;
 use crate::audio::AudioControl;
-use crate::core::{Edit, Status};
+use crate::session::{Edit, Status};
 
 /// Ops merged into the window's copy per frame, so a big sync never freezes it.
 const OPS_PER_FRAME: usize = 50_000;
@@ -1391,7 +1391,7 @@ impl CanopyApp {
 
     fn export_to(&self, path: &std::path::Path, format: &str) -> Result<(), String> {
         let replica = self.replica.as_ref().ok_or("no document yet")?;
-        let bytes = crate::core::render(replica.document(), format, self.page_index())?;
+        let bytes = crate::session::render(replica.document(), format, self.page_index())?;
         std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 

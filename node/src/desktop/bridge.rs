@@ -1,18 +1,22 @@
 //! The window's component on the node, and the messages between the two.
 //!
 //! egui runs on the main thread and the node on the async runtime; this component is
-//! the seam. It subscribes to the ops the core applies, forwards the window's edits
-//! to the core through an ordinary outbox, and glances at the core's status a few
-//! times a second for the connection bar, participants and cursors.
+//! the seam. It subscribes to the ops the document applies, forwards the window's
+//! edits to the document through an ordinary outbox, takes its first copy and any
+//! catch-up from the sync server, and glances at the node's status a few times a
+//! second for the connection bar, participants and cursors.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use canopy_axon::{link, Graph, InboxRef, Outbox};
+use canopy_axon::{link, Graph, Outbox};
 use canopy_canvas::VersionVector;
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
-use crate::core::{AppliedOps, CoreInput, Edit, Status, APPLIED};
+use crate::session::{
+    AppliedOps, DocumentInput, Edit, PresenceInput, SessionPorts, Status, StatusInput, SyncInput,
+    APPLIED,
+};
 
 /// How often the window learns who is there and where their cursors are.
 const GLANCE_INTERVAL: Duration = Duration::from_millis(100);
@@ -78,17 +82,23 @@ impl UiSink {
 }
 
 /// Spawns the `window` component on a node's graph.
-pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow::Result<()> {
+pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Result<()> {
     let scope = graph.component("window");
     let mut applied = scope.inbox_with_capacity::<AppliedOps>("applied", 4096);
-    let mut to_core: Outbox<CoreInput> = scope.outbox("to-core");
-    link(&to_core.handle(), core)?;
+    let mut to_document: Outbox<DocumentInput> = scope.outbox("document");
+    let mut to_sync: Outbox<SyncInput> = scope.outbox("sync");
+    let mut to_status: Outbox<StatusInput> = scope.outbox("status");
+    let mut to_presence: Outbox<PresenceInput> = scope.outbox("presence");
+    link(&to_document.handle(), &session.document)?;
+    link(&to_sync.handle(), &session.sync)?;
+    link(&to_status.handle(), &session.status)?;
+    link(&to_presence.handle(), &session.presence)?;
     graph
         .backplane::<AppliedOps>(APPLIED)?
         .subscribe(&applied.handle())?;
     scope.spawn_fn(move |ctx| async move {
         let (to_node, mut from_window) = async_mpsc::unbounded_channel::<ToNode>();
-        let Some(status) = glance(&mut to_core).await else {
+        let Some(status) = glance(&mut to_status).await else {
             return Ok(());
         };
         if !sink.send(UiEvent::Started {
@@ -100,7 +110,7 @@ pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow:
         // Subscribed first, then the snapshot: nothing falls between the two (an op in
         // both is merged once).
         let (reply, answer) = oneshot::channel();
-        if to_core.send(CoreInput::Snapshot(reply)).await.is_ok() {
+        if to_sync.send(SyncInput::Snapshot(reply)).await.is_ok() {
             if let Ok(document) = answer.await {
                 sink.send(UiEvent::Document(document));
             }
@@ -115,23 +125,23 @@ pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow:
                 },
                 request = from_window.recv() => match request {
                     Some(ToNode::Edit(edit)) => {
-                        if to_core.send(CoreInput::Local(edit)).await.is_err() {
+                        if to_document.send(DocumentInput::Local(edit)).await.is_err() {
                             break;
                         }
                     }
                     Some(ToNode::Audio(control)) => {
-                        if to_core.send(CoreInput::Audio(control)).await.is_err() {
+                        if to_presence.send(PresenceInput::Audio(control)).await.is_err() {
                             break;
                         }
                     }
                     Some(ToNode::Sync(seen)) => {
-                        if let Some(ops) = sync(&mut to_core, seen).await {
+                        if let Some(ops) = sync(&mut to_sync, seen).await {
                             sink.send(UiEvent::Ops(ops));
                         }
                     }
                     None => break,
                 },
-                _ = ticker.tick() => match glance(&mut to_core).await {
+                _ = ticker.tick() => match glance(&mut to_status).await {
                     Some(status) => if !sink.send(UiEvent::Status(Box::new(status))) { break },
                     None => break,
                 },
@@ -142,15 +152,18 @@ pub fn spawn(graph: &Graph, core: &InboxRef<CoreInput>, sink: UiSink) -> anyhow:
     Ok(())
 }
 
-async fn glance(core: &mut Outbox<CoreInput>) -> Option<Status> {
+async fn glance(status: &mut Outbox<StatusInput>) -> Option<Status> {
     let (reply, answer) = oneshot::channel();
-    core.send(CoreInput::Glance(reply)).await.ok()?;
+    status.send(StatusInput::Glance(reply)).await.ok()?;
     answer.await.ok()
 }
 
-async fn sync(core: &mut Outbox<CoreInput>, seen: VersionVector) -> Option<AppliedOps> {
+async fn sync(to_sync: &mut Outbox<SyncInput>, seen: VersionVector) -> Option<AppliedOps> {
     let (reply, answer) = oneshot::channel();
-    core.send(CoreInput::Sync { seen, reply }).await.ok()?;
+    to_sync
+        .send(SyncInput::Missing { seen, reply })
+        .await
+        .ok()?;
     let ops = answer.await.ok()?;
     (!ops.is_empty()).then(|| std::sync::Arc::new(ops))
 }

@@ -218,7 +218,7 @@ async fn start(config: &NodeConfig, sink: &UiSink) -> Option<RunningNode> {
             return None;
         }
     };
-    if let Err(error) = bridge::spawn(&node.graph, &node.core_inbox, sink.clone()) {
+    if let Err(error) = bridge::spawn(&node.graph, &node.session, sink.clone()) {
         sink.send(UiEvent::Failed(format!(
             "the window cannot attach to the node: {error:#}"
         )));

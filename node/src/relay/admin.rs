@@ -345,13 +345,17 @@ async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
     let deepest = depths.iter().map(|(_, d)| *d).max().unwrap_or(0);
     let cores: Vec<(String, f64)> = depths
         .iter()
-        .filter(|(name, _)| name.ends_with("/core"))
+        .filter(|(name, _)| {
+            ["/document", "/router", "/sync"]
+                .iter()
+                .any(|part| name.ends_with(part))
+        })
         .map(|(name, d)| (format!("{{component=\"{name}\"}}"), *d as f64))
         .collect();
     metric(
         "canopy_core_queue_depth",
         "gauge",
-        "Messages waiting in each session core's inbox.",
+        "Messages waiting in each session's document, router and sync server inboxes.",
         &cores,
     );
     metric(

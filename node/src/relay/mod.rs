@@ -1,8 +1,8 @@
 //! `canopy relay`: the always-on root of many sessions, operated like a service.
 //!
 //! One QUIC endpoint serves every session: a joiner's hello names its session and the
-//! listener routes it to that session's core. Each session is the same pair of
-//! components a peer runs (`session[ID]/core` and `session[ID]/store`, on one graph),
+//! listener routes it to that session's door. Each session is the same components a
+//! peer runs (`session[ID]/document`, `/router`, `/sync`, … and `/store`, on one graph),
 //! durable in `DATA/sessions/ID.canopy`. Sessions with nobody connected are unloaded
 //! after a while and loaded again when someone joins, so a relay restart loses
 //! nothing: peers reconnect by themselves and resume by version vector.
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use canopy_axon::{link, ComponentHandle, Graph, InboxRef, Outbox};
+use canopy_axon::{link, ComponentHandle, Graph, Outbox};
 use canopy_protocol::{
     public_key, Authority, Fingerprint, Hello, JoinUrl, Refusal, Role, SessionId, PROTOCOL_VERSION,
 };
@@ -28,11 +28,12 @@ use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 use tokio::sync::{oneshot, Mutex};
 
-use crate::core::{now_seconds, Core, CoreInput, NodeSetup, SessionLimits, Status};
 use crate::metrics::Metrics;
-use crate::node::{self, Router, SessionPorts};
+use crate::node::{self, Router};
+use crate::session::{
+    now_seconds, DoorInput, NodeSetup, SessionLimits, SessionPorts, Status, StatusInput,
+};
 use crate::storage::{now_ms, session_file, Meta, Store};
-use crate::store::StoreInput;
 use crate::{identity, tls};
 pub use config::{LogFormat, RelayArgs, RelayConfig};
 
@@ -41,12 +42,10 @@ const EXPIRY_CHECK: Duration = Duration::from_secs(5);
 
 /// One session held in memory.
 struct Session {
-    core: ComponentHandle,
-    inbox: InboxRef<CoreInput>,
-    /// The session's mixer: everyone connected here hears everyone else.
-    audio: InboxRef<crate::audio::AudioInput>,
-    /// The admin component's way to this core (status, invites, revocations).
-    control: Outbox<CoreInput>,
+    /// The session's components.
+    running: crate::session::Session,
+    /// The admin component's way to this session (status, invites, revocations).
+    control: Control,
     store: ComponentHandle,
     parent: Option<ComponentHandle>,
     upstream: Option<String>,
@@ -54,6 +53,12 @@ struct Session {
     created_ms: u64,
     /// Since when nobody has been connected.
     idle_since: Option<Instant>,
+}
+
+/// The admin component's outboxes to one session.
+struct Control {
+    status: Outbox<StatusInput>,
+    door: Outbox<DoorInput>,
 }
 
 /// A session as the admin API lists it.
@@ -101,13 +106,13 @@ pub enum RelayError {
 pub struct Relay {
     config: RelayConfig,
     graph: Graph,
-    /// The `admin` component: owns an outbox to every loaded session's core.
+    /// The `admin` component: owns outboxes to every loaded session (status, door).
     admin: ComponentHandle,
     endpoint: quinn::Endpoint,
     key: Arc<Ed25519KeyPair>,
     fingerprint: Fingerprint,
     public_address: String,
-    /// Shared by every session's core and the listener.
+    /// Shared by every session and the listener.
     pub metrics: Arc<Metrics>,
     sessions: Mutex<BTreeMap<SessionId, Session>>,
     draining: AtomicBool,
@@ -218,17 +223,11 @@ impl Relay {
         }
         let mut sessions = self.sessions.lock().await;
         if let Some(found) = sessions.get(&session) {
-            return Ok(SessionPorts {
-                core: found.inbox.clone(),
-                audio: Some(found.audio.clone()),
-            });
+            return Ok(found.running.ports.clone());
         }
         match self.load(&session).await {
             Ok(Some(loaded)) => {
-                let ports = SessionPorts {
-                    core: loaded.inbox.clone(),
-                    audio: Some(loaded.audio.clone()),
-                };
+                let ports = loaded.running.ports.clone();
                 sessions.insert(session, loaded);
                 Ok(ports)
             }
@@ -260,7 +259,7 @@ impl Relay {
             .map(Some)
     }
 
-    /// Starts a session's core and store on the relay's graph.
+    /// Starts a session's components and store on the relay's graph.
     fn spawn_session(
         &self,
         store: Store,
@@ -308,23 +307,24 @@ impl Relay {
         };
         let title = store.meta.title.clone();
         let created_ms = store.meta.created_ms;
-        let core = self
-            .graph
-            .spawn(&format!("{name}/core"), |scope| Core::new(scope, setup));
-        let inbox = core.inbox::<CoreInput>("inbox")?;
         let (store, store_inbox) =
             crate::store::spawn(&self.graph, &format!("{name}/store"), store, None)?;
-        link(&core.outbox::<StoreInput>("persist")?, &store_inbox)?;
-        link(&core.outbox::<crate::audio::AudioInput>("audio")?, &audio)?;
-        let control = self
-            .admin
-            .new_outbox::<CoreInput>(&format!("to-{name}"))
-            .ok_or_else(|| anyhow!("the relay is stopping"))?;
-        link(&control.handle(), &inbox)?;
+        let running = crate::session::spawn(&self.graph, &name, setup, &store_inbox, Some(&audio))?;
+        let stopping = || anyhow!("the relay is stopping");
+        let control = Control {
+            status: self
+                .admin
+                .new_outbox::<StatusInput>(&format!("to-{name}/status"))
+                .ok_or_else(stopping)?,
+            door: self
+                .admin
+                .new_outbox::<DoorInput>(&format!("to-{name}/door"))
+                .ok_or_else(stopping)?,
+        };
+        link(&control.status.handle(), &running.ports.status)?;
+        link(&control.door.handle(), &running.ports.door)?;
         Ok(Session {
-            core,
-            inbox,
-            audio,
+            running,
             control,
             store,
             parent: None,
@@ -359,7 +359,7 @@ impl Relay {
             &session_file(data, &session),
             &Meta {
                 session,
-                node: crate::core::fresh_node_id(),
+                node: crate::session::fresh_node_id(),
                 created_ms: now_ms(),
                 title: title.to_string(),
             },
@@ -368,7 +368,7 @@ impl Relay {
         let mut loaded = self.spawn_session(store, Some(authority), Vec::new(), None)?;
         let mut invites = BTreeMap::new();
         for role in [Role::Editor, Role::Viewer] {
-            if let Some(url) = invite(&mut loaded.control, role, None).await {
+            if let Some(url) = invite(&mut loaded.control.door, role, None).await {
                 invites.insert(role.to_string(), url);
             }
         }
@@ -399,12 +399,13 @@ impl Relay {
         let token = data_encoding::BASE64URL_NOPAD.encode(&secret);
         lines.push_str(&format!("{label}\t{}\n", token_digest(&token)));
         std::fs::write(&path, lines).map_err(anyhow::Error::from)?;
-        let (host, port) = crate::core::split_address(&self.public_address).ok_or_else(|| {
-            anyhow!(
-                "the relay's public address {} has no port",
-                self.public_address
-            )
-        })?;
+        let (host, port) =
+            crate::session::split_address(&self.public_address).ok_or_else(|| {
+                anyhow!(
+                    "the relay's public address {} has no port",
+                    self.public_address
+                )
+            })?;
         Ok(canopy_protocol::HostUrl {
             host: host
                 .trim_start_matches('[')
@@ -478,7 +479,7 @@ impl Relay {
                 &path,
                 &Meta {
                     session,
-                    node: crate::core::fresh_node_id(),
+                    node: crate::session::fresh_node_id(),
                     created_ms: now_ms(),
                     title: String::new(),
                 },
@@ -521,8 +522,7 @@ impl Relay {
             &self.graph,
             &name,
             self.endpoint.clone(),
-            &loaded.inbox,
-            Some(loaded.audio.clone()),
+            &loaded.running.ports,
             config,
             joined,
         )?);
@@ -579,7 +579,7 @@ impl Relay {
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         match sessions.get_mut(id) {
             Some(session) => {
-                let status = glance(&mut session.control).await;
+                let status = glance(&mut session.control.status).await;
                 let info = SessionInfo {
                     id: id.to_string(),
                     title: session.title.clone(),
@@ -635,7 +635,7 @@ impl Relay {
         let session = sessions
             .get_mut(id)
             .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))?;
-        invite(&mut session.control, role, ttl)
+        invite(&mut session.control.door, role, ttl)
             .await
             .ok_or_else(|| RelayError::BadRequest(format!("this relay cannot invite {role}s")))
     }
@@ -658,7 +658,7 @@ impl Relay {
         text.push('\n');
         std::fs::write(&file, text).map_err(anyhow::Error::from)?;
         if let Some(session) = self.sessions.lock().await.get_mut(id) {
-            let _ = session.control.send(CoreInput::Revoke(token)).await;
+            let _ = session.control.door.send(DoorInput::Revoke(token)).await;
         }
         Ok(())
     }
@@ -693,7 +693,7 @@ impl Relay {
         let mut sessions = self.sessions.lock().await;
         let mut all = Vec::new();
         for session in sessions.values_mut() {
-            if let Some(status) = glance(&mut session.control).await {
+            if let Some(status) = glance(&mut session.control.status).await {
                 all.push(status);
             }
         }
@@ -710,7 +710,7 @@ impl Relay {
         )
     }
 
-    /// Messages waiting in each component's inboxes (cores, stores, links).
+    /// Messages waiting in each component's inboxes (sessions, stores, links).
     pub fn queue_depths(&self) -> Vec<(String, usize)> {
         self.graph
             .snapshot()
@@ -734,7 +734,7 @@ impl Relay {
                 if session.upstream.is_some() {
                     continue; // served from upstream: stays joined
                 }
-                let peers = glance(&mut session.control)
+                let peers = glance(&mut session.control.status)
                     .await
                     .map_or(0, |s| s.children.len());
                 if peers > 0 {
@@ -774,29 +774,28 @@ impl Relay {
     }
 }
 
-/// Stops a session's components; the store flushes when the core's end reaches it.
+/// Stops a session's components; the store flushes when the document's end reaches it.
 async fn unload(session: Session) {
     if let Some(parent) = &session.parent {
         parent.stop();
         parent.join().await;
     }
-    session.core.stop();
-    session.core.join().await;
+    session.running.stop().await;
     let _ = tokio::time::timeout(Duration::from_secs(10), session.store.join()).await;
 }
 
-async fn glance(core: &mut Outbox<CoreInput>) -> Option<Status> {
+async fn glance(status: &mut Outbox<StatusInput>) -> Option<Status> {
     let (reply, answer) = oneshot::channel();
-    core.send(CoreInput::Glance(reply)).await.ok()?;
+    status.send(StatusInput::Glance(reply)).await.ok()?;
     tokio::time::timeout(Duration::from_secs(5), answer)
         .await
         .ok()?
         .ok()
 }
 
-async fn invite(core: &mut Outbox<CoreInput>, role: Role, ttl: Option<Duration>) -> Option<String> {
+async fn invite(door: &mut Outbox<DoorInput>, role: Role, ttl: Option<Duration>) -> Option<String> {
     let (reply, answer) = oneshot::channel();
-    core.send(CoreInput::Invite { role, ttl, reply })
+    door.send(DoorInput::Invite { role, ttl, reply })
         .await
         .ok()?;
     tokio::time::timeout(Duration::from_secs(5), answer)

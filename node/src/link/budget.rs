@@ -1,0 +1,63 @@
+//! A token bucket: what a link may send per second, with bursts. Time is an argument,
+//! so tests run it on simulated time.
+
+use std::time::Instant;
+
+/// `rate` tokens per second, at most `burst` saved up.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl Budget {
+    /// A full bucket at `now`.
+    pub fn new(rate: f64, burst: f64, now: Instant) -> Self {
+        Self {
+            tokens: burst,
+            rate,
+            burst,
+            last: now,
+        }
+    }
+
+    /// Spends `n` tokens at `now` if there are that many.
+    pub fn take(&mut self, n: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.last = self.last.max(now);
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_budget_allows_bursts_then_the_rate() {
+        let start = Instant::now();
+        let mut budget = Budget::new(1000.0, 50.0, start);
+        assert!(budget.take(50.0, start), "a full burst at once");
+        assert!(!budget.take(10.0, start), "then nothing until it refills");
+        let later = start + Duration::from_millis(20);
+        assert!(
+            budget.take(10.0, later),
+            "about 20 tokens came back in 20 ms"
+        );
+        assert!(!budget.take(45.0, later), "never more than the burst");
+        assert!(budget.take(10.0, start), "the 10 left over");
+        assert!(
+            !budget.take(1.0, start),
+            "a clock that goes back adds nothing"
+        );
+    }
+}

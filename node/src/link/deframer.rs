@@ -1,0 +1,84 @@
+//! `link[N]/deframer`: bytes into messages (length-prefixed bincode, each frame
+//! bounded before anything is buffered). Op batches go on to the guard; anything
+//! else after the handshake, or a bad frame, closes the link with a typed reason.
+
+use bytes::Bytes;
+use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
+use canopy_protocol::{FrameDecoder, FrameError, Message, Refusal, WireOp, MAX_FRAME};
+
+use super::handshake::message_kind;
+use super::refuser::Refuser;
+use crate::session::LinkId;
+
+/// The deframer component.
+pub struct Deframer {
+    inbox: Inbox<Bytes>,
+    /// To the guard.
+    ops: Outbox<Vec<WireOp>>,
+    /// To the router: misbehaviour.
+    refuser: Refuser,
+    link: LinkId,
+    decoder: FrameDecoder,
+}
+
+impl Deframer {
+    /// Makes the boxes; `decoder` holds whatever was read past the handshake.
+    pub fn new(scope: &Scope, link: LinkId, decoder: FrameDecoder) -> Self {
+        Self {
+            inbox: scope.inbox("inbox"),
+            ops: scope.outbox("outbox"),
+            refuser: Refuser::new(scope, link),
+            link,
+            decoder,
+        }
+    }
+
+    /// Passes on every whole message buffered; `Err` with the reason to close.
+    async fn drain(&mut self) -> Result<(), Refusal> {
+        loop {
+            match self.decoder.next_message() {
+                Ok(Some(Message::Ops(ops))) => {
+                    if self.ops.send(ops).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(Message::Refused(refusal))) => {
+                    // The peer is closing; the reader sees the stream end.
+                    tracing::info!(link = self.link, %refusal, "the peer closed the link");
+                }
+                Ok(Some(other)) => {
+                    return Err(Refusal::Protocol(format!(
+                        "unexpected {} after the handshake",
+                        message_kind(&other)
+                    )))
+                }
+                Ok(None) => return Ok(()),
+                Err(FrameError::TooLarge(n)) => {
+                    return Err(Refusal::Limit(format!(
+                        "frame of {n} bytes (limit {MAX_FRAME})"
+                    )))
+                }
+                Err(other) => return Err(Refusal::Protocol(other.to_string())),
+            }
+        }
+    }
+}
+
+impl Component for Deframer {
+    async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
+        // Whole messages may have arrived with the handshake.
+        if let Err(refusal) = self.drain().await {
+            self.refuser.refuse(refusal).await;
+        }
+        while let Some(bytes) = self.inbox.recv().await {
+            if self.refuser.is_closing() {
+                continue;
+            }
+            self.decoder.push(&bytes);
+            if let Err(refusal) = self.drain().await {
+                self.refuser.refuse(refusal).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,81 @@
+//! `exporter`: renders a page (PNG, SVG) or the whole document (PDF) for `canopy
+//! export`. It takes a copy of the document from the sync server and draws it on the
+//! blocking pool, so an export of 100,000 strokes never runs on a task that live
+//! strokes wait for.
+
+use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
+use canopy_canvas::Document;
+use tokio::sync::oneshot;
+
+use super::sync::SyncInput;
+
+/// A rendering asked for.
+#[derive(Debug)]
+pub struct ExportRequest {
+    /// `png`, `svg` or `pdf`.
+    pub format: String,
+    /// Page index for PNG and SVG.
+    pub page: usize,
+    /// The bytes, or why not.
+    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
+}
+
+/// The exporter component.
+pub struct Exporter {
+    inbox: Inbox<ExportRequest>,
+    sync: Outbox<SyncInput>,
+}
+
+impl Exporter {
+    /// Makes the boxes.
+    pub fn new(scope: &Scope) -> Self {
+        Self {
+            inbox: scope.inbox("inbox"),
+            sync: scope.outbox("sync"),
+        }
+    }
+}
+
+impl Component for Exporter {
+    async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
+        while let Some(request) = self.inbox.recv().await {
+            let (reply, answer) = oneshot::channel();
+            if self.sync.send(SyncInput::Snapshot(reply)).await.is_err() {
+                break;
+            }
+            let Ok(document) = answer.await else { break };
+            let ExportRequest {
+                format,
+                page,
+                reply,
+            } = request;
+            let rendered = tokio::task::spawn_blocking(move || render(&document, &format, page))
+                .await
+                .unwrap_or_else(|e| Err(format!("the export failed: {e}")));
+            let _ = reply.send(rendered);
+        }
+        Ok(())
+    }
+}
+
+/// Renders a document as `png` or `svg` (page `page`) or `pdf` (every page).
+pub fn render(doc: &Document, format: &str, page: usize) -> Result<Vec<u8>, String> {
+    let page_id = || {
+        doc.pages().get(page).copied().ok_or_else(|| {
+            format!(
+                "there is no page {page} (the document has {})",
+                doc.page_count()
+            )
+        })
+    };
+    match format {
+        "png" => crate::pages::export_png(doc, page_id()?, 1.0).map_err(|e| e.to_string()),
+        "svg" => canopy_canvas::export_svg(doc, page_id()?)
+            .map(String::into_bytes)
+            .map_err(|e| e.to_string()),
+        "pdf" => Ok(canopy_canvas::export_pdf(doc)),
+        other => Err(format!(
+            "unknown export format {other:?}; use .png, .svg or .pdf"
+        )),
+    }
+}

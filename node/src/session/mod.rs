@@ -1,0 +1,310 @@
+//! A session on a node: the per-node components every peer and every relay session
+//! runs, and their wiring. Each component owns one job and one piece of state:
+//!
+//! ```text
+//!  link[N]/checker ─► document ─► store            (new ops, saved first)
+//!                        │  └───► sync (replica) ─► backlogs, window copies, status counts
+//!                        └──────► router ─► link[N]/encoder (every link but the origin)
+//!  link[N]/presence-in ─► presence ─► link[N]/datagrams-out
+//!  handshakes ─► door (admission, invites)     status ◄─► door, router, sync, presence
+//!  exporter ◄─ sync (a copy, drawn on the blocking pool)
+//! ```
+//!
+//! Work that grows with the number of links — reading, deframing, budgets, decoding
+//! and checking ops, encoding and writing — happens in each link's own components
+//! (`crate::link`), on every core; what is left here is cheap per op.
+
+pub mod document;
+pub mod door;
+pub mod edit;
+pub mod exporter;
+pub mod presence;
+pub mod router;
+pub mod status;
+pub mod sync;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use canopy_axon::{link, ComponentHandle, Graph, InboxRef};
+use canopy_canvas::{Document, NodeId};
+use canopy_protocol::{Ancestor, Authority, Fingerprint, SessionId, WireOp};
+use ring::signature::Ed25519KeyPair;
+
+use crate::audio::{AudioInput, SharedMeters};
+use crate::metrics::Metrics;
+use crate::store::StoreInput;
+
+pub use document::{Checked, DocumentInput};
+pub use door::DoorInput;
+pub use edit::Edit;
+pub use exporter::{render, ExportRequest};
+pub use presence::PresenceInput;
+pub use router::{LinkUp, RouterInput, RttProbe};
+pub use status::{AudioStatus, LinkStatus, ParticipantStatus, Status, StatusInput};
+pub use sync::SyncInput;
+
+/// Identifies a link for the life of the process.
+pub type LinkId = u64;
+
+/// Ops the document just took in (new ones only), published on the graph's `applied`
+/// backplane for observers (windows, benchmarks). An observer that falls behind misses
+/// events, never the document's time: it catches up with [`SyncInput::Missing`].
+pub type AppliedOps = Arc<Vec<WireOp>>;
+
+/// Name of the backplane carrying [`AppliedOps`] events.
+pub const APPLIED: &str = "applied";
+
+/// Sustained ops per second a link may send; more closes it with a reason.
+pub const OPS_PER_SECOND: f64 = 100_000.0;
+/// Burst allowance (a reconnecting node sending its offline work, a big sync).
+pub const OPS_BURST: f64 = 2_000_000.0;
+/// Presence datagrams per second a link may send; more are dropped.
+pub const PRESENCE_PER_SECOND: f64 = 200.0;
+
+/// What one session may use: set by a relay's operator, defaults for a peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionLimits {
+    /// Sustained ops per second a link may send.
+    pub ops_per_second: f64,
+    /// Burst allowance on top.
+    pub ops_burst: f64,
+    /// Direct children at most (`None`: no limit).
+    pub max_children: Option<usize>,
+    /// Op bytes the session may hold at most (`None`: no limit).
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            ops_per_second: OPS_PER_SECOND,
+            ops_burst: OPS_BURST,
+            max_children: None,
+            max_bytes: None,
+        }
+    }
+}
+
+/// Who this node is and what it starts from.
+pub struct NodeSetup {
+    /// Print invite lines on stdout when they become available.
+    pub print_invites: bool,
+    /// How long the invites this node hands out stay valid (`None`: until revoked
+    /// by closing the session).
+    pub invite_ttl: Option<Duration>,
+    /// Display name.
+    pub name: String,
+    /// The node key.
+    pub key: Arc<Ed25519KeyPair>,
+    /// Certificate fingerprint.
+    pub fingerprint: Fingerprint,
+    /// `host:port` that invites carry.
+    pub public_address: String,
+    /// The session.
+    pub session: SessionId,
+    /// This node's authority (a host's own; a joiner's from its parent's welcome).
+    pub authority: Option<Authority>,
+    /// Nodes above this one, nearest first (empty for the root).
+    pub ancestors: Vec<Ancestor>,
+    /// The audio component's meters, when audio runs.
+    pub meters: Option<SharedMeters>,
+    /// The document to start from.
+    pub document: Document,
+    /// What the session may use.
+    pub limits: SessionLimits,
+    /// Op bytes already stored (counted against `limits.max_bytes`).
+    pub stored_bytes: u64,
+    /// Operator counters, when someone reads them.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Invite tokens refused at the door.
+    pub revoked: BTreeSet<String>,
+    /// The session's `.canopy` file.
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// Where a session's components take input: what links, tools and windows are wired
+/// to. Cheap to clone.
+#[derive(Clone)]
+pub struct SessionPorts {
+    /// Applies ops and local edits.
+    pub document: InboxRef<DocumentInput>,
+    /// Links up and down, misbehaviour.
+    pub router: InboxRef<RouterInput>,
+    /// Reads of the whole document.
+    pub sync: InboxRef<SyncInput>,
+    /// Who is here.
+    pub presence: InboxRef<PresenceInput>,
+    /// Admission and invites.
+    pub door: InboxRef<DoorInput>,
+    /// `canopy status`.
+    pub status: InboxRef<StatusInput>,
+    /// `canopy export`.
+    pub exporter: InboxRef<ExportRequest>,
+    /// The audio mixer, when audio runs.
+    pub audio: Option<InboxRef<AudioInput>>,
+    /// What links of this session may send.
+    pub limits: SessionLimits,
+    /// Op bytes the session holds (each link's guard reads it).
+    pub held_bytes: Arc<AtomicU64>,
+    /// What any op must satisfy (each link's checker).
+    pub op_limits: canopy_canvas::Limits,
+    /// Operator counters.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// A session's running components.
+pub struct Session {
+    /// Where to send things.
+    pub ports: SessionPorts,
+    /// The document component (its end means the session has stopped).
+    pub document: ComponentHandle,
+    /// Every per-node component of the session.
+    pub components: Vec<ComponentHandle>,
+}
+
+impl Session {
+    /// Stops the session's components and waits for them (the store flushes once
+    /// the document's end reaches it).
+    pub async fn stop(&self) {
+        for component in &self.components {
+            component.stop();
+        }
+        for component in &self.components {
+            component.join().await;
+        }
+    }
+}
+
+/// Spawns a session's components on `graph`, named `PREFIX/document` and so on (no
+/// prefix on a peer, `session[ID]` on a relay), wired to the session's `store` and,
+/// when audio runs, its mixer.
+pub fn spawn(
+    graph: &Graph,
+    prefix: &str,
+    setup: NodeSetup,
+    store: &InboxRef<StoreInput>,
+    audio: Option<&InboxRef<AudioInput>>,
+) -> Result<Session> {
+    let name = |part: &str| {
+        if prefix.is_empty() {
+            part.to_string()
+        } else {
+            format!("{prefix}/{part}")
+        }
+    };
+    let node = setup.document.local_node();
+    let role = setup.authority.as_ref().map(Authority::role);
+    let held_bytes = Arc::new(AtomicU64::new(setup.stored_bytes));
+    let op_limits = setup.document.limits().clone();
+
+    let document = graph.spawn(&name("document"), |scope| {
+        document::DocumentComponent::new(
+            scope,
+            setup.document.clone(),
+            role,
+            Arc::clone(&held_bytes),
+        )
+    });
+    let sync = graph.spawn(&name("sync"), |scope| {
+        sync::SyncServer::new(scope, setup.document)
+    });
+    let router = graph.spawn(&name("router"), |scope| {
+        router::Router::new(scope, setup.metrics.clone())
+    });
+    let presence = graph.spawn(&name("presence"), |scope| {
+        presence::PresenceTable::new(scope, node, &setup.name, role, setup.meters.clone())
+    });
+    let status_facts = status::StatusFacts {
+        session: setup.session.to_string(),
+        name: setup.name.clone(),
+        fingerprint: setup.fingerprint.to_string(),
+        file: setup.file.as_ref().map(|f| f.display().to_string()),
+        meters: setup.meters,
+    };
+    let door = graph.spawn(&name("door"), |scope| {
+        door::DoorComponent::new(
+            scope,
+            door::Identity {
+                key: setup.key,
+                node,
+                name: setup.name,
+                fingerprint: setup.fingerprint,
+                public_address: setup.public_address,
+                session: setup.session,
+                authority: setup.authority,
+                ancestors: setup.ancestors,
+                invite_ttl: setup.invite_ttl,
+                print_invites: setup.print_invites,
+                max_children: setup.limits.max_children,
+                revoked: setup.revoked,
+            },
+        )
+    });
+    let status = graph.spawn(&name("status"), |scope| {
+        status::StatusComponent::new(scope, status_facts)
+    });
+    let exporter = graph.spawn(&name("exporter"), exporter::Exporter::new);
+
+    let ports = SessionPorts {
+        document: document.inbox("inbox")?,
+        router: router.inbox("inbox")?,
+        sync: sync.inbox("inbox")?,
+        presence: presence.inbox("inbox")?,
+        door: door.inbox("inbox")?,
+        status: status.inbox("inbox")?,
+        exporter: exporter.inbox("inbox")?,
+        audio: audio.cloned(),
+        limits: setup.limits,
+        held_bytes,
+        op_limits,
+        metrics: setup.metrics,
+    };
+    link(&document.outbox("persist")?, store)?;
+    link(&document.outbox("sync")?, &ports.sync)?;
+    link(&document.outbox("router")?, &ports.router)?;
+    link(&document.outbox("presence")?, &ports.presence)?;
+    link(&router.outbox("sync")?, &ports.sync)?;
+    link(&router.outbox("presence")?, &ports.presence)?;
+    link(&router.outbox("door")?, &ports.door)?;
+    link(&door.outbox("document")?, &ports.document)?;
+    link(&door.outbox("presence")?, &ports.presence)?;
+    link(&status.outbox("door")?, &ports.door)?;
+    link(&status.outbox("router")?, &ports.router)?;
+    link(&status.outbox("sync")?, &ports.sync)?;
+    link(&status.outbox("presence")?, &ports.presence)?;
+    link(&exporter.outbox("sync")?, &ports.sync)?;
+    if let Some(audio) = audio {
+        link(&router.outbox("audio")?, audio)?;
+        link(&presence.outbox("audio")?, audio)?;
+    }
+    Ok(Session {
+        ports,
+        document: document.clone(),
+        components: vec![document, sync, router, presence, door, status, exporter],
+    })
+}
+
+/// Seconds since the Unix epoch (for invite expiry).
+pub fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Splits `host:port` (IPv6 in brackets or bare).
+pub fn split_address(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+/// A random document identity for a new session file.
+pub fn fresh_node_id() -> NodeId {
+    let mut bytes = [0u8; 8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    NodeId(u64::from_le_bytes(bytes) | 1)
+}

@@ -1,0 +1,262 @@
+//! `presence`: the table of who is here (name, colour, page shown, cursor, mute). It
+//! announces this node every second and on every change, passes news (a newer `seq`)
+//! from one link to every other, and forgets participants silent for
+//! [`PRESENCE_TIMEOUT`]. Datagrams are decoded and rate-limited by each link's
+//! `presence-in`; here they are only compared and forwarded.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use canopy_axon::{link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope};
+use canopy_canvas::{Color, NodeId, Point};
+use canopy_protocol::{Datagram, Presence, Role};
+use tokio::sync::oneshot;
+
+use super::LinkId;
+use crate::audio::{AudioControl, AudioInput, SharedMeters};
+
+/// How often a node says it is here.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
+/// Silence after which a participant is gone.
+pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Participants remembered at most (each is a small record).
+pub const MAX_PARTICIPANTS: usize = 10_000;
+
+/// What the presence table is told or asked.
+pub enum PresenceInput {
+    /// A decoded presence datagram from a link (and its bytes, to pass on as they are).
+    FromLink {
+        /// Which link.
+        link: LinkId,
+        /// What it says.
+        presence: Presence,
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
+    /// A link is up: its datagram sender.
+    LinkUp {
+        /// Which.
+        link: LinkId,
+        /// Its `datagrams-out`.
+        datagrams: InboxRef<Vec<u8>>,
+    },
+    /// A link ended.
+    LinkDown {
+        /// Which.
+        link: LinkId,
+    },
+    /// The local person shows this page.
+    Page(usize),
+    /// The local cursor moved (`None`: off the page).
+    Cursor(Option<Point>),
+    /// This node's role changed (it joined).
+    Role(Option<Role>),
+    /// Mute and volumes: mute shows in presence; all of it goes on to audio.
+    Audio(AudioControl),
+    /// Everyone present, for status.
+    Glance(oneshot::Sender<PresenceGlance>),
+}
+
+/// Who is here, for status.
+#[derive(Debug, Clone)]
+pub struct PresenceGlance {
+    /// The page the local person shows.
+    pub current_page: usize,
+    /// Everyone (this node first) and how long since each was heard.
+    pub participants: Vec<(Presence, Duration)>,
+}
+
+/// The presence component.
+pub struct PresenceTable {
+    inbox: Inbox<PresenceInput>,
+    /// To audio: mute and volumes.
+    audio: Outbox<AudioInput>,
+    links: BTreeMap<LinkId, Outbox<Vec<u8>>>,
+    own: Presence,
+    current_page: usize,
+    participants: BTreeMap<NodeId, (Presence, Instant)>,
+    meters: Option<SharedMeters>,
+}
+
+impl PresenceTable {
+    /// Makes the boxes for a node called `name` with document identity `node`.
+    pub fn new(
+        scope: &Scope,
+        node: NodeId,
+        name: &str,
+        role: Option<Role>,
+        meters: Option<SharedMeters>,
+    ) -> Self {
+        Self {
+            inbox: scope.inbox_with_capacity("inbox", 1024),
+            audio: scope.outbox("audio"),
+            links: BTreeMap::new(),
+            own: Presence {
+                node,
+                seq: 0,
+                name: name.to_string(),
+                color: color_for(name),
+                page: 0,
+                cursor: None,
+                role,
+                muted: false,
+            },
+            current_page: 0,
+            participants: BTreeMap::new(),
+            meters,
+        }
+    }
+
+    /// Sends this node's presence to every link (a new `seq` each time).
+    fn announce(&mut self) {
+        self.own.seq += 1;
+        let bytes = Datagram::presence(&self.own);
+        for outbox in self.links.values_mut() {
+            // Unreliable by design: a lost datagram is replaced by the next one.
+            let _ = outbox.try_send(bytes.clone());
+        }
+    }
+
+    fn news_from_link(&mut self, link: LinkId, presence: Presence, bytes: Vec<u8>) {
+        if presence.node == self.own.node {
+            return;
+        }
+        if let Some((known, _)) = self.participants.get(&presence.node) {
+            if known.seq >= presence.seq {
+                return;
+            }
+        } else if self.participants.len() >= MAX_PARTICIPANTS {
+            return;
+        }
+        self.participants
+            .insert(presence.node, (presence, Instant::now()));
+        for (id, outbox) in self.links.iter_mut() {
+            if *id != link {
+                let _ = outbox.try_send(bytes.clone());
+            }
+        }
+    }
+
+    /// Once a second: say we are here, forget who has gone quiet.
+    fn tick(&mut self) {
+        if let Some(meters) = &self.meters {
+            self.own.muted = meters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .muted;
+        }
+        self.announce();
+        self.participants
+            .retain(|_, (_, seen)| seen.elapsed() < PRESENCE_TIMEOUT);
+    }
+
+    fn glance(&self) -> PresenceGlance {
+        PresenceGlance {
+            current_page: self.current_page,
+            participants: std::iter::once((self.own.clone(), Duration::ZERO))
+                .chain(
+                    self.participants
+                        .values()
+                        .map(|(p, at)| (p.clone(), at.elapsed())),
+                )
+                .collect(),
+        }
+    }
+}
+
+impl Component for PresenceTable {
+    async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
+        let mut ticker = tokio::time::interval(PRESENCE_INTERVAL);
+        loop {
+            let input = tokio::select! {
+                input = self.inbox.recv() => match input {
+                    Some(input) => input,
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    self.tick();
+                    continue;
+                }
+            };
+            match input {
+                PresenceInput::FromLink {
+                    link,
+                    presence,
+                    bytes,
+                } => self.news_from_link(link, presence, bytes),
+                PresenceInput::LinkUp {
+                    link: id,
+                    datagrams,
+                } => {
+                    let outbox = ctx.outbox::<Vec<u8>>(&format!("to-link[{id}]"));
+                    if link(&outbox.handle(), &datagrams).is_ok() {
+                        self.links.insert(id, outbox);
+                    }
+                }
+                PresenceInput::LinkDown { link } => {
+                    if let Some(outbox) = self.links.remove(&link) {
+                        outbox.close();
+                    }
+                }
+                PresenceInput::Page(page) => {
+                    self.current_page = page;
+                    self.own.page = u32::try_from(page).unwrap_or(u32::MAX);
+                    self.announce();
+                }
+                PresenceInput::Cursor(cursor) => {
+                    self.own.cursor = cursor;
+                    self.announce();
+                }
+                PresenceInput::Role(role) => self.own.role = role,
+                PresenceInput::Audio(control) => {
+                    if let AudioControl::Mute(on) = control {
+                        self.own.muted = on;
+                        self.announce();
+                    }
+                    if self.audio.try_send(AudioInput::Control(control)).is_err() {
+                        tracing::info!("audio is off on this node: {control:?} ignored");
+                    }
+                }
+                PresenceInput::Glance(reply) => {
+                    let _ = reply.send(self.glance());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stable colour for a name, so a participant looks the same everywhere.
+pub fn color_for(name: &str) -> Color {
+    const PALETTE: [Color; 8] = [
+        Color::rgb(208, 48, 48),
+        Color::rgb(32, 96, 208),
+        Color::rgb(32, 160, 80),
+        Color::rgb(224, 140, 0),
+        Color::rgb(140, 60, 200),
+        Color::rgb(0, 150, 160),
+        Color::rgb(200, 60, 140),
+        Color::rgb(100, 100, 100),
+    ];
+    let hash = name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    PALETTE[hash as usize % PALETTE.len()]
+}
+
+impl std::fmt::Debug for PresenceInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PresenceInput::FromLink { link, presence, .. } => {
+                write!(f, "FromLink({link}, {})", presence.node)
+            }
+            PresenceInput::LinkUp { link, .. } => write!(f, "LinkUp({link})"),
+            PresenceInput::LinkDown { link } => write!(f, "LinkDown({link})"),
+            PresenceInput::Page(page) => write!(f, "Page({page})"),
+            PresenceInput::Cursor(cursor) => write!(f, "Cursor({cursor:?})"),
+            PresenceInput::Role(role) => write!(f, "Role({role:?})"),
+            PresenceInput::Audio(control) => write!(f, "Audio({control:?})"),
+            PresenceInput::Glance(_) => f.write_str("Glance"),
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! `router`: the session's links. It forwards every new op to every link but the one
+//! it came from, never waiting on a link (one whose queue is full is too slow to keep
+//! up: it is dropped and resyncs when it reconnects), and it brings links up and down:
+//! a new link is handed to the sync server for its backlog and announced to presence
+//! and audio; a link that broke a rule is told why and closed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use canopy_axon::{
+    link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TrySendError,
+};
+use canopy_canvas::VersionVector;
+use canopy_protocol::{Message, Refusal, Role, WireOp};
+use tokio::sync::oneshot;
+
+use super::door::DoorInput;
+use super::presence::PresenceInput;
+use super::sync::SyncInput;
+use super::LinkId;
+use crate::audio::AudioInput;
+use crate::metrics::Metrics;
+
+/// Round-trip time of a link's transport, read when someone asks for status.
+pub type RttProbe = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+/// A link that passed its handshake.
+pub struct LinkUp {
+    /// Its id.
+    pub link: LinkId,
+    /// The link's encoder: messages to the peer.
+    pub writer: InboxRef<Message>,
+    /// The link's datagram sender (presence, audio).
+    pub datagrams: InboxRef<Vec<u8>>,
+    /// What the peer has seen (it is sent what it lacks).
+    pub seen: VersionVector,
+    /// True for the link to this node's parent.
+    pub is_parent: bool,
+    /// The peer's role (for children: what they may do here).
+    pub role: Role,
+    /// The peer's name.
+    pub name: String,
+    /// The peer's address.
+    pub address: String,
+    /// Its round-trip time.
+    pub rtt: RttProbe,
+}
+
+/// One link as the router knows it (for status).
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    /// Its id.
+    pub link: LinkId,
+    /// True for the parent.
+    pub is_parent: bool,
+    /// The peer's role.
+    pub role: Role,
+    /// The peer's name.
+    pub name: String,
+    /// The peer's address.
+    pub address: String,
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+}
+
+/// What the router is told or asked.
+pub enum RouterInput {
+    /// New ops from the document, to every link but `origin`.
+    Forward {
+        /// The link they came from (`None`: made or replayed here).
+        origin: Option<LinkId>,
+        /// The ops.
+        ops: Arc<Vec<WireOp>>,
+    },
+    /// A link passed its handshake.
+    LinkUp(Box<LinkUp>),
+    /// A link ended.
+    LinkDown {
+        /// Which.
+        link: LinkId,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// A link broke a rule: tell it why and close it.
+    Misbehaved {
+        /// Which.
+        link: LinkId,
+        /// The reason sent to the peer.
+        refusal: Refusal,
+    },
+    /// The links, for status.
+    Links(oneshot::Sender<Vec<LinkInfo>>),
+}
+
+impl std::fmt::Debug for RouterInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouterInput::Forward { origin, ops } => write!(f, "Forward({origin:?}, {})", ops.len()),
+            RouterInput::LinkUp(up) => write!(f, "LinkUp({})", up.link),
+            RouterInput::LinkDown { link, .. } => write!(f, "LinkDown({link})"),
+            RouterInput::Misbehaved { link, refusal } => write!(f, "Misbehaved({link}, {refusal})"),
+            RouterInput::Links(_) => f.write_str("Links"),
+        }
+    }
+}
+
+struct Route {
+    outbox: Outbox<Message>,
+    info: LinkInfo,
+    rtt: RttProbe,
+}
+
+/// The router component.
+pub struct Router {
+    inbox: Inbox<RouterInput>,
+    /// To the sync server: backlogs of new links.
+    sync: Outbox<SyncInput>,
+    /// To the presence table: links coming and going.
+    presence: Outbox<PresenceInput>,
+    /// To the audio mixer, when audio runs.
+    audio: Outbox<AudioInput>,
+    /// To the door: how many children are linked here.
+    door: Outbox<DoorInput>,
+    routes: BTreeMap<LinkId, Route>,
+    metrics: Option<Arc<Metrics>>,
+    /// Set once stopping: the others may be gone, so nothing waits on them.
+    stopping: bool,
+}
+
+impl Router {
+    /// Makes the boxes.
+    pub fn new(scope: &Scope, metrics: Option<Arc<Metrics>>) -> Self {
+        Self {
+            inbox: scope.inbox_with_capacity("inbox", 1024),
+            sync: scope.outbox("sync"),
+            presence: scope.outbox("presence"),
+            audio: scope.outbox("audio"),
+            door: scope.outbox("door"),
+            routes: BTreeMap::new(),
+            metrics,
+            stopping: false,
+        }
+    }
+
+    async fn link_up(&mut self, ctx: &Context, up: LinkUp) {
+        let outbox = ctx.outbox::<Message>(&format!("to-link[{}]", up.link));
+        if let Err(error) = link(&outbox.handle(), &up.writer) {
+            tracing::warn!(link = up.link, %error, "link ended before it was up");
+            return;
+        }
+        tracing::info!(link = up.link, peer = %up.name, "link up");
+        // Registered first, then the backlog asked for: every op the document
+        // publishes reaches the sync server's replica before the router, so an op is
+        // either in the backlog or forwarded live — never neither.
+        self.routes.insert(
+            up.link,
+            Route {
+                outbox,
+                info: LinkInfo {
+                    link: up.link,
+                    is_parent: up.is_parent,
+                    role: up.role,
+                    name: up.name,
+                    address: up.address,
+                    rtt: Duration::ZERO,
+                },
+                rtt: up.rtt,
+            },
+        );
+        let _ = self
+            .sync
+            .send(SyncInput::Backlog {
+                link: up.link,
+                seen: up.seen,
+                writer: up.writer,
+            })
+            .await;
+        let _ = self
+            .presence
+            .send(PresenceInput::LinkUp {
+                link: up.link,
+                datagrams: up.datagrams.clone(),
+            })
+            .await;
+        let _ = self.audio.try_send(AudioInput::LinkUp {
+            link: up.link,
+            datagrams: up.datagrams,
+        });
+        self.count_children().await;
+    }
+
+    async fn count_children(&mut self) {
+        let children = self.routes.values().filter(|r| !r.info.is_parent).count();
+        let message = DoorInput::Children(children);
+        if self.stopping {
+            let _ = self.door.try_send(message);
+        } else {
+            let _ = self.door.send(message).await;
+        }
+    }
+
+    async fn drop_link(&mut self, link: LinkId, refusal: Option<Refusal>) {
+        let Some(mut route) = self.routes.remove(&link) else {
+            return;
+        };
+        let _ = self.audio.try_send(AudioInput::LinkDown { link });
+        let message = PresenceInput::LinkDown { link };
+        if self.stopping {
+            let _ = self.presence.try_send(message);
+        } else {
+            let _ = self.presence.send(message).await;
+        }
+        if let Some(refusal) = refusal {
+            if let Some(metrics) = &self.metrics {
+                metrics.refused(refusal.kind());
+            }
+            tracing::warn!(link, peer = %route.info.name, %refusal, "closing link");
+            let _ = route.outbox.try_send(Message::Refused(refusal));
+        }
+        route.outbox.close();
+        self.count_children().await;
+    }
+
+    async fn forward(&mut self, origin: Option<LinkId>, ops: Arc<Vec<WireOp>>) {
+        let mut gone = Vec::new();
+        let mut sent = 0u64;
+        for (id, route) in self.routes.iter_mut() {
+            if Some(*id) == origin {
+                continue;
+            }
+            sent += ops.len() as u64;
+            match route.outbox.try_send(Message::Ops(ops.to_vec())) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    gone.push((*id, Some(Refusal::Limit("link too slow to keep up".into()))))
+                }
+                Err(_) => gone.push((*id, None)),
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            Metrics::add(&metrics.ops_out, sent);
+        }
+        for (id, refusal) in gone {
+            self.drop_link(id, refusal).await;
+        }
+    }
+}
+
+impl Component for Router {
+    async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
+        while let Some(input) = self.inbox.recv().await {
+            match input {
+                RouterInput::Forward { origin, ops } => self.forward(origin, ops).await,
+                RouterInput::LinkUp(up) => self.link_up(&ctx, *up).await,
+                RouterInput::LinkDown { link, reason } => {
+                    if let Some(route) = self.routes.get(&link) {
+                        tracing::info!(link, peer = %route.info.name, %reason, "link down");
+                    }
+                    self.drop_link(link, None).await;
+                }
+                RouterInput::Misbehaved { link, refusal } => {
+                    self.drop_link(link, Some(refusal)).await
+                }
+                RouterInput::Links(reply) => {
+                    let links = self
+                        .routes
+                        .values()
+                        .map(|r| LinkInfo {
+                            rtt: (r.rtt)(),
+                            ..r.info.clone()
+                        })
+                        .collect();
+                    let _ = reply.send(links);
+                }
+            }
+        }
+        // Stopping: tell every peer why before the links close.
+        self.stopping = true;
+        for link in self.routes.keys().copied().collect::<Vec<_>>() {
+            self.drop_link(link, Some(Refusal::ShuttingDown)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+}

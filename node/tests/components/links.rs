@@ -1,0 +1,281 @@
+//! A link's own components: deframer, guard, checker, encoder, presence-in.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use canopy_axon::Graph;
+use canopy_canvas::{Limits, NodeId};
+use canopy_node::link::checker::Checker;
+use canopy_node::link::deframer::Deframer;
+use canopy_node::link::encoder::{Encoder, Frame};
+use canopy_node::link::guard::{Guard, Peer};
+use canopy_node::link::presence_in::PresenceIn;
+use canopy_node::session::{DocumentInput, PresenceInput, RouterInput, SessionLimits};
+use canopy_protocol::{
+    encode, Datagram, FrameDecoder, Message, Presence, Refusal, Role, WireOp, MAX_FRAME,
+};
+
+use crate::{driver, next, quiet, tap, wire_start};
+
+fn refusal(input: RouterInput) -> Refusal {
+    match input {
+        RouterInput::Misbehaved { link: 7, refusal } => refusal,
+        other => panic!("expected a refusal for link 7, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_deframer_joins_split_frames_and_refuses_bad_ones() {
+    let graph = Graph::new("test");
+    let deframer = graph.spawn("link[7]/deframer", |s| {
+        Deframer::new(s, 7, FrameDecoder::new())
+    });
+    let (ops_in, mut ops) = tap::<Vec<WireOp>>(&graph, "guard");
+    let (router_in, mut router) = tap::<RouterInput>(&graph, "router");
+    canopy_axon::link(&deframer.outbox("outbox").unwrap(), &ops_in).unwrap();
+    canopy_axon::link(&deframer.outbox("router").unwrap(), &router_in).unwrap();
+    let mut bytes = driver::<Bytes>(&graph, "reader", &deframer.inbox("inbox").unwrap());
+
+    let frame = encode(&Message::Ops(vec![wire_start(3, 1), wire_start(3, 2)])).unwrap();
+    let (first, rest) = frame.split_at(5);
+    bytes.send(Bytes::copy_from_slice(first)).await.unwrap();
+    bytes.send(Bytes::copy_from_slice(rest)).await.unwrap();
+    assert_eq!(next(&mut ops).await.len(), 2, "one batch from two chunks");
+
+    let hello_again = encode(&Message::Refused(Refusal::ShuttingDown)).unwrap();
+    bytes.send(Bytes::from(hello_again)).await.unwrap();
+    quiet(&mut router).await; // the peer closing is not misbehaviour
+
+    let mut huge = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
+    huge.extend_from_slice(&[0; 16]);
+    bytes.send(Bytes::from(huge)).await.unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Limit(_)
+    ));
+    bytes.send(Bytes::from(frame)).await.unwrap();
+    quiet(&mut ops).await; // after a refusal nothing more passes
+}
+
+#[tokio::test]
+async fn the_deframer_refuses_a_second_hello() {
+    let graph = Graph::new("test");
+    let deframer = graph.spawn("link[7]/deframer", |s| {
+        Deframer::new(s, 7, FrameDecoder::new())
+    });
+    let (router_in, mut router) = tap::<RouterInput>(&graph, "router");
+    canopy_axon::link(&deframer.outbox("router").unwrap(), &router_in).unwrap();
+    let mut bytes = driver::<Bytes>(&graph, "reader", &deframer.inbox("inbox").unwrap());
+    let created = encode(&Message::Created {
+        editor: String::new(),
+        viewer: String::new(),
+    })
+    .unwrap();
+    bytes.send(Bytes::from(created)).await.unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Protocol(_)
+    ));
+}
+
+fn spawn_guard(
+    graph: &Graph,
+    peer: Peer,
+    limits: SessionLimits,
+    held: u64,
+) -> (
+    canopy_axon::Outbox<Vec<WireOp>>,
+    tokio::sync::mpsc::UnboundedReceiver<Vec<WireOp>>,
+    tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
+) {
+    let guard = graph.spawn("link[7]/guard", |s| {
+        Guard::new(s, 7, peer, limits, Arc::new(AtomicU64::new(held)), None)
+    });
+    let (ops_in, ops) = tap::<Vec<WireOp>>(graph, "checker");
+    let (router_in, router) = tap::<RouterInput>(graph, "router");
+    canopy_axon::link(&guard.outbox("outbox").unwrap(), &ops_in).unwrap();
+    canopy_axon::link(&guard.outbox("router").unwrap(), &router_in).unwrap();
+    let input = driver::<Vec<WireOp>>(graph, "deframer", &guard.inbox("inbox").unwrap());
+    (input, ops, router)
+}
+
+#[tokio::test]
+async fn the_guard_lets_editors_through_and_stops_viewers() {
+    let graph = Graph::new("test");
+    let editor = Peer {
+        is_parent: false,
+        role: Role::Editor,
+    };
+    let (mut input, mut ops, mut router) = spawn_guard(&graph, editor, SessionLimits::default(), 0);
+    input.send(vec![wire_start(3, 1)]).await.unwrap();
+    assert_eq!(next(&mut ops).await.len(), 1);
+    quiet(&mut router).await;
+
+    let graph = Graph::new("test");
+    let viewer = Peer {
+        is_parent: false,
+        role: Role::Viewer,
+    };
+    let (mut input, mut ops, mut router) = spawn_guard(&graph, viewer, SessionLimits::default(), 0);
+    input.send(vec![wire_start(3, 1)]).await.unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::ViewerEdit(_)
+    ));
+    input.send(vec![wire_start(3, 2)]).await.unwrap();
+    quiet(&mut ops).await;
+
+    // A parent passes on the tree's ops whatever role this node holds.
+    let graph = Graph::new("test");
+    let parent = Peer {
+        is_parent: true,
+        role: Role::Viewer,
+    };
+    let (mut input, mut ops, _router) = spawn_guard(&graph, parent, SessionLimits::default(), 0);
+    input.send(vec![wire_start(3, 1)]).await.unwrap();
+    assert_eq!(next(&mut ops).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_guard_holds_links_to_their_op_and_byte_budgets() {
+    let editor = Peer {
+        is_parent: false,
+        role: Role::Editor,
+    };
+    let graph = Graph::new("test");
+    let tight = SessionLimits {
+        ops_per_second: 1.0,
+        ops_burst: 3.0,
+        ..SessionLimits::default()
+    };
+    let (mut input, mut ops, mut router) = spawn_guard(&graph, editor, tight, 0);
+    input
+        .send((1..=3).map(|s| wire_start(3, s)).collect())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ops).await.len(), 3, "the burst");
+    input
+        .send(vec![wire_start(3, 4), wire_start(3, 5)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Limit(_)
+    ));
+
+    let graph = Graph::new("test");
+    let full = SessionLimits {
+        max_bytes: Some(1000),
+        ..SessionLimits::default()
+    };
+    let (mut input, _ops, mut router) = spawn_guard(&graph, editor, full, 990);
+    input.send(vec![wire_start(3, 1)]).await.unwrap();
+    let reason = refusal(next(&mut router).await);
+    assert!(reason.to_string().contains("1000 bytes"), "{reason}");
+}
+
+#[tokio::test]
+async fn the_checker_passes_the_good_ops_before_a_bad_one() {
+    let graph = Graph::new("test");
+    let checker = graph.spawn("link[7]/checker", |s| Checker::new(s, 7, Limits::default()));
+    let (document_in, mut document) = tap::<DocumentInput>(&graph, "document");
+    let (router_in, mut router) = tap::<RouterInput>(&graph, "router");
+    canopy_axon::link(&checker.outbox("outbox").unwrap(), &document_in).unwrap();
+    canopy_axon::link(&checker.outbox("router").unwrap(), &router_in).unwrap();
+    let mut input = driver::<Vec<WireOp>>(&graph, "guard", &checker.inbox("inbox").unwrap());
+
+    let mut garbage = wire_start(3, 2);
+    garbage.payload = vec![0xff; 9];
+    let mut too_wide = crate::stroke_start(3, 3);
+    if let canopy_canvas::Action::StrokeStart { width, .. } = &mut too_wide.action {
+        *width = 1e9;
+    }
+    input
+        .send(vec![wire_start(3, 1), garbage, wire_start(3, 4)])
+        .await
+        .unwrap();
+    match next(&mut document).await {
+        DocumentInput::FromLink { link: 7, ops } => {
+            assert_eq!(ops.len(), 1);
+            assert_eq!(ops[0].op.id.node, NodeId(3));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Protocol(_)
+    ));
+    // Nothing more from a link being closed, good or bad.
+    input.send(vec![WireOp::from_op(&too_wide)]).await.unwrap();
+    quiet(&mut document).await;
+    quiet(&mut router).await;
+
+    // An op that decodes but breaks the rules every peer applies.
+    let (checked, reason) =
+        canopy_node::link::checker::check(vec![WireOp::from_op(&too_wide)], &Limits::default());
+    assert!(checked.is_empty());
+    assert!(reason.is_some());
+}
+
+#[tokio::test]
+async fn the_encoder_marks_a_refusal_as_the_last_frame() {
+    let graph = Graph::new("test");
+    let encoder = graph.spawn("link[7]/encoder", Encoder::new);
+    let (frames_in, mut frames) = tap::<Frame>(&graph, "writer");
+    canopy_axon::link(&encoder.outbox("outbox").unwrap(), &frames_in).unwrap();
+    let mut input = driver::<Message>(&graph, "router", &encoder.inbox("inbox").unwrap());
+    input
+        .send(Message::Ops(vec![wire_start(3, 1)]))
+        .await
+        .unwrap();
+    input
+        .send(Message::Refused(Refusal::ShuttingDown))
+        .await
+        .unwrap();
+    input
+        .send(Message::Ops(vec![wire_start(3, 2)]))
+        .await
+        .unwrap();
+    let ops = next(&mut frames).await;
+    assert!(ops.closing.is_none());
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&ops.bytes);
+    assert_eq!(
+        decoder.next_message().unwrap(),
+        Some(Message::Ops(vec![wire_start(3, 1)]))
+    );
+    let last = next(&mut frames).await;
+    assert_eq!(last.closing.as_deref(), Some("the node is shutting down"));
+    quiet(&mut frames).await;
+}
+
+#[tokio::test]
+async fn presence_in_decodes_and_drops_what_is_malformed() {
+    let graph = Graph::new("test");
+    let presence_in = graph.spawn("link[7]/presence-in", |s| PresenceIn::new(s, 7));
+    let (table_in, mut table) = tap::<PresenceInput>(&graph, "presence");
+    canopy_axon::link(&presence_in.outbox("outbox").unwrap(), &table_in).unwrap();
+    let mut input = driver::<Vec<u8>>(&graph, "datagrams-in", &presence_in.inbox("inbox").unwrap());
+    input.send(vec![0, 0xff, 0xff]).await.unwrap();
+    let presence = Presence {
+        node: NodeId(9),
+        seq: 1,
+        name: "bo".into(),
+        color: canopy_canvas::Color::rgb(1, 1, 1),
+        page: 0,
+        cursor: None,
+        role: None,
+        muted: false,
+    };
+    input.send(Datagram::presence(&presence)).await.unwrap();
+    match next(&mut table).await {
+        PresenceInput::FromLink {
+            link: 7,
+            presence: p,
+            ..
+        } => assert_eq!(p, presence),
+        other => panic!("{other:?}"),
+    }
+    quiet(&mut table).await;
+}

@@ -1,0 +1,363 @@
+//! A session's per-node components, wired as a node wires them, driven through their
+//! boxes: the store, links and tools are taps and drivers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use canopy_axon::Graph;
+use canopy_canvas::{Color, Document, NodeId, Point, Tool, VersionVector};
+use canopy_node::session::{
+    self, Checked, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PresenceInput, RouterInput,
+    Session, SessionLimits, StatusInput, SyncInput,
+};
+use canopy_node::store::StoreInput;
+use canopy_protocol::{
+    public_key, Authority, Datagram, Fingerprint, Hello, Message, Presence, Refusal, Role,
+    PROTOCOL_VERSION,
+};
+use ring::rand::SystemRandom;
+use ring::signature::Ed25519KeyPair;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{driver, next, quiet, stroke_start, tap, wire_start};
+
+fn key() -> Ed25519KeyPair {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+    Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}
+
+struct Running {
+    graph: Graph,
+    session: Session,
+    store: mpsc::UnboundedReceiver<StoreInput>,
+    session_key: Ed25519KeyPair,
+    authority: Authority,
+    node_key: Arc<Ed25519KeyPair>,
+}
+
+fn start(document: Document) -> Running {
+    let graph = Graph::new("test");
+    let session_key = key();
+    let node_key = Arc::new(key());
+    let (id, authority) = Authority::root(&session_key, &node_key, 1);
+    let setup = NodeSetup {
+        print_invites: false,
+        invite_ttl: None,
+        name: "host".into(),
+        key: Arc::clone(&node_key),
+        fingerprint: Fingerprint([7; 32]),
+        public_address: "127.0.0.1:7447".into(),
+        session: id,
+        authority: Some(authority.clone()),
+        ancestors: Vec::new(),
+        meters: None,
+        document,
+        limits: SessionLimits::default(),
+        stored_bytes: 0,
+        metrics: None,
+        revoked: Default::default(),
+        file: None,
+    };
+    let (store_in, store) = tap::<StoreInput>(&graph, "store");
+    let session = session::spawn(&graph, "", setup, &store_in, None).unwrap();
+    Running {
+        graph,
+        session,
+        store,
+        session_key,
+        authority,
+        node_key,
+    }
+}
+
+/// A link as the router sees it: its encoder and datagram sender are taps.
+struct FakeLink {
+    messages: mpsc::UnboundedReceiver<Message>,
+    datagrams: mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
+    let (writer, messages) = tap::<Message>(&r.graph, &format!("link[{id}]/encoder"));
+    let (datagrams_in, datagrams) = tap::<Vec<u8>>(&r.graph, &format!("link[{id}]/datagrams-out"));
+    let mut router = driver(
+        &r.graph,
+        &format!("link[{id}]/handshake"),
+        &r.session.ports.router,
+    );
+    router
+        .send(RouterInput::LinkUp(Box::new(LinkUp {
+            link: id,
+            writer,
+            datagrams: datagrams_in,
+            seen,
+            is_parent: false,
+            role: Role::Editor,
+            name: format!("peer{id}"),
+            address: "127.0.0.1:1".into(),
+            rtt: Arc::new(|| Duration::from_millis(3)),
+        })))
+        .await
+        .unwrap();
+    // Once the router has answered, it has handed the link to the sync server and the
+    // presence table: whatever the test sends next queues behind that.
+    let (reply, answer) = oneshot::channel();
+    router.send(RouterInput::Links(reply)).await.unwrap();
+    assert!(answer.await.unwrap().iter().any(|l| l.link == id));
+    FakeLink {
+        messages,
+        datagrams,
+    }
+}
+
+async fn ops_of(link: &mut FakeLink) -> Vec<canopy_protocol::WireOp> {
+    match next(&mut link.messages).await {
+        Message::Ops(ops) => ops,
+        other => panic!("expected ops, got {other:?}"),
+    }
+}
+
+fn stroke_on_first_page() -> Edit {
+    Edit::Stroke {
+        page: 0,
+        color: Color::rgb(9, 9, 9),
+        width: 3.0,
+        points: vec![Point::new(1.0, 1.0), Point::new(20.0, 30.0)],
+        tool: Tool::Pen,
+    }
+}
+
+#[tokio::test]
+async fn a_local_edit_is_saved_then_reaches_every_link() {
+    let mut r = start(Document::new(NodeId(1)));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut b = link_up(&r, 2, VersionVector::default()).await;
+    let mut edits = driver(&r.graph, "script", &r.session.ports.document);
+    edits
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    match next(&mut r.store).await {
+        StoreInput::Ops(_, ops) => assert_eq!(ops.len(), 3, "start, points, end"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ops_of(&mut a).await.len(), 3);
+    assert_eq!(ops_of(&mut b).await.len(), 3);
+}
+
+#[tokio::test]
+async fn ops_from_a_link_go_to_every_other_link_once() {
+    let mut r = start(Document::new(NodeId(1)));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut b = link_up(&r, 2, VersionVector::default()).await;
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    let op = stroke_start(5, 1);
+    let checked = || Checked {
+        wire: wire_start(5, 1),
+        op: op.clone(),
+    };
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            ops: vec![checked()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(ops_of(&mut b).await, vec![wire_start(5, 1)]);
+    quiet(&mut a.messages).await; // never back to where it came from
+                                  // A duplicate is applied once and forwarded never.
+    checker
+        .send(DocumentInput::FromLink {
+            link: 2,
+            ops: vec![checked()],
+        })
+        .await
+        .unwrap();
+    quiet(&mut a.messages).await;
+    assert!(matches!(next(&mut r.store).await, StoreInput::Ops(_, ops) if ops.len() == 1));
+    quiet(&mut r.store).await;
+}
+
+#[tokio::test]
+async fn a_new_link_gets_its_backlog_from_the_sync_server() {
+    let mut document = Document::new(NodeId(1));
+    for seq in 1..=5 {
+        document.apply(stroke_start(4, seq)).unwrap();
+    }
+    let r = start(document);
+    let mut seen = VersionVector::default();
+    seen.0.insert(NodeId(4), 2);
+    let mut late = link_up(&r, 9, seen).await;
+    let backlog = ops_of(&mut late).await;
+    let seqs: Vec<u64> = backlog.iter().map(|w| w.id.seq).collect();
+    assert_eq!(seqs, vec![3, 4, 5], "only what it lacks");
+}
+
+#[tokio::test]
+async fn an_op_the_document_refuses_closes_its_link_with_the_reason() {
+    let limits = canopy_canvas::Limits {
+        max_pages: 1,
+        ..canopy_canvas::Limits::default()
+    };
+    let r = start(Document::with_limits(NodeId(1), limits));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    // A new page passes the stateless checks, but the document is at its page cap.
+    let new_page = |seq| {
+        let mut page = stroke_start(5, seq);
+        page.action = canopy_canvas::Action::NewPage {
+            position: seq as f64,
+        };
+        Checked {
+            wire: canopy_protocol::WireOp::from_op(&page),
+            op: page,
+        }
+    };
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            ops: vec![new_page(1), new_page(2)],
+        })
+        .await
+        .unwrap();
+    match next(&mut a.messages).await {
+        Message::Refused(Refusal::Limit(reason)) => assert!(reason.contains("page"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_door_admits_with_a_valid_invite_and_signs_nothing_per_glance() {
+    let r = start(Document::new(NodeId(1)));
+    let mut door = driver(&r.graph, "link[1]/handshake", &r.session.ports.door);
+    let invite = r
+        .authority
+        .invite(&r.session_key_id(), &r.node_key, Role::Viewer, None, 5);
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        session: r.session_key_id(),
+        node: NodeId(2),
+        node_key: public_key(&key()),
+        name: "joiner".into(),
+        invite,
+        seen: VersionVector::default(),
+    };
+    let (reply, answer) = oneshot::channel();
+    door.send(DoorInput::Admit {
+        hello: Box::new(hello.clone()),
+        reply,
+    })
+    .await
+    .unwrap();
+    let welcome = answer.await.unwrap().unwrap();
+    assert_eq!(welcome.role, Role::Viewer);
+    assert_eq!(welcome.ancestors.len(), 1, "this node, for rejoining");
+
+    let mut wrong = hello;
+    wrong.protocol += 1;
+    let (reply, answer) = oneshot::channel();
+    door.send(DoorInput::Admit {
+        hello: Box::new(wrong),
+        reply,
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer.await.unwrap(),
+        Err(Refusal::VersionMismatch { .. })
+    ));
+
+    // Glances show the same invite each time: minted once, not per glance.
+    let mut status = driver(&r.graph, "window", &r.session.ports.status);
+    let mut glance = || {
+        let (reply, answer) = oneshot::channel();
+        let sent = status.try_send(StatusInput::Glance(reply)).is_ok();
+        async move {
+            assert!(sent);
+            answer.await.unwrap()
+        }
+    };
+    let first = glance().await;
+    let second = glance().await;
+    assert_eq!(first.invites.len(), 2);
+    assert_eq!(first.invites, second.invites);
+    assert!(first.digest.is_none());
+}
+
+#[tokio::test]
+async fn status_gathers_links_counts_and_digest() {
+    let mut document = Document::new(NodeId(1));
+    document.apply(stroke_start(4, 1)).unwrap();
+    let expected_digest = document.digest().to_string();
+    let r = start(document);
+    let _a = link_up(&r, 1, VersionVector::default()).await;
+    let mut status = driver(&r.graph, "control", &r.session.ports.status);
+    let (reply, answer) = oneshot::channel();
+    status.send(StatusInput::Full(reply)).await.unwrap();
+    let status = answer.await.unwrap();
+    assert_eq!(status.ops, 1);
+    assert_eq!(status.digest, Some(expected_digest));
+    assert_eq!(status.children.len(), 1);
+    assert_eq!(status.children[0].name, "peer1");
+    assert!((status.children[0].rtt_ms - 3.0).abs() < 1e-9);
+    assert_eq!(status.role, Some(Role::Editor));
+    assert!(status.root);
+}
+
+#[tokio::test]
+async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
+    let r = start(Document::new(NodeId(1)));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut b = link_up(&r, 2, VersionVector::default()).await;
+    let mut presence_in = driver(&r.graph, "link[1]/presence-in", &r.session.ports.presence);
+    let news = |seq| Presence {
+        node: NodeId(8),
+        seq,
+        name: "cy".into(),
+        color: Color::rgb(5, 5, 5),
+        page: 0,
+        cursor: None,
+        role: None,
+        muted: false,
+    };
+    // Skip this node's own announcements (sent every second and on link up).
+    let others = |rx: &mut mpsc::UnboundedReceiver<Vec<u8>>| {
+        let mut found = Vec::new();
+        while let Ok(bytes) = rx.try_recv() {
+            if let Ok(Datagram::Presence(p)) = Datagram::parse(&bytes) {
+                if p.node == NodeId(8) {
+                    found.push(p.seq);
+                }
+            }
+        }
+        found
+    };
+    for seq in [2, 1, 3] {
+        presence_in
+            .send(PresenceInput::FromLink {
+                link: 1,
+                presence: news(seq),
+                bytes: Datagram::presence(&news(seq)),
+            })
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(others(&mut b.datagrams), vec![2, 3], "seq 1 was old news");
+    assert_eq!(
+        others(&mut a.datagrams),
+        Vec::<u64>::new(),
+        "not back to its origin"
+    );
+
+    // Asking for a copy: the sync server answers from its replica.
+    let mut sync = driver(&r.graph, "window", &r.session.ports.sync);
+    let (reply, answer) = oneshot::channel();
+    sync.send(SyncInput::Snapshot(reply)).await.unwrap();
+    assert_eq!(answer.await.unwrap().local_node(), NodeId(1));
+}
+
+impl Running {
+    fn session_key_id(&self) -> canopy_protocol::SessionId {
+        canopy_protocol::SessionId(public_key(&self.session_key))
+    }
+}
