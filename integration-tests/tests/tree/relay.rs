@@ -184,8 +184,22 @@ fn refused_join(url: &str) -> String {
         ])
         .arg(dir.path())
         .args(["--listen", "127.0.0.1:0"])
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // A join that is let in runs on: give up on it rather than wait for ever.
+    let mut child = output;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the join was not refused (it is still running after 30 s)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
     assert!(!output.status.success(), "the join was not refused");
     String::from_utf8_lossy(&output.stderr).to_string()
 }
@@ -517,4 +531,63 @@ fn a_host_token_lets_a_peer_create_a_session_on_the_relay() {
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("host token is not valid"), "{error}");
+}
+
+/// Revocations that cannot be read keep a session closed (they used to read as
+/// "nothing revoked"), and the relay says why in its log.
+#[test]
+fn revocations_that_cannot_be_read_keep_the_session_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let relay = Relay::start_in(dir.path(), &listen, &[]);
+    let (id, editor, _) = relay.new_session("closed when in doubt");
+    drop(relay);
+    // A folder where the file of revoked invites belongs: reading it fails.
+    std::fs::create_dir_all(dir.path().join("revoked").join(&id).join("not-a-file")).unwrap();
+    let relay = Relay::start_in(dir.path(), &listen, &[]);
+    let error = refused_join(&editor);
+    assert!(error.contains("cannot load session"), "{error}");
+    assert!(
+        relay.log().contains("revoked invites"),
+        "the log should say what is wrong:\n{}",
+        relay.log()
+    );
+}
+
+/// Admin calls at once all land: each host token issued is kept (writes used to read
+/// the whole file and write it back, so concurrent calls lost each other's lines).
+#[test]
+fn host_tokens_issued_at_once_are_all_kept() {
+    let relay = std::sync::Arc::new(Relay::start(&[]));
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let relay = std::sync::Arc::clone(&relay);
+            std::thread::spawn(move || {
+                relay.json(
+                    "POST",
+                    "/host-tokens",
+                    Some(&format!(r#"{{"label":"host{i}"}}"#)),
+                )
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let kept = std::fs::read_to_string(relay.data.join("host-tokens")).unwrap();
+    assert_eq!(kept.lines().count(), 16, "{kept}");
+    // And each of them is known: deleting any one works.
+    for i in 0..16 {
+        assert_eq!(
+            relay
+                .http(
+                    "DELETE",
+                    &format!("/host-tokens/host{i}"),
+                    Some(TOKEN),
+                    None
+                )
+                .0,
+            204
+        );
+    }
 }

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod lines;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,9 @@ use canopy_protocol::{
 };
 use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::oneshot;
+
+use lines::{LineFile, LinesError};
 
 use crate::metrics::Metrics;
 use crate::node::{self, Router};
@@ -40,19 +43,50 @@ pub use config::{LogFormat, RelayArgs, RelayConfig};
 /// How often idle sessions are looked for.
 const EXPIRY_CHECK: Duration = Duration::from_secs(5);
 
+/// How long a glance at one session may take: a stuck session answers nothing, and
+/// listings, metrics and expiry go on without it.
+const GLANCE_DEADLINE: Duration = Duration::from_secs(2);
+
 /// One session held in memory.
 struct Session {
     /// The session's components.
     running: crate::session::Session,
-    /// The admin component's way to this session (status, invites, revocations).
-    control: Control,
+    /// The admin component's way to this session (status, invites, revocations); a
+    /// lock of this session's own, so one stuck session holds up no other.
+    control: tokio::sync::Mutex<Control>,
+    /// Revoked invite tokens, kept in `DATA/revoked/ID`.
+    revoked: LineFile,
     store: ComponentHandle,
-    parent: Option<ComponentHandle>,
+    parent: std::sync::Mutex<Option<ComponentHandle>>,
     upstream: Option<String>,
     title: String,
     created_ms: u64,
     /// Since when nobody has been connected.
-    idle_since: Option<Instant>,
+    idle_since: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Session {
+    /// The session's status, or `None` if it does not answer in time.
+    async fn glance(&self) -> Option<Status> {
+        tokio::time::timeout(GLANCE_DEADLINE, async {
+            let mut control = self.control.lock().await;
+            glance(&mut control.status).await
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// A new invite URL, or `None` if the session cannot (or does not answer).
+    async fn invite(&self, role: Role, ttl: Option<Duration>) -> Option<String> {
+        tokio::time::timeout(GLANCE_DEADLINE, async {
+            let mut control = self.control.lock().await;
+            invite(&mut control.door, role, ttl).await
+        })
+        .await
+        .ok()
+        .flatten()
+    }
 }
 
 /// The admin component's outboxes to one session.
@@ -102,6 +136,12 @@ pub enum RelayError {
     Internal(#[from] anyhow::Error),
 }
 
+impl From<LinesError> for RelayError {
+    fn from(error: LinesError) -> Self {
+        RelayError::Internal(error.into())
+    }
+}
+
 /// A running relay.
 pub struct Relay {
     config: RelayConfig,
@@ -114,7 +154,13 @@ pub struct Relay {
     public_address: String,
     /// Shared by every session and the listener.
     pub metrics: Arc<Metrics>,
-    sessions: Mutex<BTreeMap<SessionId, Session>>,
+    /// Loaded sessions. Never locked across an await: take what is needed and let go.
+    sessions: std::sync::Mutex<BTreeMap<SessionId, Arc<Session>>>,
+    /// One gate per session being loaded, so two joins never load it twice and a
+    /// slow load holds up joins to that session only.
+    loading: std::sync::Mutex<BTreeMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Host tokens: one `label<TAB>sha256(token)` line each.
+    host_tokens: LineFile,
     draining: AtomicBool,
     started: Instant,
 }
@@ -167,7 +213,10 @@ impl Relay {
             fingerprint: identity.fingerprint,
             public_address,
             metrics: Arc::new(Metrics::default()),
-            sessions: Mutex::new(BTreeMap::new()),
+            sessions: std::sync::Mutex::new(BTreeMap::new()),
+            loading: std::sync::Mutex::new(BTreeMap::new()),
+            host_tokens: LineFile::open(&host_tokens_file(&config.data))
+                .context("the relay's host tokens")?,
             draining: AtomicBool::new(false),
             started: Instant::now(),
             config,
@@ -216,27 +265,57 @@ impl Relay {
         self.started.elapsed()
     }
 
+    /// The loaded sessions (the lock is let go at once).
+    fn loaded(&self) -> std::sync::MutexGuard<'_, BTreeMap<SessionId, Arc<Session>>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A loaded session.
+    fn session(&self, id: &SessionId) -> Option<Arc<Session>> {
+        self.loaded().get(id).cloned()
+    }
+
     /// The ports of a session, loading it from disk if it is idle.
     async fn route(&self, session: SessionId) -> Result<SessionPorts, Refusal> {
         if self.draining.load(Ordering::Relaxed) {
             return Err(Refusal::ShuttingDown);
         }
-        let mut sessions = self.sessions.lock().await;
-        if let Some(found) = sessions.get(&session) {
+        if let Some(found) = self.session(&session) {
             return Ok(found.running.ports.clone());
         }
-        match self.load(&session).await {
+        let gate = Arc::clone(
+            self.loading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(session)
+                .or_default(),
+        );
+        let _loading = gate.lock().await;
+        if let Some(found) = self.session(&session) {
+            return Ok(found.running.ports.clone()); // loaded while we waited
+        }
+        let result = match self.load(&session).await {
             Ok(Some(loaded)) => {
                 let ports = loaded.running.ports.clone();
-                sessions.insert(session, loaded);
+                self.loaded().insert(session, Arc::new(loaded));
                 Ok(ports)
             }
             Ok(None) => Err(Refusal::UnknownSession(session.to_string())),
             Err(error) => {
                 tracing::error!(session = %session, error = format!("{error:#}"), "cannot load session");
-                Err(Refusal::UnknownSession(session.to_string()))
+                Err(Refusal::Protocol(format!(
+                    "this relay cannot load session {}; its operator has been told",
+                    short(&session)
+                )))
             }
-        }
+        };
+        self.loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&session);
+        result
     }
 
     /// Loads a session held on disk (root sessions: its key is here).
@@ -253,16 +332,25 @@ impl Relay {
         if found != *session {
             bail!("the key stored for session {session} is for {found}");
         }
-        let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        // Reading a big file takes a while: on the blocking pool, not the runtime.
+        let opened =
+            tokio::task::spawn_blocking(move || -> Result<(Store, canopy_canvas::Document)> {
+                let store =
+                    Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+                let document = store.document()?;
+                Ok((store, document))
+            })
+            .await
+            .map_err(|e| anyhow!("loading the session failed: {e}"))??;
         tracing::info!(session = %short(session), "session loaded");
-        self.spawn_session(store, Some(authority), Vec::new(), None)
+        self.spawn_session(opened, Some(authority), Vec::new(), None)
             .map(Some)
     }
 
     /// Starts a session's components and store on the relay's graph.
     fn spawn_session(
         &self,
-        store: Store,
+        (store, document): (Store, canopy_canvas::Document),
         authority: Option<Authority>,
         ancestors: Vec<canopy_protocol::Ancestor>,
         upstream: Option<String>,
@@ -271,10 +359,10 @@ impl Relay {
         let name = format!("session[{}]", short(&session));
         let path = store.path().to_path_buf();
         let stored_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let document = store.document()?;
-        let revoked = std::fs::read_to_string(revoked_file(&self.config.data, &session))
-            .map(|text| text.lines().map(str::to_string).collect())
-            .unwrap_or_default();
+        // Revocations that cannot be read keep the session closed (fail closed).
+        let revocations = LineFile::open(&revoked_file(&self.config.data, &session))
+            .context("the session's revoked invites")?;
+        let revoked = revocations.lines().into_iter().collect();
         // A mixer per session, as in every node: no microphone or speakers here, only
         // mix-minus between the links.
         let (_, audio, meters) = crate::audio::spawn(
@@ -325,13 +413,14 @@ impl Relay {
         link(&control.door.handle(), &running.ports.door)?;
         Ok(Session {
             running,
-            control,
+            control: tokio::sync::Mutex::new(control),
+            revoked: revocations,
             store,
-            parent: None,
+            parent: std::sync::Mutex::new(None),
             upstream,
             title,
             created_ms,
-            idle_since: None,
+            idle_since: std::sync::Mutex::new(None),
         })
     }
 
@@ -355,24 +444,23 @@ impl Relay {
         let data = &self.config.data;
         let session_key = identity::new_session_key(data, false)?;
         let (session, authority) = Authority::root(&session_key, &self.key, now_seconds());
-        let store = Store::create(
-            &session_file(data, &session),
-            &Meta {
-                session,
-                node: crate::session::fresh_node_id(),
-                created_ms: now_ms(),
-                title: title.to_string(),
-            },
-        )
-        .map_err(anyhow::Error::from)?;
-        let mut loaded = self.spawn_session(store, Some(authority), Vec::new(), None)?;
+        let meta = Meta {
+            session,
+            node: crate::session::fresh_node_id(),
+            created_ms: now_ms(),
+            title: title.to_string(),
+        };
+        let store =
+            Store::create(&session_file(data, &session), &meta).map_err(anyhow::Error::from)?;
+        let document = canopy_canvas::Document::new(meta.node);
+        let loaded = self.spawn_session((store, document), Some(authority), Vec::new(), None)?;
         let mut invites = BTreeMap::new();
         for role in [Role::Editor, Role::Viewer] {
-            if let Some(url) = invite(&mut loaded.control.door, role, None).await {
+            if let Some(url) = loaded.invite(role, None).await {
                 invites.insert(role.to_string(), url);
             }
         }
-        self.sessions.lock().await.insert(session, loaded);
+        self.loaded().insert(session, Arc::new(loaded));
         tracing::info!(session = %short(&session), title, "session created");
         Ok((session, invites))
     }
@@ -386,19 +474,19 @@ impl Relay {
                 "a host token needs a label of 1 to 100 characters (no tabs or newlines)".into(),
             ));
         }
-        let path = host_tokens_file(&self.config.data);
-        let mut lines = std::fs::read_to_string(&path).unwrap_or_default();
-        if lines.lines().any(|l| l.split('\t').next() == Some(label)) {
-            return Err(RelayError::BadRequest(format!(
-                "a host token labelled {label:?} exists"
-            )));
-        }
         let mut secret = [0u8; 24];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
             .map_err(|_| anyhow!("no randomness for a token"))?;
         let token = data_encoding::BASE64URL_NOPAD.encode(&secret);
-        lines.push_str(&format!("{label}\t{}\n", token_digest(&token)));
-        std::fs::write(&path, lines).map_err(anyhow::Error::from)?;
+        self.host_tokens.update(|lines| {
+            if lines.iter().any(|l| l.split('\t').next() == Some(label)) {
+                return Err(RelayError::BadRequest(format!(
+                    "a host token labelled {label:?} exists"
+                )));
+            }
+            lines.push(format!("{label}\t{}", token_digest(&token)));
+            Ok(())
+        })?;
         let (host, port) =
             crate::session::split_address(&self.public_address).ok_or_else(|| {
                 anyhow!(
@@ -420,21 +508,14 @@ impl Relay {
 
     /// Revokes the host token with this label.
     pub fn revoke_host_token(&self, label: &str) -> Result<(), RelayError> {
-        let path = host_tokens_file(&self.config.data);
-        let lines = std::fs::read_to_string(&path).unwrap_or_default();
-        let kept: Vec<&str> = lines
-            .lines()
-            .filter(|l| l.split('\t').next() != Some(label))
-            .collect();
-        if kept.len() == lines.lines().count() {
-            return Err(RelayError::NotFound(format!("host token {label:?}")));
-        }
-        let mut text = kept.join("\n");
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        std::fs::write(&path, text).map_err(anyhow::Error::from)?;
-        Ok(())
+        self.host_tokens.update(|lines| {
+            let before = lines.len();
+            lines.retain(|l| l.split('\t').next() != Some(label));
+            if lines.len() == before {
+                return Err(RelayError::NotFound(format!("host token {label:?}")));
+            }
+            Ok(())
+        })
     }
 
     /// A session for the holder of a host token: its (editor, viewer) invite URLs.
@@ -444,9 +525,8 @@ impl Relay {
         title: &str,
     ) -> Result<(String, String), Refusal> {
         let digest = token_digest(token);
-        let known = std::fs::read_to_string(host_tokens_file(&self.config.data))
-            .unwrap_or_default()
-            .lines()
+        let known = self
+            .host_tokens
             .any(|l| l.split('\t').nth(1) == Some(digest.as_str()));
         if !known {
             return Err(Refusal::BadInvite(
@@ -467,7 +547,7 @@ impl Relay {
     pub async fn join_upstream(&self, url: &str) -> Result<SessionId> {
         let parsed: JoinUrl = url.parse().map_err(|e| anyhow!("bad upstream URL: {e}"))?;
         let session = parsed.session;
-        if self.sessions.lock().await.contains_key(&session) {
+        if self.session(&session).is_some() {
             bail!("session {session} is already served here");
         }
         let data = &self.config.data;
@@ -486,6 +566,7 @@ impl Relay {
             )?
         };
         let document = store.document()?;
+        let seen = document.version_vector();
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             session,
@@ -493,7 +574,7 @@ impl Relay {
             node_key: public_key(&self.key),
             name: "relay".into(),
             invite: parsed.invite.clone(),
-            seen: document.version_vector(),
+            seen,
         };
         let fingerprint = parsed
             .fingerprint
@@ -510,7 +591,12 @@ impl Relay {
         .await?;
         let authority = Some(joined.welcome.authority.clone());
         let ancestors = joined.welcome.ancestors.clone();
-        let mut loaded = self.spawn_session(store, authority, ancestors, Some(url.to_string()))?;
+        let loaded = self.spawn_session(
+            (store, document),
+            authority,
+            ancestors,
+            Some(url.to_string()),
+        )?;
         let name = format!("session[{}]/parent", short(&session));
         let config = crate::node::NodeConfig {
             listen: self.config.listen,
@@ -518,17 +604,21 @@ impl Relay {
             join: Some(url.to_string()),
             ..crate::node::NodeConfig::new(data.clone(), "relay")
         };
-        loaded.parent = Some(node::spawn_parent(
+        let parent = node::spawn_parent(
             &self.graph,
             &name,
             self.endpoint.clone(),
             &loaded.running.ports,
             config,
             joined,
-        )?);
+        )?;
+        *loaded
+            .parent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(parent);
         std::fs::create_dir_all(data.join("upstreams"))?;
         std::fs::write(upstream_file(data, &session), url)?;
-        self.sessions.lock().await.insert(session, loaded);
+        self.loaded().insert(session, Arc::new(loaded));
         tracing::info!(session = %short(&session), upstream = %address, "serving an upstream session");
         Ok(session)
     }
@@ -555,8 +645,7 @@ impl Relay {
     /// The sessions, loaded ones with their live numbers.
     pub async fn list(&self) -> Result<Vec<SessionInfo>> {
         let mut ids = self.session_ids()?;
-        let mut sessions = self.sessions.lock().await;
-        let loaded: Vec<SessionId> = sessions.keys().copied().collect();
+        let loaded: Vec<SessionId> = self.loaded().keys().copied().collect();
         ids.extend(
             loaded
                 .into_iter()
@@ -565,21 +654,17 @@ impl Relay {
         );
         let mut infos = Vec::new();
         for id in ids {
-            infos.push(self.info(&mut sessions, &id).await.0);
+            infos.push(self.info(&id).await.0);
         }
         Ok(infos)
     }
 
-    async fn info(
-        &self,
-        sessions: &mut BTreeMap<SessionId, Session>,
-        id: &SessionId,
-    ) -> (SessionInfo, Option<Status>) {
+    async fn info(&self, id: &SessionId) -> (SessionInfo, Option<Status>) {
         let path = session_file(&self.config.data, id);
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        match sessions.get_mut(id) {
+        match self.session(id) {
             Some(session) => {
-                let status = glance(&mut session.control.status).await;
+                let status = session.glance().await;
                 let info = SessionInfo {
                     id: id.to_string(),
                     title: session.title.clone(),
@@ -614,11 +699,10 @@ impl Relay {
         &self,
         id: &SessionId,
     ) -> Result<(SessionInfo, Option<Status>), RelayError> {
-        if !self.session_ids()?.contains(id) && !self.sessions.lock().await.contains_key(id) {
+        if !self.session_ids()?.contains(id) && self.session(id).is_none() {
             return Err(RelayError::NoSuchSession(id.to_string()));
         }
-        let mut sessions = self.sessions.lock().await;
-        Ok(self.info(&mut sessions, id).await)
+        Ok(self.info(id).await)
     }
 
     /// A new invite to a session (loading it if idle).
@@ -631,11 +715,11 @@ impl Relay {
         self.route(*id)
             .await
             .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
-        let mut sessions = self.sessions.lock().await;
-        let session = sessions
-            .get_mut(id)
+        let session = self
+            .session(id)
             .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))?;
-        invite(&mut session.control.door, role, ttl)
+        session
+            .invite(role, ttl)
             .await
             .ok_or_else(|| RelayError::BadRequest(format!("this relay cannot invite {role}s")))
     }
@@ -651,15 +735,17 @@ impl Relay {
         self.route(*id)
             .await
             .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
-        let file = revoked_file(&self.config.data, id);
-        std::fs::create_dir_all(self.config.data.join("revoked")).map_err(anyhow::Error::from)?;
-        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
-        text.push_str(&token);
-        text.push('\n');
-        std::fs::write(&file, text).map_err(anyhow::Error::from)?;
-        if let Some(session) = self.sessions.lock().await.get_mut(id) {
-            let _ = session.control.door.send(DoorInput::Revoke(token)).await;
-        }
+        let session = self
+            .session(id)
+            .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))?;
+        session.revoked.update(|lines| {
+            if !lines.contains(&token) {
+                lines.push(token.clone());
+            }
+            Ok::<_, RelayError>(())
+        })?;
+        let mut control = session.control.lock().await;
+        let _ = control.door.send(DoorInput::Revoke(token)).await;
         Ok(())
     }
 
@@ -667,7 +753,7 @@ impl Relay {
     /// join again) and its file moved to `DATA/closed/`.
     pub async fn close(&self, id: &SessionId) -> Result<(), RelayError> {
         let known = self.session_ids()?.contains(id);
-        let loaded = self.sessions.lock().await.remove(id);
+        let loaded = self.loaded().remove(id);
         if !known && loaded.is_none() {
             return Err(RelayError::NoSuchSession(id.to_string()));
         }
@@ -690,10 +776,10 @@ impl Relay {
 
     /// Loaded sessions' statuses (for metrics).
     pub async fn statuses(&self) -> Vec<Status> {
-        let mut sessions = self.sessions.lock().await;
+        let sessions: Vec<Arc<Session>> = self.loaded().values().cloned().collect();
         let mut all = Vec::new();
-        for session in sessions.values_mut() {
-            if let Some(status) = glance(&mut session.control.status).await {
+        for session in sessions {
+            if let Some(status) = session.glance().await {
                 all.push(status);
             }
         }
@@ -702,7 +788,7 @@ impl Relay {
 
     /// Sessions held: in memory, and in all.
     pub async fn session_counts(&self) -> (usize, usize) {
-        let loaded = self.sessions.lock().await.len();
+        let loaded = self.loaded().len();
         (
             loaded,
             self.session_ids()
@@ -728,28 +814,33 @@ impl Relay {
             if self.draining.load(Ordering::Relaxed) {
                 return;
             }
-            let mut sessions = self.sessions.lock().await;
+            let sessions: Vec<(SessionId, Arc<Session>)> = self
+                .loaded()
+                .iter()
+                .map(|(id, s)| (*id, Arc::clone(s)))
+                .collect();
             let mut expired = Vec::new();
-            for (id, session) in sessions.iter_mut() {
+            for (id, session) in sessions {
                 if session.upstream.is_some() {
                     continue; // served from upstream: stays joined
                 }
-                let peers = glance(&mut session.control.status)
-                    .await
-                    .map_or(0, |s| s.children.len());
-                if peers > 0 {
-                    session.idle_since = None;
-                } else if session
+                // A session that does not answer is not judged idle.
+                let Some(status) = session.glance().await else {
+                    continue;
+                };
+                let mut idle_since = session
                     .idle_since
-                    .get_or_insert_with(Instant::now)
-                    .elapsed()
-                    >= expiry
-                {
-                    expired.push(*id);
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !status.children.is_empty() {
+                    *idle_since = None;
+                } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= expiry {
+                    expired.push(id);
                 }
             }
             for id in expired {
-                if let Some(session) = sessions.remove(&id) {
+                let removed = self.loaded().remove(&id);
+                if let Some(session) = removed {
                     tracing::info!(session = %short(&id), "idle session unloaded");
                     unload(session).await;
                 }
@@ -767,7 +858,7 @@ impl Relay {
         if !report.aborted.is_empty() {
             tracing::warn!(aborted = ?report.aborted, "components did not stop in time");
         }
-        self.sessions.lock().await.clear();
+        self.loaded().clear();
         self.endpoint.close(0u32.into(), b"relay shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         tracing::info!("relay stopped");
@@ -775,8 +866,13 @@ impl Relay {
 }
 
 /// Stops a session's components; the store flushes when the document's end reaches it.
-async fn unload(session: Session) {
-    if let Some(parent) = &session.parent {
+async fn unload(session: Arc<Session>) {
+    let parent = session
+        .parent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(parent) = parent {
         parent.stop();
         parent.join().await;
     }
