@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use canopy_axon::{link, Outbox};
 use canopy_canvas::{Color, Point, Tool};
 use canopy_node::node::{start, NodeConfig, RunningNode};
-use canopy_node::session::{AppliedOps, DocumentInput, Edit, StatusInput, APPLIED};
+use canopy_node::session::{AppliedOps, DocumentInput, Edit, PageRef, StatusInput, APPLIED};
 use tokio::sync::mpsc;
 
 fn main() {
@@ -107,7 +107,7 @@ fn observe(node: &RunningNode) -> mpsc::UnboundedReceiver<(Instant, usize)> {
 fn stroke(i: usize) -> Edit {
     let (x, y) = ((i * 37 % 1800) as f32, (i * 53 % 1000) as f32);
     Edit::Stroke {
-        page: 0,
+        page: PageRef::Nth(0),
         color: Color::rgb(200, 40, 40),
         width: 3.0,
         points: vec![

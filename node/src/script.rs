@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use canopy_canvas::{Color, Point, Tool};
 use serde_json::Value;
 
-use crate::session::Edit;
+use crate::session::{Edit, PageRef};
 
 /// One step of a script.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ fn parse_line(line: &str) -> Result<Step> {
         "stroke" => Step::Edit(parse_stroke(argument)?),
         "new_page" => Step::Edit(Edit::NewPage),
         "goto_page" => Step::Edit(Edit::GotoPage(index(argument)?)),
-        "clear_page" => Step::Edit(Edit::ClearPage(index(argument)?)),
+        "clear_page" => Step::Edit(Edit::ClearPage(PageRef::Nth(index(argument)?))),
         "undo" => Step::Edit(Edit::Undo),
         "redo" => Step::Edit(Edit::Redo),
         "cursor" => Step::Edit(Edit::Cursor(match argument {
@@ -129,7 +129,7 @@ fn parse_stroke(argument: &Value) -> Result<Edit> {
         bail!("a stroke needs at least one point");
     }
     Ok(Edit::Stroke {
-        page,
+        page: PageRef::Nth(page),
         color,
         width,
         points,

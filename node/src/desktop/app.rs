@@ -22,7 +22,7 @@ use super::replica::Replica;
 use super::tiles::{sharp_zoom_at_most, TileCache};
 use super::Control;
 use crate::audio::AudioControl;
-use crate::session::{Edit, Status};
+use crate::session::{Edit, PageRef, Status};
 
 /// Ops merged into the window's copy per frame, so a big sync never freezes it.
 const OPS_PER_FRAME: usize = 50_000;
@@ -101,8 +101,10 @@ enum FileAction {
 /// A dialog asking to confirm something that changes the page for everyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Confirm {
-    Clear(usize),
-    Delete(usize),
+    /// Clear this page (by id: someone may add or delete a page meanwhile).
+    Clear(PageId),
+    /// Delete this page.
+    Delete(PageId),
 }
 
 /// The desktop application.
@@ -562,7 +564,6 @@ impl CanopyApp {
                 {
                     self.new_page();
                 }
-                let index = self.page_index();
                 if ui
                     .add_enabled(
                         editable && self.pages().len() > 1,
@@ -570,13 +571,13 @@ impl CanopyApp {
                     )
                     .clicked()
                 {
-                    self.confirm = Some(Confirm::Delete(index));
+                    self.confirm = Some(Confirm::Delete(self.page));
                 }
                 if ui
                     .add_enabled(editable, egui::Button::new("Clear page…"))
                     .clicked()
                 {
-                    self.confirm = Some(Confirm::Clear(index));
+                    self.confirm = Some(Confirm::Clear(self.page));
                 }
                 ui.separator();
                 if ui.button("Fit to window (Ctrl+0)").clicked() {
@@ -634,7 +635,7 @@ impl CanopyApp {
                     self.send(Edit::Redo);
                 }
                 if ui.button("Clear…").clicked() {
-                    self.confirm = Some(Confirm::Clear(self.page_index()));
+                    self.confirm = Some(Confirm::Clear(self.page));
                 }
             });
             ui.separator();
@@ -664,7 +665,7 @@ impl CanopyApp {
                 .add_enabled(editable && count > 1, egui::Button::new("Delete page…"))
                 .clicked()
             {
-                self.confirm = Some(Confirm::Delete(index));
+                self.confirm = Some(Confirm::Delete(self.page));
             }
             ui.checkbox(&mut self.follow_presenter, "Follow presenter")
                 .on_hover_text("Show the page whoever turned a page last is showing");
@@ -978,7 +979,7 @@ impl CanopyApp {
                         let color = from_color32(self.color);
                         let width = self.width;
                         self.send(Edit::StrokeBegin {
-                            page: self.page_index(),
+                            page: PageRef::Id(self.page),
                             tool,
                             color,
                             width,
@@ -1031,7 +1032,7 @@ impl CanopyApp {
     fn erase_along(&mut self, path: Vec<Point>) {
         let radius = ERASER_RADIUS_PX / self.camera.zoom;
         self.send(Edit::Erase {
-            page: self.page_index(),
+            page: PageRef::Id(self.page),
             path,
             radius,
         });
@@ -1165,15 +1166,22 @@ impl CanopyApp {
             }
         }
         if let Some(confirm) = self.confirm {
+            // Where the page is now (it may have moved since the question was asked).
+            let place = |page: PageId| {
+                self.pages()
+                    .iter()
+                    .position(|p| *p == page)
+                    .map_or_else(|| "(deleted)".to_string(), |i| (i + 1).to_string())
+            };
             let (title, question, action) = match confirm {
-                Confirm::Clear(n) => (
+                Confirm::Clear(page) => (
                     "Clear page",
-                    format!("Clear page {} for everyone? Strokes drawn at the same time by others stay; Undo brings yours back.", n + 1),
+                    format!("Clear page {} for everyone? Strokes drawn at the same time by others stay; Undo brings yours back.", place(page)),
                     "Clear",
                 ),
-                Confirm::Delete(n) => (
+                Confirm::Delete(page) => (
                     "Delete page",
-                    format!("Delete page {} for everyone? Undo brings it back.", n + 1),
+                    format!("Delete page {} for everyone? Undo brings it back.", place(page)),
                     "Delete",
                 ),
             };
@@ -1200,8 +1208,8 @@ impl CanopyApp {
                 self.confirm = None;
                 if yes {
                     match confirm {
-                        Confirm::Clear(n) => self.send(Edit::ClearPage(n)),
-                        Confirm::Delete(n) => self.send(Edit::DeletePage(n)),
+                        Confirm::Clear(page) => self.send(Edit::ClearPage(PageRef::Id(page))),
+                        Confirm::Delete(page) => self.send(Edit::DeletePage(PageRef::Id(page))),
                     }
                 }
             }

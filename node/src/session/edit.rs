@@ -1,15 +1,43 @@
 //! Local edits: what a drawing script or the window asks the document to do, and how
 //! each becomes ops. Plain data; the `document` component applies them.
 
-use canopy_canvas::{Color, Document, Op, Point, StrokeId, Tool};
+use canopy_canvas::{Color, Document, Op, PageId, Point, StrokeId, Tool};
+
+/// Which page an edit is for. The window names pages by id: when someone else adds,
+/// moves or deletes a page at the same moment, an index would now name another page
+/// and the stroke, clear or delete would land there. A drawing script names the page
+/// at a place in the order *when its step plays*, which is what a script means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageRef {
+    /// This page, wherever it is in the order.
+    Id(PageId),
+    /// The page at this place in the order now (scripts).
+    Nth(usize),
+}
+
+impl PageRef {
+    /// The page meant, if it exists (a deleted page does not).
+    pub fn resolve(self, doc: &Document) -> Result<PageId, String> {
+        match self {
+            PageRef::Id(page) if doc.has_page(page) => Ok(page),
+            PageRef::Id(page) => Err(format!("page {page} is no longer in the document")),
+            PageRef::Nth(index) => doc.pages().get(index).copied().ok_or_else(|| {
+                format!(
+                    "there is no page {index} (the document has {})",
+                    doc.page_count()
+                )
+            }),
+        }
+    }
+}
 
 /// A local edit, as a drawing script or the GUI asks for it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edit {
-    /// A whole stroke on page `page` (index in page order).
+    /// A whole stroke on page `page`.
     Stroke {
-        /// Page index.
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// Colour.
         color: Color,
         /// Width.
@@ -21,8 +49,8 @@ pub enum Edit {
     },
     /// Starts a live stroke on page `page`: others see it while it is drawn.
     StrokeBegin {
-        /// Page index.
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// Pen or highlighter.
         tool: Tool,
         /// Colour.
@@ -36,8 +64,8 @@ pub enum Edit {
     StrokeEnd,
     /// Erases the strokes of page `page` that a stroke-eraser path touches.
     Erase {
-        /// Page index.
-        page: usize,
+        /// The page.
+        page: PageRef,
         /// The eraser's path.
         path: Vec<Point>,
         /// Its radius.
@@ -45,14 +73,15 @@ pub enum Edit {
     },
     /// Adds a page at the end.
     NewPage,
-    /// Deletes page `n`.
-    DeletePage(usize),
-    /// Shows page `n` (the presenter's page, for followers).
+    /// Deletes a page.
+    DeletePage(PageRef),
+    /// Shows page `n` (the presenter's page, for followers: presence says where
+    /// in the order, as followers see it).
     GotoPage(usize),
     /// Moves this participant's cursor (`None`: off the page).
     Cursor(Option<Point>),
-    /// Clears page `n`.
-    ClearPage(usize),
+    /// Clears a page.
+    ClearPage(PageRef),
     /// Undoes the local author's last action.
     Undo,
     /// Redoes it.
@@ -68,14 +97,7 @@ impl Edit {
         live_stroke: &mut Option<StrokeId>,
     ) -> Result<Vec<Op>, String> {
         let edit = self;
-        let page_at = |doc: &Document, index: usize| {
-            doc.pages().get(index).copied().ok_or_else(|| {
-                format!(
-                    "there is no page {index} (the document has {})",
-                    doc.page_count()
-                )
-            })
-        };
+        let page_at = |doc: &Document, page: PageRef| page.resolve(doc);
         let ops: Vec<Op> = match edit {
             Edit::Stroke {
                 page,

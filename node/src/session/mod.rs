@@ -40,7 +40,7 @@ use crate::store::StoreInput;
 
 pub use document::{Checked, DocumentInput};
 pub use door::DoorInput;
-pub use edit::Edit;
+pub use edit::{Edit, PageRef};
 pub use exporter::{render, ExportRequest};
 pub use presence::PresenceInput;
 pub use router::{LinkUp, RouterInput, RttProbe};

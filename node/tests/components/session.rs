@@ -7,8 +7,8 @@ use std::time::Duration;
 use canopy_axon::Graph;
 use canopy_canvas::{Color, Document, NodeId, Point, Tool, VersionVector};
 use canopy_node::session::{
-    self, Checked, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PresenceInput, RouterInput,
-    Session, SessionLimits, StatusInput, SyncInput,
+    self, Checked, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PageRef, PresenceInput,
+    RouterInput, Session, SessionLimits, StatusInput, SyncInput,
 };
 use canopy_node::store::StoreInput;
 use canopy_protocol::{
@@ -118,7 +118,7 @@ async fn ops_of(link: &mut FakeLink) -> Vec<canopy_protocol::WireOp> {
 
 fn stroke_on_first_page() -> Edit {
     Edit::Stroke {
-        page: 0,
+        page: PageRef::Nth(0),
         color: Color::rgb(9, 9, 9),
         width: 3.0,
         points: vec![Point::new(1.0, 1.0), Point::new(20.0, 30.0)],
@@ -360,4 +360,69 @@ impl Running {
     fn session_key_id(&self) -> canopy_protocol::SessionId {
         canopy_protocol::SessionId(public_key(&self.session_key))
     }
+}
+
+/// The window asks to clear the page it shows; before that reaches the document,
+/// someone adds a page in front of it. The clear must still land on the page the
+/// person saw (by index it landed on the newcomer).
+#[tokio::test]
+async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
+    let page_op = |node: u64, position: f64| {
+        let mut op = stroke_start(node, 1);
+        op.action = canopy_canvas::Action::NewPage { position };
+        op
+    };
+    let mut document = Document::new(NodeId(1));
+    let shown = page_op(4, 10.0);
+    document.apply(shown.clone()).unwrap();
+    let shown = shown.id;
+    let mut r = start(document);
+    let _a = link_up(&r, 1, VersionVector::default()).await;
+
+    // Someone's new page, placed between the first page and the one shown.
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    let inserted = page_op(5, 5.0);
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            ops: vec![Checked {
+                wire: canopy_protocol::WireOp::from_op(&inserted),
+                op: inserted.clone(),
+            }],
+        })
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut r.store).await, StoreInput::Ops(..)));
+
+    // The window asked when the page shown was second in the order.
+    let mut window = driver(&r.graph, "window", &r.session.ports.document);
+    window
+        .send(DocumentInput::Local(Edit::ClearPage(PageRef::Id(shown))))
+        .await
+        .unwrap();
+    let cleared = match next(&mut r.store).await {
+        StoreInput::Ops(_, ops) => ops[0].to_op().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    match cleared.action {
+        canopy_canvas::Action::ClearPage { page, .. } => assert_eq!(page, shown),
+        other => panic!("expected a clear, got {other:?}"),
+    }
+    // What an index would have meant now: the newcomer.
+    let mut copy = Document::new(NodeId(1));
+    copy.apply(page_op(4, 10.0)).unwrap();
+    copy.apply(inserted.clone()).unwrap();
+    assert_eq!(PageRef::Nth(1).resolve(&copy), Ok(inserted.id));
+
+    // A page that is gone is said so, and nothing is made.
+    window
+        .send(DocumentInput::Local(Edit::DeletePage(PageRef::Id(
+            canopy_canvas::OpId {
+                node: NodeId(77),
+                seq: 1,
+            },
+        ))))
+        .await
+        .unwrap();
+    quiet(&mut r.store).await;
 }
