@@ -7,6 +7,7 @@
 #   make bench            the runtime benchmarks (release build; the window's under Xvfb)
 #   make install-desktop  install `canopy` for this user and make canopy:// links open it
 #   make deps-test        only install what the tests need
+#   make architecture-graph  redraw docs/node-graph.svg from a running reference node
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -40,7 +41,7 @@ define ensure_packages
 	fi
 endef
 
-.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench install-desktop
+.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench install-desktop architecture-graph
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }
@@ -104,3 +105,9 @@ bench: deps-test
 	$(CARGO) build --release -p canopy-node --bin canopy
 	@if [ -n "$$DISPLAY" ]; then ./target/release/canopy bench desktop; \
 	else xvfb-run -a -s "-screen 0 1280x800x24" ./target/release/canopy bench desktop; fi
+
+# The component map in docs/ARCHITECTURE.md: a headless host with audio and four
+# children on 127.0.0.1, drawn from `canopy introspect --dot` (graphviz).
+architecture-graph: deps-test
+	$(CARGO) build -p canopy-node --bin canopy
+	docs/node-graph.sh target/debug/canopy docs/node-graph.svg

@@ -7,6 +7,10 @@
 //!   every op; ops delivered per second.
 //! - `late_join_100k_strokes`: a joiner arrives at a 100,000-stroke session; time until
 //!   it holds every op.
+//! - `responsive_under_load`: two children of a 100,000-stroke node exchange strokes
+//!   (a stroke drawn at one until the other's document has it, through the node) while,
+//!   on that node, a third child floods ops, a new joiner syncs all 100,000 strokes and
+//!   a PDF of them is exported — printed beside the same exchange with the node idle.
 //!
 //! Every scenario runs on a spawned task of a multi-threaded runtime.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +20,9 @@ use std::time::{Duration, Instant};
 use canopy_axon::{link, Outbox};
 use canopy_canvas::{Color, Point, Tool};
 use canopy_node::node::{start, NodeConfig, RunningNode};
-use canopy_node::session::{AppliedOps, DocumentInput, Edit, PageRef, StatusInput, APPLIED};
+use canopy_node::session::{
+    AppliedOps, DocumentInput, Edit, ExportRequest, PageRef, StatusInput, APPLIED,
+};
 use tokio::sync::mpsc;
 
 fn main() {
@@ -38,6 +44,9 @@ fn main() {
             }
             if wanted("late_join") {
                 late_join(100_000).await;
+            }
+            if wanted("responsive") {
+                responsive(100_000).await;
             }
         })
         .await
@@ -260,4 +269,165 @@ async fn op_count(core: &mut Driver) -> u64 {
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// When each batch of ops by `author` (a node id as status prints it) is applied at
+/// `node`.
+fn observe_author(node: &RunningNode, author: String) -> mpsc::UnboundedReceiver<Instant> {
+    let hub = node.graph.backplane::<AppliedOps>(APPLIED).unwrap();
+    let scope = node.graph.component("bench/author-observer");
+    let mut inbox = scope.inbox_with_capacity::<AppliedOps>("inbox", 1 << 20);
+    hub.subscribe(&inbox.handle()).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    scope.spawn_fn(move |_| async move {
+        while let Some(ops) = inbox.recv().await {
+            if ops.iter().any(|w| w.id.node.to_string() == author) {
+                let _ = tx.send(Instant::now());
+            }
+        }
+        Ok(())
+    });
+    rx
+}
+
+async fn status_of(driver: &mut Driver) -> canopy_node::session::Status {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    driver.status.send(StatusInput::Full(reply)).await.unwrap();
+    answer.await.unwrap()
+}
+
+/// Strokes drawn at `from` until `to` has each: (p50, p99, strokes that never came).
+async fn exchange(
+    from: &RunningNode,
+    to: &RunningNode,
+    count: usize,
+) -> (Duration, Duration, usize) {
+    let mut at_from = driver(from);
+    let author = status_of(&mut at_from).await.node;
+    let mut arrivals = observe_author(to, author);
+    let mut samples = Vec::new();
+    let mut lost = 0;
+    for i in 0..count {
+        // Arrivals of earlier strokes that came after their deadline are not this one.
+        while arrivals.try_recv().is_ok() {}
+        let sent = Instant::now();
+        at_from
+            .document
+            .send(DocumentInput::Local(stroke(i)))
+            .await
+            .unwrap();
+        match tokio::time::timeout(Duration::from_secs(2), arrivals.recv()).await {
+            Ok(Some(at)) => samples.push(at - sent),
+            _ => lost += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99),
+        lost,
+    )
+}
+
+async fn responsive(strokes: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let host = bench.node("host", None).await;
+    let mut to_host = driver(&host);
+    for i in 0..strokes {
+        to_host
+            .document
+            .send(DocumentInput::Local(stroke(i)))
+            .await
+            .unwrap();
+    }
+    let made = (strokes * OPS_PER_STROKE) as u64;
+    while op_count(&mut to_host).await < made {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let url = editor_url(&host).await;
+    let a = bench.node("a", Some(url.clone())).await;
+    let b = bench.node("b", Some(url.clone())).await;
+    let flooder = bench.node("flooder", Some(url.clone())).await;
+    for node in [&a, &b, &flooder] {
+        let mut d = driver(node);
+        while op_count(&mut d).await < made {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let (idle_p50, idle_p99, idle_lost) = exchange(&a, &b, 300).await;
+
+    // The load, all at once on the host.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooding = {
+        let stop = std::sync::Arc::clone(&stop);
+        let mut to_flooder = driver(&flooder);
+        tokio::spawn(async move {
+            let mut sent = 0usize;
+            let began = Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                to_flooder
+                    .document
+                    .send(DocumentInput::Local(stroke(sent)))
+                    .await
+                    .unwrap();
+                sent += 1;
+                if sent.is_multiple_of(64) {
+                    tokio::task::yield_now().await;
+                }
+            }
+            (sent * OPS_PER_STROKE) as f64 / began.elapsed().as_secs_f64()
+        })
+    };
+    let exporting = {
+        let scope = host.graph.component("bench/exporter");
+        let mut outbox = scope.outbox::<ExportRequest>("outbox");
+        link(&outbox.handle(), &host.session.exporter).unwrap();
+        tokio::spawn(async move {
+            let began = Instant::now();
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            outbox
+                .send(ExportRequest {
+                    format: "pdf".into(),
+                    page: 0,
+                    reply,
+                })
+                .await
+                .unwrap();
+            let bytes = answer.await.unwrap().unwrap().len();
+            (bytes, began.elapsed())
+        })
+    };
+    let joined_at = Instant::now();
+    let late = bench.node("late", Some(url)).await;
+    let joining = {
+        let mut to_late = driver(&late);
+        tokio::spawn(async move {
+            while op_count(&mut to_late).await < made {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            joined_at.elapsed()
+        })
+    };
+    let (load_p50, load_p99, load_lost) = exchange(&a, &b, 300).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flood_rate = flooding.await.unwrap();
+    let (pdf_bytes, export_time) = exporting.await.unwrap();
+    let sync_time = joining.await.unwrap();
+    println!(
+        "scenario=responsive_idle p50_us={:.0} p99_us={:.0} lost={idle_lost}",
+        micros(idle_p50),
+        micros(idle_p99)
+    );
+    println!(
+        "scenario=responsive_under_load p50_us={:.0} p99_us={:.0} lost={load_lost} p99_ratio={:.2} flood_ops_per_s={flood_rate:.0} join_100k_ms={:.0} pdf_export_ms={:.0} pdf_bytes={pdf_bytes}",
+        micros(load_p50),
+        micros(load_p99),
+        micros(load_p99) / micros(idle_p99).max(1.0),
+        sync_time.as_secs_f64() * 1000.0,
+        export_time.as_secs_f64() * 1000.0
+    );
+    for node in [late, flooder, b, a] {
+        node.stop().await;
+    }
+    host.stop().await;
 }
