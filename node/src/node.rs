@@ -26,7 +26,6 @@ use crate::session::{
     SessionPorts, SyncInput,
 };
 use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
-use crate::store::StoreInput;
 use crate::{control, identity, tls};
 
 /// Joins being handshaken at once, at most.
@@ -390,7 +389,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, seek_import)?;
     let audio = match audio {
         Some((component, inbox, _)) => {
-            link(&component.outbox::<StoreInput>("record")?, &store_inbox)?;
+            crate::audio::record_into(&graph, "recorder", &component, &store_inbox)?;
             Some(inbox)
         }
         None => None,
@@ -776,6 +775,7 @@ pub(crate) fn spawn_listener(
                     link: id,
                     writer: started.writer,
                     datagrams: started.datagrams,
+                    audio: started.audio,
                     seen: hello.seen.clone(),
                     is_parent: false,
                     role: welcome.role,
@@ -838,6 +838,7 @@ pub(crate) fn spawn_parent(
                 link: link_id,
                 writer: started.writer,
                 datagrams: started.datagrams,
+                audio: started.audio,
                 seen: welcome.seen.clone(),
                 is_parent: true,
                 role: Role::Editor,
@@ -952,7 +953,7 @@ fn spawn_player(
     recording: Recording,
     play: &Playback,
 ) -> Result<()> {
-    let audio = session.audio.as_ref();
+    let audio = session.audio.as_ref().map(|a| &a.control);
     let scope = graph.component("player");
     let mut to_document: Outbox<DocumentInput> = scope.outbox("outbox");
     link(&to_document.handle(), &session.document)?;

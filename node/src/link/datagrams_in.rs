@@ -1,5 +1,5 @@
 //! `link[N]/datagrams-in`: the link's QUIC datagrams, sorted by their tag: presence to
-//! the link's `presence-in`, audio (parsed, bounded) to the mixer. Datagrams are real
+//! the link's `presence-in`, audio (parsed, bounded) to the link's `audio-in`. Datagrams are real
 //! time and unreliable: when either is behind, the datagram is dropped, as the
 //! network may drop any.
 
@@ -7,26 +7,23 @@ use canopy_axon::{BoxError, Component, Context, Outbox, Scope};
 use canopy_protocol::{Datagram, AUDIO_TAG, PRESENCE_TAG};
 use quinn::Connection;
 
-use crate::audio::AudioInput;
-use crate::session::LinkId;
+use super::audio_in::AudioIn;
 
 /// The datagram reader component.
 pub struct DatagramsIn {
     /// Presence datagrams, to `presence-in`.
     presence: Outbox<Vec<u8>>,
-    /// Audio packets, to the mixer.
-    audio: Outbox<AudioInput>,
-    link: LinkId,
+    /// Audio packets, to `audio-in`.
+    audio: Outbox<AudioIn>,
     connection: Connection,
 }
 
 impl DatagramsIn {
     /// Makes the boxes.
-    pub fn new(scope: &Scope, link: LinkId, connection: Connection) -> Self {
+    pub fn new(scope: &Scope, connection: Connection) -> Self {
         Self {
             presence: scope.outbox("presence"),
             audio: scope.outbox("audio"),
-            link,
             connection,
         }
     }
@@ -48,8 +45,7 @@ impl Component for DatagramsIn {
                 }
                 Some(&AUDIO_TAG) if self.audio.is_linked() => {
                     if let Ok(Datagram::Audio { seq, packet }) = Datagram::parse(&bytes) {
-                        let _ = self.audio.try_send(AudioInput::Packet {
-                            link: self.link,
+                        let _ = self.audio.try_send(AudioIn::Packet {
                             seq,
                             packet,
                             arrival_ms: crate::audio::clock_ms(),

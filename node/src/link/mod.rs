@@ -5,8 +5,9 @@
 //!  stream → reader → deframer → guard → checker ─► session's document
 //!  session's router ─► encoder → writer → stream
 //!  datagrams → datagrams-in ─┬► presence-in ─► session's presence table
-//!                            └► session's audio mixer
-//!  session's presence table, audio mixer ─► datagrams-out → datagrams
+//!                            └► audio-in (jitter buffer, decoder) ◄─► session's mixer
+//!  session's audio mixer ─► audio-out (encodes this link's mix-minus) ─┐
+//!  session's presence table ─► presence-out (latest per participant) ─┴► datagrams-out
 //! ```
 //!
 //! A link's components are named `link[N]/…`; they start when its handshake
@@ -14,6 +15,8 @@
 //! rule tells the router (which sends the peer the reason and closes the link) and
 //! drops whatever still arrives.
 
+pub mod audio_in;
+pub mod audio_out;
 pub mod budget;
 pub mod checker;
 pub mod datagrams_in;
@@ -23,6 +26,7 @@ pub mod encoder;
 pub mod guard;
 pub mod handshake;
 pub mod presence_in;
+pub mod presence_out;
 pub mod reader;
 pub mod refuser;
 pub mod writer;
@@ -66,12 +70,23 @@ pub struct Streams {
     pub decoder: FrameDecoder,
 }
 
+/// A link's audio components, for the mixer.
+#[derive(Clone)]
+pub struct LinkAudio {
+    /// `audio-out`: what the peer is to hear.
+    pub out: InboxRef<audio_out::AudioOut>,
+    /// `audio-in`: the mixer's ticks.
+    pub input: InboxRef<audio_in::AudioIn>,
+}
+
 /// A link's components, started: what the router needs to reach it.
 pub struct LinkPorts {
     /// The encoder's inbox (messages to the peer).
     pub writer: InboxRef<Message>,
-    /// The datagram sender's inbox.
-    pub datagrams: InboxRef<Vec<u8>>,
+    /// The link's `presence-out` (presence news for the peer).
+    pub datagrams: InboxRef<presence_out::PresenceNews>,
+    /// The link's `audio-out` and `audio-in`, when the session has audio.
+    pub audio: Option<LinkAudio>,
     /// The transport's round-trip time.
     pub rtt: RttProbe,
     /// Send once the router has the link's `LinkUp`: the reader waits for it.
@@ -122,6 +137,11 @@ pub fn spawn_link(
     let datagrams_out = graph.spawn(&name("datagrams-out"), |scope| {
         datagrams_out::DatagramsOut::new(scope, connection.clone())
     });
+    let presence_out = graph.spawn(&name("presence-out"), presence_out::PresenceOut::new);
+    link(
+        &presence_out.outbox::<Vec<u8>>("outbox")?,
+        &datagrams_out.inbox("inbox")?,
+    )?;
 
     link(
         &encoder.outbox::<encoder::Frame>("outbox")?,
@@ -143,15 +163,12 @@ pub fn spawn_link(
 
     // The sources last, once everything they feed is wired.
     let datagrams_in = graph.spawn(&name("datagrams-in"), |scope| {
-        datagrams_in::DatagramsIn::new(scope, id, connection.clone())
+        datagrams_in::DatagramsIn::new(scope, connection.clone())
     });
     link(
         &datagrams_in.outbox::<Vec<u8>>("presence")?,
         &presence_in.inbox("inbox")?,
     )?;
-    if let Some(audio) = &session.audio {
-        link(&datagrams_in.outbox("audio")?, audio)?;
-    }
     let reader = graph.spawn(&name("reader"), |scope| {
         reader::Reader::new(scope, id, recv, started)
     });
@@ -161,10 +178,38 @@ pub fn spawn_link(
     )?;
     link(&reader.outbox("router")?, &session.router)?;
 
+    let audio = match &session.audio {
+        Some(mixer) => {
+            let audio_out = graph.spawn(&name("audio-out"), |scope| {
+                audio_out::AudioOutComponent::new(scope, id)
+            });
+            link(
+                &audio_out.outbox::<Vec<u8>>("outbox")?,
+                &datagrams_out.inbox("inbox")?,
+            )?;
+            let audio_in = graph.spawn(&name("audio-in"), |scope| {
+                audio_in::AudioInComponent::new(scope, id)
+            });
+            link(
+                &audio_in.outbox::<audio_in::HeardFrame>("outbox")?,
+                &mixer.heard,
+            )?;
+            link(
+                &datagrams_in.outbox::<audio_in::AudioIn>("audio")?,
+                &audio_in.inbox("inbox")?,
+            )?;
+            Some(LinkAudio {
+                out: audio_out.inbox("inbox")?,
+                input: audio_in.inbox("inbox")?,
+            })
+        }
+        None => None,
+    };
     let rtt_connection = connection;
     Ok(LinkPorts {
         writer: encoder.inbox("inbox")?,
-        datagrams: datagrams_out.inbox("inbox")?,
+        datagrams: presence_out.inbox("inbox")?,
+        audio,
         rtt: Arc::new(move || rtt_connection.rtt()),
         start,
     })

@@ -34,7 +34,7 @@ use canopy_canvas::{Document, NodeId};
 use canopy_protocol::{Ancestor, Authority, Fingerprint, SessionId, WireOp};
 use ring::signature::Ed25519KeyPair;
 
-use crate::audio::{AudioInput, SharedMeters};
+use crate::audio::{AudioPorts, SharedMeters};
 use crate::metrics::Metrics;
 use crate::store::StoreInput;
 
@@ -145,7 +145,7 @@ pub struct SessionPorts {
     /// `canopy export`.
     pub exporter: InboxRef<ExportRequest>,
     /// The audio mixer, when audio runs.
-    pub audio: Option<InboxRef<AudioInput>>,
+    pub audio: Option<AudioPorts>,
     /// What links of this session may send.
     pub limits: SessionLimits,
     /// Op bytes the session holds (each link's guard reads it).
@@ -187,7 +187,7 @@ pub fn spawn(
     prefix: &str,
     setup: NodeSetup,
     store: &InboxRef<StoreInput>,
-    audio: Option<&InboxRef<AudioInput>>,
+    audio: Option<&AudioPorts>,
 ) -> Result<Session> {
     let name = |part: &str| {
         if prefix.is_empty() {
@@ -278,8 +278,8 @@ pub fn spawn(
     link(&status.outbox("presence")?, &ports.presence)?;
     link(&exporter.outbox("sync")?, &ports.sync)?;
     if let Some(audio) = audio {
-        link(&router.outbox("audio")?, audio)?;
-        link(&presence.outbox("audio")?, audio)?;
+        link(&router.outbox("audio")?, &audio.control)?;
+        link(&presence.outbox("audio")?, &audio.control)?;
     }
     Ok(Session {
         ports,

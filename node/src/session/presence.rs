@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::LinkId;
 use crate::audio::{AudioControl, AudioInput, SharedMeters};
+use crate::link::presence_out::PresenceNews;
 
 /// How often a node says it is here.
 pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
@@ -37,8 +38,8 @@ pub enum PresenceInput {
     LinkUp {
         /// Which.
         link: LinkId,
-        /// Its `datagrams-out`.
-        datagrams: InboxRef<Vec<u8>>,
+        /// Its `presence-out`.
+        datagrams: InboxRef<PresenceNews>,
     },
     /// A link ended.
     LinkDown {
@@ -71,7 +72,7 @@ pub struct PresenceTable {
     inbox: Inbox<PresenceInput>,
     /// To audio: mute and volumes.
     audio: Outbox<AudioInput>,
-    links: BTreeMap<LinkId, Outbox<Vec<u8>>>,
+    links: BTreeMap<LinkId, Outbox<PresenceNews>>,
     own: Presence,
     current_page: usize,
     participants: BTreeMap<NodeId, (Presence, Instant)>,
@@ -113,7 +114,10 @@ impl PresenceTable {
         let bytes = Datagram::presence(&self.own);
         for outbox in self.links.values_mut() {
             // Unreliable by design: a lost datagram is replaced by the next one.
-            let _ = outbox.try_send(bytes.clone());
+            let _ = outbox.try_send(PresenceNews {
+                node: self.own.node,
+                bytes: bytes.clone(),
+            });
         }
     }
 
@@ -128,11 +132,14 @@ impl PresenceTable {
         } else if self.participants.len() >= MAX_PARTICIPANTS {
             return;
         }
-        self.participants
-            .insert(presence.node, (presence, Instant::now()));
+        let node = presence.node;
+        self.participants.insert(node, (presence, Instant::now()));
         for (id, outbox) in self.links.iter_mut() {
             if *id != link {
-                let _ = outbox.try_send(bytes.clone());
+                let _ = outbox.try_send(PresenceNews {
+                    node,
+                    bytes: bytes.clone(),
+                });
             }
         }
     }
@@ -188,7 +195,7 @@ impl Component for PresenceTable {
                     link: id,
                     datagrams,
                 } => {
-                    let outbox = ctx.outbox::<Vec<u8>>(&format!("to-link[{id}]"));
+                    let outbox = ctx.outbox::<PresenceNews>(&format!("to-link[{id}]"));
                     if link(&outbox.handle(), &datagrams).is_ok() {
                         self.links.insert(id, outbox);
                     }

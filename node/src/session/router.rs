@@ -31,8 +31,10 @@ pub struct LinkUp {
     pub link: LinkId,
     /// The link's encoder: messages to the peer.
     pub writer: InboxRef<Message>,
-    /// The link's datagram sender (presence, audio).
-    pub datagrams: InboxRef<Vec<u8>>,
+    /// The link's `presence-out`.
+    pub datagrams: InboxRef<crate::link::presence_out::PresenceNews>,
+    /// The link's `audio-out` and `audio-in`, when the session has audio.
+    pub audio: Option<crate::link::LinkAudio>,
     /// What the peer has seen (it is sent what it lacks).
     pub seen: VersionVector,
     /// True for the link to this node's parent.
@@ -180,13 +182,15 @@ impl Router {
             .presence
             .send(PresenceInput::LinkUp {
                 link: up.link,
-                datagrams: up.datagrams.clone(),
+                datagrams: up.datagrams,
             })
             .await;
-        let _ = self.audio.try_send(AudioInput::LinkUp {
-            link: up.link,
-            datagrams: up.datagrams,
-        });
+        if let Some(audio) = up.audio {
+            let _ = self.audio.try_send(AudioInput::LinkUp {
+                link: up.link,
+                audio,
+            });
+        }
         self.count_children().await;
     }
 

@@ -279,3 +279,40 @@ async fn presence_in_decodes_and_drops_what_is_malformed() {
     }
     quiet(&mut table).await;
 }
+
+#[tokio::test]
+async fn presence_out_keeps_only_the_latest_news_once_over_budget() {
+    use canopy_node::link::presence_out::{PresenceNews, PresenceOut, PRESENCE_OUT_PER_SECOND};
+    let graph = Graph::new("test");
+    let out = graph.spawn("link[7]/presence-out", PresenceOut::new);
+    let (datagrams_in, mut datagrams) = tap::<Vec<u8>>(&graph, "datagrams-out");
+    canopy_axon::link(&out.outbox("outbox").unwrap(), &datagrams_in).unwrap();
+    let mut table = driver::<PresenceNews>(&graph, "presence", &out.inbox("inbox").unwrap());
+    // A cursor flood from one participant: far more than the burst, sent at once.
+    let burst = (PRESENCE_OUT_PER_SECOND * 2.0) as usize;
+    for i in 0..burst + 500 {
+        table
+            .send(PresenceNews {
+                node: NodeId(3),
+                bytes: (i as u32).to_le_bytes().to_vec(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Ok(Some(bytes)) =
+        tokio::time::timeout(std::time::Duration::from_millis(300), datagrams.recv()).await
+    {
+        seen.push(u32::from_le_bytes(bytes.try_into().unwrap()));
+    }
+    assert!(
+        seen.len() <= burst + 40,
+        "{} datagrams: the budget was not kept",
+        seen.len()
+    );
+    assert_eq!(
+        seen.last().copied(),
+        Some((burst + 499) as u32),
+        "the latest news gets through"
+    );
+}

@@ -3,6 +3,7 @@
 //! taps and drivers and checks what comes out.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod audio;
 mod links;
 mod session;
 

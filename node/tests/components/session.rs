@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use canopy_axon::Graph;
 use canopy_canvas::{Color, Document, NodeId, Point, Tool, VersionVector};
+use canopy_node::link::presence_out::PresenceNews;
 use canopy_node::session::{
     self, Checked, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PageRef, PresenceInput,
     RouterInput, Session, SessionLimits, StatusInput, SyncInput,
@@ -73,12 +74,13 @@ fn start(document: Document) -> Running {
 /// A link as the router sees it: its encoder and datagram sender are taps.
 struct FakeLink {
     messages: mpsc::UnboundedReceiver<Message>,
-    datagrams: mpsc::UnboundedReceiver<Vec<u8>>,
+    datagrams: mpsc::UnboundedReceiver<PresenceNews>,
 }
 
 async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
     let (writer, messages) = tap::<Message>(&r.graph, &format!("link[{id}]/encoder"));
-    let (datagrams_in, datagrams) = tap::<Vec<u8>>(&r.graph, &format!("link[{id}]/datagrams-out"));
+    let (datagrams_in, datagrams) =
+        tap::<PresenceNews>(&r.graph, &format!("link[{id}]/presence-out"));
     let mut router = driver(
         &r.graph,
         &format!("link[{id}]/handshake"),
@@ -89,6 +91,7 @@ async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
             link: id,
             writer,
             datagrams: datagrams_in,
+            audio: None,
             seen,
             is_parent: false,
             role: Role::Editor,
@@ -320,9 +323,9 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
         muted: false,
     };
     // Skip this node's own announcements (sent every second and on link up).
-    let others = |rx: &mut mpsc::UnboundedReceiver<Vec<u8>>| {
+    let others = |rx: &mut mpsc::UnboundedReceiver<PresenceNews>| {
         let mut found = Vec::new();
-        while let Ok(bytes) = rx.try_recv() {
+        while let Ok(PresenceNews { bytes, .. }) = rx.try_recv() {
             if let Ok(Datagram::Presence(p)) = Datagram::parse(&bytes) {
                 if p.node == NodeId(8) {
                     found.push(p.seq);

@@ -1,12 +1,18 @@
-//! The `audio` component: everyone hears everyone.
+//! The `audio` component, the mixer: everyone hears everyone.
 //!
 //! Every 20 ms it takes the next frame of the local input (a microphone through
-//! [`crate::devices`], or a WAV file), pops each link's jitter
-//! buffer (decode, FEC recovery or concealment), mixes with `canopy_audio::mixer::mix`
+//! [`crate::devices`], or a WAV file), asks each link's `audio-in` for its frame (that
+//! component keeps the link's jitter buffer and decodes, recovers or conceals on its
+//! own task; the mixer waits at most [`HEARD_DEADLINE`] for the answers), mixes with
+//! `canopy_audio::mixer::mix`
 //! — each talking link gets everything but itself, all silent links share one full
-//! mix — encodes each distinct stream once, and sends it to its links as QUIC
-//! datagrams `[AUDIO][seq: u64 LE][Opus packet]`. What the speakers play goes to the
-//! output device and/or the output WAV.
+//! mix — encodes the shared mix once and hands each talking link its own mix-minus
+//! for that link's `audio-out` to encode (`crate::link::audio_out`), which sends
+//! datagrams `[AUDIO][seq: u64 LE][Opus packet]`. What the speakers play goes to
+//! `playback` (device and/or WAV), what the node hears to `recorder` (the file).
+
+pub mod playback;
+pub mod recorder;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -14,12 +20,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
-use canopy_audio::jitter::{JitterBuffer, Playout};
 use canopy_audio::load::{next_complexity, MAX_COMPLEXITY};
 use canopy_audio::mixer::{full_mix, level, limit, mix, playback};
 use canopy_audio::{Frame, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
 use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef, Outbox};
 
+use crate::link::audio_in::{AudioIn, HeardFrame};
+use crate::link::audio_out::AudioOut;
+use crate::link::LinkAudio;
 use crate::session::LinkId;
 use crate::store::StoreInput;
 
@@ -101,9 +109,6 @@ pub enum AudioControl {
     },
 }
 
-/// Opus complexity of the recording's encoder (a file, not a live link: middling).
-const RECORDING_COMPLEXITY: i32 = 5;
-
 /// Frames of a replayed recording held at most (100 ms).
 const REPLAY_QUEUE: usize = 5;
 
@@ -114,12 +119,13 @@ pub const MAX_GAIN: f32 = 2.0;
 pub enum AudioInput {
     /// Mute, volumes.
     Control(AudioControl),
-    /// A link is up: its datagram sender carries audio.
+    /// A link is up: its `audio-in` answers ticks, its `audio-out` takes what the
+    /// peer is to hear.
     LinkUp {
         /// Which.
         link: LinkId,
-        /// The link's `datagrams-out`.
-        datagrams: InboxRef<Vec<u8>>,
+        /// The link's audio components.
+        audio: LinkAudio,
     },
     /// A link ended.
     LinkDown {
@@ -129,17 +135,6 @@ pub enum AudioInput {
     /// A packet of a recording being replayed (`canopy play`): spoken to the
     /// session as this node's voice, and played here too.
     Recorded(Vec<u8>),
-    /// An audio packet arrived.
-    Packet {
-        /// From which link.
-        link: LinkId,
-        /// Its sequence number.
-        seq: u64,
-        /// The Opus packet.
-        packet: Vec<u8>,
-        /// Arrival, in [`clock_ms`] milliseconds.
-        arrival_ms: f64,
-    },
 }
 
 impl std::fmt::Debug for AudioInput {
@@ -148,7 +143,6 @@ impl std::fmt::Debug for AudioInput {
             AudioInput::Control(control) => write!(f, "Control({control:?})"),
             AudioInput::LinkUp { link, .. } => write!(f, "LinkUp({link})"),
             AudioInput::LinkDown { link } => write!(f, "LinkDown({link})"),
-            AudioInput::Packet { link, seq, .. } => write!(f, "Packet({link}, {seq})"),
             AudioInput::Recorded(_) => write!(f, "Recorded"),
         }
     }
@@ -253,13 +247,24 @@ fn open_device<T>(
 /// One link's audio state. The codecs (tens of KiB each) are made when the link first
 /// speaks, so a relay's many silent links cost almost nothing.
 struct Link {
-    /// To the link's `datagrams-out`.
-    out: canopy_axon::Outbox<Vec<u8>>,
-    jitter: JitterBuffer,
-    decoder: Option<VoiceDecoder>,
-    /// Encoder for this link's own mix-minus (when its own audio is not silent).
-    encoder: Option<VoiceEncoder>,
-    sent: u64,
+    /// To the link's `audio-out`.
+    out: Outbox<AudioOut>,
+    /// To the link's `audio-in`: ticks.
+    input: Outbox<AudioIn>,
+}
+
+/// How long a tick waits for the links' `audio-in` answers (a frame is 20 ms): one
+/// that is later is heard as silence for that tick.
+pub const HEARD_DEADLINE: Duration = Duration::from_millis(12);
+
+/// Where a mixer takes input: control and links (`control`), and the frames links'
+/// `audio-in` components answer ticks with (`heard`).
+#[derive(Clone)]
+pub struct AudioPorts {
+    /// Mute, volumes, links up and down, replayed recordings.
+    pub control: InboxRef<AudioInput>,
+    /// Links' frames for each tick.
+    pub heard: InboxRef<HeardFrame>,
 }
 
 /// The codec in `slot`, made on first use.
@@ -307,7 +312,7 @@ pub fn spawn(
     graph: &Graph,
     name: &str,
     config: &AudioConfig,
-) -> Result<(ComponentHandle, InboxRef<AudioInput>, SharedMeters)> {
+) -> Result<(ComponentHandle, AudioPorts, SharedMeters)> {
     let meters = SharedMeters::default();
     let shared_meters = std::sync::Arc::clone(&meters);
     let mut voice = match &config.input {
@@ -324,7 +329,7 @@ pub fn spawn(
         )?
         .map_or(Voice::Silent, |m| Voice::Microphone(Box::new(m))),
     };
-    let mut speaker = open_device(
+    let speaker = open_device(
         config.output_device.as_ref(),
         config.devices_required,
         "speaker",
@@ -339,7 +344,7 @@ pub fn spawn(
         }
         meter.output_device = speaker.as_ref().map(|s| s.name().to_owned());
     }
-    let mut writer = match &config.output {
+    let writer = match &config.output {
         Some(path) => Some(
             hound::WavWriter::create(
                 path,
@@ -356,9 +361,22 @@ pub fn spawn(
     };
     let scope = graph.component(name);
     let mut inbox: Inbox<AudioInput> = scope.inbox_with_capacity("inbox", 4096);
-    let inbox_ref = inbox.handle();
-    // Linked to the session's store when there is one: the recording.
-    let mut record: Outbox<StoreInput> = scope.outbox("record");
+    // Frames from links' `audio-in`, answering ticks.
+    let mut heard_inbox: Inbox<HeardFrame> = scope.inbox_with_capacity("heard", 4096);
+    let ports = AudioPorts {
+        control: inbox.handle(),
+        heard: heard_inbox.handle(),
+    };
+    // Linked to a recorder when the session keeps a file (`record_into`).
+    let mut record: Outbox<recorder::Heard> = scope.outbox("record");
+    // Linked to `playback` when there are speakers or an output file.
+    let mut to_playback: Outbox<Box<Frame>> = scope.outbox("playback");
+    if speaker.is_some() || writer.is_some() {
+        let playback = graph.spawn(&format!("{name}/playback"), |s| {
+            playback::Playback::new(s, speaker, writer)
+        });
+        canopy_axon::link(&to_playback.handle(), &playback.inbox("inbox")?)?;
+    }
     let handle = scope.spawn_fn(move |ctx| async move {
         let started = tokio::time::Instant::now();
         shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).started =
@@ -366,12 +384,12 @@ pub fn spawn(
         let mut ticker = tokio::time::interval(Duration::from_millis(FRAME_MS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut links: BTreeMap<LinkId, Link> = BTreeMap::new();
+        let mut tick_number: u64 = 0;
         let mut complexity = MAX_COMPLEXITY;
         let mut shared = VoiceEncoder::new(complexity)?;
         let (mut muted, mut master) = (false, 1.0f32);
         let mut volumes: BTreeMap<LinkId, f32> = BTreeMap::new();
-        // What is being recorded, and what is being replayed from a recording.
-        let mut recorder: Option<VoiceEncoder> = None;
+        // What is being replayed from a recording.
         let mut replay_decoder: Option<VoiceDecoder> = None;
         let mut replayed: VecDeque<Box<Frame>> = VecDeque::new();
         {
@@ -399,22 +417,21 @@ pub fn spawn(
                         meter.master = master;
                         meter.volumes = volumes.clone();
                     }
-                    Some(AudioInput::LinkUp { link, datagrams }) => {
-                        let out = ctx.outbox::<Vec<u8>>(&format!("to-link[{link}]"));
-                        if canopy_axon::link(&out.handle(), &datagrams).is_err() {
+                    Some(AudioInput::LinkUp { link, audio }) => {
+                        let mut out = ctx.outbox::<AudioOut>(&format!("to-link[{link}]/out"));
+                        let input = ctx.outbox::<AudioIn>(&format!("to-link[{link}]/in"));
+                        if canopy_axon::link(&out.handle(), &audio.out).is_err()
+                            || canopy_axon::link(&input.handle(), &audio.input).is_err()
+                        {
                             continue; // the link has gone already
                         }
-                        links.insert(link, Link {
-                            out,
-                            jitter: JitterBuffer::new(),
-                            decoder: None,
-                            encoder: None,
-                            sent: 0,
-                        });
+                        let _ = out.try_send(AudioOut::Complexity(complexity));
+                        links.insert(link, Link { out, input });
                     }
                     Some(AudioInput::LinkDown { link }) => {
                         if let Some(state) = links.remove(&link) {
                             state.out.close();
+                            state.input.close();
                         }
                         volumes.remove(&link);
                     }
@@ -428,20 +445,17 @@ pub fn spawn(
                             replayed.push_back(frame);
                         }
                     }
-                    Some(AudioInput::Packet { link, seq, packet, arrival_ms }) => {
-                        if let Some(state) = links.get_mut(&link) {
-                            state.jitter.push(seq, packet, arrival_ms);
-                        }
-                    }
                 },
                 tick = ticker.tick() => {
                     let now_ms = ms_at(tick.into_std());
                     let work = std::time::Instant::now();
                     // The local voice for this slot.
                     let local = voice.next_frame()?;
-                    let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    meter.local.update(local.as_deref().map_or(0.0, level));
-                    drop(meter);
+                    shared_meters
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .local
+                        .update(local.as_deref().map_or(0.0, level));
                     // Muted: the voice is metered (so the person sees the mic works) but
                     // not sent.
                     let local = local.filter(|f| !muted && level(f) >= SILENT);
@@ -456,22 +470,33 @@ pub fn spawn(
                         (None, Some(replay)) => Some(Box::new(*replay)),
                         (local, None) => local,
                     };
-                    // Each link's voice for this slot.
-                    let mut heard: Vec<(LinkId, Option<Box<Frame>>)> = Vec::with_capacity(links.len());
-                    for (id, state) in links.iter_mut() {
-                        let frame = match state.jitter.pop(now_ms) {
-                            Playout::Buffering => None,
-                            Playout::Packet(packet) => lazily(&mut state.decoder, VoiceDecoder::new)
-                                .ok()
-                                .and_then(|d| d.decode(&packet).ok()),
-                            Playout::Recover(next) => lazily(&mut state.decoder, VoiceDecoder::new)
-                                .ok()
-                                .and_then(|d| d.recover(&next).ok()),
-                            // Nothing heard yet: nothing to conceal.
-                            Playout::Conceal => state.decoder.as_mut().and_then(|d| d.conceal().ok()),
-                        };
-                        heard.push((*id, frame.filter(|f| level(f) >= SILENT)));
+                    // Each link's voice for this slot, from its audio-in (decoded there).
+                    tick_number = tick_number.wrapping_add(1);
+                    let mut waiting = 0usize;
+                    for state in links.values_mut() {
+                        if state.input.try_send(AudioIn::Tick { tick: tick_number, now_ms }).is_ok() {
+                            waiting += 1;
+                        }
                     }
+                    let mut frames: BTreeMap<LinkId, Box<Frame>> = BTreeMap::new();
+                    let deadline = tokio::time::Instant::now() + HEARD_DEADLINE;
+                    while waiting > 0 {
+                        let Ok(Some(answer)) = tokio::time::timeout_at(deadline, heard_inbox.recv()).await else {
+                            break; // late answers are silence this tick
+                        };
+                        if answer.tick != tick_number {
+                            continue; // an answer to an earlier tick, too late
+                        }
+                        waiting -= 1;
+                        if let Some(frame) = answer.frame {
+                            frames.insert(answer.link, frame);
+                        }
+                    }
+                    // In link order, so mixing is the same whatever order answers came in.
+                    let heard: Vec<(LinkId, Option<Box<Frame>>)> = links
+                        .keys()
+                        .map(|id| (*id, frames.remove(id).filter(|f| level(f) >= SILENT)))
+                        .collect();
                     {
                         let mut meter = shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         meter.links.retain(|id, _| links.contains_key(id));
@@ -483,22 +508,19 @@ pub fn spawn(
                     let mixed = mix(local.as_deref(), &inputs);
                     // One encode per distinct stream; the shared one goes to every silent link.
                     let shared_packet = match &mixed.shared {
-                        Some((frame, _)) if level(frame) >= SILENT => Some(shared.encode(frame)?),
+                        Some((frame, _)) if level(frame) >= SILENT => Some(std::sync::Arc::new(shared.encode(frame)?)),
                         _ => None,
                     };
                     for (id, state) in links.iter_mut() {
-                        let packet = match mixed.individual.iter().find(|(l, _)| l == id) {
-                            Some((_, frame)) if level(frame) >= SILENT => {
-                                Some(lazily(&mut state.encoder, || VoiceEncoder::new(complexity))?.encode(frame)?)
-                            }
+                        let out = match mixed.individual.iter().find(|(l, _)| l == id) {
+                            // Its own mix-minus: encoded by the link's audio-out.
+                            Some((_, frame)) if level(frame) >= SILENT => Some(AudioOut::Encode(frame.clone())),
                             Some(_) => None,
-                            None => shared_packet.clone(),
+                            None => shared_packet.clone().map(AudioOut::Packet),
                         };
-                        if let Some(packet) = packet {
-                            let datagram = canopy_protocol::Datagram::audio(state.sent, &packet);
-                            state.sent = state.sent.wrapping_add(1);
-                            // Real time: a datagram the link cannot take now is late.
-                            let _ = state.out.try_send(datagram);
+                        if let Some(out) = out {
+                            // Real time: a link that cannot take it now would be late.
+                            let _ = state.out.try_send(out);
                         }
                     }
                     shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).streams =
@@ -515,27 +537,22 @@ pub fn spawn(
                             }
                         };
                         if level(everything) >= SILENT {
-                            let encoder = lazily(&mut recorder, || VoiceEncoder::new(RECORDING_COMPLEXITY))?;
-                            let packet = encoder.encode(everything)?;
-                            // Never wait on the disk in real time; the store batches.
-                            let _ = record.try_send(StoreInput::Audio { at_ms: crate::storage::now_ms(), packet });
+                            // Never wait on the recorder in real time.
+                            let _ = record.try_send(recorder::Heard {
+                                at_ms: crate::storage::now_ms(),
+                                frame: Box::new(*everything),
+                            });
                         }
                     }
-                    if writer.is_some() || speaker.is_some() {
+                    if to_playback.is_linked() {
                         let mut speakers = playback(&inputs, |id| volumes.get(&id).copied().unwrap_or(1.0), master);
                         if let Some(replay) = replay.as_deref() {
                             // The person replaying hears the recording.
                             speakers.iter_mut().zip(replay.iter()).for_each(|(s, r)| *s += *r * master);
                             limit(&mut speakers);
                         }
-                        if let Some(speaker) = speaker.as_mut() {
-                            speaker.play(&speakers)?;
-                        }
-                        if let Some(writer) = writer.as_mut() {
-                            for sample in speakers.iter() {
-                                writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16)?;
-                            }
-                        }
+                        // In tick order; a playback five seconds behind loses frames.
+                        let _ = to_playback.try_send(speakers);
                     }
                     // Under load, cheaper encoding rather than falling behind real time.
                     let busy = work.elapsed().as_secs_f32() / (FRAME_MS as f32 / 1000.0);
@@ -544,9 +561,7 @@ pub fn spawn(
                         complexity = next;
                         let _ = shared.set_complexity(complexity);
                         for state in links.values_mut() {
-                            if let Some(encoder) = state.encoder.as_mut() {
-                                let _ = encoder.set_complexity(complexity);
-                            }
+                            let _ = state.out.try_send(AudioOut::Complexity(complexity));
                         }
                         shared_meters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).complexity = complexity;
                         tracing::debug!(complexity, busy, "opus complexity changed");
@@ -554,10 +569,24 @@ pub fn spawn(
                 }
             }
         }
-        if let Some(writer) = writer {
-            writer.finalize()?;
-        }
         Ok(())
     });
-    Ok((handle, inbox_ref, meters))
+    Ok((handle, ports, meters))
+}
+
+/// Spawns `recorder`, fed by the mixer `audio` and feeding `store`: the session's file
+/// keeps what this node hears.
+pub fn record_into(
+    graph: &Graph,
+    name: &str,
+    audio: &ComponentHandle,
+    store: &InboxRef<StoreInput>,
+) -> Result<ComponentHandle> {
+    let recorder = graph.spawn(name, recorder::Recorder::new);
+    canopy_axon::link(
+        &audio.outbox::<recorder::Heard>("record")?,
+        &recorder.inbox("inbox")?,
+    )?;
+    canopy_axon::link(&recorder.outbox::<StoreInput>("outbox")?, store)?;
+    Ok(recorder)
 }
