@@ -10,6 +10,9 @@ use super::handshake::message_kind;
 use super::refuser::Refuser;
 use crate::session::LinkId;
 
+/// Ops passed on in one batch at most when messages arrive together.
+pub const COALESCE: usize = 4096;
+
 /// The deframer component.
 pub struct Deframer {
     inbox: Inbox<Bytes>,
@@ -33,12 +36,23 @@ impl Deframer {
         }
     }
 
-    /// Passes on every whole message buffered; `Err` with the reason to close.
+    /// Passes on every whole message buffered, op batches that arrived together as
+    /// one (up to [`COALESCE`] ops): a burst read in one chunk then crosses the
+    /// link's stages and the document once instead of once per message. `Err` with
+    /// the reason to close (the ops before the bad message still go on).
     async fn drain(&mut self) -> Result<(), Refusal> {
-        loop {
+        let mut batch: Vec<WireOp> = Vec::new();
+        let verdict = loop {
             match self.decoder.next_message() {
                 Ok(Some(Message::Ops(ops))) => {
-                    if self.ops.send(ops).await.is_err() {
+                    if batch.is_empty() {
+                        batch = ops;
+                    } else {
+                        batch.extend(ops);
+                    }
+                    if batch.len() >= COALESCE
+                        && self.ops.send(std::mem::take(&mut batch)).await.is_err()
+                    {
                         return Ok(());
                     }
                 }
@@ -47,20 +61,24 @@ impl Deframer {
                     tracing::info!(link = self.link, %refusal, "the peer closed the link");
                 }
                 Ok(Some(other)) => {
-                    return Err(Refusal::Protocol(format!(
+                    break Err(Refusal::Protocol(format!(
                         "unexpected {} after the handshake",
                         message_kind(&other)
                     )))
                 }
-                Ok(None) => return Ok(()),
+                Ok(None) => break Ok(()),
                 Err(FrameError::TooLarge(n)) => {
-                    return Err(Refusal::Limit(format!(
+                    break Err(Refusal::Limit(format!(
                         "frame of {n} bytes (limit {MAX_FRAME})"
                     )))
                 }
-                Err(other) => return Err(Refusal::Protocol(other.to_string())),
+                Err(other) => break Err(Refusal::Protocol(other.to_string())),
             }
+        };
+        if !batch.is_empty() {
+            let _ = self.ops.send(batch).await;
         }
+        verdict
     }
 }
 

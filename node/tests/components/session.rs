@@ -429,3 +429,39 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
         .unwrap();
     quiet(&mut r.store).await;
 }
+
+#[tokio::test]
+async fn the_exporter_renders_a_copy_from_the_sync_server() {
+    let mut document = Document::new(NodeId(1));
+    let mut live = None;
+    stroke_on_first_page()
+        .apply(&mut document, &mut live)
+        .unwrap();
+    let r = start(document);
+    let mut exporter = driver(&r.graph, "control", &r.session.ports.exporter);
+    let export = |format: &str, page: usize| {
+        let (reply, answer) = oneshot::channel();
+        (
+            session::ExportRequest {
+                format: format.into(),
+                page,
+                reply,
+            },
+            answer,
+        )
+    };
+    let (request, answer) = export("svg", 0);
+    exporter.send(request).await.unwrap();
+    let svg = String::from_utf8(answer.await.unwrap().unwrap()).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("path"), "{svg}");
+    let (request, answer) = export("svg", 3);
+    exporter.send(request).await.unwrap();
+    assert!(answer.await.unwrap().unwrap_err().contains("no page 3"));
+    let (request, answer) = export("gif", 0);
+    exporter.send(request).await.unwrap();
+    assert!(answer
+        .await
+        .unwrap()
+        .unwrap_err()
+        .contains("unknown export format"));
+}
