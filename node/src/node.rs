@@ -167,8 +167,11 @@ pub(crate) struct Joined {
 
 /// Runs a node until SIGINT/SIGTERM.
 pub async fn run(config: NodeConfig) -> Result<()> {
+    // Watched before anything starts: once the node prints its invites, whoever read
+    // them may signal it at once.
+    let signal = shutdown_signal();
     let node = start(config).await?;
-    wait_for_signal(&node.document, &node.store).await;
+    wait_for_signal(signal, &node.document, &node.store).await;
     tracing::info!("stopping");
     node.stop().await;
     Ok(())
@@ -432,31 +435,47 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM (SIGINT only where there is no SIGTERM).
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+/// Resolves on SIGINT or SIGTERM (SIGINT only where there is no SIGTERM). The
+/// handlers are installed when this is called, not when it is first awaited, so a
+/// signal that comes while the node is still starting is not the default death.
+#[cfg(unix)]
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
                 _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             },
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM");
+            (Ok(mut only), Err(error)) | (Err(error), Ok(mut only)) => {
+                tracing::warn!(%error, "cannot watch one of SIGTERM and SIGINT");
+                only.recv().await;
+            }
+            (Err(error), Err(_)) => {
+                tracing::warn!(%error, "cannot watch SIGTERM or SIGINT");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
     }
-    #[cfg(not(unix))]
-    {
+}
+
+/// Resolves on Ctrl+C.
+#[cfg(not(unix))]
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
 
-async fn wait_for_signal(document: &ComponentHandle, store: &ComponentHandle) {
+async fn wait_for_signal(
+    signal: impl std::future::Future<Output = ()>,
+    document: &ComponentHandle,
+    store: &ComponentHandle,
+) {
     tokio::select! {
-        () = shutdown_signal() => {}
+        () = signal => {}
         exit = document.join() => tracing::error!(?exit, "the document ended"),
         exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
     }
@@ -774,7 +793,7 @@ pub(crate) fn spawn_listener(
                 let up = LinkUp {
                     link: id,
                     writer: started.writer,
-                    datagrams: started.datagrams,
+                    presence: started.presence,
                     audio: started.audio,
                     seen: hello.seen.clone(),
                     is_parent: false,
@@ -837,7 +856,7 @@ pub(crate) fn spawn_parent(
             let up = LinkUp {
                 link: link_id,
                 writer: started.writer,
-                datagrams: started.datagrams,
+                presence: started.presence,
                 audio: started.audio,
                 seen: welcome.seen.clone(),
                 is_parent: true,

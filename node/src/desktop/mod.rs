@@ -122,11 +122,13 @@ async fn supervise(
     mut control: async_mpsc::UnboundedReceiver<Control>,
 ) {
     let mut config = first;
+    // Watched from the start, so a signal while a node starts is not the default death.
+    let mut signal = std::pin::pin!(crate::node::shutdown_signal());
     let mut running = start(&config, &sink).await;
     loop {
         let request = tokio::select! {
             request = control.recv() => request,
-            () = crate::node::shutdown_signal() => {
+            () = &mut signal => {
                 tracing::info!("signal received: closing the window");
                 sink.send(UiEvent::Closed);
                 Some(Control::Quit)

@@ -84,7 +84,7 @@ pub struct LinkPorts {
     /// The encoder's inbox (messages to the peer).
     pub writer: InboxRef<Message>,
     /// The link's `presence-out` (presence news for the peer).
-    pub datagrams: InboxRef<presence_out::PresenceNews>,
+    pub presence: InboxRef<presence_out::PresenceNews>,
     /// The link's `audio-out` and `audio-in`, when the session has audio.
     pub audio: Option<LinkAudio>,
     /// The transport's round-trip time.
@@ -208,7 +208,7 @@ pub fn spawn_link(
     let rtt_connection = connection;
     Ok(LinkPorts {
         writer: encoder.inbox("inbox")?,
-        datagrams: presence_out.inbox("inbox")?,
+        presence: presence_out.inbox("inbox")?,
         audio,
         rtt: Arc::new(move || rtt_connection.rtt()),
         start,

@@ -903,6 +903,8 @@ async fn invite(door: &mut Outbox<DoorInput>, role: Role, ttl: Option<Duration>)
 /// Runs a relay until SIGINT/SIGTERM: peers on QUIC, the admin API on HTTP, and a
 /// clean drain at the end. Prints `relay HOST:PORT` and `admin http://ADDR` first.
 pub async fn run(config: RelayConfig) -> Result<()> {
+    // Watched before anything is printed: an operator may signal at once.
+    let signal = crate::node::shutdown_signal();
     let token = config.admin_token.clone().context(
         "the admin API needs a token: set --admin-token or CANOPY_ADMIN_TOKEN (16+ characters)",
     )?;
@@ -928,7 +930,7 @@ pub async fn run(config: RelayConfig) -> Result<()> {
             let _ = stopped.await;
         },
     ));
-    crate::node::shutdown_signal().await;
+    signal.await;
     relay.shutdown().await;
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;

@@ -39,7 +39,7 @@ pub enum PresenceInput {
         /// Which.
         link: LinkId,
         /// Its `presence-out`.
-        datagrams: InboxRef<PresenceNews>,
+        presence_out: InboxRef<PresenceNews>,
     },
     /// A link ended.
     LinkDown {
@@ -193,10 +193,10 @@ impl Component for PresenceTable {
                 } => self.news_from_link(link, presence, bytes),
                 PresenceInput::LinkUp {
                     link: id,
-                    datagrams,
+                    presence_out,
                 } => {
                     let outbox = ctx.outbox::<PresenceNews>(&format!("to-link[{id}]"));
-                    if link(&outbox.handle(), &datagrams).is_ok() {
+                    if link(&outbox.handle(), &presence_out).is_ok() {
                         self.links.insert(id, outbox);
                     }
                 }

@@ -32,7 +32,7 @@ pub struct LinkUp {
     /// The link's encoder: messages to the peer.
     pub writer: InboxRef<Message>,
     /// The link's `presence-out`.
-    pub datagrams: InboxRef<crate::link::presence_out::PresenceNews>,
+    pub presence: InboxRef<crate::link::presence_out::PresenceNews>,
     /// The link's `audio-out` and `audio-in`, when the session has audio.
     pub audio: Option<crate::link::LinkAudio>,
     /// What the peer has seen (it is sent what it lacks).
@@ -182,7 +182,7 @@ impl Router {
             .presence
             .send(PresenceInput::LinkUp {
                 link: up.link,
-                datagrams: up.datagrams,
+                presence_out: up.presence,
             })
             .await;
         if let Some(audio) = up.audio {

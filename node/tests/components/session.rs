@@ -90,7 +90,7 @@ async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
         .send(RouterInput::LinkUp(Box::new(LinkUp {
             link: id,
             writer,
-            datagrams: datagrams_in,
+            presence: datagrams_in,
             audio: None,
             seen,
             is_parent: false,
