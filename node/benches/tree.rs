@@ -229,8 +229,8 @@ async fn fanout(joiners: usize, strokes: usize) {
     host.stop().await;
 }
 
-async fn late_join(strokes: usize) {
-    let mut bench = Bench { _dirs: Vec::new() };
+/// A host holding `strokes` strokes, and how many ops they are.
+async fn filled_host(bench: &mut Bench, strokes: usize) -> (RunningNode, u64) {
     let host = bench.node("host", None).await;
     let mut to_host = driver(&host);
     for i in 0..strokes {
@@ -244,6 +244,12 @@ async fn late_join(strokes: usize) {
     while op_count(&mut to_host).await < made {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    (host, made)
+}
+
+async fn late_join(strokes: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let (host, made) = filled_host(&mut bench, strokes).await;
     let url = editor_url(&host).await;
     let start = Instant::now();
     let joiner = bench.node("late", Some(url)).await;
@@ -331,19 +337,7 @@ async fn exchange(
 
 async fn responsive(strokes: usize) {
     let mut bench = Bench { _dirs: Vec::new() };
-    let host = bench.node("host", None).await;
-    let mut to_host = driver(&host);
-    for i in 0..strokes {
-        to_host
-            .document
-            .send(DocumentInput::Local(stroke(i)))
-            .await
-            .unwrap();
-    }
-    let made = (strokes * OPS_PER_STROKE) as u64;
-    while op_count(&mut to_host).await < made {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (host, made) = filled_host(&mut bench, strokes).await;
     let url = editor_url(&host).await;
     let a = bench.node("a", Some(url.clone())).await;
     let b = bench.node("b", Some(url.clone())).await;
