@@ -1,12 +1,4 @@
-//! Microphones and speakers, through cpal.
-//!
-//! cpal calls us from its real-time audio threads; those callbacks never block and
-//! never allocate. They only move samples through lock-free ring buffers (`rtrb`),
-//! mixed down to mono at the device's own rate. The `audio` component does the rest
-//! on its 20 ms tick: a [`Microphone`] hands it 48 kHz frames (resampled with
-//! `canopy_audio::resample`), a [`Speaker`] takes 48 kHz frames and resamples them to
-//! the device. The host is PulseAudio (or PipeWire's Pulse server) when one runs,
-//! otherwise ALSA.
+//! The cpal implementation of [`super`]: real sound devices.
 
 use std::time::Duration;
 
@@ -16,8 +8,7 @@ use canopy_audio::{Frame, FRAME_SAMPLES, SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 
-/// Name that means "the system's default device".
-pub const DEFAULT_DEVICE: &str = "default";
+use super::{DeviceInfo, DEFAULT_DEVICE};
 
 /// How long a device may take to start before we give up on it.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(3);
@@ -48,25 +39,6 @@ macro_rules! with_sample_type {
             other => Err($unsupported(other)),
         }
     };
-}
-
-/// One sound device, as `canopy devices` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeviceInfo {
-    /// The name to pass to `--input-device` / `--output-device`.
-    pub name: String,
-    /// A human description, when the host has one.
-    pub description: String,
-    /// It can capture.
-    pub input: bool,
-    /// It can play.
-    pub output: bool,
-    /// The system's default input.
-    pub default_input: bool,
-    /// The system's default output.
-    pub default_output: bool,
-    /// Its native sample rate and channels, when it says.
-    pub native: Option<(u32, u16)>,
 }
 
 /// The sound host in use (PulseAudio when a server runs, else ALSA).
