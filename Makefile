@@ -57,7 +57,7 @@ deps-test: toolchain
 	  python3 -m pip install --quiet --break-system-packages pystoi; }
 
 run: deps-run
-	$(CARGO) build --release -p canopy-node --bin canopy
+	$(CARGO) build --release -p canopy --bin canopy
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 	  ./target/release/canopy host; \
 	else \
@@ -68,7 +68,7 @@ run: deps-run
 # Installs the binary in ~/.local/bin and registers the .desktop file as the handler of
 # canopy:// links (xdg-utils' `xdg-mime`, when present).
 install-desktop: deps-run
-	$(CARGO) build --release -p canopy-node --bin canopy
+	$(CARGO) build --release -p canopy --bin canopy
 	install -D -m 755 target/release/canopy $(HOME)/.local/bin/canopy
 	install -D -m 644 deploy/desktop/canopy.desktop $(HOME)/.local/share/applications/canopy.desktop
 	@if command -v update-desktop-database >/dev/null; then update-desktop-database $(HOME)/.local/share/applications; fi
@@ -87,7 +87,7 @@ clippy: toolchain
 # Doc tests first (nextest does not run them), so the run closes on nextest's summary.
 # The integration tests run the `canopy` binary, which test builds do not make.
 unit-tests: deps-test
-	$(CARGO) build -p canopy-node --bin canopy
+	$(CARGO) build -p canopy --bin canopy
 	$(CARGO) test --workspace --doc -q
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
@@ -101,13 +101,14 @@ bench: deps-test
 	$(CARGO) bench -p canopy-axon
 	$(CARGO) bench -p canopy-canvas
 	$(CARGO) bench -p canopy-node
+	$(CARGO) bench -p canopy-relay
 	$(CARGO) bench -p canopy-audio
-	$(CARGO) build --release -p canopy-node --bin canopy
+	$(CARGO) build --release -p canopy --bin canopy
 	@if [ -n "$$DISPLAY" ]; then ./target/release/canopy bench desktop; \
 	else xvfb-run -a -s "-screen 0 1280x800x24" ./target/release/canopy bench desktop; fi
 
 # The component map in docs/ARCHITECTURE.md: a headless host with audio and four
 # children on 127.0.0.1, drawn from `canopy introspect --dot` (graphviz).
 architecture-graph: deps-test
-	$(CARGO) build -p canopy-node --bin canopy
+	$(CARGO) build -p canopy --bin canopy
 	docs/node-graph.sh target/debug/canopy docs/node-graph.svg

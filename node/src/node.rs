@@ -159,9 +159,10 @@ pub enum JoinError {
 }
 
 /// A node that joined: what it needs to keep going.
-pub(crate) struct Joined {
+pub struct Joined {
     streams: Streams,
-    pub(crate) welcome: Box<canopy_protocol::Welcome>,
+    /// The parent's welcome: the session's authority and who the ancestors are.
+    pub welcome: Box<canopy_protocol::Welcome>,
     parent: Ancestor,
 }
 
@@ -439,7 +440,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
 /// handlers are installed when this is called, not when it is first awaited, so a
 /// signal that comes while the node is still starting is not the default death.
 #[cfg(unix)]
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
     let terminate = signal(SignalKind::terminate());
     let interrupt = signal(SignalKind::interrupt());
@@ -463,7 +464,7 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send 
 
 /// Resolves on Ctrl+C.
 #[cfg(not(unix))]
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
@@ -507,7 +508,7 @@ pub(crate) fn open_session(data: &std::path::Path, session: &SessionId) -> Resul
 
 /// What invites should carry: the given address, or the bound one (with the machine's
 /// primary address when bound to all interfaces).
-pub(crate) fn public_address(given: Option<&str>, bound: SocketAddr) -> String {
+pub fn public_address(given: Option<&str>, bound: SocketAddr) -> String {
     if let Some(given) = given {
         return if split_address(given).is_some() && !given.ends_with(']') {
             given.to_string()
@@ -537,7 +538,7 @@ fn primary_address(family: IpAddr) -> Option<IpAddr> {
 }
 
 /// IPv6 literals need brackets in `host:port`.
-pub(crate) fn host_for_address(host: &str) -> String {
+pub fn host_for_address(host: &str) -> String {
     if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -590,7 +591,9 @@ async fn connect(
     }
 }
 
-pub(crate) async fn join(
+/// Connects to `address` (pinned to `fingerprint`), says `hello` and waits for the
+/// welcome: a link to a parent that has judged this node, or why not.
+pub async fn join(
     endpoint: &quinn::Endpoint,
     address: &str,
     fingerprint: Fingerprint,
@@ -665,7 +668,7 @@ pub async fn create_on_relay(
 /// `listener`: accepts connections; each gets a `link[N]/handshake` component, which
 /// reads the hello, finds its session through `router` and lets that session's door
 /// judge it.
-pub(crate) fn spawn_listener(
+pub fn spawn_listener(
     graph: &Graph,
     endpoint: quinn::Endpoint,
     router: Router,
@@ -816,7 +819,7 @@ pub(crate) fn spawn_listener(
 
 /// `parent`: keeps this node joined. When the parent link is lost it retries with
 /// backoff, then tries each ancestor in turn (nearest first), so the session heals.
-pub(crate) fn spawn_parent(
+pub fn spawn_parent(
     graph: &Graph,
     name: &str,
     endpoint: quinn::Endpoint,

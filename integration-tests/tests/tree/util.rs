@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use canopy_node::control::{self, Request};
 
 /// The `canopy` binary built next to this test. Test builds do not make it:
-/// `make test` runs `cargo build -p canopy-node --bin canopy` first.
+/// `make test` runs `cargo build -p canopy --bin canopy` first.
 pub fn canopy() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
@@ -20,7 +20,7 @@ pub fn canopy() -> PathBuf {
     let binary = dir.join("canopy");
     assert!(
         binary.exists(),
-        "{} is missing: build it with `cargo build -p canopy-node`",
+        "{} is missing: build it with `cargo build -p canopy --bin canopy`",
         binary.display()
     );
     binary

@@ -11,6 +11,7 @@
 //! as a child, exactly as a peer does, and peers near it attach here.
 
 pub mod admin;
+pub mod cli;
 pub mod config;
 pub mod lines;
 
@@ -31,13 +32,13 @@ use tokio::sync::oneshot;
 
 use lines::{LineFile, LinesError};
 
-use crate::metrics::Metrics;
-use crate::node::{self, Router};
-use crate::session::{
+use canopy_node::metrics::Metrics;
+use canopy_node::node::{self, Router};
+use canopy_node::session::{
     now_seconds, DoorInput, NodeSetup, SessionLimits, SessionPorts, Status, StatusInput,
 };
-use crate::storage::{now_ms, session_file, Meta, Store};
-use crate::{identity, tls};
+use canopy_node::storage::{now_ms, session_file, Meta, Store};
+use canopy_node::{identity, tls};
 pub use config::{LogFormat, RelayArgs, RelayConfig};
 
 /// How often idle sessions are looked for.
@@ -50,7 +51,7 @@ const GLANCE_DEADLINE: Duration = Duration::from_secs(2);
 /// One session held in memory.
 struct Session {
     /// The session's components.
-    running: crate::session::Session,
+    running: canopy_node::session::Session,
     /// The admin component's way to this session (status, invites, revocations); a
     /// lock of this session's own, so one stuck session holds up no other.
     control: tokio::sync::Mutex<Control>,
@@ -365,10 +366,10 @@ impl Relay {
         let revoked = revocations.lines().into_iter().collect();
         // A mixer per session, as in every node: no microphone or speakers here, only
         // mix-minus between the links.
-        let (_, audio, meters) = crate::audio::spawn(
+        let (_, audio, meters) = canopy_node::audio::spawn(
             &self.graph,
             &format!("{name}/audio"),
-            &crate::audio::AudioConfig::default(),
+            &canopy_node::audio::AudioConfig::default(),
         )?;
         let setup = NodeSetup {
             print_invites: false,
@@ -396,8 +397,9 @@ impl Relay {
         let title = store.meta.title.clone();
         let created_ms = store.meta.created_ms;
         let (store, store_inbox) =
-            crate::store::spawn(&self.graph, &format!("{name}/store"), store, None)?;
-        let running = crate::session::spawn(&self.graph, &name, setup, &store_inbox, Some(&audio))?;
+            canopy_node::store::spawn(&self.graph, &format!("{name}/store"), store, None)?;
+        let running =
+            canopy_node::session::spawn(&self.graph, &name, setup, &store_inbox, Some(&audio))?;
         let stopping = || anyhow!("the relay is stopping");
         let control = Control {
             status: self
@@ -446,7 +448,7 @@ impl Relay {
         let (session, authority) = Authority::root(&session_key, &self.key, now_seconds());
         let meta = Meta {
             session,
-            node: crate::session::fresh_node_id(),
+            node: canopy_node::session::fresh_node_id(),
             created_ms: now_ms(),
             title: title.to_string(),
         };
@@ -488,7 +490,7 @@ impl Relay {
             Ok(())
         })?;
         let (host, port) =
-            crate::session::split_address(&self.public_address).ok_or_else(|| {
+            canopy_node::session::split_address(&self.public_address).ok_or_else(|| {
                 anyhow!(
                     "the relay's public address {} has no port",
                     self.public_address
@@ -559,7 +561,7 @@ impl Relay {
                 &path,
                 &Meta {
                     session,
-                    node: crate::session::fresh_node_id(),
+                    node: canopy_node::session::fresh_node_id(),
                     created_ms: now_ms(),
                     title: String::new(),
                 },
@@ -598,11 +600,11 @@ impl Relay {
             Some(url.to_string()),
         )?;
         let name = format!("session[{}]/parent", short(&session));
-        let config = crate::node::NodeConfig {
+        let config = canopy_node::node::NodeConfig {
             listen: self.config.listen,
             public_address: Some(self.public_address.clone()),
             join: Some(url.to_string()),
-            ..crate::node::NodeConfig::new(data.clone(), "relay")
+            ..canopy_node::node::NodeConfig::new(data.clone(), "relay")
         };
         let parent = node::spawn_parent(
             &self.graph,
@@ -904,7 +906,7 @@ async fn invite(door: &mut Outbox<DoorInput>, role: Role, ttl: Option<Duration>)
 /// clean drain at the end. Prints `relay HOST:PORT` and `admin http://ADDR` first.
 pub async fn run(config: RelayConfig) -> Result<()> {
     // Watched before anything is printed: an operator may signal at once.
-    let signal = crate::node::shutdown_signal();
+    let signal = canopy_node::node::shutdown_signal();
     let token = config.admin_token.clone().context(
         "the admin API needs a token: set --admin-token or CANOPY_ADMIN_TOKEN (16+ characters)",
     )?;

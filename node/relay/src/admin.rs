@@ -29,8 +29,8 @@ use canopy_protocol::{Role, SessionId};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Relay, RelayError};
-use crate::metrics::Metrics;
+use crate::{Relay, RelayError};
+use canopy_node::metrics::Metrics;
 
 /// An error as the API answers it: a status and `{"error": message}`.
 struct ApiError(StatusCode, String);

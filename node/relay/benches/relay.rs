@@ -1,6 +1,6 @@
-//! Relay under load: `cargo bench -p canopy-node --bench relay`.
+//! Relay under load: `cargo bench -p canopy-relay --bench relay`.
 //!
-//! A real `canopy relay` process (release build) on 127.0.0.1 with 50 sessions; 1,000
+//! A real `canopy-relay` process (release build) on 127.0.0.1 with 50 sessions; 1,000
 //! peers (20 per session) connect from this process over QUIC and speak the protocol
 //! by hand, so the relay is the only Canopy node measured. Then one peer per session
 //! draws a stroke every 50 ms while the others receive. Prints:
@@ -46,8 +46,8 @@ impl Drop for RelayProcess {
 
 fn start_relay() -> RelayProcess {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_canopy"))
-        .args(["relay", "--data"])
+    let mut child = Command::new(env!("CARGO_BIN_EXE_canopy-relay"))
+        .arg("--data")
         .arg(dir.path())
         .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .args(["--admin-token", TOKEN, "--log", "warn"])
