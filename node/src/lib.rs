@@ -3,7 +3,6 @@
 
 pub mod audio;
 pub mod control;
-pub mod desktop;
 pub mod devices;
 pub mod identity;
 pub mod link;

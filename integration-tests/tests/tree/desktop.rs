@@ -285,9 +285,9 @@ fn two_windows_draw_page_undo_and_refuse_a_bad_url() {
     assert!(field(&bob, "parent").is_object(), "bob left his session");
 }
 
-/// The window's error colour (`canopy_node::desktop::app::ERROR_COLOR`), anti-aliased.
+/// The window's error colour (`canopy_desktop::app::ERROR_COLOR`), anti-aliased.
 fn is_error_red(r: u8, g: u8, b: u8) -> bool {
-    let [er, eg, eb, _] = canopy_node::desktop::app::ERROR_COLOR.to_array();
+    let [er, eg, eb, _] = canopy_desktop::app::ERROR_COLOR.to_array();
     r.abs_diff(er) < 30 && g.abs_diff(eg) < 30 && b.abs_diff(eb) < 30
 }
 
@@ -347,7 +347,7 @@ fn save_as_and_open_from_the_window() {
 
     // Ctrl+O: open another document; the window's node now hosts it.
     let other = scripts.path().join("other.canopy");
-    canopy_node::desktop::bench::write_document(&other, 5).unwrap();
+    canopy_desktop::bench::write_document(&other, 5).unwrap();
     display.keys(&window, (450, 400), &["ctrl+o"]);
     display.xdotool(&["type", "--delay", "10", other.to_str().unwrap()]);
     display.keys(&window, (450, 400), &["Return"]);

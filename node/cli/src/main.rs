@@ -25,7 +25,7 @@ fn main() -> Result<()> {
         Command::Relay(relay) => canopy_relay::cli::run(relay, &log),
         Command::Bench {
             which: BenchCommand::Desktop { strokes, frames },
-        } => canopy_node::desktop::bench::run(runtime(&log)?, strokes, frames),
+        } => canopy_desktop::bench::run(runtime(&log)?, strokes, frames),
         Command::Devices { json } => {
             canopy_node::logs::init(&log, false);
             tools::print_devices(json)

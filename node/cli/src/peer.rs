@@ -105,7 +105,7 @@ pub fn run(run: NodeRun, log: &str) -> Result<()> {
     if headless {
         runtime.block_on(node::run(config)).context(doing)
     } else {
-        canopy_node::desktop::run(runtime, config, relay_invites).context(doing)
+        canopy_desktop::run(runtime, config, relay_invites).context(doing)
     }
 }
 

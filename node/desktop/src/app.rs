@@ -16,13 +16,13 @@ use canopy_protocol::Role;
 use eframe::egui::{self, Color32, Key, Modifiers, Pos2, Rect, Sense, Vec2};
 use tokio::sync::mpsc as async_mpsc;
 
-use super::bridge::{ToNode, UiEvent};
-use super::camera::Camera;
-use super::replica::Replica;
-use super::tiles::{sharp_zoom_at_most, TileCache};
-use super::Control;
-use crate::audio::AudioControl;
-use crate::session::{Edit, PageRef, Status};
+use crate::bridge::{ToNode, UiEvent};
+use crate::camera::Camera;
+use crate::replica::Replica;
+use crate::tiles::{sharp_zoom_at_most, TileCache};
+use crate::Control;
+use canopy_node::audio::AudioControl;
+use canopy_node::session::{Edit, PageRef, Status};
 
 /// Ops merged into the window's copy per frame, so a big sync never freezes it.
 const OPS_PER_FRAME: usize = 50_000;
@@ -169,7 +169,7 @@ impl CanopyApp {
         data: PathBuf,
     ) -> Self {
         cc.egui_ctx.set_visuals(egui::Visuals::light());
-        let recent = super::recent::load(&data);
+        let recent = crate::recent::load(&data);
         Self {
             events,
             control,
@@ -1232,7 +1232,7 @@ impl CanopyApp {
     }
 
     fn open_file(&mut self, file: PathBuf) {
-        self.recent = super::recent::remember(&self.data, &file);
+        self.recent = crate::recent::remember(&self.data, &file);
         self.relay_invites = None;
         self.busy = Some(format!("Opening {}…", file.display()));
         let _ = self.control.send(Control::Open(file));
@@ -1250,10 +1250,10 @@ impl CanopyApp {
             .as_ref()
             .and_then(|s| s.file.clone())
             .ok_or("this session has no file yet")?;
-        let store = crate::storage::Store::open_read_only(std::path::Path::new(&file))
+        let store = canopy_node::storage::Store::open_read_only(std::path::Path::new(&file))
             .map_err(|e| e.to_string())?;
         store.copy_to(&path).map_err(|e| e.to_string())?;
-        self.recent = super::recent::remember(&self.data, &path);
+        self.recent = crate::recent::remember(&self.data, &path);
         Ok(path)
     }
 
@@ -1399,7 +1399,7 @@ impl CanopyApp {
 
     fn export_to(&self, path: &std::path::Path, format: &str) -> Result<(), String> {
         let replica = self.replica.as_ref().ok_or("no document yet")?;
-        let bytes = crate::session::render(replica.document(), format, self.page_index())?;
+        let bytes = canopy_node::session::render(replica.document(), format, self.page_index())?;
         std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 

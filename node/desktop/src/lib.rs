@@ -19,8 +19,8 @@ use std::sync::mpsc;
 use anyhow::{Context as _, Result};
 use tokio::sync::mpsc as async_mpsc;
 
-use crate::node::{self, NodeConfig, RunningNode};
 use bridge::{UiEvent, UiSink};
+use canopy_node::node::{self, NodeConfig, RunningNode};
 
 /// Window size at start, in logical pixels (tests rely on it being fixed).
 pub const WINDOW_SIZE: [f32; 2] = [1100.0, 720.0];
@@ -123,7 +123,7 @@ async fn supervise(
 ) {
     let mut config = first;
     // Watched from the start, so a signal while a node starts is not the default death.
-    let mut signal = std::pin::pin!(crate::node::shutdown_signal());
+    let mut signal = std::pin::pin!(canopy_node::node::shutdown_signal());
     let mut running = start(&config, &sink).await;
     loop {
         let request = tokio::select! {

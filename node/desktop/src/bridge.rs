@@ -13,7 +13,7 @@ use canopy_axon::{link, Graph, Outbox};
 use canopy_canvas::VersionVector;
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
-use crate::session::{
+use canopy_node::session::{
     AppliedOps, DocumentInput, Edit, PresenceInput, SessionPorts, Status, StatusInput, SyncInput,
     APPLIED,
 };
@@ -55,7 +55,7 @@ pub enum ToNode {
     /// The window's copy lacks ops: send everything beyond `seen`.
     Sync(VersionVector),
     /// Mute, volumes.
-    Audio(crate::audio::AudioControl),
+    Audio(canopy_node::audio::AudioControl),
 }
 
 /// The window's end of the event channel: sending also wakes the window up.

@@ -9,10 +9,10 @@ use anyhow::{Context as _, Result};
 use canopy_canvas::{Color, Document, NodeId, Point, Tool, FIRST_PAGE, PAGE_FRAME};
 use canopy_protocol::{SessionId, WireOp};
 
-use super::app::{DriveState, Driver};
-use super::camera::Camera;
-use crate::node::NodeConfig;
-use crate::storage::{now_ms, Meta, Store};
+use crate::app::{DriveState, Driver};
+use crate::camera::Camera;
+use canopy_node::node::NodeConfig;
+use canopy_node::storage::{now_ms, Meta, Store};
 
 /// Writes a `.canopy` file holding `strokes` 20-point strokes spread over page 1.
 pub fn write_document(path: &Path, strokes: usize) -> Result<()> {
@@ -64,7 +64,7 @@ pub fn run(runtime: tokio::runtime::Runtime, strokes: usize, frames: usize) -> R
         ..NodeConfig::new(dir.join("data"), "bench")
     };
     let driver = PanDriver::new(strokes, frames);
-    let result = super::run_window(
+    let result = crate::run_window(
         runtime,
         config,
         "Canopy — benchmark".into(),

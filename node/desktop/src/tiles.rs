@@ -20,7 +20,7 @@ use canopy_canvas::{
 };
 use eframe::egui;
 
-use super::camera::Camera;
+use crate::camera::Camera;
 
 /// Tile side in pixels.
 pub const TILE_PX: u32 = 256;
