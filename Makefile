@@ -85,8 +85,11 @@ clippy: toolchain
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Doc tests first (nextest does not run them), so the run closes on nextest's summary.
-# The integration tests run the `canopy` binary, which test builds do not make.
+# The integration tests run the `canopy` and `canopy-relay` binaries, which test builds
+# do not make. The relay is built on its own: built with `canopy`, cargo would unify
+# features and give it the sound devices the container image does not have.
 unit-tests: deps-test
+	$(CARGO) build -p canopy-relay --bin canopy-relay
 	$(CARGO) build -p canopy --bin canopy
 	$(CARGO) test --workspace --doc -q
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::canopy;
+use crate::util::{canopy, canopy_relay};
 
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -117,4 +117,74 @@ print(json.dumps(docs))
     let path = dir.path().join("relay.toml");
     std::fs::write(&path, config).unwrap();
     check_relay_config(&path);
+    // The container's arguments are what the image's `canopy-relay` takes, with the
+    // ConfigMap mounted where they say.
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a.as_str()
+                .unwrap()
+                .replace("/etc/canopy/relay.toml", path.to_str().unwrap())
+        })
+        .collect();
+    let output = Command::new(canopy_relay())
+        .args(&args)
+        .arg("--print-config")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "canopy-relay {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The crates `package` is built from (normal dependencies, as `cargo tree` lists them).
+fn crates_of(package: &str) -> Vec<String> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_relay_is_built_without_the_window_or_sound_devices() {
+    let window_and_sound = [
+        "eframe", "egui", "winit", "glow", "cpal", "alsa", "alsa-sys",
+    ];
+    let relay = crates_of("canopy-relay");
+    assert!(relay.iter().any(|c| c == "canopy-node"), "{relay:?}");
+    for unwanted in window_and_sound {
+        assert!(
+            !relay.iter().any(|c| c == unwanted),
+            "canopy-relay depends on {unwanted}"
+        );
+    }
+    // The full binary has both (so the names above are the ones cargo prints).
+    let full = crates_of("canopy");
+    for wanted in ["eframe", "cpal"] {
+        assert!(full.iter().any(|c| c == wanted), "canopy lacks {wanted}");
+    }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{assert_converged, canopy, free_port, script, stdout_lines, wait_until, Node};
+use crate::util::{
+    assert_converged, canopy, canopy_relay, free_port, script, stdout_lines, wait_until, Node,
+};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -29,15 +31,24 @@ impl Relay {
     }
 
     fn start_in(data: &Path, listen: &str, extra: &[&str]) -> Relay {
+        let mut command = Command::new(canopy());
+        command
+            .args(["relay", "--data"])
+            .arg(data)
+            .args(["--listen", listen]);
+        Relay::spawn(command, data, extra)
+    }
+
+    /// Runs `command` (a relay told where its data is and where to listen) with an
+    /// admin API on 127.0.0.1 and its log in `log_dir/relay.log`.
+    fn spawn(mut command: Command, log_dir: &Path, extra: &[&str]) -> Relay {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(data.join("relay.log"))
+            .open(log_dir.join("relay.log"))
             .unwrap();
-        let mut child = Command::new(canopy())
-            .args(["relay", "--data"])
-            .arg(data)
-            .args(["--listen", listen, "--admin", "127.0.0.1:0"])
+        let mut child = command
+            .args(["--admin", "127.0.0.1:0"])
             .args(["--admin-token", TOKEN, "--idle-session-expiry", "3600"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -51,13 +62,13 @@ impl Relay {
                 Ok(line) => admin = line.strip_prefix("admin ").map(str::to_string),
                 Err(_) => panic!(
                     "the relay printed no admin address; its log:\n{}",
-                    std::fs::read_to_string(data.join("relay.log")).unwrap_or_default()
+                    std::fs::read_to_string(log_dir.join("relay.log")).unwrap_or_default()
                 ),
             }
         }
         Relay {
             child,
-            data: data.to_path_buf(),
+            data: log_dir.to_path_buf(),
             admin: admin.unwrap(),
             _dir: None,
         }
@@ -590,4 +601,96 @@ fn host_tokens_issued_at_once_are_all_kept() {
             204
         );
     }
+}
+
+/// What a slim container base has: the C library, the maths library, libgcc's
+/// unwinder and the dynamic loader. No sound, GL or X libraries.
+const SLIM_BASE_LIBRARIES: [&str; 5] = [
+    "linux-vdso.so",
+    "libc.so",
+    "libm.so",
+    "libgcc_s.so",
+    "ld-linux",
+];
+
+/// The shared libraries `binary` loads, as `ldd` resolves them: (name, path).
+fn shared_libraries(binary: &Path) -> Vec<(String, Option<PathBuf>)> {
+    let output = Command::new("ldd").arg(binary).output().unwrap();
+    assert!(output.status.success(), "ldd {}", binary.display());
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let name = line.split_whitespace().next()?.to_string();
+            let path = match line.split_once("=>") {
+                Some((_, target)) => target.split_whitespace().next().map(PathBuf::from),
+                None => name.starts_with('/').then(|| PathBuf::from(&name)),
+            };
+            Some((name, path))
+        })
+        .collect()
+}
+
+/// The container image's promise, checked without a container runtime: the relay-only
+/// binary needs nothing beyond a slim base's libraries, and in a root holding only
+/// itself and those it starts, stores a session and serves peers.
+#[test]
+fn the_relay_binary_runs_in_a_minimal_root() {
+    let binary = canopy_relay();
+    let libraries = shared_libraries(&binary);
+    for (name, _) in &libraries {
+        assert!(
+            SLIM_BASE_LIBRARIES.iter().any(|base| name.contains(base)),
+            "canopy-relay links {name}, which a slim base does not have"
+        );
+    }
+    // The root: the binary, its libraries at their own paths, a data directory.
+    let root = tempfile::tempdir().unwrap();
+    for (_, path) in &libraries {
+        let Some(path) = path else { continue };
+        let inside = root.path().join(path.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::copy(path, &inside).unwrap();
+    }
+    std::fs::copy(&binary, root.path().join("canopy-relay")).unwrap();
+    std::fs::create_dir(root.path().join("data")).unwrap();
+    // chroot needs root; elsewhere a user namespace makes this user root inside.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut command = if is_root {
+        Command::new("chroot")
+    } else {
+        let mut unshare = Command::new("unshare");
+        unshare.args(["--user", "--map-root-user", "chroot"]);
+        unshare
+    };
+    let listen = format!("127.0.0.1:{}", free_port());
+    command
+        .arg(root.path())
+        .args(["/canopy-relay", "--data", "/data", "--listen", &listen]);
+    let relay = Relay::spawn(command, root.path(), &[]);
+    assert_eq!(relay.http("GET", "/readyz", None, None).0, 200);
+    let (id, editor, viewer) = relay.new_session("minimal root");
+    let scripts = tempfile::tempdir().unwrap();
+    let drawer = Node::join(
+        "drawer",
+        &editor,
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "d", 5, 0, "").to_str().unwrap(),
+        ],
+    );
+    let watcher = Node::join("watcher", &viewer, &["--no-audio"]);
+    assert_converged(&[&drawer, &watcher], 5, Duration::from_secs(30));
+    assert!(
+        root.path()
+            .join(format!("data/sessions/{id}.canopy"))
+            .exists(),
+        "the session is not stored inside the root; relay log:\n{}",
+        relay.log()
+    );
 }

@@ -12,15 +12,28 @@ use canopy_node::control::{self, Request};
 /// The `canopy` binary built next to this test. Test builds do not make it:
 /// `make test` runs `cargo build -p canopy --bin canopy` first.
 pub fn canopy() -> PathBuf {
+    built_binary("canopy", "cargo build -p canopy --bin canopy")
+}
+
+/// The relay-only `canopy-relay` binary (the container image's), built next to
+/// this test by `make test` like `canopy`.
+pub fn canopy_relay() -> PathBuf {
+    built_binary(
+        "canopy-relay",
+        "cargo build -p canopy-relay --bin canopy-relay",
+    )
+}
+
+fn built_binary(name: &str, build: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target directory");
-    let binary = dir.join("canopy");
+    let binary = dir.join(name);
     assert!(
         binary.exists(),
-        "{} is missing: build it with `cargo build -p canopy --bin canopy`",
+        "{} is missing: build it with `{build}`",
         binary.display()
     );
     binary
