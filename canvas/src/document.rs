@@ -469,6 +469,61 @@ impl Document {
         ops
     }
 
+    /// Per author, the highest sequence number held, gaps or not: where a backlog
+    /// taken in pieces ([`Document::ops_missing_piece`]) stops, so ops that arrive
+    /// while it is sent are left to the live stream.
+    pub fn latest_seqs(&self) -> VersionVector {
+        let mut latest = VersionVector::new();
+        for (node, log) in &self.log {
+            if let Some((seq, _)) = log.entries.last_key_value() {
+                latest.set(*node, *seq);
+            }
+        }
+        latest
+    }
+
+    /// One piece of a backlog: up to `limit` ops that `seen` lacks, none past `upto`
+    /// (from [`Document::latest_seqs`]), in (author, sequence) order after `after`.
+    /// Each piece costs O(limit + log authors) whatever the document's size, so a
+    /// large backlog is sent a piece at a time between other work. An empty piece
+    /// means the backlog is done.
+    pub fn ops_missing_piece(
+        &self,
+        seen: &VersionVector,
+        upto: &VersionVector,
+        after: Option<OpId>,
+        limit: usize,
+    ) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let authors = match after {
+            Some(after) => self.log.range(after.node..),
+            None => self.log.range(..),
+        };
+        for (node, log) in authors {
+            let mut from = seen.get(*node).saturating_add(1);
+            if let Some(after) = after.filter(|a| a.node == *node) {
+                from = from.max(after.seq.saturating_add(1));
+            }
+            let to = upto.get(*node);
+            if from > to {
+                continue;
+            }
+            for (seq, (lamport, logged)) in log.entries.range(from..=to) {
+                if ops.len() >= limit {
+                    return ops;
+                }
+                let id = OpId {
+                    node: *node,
+                    seq: *seq,
+                };
+                if let Some(op) = self.rebuild(id, *lamport, logged) {
+                    ops.push(op);
+                }
+            }
+        }
+        ops
+    }
+
     /// Number of ops `ops_missing_from(seen)` would return, without building them.
     pub fn count_missing_from(&self, seen: &VersionVector) -> usize {
         self.log

@@ -86,6 +86,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A backlog taken a piece at a time, up to where the document stood when it
+    /// was asked for, is the backlog taken at once — whatever the piece size, and
+    /// however the document grows meanwhile.
+    #[test]
+    fn a_backlog_in_pieces_is_the_backlog_at_once(
+        before in proptest::collection::vec(step(), 1..40),
+        during in proptest::collection::vec(step(), 0..20),
+        seen_steps in proptest::collection::vec(step(), 0..20),
+        piece in 1usize..7,
+    ) {
+        let sim = Simulation::run(&before);
+        let peer = Simulation::run(&seen_steps);
+        let seen = peer.peers[0].version_vector();
+        let mut holder = sim.peers[0].clone();
+        let at_once = holder.ops_missing_from(&seen);
+        let upto = holder.latest_seqs();
+        // The document goes on growing while the pieces are taken.
+        let more = Simulation::run(&during);
+        let mut pieces = Vec::new();
+        let mut after = None;
+        let mut extra = more.ops.iter();
+        loop {
+            let got = holder.ops_missing_piece(&seen, &upto, after, piece);
+            prop_assert!(got.len() <= piece);
+            let Some(last) = got.last() else { break };
+            after = Some(last.id);
+            pieces.extend(got);
+            if let Some(op) = extra.next() {
+                let _ = holder.apply(op.clone());
+            }
+        }
+        let ids = |ops: &[canopy_canvas::Op]| ops.iter().map(|o| o.id).collect::<Vec<_>>();
+        prop_assert_eq!(ids(&pieces), ids(&at_once));
+    }
+}
+
 fn retarget(step: &crate::util::Step, who: usize) -> crate::util::Step {
     use crate::util::Step::*;
     match step.clone() {
