@@ -1,7 +1,9 @@
 //! `link[N]/checker`: decodes each op's payload and checks it against the rules every
 //! peer applies alike (`Op::validate`), here on the link's own task so the work
 //! spreads over every core. The document then only applies. An op that fails closes
-//! the link; the ops before it in the batch still go on.
+//! the link; the ops before it in the batch still go on. Each batch takes one of the
+//! link's places in the document's queue ([`crate::session::LINK_CREDITS`]): a link
+//! that sends faster than the document applies waits here, not in front of others.
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::Limits;
@@ -9,7 +11,7 @@ use canopy_protocol::{Refusal, WireOp};
 
 use super::refuser::Refuser;
 use crate::session::document::refusal_for;
-use crate::session::{Checked, DocumentInput, LinkId};
+use crate::session::{Checked, Credits, DocumentInput, LinkId};
 
 /// The checker component.
 pub struct Checker {
@@ -20,6 +22,7 @@ pub struct Checker {
     refuser: Refuser,
     link: LinkId,
     limits: Limits,
+    credits: Credits,
 }
 
 /// Decodes and checks a batch: the good ops before the first bad one, and why that
@@ -48,6 +51,7 @@ impl Checker {
             refuser: Refuser::new(scope, link),
             link,
             limits,
+            credits: Credits::default(),
         }
     }
 }
@@ -60,11 +64,15 @@ impl Component for Checker {
             }
             let (checked, refusal) = check(ops, &self.limits);
             if !checked.is_empty() {
+                let Some(credit) = self.credits.take().await else {
+                    break;
+                };
                 let _ = self
                     .document
                     .send(DocumentInput::FromLink {
                         link: self.link,
                         ops: checked,
+                        credit,
                     })
                     .await;
             }

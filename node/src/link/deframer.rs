@@ -11,7 +11,7 @@ use super::refuser::Refuser;
 use crate::session::LinkId;
 
 /// Ops passed on in one batch at most when messages arrive together.
-pub const COALESCE: usize = 4096;
+pub const COALESCE: usize = 512;
 
 /// The deframer component.
 pub struct Deframer {
@@ -93,6 +93,16 @@ impl Component for Deframer {
                 continue;
             }
             self.decoder.push(&bytes);
+            // Chunks that queued meanwhile are read with it, so their op batches go
+            // on as one (bounded: a frame is at most MAX_FRAME anyway).
+            let mut read = bytes.len();
+            while read < MAX_FRAME {
+                let Ok(more) = self.inbox.try_recv() else {
+                    break;
+                };
+                read += more.len();
+                self.decoder.push(&more);
+            }
             if let Err(refusal) = self.drain().await {
                 self.refuser.refuse(refusal).await;
             }

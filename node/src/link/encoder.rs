@@ -1,6 +1,11 @@
 //! `link[N]/encoder`: messages for the peer into frames (length-prefixed bincode), on
 //! the link's own task. Its inbox is the link's send queue: the router never waits on
 //! it, and drops a link whose queue is full.
+//!
+//! Messages already queued when it wakes are encoded together (up to
+//! [`COALESCE_BYTES`]) and written at once: an idle link sends each message as it
+//! comes, a busy one sends fewer, larger writes, and the peer reads them as one chunk
+//! (its deframer then hands on one batch). Nothing waits for company.
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_protocol::{encode, Message};
@@ -8,10 +13,14 @@ use canopy_protocol::{encode, Message};
 /// Messages a link may have queued before it counts as too slow.
 pub const WRITER_QUEUE: usize = 16_384;
 
-/// A frame to write, and whether it closes the link (a refusal, with its reason).
+/// Bytes of frames encoded together at most, before they go to the writer.
+pub const COALESCE_BYTES: usize = 64 * 1024;
+
+/// Frames to write together, and whether they close the link (a refusal, with its
+/// reason: always the last frame).
 #[derive(Debug)]
 pub struct Frame {
-    /// The encoded message.
+    /// The encoded messages, one after the other.
     pub bytes: Vec<u8>,
     /// The reason, when this frame is a refusal: the link closes after it.
     pub closing: Option<String>,
@@ -36,17 +45,21 @@ impl Encoder {
 
 impl Component for Encoder {
     async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
-        while let Some(message) = self.inbox.recv().await {
-            let closing = match &message {
-                Message::Refused(refusal) => Some(refusal.to_string()),
-                _ => None,
-            };
-            let frame = Frame {
-                bytes: encode(&message)?,
-                closing,
-            };
-            let last = frame.closing.is_some();
-            if self.frames.send(frame).await.is_err() || last {
+        while let Some(first) = self.inbox.recv().await {
+            let mut bytes = Vec::new();
+            let mut closing = None;
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                if let Message::Refused(refusal) = &message {
+                    closing = Some(refusal.to_string());
+                }
+                bytes.extend_from_slice(&encode(&message)?);
+                if closing.is_none() && bytes.len() < COALESCE_BYTES {
+                    next = self.inbox.try_recv().ok();
+                }
+            }
+            let last = closing.is_some();
+            if self.frames.send(Frame { bytes, closing }).await.is_err() || last {
                 break;
             }
         }

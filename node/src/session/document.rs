@@ -30,6 +30,47 @@ pub struct Checked {
     pub op: Op,
 }
 
+/// Batches one link may have waiting at the document. The document's inbox is shared
+/// by every link; with each link holding at most this many places in it, a link that
+/// floods waits for its own batches to be applied (and its peer, through QUIC flow
+/// control, for it), while a quiet link's stroke waits behind at most this many
+/// batches of each other link, not behind a flood.
+pub const LINK_CREDITS: usize = 2;
+
+/// A link's place in the document's queue, given back when its batch is applied.
+#[derive(Debug)]
+pub struct Credit {
+    /// Held, not read: dropping it frees the place.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Credit {
+    /// A batch that holds no place (tests, and senders that are not links).
+    pub fn free() -> Self {
+        Credit { _permit: None }
+    }
+}
+
+/// A link's [`LINK_CREDITS`] places.
+#[derive(Debug, Clone)]
+pub struct Credits(Arc<tokio::sync::Semaphore>);
+
+impl Default for Credits {
+    fn default() -> Self {
+        Credits(Arc::new(tokio::sync::Semaphore::new(LINK_CREDITS)))
+    }
+}
+
+impl Credits {
+    /// Waits for a free place; `None` only if the places were closed.
+    pub async fn take(&self) -> Option<Credit> {
+        let permit = Arc::clone(&self.0).acquire_owned().await.ok()?;
+        Some(Credit {
+            _permit: Some(permit),
+        })
+    }
+}
+
 /// What the document is given.
 #[derive(Debug)]
 pub enum DocumentInput {
@@ -39,6 +80,8 @@ pub enum DocumentInput {
         link: LinkId,
         /// The ops, in arrival order.
         ops: Vec<Checked>,
+        /// The link's place in the queue, given back once the ops are applied.
+        credit: Credit,
     },
     /// Recorded ops replayed into the session (`canopy play`), under their original ids.
     Replay(Vec<WireOp>),
@@ -190,7 +233,10 @@ impl Component for DocumentComponent {
         link(&self.applied.handle(), hub.publish_inbox())?;
         while let Some(input) = self.inbox.recv().await {
             match input {
-                DocumentInput::FromLink { link, ops } => self.apply_from_link(link, ops).await,
+                DocumentInput::FromLink { link, ops, credit } => {
+                    self.apply_from_link(link, ops).await;
+                    drop(credit);
+                }
                 DocumentInput::Replay(ops) => self.replay(ops).await,
                 DocumentInput::Local(edit) => {
                     if let Err(error) = self.local(edit).await {

@@ -38,7 +38,7 @@ use crate::audio::{AudioPorts, SharedMeters};
 use crate::metrics::Metrics;
 use crate::store::StoreInput;
 
-pub use document::{Checked, DocumentInput};
+pub use document::{Checked, Credit, Credits, DocumentInput, LINK_CREDITS};
 pub use door::DoorInput;
 pub use edit::{Edit, PageRef};
 pub use exporter::{render, ExportRequest};

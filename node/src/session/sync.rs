@@ -4,18 +4,29 @@
 //! up, copies for the window and exports, and the counts and digest status shows. So a
 //! 100,000-stroke join is computed here, on another core, while the document goes on
 //! applying live strokes.
+//!
+//! A backlog is sent a piece at a time ([`SYNC_BATCH`] ops), one piece between any
+//! two other messages: the set is fixed when it is asked for (up to the replica's
+//! latest ops then; later ones reach the link live through the router), so the
+//! replica keeps taking the document's ops while a large join is served, and the
+//! document never waits on a full inbox behind it.
 
-use std::time::Duration;
+use std::collections::VecDeque;
 
-use canopy_axon::{link, BoxError, Component, Context, Inbox, InboxRef, Scope};
-use canopy_canvas::{Document, NodeId, Op, VersionVector};
+use canopy_axon::{
+    link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TryRecvError, TrySendError,
+};
+use canopy_canvas::{Document, NodeId, Op, OpId, VersionVector};
 use canopy_protocol::{Message, WireOp};
 use tokio::sync::oneshot;
 
 use super::LinkId;
 
 /// Ops per `Ops` message in a backlog.
-pub const SYNC_BATCH: usize = 2000;
+pub const SYNC_BATCH: usize = 512;
+
+/// How long a backlog whose link's queue is full waits before trying again.
+const FULL_QUEUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What the document looks like, for status.
 #[derive(Debug, Clone)]
@@ -80,6 +91,17 @@ impl std::fmt::Debug for SyncInput {
     }
 }
 
+/// A backlog being sent: what the link has, where the backlog stops, how far it got.
+struct Backlog {
+    link: LinkId,
+    outbox: Outbox<Message>,
+    seen: VersionVector,
+    upto: VersionVector,
+    after: Option<OpId>,
+    /// A piece the link's queue had no room for yet.
+    waiting: Option<Message>,
+}
+
 /// The sync server component.
 pub struct SyncServer {
     inbox: Inbox<SyncInput>,
@@ -87,6 +109,8 @@ pub struct SyncServer {
     /// Visible strokes at an op count: counting walks every stroke, so glances reuse
     /// the count until the document changes.
     stroke_count: (u64, usize),
+    /// Backlogs under way, served in turn.
+    backlogs: VecDeque<Backlog>,
 }
 
 impl SyncServer {
@@ -96,37 +120,102 @@ impl SyncServer {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             replica,
             stroke_count: (u64::MAX, 0),
+            backlogs: VecDeque::new(),
         }
     }
 
-    async fn backlog(
-        &self,
+    /// Starts the backlog of a new link: fixes what it holds, sends it in pieces.
+    fn start_backlog(
+        &mut self,
         ctx: &Context,
         link_id: LinkId,
-        seen: &VersionVector,
+        seen: VersionVector,
         writer: &InboxRef<Message>,
     ) {
-        let missing = self.replica.ops_missing_from(seen);
-        tracing::info!(link = link_id, sending = missing.len(), "backlog");
-        if missing.is_empty() {
+        let sending = self.replica.count_missing_from(&seen);
+        tracing::info!(link = link_id, sending, "backlog");
+        if sending == 0 {
             return;
         }
-        let mut outbox = ctx.outbox::<Message>(&format!("backlog[{link_id}]"));
+        let outbox = ctx.outbox::<Message>(&format!("backlog[{link_id}]"));
         if link(&outbox.handle(), writer).is_err() {
             return;
         }
-        for batch in missing.chunks(SYNC_BATCH) {
-            let wire = batch.iter().map(WireOp::from_op).collect();
-            // The link's queue has room for far more than a backlog's batches; a link
-            // that closes meanwhile simply ends the backlog.
-            match tokio::time::timeout(Duration::from_secs(10), outbox.send(Message::Ops(wire)))
-                .await
-            {
-                Ok(Ok(())) => {}
-                _ => break,
+        self.backlogs.push_back(Backlog {
+            link: link_id,
+            outbox,
+            upto: self.replica.latest_seqs(),
+            seen,
+            after: None,
+            waiting: None,
+        });
+    }
+
+    /// Sends the next piece of the oldest backlog, then puts it last (or drops it
+    /// when done, or when its link is gone). False when the link had no room.
+    fn backlog_piece(&mut self) -> bool {
+        let Some(mut backlog) = self.backlogs.pop_front() else {
+            return true;
+        };
+        let piece = match backlog.waiting.take() {
+            Some(piece) => piece,
+            None => {
+                let ops = self.replica.ops_missing_piece(
+                    &backlog.seen,
+                    &backlog.upto,
+                    backlog.after,
+                    SYNC_BATCH,
+                );
+                let Some(last) = ops.last() else {
+                    tracing::debug!(link = backlog.link, "backlog sent");
+                    backlog.outbox.close();
+                    return true;
+                };
+                backlog.after = Some(last.id);
+                Message::Ops(ops.iter().map(WireOp::from_op).collect())
+            }
+        };
+        match backlog.outbox.try_send(piece) {
+            Ok(()) => self.backlogs.push_back(backlog),
+            // The link's queue is full: try again in turn (the router drops a link
+            // that stays that far behind, and the backlog with it).
+            Err(TrySendError::Full(piece)) => {
+                backlog.waiting = Some(piece);
+                self.backlogs.push_back(backlog);
+                return false;
+            }
+            Err(_) => backlog.outbox.close(),
+        }
+        true
+    }
+
+    fn handle(&mut self, ctx: &Context, input: SyncInput) {
+        match input {
+            SyncInput::Applied(ops) => {
+                for op in ops {
+                    // The document accepted it, so the replica does too.
+                    if let Err(error) = self.replica.apply(op) {
+                        tracing::error!(%error, "the sync replica refused an applied op");
+                    }
+                }
+            }
+            SyncInput::Backlog { link, seen, writer } => {
+                self.start_backlog(ctx, link, seen, &writer)
+            }
+            SyncInput::Missing { seen, reply } => {
+                let missing = self.replica.ops_missing_from(&seen);
+                let _ = reply.send(missing.iter().map(WireOp::from_op).collect());
+            }
+            SyncInput::Snapshot(reply) => {
+                let _ = reply.send(Box::new(self.replica.clone()));
+            }
+            SyncInput::Glance { digest, reply } => {
+                let _ = reply.send(self.glance(digest));
+            }
+            SyncInput::Seen(reply) => {
+                let _ = reply.send(self.replica.version_vector());
             }
         }
-        outbox.close();
     }
 
     fn glance(&mut self, digest: bool) -> DocumentGlance {
@@ -147,32 +236,31 @@ impl SyncServer {
 
 impl Component for SyncServer {
     async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
-        while let Some(input) = self.inbox.recv().await {
-            match input {
-                SyncInput::Applied(ops) => {
-                    for op in ops {
-                        // The document accepted it, so the replica does too.
-                        if let Err(error) = self.replica.apply(op) {
-                            tracing::error!(%error, "the sync replica refused an applied op");
-                        }
-                    }
-                }
-                SyncInput::Backlog { link, seen, writer } => {
-                    self.backlog(&ctx, link, &seen, &writer).await
-                }
-                SyncInput::Missing { seen, reply } => {
-                    let missing = self.replica.ops_missing_from(&seen);
-                    let _ = reply.send(missing.iter().map(WireOp::from_op).collect());
-                }
-                SyncInput::Snapshot(reply) => {
-                    let _ = reply.send(Box::new(self.replica.clone()));
-                }
-                SyncInput::Glance { digest, reply } => {
-                    let _ = reply.send(self.glance(digest));
-                }
-                SyncInput::Seen(reply) => {
-                    let _ = reply.send(self.replica.version_vector());
-                }
+        loop {
+            if self.backlogs.is_empty() {
+                let Some(input) = self.inbox.recv().await else {
+                    break;
+                };
+                self.handle(&ctx, input);
+                continue;
+            }
+            // With backlogs under way: one waiting message, then one piece, in turn.
+            match self.inbox.try_recv() {
+                Ok(input) => self.handle(&ctx, input),
+                Err(TryRecvError::Ended) => break,
+                Err(TryRecvError::Empty) => {}
+            }
+            if self.backlog_piece() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            // A link with a full queue: wait for news or a moment, not in a spin.
+            tokio::select! {
+                input = self.inbox.recv() => match input {
+                    Some(input) => self.handle(&ctx, input),
+                    None => break,
+                },
+                () = tokio::time::sleep(FULL_QUEUE_PAUSE) => {}
             }
         }
         Ok(())

@@ -11,7 +11,9 @@ use canopy_node::link::deframer::Deframer;
 use canopy_node::link::encoder::{Encoder, Frame};
 use canopy_node::link::guard::{Guard, Peer};
 use canopy_node::link::presence_in::PresenceIn;
-use canopy_node::session::{DocumentInput, PresenceInput, RouterInput, SessionLimits};
+use canopy_node::session::{
+    DocumentInput, PresenceInput, RouterInput, SessionLimits, LINK_CREDITS,
+};
 use canopy_protocol::{
     encode, Datagram, FrameDecoder, Message, Presence, Refusal, Role, WireOp, MAX_FRAME,
 };
@@ -196,7 +198,7 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
         .await
         .unwrap();
     match next(&mut document).await {
-        DocumentInput::FromLink { link: 7, ops } => {
+        DocumentInput::FromLink { link: 7, ops, .. } => {
             assert_eq!(ops.len(), 1);
             assert_eq!(ops[0].op.id.node, NodeId(3));
         }
@@ -218,6 +220,54 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
     assert!(reason.is_some());
 }
 
+/// Every message in `bytes`, in order.
+fn messages_in(bytes: &[u8]) -> Vec<Message> {
+    let mut decoder = FrameDecoder::new();
+    decoder.push(bytes);
+    let mut messages = Vec::new();
+    while let Some(message) = decoder.next_message().unwrap() {
+        messages.push(message);
+    }
+    messages
+}
+
+/// The op sequence numbers in a document input from a link.
+fn seqs_of(input: &DocumentInput) -> Vec<u64> {
+    match input {
+        DocumentInput::FromLink { ops, .. } => ops.iter().map(|c| c.op.id.seq).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_link_holds_at_most_its_credits_in_the_documents_queue() {
+    let graph = Graph::new("test");
+    let checker = graph.spawn("link[7]/checker", |s| Checker::new(s, 7, Limits::default()));
+    let (document_in, mut document) = tap::<DocumentInput>(&graph, "document");
+    canopy_axon::link(&checker.outbox("outbox").unwrap(), &document_in).unwrap();
+    let mut input = driver::<Vec<WireOp>>(&graph, "guard", &checker.inbox("inbox").unwrap());
+    let batches = LINK_CREDITS as u64 + 2;
+    for seq in 1..=batches {
+        input.send(vec![wire_start(3, seq)]).await.unwrap();
+    }
+    // Batches the document has not applied (still held here) use up the places.
+    let mut held = Vec::new();
+    for seq in 1..=LINK_CREDITS as u64 {
+        let batch = next(&mut document).await;
+        assert_eq!(seqs_of(&batch), vec![seq]);
+        held.push(batch);
+    }
+    quiet(&mut document).await;
+    // Applying one (dropping it) lets exactly one more through, in order.
+    drop(held.remove(0));
+    let next_batch = next(&mut document).await;
+    assert_eq!(seqs_of(&next_batch), vec![LINK_CREDITS as u64 + 1]);
+    quiet(&mut document).await;
+    drop(held);
+    drop(next_batch);
+    assert_eq!(seqs_of(&next(&mut document).await), vec![batches]);
+}
+
 #[tokio::test]
 async fn the_encoder_marks_a_refusal_as_the_last_frame() {
     let graph = Graph::new("test");
@@ -237,16 +287,58 @@ async fn the_encoder_marks_a_refusal_as_the_last_frame() {
         .send(Message::Ops(vec![wire_start(3, 2)]))
         .await
         .unwrap();
-    let ops = next(&mut frames).await;
-    assert!(ops.closing.is_none());
-    let mut decoder = FrameDecoder::new();
-    decoder.push(&ops.bytes);
+    // Whether written together or not, the ops go, then the refusal, then nothing.
+    let mut written = Vec::new();
+    let last = loop {
+        let frame = next(&mut frames).await;
+        written.extend(messages_in(&frame.bytes));
+        if frame.closing.is_some() {
+            break frame;
+        }
+    };
     assert_eq!(
-        decoder.next_message().unwrap(),
-        Some(Message::Ops(vec![wire_start(3, 1)]))
+        written,
+        vec![
+            Message::Ops(vec![wire_start(3, 1)]),
+            Message::Refused(Refusal::ShuttingDown)
+        ]
     );
-    let last = next(&mut frames).await;
     assert_eq!(last.closing.as_deref(), Some("the node is shutting down"));
+    quiet(&mut frames).await;
+}
+
+#[tokio::test]
+async fn the_encoder_writes_queued_messages_together_and_a_lone_one_at_once() {
+    let graph = Graph::new("test");
+    let encoder = graph.spawn("link[7]/encoder", Encoder::new);
+    let (frames_in, mut frames) = tap::<Frame>(&graph, "writer");
+    canopy_axon::link(&encoder.outbox("outbox").unwrap(), &frames_in).unwrap();
+    let mut input = driver::<Message>(&graph, "router", &encoder.inbox("inbox").unwrap());
+    // Alone: written without waiting for company.
+    input
+        .send(Message::Ops(vec![wire_start(3, 1)]))
+        .await
+        .unwrap();
+    let alone = next(&mut frames).await;
+    assert_eq!(
+        messages_in(&alone.bytes),
+        vec![Message::Ops(vec![wire_start(3, 1)])]
+    );
+    // Queued before the encoder runs (this test's runtime has one thread): one write.
+    for seq in 2..=4 {
+        input
+            .send(Message::Ops(vec![wire_start(3, seq)]))
+            .await
+            .unwrap();
+    }
+    let together = next(&mut frames).await;
+    assert_eq!(
+        messages_in(&together.bytes),
+        (2..=4)
+            .map(|seq| Message::Ops(vec![wire_start(3, seq)]))
+            .collect::<Vec<_>>()
+    );
+    assert!(together.closing.is_none());
     quiet(&mut frames).await;
 }
 

@@ -7,9 +7,10 @@ use std::time::Duration;
 use canopy_axon::Graph;
 use canopy_canvas::{Color, Document, NodeId, Point, Tool, VersionVector};
 use canopy_node::link::presence_out::PresenceNews;
+use canopy_node::session::sync::SYNC_BATCH;
 use canopy_node::session::{
-    self, Checked, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PageRef, PresenceInput,
-    RouterInput, Session, SessionLimits, StatusInput, SyncInput,
+    self, Checked, Credit, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PageRef,
+    PresenceInput, RouterInput, Session, SessionLimits, StatusInput, SyncInput,
 };
 use canopy_node::store::StoreInput;
 use canopy_protocol::{
@@ -162,6 +163,7 @@ async fn ops_from_a_link_go_to_every_other_link_once() {
         .send(DocumentInput::FromLink {
             link: 1,
             ops: vec![checked()],
+            credit: Credit::free(),
         })
         .await
         .unwrap();
@@ -172,6 +174,7 @@ async fn ops_from_a_link_go_to_every_other_link_once() {
         .send(DocumentInput::FromLink {
             link: 2,
             ops: vec![checked()],
+            credit: Credit::free(),
         })
         .await
         .unwrap();
@@ -193,6 +196,47 @@ async fn a_new_link_gets_its_backlog_from_the_sync_server() {
     let backlog = ops_of(&mut late).await;
     let seqs: Vec<u64> = backlog.iter().map(|w| w.id.seq).collect();
     assert_eq!(seqs, vec![3, 4, 5], "only what it lacks");
+}
+
+#[tokio::test]
+async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once() {
+    let held = 3 * SYNC_BATCH as u64 + 7;
+    let mut document = Document::new(NodeId(1));
+    for seq in 1..=held {
+        document.apply(stroke_start(4, seq)).unwrap();
+    }
+    let r = start(document);
+    let mut late = link_up(&r, 9, VersionVector::default()).await;
+    // A live op while the backlog is under way comes through the router; the backlog
+    // stops where the replica stood when it was asked, so the op comes once.
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            ops: vec![Checked {
+                wire: wire_start(6, 1),
+                op: stroke_start(6, 1),
+            }],
+            credit: Credit::free(),
+        })
+        .await
+        .unwrap();
+    let mut from_backlog = Vec::new();
+    let mut live = Vec::new();
+    while (from_backlog.len() as u64) < held || live.is_empty() {
+        let ops = ops_of(&mut late).await;
+        assert!(ops.len() <= SYNC_BATCH, "a piece of {} ops", ops.len());
+        for op in ops {
+            if op.id.node == NodeId(4) {
+                from_backlog.push(op.id.seq);
+            } else {
+                live.push(op.id);
+            }
+        }
+    }
+    assert_eq!(from_backlog, (1..=held).collect::<Vec<_>>());
+    assert_eq!(live, vec![stroke_start(6, 1).id], "the live op, once");
+    quiet(&mut late.messages).await;
 }
 
 #[tokio::test]
@@ -219,6 +263,7 @@ async fn an_op_the_document_refuses_closes_its_link_with_the_reason() {
         .send(DocumentInput::FromLink {
             link: 1,
             ops: vec![new_page(1), new_page(2)],
+            credit: Credit::free(),
         })
         .await
         .unwrap();
@@ -392,6 +437,7 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
                 wire: canopy_protocol::WireOp::from_op(&inserted),
                 op: inserted.clone(),
             }],
+            credit: Credit::free(),
         })
         .await
         .unwrap();
