@@ -10,7 +10,9 @@
 //! - `responsive_under_load`: two children of a 100,000-stroke node exchange strokes
 //!   (a stroke drawn at one until the other's document has it, through the node) while,
 //!   on that node, a third child floods ops, a new joiner syncs all 100,000 strokes and
-//!   a PDF of them is exported — printed beside the same exchange with the node idle.
+//!   a PDF of them is exported — printed beside the same exchange with the node idle,
+//!   and split into strokes sent while the joiner synced and after (flood only). The
+//!   flood is paced at a relay's default per-link budget.
 //!
 //! Every scenario runs on a spawned task of a multi-threaded runtime.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -267,9 +269,11 @@ async fn late_join(strokes: usize) {
     host.stop().await;
 }
 
+/// Ops the node holds: a glance, so polling it does not make the node hash its whole
+/// document each time (that is what `Full` adds).
 async fn op_count(core: &mut Driver) -> u64 {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    core.status.send(StatusInput::Full(reply)).await.unwrap();
+    core.status.send(StatusInput::Glance(reply)).await.unwrap();
     answer.await.unwrap().ops
 }
 
@@ -303,11 +307,13 @@ async fn status_of(driver: &mut Driver) -> canopy_node::session::Status {
 }
 
 /// Strokes drawn at `from` until `to` has each: (p50, p99, strokes that never came).
+/// Strokes drawn at `from` until `to` has each: (when sent, how long), and how many
+/// never came.
 async fn exchange(
     from: &RunningNode,
     to: &RunningNode,
     count: usize,
-) -> (Duration, Duration, usize) {
+) -> (Vec<(Instant, Duration)>, usize) {
     let mut at_from = driver(from);
     let author = status_of(&mut at_from).await.node;
     let mut arrivals = observe_author(to, author);
@@ -323,17 +329,39 @@ async fn exchange(
             .await
             .unwrap();
         match tokio::time::timeout(Duration::from_secs(2), arrivals.recv()).await {
-            Ok(Some(at)) => samples.push(at - sent),
+            Ok(Some(at)) => samples.push((sent, at - sent)),
             _ => lost += 1,
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    (samples, lost)
+}
+
+/// p50 and p99 of the latencies in `samples` sent in `window` (all if `None`), and how
+/// many there were.
+fn latencies(
+    samples: &[(Instant, Duration)],
+    window: impl Fn(Instant) -> bool,
+) -> (Duration, Duration, usize) {
+    let mut chosen: Vec<Duration> = samples
+        .iter()
+        .filter(|(sent, _)| window(*sent))
+        .map(|(_, latency)| *latency)
+        .collect();
+    if chosen.is_empty() {
+        return (Duration::ZERO, Duration::ZERO, 0);
+    }
+    let count = chosen.len();
     (
-        percentile(&mut samples, 0.5),
-        percentile(&mut samples, 0.99),
-        lost,
+        percentile(&mut chosen, 0.5),
+        percentile(&mut chosen, 0.99),
+        count,
     )
 }
+
+/// The flooding child's pace: a relay's default op budget per link
+/// (`ops_per_second` in `relay.toml`), which the node accepts (a peer's is higher).
+const FLOOD_OPS_PER_SECOND: f64 = 20_000.0;
 
 async fn responsive(strokes: usize) {
     let mut bench = Bench { _dirs: Vec::new() };
@@ -348,7 +376,8 @@ async fn responsive(strokes: usize) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    let (idle_p50, idle_p99, idle_lost) = exchange(&a, &b, 300).await;
+    let (idle, idle_lost) = exchange(&a, &b, 300).await;
+    let (idle_p50, idle_p99, _) = latencies(&idle, |_| true);
 
     // The load, all at once on the host.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -358,15 +387,18 @@ async fn responsive(strokes: usize) {
         tokio::spawn(async move {
             let mut sent = 0usize;
             let began = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                to_flooder
-                    .document
-                    .send(DocumentInput::Local(stroke(sent)))
-                    .await
-                    .unwrap();
-                sent += 1;
-                if sent.is_multiple_of(64) {
-                    tokio::task::yield_now().await;
+                tick.tick().await;
+                // Catch up to the budget's pace (ticks can come late on a busy machine).
+                let due = (began.elapsed().as_secs_f64() * FLOOD_OPS_PER_SECOND) as usize;
+                while sent * OPS_PER_STROKE < due {
+                    to_flooder
+                        .document
+                        .send(DocumentInput::Local(stroke(sent)))
+                        .await
+                        .unwrap();
+                    sent += 1;
                 }
             }
             (sent * OPS_PER_STROKE) as f64 / began.elapsed().as_secs_f64()
@@ -402,11 +434,16 @@ async fn responsive(strokes: usize) {
             joined_at.elapsed()
         })
     };
-    let (load_p50, load_p99, load_lost) = exchange(&a, &b, 300).await;
+    let (load, load_lost) = exchange(&a, &b, 300).await;
+    let (load_p50, load_p99, _) = latencies(&load, |_| true);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let flood_rate = flooding.await.unwrap();
     let (pdf_bytes, export_time) = exporting.await.unwrap();
     let sync_time = joining.await.unwrap();
+    // The same strokes, split: sent while the joiner synced, and after (flood only).
+    let synced = joined_at + sync_time;
+    let (_, join_p99, join_n) = latencies(&load, |sent| sent < synced);
+    let (_, flood_p99, flood_n) = latencies(&load, |sent| sent >= synced);
     println!(
         "scenario=responsive_idle p50_us={:.0} p99_us={:.0} lost={idle_lost}",
         micros(idle_p50),
@@ -419,6 +456,11 @@ async fn responsive(strokes: usize) {
         micros(load_p99) / micros(idle_p99).max(1.0),
         sync_time.as_secs_f64() * 1000.0,
         export_time.as_secs_f64() * 1000.0
+    );
+    println!(
+        "scenario=responsive_under_load_split p99_while_joining_us={:.0} strokes_while_joining={join_n} p99_flood_only_us={:.0} strokes_flood_only={flood_n}",
+        micros(join_p99),
+        micros(flood_p99)
     );
     for node in [late, flooder, b, a] {
         node.stop().await;
