@@ -12,7 +12,11 @@
 //!   on that node, a third child floods ops, a new joiner syncs all 100,000 strokes and
 //!   a PDF of them is exported — printed beside the same exchange with the node idle,
 //!   and split into strokes sent while the joiner synced and after (flood only). The
-//!   flood is paced at a relay's default per-link budget.
+//!   flood is paced at a relay's default per-link budget (20k ops/s), then at a
+//!   quarter of it (`responsive_flood_20k`, `_5k`). The node under test and the
+//!   joiner run in processes of their own (this binary again, `node:ROLE`).
+//! - `cores_4_children_drawing`: four children draw flat out into a host in a process
+//!   of its own: the CPU its runtime's threads used, and how evenly.
 //!
 //! Every scenario runs on a spawned task of a multi-threaded runtime.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -32,7 +36,16 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // This binary run again as one node of a scenario, in a process of its own.
+    if let Some(role) = args.first().filter(|a| a.starts_with(NODE_PROCESS)) {
+        let (role, rest) = (role.clone(), args[1..].to_vec());
+        runtime.block_on(async {
+            tokio::spawn(node_process(role, rest)).await.unwrap();
+        });
+        return;
+    }
+    let filter = args.into_iter().find(|a| !a.starts_with('-'));
     runtime.block_on(async {
         tokio::spawn(async move {
             let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
@@ -47,8 +60,13 @@ fn main() {
             if wanted("late_join") {
                 late_join(100_000).await;
             }
-            if wanted("responsive") {
-                responsive(100_000).await;
+            for flood in FLOOD_OPS_PER_SECOND {
+                if wanted(&format!("responsive_flood_{}k", flood as usize / 1000)) {
+                    responsive(100_000, flood).await;
+                }
+            }
+            if wanted("cores") {
+                cores(4).await;
             }
         })
         .await
@@ -359,14 +377,17 @@ fn latencies(
     )
 }
 
-/// The flooding child's pace: a relay's default op budget per link
-/// (`ops_per_second` in `relay.toml`), which the node accepts (a peer's is higher).
-const FLOOD_OPS_PER_SECOND: f64 = 20_000.0;
+/// The flooding child's paces: a relay's default op budget per link
+/// (`ops_per_second` in `relay.toml`; a peer's is higher), and a quarter of it.
+const FLOOD_OPS_PER_SECOND: [f64; 2] = [20_000.0, 5_000.0];
 
-async fn responsive(strokes: usize) {
+async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     let mut bench = Bench { _dirs: Vec::new() };
-    let (host, made) = filled_host(&mut bench, strokes).await;
-    let url = editor_url(&host).await;
+    // The node under test runs in a process of its own, as does the joiner (another
+    // machine, in life): only the node's own work shares its runtime.
+    let mut host = NodeProcess::spawn(&["host", &strokes.to_string()]);
+    let url = host.expect("invite ").await;
+    let made: u64 = host.expect("ops ").await.parse().unwrap();
     let a = bench.node("a", Some(url.clone())).await;
     let b = bench.node("b", Some(url.clone())).await;
     let flooder = bench.node("flooder", Some(url.clone())).await;
@@ -391,7 +412,7 @@ async fn responsive(strokes: usize) {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 tick.tick().await;
                 // Catch up to the budget's pace (ticks can come late on a busy machine).
-                let due = (began.elapsed().as_secs_f64() * FLOOD_OPS_PER_SECOND) as usize;
+                let due = (began.elapsed().as_secs_f64() * flood_ops_per_second) as usize;
                 while sent * OPS_PER_STROKE < due {
                     to_flooder
                         .document
@@ -404,11 +425,163 @@ async fn responsive(strokes: usize) {
             (sent * OPS_PER_STROKE) as f64 / began.elapsed().as_secs_f64()
         })
     };
-    let exporting = {
-        let scope = host.graph.component("bench/exporter");
-        let mut outbox = scope.outbox::<ExportRequest>("outbox");
-        link(&outbox.handle(), &host.session.exporter).unwrap();
-        tokio::spawn(async move {
+    host.say("export");
+    let joined_at = Instant::now();
+    let mut late = NodeProcess::spawn(&["late", &url, &made.to_string()]);
+    let (load, load_lost) = exchange(&a, &b, 300).await;
+    let (load_p50, load_p99, _) = latencies(&load, |_| true);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flood_rate = flooding.await.unwrap();
+    let exported = host.expect("exported ").await;
+    let (export_ms, pdf_bytes) = exported.split_once(' ').unwrap();
+    let export_time = Duration::from_secs_f64(export_ms.parse::<f64>().unwrap() / 1000.0);
+    let sync_time =
+        Duration::from_secs_f64(late.expect("synced ").await.parse::<f64>().unwrap() / 1000.0);
+    // The same strokes, split: sent while the joiner synced, and after (flood only).
+    let synced = joined_at + sync_time;
+    let (_, join_p99, join_n) = latencies(&load, |sent| sent < synced);
+    let (_, flood_p99, flood_n) = latencies(&load, |sent| sent >= synced);
+    println!(
+        "scenario=responsive_flood_{}k_idle p50_us={:.0} p99_us={:.0} lost={idle_lost}",
+        flood_ops_per_second as usize / 1000,
+        micros(idle_p50),
+        micros(idle_p99)
+    );
+    println!(
+        "scenario=responsive_flood_{}k_under_load p50_us={:.0} p99_us={:.0} lost={load_lost} p99_ratio={:.2} flood_ops_per_s={flood_rate:.0} join_100k_ms={:.0} pdf_export_ms={:.0} pdf_bytes={pdf_bytes}",
+        flood_ops_per_second as usize / 1000,
+        micros(load_p50),
+        micros(load_p99),
+        micros(load_p99) / micros(idle_p99).max(1.0),
+        sync_time.as_secs_f64() * 1000.0,
+        export_time.as_secs_f64() * 1000.0
+    );
+    println!(
+        "scenario=responsive_flood_{}k_split p99_while_joining_us={:.0} strokes_while_joining={join_n} p99_flood_only_us={:.0} strokes_flood_only={flood_n}",
+        flood_ops_per_second as usize / 1000,
+        micros(join_p99),
+        micros(flood_p99)
+    );
+    for node in [flooder, b, a] {
+        node.stop().await;
+    }
+    drop(late);
+    drop(host);
+}
+
+/// First argument that makes this binary a scenario's node process (`node:host`, …).
+const NODE_PROCESS: &str = "node:";
+
+/// A node of a scenario in a process of its own: this binary run again with
+/// `node:ROLE`. It reports on stdout, one `bench:` line per fact, and takes commands
+/// on stdin; it stops when stdin closes (so it never outlives the bench).
+struct NodeProcess {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+}
+
+impl NodeProcess {
+    fn spawn(args: &[&str]) -> NodeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg(format!("{NODE_PROCESS}{}", args[0]))
+            .args(&args[1..])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(fact) = line.strip_prefix("bench: ") {
+                    let _ = tx.send(fact.to_string());
+                }
+            }
+        });
+        NodeProcess {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+
+    /// The next fact starting with `prefix`, without it.
+    async fn expect(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.lines.recv().await.expect("the node process ended");
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_string();
+            }
+        }
+    }
+
+    fn say(&mut self, command: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if self.child.wait().is_err() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+/// The node side of [`NodeProcess`].
+async fn node_process(role: String, args: Vec<String>) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let (commands_tx, mut commands) = mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if commands_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let node = match role.trim_start_matches(NODE_PROCESS) {
+        // `host STROKES`: a host holding that many strokes; `export` renders a PDF.
+        "host" => {
+            let (host, made) = filled_host(&mut bench, args[0].parse().unwrap()).await;
+            println!("bench: invite {}", editor_url(&host).await);
+            println!("bench: ops {made}");
+            host
+        }
+        // `late URL OPS`: joins, and says when it holds OPS ops.
+        "late" => {
+            let began = Instant::now();
+            let late = bench.node("late", Some(args[0].clone())).await;
+            let wanted: u64 = args[1].parse().unwrap();
+            let mut to_late = driver(&late);
+            while op_count(&mut to_late).await < wanted {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            println!(
+                "bench: synced {:.1}",
+                began.elapsed().as_secs_f64() * 1000.0
+            );
+            late
+        }
+        other => panic!("no node role {other}"),
+    };
+    while let Some(command) = commands.recv().await {
+        if command == "export" {
+            let scope = node.graph.component("bench/exporter");
+            let mut outbox = scope.outbox::<ExportRequest>("outbox");
+            link(&outbox.handle(), &node.session.exporter).unwrap();
             let began = Instant::now();
             let (reply, answer) = tokio::sync::oneshot::channel();
             outbox
@@ -420,50 +593,108 @@ async fn responsive(strokes: usize) {
                 .await
                 .unwrap();
             let bytes = answer.await.unwrap().unwrap().len();
-            (bytes, began.elapsed())
-        })
+            println!(
+                "bench: exported {:.1} {bytes}",
+                began.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    }
+    node.stop().await;
+}
+
+/// CPU time (user + system, clock ticks) of each tokio worker thread of `pid` (tokio
+/// names them `tokio-rt-worker`; the blocking pool has the same name, idle here).
+fn worker_ticks(pid: u32) -> Vec<(u32, u64)> {
+    let mut ticks = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return ticks;
     };
-    let joined_at = Instant::now();
-    let late = bench.node("late", Some(url)).await;
-    let joining = {
-        let mut to_late = driver(&late);
-        tokio::spawn(async move {
-            while op_count(&mut to_late).await < made {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state … utime stime: fields 14 and 15, counted after the comm.
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        if !head.contains("tokio-rt-worker") {
+            continue;
+        }
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        let (Some(utime), Some(stime)) = (fields.get(11), fields.get(12)) else {
+            continue;
+        };
+        let tid = task.file_name().to_string_lossy().parse().unwrap_or(0);
+        ticks.push((
+            tid,
+            utime.parse::<u64>().unwrap_or(0) + stime.parse::<u64>().unwrap_or(0),
+        ));
+    }
+    ticks
+}
+
+/// `cores_K_children_drawing`: K children draw as fast as they can into a host in a
+/// process of its own; how much CPU the host's runtime threads used (in cores), and
+/// each thread's share of it, busiest first (decoding, checking and encoding run per
+/// link, so the work should spread over the workers, not sit on one). The children
+/// share the machine, so the host cannot have both cores to itself.
+async fn cores(children: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let mut host = NodeProcess::spawn(&["host", "0"]);
+    let url = host.expect("invite ").await;
+    let mut nodes = Vec::new();
+    for i in 0..children {
+        nodes.push(bench.node(&format!("c{i}"), Some(url.clone())).await);
+    }
+    let before = worker_ticks(host.pid());
+    let began = Instant::now();
+    let drawing = Duration::from_secs(4);
+    let mut tasks = Vec::new();
+    for node in &nodes {
+        let mut to_child = driver(node);
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while began.elapsed() < drawing {
+                to_child
+                    .document
+                    .send(DocumentInput::Local(stroke(sent)))
+                    .await
+                    .unwrap();
+                sent += 1;
+                if sent % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
             }
-            joined_at.elapsed()
+            sent
+        }));
+    }
+    let mut strokes = 0;
+    for task in tasks {
+        strokes += task.await.unwrap();
+    }
+    let wall = began.elapsed().as_secs_f64();
+    let after = worker_ticks(host.pid());
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let mut used: Vec<f64> = after
+        .iter()
+        .map(|(tid, t)| {
+            let start = before.iter().find(|(b, _)| b == tid).map_or(0, |(_, t)| *t);
+            t.saturating_sub(start) as f64 / ticks_per_second
         })
-    };
-    let (load, load_lost) = exchange(&a, &b, 300).await;
-    let (load_p50, load_p99, _) = latencies(&load, |_| true);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let flood_rate = flooding.await.unwrap();
-    let (pdf_bytes, export_time) = exporting.await.unwrap();
-    let sync_time = joining.await.unwrap();
-    // The same strokes, split: sent while the joiner synced, and after (flood only).
-    let synced = joined_at + sync_time;
-    let (_, join_p99, join_n) = latencies(&load, |sent| sent < synced);
-    let (_, flood_p99, flood_n) = latencies(&load, |sent| sent >= synced);
+        .collect();
+    used.sort_by(|x, y| y.total_cmp(x));
+    let total: f64 = used.iter().sum();
+    let shares: Vec<String> = used
+        .iter()
+        .map(|u| format!("{:.2}", u / total.max(1e-9)))
+        .collect();
     println!(
-        "scenario=responsive_idle p50_us={:.0} p99_us={:.0} lost={idle_lost}",
-        micros(idle_p50),
-        micros(idle_p99)
+        "scenario=cores_{children}_children_drawing host_runtime_cores={:.2} thread_shares={} strokes_drawn={strokes}",
+        total / wall,
+        shares.join(",")
     );
-    println!(
-        "scenario=responsive_under_load p50_us={:.0} p99_us={:.0} lost={load_lost} p99_ratio={:.2} flood_ops_per_s={flood_rate:.0} join_100k_ms={:.0} pdf_export_ms={:.0} pdf_bytes={pdf_bytes}",
-        micros(load_p50),
-        micros(load_p99),
-        micros(load_p99) / micros(idle_p99).max(1.0),
-        sync_time.as_secs_f64() * 1000.0,
-        export_time.as_secs_f64() * 1000.0
-    );
-    println!(
-        "scenario=responsive_under_load_split p99_while_joining_us={:.0} strokes_while_joining={join_n} p99_flood_only_us={:.0} strokes_flood_only={flood_n}",
-        micros(join_p99),
-        micros(flood_p99)
-    );
-    for node in [late, flooder, b, a] {
+    for node in nodes {
         node.stop().await;
     }
-    host.stop().await;
+    drop(host);
 }
