@@ -1,9 +1,9 @@
 //! The `audio` component, the mixer: everyone hears everyone.
 //!
-//! Every 20 ms it takes the next frame of the local input (a microphone through
-//! [`crate::devices`], or a WAV file), asks each link's `audio-in` for its frame (that
-//! component keeps the link's jitter buffer and decodes, recovers or conceals on its
-//! own task; the mixer waits at most [`HEARD_DEADLINE`] for the answers), mixes with
+//! Every 20 ms it asks `voice` for the local frame (a microphone through
+//! [`crate::devices`], resampled there, or a WAV file) and each link's `audio-in` for
+//! its frame (that component keeps the link's jitter buffer and decodes, recovers or
+//! conceals on its own task); it waits at most [`HEARD_DEADLINE`] for the answers, mixes with
 //! `canopy_audio::mixer::mix`
 //! — each talking link gets everything but itself, all silent links share one full
 //! mix — encodes the shared mix once and hands each talking link its own mix-minus
@@ -13,16 +13,17 @@
 
 pub mod playback;
 pub mod recorder;
+pub mod voice;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use canopy_audio::codec::{VoiceDecoder, VoiceEncoder};
 use canopy_audio::load::{next_complexity, MAX_COMPLEXITY};
 use canopy_audio::mixer::{full_mix, level, limit, mix, playback};
-use canopy_audio::{Frame, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
+use canopy_audio::{Frame, FRAME_MS, SAMPLE_RATE};
 use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef, Outbox};
 
 use crate::link::audio_in::{AudioIn, HeardFrame};
@@ -30,6 +31,7 @@ use crate::link::audio_out::AudioOut;
 use crate::link::LinkAudio;
 use crate::session::LinkId;
 use crate::store::StoreInput;
+use voice::{read_wav, LocalFrame, Voice, VoiceComponent, VoiceTick};
 
 /// RMS level above which someone counts as speaking.
 const SPEAKING: f32 = 0.01;
@@ -184,47 +186,6 @@ pub struct AudioConfig {
     pub devices_required: bool,
 }
 
-/// Where the local voice comes from.
-enum Voice {
-    /// Nothing to say.
-    Silent,
-    /// A WAV file's samples, once or looping.
-    File {
-        samples: Vec<f32>,
-        position: usize,
-        loops: bool,
-    },
-    /// A sound device.
-    Microphone(Box<crate::devices::Microphone>),
-}
-
-impl Voice {
-    /// The local voice for the next 20 ms.
-    fn next_frame(&mut self) -> Result<Option<Box<Frame>>> {
-        match self {
-            Voice::Silent => Ok(None),
-            Voice::File {
-                samples,
-                position,
-                loops,
-            } => {
-                if *loops && *position >= samples.len() && !samples.is_empty() {
-                    *position = 0;
-                }
-                if *position >= samples.len() {
-                    return Ok(None);
-                }
-                let mut frame = Box::new([0.0f32; FRAME_SAMPLES]);
-                let end = (*position + FRAME_SAMPLES).min(samples.len());
-                frame[..end - *position].copy_from_slice(&samples[*position..end]);
-                *position += FRAME_SAMPLES;
-                Ok(Some(frame))
-            }
-            Voice::Microphone(microphone) => microphone.next_frame(),
-        }
-    }
-}
-
 /// Opens the named device with `open`; when devices are optional, a failure is
 /// logged and the node runs on without it.
 fn open_device<T>(
@@ -278,35 +239,6 @@ fn lazily<T, E>(slot: &mut Option<T>, make: impl FnOnce() -> Result<T, E>) -> Re
     }
 }
 
-/// Reads a WAV as 48 kHz mono samples.
-fn read_wav(path: &Path) -> Result<Vec<f32>> {
-    let mut reader =
-        hound::WavReader::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let spec = reader.spec();
-    if spec.sample_rate != SAMPLE_RATE {
-        bail!(
-            "{} is {} Hz; Canopy reads 48000 Hz (convert it: sox IN -r 48000 OUT.wav)",
-            path.display(),
-            spec.sample_rate
-        );
-    }
-    let channels = usize::from(spec.channels.max(1));
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int => {
-            let scale = (1i64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 / scale))
-                .collect::<Result<_, _>>()?
-        }
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
-    };
-    Ok(samples
-        .chunks(channels)
-        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
-        .collect())
-}
-
 /// Spawns `audio`; returns its handle, its inbox and its meters.
 pub fn spawn(
     graph: &Graph,
@@ -315,7 +247,7 @@ pub fn spawn(
 ) -> Result<(ComponentHandle, AudioPorts, SharedMeters)> {
     let meters = SharedMeters::default();
     let shared_meters = std::sync::Arc::clone(&meters);
-    let mut voice = match &config.input {
+    let voice = match &config.input {
         Some(path) => Voice::File {
             samples: read_wav(path)?,
             position: 0,
@@ -376,6 +308,14 @@ pub fn spawn(
             playback::Playback::new(s, speaker, writer)
         });
         canopy_axon::link(&to_playback.handle(), &playback.inbox("inbox")?)?;
+    }
+    // The local voice answers each tick with its frame, on a task of its own.
+    let mut to_voice: Outbox<VoiceTick> = scope.outbox("voice");
+    let mut local_inbox: Inbox<LocalFrame> = scope.inbox_with_capacity("local", 16);
+    if !matches!(voice, Voice::Silent) {
+        let speaking = graph.spawn(&format!("{name}/voice"), |s| VoiceComponent::new(s, voice));
+        canopy_axon::link(&to_voice.handle(), &speaking.inbox("inbox")?)?;
+        canopy_axon::link(&speaking.outbox("outbox")?, &local_inbox.handle())?;
     }
     let handle = scope.spawn_fn(move |ctx| async move {
         let started = tokio::time::Instant::now();
@@ -449,8 +389,42 @@ pub fn spawn(
                 tick = ticker.tick() => {
                     let now_ms = ms_at(tick.into_std());
                     let work = std::time::Instant::now();
-                    // The local voice for this slot.
-                    let local = voice.next_frame()?;
+                    // Ask the local voice and each link (its audio-in decodes) for this
+                    // slot's frame, and take the answers that come in time.
+                    tick_number = tick_number.wrapping_add(1);
+                    let mut voice_waiting = to_voice.try_send(VoiceTick(tick_number)).is_ok();
+                    let mut waiting = 0usize;
+                    for state in links.values_mut() {
+                        if state.input.try_send(AudioIn::Tick { tick: tick_number, now_ms }).is_ok() {
+                            waiting += 1;
+                        }
+                    }
+                    let mut frames: BTreeMap<LinkId, Box<Frame>> = BTreeMap::new();
+                    let mut local = None;
+                    let deadline = tokio::time::Instant::now() + HEARD_DEADLINE;
+                    while waiting > 0 || voice_waiting {
+                        tokio::select! {
+                            answer = heard_inbox.recv() => {
+                                let Some(answer) = answer else { break };
+                                if answer.tick != tick_number {
+                                    continue; // an answer to an earlier tick, too late
+                                }
+                                waiting = waiting.saturating_sub(1);
+                                if let Some(frame) = answer.frame {
+                                    frames.insert(answer.link, frame);
+                                }
+                            }
+                            spoken = local_inbox.recv(), if voice_waiting => match spoken {
+                                Some(spoken) if spoken.tick == tick_number => {
+                                    local = spoken.frame;
+                                    voice_waiting = false;
+                                }
+                                Some(_) => {} // for an earlier tick
+                                None => voice_waiting = false,
+                            },
+                            () = tokio::time::sleep_until(deadline) => break, // late is silence
+                        }
+                    }
                     shared_meters
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -470,28 +444,6 @@ pub fn spawn(
                         (None, Some(replay)) => Some(Box::new(*replay)),
                         (local, None) => local,
                     };
-                    // Each link's voice for this slot, from its audio-in (decoded there).
-                    tick_number = tick_number.wrapping_add(1);
-                    let mut waiting = 0usize;
-                    for state in links.values_mut() {
-                        if state.input.try_send(AudioIn::Tick { tick: tick_number, now_ms }).is_ok() {
-                            waiting += 1;
-                        }
-                    }
-                    let mut frames: BTreeMap<LinkId, Box<Frame>> = BTreeMap::new();
-                    let deadline = tokio::time::Instant::now() + HEARD_DEADLINE;
-                    while waiting > 0 {
-                        let Ok(Some(answer)) = tokio::time::timeout_at(deadline, heard_inbox.recv()).await else {
-                            break; // late answers are silence this tick
-                        };
-                        if answer.tick != tick_number {
-                            continue; // an answer to an earlier tick, too late
-                        }
-                        waiting -= 1;
-                        if let Some(frame) = answer.frame {
-                            frames.insert(answer.link, frame);
-                        }
-                    }
                     // In link order, so mixing is the same whatever order answers came in.
                     let heard: Vec<(LinkId, Option<Box<Frame>>)> = links
                         .keys()

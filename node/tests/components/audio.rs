@@ -1,5 +1,5 @@
-//! The audio components around the mixer: a link's audio-out, the recorder and
-//! playback.
+//! The audio components around the mixer: a link's audio-out, the local voice, the
+//! recorder and playback.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use canopy_audio::{Frame, FRAME_SAMPLES};
 use canopy_axon::Graph;
 use canopy_node::audio::playback::Playback;
 use canopy_node::audio::recorder::{Heard, Recorder};
+use canopy_node::audio::voice::{LocalFrame, Voice, VoiceComponent, VoiceTick};
 use canopy_node::link::audio_out::{AudioOut, AudioOutComponent};
 use canopy_node::store::StoreInput;
 use canopy_protocol::Datagram;
@@ -168,4 +169,45 @@ async fn audio_in_answers_each_tick_with_what_plays_then() {
         }
     }
     assert!(played >= 3, "the spurt was played ({played} frames)");
+}
+
+/// The local frames a file voice answers ticks 1..=ticks with.
+async fn spoken(loops: bool, ticks: u64) -> Vec<LocalFrame> {
+    let graph = Graph::new("test");
+    // A frame and a half of a constant level.
+    let samples = vec![0.5f32; FRAME_SAMPLES + FRAME_SAMPLES / 2];
+    let voice = Voice::File {
+        samples,
+        position: 0,
+        loops,
+    };
+    let component = graph.spawn("audio/voice", |s| VoiceComponent::new(s, voice));
+    let (mixer_in, mut mixer) = tap::<LocalFrame>(&graph, "audio");
+    canopy_axon::link(&component.outbox("outbox").unwrap(), &mixer_in).unwrap();
+    let mut ticks_out = driver(&graph, "audio/ticks", &component.inbox("inbox").unwrap());
+    let mut answers = Vec::new();
+    for tick in 1..=ticks {
+        ticks_out.send(VoiceTick(tick)).await.unwrap();
+        answers.push(next(&mut mixer).await);
+    }
+    answers
+}
+
+#[tokio::test]
+async fn the_voice_answers_each_tick_with_the_next_frame_of_its_file() {
+    let once = spoken(false, 3).await;
+    assert_eq!(
+        once.iter().map(|f| f.tick).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let first = once[0].frame.as_ref().expect("a frame");
+    assert!(first.iter().all(|s| *s == 0.5));
+    let second = once[1].frame.as_ref().expect("the last half frame");
+    assert!(second[..FRAME_SAMPLES / 2].iter().all(|s| *s == 0.5));
+    assert!(second[FRAME_SAMPLES / 2..].iter().all(|s| *s == 0.0));
+    assert!(once[2].frame.is_none(), "nothing after the end");
+    // Looping starts again at the end.
+    let looping = spoken(true, 3).await;
+    let third = looping[2].frame.as_ref().expect("looped");
+    assert!(third.iter().all(|s| *s == 0.5));
 }
