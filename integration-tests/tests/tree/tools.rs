@@ -93,3 +93,51 @@ fn status_introspect_and_export_talk_to_a_running_node() {
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown export format \"gif\""));
 }
+
+/// `canopy status` for `data`, given up on after `within` (a node that serves one
+/// client at a time would hang it).
+fn status_within(data: &str, within: Duration) -> Option<serde_json::Value> {
+    let mut child = Command::new(canopy())
+        .args(["status", "--data", data])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+#[test]
+fn the_control_socket_is_private_and_a_silent_client_blocks_no_one() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let a = Node::host("a", &["--no-audio"]);
+    let socket = a.data.join("control.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "control.sock is {:o}", mode & 0o777);
+    // Clients that connect and say nothing, more than are served at once.
+    let mut silent: Vec<std::os::unix::net::UnixStream> = (0..20)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
+    let data = a.data.to_str().unwrap();
+    let status = status_within(data, Duration::from_secs(15))
+        .expect("canopy status hung behind silent clients");
+    assert_eq!(status["name"], "a");
+    // A silent client is told so after the request deadline, and closed.
+    let first = &mut silent[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut answer = String::new();
+    first.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("no request within"), "{answer}");
+}
