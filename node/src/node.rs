@@ -328,9 +328,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         }
         None => {
             let source = match &config.open {
-                Some(path) => {
-                    Some(Store::open(path).with_context(|| format!("opening {}", path.display()))?)
-                }
+                // Read only: the file is someone's, and is copied in, never changed.
+                Some(path) => Some(
+                    Store::open_read_only(path)
+                        .with_context(|| format!("opening {}", path.display()))?,
+                ),
                 None => None,
             };
             // A saved file is hosted as its own session when this node holds that

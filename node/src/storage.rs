@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use canopy_canvas::{Document, NodeId, OpId};
 use canopy_protocol::{SessionId, WireOp};
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// `PRAGMA application_id` of Canopy files ("CNPY").
@@ -117,13 +118,37 @@ fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
+/// Largest op payload or audio packet a file may hold: what a peer could send in one
+/// frame. A file with a larger one is refused instead of read into memory.
+pub const MAX_ROW_BYTES: i64 = canopy_protocol::MAX_FRAME as i64;
+
+/// Opens `path` as a `.canopy` file may be opened, whoever made it: SQLite's
+/// defensive mode (no writes to the schema or shadow tables through SQL) and an
+/// untrusted schema (views and triggers may not call functions with side effects).
+fn connect(path: &Path, flags: Option<OpenFlags>) -> Result<Connection, StoreError> {
+    let connection = match flags {
+        Some(flags) => Connection::open_with_flags(path, flags),
+        None => Connection::open(path),
+    }
+    .map_err(sqlite(path))?;
+    for (setting, on) in [
+        (DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true),
+        (DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false),
+    ] {
+        connection
+            .set_db_config(setting, on)
+            .map_err(sqlite(path))?;
+    }
+    Ok(connection)
+}
+
+/// Flags for reading a file without ever writing to it.
+const READ_ONLY: OpenFlags =
+    OpenFlags::SQLITE_OPEN_READ_ONLY.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
+
 /// Checks a file without writing to it; returns its format version.
 fn check(path: &Path) -> Result<i32, StoreError> {
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite(path))?;
+    let connection = connect(path, Some(READ_ONLY))?;
     let application: i32 = match connection.query_row("PRAGMA application_id", [], |r| r.get(0)) {
         Ok(id) => id,
         Err(error) if error.to_string().contains("not a database") => {
@@ -152,6 +177,37 @@ fn check(path: &Path) -> Result<i32, StoreError> {
             reason: verdict,
         });
     }
+    let damaged = |reason: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // Canopy never writes views or triggers: a file with any was made to run them.
+    let code: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type IN ('view', 'trigger')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite(path))?;
+    if code > 0 {
+        return Err(damaged(
+            "it holds views or triggers, which Canopy files never do".into(),
+        ));
+    }
+    let mut largest = "SELECT coalesce(max(length(payload)), 0) FROM ops".to_string();
+    if version >= 2 {
+        largest = format!(
+            "SELECT max(({largest}), (SELECT coalesce(max(length(packet)), 0) FROM audio))"
+        );
+    }
+    let largest: i64 = connection
+        .query_row(&largest, [], |r| r.get(0))
+        .map_err(sqlite(path))?;
+    if largest > MAX_ROW_BYTES {
+        return Err(damaged(format!(
+            "a row of {largest} bytes (at most {MAX_ROW_BYTES})"
+        )));
+    }
     Ok(version)
 }
 
@@ -160,11 +216,7 @@ impl Store {
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         Self::missing(path)?;
         check(path)?;
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite(path))?;
+        let connection = connect(path, Some(READ_ONLY))?;
         let meta = read_meta(&connection, path)?;
         Ok(Store {
             path: path.to_path_buf(),
@@ -185,7 +237,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Self::missing(path)?;
         let version = check(path)?;
-        let connection = Connection::open(path).map_err(sqlite(path))?;
+        let connection = connect(path, None)?;
         configure(&connection, path)?;
         migrate(&connection, path, version)?;
         let meta = read_meta(&connection, path)?;
@@ -204,7 +256,7 @@ impl Store {
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
             })?;
         }
-        let connection = Connection::open(path).map_err(sqlite(path))?;
+        let connection = connect(path, None)?;
         configure(&connection, path)?;
         connection
             .execute_batch(&format!(
@@ -383,11 +435,7 @@ impl Store {
         std::thread::scope(|scope| {
             let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(8);
             let reader = scope.spawn(move || -> Result<(), StoreError> {
-                let connection = Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(sqlite(&path))?;
+                let connection = connect(&path, Some(READ_ONLY))?;
                 let mut query = connection
                     .prepare(
                         "SELECT node, seq, lamport, payload FROM ops NOT INDEXED WHERE arrived_ms < ?1",
@@ -736,5 +784,60 @@ mod tests {
         store.append_audio(&[(5, vec![9])]).unwrap();
         assert_eq!(version(&path), 2);
         assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn files_with_views_triggers_or_huge_rows_are_refused_and_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = |name: &str, sql: &str| -> String {
+            let path = dir.path().join(name);
+            drop(Store::create(&path, &meta()).unwrap());
+            Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+            let read = Store::open_read_only(&path).err().map(|e| e.to_string());
+            let opened = Store::open(&path).err().map(|e| e.to_string());
+            assert_eq!(read, opened, "both ways of opening refuse alike");
+            read.unwrap_or_else(|| panic!("{name} was opened"))
+        };
+        // A trigger that would write on every op saved, a view where a table was.
+        let said = refused(
+            "trigger.canopy",
+            "CREATE TABLE seen (n INTEGER);
+             CREATE TRIGGER spy AFTER INSERT ON ops BEGIN INSERT INTO seen VALUES (1); END;",
+        );
+        assert!(said.contains("views or triggers"), "{said}");
+        let said = refused(
+            "view.canopy",
+            "DROP TABLE participants;
+             CREATE VIEW participants AS SELECT 1 AS node, 'x' AS name, 0 AS first_seen_ms,
+                 0 AS last_seen_ms;",
+        );
+        assert!(said.contains("views or triggers"), "{said}");
+        // One op of more bytes than any frame could carry.
+        let said = refused(
+            "huge.canopy",
+            &format!(
+                "INSERT INTO ops VALUES (1, 1, 1, 0, zeroblob({}));",
+                MAX_ROW_BYTES + 1
+            ),
+        );
+        assert!(said.contains("bytes"), "{said}");
+    }
+
+    #[test]
+    fn connections_are_defensive_and_do_not_trust_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.canopy");
+        let store = Store::create(&path, &meta()).unwrap();
+        for (setting, expected) in [
+            (DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true),
+            (DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false),
+        ] {
+            assert_eq!(store.connection.db_config(setting).unwrap(), expected);
+        }
+        // Defensive: the schema cannot be written behind SQLite's back.
+        assert!(store
+            .connection
+            .execute_batch("PRAGMA writable_schema = ON; DELETE FROM sqlite_schema;")
+            .is_err());
     }
 }

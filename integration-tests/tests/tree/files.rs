@@ -288,6 +288,48 @@ fn opening_someone_elses_file_hosts_it_as_a_new_session() {
     assert_eq!(resumed.status()["session"], status["session"]);
 }
 
+/// `canopy open` reads the file it is given and never writes it: an old (format 1)
+/// file stays byte for byte what it was, and its drawing is hosted all the same.
+#[test]
+fn an_opened_file_is_read_never_written_even_an_old_one() {
+    let scripts = tempfile::tempdir().unwrap();
+    let mut a = Node::host(
+        "a",
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "a", 10, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(20), || a.status()
+        ["strokes"]
+        == 10));
+    let before = a.status();
+    assert!(a.terminate().success());
+    // What a file written before audio was kept looks like: format 1.
+    let old_dir = tempfile::tempdir().unwrap();
+    let old = old_dir.path().join("old.canopy");
+    std::fs::copy(session_file(&a), &old).unwrap();
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute_batch("DROP TABLE audio; PRAGMA user_version = 1; PRAGMA journal_mode = DELETE;")
+        .unwrap();
+    let bytes = std::fs::read(&old).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut b = Node::start_in(
+        "b",
+        &["open", old.to_str().unwrap()],
+        &["--no-audio"],
+        elsewhere.path().to_path_buf(),
+    );
+    assert_eq!(b.status()["digest"], before["digest"], "the same drawing");
+    assert!(b.terminate().success());
+    assert!(
+        std::fs::read(&old).unwrap() == bytes,
+        "opening the file changed it"
+    );
+}
+
 /// A recorded session, replayed ten times faster, ends as the live one did; played
 /// into a live session, the live session ends up showing it; started past its end,
 /// everything appears at once.
