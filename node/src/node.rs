@@ -299,7 +299,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 session: url.session,
                 node: document.local_node(),
                 node_key: public_key(&key),
-                name: config.name.clone(),
+                name: canopy_protocol::bounded_name(&config.name),
                 invite: url.invite.clone(),
                 seen: document.version_vector(),
             };

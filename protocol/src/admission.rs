@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use crate::ids::SessionId;
 use crate::invite::{Authority, Role};
 use crate::message::{Ancestor, Hello, Refusal, PROTOCOL_VERSION};
+use crate::presence::MAX_NAME;
 
 /// What a node knows when it judges a hello.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +51,12 @@ pub fn admit(hello: &Hello, now: u64, door: &Door<'_>) -> Result<Admitted, Refus
             ours: PROTOCOL_VERSION,
             theirs: hello.protocol,
         });
+    }
+    // Checked before anything that costs more (the invite's signatures).
+    if hello.name.chars().nth(MAX_NAME).is_some() {
+        return Err(Refusal::Protocol(format!(
+            "a name longer than {MAX_NAME} characters"
+        )));
     }
     if hello.session != *door.session {
         return Err(Refusal::WrongSession {

@@ -27,4 +27,4 @@ pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};
 pub use join_url::{HostUrl, HostUrlError, JoinUrl, UrlError, DEFAULT_PORT};
 pub use message::{Ancestor, Hello, Message, Refusal, Welcome, WireOp, ALPN, PROTOCOL_VERSION};
-pub use presence::{Presence, MAX_DATAGRAM, MAX_NAME};
+pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};

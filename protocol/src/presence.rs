@@ -11,8 +11,14 @@ use crate::Role;
 /// Largest presence datagram (fits any path's MTU).
 pub const MAX_DATAGRAM: usize = 1200;
 
-/// Longest name carried in presence, in characters.
+/// Longest display name, in characters: in presence, and in a hello (a longer one is
+/// refused at the door).
 pub const MAX_NAME: usize = 64;
+
+/// `name` cut to [`MAX_NAME`] characters: what an honest node says.
+pub fn bounded_name(name: &str) -> String {
+    name.chars().take(MAX_NAME).collect()
+}
 
 /// One participant's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +47,7 @@ impl Presence {
     pub fn encode(&self) -> Vec<u8> {
         let mut bounded = self.clone();
         if bounded.name.chars().count() > MAX_NAME {
-            bounded.name = bounded.name.chars().take(MAX_NAME).collect();
+            bounded.name = bounded_name(&bounded.name);
         }
         bincode::serde::encode_to_vec(&bounded, bincode::config::standard()).unwrap_or_default()
     }

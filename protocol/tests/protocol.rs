@@ -425,6 +425,35 @@ fn admission_is_judged_from_what_the_node_knows_and_the_time() {
 }
 
 #[test]
+fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
+    let t = tree();
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 7);
+    let host_key = public_key(&t.host);
+    let revoked = std::collections::BTreeSet::new();
+    let door = Door {
+        session: &t.session,
+        authority: Some(&t.host_authority),
+        node_key: &host_key,
+        ancestors: &[],
+        revoked: &revoked,
+        children: 0,
+        max_children: None,
+    };
+    let mut hello = hello_for(&t, invite, public_key(&key()));
+    hello.name = "é".repeat(MAX_NAME);
+    assert!(admit(&hello, 1000, &door).is_ok(), "{MAX_NAME} characters pass");
+    hello.name.push('x');
+    assert!(matches!(
+        admit(&hello, 1000, &door),
+        Err(Refusal::Protocol(reason)) if reason.contains("name")
+    ));
+    // What honest nodes send instead.
+    assert_eq!(bounded_name(&hello.name).chars().count(), MAX_NAME);
+}
+
+#[test]
 fn a_viewer_node_admits_no_one_as_editor() {
     let t = tree();
     let viewer = key();

@@ -237,7 +237,7 @@ impl DoorComponent {
         Ok(Box::new(Welcome {
             session: self.me.session,
             node: self.me.node,
-            name: self.me.name.clone(),
+            name: canopy_protocol::bounded_name(&self.me.name),
             role: delegated.role(),
             authority: delegated,
             ancestors,
@@ -270,7 +270,7 @@ impl DoorComponent {
             session: self.me.session,
             node: self.me.node,
             node_key: canopy_protocol::public_key(&self.me.key),
-            name: self.me.name.clone(),
+            name: canopy_protocol::bounded_name(&self.me.name),
             invite: authority.invite(
                 &self.me.session,
                 &self.me.key,
