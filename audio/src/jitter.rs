@@ -20,6 +20,12 @@ pub const MAX_TARGET: usize = 10;
 /// Packets held at most; beyond, the oldest go.
 pub const CAPACITY: usize = 64;
 
+/// Sequence numbers from here on are refused (counted as late). A peer numbers its
+/// 20 ms packets from 0, so 2^48 is millions of years of talk; below it, every
+/// computation on a number (times a frame's milliseconds, plus one, as an `f64`) is
+/// exact and cannot overflow, whatever a hostile peer sends.
+pub const MAX_SEQ: u64 = 1 << 48;
+
 /// A change in transit time this large (ms) marks a new talk spurt, not jitter.
 const TALK_SPURT_GAP_MS: f64 = 200.0;
 
@@ -153,6 +159,10 @@ impl JitterBuffer {
 
     /// Takes a packet with sequence number `seq` that arrived at `arrival_ms`.
     pub fn push(&mut self, seq: u64, packet: Vec<u8>, arrival_ms: f64) {
+        if seq >= MAX_SEQ || !arrival_ms.is_finite() {
+            self.late += 1;
+            return;
+        }
         match self.highest {
             Some(highest) if seq > highest => {
                 // Numbers skipped are packets lost on the way (or very late).

@@ -61,6 +61,33 @@ fn mix_minus_leaves_out_the_links_own_audio() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever numbers and times a peer's packets carry (u64::MAX included), the
+    /// jitter buffer neither panics nor holds more than its capacity.
+    #[test]
+    fn the_jitter_buffer_survives_any_sequence_numbers(
+        steps in proptest::collection::vec(
+            (any::<u64>(), prop_oneof![Just(0u64), Just(u64::MAX), 0u64..100, (1u64 << 47)..(1u64 << 49)], any::<bool>()),
+            1..200,
+        ),
+    ) {
+        let mut buffer = JitterBuffer::new();
+        let mut now = 0.0f64;
+        for (pick, seq, pop) in steps {
+            now += 20.0;
+            // Sometimes a plausible number, sometimes anything at all.
+            let seq = if pick % 3 == 0 { pick } else { seq };
+            buffer.push(seq, vec![1, 2, 3], now + (pick % 50) as f64);
+            if pop {
+                let _ = buffer.pop(now);
+            }
+            prop_assert!(buffer.len() <= canopy_audio::jitter::CAPACITY);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     /// The shared full mix is bit-identical to mixing separately for each silent link.
