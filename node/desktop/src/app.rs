@@ -776,7 +776,7 @@ impl CanopyApp {
                         ui.label("presenter")
                             .on_hover_text("presenter (turned a page last)");
                     }
-                    ui.weak(format!("p{}", p.page + 1));
+                    ui.weak(page_label(p.page));
                 });
             }
         }
@@ -1521,4 +1521,21 @@ fn fit_into(size: Vec2, area: Rect) -> Rect {
 
 fn short(session: &str) -> &str {
     session.get(..8).unwrap_or(session)
+}
+
+/// A participant's page as people count (from 1). The number comes from a peer's
+/// presence, so it may be anything: `u32::MAX` reads as itself, never overflows.
+fn page_label(page: u32) -> String {
+    format!("p{}", u64::from(page) + 1)
+}
+
+#[cfg(test)]
+mod page_label_tests {
+    use super::page_label;
+
+    #[test]
+    fn pages_count_from_one_whatever_a_peer_says() {
+        assert_eq!(page_label(0), "p1");
+        assert_eq!(page_label(u32::MAX), "p4294967296");
+    }
 }
