@@ -798,6 +798,7 @@ pub fn spawn_listener(
                 let up = LinkUp {
                     link: id,
                     writer: started.writer,
+                    queued: started.queued,
                     presence: started.presence,
                     audio: started.audio,
                     seen: hello.seen.clone(),
@@ -861,6 +862,7 @@ pub fn spawn_parent(
             let up = LinkUp {
                 link: link_id,
                 writer: started.writer,
+                queued: started.queued,
                 presence: started.presence,
                 audio: started.audio,
                 seen: welcome.seen.clone(),

@@ -388,6 +388,7 @@ impl Relay {
                 ops_burst: self.config.ops_per_second * 20.0,
                 max_children: Some(self.config.max_peers_per_session),
                 max_bytes: Some(self.config.max_session_bytes),
+                ..SessionLimits::default()
             },
             stored_bytes,
             metrics: Some(Arc::clone(&self.metrics)),

@@ -83,6 +83,8 @@ pub struct LinkAudio {
 pub struct LinkPorts {
     /// The encoder's inbox (messages to the peer).
     pub writer: InboxRef<Message>,
+    /// Op bytes waiting in it.
+    pub queued: encoder::Queued,
     /// The link's `presence-out` (presence news for the peer).
     pub presence: InboxRef<presence_out::PresenceNews>,
     /// The link's `audio-out` and `audio-in`, when the session has audio.
@@ -114,7 +116,10 @@ pub fn spawn_link(
     let writer = graph.spawn(&name("writer"), |scope| {
         writer::Writer::new(scope, send, connection.clone())
     });
-    let encoder = graph.spawn(&name("encoder"), encoder::Encoder::new);
+    let queued = encoder::Queued::default();
+    let encoder = graph.spawn(&name("encoder"), |scope| {
+        encoder::Encoder::new(scope, queued.clone())
+    });
     let checker = graph.spawn(&name("checker"), |scope| {
         checker::Checker::new(scope, id, session.op_limits.clone())
     });
@@ -208,6 +213,7 @@ pub fn spawn_link(
     let rtt_connection = connection;
     Ok(LinkPorts {
         writer: encoder.inbox("inbox")?,
+        queued,
         presence: presence_out.inbox("inbox")?,
         audio,
         rtt: Arc::new(move || rtt_connection.rtt()),

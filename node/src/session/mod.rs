@@ -76,6 +76,9 @@ pub struct SessionLimits {
     pub max_children: Option<usize>,
     /// Op bytes the session may hold at most (`None`: no limit).
     pub max_bytes: Option<u64>,
+    /// Op bytes that may wait in one link's send queue: a peer that reads slower is
+    /// dropped (and resyncs when it comes back).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for SessionLimits {
@@ -85,6 +88,7 @@ impl Default for SessionLimits {
             ops_burst: OPS_BURST,
             max_children: None,
             max_bytes: None,
+            max_queued_bytes: crate::link::encoder::MAX_QUEUED_BYTES,
         }
     }
 }
@@ -210,10 +214,10 @@ pub fn spawn(
         )
     });
     let sync = graph.spawn(&name("sync"), |scope| {
-        sync::SyncServer::new(scope, setup.document)
+        sync::SyncServer::new(scope, setup.document, setup.limits.max_queued_bytes)
     });
     let router = graph.spawn(&name("router"), |scope| {
-        router::Router::new(scope, setup.metrics.clone())
+        router::Router::new(scope, setup.metrics.clone(), setup.limits.max_queued_bytes)
     });
     let presence = graph.spawn(&name("presence"), |scope| {
         presence::PresenceTable::new(scope, node, &setup.name, role, setup.meters.clone())

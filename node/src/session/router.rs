@@ -15,11 +15,13 @@ use canopy_canvas::VersionVector;
 use canopy_protocol::{Message, Refusal, Role, WireOp};
 use tokio::sync::oneshot;
 
+use super::document::wire_bytes;
 use super::door::DoorInput;
 use super::presence::PresenceInput;
 use super::sync::SyncInput;
 use super::LinkId;
 use crate::audio::AudioInput;
+use crate::link::encoder::Queued;
 use crate::metrics::Metrics;
 
 /// Round-trip time of a link's transport, read when someone asks for status.
@@ -31,6 +33,8 @@ pub struct LinkUp {
     pub link: LinkId,
     /// The link's encoder: messages to the peer.
     pub writer: InboxRef<Message>,
+    /// Op bytes waiting for the encoder (added to here, taken off there).
+    pub queued: Queued,
     /// The link's `presence-out`.
     pub presence: InboxRef<crate::link::presence_out::PresenceNews>,
     /// The link's `audio-out` and `audio-in`, when the session has audio.
@@ -109,6 +113,7 @@ impl std::fmt::Debug for RouterInput {
 
 struct Route {
     outbox: Outbox<Message>,
+    queued: Queued,
     info: LinkInfo,
     rtt: RttProbe,
 }
@@ -126,13 +131,16 @@ pub struct Router {
     door: Outbox<DoorInput>,
     routes: BTreeMap<LinkId, Route>,
     metrics: Option<Arc<Metrics>>,
+    /// Op bytes one link's send queue may hold.
+    max_queued: u64,
     /// Set once stopping: the others may be gone, so nothing waits on them.
     stopping: bool,
 }
 
 impl Router {
     /// Makes the boxes.
-    pub fn new(scope: &Scope, metrics: Option<Arc<Metrics>>) -> Self {
+    /// `max_queued`: op bytes one link's send queue may hold before it is dropped.
+    pub fn new(scope: &Scope, metrics: Option<Arc<Metrics>>, max_queued: u64) -> Self {
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             sync: scope.outbox("sync"),
@@ -140,6 +148,7 @@ impl Router {
             audio: scope.outbox("audio"),
             door: scope.outbox("door"),
             routes: BTreeMap::new(),
+            max_queued,
             metrics,
             stopping: false,
         }
@@ -159,6 +168,7 @@ impl Router {
             up.link,
             Route {
                 outbox,
+                queued: up.queued.clone(),
                 info: LinkInfo {
                     link: up.link,
                     is_parent: up.is_parent,
@@ -176,6 +186,7 @@ impl Router {
                 link: up.link,
                 seen: up.seen,
                 writer: up.writer,
+                queued: up.queued,
             })
             .await;
         let _ = self
@@ -229,16 +240,22 @@ impl Router {
     async fn forward(&mut self, origin: Option<LinkId>, ops: Arc<Vec<WireOp>>) {
         let mut gone = Vec::new();
         let mut sent = 0u64;
+        let bytes: u64 = ops.iter().map(wire_bytes).sum();
+        let too_slow = || Some(Refusal::Limit("link too slow to keep up".into()));
         for (id, route) in self.routes.iter_mut() {
             if Some(*id) == origin {
+                continue;
+            }
+            // Bounded in bytes as well as messages: a peer that stops reading pins
+            // at most `max_queued` here.
+            if !route.queued.try_add(bytes, self.max_queued) {
+                gone.push((*id, too_slow()));
                 continue;
             }
             sent += ops.len() as u64;
             match route.outbox.try_send(Message::Ops(ops.to_vec())) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    gone.push((*id, Some(Refusal::Limit("link too slow to keep up".into()))))
-                }
+                Err(TrySendError::Full(_)) => gone.push((*id, too_slow())),
                 Err(_) => gone.push((*id, None)),
             }
         }

@@ -21,6 +21,7 @@ use canopy_protocol::{Message, WireOp};
 use tokio::sync::oneshot;
 
 use super::LinkId;
+use crate::link::encoder::{queued_bytes, Queued};
 
 /// Ops per `Ops` message in a backlog.
 pub const SYNC_BATCH: usize = 512;
@@ -57,6 +58,8 @@ pub enum SyncInput {
         seen: VersionVector,
         /// The link's encoder.
         writer: InboxRef<Message>,
+        /// Op bytes waiting for that encoder.
+        queued: Queued,
     },
     /// Every op `seen` lacks (a window's replica catching up).
     Missing {
@@ -95,6 +98,7 @@ impl std::fmt::Debug for SyncInput {
 struct Backlog {
     link: LinkId,
     outbox: Outbox<Message>,
+    queued: Queued,
     seen: VersionVector,
     upto: VersionVector,
     after: Option<OpId>,
@@ -111,16 +115,20 @@ pub struct SyncServer {
     stroke_count: (u64, usize),
     /// Backlogs under way, served in turn.
     backlogs: VecDeque<Backlog>,
+    /// Op bytes a link's send queue may hold (a backlog fills half at most).
+    max_queued: u64,
 }
 
 impl SyncServer {
-    /// Makes the boxes; `replica` is a copy of the document as the node starts.
-    pub fn new(scope: &Scope, replica: Document) -> Self {
+    /// Makes the boxes; `replica` is a copy of the document as the node starts,
+    /// `max_queued` the op bytes a link's send queue may hold.
+    pub fn new(scope: &Scope, replica: Document, max_queued: u64) -> Self {
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             replica,
             stroke_count: (u64::MAX, 0),
             backlogs: VecDeque::new(),
+            max_queued,
         }
     }
 
@@ -131,6 +139,7 @@ impl SyncServer {
         link_id: LinkId,
         seen: VersionVector,
         writer: &InboxRef<Message>,
+        queued: Queued,
     ) {
         let sending = self.replica.count_missing_from(&seen);
         tracing::info!(link = link_id, sending, "backlog");
@@ -144,6 +153,7 @@ impl SyncServer {
         self.backlogs.push_back(Backlog {
             link: link_id,
             outbox,
+            queued,
             upto: self.replica.latest_seqs(),
             seen,
             after: None,
@@ -175,16 +185,28 @@ impl SyncServer {
                 Message::Ops(ops.iter().map(WireOp::from_op).collect())
             }
         };
+        // A backlog fills at most half the link's byte allowance, leaving the rest
+        // to live ops (which the router would otherwise find no room for).
+        let bytes = queued_bytes(&piece);
+        if !backlog.queued.try_add(bytes, self.max_queued / 2) {
+            backlog.waiting = Some(piece);
+            self.backlogs.push_back(backlog);
+            return false;
+        }
         match backlog.outbox.try_send(piece) {
             Ok(()) => self.backlogs.push_back(backlog),
             // The link's queue is full: try again in turn (the router drops a link
             // that stays that far behind, and the backlog with it).
             Err(TrySendError::Full(piece)) => {
+                backlog.queued.take(bytes);
                 backlog.waiting = Some(piece);
                 self.backlogs.push_back(backlog);
                 return false;
             }
-            Err(_) => backlog.outbox.close(),
+            Err(_) => {
+                backlog.queued.take(bytes);
+                backlog.outbox.close();
+            }
         }
         true
     }
@@ -199,9 +221,12 @@ impl SyncServer {
                     }
                 }
             }
-            SyncInput::Backlog { link, seen, writer } => {
-                self.start_backlog(ctx, link, seen, &writer)
-            }
+            SyncInput::Backlog {
+                link,
+                seen,
+                writer,
+                queued,
+            } => self.start_backlog(ctx, link, seen, &writer, queued),
             SyncInput::Missing { seen, reply } => {
                 let missing = self.replica.ops_missing_from(&seen);
                 let _ = reply.send(missing.iter().map(WireOp::from_op).collect());

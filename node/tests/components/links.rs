@@ -8,7 +8,7 @@ use canopy_axon::Graph;
 use canopy_canvas::{Limits, NodeId};
 use canopy_node::link::checker::Checker;
 use canopy_node::link::deframer::Deframer;
-use canopy_node::link::encoder::{Encoder, Frame};
+use canopy_node::link::encoder::{queued_bytes, Encoder, Frame, Queued};
 use canopy_node::link::guard::{Guard, Peer};
 use canopy_node::link::presence_in::PresenceIn;
 use canopy_node::session::{
@@ -271,7 +271,7 @@ async fn a_link_holds_at_most_its_credits_in_the_documents_queue() {
 #[tokio::test]
 async fn the_encoder_marks_a_refusal_as_the_last_frame() {
     let graph = Graph::new("test");
-    let encoder = graph.spawn("link[7]/encoder", Encoder::new);
+    let encoder = graph.spawn("link[7]/encoder", |s| Encoder::new(s, Queued::default()));
     let (frames_in, mut frames) = tap::<Frame>(&graph, "writer");
     canopy_axon::link(&encoder.outbox("outbox").unwrap(), &frames_in).unwrap();
     let mut input = driver::<Message>(&graph, "router", &encoder.inbox("inbox").unwrap());
@@ -310,7 +310,7 @@ async fn the_encoder_marks_a_refusal_as_the_last_frame() {
 #[tokio::test]
 async fn the_encoder_writes_queued_messages_together_and_a_lone_one_at_once() {
     let graph = Graph::new("test");
-    let encoder = graph.spawn("link[7]/encoder", Encoder::new);
+    let encoder = graph.spawn("link[7]/encoder", |s| Encoder::new(s, Queued::default()));
     let (frames_in, mut frames) = tap::<Frame>(&graph, "writer");
     canopy_axon::link(&encoder.outbox("outbox").unwrap(), &frames_in).unwrap();
     let mut input = driver::<Message>(&graph, "router", &encoder.inbox("inbox").unwrap());
@@ -340,6 +340,25 @@ async fn the_encoder_writes_queued_messages_together_and_a_lone_one_at_once() {
     );
     assert!(together.closing.is_none());
     quiet(&mut frames).await;
+}
+
+#[tokio::test]
+async fn the_encoder_counts_off_the_bytes_it_encodes() {
+    let graph = Graph::new("test");
+    let queued = Queued::default();
+    let counter = queued.clone();
+    let encoder = graph.spawn("link[7]/encoder", move |s| Encoder::new(s, counter));
+    let (frames_in, mut frames) = tap::<Frame>(&graph, "writer");
+    canopy_axon::link(&encoder.outbox("outbox").unwrap(), &frames_in).unwrap();
+    let mut input = driver::<Message>(&graph, "router", &encoder.inbox("inbox").unwrap());
+    let message = Message::Ops(vec![wire_start(3, 1), wire_start(3, 2)]);
+    let bytes = queued_bytes(&message);
+    assert!(bytes > 0);
+    assert!(queued.try_add(bytes, bytes));
+    assert!(!queued.try_add(1, bytes), "the limit holds");
+    input.send(message).await.unwrap();
+    next(&mut frames).await;
+    assert_eq!(queued.get(), 0);
 }
 
 #[tokio::test]

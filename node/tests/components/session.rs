@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use canopy_axon::Graph;
 use canopy_canvas::{Color, Document, NodeId, Point, Tool, VersionVector};
+use canopy_node::link::encoder::{queued_bytes, Queued};
 use canopy_node::link::presence_out::PresenceNews;
 use canopy_node::session::sync::SYNC_BATCH;
 use canopy_node::session::{
@@ -38,6 +39,10 @@ struct Running {
 }
 
 fn start(document: Document) -> Running {
+    start_with(document, SessionLimits::default())
+}
+
+fn start_with(document: Document, limits: SessionLimits) -> Running {
     let graph = Graph::new("test");
     let session_key = key();
     let node_key = Arc::new(key());
@@ -54,7 +59,7 @@ fn start(document: Document) -> Running {
         ancestors: Vec::new(),
         meters: None,
         document,
-        limits: SessionLimits::default(),
+        limits,
         stored_bytes: 0,
         metrics: None,
         revoked: Default::default(),
@@ -72,14 +77,18 @@ fn start(document: Document) -> Running {
     }
 }
 
-/// A link as the router sees it: its encoder and datagram sender are taps.
+/// A link as the router sees it: its encoder and datagram sender are taps. The tap
+/// takes messages off at once but, unlike an encoder, never counts their bytes off
+/// `queued`: a peer that has stopped reading.
 struct FakeLink {
     messages: mpsc::UnboundedReceiver<Message>,
     datagrams: mpsc::UnboundedReceiver<PresenceNews>,
+    queued: Queued,
 }
 
 async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
     let (writer, messages) = tap::<Message>(&r.graph, &format!("link[{id}]/encoder"));
+    let queued = Queued::default();
     let (datagrams_in, datagrams) =
         tap::<PresenceNews>(&r.graph, &format!("link[{id}]/presence-out"));
     let mut router = driver(
@@ -91,6 +100,7 @@ async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
         .send(RouterInput::LinkUp(Box::new(LinkUp {
             link: id,
             writer,
+            queued: queued.clone(),
             presence: datagrams_in,
             audio: None,
             seen,
@@ -110,6 +120,7 @@ async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
     FakeLink {
         messages,
         datagrams,
+        queued,
     }
 }
 
@@ -237,6 +248,53 @@ async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once()
     assert_eq!(from_backlog, (1..=held).collect::<Vec<_>>());
     assert_eq!(live, vec![stroke_start(6, 1).id], "the live op, once");
     quiet(&mut late.messages).await;
+}
+
+#[tokio::test]
+async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_bytes() {
+    let limits = SessionLimits {
+        max_queued_bytes: 400,
+        ..SessionLimits::default()
+    };
+    let r = start_with(Document::new(NodeId(1)), limits);
+    let mut slow = link_up(&r, 1, VersionVector::default()).await;
+    let mut drawing = driver(&r.graph, "window", &r.session.ports.document);
+    let mut counted = 0;
+    let refusal = loop {
+        drawing
+            .send(DocumentInput::Local(stroke_on_first_page()))
+            .await
+            .unwrap();
+        match next(&mut slow.messages).await {
+            Message::Ops(ops) => {
+                counted += queued_bytes(&Message::Ops(ops));
+                assert!(counted <= 400, "more queued than allowed");
+                assert_eq!(slow.queued.get(), counted);
+            }
+            Message::Refused(refusal) => break refusal,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(matches!(refusal, Refusal::Limit(reason) if reason.contains("too slow")));
+    // A reader that keeps up (its encoder counts bytes off) is never dropped.
+    let r = start_with(
+        Document::new(NodeId(1)),
+        SessionLimits {
+            max_queued_bytes: 400,
+            ..SessionLimits::default()
+        },
+    );
+    let mut keeping_up = link_up(&r, 2, VersionVector::default()).await;
+    let mut drawing = driver(&r.graph, "window", &r.session.ports.document);
+    for _ in 0..20 {
+        drawing
+            .send(DocumentInput::Local(stroke_on_first_page()))
+            .await
+            .unwrap();
+        let message = next(&mut keeping_up.messages).await;
+        assert!(matches!(message, Message::Ops(_)), "{message:?}");
+        keeping_up.queued.take(queued_bytes(&message));
+    }
 }
 
 #[tokio::test]
