@@ -780,6 +780,8 @@ pub fn spawn_listener(
                     recv,
                     decoder,
                 } = greeting;
+                // Admitted: now the link may have a link's window, not a stranger's.
+                connection.set_receive_window(crate::tls::LINK_RECEIVE_WINDOW.into());
                 let streams = Streams {
                     link: id,
                     connection: connection.clone(),

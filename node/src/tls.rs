@@ -24,11 +24,39 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn transport(idle: Duration) -> Result<Arc<quinn::TransportConfig>> {
+/// Bytes a stranger's connection may have in flight before it is admitted: room for
+/// a hello, not for a flood (the window opens up as the hello is read).
+pub const UNADMITTED_RECEIVE_WINDOW: u32 = 64 * 1024;
+
+/// A link's connection window once admitted (and a joiner's, toward its parent): a
+/// backlog streams at full speed on a 100 Mbit/s, 100 ms path.
+pub const LINK_RECEIVE_WINDOW: u32 = 4 << 20;
+
+/// The one stream's window (a frame is at most 1 MiB).
+const STREAM_RECEIVE_WINDOW: u32 = 2 << 20;
+
+/// What may be buffered unsent on a link (then the writer waits).
+const SEND_WINDOW: u64 = 8 << 20;
+
+/// Datagrams (presence, audio) buffered unread, each way: tens of milliseconds of a
+/// busy link's worth.
+const DATAGRAM_BUFFER: usize = 64 * 1024;
+
+/// The transport, set on purpose rather than left at quinn's defaults (which allow 100
+/// streams each way and megabytes per connection before a hello). A link is one
+/// stream, opened by the joiner; datagrams carry the rest.
+fn transport(idle: Duration, receive_window: u32) -> Result<Arc<quinn::TransportConfig>> {
     let mut transport = quinn::TransportConfig::default();
     // Keep-alives well inside the idle timeout, so only a dead peer times out.
     transport.keep_alive_interval(Some(KEEP_ALIVE.min(idle / 3)));
     transport.max_idle_timeout(Some(idle.try_into().context("idle timeout")?));
+    transport.max_concurrent_bidi_streams(1u32.into());
+    transport.max_concurrent_uni_streams(0u32.into());
+    transport.stream_receive_window(STREAM_RECEIVE_WINDOW.into());
+    transport.receive_window(receive_window.into());
+    transport.send_window(SEND_WINDOW);
+    transport.datagram_receive_buffer_size(Some(DATAGRAM_BUFFER));
+    transport.datagram_send_buffer_size(DATAGRAM_BUFFER);
     Ok(Arc::new(transport))
 }
 
@@ -47,7 +75,8 @@ pub fn server_config(identity: &Identity, idle: Duration) -> Result<quinn::Serve
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(
         QuicServerConfig::try_from(crypto).context("QUIC server crypto")?,
     ));
-    config.transport_config(transport(idle)?);
+    // Strangers get a hello's worth; the window opens once they are admitted.
+    config.transport_config(transport(idle, UNADMITTED_RECEIVE_WINDOW)?);
     Ok(config)
 }
 
@@ -75,7 +104,7 @@ pub fn client_config(
     let mut config = quinn::ClientConfig::new(Arc::new(
         QuicClientConfig::try_from(crypto).context("QUIC client crypto")?,
     ));
-    config.transport_config(transport(idle)?);
+    config.transport_config(transport(idle, LINK_RECEIVE_WINDOW)?);
     Ok((config, seen))
 }
 

@@ -443,7 +443,10 @@ fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
     };
     let mut hello = hello_for(&t, invite, public_key(&key()));
     hello.name = "é".repeat(MAX_NAME);
-    assert!(admit(&hello, 1000, &door).is_ok(), "{MAX_NAME} characters pass");
+    assert!(
+        admit(&hello, 1000, &door).is_ok(),
+        "{MAX_NAME} characters pass"
+    );
     hello.name.push('x');
     assert!(matches!(
         admit(&hello, 1000, &door),

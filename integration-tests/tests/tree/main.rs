@@ -8,6 +8,7 @@ mod desktop;
 mod errors;
 mod files;
 mod healing;
+mod hostile;
 mod presence;
 mod relay;
 mod tools;
