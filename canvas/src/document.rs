@@ -229,6 +229,10 @@ pub struct Document {
     log: BTreeMap<NodeId, AuthorLog>,
     strokes: HashMap<StrokeId, Stroke>,
     pages: HashMap<PageId, Page>,
+    /// Pages made by a `NewPage` (the first page included): what the page cap counts.
+    /// Ops naming a page not seen yet (it may still be on its way) make a placeholder
+    /// in `pages`, which must not use up the cap.
+    created_pages: usize,
     erased_by: HashMap<StrokeId, Vec<OpId>>,
     history: History,
 }
@@ -253,6 +257,7 @@ impl Document {
             log: BTreeMap::new(),
             strokes: HashMap::new(),
             pages,
+            created_pages: 1,
             erased_by: HashMap::new(),
             history: History::default(),
         }
@@ -364,6 +369,9 @@ impl Document {
                         self.history.record(id, lamport, Step::Did(id));
                     }
                     Action::NewPage { position } => {
+                        if self.page_mut(id).created.is_none() {
+                            self.created_pages += 1;
+                        }
                         let page = self.page_mut(id);
                         page.created = Some(lamport);
                         set_position(page, *position, lamport, id);
@@ -423,7 +431,7 @@ impl Document {
                     });
                 }
             }
-            Action::NewPage { .. } if self.pages.len() >= self.limits.max_pages => {
+            Action::NewPage { .. } if self.created_pages >= self.limits.max_pages => {
                 return Err(OpError::TooManyPages(self.limits.max_pages));
             }
             _ => {}

@@ -247,3 +247,46 @@ fn local_edits_of_missing_things_are_refused() {
         Some(Action::Undo { target: stroke })
     );
 }
+
+/// Ops that name pages nobody made (moves, clears, deletes of unknown ids) leave
+/// placeholders, and the page cap counts only pages made by `NewPage`: an author cannot
+/// fill the cap with pages that do not exist and stop everyone adding pages.
+#[test]
+fn pages_that_do_not_exist_do_not_use_up_the_page_cap() {
+    let limits = Limits {
+        max_pages: 3,
+        ..Limits::default()
+    };
+    let mut doc = Document::with_limits(NodeId(1), limits);
+    for seq in 1..=50u64 {
+        let ghost = OpId {
+            node: NodeId(66),
+            seq: 1_000 + seq,
+        };
+        let action = match seq % 3 {
+            0 => Action::MovePage {
+                page: ghost,
+                position: seq as f64,
+            },
+            1 => Action::DeletePage { page: ghost },
+            _ => Action::ClearPage {
+                page: ghost,
+                seen: VersionVector::new(),
+            },
+        };
+        let op = Op {
+            id: OpId {
+                node: NodeId(66),
+                seq,
+            },
+            lamport: seq,
+            action,
+        };
+        let _ = doc.apply(op);
+    }
+    assert_eq!(doc.page_count(), 1, "no page appeared");
+    doc.new_page().unwrap();
+    doc.new_page().unwrap();
+    assert_eq!(doc.page_count(), 3);
+    assert_eq!(doc.new_page().unwrap_err(), OpError::TooManyPages(3));
+}
