@@ -28,9 +28,6 @@ use crate::session::{
 use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
 use crate::{control, identity, tls};
 
-/// Joins being handshaken at once, at most.
-const MAX_PENDING_HANDSHAKES: usize = 64;
-
 /// What finding a session's ports may take (a relay loads idle sessions from disk).
 pub type RouteFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<SessionPorts, Refusal>> + Send>>;
@@ -678,6 +675,7 @@ pub fn spawn_listener(
     metrics: Option<Arc<Metrics>>,
 ) -> Result<()> {
     graph.component("listener").spawn_fn(move |ctx| async move {
+        let slots = crate::link::slots::HandshakeSlots::default();
         loop {
             let incoming = tokio::select! {
                 incoming = endpoint.accept() => incoming,
@@ -686,19 +684,18 @@ pub fn spawn_listener(
             let Some(incoming) = incoming else {
                 return Ok(());
             };
-            // Bound the handshakes in progress, so a flood of connections cannot pile
-            // up components; past the bound new connections are refused at once.
-            let pending = ctx
-                .graph()
-                .components()
-                .iter()
-                .filter(|c| c.name().ends_with("/handshake"))
-                .count();
-            if pending >= MAX_PENDING_HANDSHAKES {
-                tracing::warn!(pending, "too many joins in progress: connection refused");
-                incoming.refuse();
-                continue;
-            }
+            // Bound the handshakes in progress, in all and per address, so a flood of
+            // connections cannot pile up components or lock others out; past a bound
+            // new connections are refused at once.
+            let address = incoming.remote_address();
+            let slot = match slots.take(address.ip()) {
+                Ok(slot) => slot,
+                Err(full) => {
+                    tracing::warn!(%address, %full, "connection refused");
+                    incoming.refuse();
+                    continue;
+                }
+            };
             let id = next_link_id();
             let scope = ctx.graph().component(&format!("link[{id}]/handshake"));
             let mut to_door: Outbox<DoorInput> = scope.outbox("door");
@@ -709,6 +706,8 @@ pub fn spawn_listener(
             let metrics = metrics.clone();
             let graph = ctx.graph().clone();
             scope.spawn_fn(move |_ctx| async move {
+                // Held until the handshake ends: admitted, refused or timed out.
+                let _slot = slot;
                 let connection = incoming.await?;
                 let address = connection.remote_address().to_string();
                 let refused = |refusal: &Refusal| {

@@ -11,13 +11,24 @@ use crate::util::{block_on, Node};
 /// Connects to `url`'s node as a stranger would: TLS pinned to its fingerprint, no
 /// hello.
 async fn stranger(url: &str) -> (quinn::Endpoint, quinn::Connection) {
+    let (endpoint, connection) = try_stranger(url).await;
+    (endpoint, connection.unwrap())
+}
+
+/// [`stranger`], or why the node would not have it.
+async fn try_stranger(
+    url: &str,
+) -> (
+    quinn::Endpoint,
+    Result<quinn::Connection, quinn::ConnectionError>,
+) {
     let url: JoinUrl = url.parse().unwrap();
     let (config, _) =
         canopy_node::tls::client_config(url.fingerprint.unwrap(), Duration::from_secs(20)).unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(config);
     let address = format!("{}:{}", url.host, url.port).parse().unwrap();
-    let connection = endpoint.connect(address, "canopy").unwrap().await.unwrap();
+    let connection = endpoint.connect(address, "canopy").unwrap().await;
     (endpoint, connection)
 }
 
@@ -55,6 +66,33 @@ fn a_stranger_gets_one_stream_and_a_hellos_worth_of_window() {
         );
     });
     // The node is none the worse: an honest joiner still gets in.
+    let honest = Node::join("honest", host.editor_url(), &["--no-audio"]);
+    assert_eq!(honest.status()["role"], "editor");
+}
+
+/// Strangers that connect and say nothing hold at most their address's share of the
+/// handshake slots (joiners from other addresses keep the rest); more from the same
+/// address are refused at once.
+#[test]
+fn silent_strangers_from_one_address_hold_only_its_share_of_the_slots() {
+    let host = Node::host("host", &["--no-audio"]);
+    let url = host.editor_url().to_string();
+    block_on(async move {
+        let mut held = Vec::new();
+        for _ in 0..canopy_node::link::slots::MAX_PER_ADDRESS {
+            held.push(stranger(&url).await);
+        }
+        let (_endpoint, refused) = try_stranger(&url).await;
+        assert!(
+            matches!(refused, Err(quinn::ConnectionError::ConnectionClosed(_))),
+            "one stranger more than the share was let in: {refused:?}"
+        );
+        // Their slots come back when they leave (or at the handshake deadline).
+        for (endpoint, connection) in held {
+            connection.close(0u32.into(), b"bye");
+            let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+        }
+    });
     let honest = Node::join("honest", host.editor_url(), &["--no-audio"]);
     assert_eq!(honest.status()["role"], "editor");
 }

@@ -29,6 +29,7 @@ pub mod presence_in;
 pub mod presence_out;
 pub mod reader;
 pub mod refuser;
+pub mod slots;
 pub mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
