@@ -98,6 +98,8 @@ impl std::fmt::Debug for SyncInput {
 struct Backlog {
     link: LinkId,
     outbox: Outbox<Message>,
+    /// The link's encoder, to see it end while the backlog waits for room.
+    writer: InboxRef<Message>,
     queued: Queued,
     seen: VersionVector,
     upto: VersionVector,
@@ -153,6 +155,7 @@ impl SyncServer {
         self.backlogs.push_back(Backlog {
             link: link_id,
             outbox,
+            writer: writer.clone(),
             queued,
             upto: self.replica.latest_seqs(),
             seen,
@@ -189,6 +192,11 @@ impl SyncServer {
         // to live ops (which the router would otherwise find no room for).
         let bytes = queued_bytes(&piece);
         if !backlog.queued.try_add(bytes, self.max_queued / 2) {
+            if backlog.writer.is_closed() {
+                // The link is gone (its queue will never drain): so is its backlog.
+                backlog.outbox.close();
+                return true;
+            }
             backlog.waiting = Some(piece);
             self.backlogs.push_back(backlog);
             return false;
