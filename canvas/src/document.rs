@@ -461,20 +461,7 @@ impl Document {
     /// Every op this document holds that `seen` does not cover, to bring a peer with
     /// that version vector up to date (author by author, in sequence order).
     pub fn ops_missing_from(&self, seen: &VersionVector) -> Vec<Op> {
-        let mut ops = Vec::new();
-        for (node, log) in &self.log {
-            let from = seen.get(*node).saturating_add(1);
-            for (seq, (lamport, logged)) in log.entries.range(from..) {
-                let id = OpId {
-                    node: *node,
-                    seq: *seq,
-                };
-                if let Some(op) = self.rebuild(id, *lamport, logged) {
-                    ops.push(op);
-                }
-            }
-        }
-        ops
+        self.ops_missing_piece(seen, &self.latest_seqs(), None, usize::MAX)
     }
 
     /// Per author, the highest sequence number held, gaps or not: where a backlog
