@@ -708,6 +708,15 @@ impl Relay {
         Ok(self.info(id).await)
     }
 
+    /// A session, loaded from disk first if it is idle.
+    async fn session_loading(&self, id: &SessionId) -> Result<Arc<Session>, RelayError> {
+        self.route(*id)
+            .await
+            .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
+        self.session(id)
+            .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))
+    }
+
     /// A new invite to a session (loading it if idle).
     pub async fn issue_invite(
         &self,
@@ -715,12 +724,7 @@ impl Relay {
         role: Role,
         ttl: Option<Duration>,
     ) -> Result<String, RelayError> {
-        self.route(*id)
-            .await
-            .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
-        let session = self
-            .session(id)
-            .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))?;
+        let session = self.session_loading(id).await?;
         session
             .invite(role, ttl)
             .await
@@ -735,12 +739,7 @@ impl Relay {
                 .map_err(|e| RelayError::BadRequest(format!("not an invite URL or token: {e}")))?
                 .to_token(),
         };
-        self.route(*id)
-            .await
-            .map_err(|_| RelayError::NoSuchSession(id.to_string()))?;
-        let session = self
-            .session(id)
-            .ok_or_else(|| RelayError::NoSuchSession(id.to_string()))?;
+        let session = self.session_loading(id).await?;
         session.revoked.update(|lines| {
             if !lines.contains(&token) {
                 lines.push(token.clone());
