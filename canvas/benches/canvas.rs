@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use canopy_canvas::{render_page, Color, Document, NodeId, Op, Point, Tool, View, FIRST_PAGE};
+use canopy_canvas::{
+    render_page, Action, Color, Document, NodeId, Op, OpId, Point, Tool, VersionVector, View,
+    FIRST_PAGE,
+};
 
 fn main() {
     let reps: usize = std::env::var("CANOPY_BENCH_REPS")
@@ -81,6 +84,10 @@ fn main() {
         }
     }
 
+    if wanted("hostile") {
+        hostile(reps);
+    }
+
     if wanted("render") {
         let mut doc = Document::new(NodeId(1));
         for op in live_strokes(NodeId(1), 10_000, 30, 30) {
@@ -99,6 +106,126 @@ fn main() {
         });
         report("render_1920x1080_10k_strokes", ms(time), "ms");
     }
+}
+
+/// What input an attacker chooses costs, as a ratio to the same amount of honest input
+/// (nothing may grow quadratically): one stroke's 100,000 one-point chunks sent last
+/// first vs in order (applied, then served as a backlog), and reading a page of 10,000
+/// strokes after 2,000 clears vs after one.
+fn hostile(reps: usize) {
+    const CHUNKS: u32 = 100_000;
+    let attacker = NodeId(0xbad);
+    let op = |seq: u64, action: Action| Op {
+        id: OpId {
+            node: attacker,
+            seq,
+        },
+        lamport: seq,
+        action,
+    };
+    let stroke_ops = |backwards: bool| {
+        let mut ops = vec![op(
+            1,
+            Action::StrokeStart {
+                page: FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(0, 0, 0),
+                width: 2.0,
+            },
+        )];
+        for n in 0..CHUNKS {
+            let offset = if backwards { CHUNKS - 1 - n } else { n };
+            ops.push(op(
+                u64::from(n) + 2,
+                Action::StrokePoints {
+                    stroke: OpId {
+                        node: attacker,
+                        seq: 1,
+                    },
+                    offset,
+                    points: vec![Point::new(offset as f32 / 100.0, 1.0)],
+                },
+            ));
+        }
+        ops
+    };
+    let apply = |ops: &Vec<Op>| {
+        let mut held = Document::new(NodeId(9));
+        let time = median(reps, || {
+            let ops = ops.clone();
+            let mut doc = Document::new(NodeId(9));
+            let start = Instant::now();
+            for op in ops {
+                doc.apply(op).unwrap();
+            }
+            let time = start.elapsed();
+            held = doc;
+            time
+        });
+        let served = median(reps, || {
+            let start = Instant::now();
+            std::hint::black_box(held.ops_missing_from(&VersionVector::new()));
+            start.elapsed()
+        });
+        (time, served)
+    };
+    let (forwards, forwards_served) = apply(&stroke_ops(false));
+    let (backwards, backwards_served) = apply(&stroke_ops(true));
+    report(
+        "hostile_100k_chunks_backwards_apply_ratio",
+        backwards.as_secs_f64() / forwards.as_secs_f64(),
+        &format!(
+            "x (backwards {:.0} ms, forwards {:.0} ms)",
+            ms(backwards),
+            ms(forwards)
+        ),
+    );
+    report(
+        "hostile_100k_chunks_backwards_backlog_ratio",
+        backwards_served.as_secs_f64() / forwards_served.as_secs_f64(),
+        &format!(
+            "x (backwards {:.0} ms, forwards {:.0} ms)",
+            ms(backwards_served),
+            ms(forwards_served)
+        ),
+    );
+
+    let page_after_clears = |clears: u64| {
+        let mut doc = Document::new(NodeId(9));
+        for op in live_strokes(NodeId(1), 10_000, 3, 3) {
+            doc.apply(op).unwrap();
+        }
+        // Each clear by its own author, covering nothing drawn (only its author's ops).
+        for n in 0..clears {
+            let author = NodeId(1_000 + n);
+            let mut seen = VersionVector::new();
+            seen.0.insert(author, 1);
+            let clear = Op {
+                id: OpId {
+                    node: author,
+                    seq: 1,
+                },
+                lamport: 1,
+                action: Action::ClearPage {
+                    page: FIRST_PAGE,
+                    seen,
+                },
+            };
+            doc.apply(clear).unwrap();
+        }
+        median(reps, || {
+            let start = Instant::now();
+            assert_eq!(std::hint::black_box(doc.strokes(FIRST_PAGE)).len(), 10_000);
+            start.elapsed()
+        })
+    };
+    let one = page_after_clears(1);
+    let many = page_after_clears(2_000);
+    report(
+        "hostile_2000_clears_read_ratio",
+        many.as_secs_f64() / one.as_secs_f64(),
+        &format!("x (2000 clears {:.2} ms, one {:.2} ms)", ms(many), ms(one)),
+    );
 }
 
 /// Ops for `strokes` strokes of `points` points each, sent `chunk` points at a time,

@@ -102,11 +102,9 @@ struct Style {
     lamport: u64,
 }
 
-/// Points appended by one `StrokePoints` op.
+/// Points appended by one `StrokePoints` op (keyed by its offset and sequence number).
 #[derive(Debug, Clone)]
 struct Chunk {
-    offset: u32,
-    seq: u64,
     lamport: u64,
     points: Vec<Point>,
 }
@@ -116,8 +114,10 @@ struct Chunk {
 pub struct Stroke {
     id: StrokeId,
     style: Option<Style>,
-    /// Sorted by `(offset, seq)`, so the order of arrival does not matter.
-    chunks: Vec<Chunk>,
+    /// Keyed by `(offset, seq)`, so the order of arrival does not matter. A tree, as
+    /// chunks can come in any order (a hostile author sends them backwards) and a
+    /// sorted vector would shift on every insert.
+    chunks: BTreeMap<(u32, u64), Chunk>,
     end: Option<(u32, u64)>,
     point_count: u32,
     bounds: Bounds,
@@ -128,7 +128,7 @@ impl Stroke {
         Self {
             id,
             style: None,
-            chunks: Vec::new(),
+            chunks: BTreeMap::new(),
             end: None,
             point_count: 0,
             bounds: Bounds::EMPTY,
@@ -157,7 +157,7 @@ impl Stroke {
 
     /// Its points in drawing order.
     pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
-        self.chunks.iter().flat_map(|c| c.points.iter().copied())
+        self.chunks.values().flat_map(|c| c.points.iter().copied())
     }
 
     /// Number of points known.
@@ -206,7 +206,7 @@ impl Page {
 #[derive(Debug, Clone)]
 enum Logged {
     StrokeStart,
-    Points { stroke: StrokeId },
+    Points { stroke: StrokeId, offset: u32 },
     StrokeEnd { stroke: StrokeId },
     Other(Op),
 }
@@ -334,20 +334,10 @@ impl Document {
                     entry.bounds.add(*p);
                 }
                 entry.point_count += points.len() as u32;
-                let chunk = Chunk {
-                    offset,
-                    seq: id.seq,
-                    lamport,
-                    points,
-                };
-                let key = (offset, id.seq);
-                if entry.chunks.last().is_none_or(|c| (c.offset, c.seq) < key) {
-                    entry.chunks.push(chunk);
-                } else {
-                    let at = entry.chunks.partition_point(|c| (c.offset, c.seq) < key);
-                    entry.chunks.insert(at, chunk);
-                }
-                Logged::Points { stroke }
+                entry
+                    .chunks
+                    .insert((offset, id.seq), Chunk { lamport, points });
+                Logged::Points { stroke, offset }
             }
             Action::StrokeEnd { stroke, points } => {
                 self.strokes
@@ -543,17 +533,12 @@ impl Document {
                     width: style.width,
                 }
             }
-            Logged::Points { stroke } => {
-                let chunk = self
-                    .strokes
-                    .get(stroke)?
-                    .chunks
-                    .iter()
-                    .find(|c| c.seq == id.seq)?;
+            Logged::Points { stroke, offset } => {
+                let chunk = self.strokes.get(stroke)?.chunks.get(&(*offset, id.seq))?;
                 debug_assert_eq!(chunk.lamport, lamport);
                 Action::StrokePoints {
                     stroke: *stroke,
-                    offset: chunk.offset,
+                    offset: *offset,
                     points: chunk.points.clone(),
                 }
             }
@@ -614,12 +599,17 @@ impl Document {
         if !self.page_visible(page, entry) {
             return Vec::new();
         }
-        let clears = self.active_clears(entry);
+        // A stroke is cleared if any clear covers it, that is if it lies within their
+        // union: one lookup per stroke, however many clears the page has had.
+        let mut cleared = VersionVector::new();
+        for seen in self.active_clears(entry) {
+            cleared.merge(seen);
+        }
         entry
             .strokes
             .iter()
             .filter_map(|(_, id)| self.strokes.get(id))
-            .filter(|stroke| self.stroke_visible(stroke, &clears))
+            .filter(|stroke| self.stroke_visible(stroke, |id| cleared.covers(id)))
             .collect()
     }
 
@@ -637,9 +627,9 @@ impl Document {
     }
 
     /// A stroke of a visible page shows unless undone, cleared or erased.
-    fn stroke_visible(&self, stroke: &Stroke, clears: &[&VersionVector]) -> bool {
+    fn stroke_visible(&self, stroke: &Stroke, cleared: impl Fn(StrokeId) -> bool) -> bool {
         self.history.is_active(stroke.id)
-            && !clears.iter().any(|seen| seen.covers(stroke.id))
+            && !cleared(stroke.id)
             && !self
                 .erased_by
                 .get(&stroke.id)
@@ -655,7 +645,8 @@ impl Document {
             return None;
         }
         let clears = self.active_clears(entry);
-        self.stroke_visible(stroke, &clears).then_some(stroke)
+        self.stroke_visible(stroke, |id| clears.iter().any(|seen| seen.covers(id)))
+            .then_some(stroke)
     }
 
     /// Total visible strokes over all pages.

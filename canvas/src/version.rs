@@ -37,9 +37,21 @@ impl VersionVector {
         self.0.is_empty()
     }
 
-    /// Total ops covered, summed over authors.
+    /// Total ops covered, summed over authors (saturating: a peer's vector can hold
+    /// any numbers).
     pub fn total(&self) -> u64 {
-        self.0.values().sum()
+        self.0
+            .values()
+            .fold(0u64, |sum, seq| sum.saturating_add(*seq))
+    }
+
+    /// Raises every author's entry to at least `other`'s: afterwards this vector
+    /// covers every op either covered.
+    pub fn merge(&mut self, other: &VersionVector) {
+        for (node, seq) in &other.0 {
+            let entry = self.0.entry(*node).or_insert(0);
+            *entry = (*entry).max(*seq);
+        }
     }
 
     pub(crate) fn set(&mut self, node: NodeId, seq: u64) {

@@ -183,6 +183,53 @@ fn clearing_a_page_keeps_strokes_the_clearer_had_not_seen() {
     assert_eq!(alice.digest(), bob.digest());
 }
 
+/// Clears by two authors who had seen different strokes: a stroke is gone while any
+/// clear that saw it stands, and back when every such clear is undone.
+#[test]
+fn a_stroke_stays_cleared_while_any_clear_that_saw_it_stands() {
+    let mut alice = Document::new(NodeId(1));
+    let mut bob = Document::new(NodeId(2));
+    let line = [Point::new(0.0, 0.0), Point::new(100.0, 100.0)];
+    let first = alice
+        .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 2.0, &line)
+        .unwrap();
+    for op in first.clone() {
+        bob.apply(op).unwrap();
+    }
+    let second = alice
+        .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 2.0, &line)
+        .unwrap();
+    // Bob saw only the first stroke; Alice saw both.
+    let bobs_clear = bob.clear_page(FIRST_PAGE).unwrap();
+    let alices_clear = alice.clear_page(FIRST_PAGE).unwrap();
+    for op in second {
+        bob.apply(op).unwrap();
+    }
+    bob.apply(alices_clear).unwrap();
+    alice.apply(bobs_clear).unwrap();
+    for doc in [&alice, &bob] {
+        assert_eq!(doc.strokes(FIRST_PAGE).len(), 0);
+        assert!(doc.stroke(first[0].id).is_none());
+    }
+    // Alice undoes hers: Bob's still covers the first stroke, nothing covers the second.
+    let undo = alice.undo().unwrap().unwrap();
+    bob.apply(undo).unwrap();
+    for doc in [&alice, &bob] {
+        let left: Vec<_> = doc.strokes(FIRST_PAGE).iter().map(|s| s.id()).collect();
+        assert_eq!(left.len(), 1, "only the stroke Bob had not seen");
+        assert_ne!(left[0], first[0].id);
+        assert!(doc.stroke(first[0].id).is_none());
+        assert!(doc.stroke(left[0]).is_some());
+    }
+    // Bob undoes his: both back.
+    let undo = bob.undo().unwrap().unwrap();
+    alice.apply(undo).unwrap();
+    for doc in [&alice, &bob] {
+        assert_eq!(doc.strokes(FIRST_PAGE).len(), 2);
+    }
+    assert_eq!(alice.digest(), bob.digest());
+}
+
 #[test]
 fn live_strokes_are_visible_before_they_end_and_points_may_arrive_first() {
     let mut alice = Document::new(NodeId(1));
