@@ -1,12 +1,14 @@
-//! A stranger speaking raw QUIC to a real `canopy` node, before any invite: what the
-//! node lets it hold. (The start of the hostile-peer suite: the attacker is our own
-//! client, linking `canopy-node`'s TLS settings and `canopy-protocol`.)
+//! The hostile-peer suite: an attacker client of our own (linking `canopy-node`'s TLS
+//! settings and `canopy-protocol`) against real `canopy` processes. First strangers
+//! speaking raw QUIC before any invite, then admitted editors sending ops built to
+//! hurt.
 
 use std::time::Duration;
 
-use canopy_protocol::JoinUrl;
+use canopy_canvas::{Action, Color, NodeId, Op, OpId, Point, Tool, VersionVector, FIRST_PAGE};
+use canopy_protocol::{encode, public_key, Hello, JoinUrl, Message, WireOp, PROTOCOL_VERSION};
 
-use crate::util::{block_on, Node};
+use crate::util::{assert_converged, block_on, script, wait_until, Node};
 
 /// Connects to `url`'s node as a stranger would: TLS pinned to its fingerprint, no
 /// hello.
@@ -95,4 +97,150 @@ fn silent_strangers_from_one_address_hold_only_its_share_of_the_slots() {
     });
     let honest = Node::join("honest", host.editor_url(), &["--no-audio"]);
     assert_eq!(honest.status()["role"], "editor");
+}
+
+/// An admitted editor that sends whatever it likes.
+struct Attacker {
+    node: NodeId,
+    send: quinn::SendStream,
+    _recv: quinn::RecvStream,
+    _connection: quinn::Connection,
+    _endpoint: quinn::Endpoint,
+}
+
+impl Attacker {
+    /// Joins `url`'s node with its (editor) invite, as node `node`.
+    async fn join(url: &str, node: NodeId) -> Attacker {
+        let url: JoinUrl = url.parse().unwrap();
+        let (endpoint, connection) = crate::util::raw_connection(&url).await;
+        let pkcs8 =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap();
+        let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            session: url.session,
+            node,
+            node_key: public_key(&key),
+            name: "attacker".into(),
+            invite: url.invite.clone(),
+            seen: VersionVector::new(),
+        };
+        let (welcome, send, recv, _decoder) =
+            canopy_node::link::join_handshake(&connection, &hello)
+                .await
+                .unwrap();
+        assert_eq!(welcome.role, canopy_protocol::Role::Editor);
+        Attacker {
+            node,
+            send,
+            _recv: recv,
+            _connection: connection,
+            _endpoint: endpoint,
+        }
+    }
+
+    /// Sends `ops`, `per_message` to a message.
+    async fn send(&mut self, ops: &[Op], per_message: usize) {
+        for batch in ops.chunks(per_message) {
+            let wire = batch.iter().map(WireOp::from_op).collect();
+            self.send
+                .write_all(&encode(&Message::Ops(wire)).unwrap())
+                .await
+                .unwrap();
+        }
+    }
+
+    /// The attacker's op number `seq` (Lamport clock the same).
+    fn op(&self, seq: u64, action: Action) -> Op {
+        Op {
+            id: OpId {
+                node: self.node,
+                seq,
+            },
+            lamport: seq,
+            action,
+        }
+    }
+}
+
+fn strokes_of(node: &Node) -> u64 {
+    node.try_status()
+        .and_then(|s| s["strokes"].as_u64())
+        .unwrap_or(0)
+}
+
+/// While `honest` draws a stroke every 100 ms, its strokes keep reaching `host`
+/// within 2 s (`extra` strokes on the host are the attacker's): sampled a few times.
+fn honest_strokes_keep_arriving(host: &Node, honest: &Node, extra: u64) {
+    for _ in 0..3 {
+        let drawn = strokes_of(honest);
+        assert!(
+            wait_until(Duration::from_secs(2), || strokes_of(host) >= drawn + extra),
+            "the host fell behind the honest editor: {} strokes there, {drawn} drawn",
+            strokes_of(host).saturating_sub(extra)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// 100,000 one-point chunks of one stroke, last first: each used to shift every chunk
+/// held before it, holding the node's document for seconds (minutes in a debug build).
+#[test]
+fn point_chunks_sent_backwards_do_not_freeze_the_node() {
+    const CHUNKS: u32 = 100_000;
+    let scripts = tempfile::tempdir().unwrap();
+    let host = Node::host("host", &["--no-audio"]);
+    let honest = Node::join(
+        "honest",
+        host.editor_url(),
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "h", 60, 100, r#"{"sleep_ms":1000}"#)
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let url = host.editor_url().to_string();
+    let attack = std::thread::spawn(move || {
+        block_on(async move {
+            let mut attacker = Attacker::join(&url, NodeId(0xbad)).await;
+            let stroke = OpId {
+                node: attacker.node,
+                seq: 1,
+            };
+            let mut ops = vec![attacker.op(
+                1,
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(200, 0, 0),
+                    width: 2.0,
+                },
+            )];
+            for (n, offset) in (0..CHUNKS).rev().enumerate() {
+                ops.push(attacker.op(
+                    n as u64 + 2,
+                    Action::StrokePoints {
+                        stroke,
+                        offset,
+                        points: vec![Point::new(offset as f32 / 100.0, 10.0)],
+                    },
+                ));
+            }
+            attacker.send(&ops, 2_000).await;
+            // Stay connected while the honest editor draws.
+            tokio::time::sleep(Duration::from_secs(6)).await;
+        })
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    honest_strokes_keep_arriving(&host, &honest, 1);
+    attack.join().unwrap();
+    assert_converged(&[&host, &honest], 61, Duration::from_secs(30));
+    assert_eq!(
+        host.status()["ops"].as_u64().unwrap(),
+        60 * 3 + 1 + u64::from(CHUNKS),
+        "every chunk was taken"
+    );
 }
