@@ -13,7 +13,6 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
-pub mod lines;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +29,7 @@ use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use lines::{LineFile, LinesError};
+use canopy_node::lines::{LineFile, LinesError};
 
 use canopy_node::metrics::Metrics;
 use canopy_node::node::{self, Router};
