@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
 
-use crate::session::{ExportRequest, PresenceInput, SessionPorts, Status, StatusInput};
+use crate::session::{DoorInput, ExportRequest, PresenceInput, SessionPorts, Status, StatusInput};
 
 /// A request to a running node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +33,12 @@ pub enum Request {
     },
     /// Mute, master or link volume (`canopy audio`).
     Audio(crate::audio::AudioControl),
+    /// Revoke an invite (URL, token or grant id) and everyone admitted with it
+    /// (`canopy revoke`; the session's host only).
+    Revoke {
+        /// The invite.
+        invite: String,
+    },
     /// A rendering of the document.
     Export {
         /// `png`, `svg` or `pdf`.
@@ -104,6 +110,7 @@ enum Pending {
     Now(Response),
     Status(oneshot::Receiver<Status>),
     Export(oneshot::Receiver<Result<Vec<u8>, String>>),
+    Revoke(oneshot::Receiver<Result<canopy_protocol::GrantId, crate::session::door::RevokeError>>),
 }
 
 /// The control component's outboxes, one to each part of the session it asks.
@@ -111,6 +118,7 @@ struct Ports {
     status: Outbox<StatusInput>,
     presence: Outbox<PresenceInput>,
     exporter: Outbox<ExportRequest>,
+    door: Outbox<DoorInput>,
 }
 
 /// Spawns the `control` component serving requests from `listener`.
@@ -124,10 +132,12 @@ pub fn spawn(
         status: scope.outbox("status"),
         presence: scope.outbox("presence"),
         exporter: scope.outbox("exporter"),
+        door: scope.outbox("door"),
     };
     link(&ports.status.handle(), &session.status)?;
     link(&ports.presence.handle(), &session.presence)?;
     link(&ports.exporter.handle(), &session.exporter)?;
+    link(&ports.door.handle(), &session.door)?;
     Ok(scope.spawn_fn(move |ctx| async move {
         let room = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
         let mut clients = tokio::task::JoinSet::new();
@@ -223,6 +233,17 @@ async fn dispatch(request: Request, ports: &mut Ports, graph: &Graph) -> Pending
             }
             Pending::Now(Response::Ok(serde_json::Value::Null))
         }
+        Request::Revoke { invite } => {
+            let (reply, answer) = oneshot::channel();
+            let revoke = DoorInput::Revoke {
+                named: invite,
+                reply,
+            };
+            if ports.door.send(revoke).await.is_err() {
+                return Pending::Now(gone());
+            }
+            Pending::Revoke(answer)
+        }
         Request::Export { format, page } => {
             let (reply, answer) = oneshot::channel();
             let request = ExportRequest {
@@ -245,6 +266,11 @@ async fn resolve(pending: Pending) -> Response {
         Pending::Status(answer) => match answer.await {
             Ok(status) => serde_json::to_value(status)
                 .map_or_else(|e| Response::Error(e.to_string()), Response::Ok),
+            Err(_) => gone(),
+        },
+        Pending::Revoke(answer) => match answer.await {
+            Ok(Ok(grant)) => Response::Ok(serde_json::json!({ "revoked": grant.to_string() })),
+            Ok(Err(error)) => Response::Error(error.to_string()),
             Err(_) => gone(),
         },
         Pending::Export(answer) => match answer.await {

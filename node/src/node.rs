@@ -282,7 +282,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let control = control::bind(&config.data).await?;
     let key = Arc::new(identity.key);
 
-    let (session, authority, ancestors, joined, store) = match &config.join {
+    let (session, authority, ancestors, joined, store, session_key) = match &config.join {
         Some(text) => {
             let url: JoinUrl = text
                 .parse()
@@ -321,6 +321,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 ancestors,
                 Some(joined),
                 (store, document),
+                identity::session_key_for(&config.data, &url.session)?,
             )
         }
         None => {
@@ -359,6 +360,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 Vec::new(),
                 None,
                 (store, document),
+                Some(session_key),
             )
         }
     };
@@ -386,7 +388,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         limits: crate::session::SessionLimits::default(),
         stored_bytes: 0,
         metrics: None,
-        revoked: Default::default(),
+        revoked: crate::session::door::Revoked::load(
+            &crate::session::door::revoked_file(&config.data, &session),
+            &session,
+        )?,
+        session_key: session_key.map(Arc::new),
         file: Some(store.path().to_path_buf()),
     };
     let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, seek_import)?;
@@ -808,6 +814,7 @@ pub fn spawn_listener(
                     name: hello.name.clone(),
                     address,
                     rtt: started.rtt,
+                    grants: hello.invite.grant_ids(&hello.session),
                 };
                 to_router
                     .send(RouterInput::LinkUp(Box::new(up)))
@@ -872,6 +879,7 @@ pub fn spawn_parent(
                 name: welcome.name.clone(),
                 address: parent.address.clone(),
                 rtt: started.rtt,
+                grants: Vec::new(),
             };
             to_router.send(RouterInput::LinkUp(Box::new(up))).await?;
             let _ = started.start.send(());

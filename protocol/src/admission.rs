@@ -7,12 +7,11 @@
 //! stranger costs one signature walk and nothing else. Tests drive it with simulated
 //! time.
 
-use std::collections::BTreeSet;
-
 use crate::ids::SessionId;
 use crate::invite::{Authority, Role};
 use crate::message::{Ancestor, Hello, Refusal, PROTOCOL_VERSION};
 use crate::presence::MAX_NAME;
+use crate::revocation::Revocations;
 
 /// What a node knows when it judges a hello.
 #[derive(Debug, Clone, Copy)]
@@ -25,8 +24,8 @@ pub struct Door<'a> {
     pub node_key: &'a [u8; 32],
     /// The nodes above this one, nearest first.
     pub ancestors: &'a [Ancestor],
-    /// Invite tokens refused at the door.
-    pub revoked: &'a BTreeSet<String>,
+    /// Grants refused at the door (with everyone admitted with them).
+    pub revoked: &'a Revocations,
     /// Children linked here now.
     pub children: usize,
     /// Children allowed at most (`None`: no limit).
@@ -73,7 +72,7 @@ pub fn admit(hello: &Hello, now: u64, door: &Door<'_>) -> Result<Admitted, Refus
         .invite
         .verify(door.session, now)
         .map_err(|e| Refusal::BadInvite(e.to_string()))?;
-    if !door.revoked.is_empty() && door.revoked.contains(&hello.invite.to_token()) {
+    if !door.revoked.is_empty() && door.revoked.refuses(&hello.invite.grant_ids(door.session)) {
         return Err(Refusal::Revoked);
     }
     if let Some(max) = door.max_children {

@@ -5,7 +5,8 @@
 //!
 //! - [`JoinUrl`] — `canopy://HOST:PORT/SESSION?fp=FINGERPRINT&invite=TOKEN`.
 //! - [`Invite`], [`Authority`], [`Grant`] — capabilities signed down the tree (see
-//!   the `invite` module docs and `docs/ARCHITECTURE.md`).
+//!   the `invite` module docs and `docs/ARCHITECTURE.md`); [`GrantId`],
+//!   [`Revocations`], [`Revocation`] — revoking a grant and all admitted with it.
 //! - [`Message`] — hello, welcome/refusal, op batches, ping; [`frame`] encodes them
 //!   as length-prefixed bincode with a size limit.
 //! - [`admit`] — whether a hello gets in, a pure function of what the node knows and
@@ -19,6 +20,7 @@ mod invite;
 mod join_url;
 mod message;
 mod presence;
+mod revocation;
 
 pub use admission::{admit, Admitted, Door};
 pub use datagram::{Datagram, DatagramError, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG};
@@ -28,3 +30,4 @@ pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CH
 pub use join_url::{HostUrl, HostUrlError, JoinUrl, UrlError, DEFAULT_PORT};
 pub use message::{Ancestor, Hello, Message, Refusal, Welcome, WireOp, ALPN, PROTOCOL_VERSION};
 pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};
+pub use revocation::{BadGrantId, GrantId, Revocation, Revocations};

@@ -200,4 +200,6 @@ pub enum Message {
         /// Viewer invite URL.
         viewer: String,
     },
+    /// A grant revoked by the session key, passed on to every link.
+    Revoke(crate::revocation::Revocation),
 }

@@ -339,16 +339,8 @@ fn admission_is_judged_from_what_the_node_knows_and_the_time() {
     let t = tree();
     let host_key = public_key(&t.host);
     let joiner = public_key(&key());
-    let revoked = std::collections::BTreeSet::new();
-    let door = Door {
-        session: &t.session,
-        authority: Some(&t.host_authority),
-        node_key: &host_key,
-        ancestors: &[],
-        revoked: &revoked,
-        children: 0,
-        max_children: None,
-    };
+    let revoked = Revocations::new();
+    let door = host_door(&t, &host_key, &revoked);
     let expiring = t
         .host_authority
         .invite(&t.session, &t.host, Role::Viewer, Some(2000), 3);
@@ -390,8 +382,7 @@ fn admission_is_judged_from_what_the_node_knows_and_the_time() {
         Err(Refusal::Protocol(_))
     ));
 
-    let revoked_set: std::collections::BTreeSet<String> =
-        [expiring.to_token()].into_iter().collect();
+    let revoked_set: Revocations = [expiring.grant_id(&t.session)].into_iter().collect();
     let revoking = Door {
         revoked: &revoked_set,
         ..door
@@ -424,6 +415,124 @@ fn admission_is_judged_from_what_the_node_knows_and_the_time() {
     ));
 }
 
+/// The host's door with nothing else known.
+fn host_door<'a>(t: &'a Tree, host_key: &'a [u8; 32], revoked: &'a Revocations) -> Door<'a> {
+    Door {
+        session: &t.session,
+        authority: Some(&t.host_authority),
+        node_key: host_key,
+        ancestors: &[],
+        revoked,
+        children: 0,
+        max_children: None,
+    }
+}
+
+/// Revocation names the grant, not the token's bytes: a token spelled differently
+/// (`expires: None` and `Some(u64::MAX)` sign the same bytes) is the same grant.
+#[test]
+fn a_revoked_invite_stays_revoked_however_its_token_is_spelled() {
+    let t = tree();
+    let host_key = public_key(&t.host);
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 42);
+    let mut respelled = invite.clone();
+    respelled.grant.expires = Some(u64::MAX);
+    assert_ne!(respelled.to_token(), invite.to_token());
+    assert!(respelled.verify(&t.session, 1000).is_ok(), "same signature");
+    let revoked: Revocations = [invite.grant_id(&t.session)].into_iter().collect();
+    let door = host_door(&t, &host_key, &revoked);
+    for token in [invite, respelled] {
+        let hello = hello_for(&t, token, public_key(&key()));
+        assert_eq!(admit(&hello, 1000, &door), Err(Refusal::Revoked));
+    }
+}
+
+/// A node admitted with an invite gets a grant marked with that invite, whichever node
+/// admits it: revoking the invite refuses its rejoins and every invite it mints, and
+/// the invites of nodes it admitted in turn.
+#[test]
+fn revoking_an_invite_refuses_everything_admitted_with_it() {
+    let t = tree();
+    let host_key = public_key(&t.host);
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 42);
+    let revoked_grant = invite.grant_id(&t.session);
+    // Another node of the tree admits the holder (any valid invite admits anywhere).
+    let other = key();
+    let other_authority = t.host_authority.delegate(
+        &t.session,
+        &t.host,
+        public_key(&other),
+        Role::Editor,
+        None,
+        7,
+    );
+    let holder = key();
+    let holder_authority = other_authority.delegate(
+        &t.session,
+        &other,
+        public_key(&holder),
+        Role::Editor,
+        None,
+        revoked_grant.admitted_nonce(),
+    );
+    let minted = holder_authority.invite(&t.session, &holder, Role::Editor, None, 9);
+    let grandchild = key();
+    let grandchild_authority = holder_authority.delegate(
+        &t.session,
+        &holder,
+        public_key(&grandchild),
+        Role::Editor,
+        None,
+        minted.grant_id(&t.session).admitted_nonce(),
+    );
+    let minted_below = grandchild_authority.invite(&t.session, &grandchild, Role::Viewer, None, 11);
+    let unrelated = other_authority.invite(&t.session, &other, Role::Editor, None, 12);
+
+    let revoked: Revocations = [revoked_grant].into_iter().collect();
+    let door = host_door(&t, &host_key, &revoked);
+    for (token, what) in [
+        (&minted, "minted by the holder"),
+        (&minted_below, "minted below it"),
+    ] {
+        assert!(token.verify(&t.session, 1000).is_ok());
+        let hello = hello_for(&t, token.clone(), public_key(&key()));
+        assert_eq!(admit(&hello, 1000, &door), Err(Refusal::Revoked), "{what}");
+    }
+    let hello = hello_for(&t, unrelated, public_key(&key()));
+    assert!(admit(&hello, 1000, &door).is_ok(), "others are untouched");
+    assert!(revoked.refuses(&holder_authority.grant_ids(&t.session)));
+    assert!(!revoked.refuses(&other_authority.grant_ids(&t.session)));
+}
+
+#[test]
+fn revocations_are_signed_by_the_session_key_and_ids_round_trip() {
+    let session_key = key();
+    let host = key();
+    let (session, authority) = Authority::root(&session_key, &host, 1);
+    let grant = authority
+        .invite(&session, &host, Role::Viewer, None, 5)
+        .grant_id(&session);
+    let text = grant.to_string();
+    assert_eq!(text.parse::<GrantId>(), Ok(grant));
+    assert!("nonsense".parse::<GrantId>().is_err());
+    assert!(format!("{text}0").parse::<GrantId>().is_err());
+
+    let revocation = Revocation::sign(&session_key, &session, grant);
+    assert!(revocation.verify(&session).is_ok());
+    let forged = Revocation::sign(&host, &session, grant);
+    assert!(
+        forged.verify(&session).is_err(),
+        "only the session key revokes"
+    );
+    let mut altered = revocation.clone();
+    altered.grant.nonce += 1;
+    assert!(altered.verify(&session).is_err());
+}
+
 #[test]
 fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
     let t = tree();
@@ -431,16 +540,8 @@ fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
         .host_authority
         .invite(&t.session, &t.host, Role::Editor, None, 7);
     let host_key = public_key(&t.host);
-    let revoked = std::collections::BTreeSet::new();
-    let door = Door {
-        session: &t.session,
-        authority: Some(&t.host_authority),
-        node_key: &host_key,
-        ancestors: &[],
-        revoked: &revoked,
-        children: 0,
-        max_children: None,
-    };
+    let revoked = Revocations::new();
+    let door = host_door(&t, &host_key, &revoked);
     let mut hello = hello_for(&t, invite, public_key(&key()));
     hello.name = "é".repeat(MAX_NAME);
     assert!(
@@ -473,7 +574,7 @@ fn a_viewer_node_admits_no_one_as_editor() {
         .host_authority
         .invite(&t.session, &t.host, Role::Editor, None, 5);
     let viewer_key = public_key(&viewer);
-    let revoked = std::collections::BTreeSet::new();
+    let revoked = Revocations::new();
     let door = Door {
         session: &t.session,
         authority: Some(&viewer_authority),

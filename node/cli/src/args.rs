@@ -49,6 +49,15 @@ pub enum Command {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Revoke an invite of the session a running node hosts: nobody can join with
+    /// it again, and whoever joined with it (and everyone they let in) is cut off,
+    /// here and everywhere in the tree. Only the session's host can.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// The invite: its URL, its token, or a grant id as the log prints it.
+        invite: String,
+    },
     /// Mute or unmute a running node, or set its playback volumes.
     Audio {
         #[command(flatten)]

@@ -31,6 +31,7 @@ fn main() -> Result<()> {
             tools::print_devices(json)
         }
         Command::Status { data } => runtime(&log)?.block_on(tools::status(data)),
+        Command::Revoke { data, invite } => runtime(&log)?.block_on(tools::revoke(data, invite)),
         Command::Audio {
             data,
             mute,

@@ -61,6 +61,16 @@ pub async fn status(data: DataArg) -> Result<()> {
     Ok(())
 }
 
+/// `canopy revoke`: revokes an invite of the session the running node hosts.
+pub async fn revoke(data: DataArg, invite: String) -> Result<()> {
+    let answer = control::request(&data_dir(data.data)?, &Request::Revoke { invite })
+        .await
+        .context("revoking the invite")?;
+    let grant = answer["revoked"].as_str().unwrap_or("?");
+    println!("revoked {grant}: it admits no one now, and whoever joined with it is cut off");
+    Ok(())
+}
+
 /// `canopy audio`: mute, unmute and volumes of a running node.
 pub async fn audio(
     data: DataArg,

@@ -10,7 +10,7 @@
 //! | `GET /sessions/{id}` | one session, with its live status when loaded |
 //! | `DELETE /sessions/{id}` | close it for good (peers told, key deleted) |
 //! | `POST /sessions/{id}/invites` `{"role": "editor"\|"viewer", "ttl_seconds": n}` | a new invite |
-//! | `POST /sessions/{id}/revoke` `{"invite": URL or token}` | refuse that invite from now on |
+//! | `POST /sessions/{id}/revoke` `{"invite": URL, token or grant id}` | refuse that invite and all admitted with it |
 //! | `POST /upstreams` `{"url": …}` | serve a session of another relay here |
 //! | `POST /host-tokens` `{"label": …}` | a `canopy-host://` URL that lets its holder create sessions |
 //! | `DELETE /host-tokens/{label}` | revoke it |

@@ -30,6 +30,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use canopy_node::lines::{LineFile, LinesError};
+use canopy_node::session::door::{revoked_file, RevokeError, Revoked};
 
 use canopy_node::metrics::Metrics;
 use canopy_node::node::{self, Router};
@@ -54,8 +55,6 @@ struct Session {
     /// The admin component's way to this session (status, invites, revocations); a
     /// lock of this session's own, so one stuck session holds up no other.
     control: tokio::sync::Mutex<Control>,
-    /// Revoked invite tokens, kept in `DATA/revoked/ID`.
-    revoked: LineFile,
     store: ComponentHandle,
     parent: std::sync::Mutex<Option<ComponentHandle>>,
     upstream: Option<String>,
@@ -167,10 +166,6 @@ pub struct Relay {
 
 fn short(session: &SessionId) -> String {
     session.to_string().chars().take(8).collect()
-}
-
-fn revoked_file(data: &Path, session: &SessionId) -> PathBuf {
-    data.join("revoked").join(session.to_string())
 }
 
 fn upstream_file(data: &Path, session: &SessionId) -> PathBuf {
@@ -359,10 +354,11 @@ impl Relay {
         let name = format!("session[{}]", short(&session));
         let path = store.path().to_path_buf();
         let stored_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        // Revocations that cannot be read keep the session closed (fail closed).
-        let revocations = LineFile::open(&revoked_file(&self.config.data, &session))
-            .context("the session's revoked invites")?;
-        let revoked = revocations.lines().into_iter().collect();
+        // Revocations that cannot be read keep the session closed (fail closed). The
+        // door keeps them from here on, in `DATA/revoked/ID`.
+        let revoked = Revoked::load(&revoked_file(&self.config.data, &session), &session)?;
+        // The session key, for the relay's own sessions: it signs revocations.
+        let session_key = identity::session_key_for(&self.config.data, &session)?.map(Arc::new);
         // A mixer per session, as in every node: no microphone or speakers here, only
         // mix-minus between the links.
         let (_, audio, meters) = canopy_node::audio::spawn(
@@ -392,6 +388,7 @@ impl Relay {
             stored_bytes,
             metrics: Some(Arc::clone(&self.metrics)),
             revoked,
+            session_key,
             file: Some(path.clone()),
         };
         let title = store.meta.title.clone();
@@ -416,7 +413,6 @@ impl Relay {
         Ok(Session {
             running,
             control: tokio::sync::Mutex::new(control),
-            revoked: revocations,
             store,
             parent: std::sync::Mutex::new(None),
             upstream,
@@ -730,24 +726,34 @@ impl Relay {
             .ok_or_else(|| RelayError::BadRequest(format!("this relay cannot invite {role}s")))
     }
 
-    /// Refuses joins with this invite from now on (kept across restarts).
+    /// Refuses joins with this invite (a URL, token or grant id) from now on, and
+    /// everyone admitted with it, here and in the tree below (kept across restarts).
     pub async fn revoke(&self, id: &SessionId, invite: &str) -> Result<(), RelayError> {
-        let token = match invite.parse::<JoinUrl>() {
-            Ok(url) => url.invite.to_token(),
-            Err(_) => canopy_protocol::Invite::from_token(invite.trim())
-                .map_err(|e| RelayError::BadRequest(format!("not an invite URL or token: {e}")))?
-                .to_token(),
-        };
         let session = self.session_loading(id).await?;
-        session.revoked.update(|lines| {
-            if !lines.contains(&token) {
-                lines.push(token.clone());
-            }
-            Ok::<_, RelayError>(())
-        })?;
-        let mut control = session.control.lock().await;
-        let _ = control.door.send(DoorInput::Revoke(token)).await;
-        Ok(())
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        {
+            let mut control = session.control.lock().await;
+            control
+                .door
+                .send(DoorInput::Revoke {
+                    named: invite.to_string(),
+                    reply,
+                })
+                .await
+                .map_err(|_| anyhow::anyhow!("the session is stopping"))?;
+        }
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the session is stopping"))?
+            .map(|_| ())
+            .map_err(|e| match e {
+                RevokeError::BadName(_) => RelayError::BadRequest(e.to_string()),
+                RevokeError::NotHost => RelayError::BadRequest(format!(
+                    "this relay serves session {} for another node: {e}",
+                    short(id)
+                )),
+                RevokeError::NotKept(_) => RelayError::Internal(e.into()),
+            })
     }
 
     /// Closes a session for good: peers are told, its key is deleted (no one can

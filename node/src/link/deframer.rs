@@ -1,6 +1,7 @@
 //! `link[N]/deframer`: bytes into messages (length-prefixed bincode, each frame
-//! bounded before anything is buffered). Op batches go on to the guard; anything
-//! else after the handshake, or a bad frame, closes the link with a typed reason.
+//! bounded before anything is buffered). Op batches go on to the guard, revocations
+//! to the door (which checks them); anything else after the handshake, or a bad
+//! frame, closes the link with a typed reason.
 
 use bytes::Bytes;
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
@@ -8,7 +9,7 @@ use canopy_protocol::{FrameDecoder, FrameError, Message, Refusal, WireOp, MAX_FR
 
 use super::handshake::message_kind;
 use super::refuser::Refuser;
-use crate::session::LinkId;
+use crate::session::{DoorInput, LinkId};
 
 /// Ops passed on in one batch at most when messages arrive together.
 pub const COALESCE: usize = 512;
@@ -18,6 +19,8 @@ pub struct Deframer {
     inbox: Inbox<Bytes>,
     /// To the guard.
     ops: Outbox<Vec<WireOp>>,
+    /// To the door: revocations passed on by the peer.
+    door: Outbox<DoorInput>,
     /// To the router: misbehaviour.
     refuser: Refuser,
     link: LinkId,
@@ -30,6 +33,7 @@ impl Deframer {
         Self {
             inbox: scope.inbox("inbox"),
             ops: scope.outbox("outbox"),
+            door: scope.outbox("door"),
             refuser: Refuser::new(scope, link),
             link,
             decoder,
@@ -53,6 +57,15 @@ impl Deframer {
                     if batch.len() >= COALESCE
                         && self.ops.send(std::mem::take(&mut batch)).await.is_err()
                     {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(Message::Revoke(revocation))) => {
+                    let revoked = DoorInput::Revoked {
+                        revocation: Box::new(revocation),
+                        from: self.link,
+                    };
+                    if self.door.send(revoked).await.is_err() {
                         return Ok(());
                     }
                 }

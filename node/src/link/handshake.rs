@@ -206,5 +206,6 @@ pub(crate) fn message_kind(message: &Message) -> &'static str {
         Message::Ops(_) => "ops",
         Message::CreateSession { .. } => "a session request",
         Message::Created { .. } => "a session answer",
+        Message::Revoke(_) => "a revocation",
     }
 }

@@ -165,6 +165,7 @@ pub fn spawn_link(
     for stage in [&checker, &guard, &deframer] {
         link(&stage.outbox("router")?, &session.router)?;
     }
+    link(&deframer.outbox("door")?, &session.door)?;
     link(&presence_in.outbox("outbox")?, &session.presence)?;
 
     // The sources last, once everything they feed is wired.

@@ -2,26 +2,134 @@
 //! are `canopy_protocol::admit`, a pure function; this component holds what it is
 //! judged against and signs the welcome), mints invites, keeps revocations, learns a
 //! new authority and ancestors when the node joins or rejoins, and makes the hello
-//! for rejoining. The invite URLs status shows are minted once per authority and
+//! for rejoining. It keeps the session's revocations: a host (holding the session
+//! key) signs them, every node checks those passed on by its links, keeps them in
+//! its data directory and has the router pass them on and close the links they
+//! cover. The invite URLs status shows are minted once per authority and
 //! reused until they near expiry, so a window glancing ten times a second signs
 //! nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{NodeId, VersionVector};
 use canopy_protocol::{
-    admit, Ancestor, Authority, Door, Fingerprint, Hello, JoinUrl, Refusal, Role, SessionId,
-    Welcome, PROTOCOL_VERSION,
+    admit, Ancestor, Authority, Door, Fingerprint, GrantId, Hello, Invite, JoinUrl, Refusal,
+    Revocation, Revocations, Role, SessionId, Welcome, PROTOCOL_VERSION,
 };
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::oneshot;
 
 use super::document::DocumentInput;
 use super::presence::PresenceInput;
-use super::{now_seconds, split_address};
+use super::router::RouterInput;
+use super::{now_seconds, split_address, LinkId};
+use crate::lines::LineFile;
+
+/// A session's revoked grants, and the file that keeps them across restarts.
+pub struct Revoked {
+    /// The grants.
+    pub grants: Revocations,
+    /// `DATA/revoked/SESSION`, one grant id per line (`None`: kept in memory only).
+    pub file: Option<LineFile>,
+}
+
+impl Revoked {
+    /// Nothing revoked, nothing kept.
+    pub fn in_memory() -> Self {
+        Revoked {
+            grants: Revocations::new(),
+            file: None,
+        }
+    }
+
+    /// Reads the revocations kept in `path`. A line that is neither a grant id nor an
+    /// invite token (as older relays kept them) is an error: revocations fail closed.
+    pub fn load(path: &std::path::Path, session: &SessionId) -> anyhow::Result<Self> {
+        let file = LineFile::open(path).context("the session's revoked invites")?;
+        let mut grants = Revocations::new();
+        for (index, line) in file.lines().iter().enumerate() {
+            let grant = match line.parse::<GrantId>() {
+                Ok(grant) => grant,
+                Err(_) => Invite::from_token(line)
+                    .map(|invite| invite.grant_id(session))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "line {} of {} is neither a grant id nor an invite token",
+                            index + 1,
+                            path.display()
+                        )
+                    })?,
+            };
+            grants.insert(grant);
+        }
+        Ok(Revoked {
+            grants,
+            file: Some(file),
+        })
+    }
+
+    /// Adds `grant`, kept in the file first; `Ok(false)` if it was known.
+    fn add(&mut self, grant: GrantId) -> Result<bool, String> {
+        if self.grants.contains(&grant) {
+            return Ok(false);
+        }
+        if let Some(file) = &self.file {
+            let line = grant.to_string();
+            file.update(|lines| {
+                if !lines.contains(&line) {
+                    lines.push(line.clone());
+                }
+                Ok::<_, crate::lines::LinesError>(())
+            })
+            .map_err(|e| format!("the revocation could not be kept: {e}"))?;
+        }
+        Ok(self.grants.insert(grant))
+    }
+}
+
+/// The grant a user names to revoke: an invite URL (of this session), an invite
+/// token, or a grant id as the log prints it.
+pub fn grant_named(text: &str, session: &SessionId) -> Result<GrantId, String> {
+    let text = text.trim();
+    if let Ok(grant) = text.parse::<GrantId>() {
+        return Ok(grant);
+    }
+    if let Ok(url) = text.parse::<JoinUrl>() {
+        if url.session != *session {
+            return Err(format!(
+                "that invite is for session {}, not {session}",
+                url.session
+            ));
+        }
+        return Ok(url.invite.grant_id(session));
+    }
+    Invite::from_token(text)
+        .map(|invite| invite.grant_id(session))
+        .map_err(|_| "not an invite URL, invite token or grant id".to_string())
+}
+
+/// Why a revocation asked for here was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevokeError {
+    /// The text names no grant.
+    #[error("{0}")]
+    BadName(String),
+    /// This node does not hold the session key.
+    #[error("only the session's host (the holder of its session key) can revoke")]
+    NotHost,
+    /// It is in force here but could not be written down.
+    #[error("the revocation is in force but could not be kept: {0}")]
+    NotKept(String),
+}
+
+/// Where a session keeps its revocations: `DATA/revoked/SESSION`.
+pub fn revoked_file(data: &std::path::Path, session: &SessionId) -> std::path::PathBuf {
+    data.join("revoked").join(session.to_string())
+}
 
 /// Who this node is in its session, fixed at start except for what joining changes.
 pub struct Identity {
@@ -47,8 +155,11 @@ pub struct Identity {
     pub print_invites: bool,
     /// Children allowed at most (`None`: no limit).
     pub max_children: Option<usize>,
-    /// Invite tokens refused at the door.
-    pub revoked: BTreeSet<String>,
+    /// Grants refused at the door.
+    pub revoked: Revoked,
+    /// The session key, on the node that holds it (a host, a relay's own sessions):
+    /// what signs revocations.
+    pub session_key: Option<Arc<Ed25519KeyPair>>,
 }
 
 /// What the door knows, for status.
@@ -87,8 +198,21 @@ pub enum DoorInput {
         /// The URL, or `None` if this node cannot invite with that role.
         reply: oneshot::Sender<Option<String>>,
     },
-    /// Refuse joins presenting this invite token from now on.
-    Revoke(String),
+    /// Revoke a grant (an invite) from now on, here and everywhere in the tree: only
+    /// the holder of the session key can. Answers once the revocation is kept.
+    Revoke {
+        /// The grant: an invite URL or token, or a grant id ([`grant_named`]).
+        named: String,
+        /// The grant revoked, or why not.
+        reply: oneshot::Sender<Result<GrantId, RevokeError>>,
+    },
+    /// A revocation a link passed on (checked here).
+    Revoked {
+        /// It.
+        revocation: Box<Revocation>,
+        /// The link it came on.
+        from: LinkId,
+    },
     /// A hello for rejoining after losing the parent (an invite of this node's own;
     /// `seen` is left for the caller), and the ancestors to try.
     Rejoin(oneshot::Sender<Option<(Box<Hello>, Vec<Ancestor>)>>),
@@ -104,6 +228,8 @@ pub struct DoorComponent {
     /// To the document and presence: this node's role when it changes.
     document: Outbox<DocumentInput>,
     presence: Outbox<PresenceInput>,
+    /// To the router: revocations to pass on and links they close.
+    router: Outbox<RouterInput>,
     me: Identity,
     children: usize,
     nonce: u64,
@@ -119,6 +245,7 @@ impl DoorComponent {
             inbox: scope.inbox("inbox"),
             document: scope.outbox("document"),
             presence: scope.outbox("presence"),
+            router: scope.outbox("router"),
             me,
             children: 0,
             nonce: 0,
@@ -131,11 +258,20 @@ impl DoorComponent {
         canopy_protocol::public_key(&self.me.key)
     }
 
+    /// A fresh random nonce (a grant's name in revocations: nobody may guess the next
+    /// one, and two nodes must not pick the same).
     fn next_nonce(&mut self) -> u64 {
-        self.nonce += 1;
-        now_seconds()
-            .wrapping_mul(1_000_003)
-            .wrapping_add(self.nonce)
+        use ring::rand::SecureRandom;
+        let mut bytes = [0u8; 8];
+        if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+            // No randomness from the system: still distinct per node and call.
+            self.nonce += 1;
+            return now_seconds()
+                .wrapping_mul(1_000_003)
+                .wrapping_add(self.nonce)
+                ^ u64::from_be_bytes(self.node_key()[..8].try_into().unwrap_or([0; 8]));
+        }
+        u64::from_be_bytes(bytes)
     }
 
     fn invite_url(&mut self, role: Role, ttl: Option<Duration>) -> Option<String> {
@@ -210,12 +346,13 @@ impl DoorComponent {
                 authority: self.me.authority.as_ref(),
                 node_key: &node_key,
                 ancestors: &self.me.ancestors,
-                revoked: &self.me.revoked,
+                revoked: &self.me.revoked.grants,
                 children: self.children,
                 max_children: self.me.max_children,
             },
         )?;
-        let nonce = self.next_nonce();
+        // Marked with the invite it came in with, so revoking that invite reaches it.
+        let nonce = hello.invite.grant_id(&self.me.session).admitted_nonce();
         let authority =
             self.me.authority.as_ref().ok_or_else(|| {
                 Refusal::Protocol("this node has not joined its session yet".into())
@@ -283,6 +420,71 @@ impl DoorComponent {
         Some((Box::new(hello), self.me.ancestors.clone()))
     }
 
+    /// Signs and applies a revocation of `grant` (session key holders only).
+    async fn revoke(&mut self, named: &str) -> Result<GrantId, RevokeError> {
+        let grant = grant_named(named, &self.me.session).map_err(RevokeError::BadName)?;
+        let Some(session_key) = &self.me.session_key else {
+            return Err(RevokeError::NotHost);
+        };
+        let revocation = Revocation::sign(session_key, &self.me.session, grant);
+        self.apply_revocation(revocation, None).await?;
+        Ok(grant)
+    }
+
+    /// A revocation from link `from`: one not signed by the session key closes it.
+    async fn revoked(&mut self, revocation: Revocation, from: LinkId) {
+        if self.me.revoked.grants.contains(&revocation.grant) {
+            return;
+        }
+        if revocation.verify(&self.me.session).is_err() {
+            let refusal = Refusal::Protocol("a revocation not signed by the session key".into());
+            let _ = self
+                .router
+                .send(RouterInput::Misbehaved {
+                    link: from,
+                    refusal,
+                })
+                .await;
+            return;
+        }
+        if let Err(error) = self.apply_revocation(revocation, Some(from)).await {
+            tracing::error!(%error, "a revocation passed on could not be kept");
+        }
+    }
+
+    /// Keeps a checked revocation and has the router pass it on and close the links
+    /// it covers. The door refuses the grant from now on even if keeping it fails.
+    async fn apply_revocation(
+        &mut self,
+        revocation: Revocation,
+        origin: Option<LinkId>,
+    ) -> Result<(), RevokeError> {
+        let kept = self.me.revoked.add(revocation.grant);
+        if matches!(kept, Ok(false)) {
+            return Ok(());
+        }
+        self.me.revoked.grants.insert(revocation.grant);
+        tracing::warn!(grant = %revocation.grant, "grant revoked");
+        let own = self
+            .me
+            .authority
+            .as_ref()
+            .map(|a| a.grant_ids(&self.me.session));
+        if own.is_some_and(|own| own.iter().any(|g| revocation.grant.covers(g))) {
+            tracing::error!(
+                "this node's own invite was revoked: the session will not take it back"
+            );
+        }
+        let _ = self
+            .router
+            .send(RouterInput::Revoke {
+                origin,
+                revocation: Box::new(revocation),
+            })
+            .await;
+        kept.map(|_| ()).map_err(RevokeError::NotKept)
+    }
+
     fn glance(&mut self) -> DoorGlance {
         let role = self.me.authority.as_ref().map(Authority::role);
         let mut invites = BTreeMap::new();
@@ -313,8 +515,11 @@ impl Component for DoorComponent {
                 DoorInput::Invite { role, ttl, reply } => {
                     let _ = reply.send(self.invite_url(role, ttl));
                 }
-                DoorInput::Revoke(token) => {
-                    self.me.revoked.insert(token);
+                DoorInput::Revoke { named, reply } => {
+                    let _ = reply.send(self.revoke(&named).await);
+                }
+                DoorInput::Revoked { revocation, from } => {
+                    self.revoked(*revocation, from).await;
                 }
                 DoorInput::Rejoin(reply) => {
                     let _ = reply.send(self.rejoin());
@@ -335,7 +540,8 @@ impl std::fmt::Debug for DoorInput {
             DoorInput::Admit { .. } => "Admit",
             DoorInput::Joined { .. } => "Joined",
             DoorInput::Invite { .. } => "Invite",
-            DoorInput::Revoke(_) => "Revoke",
+            DoorInput::Revoke { .. } => "Revoke",
+            DoorInput::Revoked { .. } => "Revoked",
             DoorInput::Rejoin(_) => "Rejoin",
             DoorInput::Children(_) => "Children",
             DoorInput::Glance(_) => "Glance",

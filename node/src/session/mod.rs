@@ -23,7 +23,6 @@ pub mod router;
 pub mod status;
 pub mod sync;
 
-use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -124,8 +123,10 @@ pub struct NodeSetup {
     pub stored_bytes: u64,
     /// Operator counters, when someone reads them.
     pub metrics: Option<Arc<Metrics>>,
-    /// Invite tokens refused at the door.
-    pub revoked: BTreeSet<String>,
+    /// Grants refused at the door, and where they are kept.
+    pub revoked: door::Revoked,
+    /// The session key, on the node that holds it (it signs revocations).
+    pub session_key: Option<Arc<Ed25519KeyPair>>,
     /// The session's `.canopy` file.
     pub file: Option<std::path::PathBuf>,
 }
@@ -245,6 +246,7 @@ pub fn spawn(
                 print_invites: setup.print_invites,
                 max_children: setup.limits.max_children,
                 revoked: setup.revoked,
+                session_key: setup.session_key,
             },
         )
     });
@@ -276,6 +278,7 @@ pub fn spawn(
     link(&router.outbox("door")?, &ports.door)?;
     link(&door.outbox("document")?, &ports.document)?;
     link(&door.outbox("presence")?, &ports.presence)?;
+    link(&door.outbox("router")?, &ports.router)?;
     link(&status.outbox("door")?, &ports.door)?;
     link(&status.outbox("router")?, &ports.router)?;
     link(&status.outbox("sync")?, &ports.sync)?;

@@ -51,6 +51,9 @@ pub struct LinkUp {
     pub address: String,
     /// Its round-trip time.
     pub rtt: RttProbe,
+    /// The grants the peer came in with (its invite's chain and own grant; empty for
+    /// the parent): a revocation of any of them closes the link.
+    pub grants: Vec<canopy_protocol::GrantId>,
 }
 
 /// One link as the router knows it (for status).
@@ -97,6 +100,14 @@ pub enum RouterInput {
     },
     /// The links, for status.
     Links(oneshot::Sender<Vec<LinkInfo>>),
+    /// A checked revocation (from the door): passed on to every link but `origin`;
+    /// links whose grants it covers are closed.
+    Revoke {
+        /// The link it came on (`None`: made here).
+        origin: Option<LinkId>,
+        /// It.
+        revocation: Box<canopy_protocol::Revocation>,
+    },
 }
 
 impl std::fmt::Debug for RouterInput {
@@ -107,6 +118,7 @@ impl std::fmt::Debug for RouterInput {
             RouterInput::LinkDown { link, .. } => write!(f, "LinkDown({link})"),
             RouterInput::Misbehaved { link, refusal } => write!(f, "Misbehaved({link}, {refusal})"),
             RouterInput::Links(_) => f.write_str("Links"),
+            RouterInput::Revoke { revocation, .. } => write!(f, "Revoke({})", revocation.grant),
         }
     }
 }
@@ -116,6 +128,7 @@ struct Route {
     queued: Queued,
     info: LinkInfo,
     rtt: RttProbe,
+    grants: Vec<canopy_protocol::GrantId>,
 }
 
 /// The router component.
@@ -178,6 +191,7 @@ impl Router {
                     rtt: Duration::ZERO,
                 },
                 rtt: up.rtt,
+                grants: up.grants,
             },
         );
         let _ = self
@@ -205,13 +219,28 @@ impl Router {
         self.count_children().await;
     }
 
+    /// Tells the door how many children are linked, never waiting on it (the door
+    /// sends here too): if its inbox is full the count goes with the next change.
     async fn count_children(&mut self) {
         let children = self.routes.values().filter(|r| !r.info.is_parent).count();
-        let message = DoorInput::Children(children);
-        if self.stopping {
-            let _ = self.door.try_send(message);
-        } else {
-            let _ = self.door.send(message).await;
+        let _ = self.door.try_send(DoorInput::Children(children));
+    }
+
+    /// Passes a revocation on and closes the links it covers. Covered links are told
+    /// too, before their refusal: an honest node cut off this way closes, in turn,
+    /// the links of those it let in.
+    async fn revoke(&mut self, origin: Option<LinkId>, revocation: canopy_protocol::Revocation) {
+        let mut covered = Vec::new();
+        for (id, route) in self.routes.iter_mut() {
+            if Some(*id) != origin {
+                let _ = route.outbox.try_send(Message::Revoke(revocation.clone()));
+            }
+            if route.grants.iter().any(|g| revocation.grant.covers(g)) {
+                covered.push(*id);
+            }
+        }
+        for id in covered {
+            self.drop_link(id, Some(Refusal::Revoked)).await;
         }
     }
 
@@ -282,6 +311,9 @@ impl Component for Router {
                 }
                 RouterInput::Misbehaved { link, refusal } => {
                     self.drop_link(link, Some(refusal)).await
+                }
+                RouterInput::Revoke { origin, revocation } => {
+                    self.revoke(origin, *revocation).await
                 }
                 RouterInput::Links(reply) => {
                     let links = self

@@ -33,7 +33,7 @@ struct Running {
     graph: Graph,
     session: Session,
     store: mpsc::UnboundedReceiver<StoreInput>,
-    session_key: Ed25519KeyPair,
+    session_key: Arc<Ed25519KeyPair>,
     authority: Authority,
     node_key: Arc<Ed25519KeyPair>,
 }
@@ -44,7 +44,7 @@ fn start(document: Document) -> Running {
 
 fn start_with(document: Document, limits: SessionLimits) -> Running {
     let graph = Graph::new("test");
-    let session_key = key();
+    let session_key = Arc::new(key());
     let node_key = Arc::new(key());
     let (id, authority) = Authority::root(&session_key, &node_key, 1);
     let setup = NodeSetup {
@@ -62,7 +62,8 @@ fn start_with(document: Document, limits: SessionLimits) -> Running {
         limits,
         stored_bytes: 0,
         metrics: None,
-        revoked: Default::default(),
+        revoked: canopy_node::session::door::Revoked::in_memory(),
+        session_key: Some(Arc::clone(&session_key)),
         file: None,
     };
     let (store_in, store) = tap::<StoreInput>(&graph, "store");
@@ -87,6 +88,16 @@ struct FakeLink {
 }
 
 async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
+    link_up_with(r, id, seen, Vec::new()).await
+}
+
+/// [`link_up`] for a peer that came in with `grants`.
+async fn link_up_with(
+    r: &Running,
+    id: u64,
+    seen: VersionVector,
+    grants: Vec<canopy_protocol::GrantId>,
+) -> FakeLink {
     let (writer, messages) = tap::<Message>(&r.graph, &format!("link[{id}]/encoder"));
     let queued = Queued::default();
     let (datagrams_in, datagrams) =
@@ -109,6 +120,7 @@ async fn link_up(r: &Running, id: u64, seen: VersionVector) -> FakeLink {
             name: format!("peer{id}"),
             address: "127.0.0.1:1".into(),
             rtt: Arc::new(|| Duration::from_millis(3)),
+            grants,
         })))
         .await
         .unwrap();
@@ -460,6 +472,73 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let (reply, answer) = oneshot::channel();
     sync.send(SyncInput::Snapshot(reply)).await.unwrap();
     assert_eq!(answer.await.unwrap().local_node(), NodeId(1));
+}
+
+/// The door revokes an invite only with the session key; the router passes the
+/// revocation to every link and closes those that came in with it. A revocation a
+/// link passes on that the session key did not sign closes that link.
+#[tokio::test]
+async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
+    let r = start(Document::new(NodeId(1)));
+    let session = r.session_key_id();
+    let invite = r
+        .authority
+        .invite(&session, &r.node_key, Role::Editor, None, 77);
+    let mut holder = link_up_with(&r, 1, VersionVector::new(), invite.grant_ids(&session)).await;
+    let other = r
+        .authority
+        .invite(&session, &r.node_key, Role::Editor, None, 78);
+    let mut bystander = link_up_with(&r, 2, VersionVector::new(), other.grant_ids(&session)).await;
+    let mut door = driver(&r.graph, "control", &r.session.ports.door);
+
+    let (reply, answer) = oneshot::channel();
+    door.send(DoorInput::Revoke {
+        named: "no such thing".into(),
+        reply,
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer.await.unwrap(),
+        Err(canopy_node::session::door::RevokeError::BadName(_))
+    ));
+
+    let (reply, answer) = oneshot::channel();
+    door.send(DoorInput::Revoke {
+        named: invite.to_token(),
+        reply,
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer.await.unwrap(), Ok(invite.grant_id(&session)));
+    for link in [&mut holder, &mut bystander] {
+        match next(&mut link.messages).await {
+            Message::Revoke(revocation) => {
+                assert_eq!(revocation.grant, invite.grant_id(&session));
+                assert!(revocation.verify(&session).is_ok());
+            }
+            other => panic!("expected the revocation, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        next(&mut holder.messages).await,
+        Message::Refused(Refusal::Revoked)
+    );
+
+    // The bystander passes on a revocation signed with some other key.
+    let forged = canopy_protocol::Revocation::sign(&key(), &session, other.grant_id(&session));
+    door.send(DoorInput::Revoked {
+        revocation: Box::new(forged),
+        from: 2,
+    })
+    .await
+    .unwrap();
+    match next(&mut bystander.messages).await {
+        Message::Refused(Refusal::Protocol(reason)) => {
+            assert!(reason.contains("session key"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 impl Running {
