@@ -11,6 +11,7 @@ mod healing;
 mod hostile;
 mod presence;
 mod relay;
+mod revocation;
 mod tools;
 mod trees;
 mod util;
