@@ -363,3 +363,44 @@ fn save_as_and_open_from_the_window() {
         "{recent}"
     );
 }
+
+/// The host revokes its viewer invite from the Session menu: the viewer that joined
+/// with it is cut off, and the window offers a new viewer invite.
+#[test]
+fn the_host_revokes_an_invite_from_the_window() {
+    let display = Display::start();
+    let alice = Node::desktop("alice", &["host"], &["--no-audio"], &display.name);
+    let _window = display.window(&alice);
+    let viewer_url = alice.viewer_url().to_string();
+    let viewer = Node::join("viewer", &viewer_url, &["--no-audio"]);
+    assert!(wait_until(Duration::from_secs(15), || field(
+        &alice, "children"
+    )
+    .as_array()
+    .map(Vec::len)
+        == Some(1)));
+    assert_eq!(field(&alice, "can_revoke"), true);
+
+    // Session ▸ Revoke viewer invite…, then Revoke in the question that follows.
+    display.xdotool(&["mousemove", "30", "10", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    display.xdotool(&["mousemove", "80", "108", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    display.xdotool(&["mousemove", "297", "389", "click", "1"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || field(&alice, "children")
+            .as_array()
+            .map(Vec::len)
+            == Some(0)),
+        "the viewer is still linked:\n{}",
+        alice.log()
+    );
+    assert!(viewer.log().contains("this invite has been revoked"));
+    let renewed = field(&alice, "invites")["viewer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(renewed, viewer_url, "a new viewer invite is offered");
+    let again = Node::join("again", &renewed, &["--no-audio"]);
+    assert_eq!(again.status()["role"], "viewer");
+}

@@ -105,6 +105,8 @@ enum Confirm {
     Clear(PageId),
     /// Delete this page.
     Delete(PageId),
+    /// Revoke the invite of this role.
+    Revoke(&'static str),
 }
 
 /// The desktop application.
@@ -229,6 +231,14 @@ impl CanopyApp {
         }
     }
 
+    fn revoke(&mut self, role: &str) {
+        if let (Some(url), Some(to_node)) = (self.invite(role), &self.to_node) {
+            if to_node.send(ToNode::Revoke(url)).is_err() {
+                self.to_node = None;
+            }
+        }
+    }
+
     fn send(&mut self, edit: Edit) {
         if let Some(to_node) = &self.to_node {
             if to_node.send(ToNode::Edit(edit)).is_err() {
@@ -320,6 +330,7 @@ impl CanopyApp {
                 }
                 UiEvent::Closed => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
                 UiEvent::RelayInvites(invites) => self.relay_invites = Some(invites),
+                UiEvent::Done(text) => self.info(text),
             }
         }
     }
@@ -516,6 +527,19 @@ impl CanopyApp {
                         if let Some(url) = url {
                             ui.ctx().copy_text(url);
                             self.info(format!("The {role} invite URL is on the clipboard."));
+                        }
+                    }
+                }
+                if self.status.as_ref().is_some_and(|s| s.can_revoke) {
+                    for role in ["editor", "viewer"] {
+                        if ui
+                            .add_enabled(
+                                self.invite(role).is_some(),
+                                egui::Button::new(format!("Revoke {role} invite…")),
+                            )
+                            .clicked()
+                        {
+                            self.confirm = Some(Confirm::Revoke(role));
                         }
                     }
                 }
@@ -1184,6 +1208,11 @@ impl CanopyApp {
                     format!("Delete page {} for everyone? Undo brings it back.", place(page)),
                     "Delete",
                 ),
+                Confirm::Revoke(role) => (
+                    "Revoke invite",
+                    format!("Revoke the {role} invite? Nobody can join with it again, and whoever joined with it (and everyone they let in) is cut off. A new {role} invite takes its place."),
+                    "Revoke",
+                ),
             };
             let modal = egui::Modal::new(egui::Id::unique("confirm")).show(ctx, |ui| {
                 ui.heading(title);
@@ -1210,6 +1239,7 @@ impl CanopyApp {
                     match confirm {
                         Confirm::Clear(page) => self.send(Edit::ClearPage(PageRef::Id(page))),
                         Confirm::Delete(page) => self.send(Edit::DeletePage(PageRef::Id(page))),
+                        Confirm::Revoke(role) => self.revoke(role),
                     }
                 }
             }

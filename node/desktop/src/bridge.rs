@@ -14,8 +14,8 @@ use canopy_canvas::VersionVector;
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use canopy_node::session::{
-    AppliedOps, DocumentInput, Edit, PresenceInput, SessionPorts, Status, StatusInput, SyncInput,
-    APPLIED,
+    AppliedOps, DocumentInput, DoorInput, Edit, PresenceInput, SessionPorts, Status, StatusInput,
+    SyncInput, APPLIED,
 };
 
 /// How often the window learns who is there and where their cursors are.
@@ -45,6 +45,8 @@ pub enum UiEvent {
     Closed,
     /// The session lives on a relay: these are the invites to hand out.
     RelayInvites(std::collections::BTreeMap<String, String>),
+    /// Something the person asked for is done: say so.
+    Done(String),
 }
 
 /// What the window asks of the node.
@@ -56,6 +58,8 @@ pub enum ToNode {
     Sync(VersionVector),
     /// Mute, volumes.
     Audio(canopy_node::audio::AudioControl),
+    /// Revoke this invite URL (the session's host only).
+    Revoke(String),
 }
 
 /// The window's end of the event channel: sending also wakes the window up.
@@ -89,6 +93,8 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
     let mut to_sync: Outbox<SyncInput> = scope.outbox("sync");
     let mut to_status: Outbox<StatusInput> = scope.outbox("status");
     let mut to_presence: Outbox<PresenceInput> = scope.outbox("presence");
+    let mut to_door: Outbox<DoorInput> = scope.outbox("door");
+    link(&to_door.handle(), &session.door)?;
     link(&to_document.handle(), &session.document)?;
     link(&to_sync.handle(), &session.sync)?;
     link(&to_status.handle(), &session.status)?;
@@ -133,6 +139,20 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
                         if to_presence.send(PresenceInput::Audio(control)).await.is_err() {
                             break;
                         }
+                    }
+                    Some(ToNode::Revoke(url)) => {
+                        let (reply, answer) = oneshot::channel();
+                        let revoke = DoorInput::Revoke { named: url, reply };
+                        if to_door.send(revoke).await.is_err() {
+                            break;
+                        }
+                        sink.send(match answer.await {
+                            Ok(Ok(_)) => UiEvent::Done(
+                                "Invite revoked: whoever joined with it is cut off, and a new invite is ready to copy.".into(),
+                            ),
+                            Ok(Err(error)) => UiEvent::Failed(format!("Revoking failed: {error}")),
+                            Err(_) => break,
+                        });
                     }
                     Some(ToNode::Sync(seen)) => {
                         if let Some(ops) = sync(&mut to_sync, seen).await {

@@ -171,6 +171,8 @@ pub struct DoorGlance {
     pub root: bool,
     /// The invite URLs this node hands out, by role.
     pub invites: BTreeMap<String, String>,
+    /// True where this node holds the session key: it can revoke invites.
+    pub can_revoke: bool,
 }
 
 /// What the door is told or asked.
@@ -464,6 +466,12 @@ impl DoorComponent {
             return Ok(());
         }
         self.me.revoked.grants.insert(revocation.grant);
+        // Invites shown for copying that it covers are minted afresh when next shown.
+        let (session, revoked) = (self.me.session, &self.me.revoked.grants);
+        self.shown.retain(|_, (url, _)| {
+            url.parse::<JoinUrl>()
+                .is_ok_and(|url| !revoked.refuses(&url.invite.grant_ids(&session)))
+        });
         tracing::warn!(grant = %revocation.grant, "grant revoked");
         let own = self
             .me
@@ -499,6 +507,7 @@ impl DoorComponent {
             role,
             root: self.me.ancestors.is_empty(),
             invites,
+            can_revoke: self.me.session_key.is_some(),
         }
     }
 }

@@ -52,6 +52,9 @@ pub struct Status {
     pub components: usize,
     /// Invite URLs this node hands out.
     pub invites: BTreeMap<String, String>,
+    /// True where this node holds the session key: it can revoke invites.
+    #[serde(default)]
+    pub can_revoke: bool,
     /// Everyone present in the session as this node hears it (itself included).
     pub participants: Vec<ParticipantStatus>,
     /// Audio, when it runs: is this node speaking, and how loud.
@@ -236,6 +239,7 @@ impl StatusComponent {
             current_page: presence.current_page,
             components: ctx.graph().len(),
             invites: door.invites,
+            can_revoke: door.can_revoke,
             participants: presence
                 .participants
                 .iter()
