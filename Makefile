@@ -5,6 +5,8 @@
 #                         display, a headless node otherwise (prints invite URLs either way)
 #   make test             fmt check, clippy -D warnings, every test (nextest + doc tests)
 #   make bench            the runtime benchmarks (release build; the window's under Xvfb)
+#   make fuzz             every decoder under AFL++, FUZZ_SECONDS (600) per target; `make
+#                         test` runs the same for FUZZ_SHORT_SECONDS (10) per target
 #   make install-desktop  install `canopy` for this user and make canopy:// links open it
 #   make deps-test        only install what the tests need
 #   make architecture-graph  redraw docs/node-graph.svg from a running reference node
@@ -41,7 +43,8 @@ define ensure_packages
 	fi
 endef
 
-.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench install-desktop architecture-graph
+.PHONY: run test deps-run deps-test toolchain fmt-check clippy unit-tests bench install-desktop architecture-graph \
+	fuzz fuzz-build fuzz-short
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }
@@ -98,7 +101,24 @@ unit-tests: deps-test
 	  $(CARGO) test --workspace --no-fail-fast --lib --bins --tests; \
 	fi
 
-test: deps-test fmt-check clippy unit-tests
+test: deps-test fmt-check clippy unit-tests fuzz-short
+
+# Coverage-guided fuzzing of every decoder (frames and messages, ops, invites, URLs,
+# datagrams and audio, .canopy files) with AFL++ through cargo-afl, on the stable
+# toolchain. The binary is a debug build: overflow checks stay on. Corpora are in
+# fuzz/corpus; findings in target/fuzz. Fails if any target crashed.
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 10
+
+fuzz-build: toolchain
+	@command -v cargo-afl >/dev/null || $(CARGO) install --locked cargo-afl
+	$(CARGO) afl build -p canopy-fuzz --features afl --bin canopy-fuzz
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-short: fuzz-build
+	fuzz/run.sh $(FUZZ_SHORT_SECONDS)
 
 bench: deps-test
 	$(CARGO) bench -p canopy-axon

@@ -1,0 +1,202 @@
+//! # canopy-fuzz — every decoder of untrusted input, as fuzz targets
+//!
+//! Each target takes arbitrary bytes, runs them through what a peer, a file or a
+//! pasted URL reaches, and checks what must hold whatever the bytes: nothing panics,
+//! and what decodes re-encodes to something that decodes the same. The same functions
+//! run three ways: under AFL++ (`make fuzz`, coverage-guided, the binary
+//! `canopy-fuzz TARGET`), over the committed corpora (`fuzz/corpus/TARGET/`), and over
+//! random bytes (proptest), the last two in `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use canopy_canvas::{Document, Limits, NodeId};
+use canopy_protocol::{
+    encode, Datagram, FrameDecoder, HostUrl, Invite, JoinUrl, Message, Presence, SessionId,
+};
+
+/// A fuzz target: bytes in, panics on a broken invariant.
+pub type Target = fn(&[u8]);
+
+/// Every target by name (the corpus folder and the binary's argument).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("frames", frames),
+    ("ops", ops),
+    ("invites", invites),
+    ("urls", urls),
+    ("datagrams", datagrams),
+    ("files", files),
+];
+
+/// The target called `name`.
+pub fn target(name: &str) -> Option<Target> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Bytes from a link's stream, cut into chunks by the first byte: frames decode to
+/// messages or errors; a message re-encodes and decodes to itself; ops in it go
+/// through the checks and into a document.
+pub fn frames(data: &[u8]) {
+    let (cut, bytes) = data.split_first().map_or((1, data), |(c, r)| (*c, r));
+    let step = usize::from(cut.max(1));
+    let mut decoder = FrameDecoder::new();
+    for chunk in bytes.chunks(step) {
+        decoder.push(chunk);
+        loop {
+            match decoder.next_message() {
+                Ok(Some(message)) => {
+                    round_trips(&message);
+                    if let Message::Ops(wire) = message {
+                        apply_all(wire.iter().filter_map(|w| w.to_op().ok()));
+                    }
+                }
+                Ok(None) => break,
+                // The link is closed at the first bad frame.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn round_trips(message: &Message) {
+    // A message that decoded may still be too big to send again; that is an error,
+    // not a panic.
+    if let Ok(bytes) = encode(message) {
+        let mut again = FrameDecoder::new();
+        again.push(&bytes);
+        let decoded = again.next_message().expect("re-encoded frame decodes");
+        // Floats: NaN payloads compare unequal, so compare the encodings.
+        let decoded = decoded.expect("a whole frame");
+        assert_eq!(encode(&decoded).ok(), Some(bytes), "round trip changed it");
+    }
+}
+
+fn apply_all(ops: impl Iterator<Item = canopy_canvas::Op>) {
+    let mut document = Document::with_limits(NodeId(1), small_limits());
+    for op in ops {
+        if op.validate(document.limits()).is_ok() {
+            let _ = document.apply(op);
+        }
+    }
+    // Reading the document afterwards must hold up too.
+    for page in document.pages() {
+        let _ = document.strokes(page).len();
+        let _ = document.page_bounds(page);
+    }
+    let _ = document.digest();
+    let _ = document.ops_missing_from(&canopy_canvas::VersionVector::new());
+}
+
+/// Limits small enough that a fuzzer reaches them.
+fn small_limits() -> Limits {
+    Limits {
+        max_points_per_op: 64,
+        max_points_per_stroke: 256,
+        max_strokes_per_page: 64,
+        max_pages: 8,
+        max_items_per_op: 64,
+        max_op_bytes: 4096,
+        ..Limits::default()
+    }
+}
+
+/// A batch of op payloads as the checker sees them: bincode of an `Action` after an
+/// envelope, several concatenated (each prefixed by its length byte).
+pub fn ops(data: &[u8]) {
+    let mut rest = data;
+    let mut wire_ops = Vec::new();
+    let mut seq = 0u64;
+    while let Some((&len, tail)) = rest.split_first() {
+        let take = usize::from(len).min(tail.len());
+        let (payload, after) = tail.split_at(take);
+        rest = after;
+        seq += 1;
+        let node = u64::from(len % 3) + 1;
+        wire_ops.push(canopy_protocol::WireOp {
+            id: canopy_canvas::OpId {
+                node: NodeId(node),
+                seq: if len % 7 == 0 {
+                    u64::MAX - u64::from(len)
+                } else {
+                    seq
+                },
+            },
+            lamport: if len % 5 == 0 { u64::MAX - 1 } else { seq },
+            payload: payload.to_vec(),
+        });
+    }
+    apply_all(wire_ops.iter().filter_map(|w| w.to_op().ok()));
+}
+
+/// An invite token as pasted: parses or not; one that parses re-encodes to a token
+/// that parses to the same invite, and checking it never panics.
+pub fn invites(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(invite) = Invite::from_token(text) {
+        let again = Invite::from_token(&invite.to_token()).expect("a token we wrote");
+        assert_eq!(again, invite);
+        let session = SessionId([7; 32]);
+        let _ = invite.verify(&session, 1_000);
+        let _ = invite.grant_ids(&session);
+    }
+}
+
+/// Join and relay-host URLs as pasted or clicked: parse or refuse, and a parsed one
+/// prints to text that parses the same.
+pub fn urls(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(url) = text.parse::<JoinUrl>() {
+        let again: JoinUrl = url.to_string().parse().expect("a URL we wrote");
+        assert_eq!(again, url);
+    }
+    if let Ok(url) = text.parse::<HostUrl>() {
+        let again: HostUrl = url.to_string().parse().expect("a URL we wrote");
+        assert_eq!(again, url);
+    }
+}
+
+/// Datagrams from a link: presence decodes or not; audio goes through the jitter
+/// buffer and the decoder (libopus) with whatever sequence numbers it carries.
+pub fn datagrams(data: &[u8]) {
+    let Ok(datagram) = Datagram::parse(data) else {
+        return;
+    };
+    match datagram {
+        Datagram::Presence(presence) => {
+            let again = Presence::decode(&presence.encode()).expect("presence we wrote");
+            assert_eq!(again.encode(), presence.encode());
+        }
+        Datagram::Audio { seq, packet } => {
+            let mut jitter = canopy_audio::jitter::JitterBuffer::new();
+            jitter.push(seq, packet.clone(), 0.0);
+            jitter.push(seq.wrapping_add(1), packet.clone(), 20.0);
+            let _ = jitter.pop(100.0);
+            if let Ok(mut decoder) = canopy_audio::codec::VoiceDecoder::new() {
+                let _ = decoder.decode(&packet);
+                let _ = decoder.conceal();
+            }
+        }
+    }
+}
+
+/// A `.canopy` file someone sends: opened read-only, checked, loaded, or refused
+/// with a reason — never run (views, triggers), never a panic.
+pub fn files(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let path = dir.path().join("file.canopy");
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    if let Ok(store) = canopy_node::storage::Store::open_read_only(&path) {
+        if let Ok(document) = store.document() {
+            let _ = document.digest();
+            for page in document.pages() {
+                let _ = document.strokes(page).len();
+            }
+        }
+    }
+}
