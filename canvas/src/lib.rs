@@ -54,7 +54,7 @@ pub use digest::Digest;
 pub use document::{Applied, Bounds, Document, Stroke, PAGE_FRAME};
 pub use export::{export_pdf, export_png, export_svg, PDF_POINTS_PER_UNIT};
 pub use ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
-pub use op::{Action, Color, Limits, Op, OpError, Point, Tool, HIGHLIGHTER_ALPHA};
+pub use op::{Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, HIGHLIGHTER_ALPHA};
 pub use raster::draw_strokes;
 pub use render::{encode_png, new_pixmap, render_band, render_page, RenderError, View, MAX_SIDE};
 pub use version::VersionVector;

@@ -161,6 +161,10 @@ impl Point {
     }
 }
 
+/// Memory one stroke named by an `Erase` takes: the id in the op and its entry in
+/// the document's index of erasures.
+pub const ERASED_ID_BYTES: usize = 112;
+
 /// Bounds every op and document must keep, so no peer can make another run out of
 /// memory or time. The defaults are far above what people draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +306,20 @@ impl Op {
                 Action::StrokePoints { points, .. } => points.len() * 8,
                 Action::Erase { strokes } => strokes.len() * 16,
                 Action::ClearPage { seen, .. } => seen.len() * 16,
+                _ => 32,
+            }
+    }
+
+    /// Roughly what a document keeps in memory for this op once applied: what byte
+    /// budgets count, so an op small on the wire but large in memory (an `Erase` of
+    /// many small ids: two bytes each on the wire) costs what it holds.
+    pub fn held_bytes(&self) -> usize {
+        const HEADER: usize = 64;
+        HEADER
+            + match &self.action {
+                Action::StrokePoints { points, .. } => points.len() * 8,
+                Action::Erase { strokes } => strokes.len() * ERASED_ID_BYTES,
+                Action::ClearPage { seen, .. } => seen.len() * 48,
                 _ => 32,
             }
     }

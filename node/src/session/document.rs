@@ -141,7 +141,13 @@ impl DocumentComponent {
             return;
         }
         let (wire, ops): (Vec<WireOp>, Vec<Op>) = fresh.into_iter().unzip();
-        let bytes: u64 = wire.iter().map(wire_bytes).sum();
+        // What the session holds: the bytes on the wire, or more where an op takes
+        // more memory than its bytes (budgets then bound memory, not only traffic).
+        let bytes: u64 = wire
+            .iter()
+            .zip(&ops)
+            .map(|(w, op)| wire_bytes(w).max(op.held_bytes() as u64))
+            .sum();
         self.held_bytes.fetch_add(bytes, Ordering::Relaxed);
         if self
             .persist

@@ -309,6 +309,53 @@ async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_byte
     }
 }
 
+/// An `Erase` naming 16k strokes by small ids is ~2 bytes per id on the wire and ~100
+/// in memory: the session's byte budget counts the memory.
+#[tokio::test]
+async fn an_erase_of_many_small_ids_counts_what_it_holds_not_its_wire_bytes() {
+    let r = start(Document::new(NodeId(1)));
+    let mut watcher = link_up(&r, 2, VersionVector::default()).await;
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    let ids: Vec<canopy_canvas::OpId> = (1..=16_000u64)
+        .map(|n| canopy_canvas::OpId {
+            node: NodeId(n % 100),
+            seq: n % 50 + 1,
+        })
+        .collect();
+    let mut erase = stroke_start(5, 1);
+    erase.action = canopy_canvas::Action::Erase { strokes: ids };
+    let wire = canopy_protocol::WireOp::from_op(&erase);
+    assert!(
+        wire.payload.len() < 16_000 * 4,
+        "{} bytes",
+        wire.payload.len()
+    );
+    let before = r
+        .session
+        .ports
+        .held_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            ops: vec![Checked { wire, op: erase }],
+            credit: Credit::free(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ops_of(&mut watcher).await.len(), 1, "applied and passed on");
+    let held = r
+        .session
+        .ports
+        .held_bytes
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - before;
+    assert!(
+        held >= 16_000 * canopy_canvas::ERASED_ID_BYTES as u64,
+        "counted {held} bytes"
+    );
+}
+
 #[tokio::test]
 async fn an_op_the_document_refuses_closes_its_link_with_the_reason() {
     let limits = canopy_canvas::Limits {
