@@ -234,12 +234,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 );
             }
             let recording = Recording {
-                timed: store.ops_between(seek_ms, u64::MAX)?,
-                audio: if config.audio.is_some() && play.speed == 1.0 {
-                    store.audio_between(seek_ms, u64::MAX)?
-                } else {
-                    Vec::new()
-                },
+                file: play.file.clone(),
+                with_audio: config.audio.is_some() && play.speed == 1.0,
                 seek_ms,
             };
             if !play.from.is_zero() {
@@ -966,12 +962,12 @@ async fn rejoin(
 /// `player`: replays a recording's ops with their original timing (scaled by the
 /// speed), and its audio in step with them (at speed 1; sped-up speech is noise).
 /// What lies before the starting point is in the session's document already.
-/// A recording read for playback from a starting point.
+/// A recording to play from a starting point.
 struct Recording {
-    /// Ops from the starting point on, with their arrival times.
-    timed: Vec<(u64, canopy_protocol::WireOp)>,
-    /// Audio packets from the starting point on, with their times.
-    audio: Vec<(u64, Vec<u8>)>,
+    /// Its file (read a page at a time as it plays).
+    file: PathBuf,
+    /// Play its audio too.
+    with_audio: bool,
     /// The starting point, in the recording's clock.
     seek_ms: u64,
 }
@@ -980,6 +976,86 @@ struct Recording {
 enum Cue {
     Op(canopy_protocol::WireOp),
     Audio(Vec<u8>),
+}
+
+/// Rows read from the recording at a time: what the player holds of it.
+const PLAYBACK_PAGE: usize = 4096;
+
+/// A recording's ops and audio merged by time (ops first at equal times), read from
+/// its file a page of each at a time on the blocking pool.
+struct Timeline {
+    store: Arc<std::sync::Mutex<Store>>,
+    from_ms: u64,
+    ops: std::collections::VecDeque<(u64, canopy_protocol::WireOp)>,
+    ops_after: Option<(u64, canopy_canvas::OpId)>,
+    ops_done: bool,
+    audio: std::collections::VecDeque<(u64, Vec<u8>)>,
+    audio_after: i64,
+    audio_done: bool,
+}
+
+impl Timeline {
+    fn new(store: Store, from_ms: u64, with_audio: bool) -> Self {
+        Timeline {
+            store: Arc::new(std::sync::Mutex::new(store)),
+            from_ms,
+            ops: Default::default(),
+            ops_after: None,
+            ops_done: false,
+            audio: Default::default(),
+            audio_after: i64::MIN,
+            audio_done: !with_audio,
+        }
+    }
+
+    /// Reads the next page of whichever stream has run dry.
+    async fn refill(&mut self) -> Result<()> {
+        if self.ops.is_empty() && !self.ops_done {
+            let (store, from, after) = (Arc::clone(&self.store), self.from_ms, self.ops_after);
+            let page = tokio::task::spawn_blocking(move || {
+                let store = store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                store.ops_page(from, after, PLAYBACK_PAGE)
+            })
+            .await??;
+            self.ops_done = page.len() < PLAYBACK_PAGE;
+            self.ops_after = page.last().map(|(at, op)| (*at, op.id));
+            self.ops.extend(page);
+        }
+        if self.audio.is_empty() && !self.audio_done {
+            let (store, from, after) = (Arc::clone(&self.store), self.from_ms, self.audio_after);
+            let page = tokio::task::spawn_blocking(move || {
+                let store = store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                store.audio_page(from, after, PLAYBACK_PAGE)
+            })
+            .await??;
+            self.audio_done = page.len() < PLAYBACK_PAGE;
+            if let Some((row, _, _)) = page.last() {
+                self.audio_after = *row;
+            }
+            self.audio
+                .extend(page.into_iter().map(|(_, at, packet)| (at, packet)));
+        }
+        Ok(())
+    }
+
+    /// The next cue in time order, `None` at the end.
+    async fn next(&mut self) -> Result<Option<(u64, Cue)>> {
+        self.refill().await?;
+        let audio_first = match (self.ops.front(), self.audio.front()) {
+            (Some((op_at, _)), Some((audio_at, _))) => audio_at < op_at,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        Ok(if audio_first {
+            self.audio.pop_front().map(|(at, p)| (at, Cue::Audio(p)))
+        } else {
+            self.ops.pop_front().map(|(at, op)| (at, Cue::Op(op)))
+        })
+    }
 }
 
 fn spawn_player(
@@ -999,26 +1075,26 @@ fn spawn_player(
         1.0
     };
     let Recording {
-        timed: ops,
-        audio: packets,
+        file,
+        with_audio,
         seek_ms,
     } = recording;
-    // `packets` is empty unless the audio is to be played (see `start`).
-    if let Some(audio) = audio.filter(|_| !packets.is_empty()) {
-        link(&to_audio.handle(), audio)?;
-    }
-    // One timeline: ops and audio merged by time (ops first at equal times).
-    let mut cues: Vec<(u64, Cue)> = ops.into_iter().map(|(at, op)| (at, Cue::Op(op))).collect();
-    if to_audio.is_linked() {
-        cues.extend(packets.into_iter().map(|(at, p)| (at, Cue::Audio(p))));
-        cues.sort_by_key(|(at, cue)| (*at, matches!(cue, Cue::Audio(_))));
-    }
+    let with_audio = match audio {
+        Some(audio) if with_audio => {
+            link(&to_audio.handle(), audio)?;
+            true
+        }
+        _ => false,
+    };
+    let store =
+        Store::open_read_only(&file).with_context(|| format!("opening {}", file.display()))?;
+    let mut timeline = Timeline::new(store, seek_ms, with_audio);
     scope.spawn_fn(move |ctx| async move {
         let stopped = || anyhow!("the node stopped");
         let began = tokio::time::Instant::now();
         let mut pending: Vec<canopy_protocol::WireOp> = Vec::new();
         let mut pending_at = seek_ms;
-        for (at, cue) in cues {
+        while let Some((at, cue)) = timeline.next().await? {
             if at != pending_at && !pending.is_empty() {
                 to_document
                     .send(DocumentInput::Replay(std::mem::take(&mut pending)))
@@ -1026,7 +1102,8 @@ fn spawn_player(
                     .map_err(|_| stopped())?;
             }
             if at != pending_at {
-                let due = began + Duration::from_secs_f64((at - seek_ms) as f64 / 1000.0 / speed);
+                let due = began
+                    + Duration::from_secs_f64(at.saturating_sub(seek_ms) as f64 / 1000.0 / speed);
                 tokio::select! {
                     () = tokio::time::sleep_until(due) => {}
                     () = ctx.stopped() => return Ok(()),

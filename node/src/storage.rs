@@ -370,6 +370,70 @@ impl Store {
         )
     }
 
+    /// Up to `limit` ops that arrived from `from_ms` on, after `after` (the last of
+    /// the previous page) in arrival order: a recording read a page at a time, so
+    /// playing it holds one page, not the file. Empty when there are no more.
+    pub fn ops_page(
+        &self,
+        from_ms: u64,
+        after: Option<(u64, OpId)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, WireOp)>, StoreError> {
+        let clamp = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+        // Ids are stored as i64 (their bits): the order is SQLite's, on those.
+        let (at, node, seq) = after.map_or((i64::MIN, i64::MIN, i64::MIN), |(at, id)| {
+            (clamp(at), id.node.0 as i64, id.seq as i64)
+        });
+        let mut query = self
+            .connection
+            .prepare_cached(
+                "SELECT node, seq, lamport, arrived_ms, payload FROM ops
+                 WHERE arrived_ms >= ?1 AND (arrived_ms, node, seq) > (?2, ?3, ?4)
+                 ORDER BY arrived_ms, node, seq LIMIT ?5",
+            )
+            .map_err(sqlite(&self.path))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query
+            .query_map(params![clamp(from_ms), at, node, seq, limit], timed_op)
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))
+    }
+
+    /// Up to `limit` audio packets recorded from `from_ms` on, after row
+    /// `after_row`, in recording order: `(row, at_ms, packet)`. Empty when there are
+    /// no more (or the file has no audio).
+    pub fn audio_page(
+        &self,
+        from_ms: u64,
+        after_row: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, u64, Vec<u8>)>, StoreError> {
+        if !self.has_audio_table()? {
+            return Ok(Vec::new());
+        }
+        let mut query = self
+            .connection
+            .prepare_cached(
+                "SELECT rowid, at_ms, packet FROM audio WHERE rowid > ?1 AND at_ms >= ?2
+                 ORDER BY rowid LIMIT ?3",
+            )
+            .map_err(sqlite(&self.path))?;
+        let from = i64::try_from(from_ms).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query
+            .query_map(params![after_row, from, limit], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)? as u64,
+                    row.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))
+    }
+
     /// Every op that arrived before `until_ms`, in storage order: the document as it
     /// was then (ops merge in any order), read in one sequential pass — what seeking
     /// needs, faster than [`Store::ops_between`]'s arrival order.
@@ -391,19 +455,7 @@ impl Store {
         let mut query = self.connection.prepare(sql).map_err(sqlite(&self.path))?;
         let clamp = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
         let rows = query
-            .query_map([clamp(from_ms), clamp(until_ms)], |row| {
-                Ok((
-                    row.get::<_, i64>(3)? as u64,
-                    WireOp {
-                        id: OpId {
-                            node: NodeId(row.get::<_, i64>(0)? as u64),
-                            seq: row.get::<_, i64>(1)? as u64,
-                        },
-                        lamport: row.get::<_, i64>(2)? as u64,
-                        payload: row.get(4)?,
-                    },
-                ))
-            })
+            .query_map([clamp(from_ms), clamp(until_ms)], timed_op)
             .map_err(sqlite(&self.path))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(sqlite(&self.path))
@@ -641,6 +693,21 @@ impl Store {
     }
 }
 
+/// `(arrived_ms, op)` from a row of `node, seq, lamport, arrived_ms, payload`.
+fn timed_op(row: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, WireOp)> {
+    Ok((
+        row.get::<_, i64>(3)? as u64,
+        WireOp {
+            id: OpId {
+                node: NodeId(row.get::<_, i64>(0)? as u64),
+                seq: row.get::<_, i64>(1)? as u64,
+            },
+            lamport: row.get::<_, i64>(2)? as u64,
+            payload: row.get(4)?,
+        },
+    ))
+}
+
 fn configure(connection: &Connection, path: &Path) -> Result<(), StoreError> {
     // WAL with full sync: a committed batch survives a crash or a power cut.
     connection
@@ -721,6 +788,53 @@ mod tests {
             store.audio_between(105, 200).unwrap(),
             vec![(110, vec![2]), (120, vec![3])]
         );
+    }
+
+    /// A recording read a page at a time is the recording read at once.
+    #[test]
+    fn pages_of_ops_and_audio_add_up_to_the_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.canopy");
+        let mut store = Store::create(&path, &meta()).unwrap();
+        let op = |node: u64, seq: u64| WireOp {
+            id: OpId {
+                node: NodeId(node),
+                seq,
+            },
+            lamport: seq,
+            payload: vec![seq as u8],
+        };
+        // Several ops per millisecond, ids from both ends of the u64 range.
+        let batch: Vec<(u64, WireOp)> = (1..=50u64)
+            .flat_map(|seq| [(seq / 3, op(7, seq)), (seq / 3, op(u64::MAX - 1, seq))])
+            .collect();
+        store.append(&batch).unwrap();
+        let packets: Vec<(u64, Vec<u8>)> = (0..30u64).map(|at| (at * 2, vec![at as u8])).collect();
+        store.append_audio(&packets).unwrap();
+
+        for from in [0, 5] {
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.ops_page(from, after, 7).unwrap();
+                let Some((at, last)) = page.last() else { break };
+                after = Some((*at, last.id));
+                paged.extend(page);
+            }
+            assert_eq!(paged, store.ops_between(from, u64::MAX).unwrap());
+
+            let mut audio = Vec::new();
+            let mut after_row = i64::MIN;
+            loop {
+                let page = store.audio_page(from, after_row, 4).unwrap();
+                let Some((row, _, _)) = page.last() else {
+                    break;
+                };
+                after_row = *row;
+                audio.extend(page.into_iter().map(|(_, at, p)| (at, p)));
+            }
+            assert_eq!(audio, store.audio_between(from, u64::MAX).unwrap());
+        }
     }
 
     #[test]
