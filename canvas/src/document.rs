@@ -187,6 +187,8 @@ struct Page {
     /// Strokes in z-order: `(lamport, id)` of their start. A tree, because merged
     /// histories interleave and a sorted vector would shift on every insert.
     strokes: BTreeSet<(u64, StrokeId)>,
+    /// Past the stroke cap, the last stroke that shows (see [`Cutoff`]).
+    cutoff: Cutoff<(u64, StrokeId)>,
     clears: Vec<OpId>,
 }
 
@@ -197,6 +199,7 @@ impl Page {
             position: (0.0, 0, id),
             deleted_by: Vec::new(),
             strokes: BTreeSet::new(),
+            cutoff: Cutoff::default(),
             clears: Vec::new(),
         }
     }
@@ -229,10 +232,12 @@ pub struct Document {
     log: BTreeMap<NodeId, AuthorLog>,
     strokes: HashMap<StrokeId, Stroke>,
     pages: HashMap<PageId, Page>,
-    /// Pages made by a `NewPage` (the first page included): what the page cap counts.
-    /// Ops naming a page not seen yet (it may still be on its way) make a placeholder
-    /// in `pages`, which must not use up the cap.
-    created_pages: usize,
+    /// Pages made by a `NewPage` (the first page included), by `(lamport, id)`: what
+    /// the page cap counts. Ops naming a page not seen yet (it may still be on its
+    /// way) make a placeholder in `pages`, which must not use up the cap.
+    created: BTreeSet<(u64, PageId)>,
+    /// Past the page cap, the last page that shows.
+    page_cutoff: Cutoff<(u64, PageId)>,
     erased_by: HashMap<StrokeId, Vec<OpId>>,
     history: History,
 }
@@ -257,7 +262,8 @@ impl Document {
             log: BTreeMap::new(),
             strokes: HashMap::new(),
             pages,
-            created_pages: 1,
+            created: BTreeSet::from([(0, FIRST_PAGE)]),
+            page_cutoff: Cutoff::default(),
             erased_by: HashMap::new(),
             history: History::default(),
         }
@@ -317,7 +323,11 @@ impl Document {
                     .entry(id)
                     .or_insert_with(|| Stroke::new(id))
                     .style = Some(style);
-                self.page_mut(page).strokes.insert((lamport, id));
+                let cap = self.limits.max_strokes_per_page;
+                let entry = self.page_mut(page);
+                if entry.strokes.insert((lamport, id)) {
+                    entry.cutoff.inserted(&entry.strokes, cap, (lamport, id));
+                }
                 self.history.record(id, lamport, Step::Did(id));
                 Logged::StrokeStart
             }
@@ -359,8 +369,10 @@ impl Document {
                         self.history.record(id, lamport, Step::Did(id));
                     }
                     Action::NewPage { position } => {
-                        if self.page_mut(id).created.is_none() {
-                            self.created_pages += 1;
+                        if self.page_mut(id).created.is_none() && self.created.insert((lamport, id))
+                        {
+                            let cap = self.limits.max_pages;
+                            self.page_cutoff.inserted(&self.created, cap, (lamport, id));
                         }
                         let page = self.page_mut(id);
                         page.created = Some(lamport);
@@ -397,34 +409,22 @@ impl Document {
         Ok(Applied::New)
     }
 
-    /// Refusals that depend on what the document already holds.
+    /// Refusals that depend on what the document already holds. Page and stroke caps
+    /// are not among them: a replica at a cap takes the op all the same (another may
+    /// not be at it yet), and the cap decides what shows — the first pages and strokes
+    /// by `(lamport, id)`, the same on every replica whatever the order of arrival.
     fn check_capacity(&self, op: &Op) -> Result<(), OpError> {
-        match &op.action {
-            Action::StrokeStart { page, .. } => {
-                let held = self.pages.get(page).map_or(0, |p| p.strokes.len());
-                if held >= self.limits.max_strokes_per_page {
-                    return Err(OpError::PageFull {
-                        page: *page,
-                        limit: self.limits.max_strokes_per_page,
-                    });
-                }
+        if let Action::StrokePoints { stroke, points, .. } = &op.action {
+            let held = self.strokes.get(stroke).map_or(0, |s| s.point_count);
+            let total = u64::from(held) + points.len() as u64;
+            if total > u64::from(self.limits.max_points_per_stroke) {
+                return Err(OpError::TooManyPoints {
+                    op: op.id,
+                    points: total,
+                    limit: u64::from(self.limits.max_points_per_stroke),
+                    per: "stroke",
+                });
             }
-            Action::StrokePoints { stroke, points, .. } => {
-                let held = self.strokes.get(stroke).map_or(0, |s| s.point_count);
-                let total = u64::from(held) + points.len() as u64;
-                if total > u64::from(self.limits.max_points_per_stroke) {
-                    return Err(OpError::TooManyPoints {
-                        op: op.id,
-                        points: total,
-                        limit: u64::from(self.limits.max_points_per_stroke),
-                        per: "stroke",
-                    });
-                }
-            }
-            Action::NewPage { .. } if self.created_pages >= self.limits.max_pages => {
-                return Err(OpError::TooManyPages(self.limits.max_pages));
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -562,8 +562,10 @@ impl Document {
     }
 
     fn page_visible(&self, id: PageId, page: &Page) -> bool {
-        page.created.is_some()
-            && self.history.is_active(id)
+        page.created.is_some_and(|lamport| {
+            self.page_cutoff
+                .shows(&self.created, self.limits.max_pages, &(lamport, id))
+        }) && self.history.is_active(id)
             && !page.deleted_by.iter().any(|d| self.history.is_active(*d))
     }
 
@@ -605,9 +607,11 @@ impl Document {
         for seen in self.active_clears(entry) {
             cleared.merge(seen);
         }
+        let cap = self.limits.max_strokes_per_page;
         entry
             .strokes
             .iter()
+            .take_while(|key| entry.cutoff.shows(&entry.strokes, cap, key))
             .filter_map(|(_, id)| self.strokes.get(id))
             .filter(|stroke| self.stroke_visible(stroke, |id| cleared.covers(id)))
             .collect()
@@ -639,9 +643,16 @@ impl Document {
     /// A stroke by id, if it is visible (without walking its page).
     pub fn stroke(&self, id: StrokeId) -> Option<&Stroke> {
         let stroke = self.strokes.get(&id)?;
-        let page = stroke.style?.page;
-        let entry = self.pages.get(&page)?;
-        if !self.page_visible(page, entry) {
+        let style = stroke.style?;
+        let entry = self.pages.get(&style.page)?;
+        if !self.page_visible(style.page, entry) {
+            return None;
+        }
+        let cap = self.limits.max_strokes_per_page;
+        if !entry
+            .cutoff
+            .shows(&entry.strokes, cap, &(style.lamport, id))
+        {
             return None;
         }
         let clears = self.active_clears(entry);
@@ -722,6 +733,13 @@ impl Document {
     ) -> Result<Op, OpError> {
         if !self.has_page(page) {
             return Err(OpError::Unknown(page));
+        }
+        let held = self.pages.get(&page).map_or(0, |p| p.strokes.len());
+        if held >= self.limits.max_strokes_per_page {
+            return Err(OpError::PageFull {
+                page,
+                limit: self.limits.max_strokes_per_page,
+            });
         }
         self.author(Action::StrokeStart {
             page,
@@ -821,6 +839,9 @@ impl Document {
 
     /// Adds a page at the end.
     pub fn new_page(&mut self) -> Result<Op, OpError> {
+        if self.created.len() >= self.limits.max_pages {
+            return Err(OpError::TooManyPages(self.limits.max_pages));
+        }
         let last = self
             .pages()
             .last()
@@ -873,6 +894,44 @@ impl Document {
         match self.history.next_undo_redo(self.local).1 {
             Some(target) => self.author(Action::Redo { target }).map(Some),
             None => Ok(None),
+        }
+    }
+}
+
+/// What a cap lets show of a set that only grows: its first `cap` keys. Past the cap
+/// it holds the last key that shows, kept in O(log n) per insert (O(cap) once, when
+/// the set first goes past it), so a flood of keys past a cap costs no more than any
+/// other op.
+#[derive(Debug, Clone, Copy)]
+struct Cutoff<K>(Option<K>);
+
+impl<K> Default for Cutoff<K> {
+    fn default() -> Self {
+        Cutoff(None)
+    }
+}
+
+impl<K: Ord + Copy> Cutoff<K> {
+    /// `set` has just taken `key` (it was not there before).
+    fn inserted(&mut self, set: &BTreeSet<K>, cap: usize, key: K) {
+        if set.len() <= cap {
+            self.0 = None;
+            return;
+        }
+        self.0 = match self.0 {
+            // Just past the cap: the cap-th smallest key.
+            None => cap.checked_sub(1).and_then(|i| set.iter().nth(i).copied()),
+            // A key below the cutoff pushes the cutoff's own key out.
+            Some(last) if key < last => set.range(..last).next_back().copied(),
+            Some(last) => Some(last),
+        };
+    }
+
+    /// True if `key` (in `set`) is among the first `cap`.
+    fn shows(&self, set: &BTreeSet<K>, cap: usize, key: &K) -> bool {
+        match &self.0 {
+            Some(last) => key <= last,
+            None => cap > 0 || set.is_empty(),
         }
     }
 }

@@ -290,3 +290,76 @@ fn pages_that_do_not_exist_do_not_use_up_the_page_cap() {
     assert_eq!(doc.page_count(), 3);
     assert_eq!(doc.new_page().unwrap_err(), OpError::TooManyPages(3));
 }
+
+/// Caps decide what shows — the first pages and strokes by `(lamport, id)` — the same
+/// on every replica whatever order ops arrive in, and no one's op is refused for a
+/// cap (a replica at a cap would otherwise close an honest link that others took).
+#[test]
+fn caps_show_the_same_everywhere_and_refuse_no_ones_op() {
+    let limits = Limits {
+        max_pages: 3,
+        max_strokes_per_page: 4,
+        ..Limits::default()
+    };
+    let mut ops = Vec::new();
+    for author in 2..6u64 {
+        let mut doc = Document::new(NodeId(author));
+        for _ in 0..2 {
+            ops.push(doc.new_page().unwrap());
+        }
+        for _ in 0..3 {
+            ops.extend(
+                doc.draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 1.0, &points(2))
+                    .unwrap(),
+            );
+        }
+    }
+    let orders: Vec<Vec<Op>> = vec![
+        ops.clone(),
+        ops.iter().rev().cloned().collect(),
+        ops.iter()
+            .step_by(2)
+            .chain(ops.iter().skip(1).step_by(2))
+            .cloned()
+            .collect(),
+    ];
+    let replicas: Vec<Document> = orders
+        .into_iter()
+        .map(|order| {
+            let mut doc = Document::with_limits(NodeId(1), limits.clone());
+            for op in order {
+                doc.apply(op).expect("no op is refused for a cap");
+            }
+            doc
+        })
+        .collect();
+    for doc in &replicas {
+        assert_eq!(doc.digest(), replicas[0].digest());
+        assert_eq!(doc.page_count(), 3);
+        assert_eq!(doc.strokes(FIRST_PAGE).len(), 4);
+        // The first by (lamport, id): authors 2 and 3's first pages and strokes.
+        let shown: Vec<NodeId> = doc
+            .strokes(FIRST_PAGE)
+            .iter()
+            .map(|s| s.id().node)
+            .collect();
+        assert_eq!(shown, vec![NodeId(2), NodeId(3), NodeId(4), NodeId(5)]);
+        for stroke in doc.strokes(FIRST_PAGE) {
+            assert!(doc.stroke(stroke.id()).is_some());
+        }
+    }
+    // What is past the cap does not show, one by one either.
+    let hidden = ops
+        .iter()
+        .find(|op| op.id.node == NodeId(5) && op.id.seq == 6)
+        .unwrap();
+    assert!(matches!(hidden.action, Action::StrokeStart { .. }));
+    assert!(replicas[0].stroke(hidden.id).is_none());
+    // Locally, the caps refuse.
+    let mut local = replicas[0].clone();
+    assert_eq!(local.new_page().unwrap_err(), OpError::TooManyPages(3));
+    assert!(matches!(
+        local.begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 1.0),
+        Err(OpError::PageFull { .. })
+    ));
+}

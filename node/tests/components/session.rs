@@ -359,35 +359,72 @@ async fn an_erase_of_many_small_ids_counts_what_it_holds_not_its_wire_bytes() {
 #[tokio::test]
 async fn an_op_the_document_refuses_closes_its_link_with_the_reason() {
     let limits = canopy_canvas::Limits {
-        max_pages: 1,
+        max_points_per_stroke: 4,
         ..canopy_canvas::Limits::default()
     };
     let r = start(Document::with_limits(NodeId(1), limits));
     let mut a = link_up(&r, 1, VersionVector::default()).await;
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
-    // A new page passes the stateless checks, but the document is at its page cap.
-    let new_page = |seq| {
-        let mut page = stroke_start(5, seq);
-        page.action = canopy_canvas::Action::NewPage {
-            position: seq as f64,
+    // Two chunks of one stroke over the same points: each passes the stateless
+    // checks, but together they would give the stroke more points than it may have.
+    let chunk = |seq| {
+        let mut op = stroke_start(5, seq);
+        op.action = canopy_canvas::Action::StrokePoints {
+            stroke: canopy_canvas::OpId {
+                node: NodeId(5),
+                seq: 1,
+            },
+            offset: 0,
+            points: vec![canopy_canvas::Point::new(1.0, 1.0); 3],
         };
         Checked {
-            wire: canopy_protocol::WireOp::from_op(&page),
-            op: page,
+            wire: canopy_protocol::WireOp::from_op(&op),
+            op,
         }
     };
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![new_page(1), new_page(2)],
+            ops: vec![chunk(2), chunk(3)],
             credit: Credit::free(),
         })
         .await
         .unwrap();
     match next(&mut a.messages).await {
-        Message::Refused(Refusal::Limit(reason)) => assert!(reason.contains("page"), "{reason}"),
+        Message::Refused(Refusal::Limit(reason)) => {
+            assert!(reason.contains("points"), "{reason}")
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+/// A replica at its page cap takes an honest new page all the same (others may not be
+/// at the cap yet): the link stays, and the cap decides what shows.
+#[tokio::test]
+async fn a_new_page_at_a_full_replica_keeps_its_link() {
+    let limits = canopy_canvas::Limits {
+        max_pages: 1,
+        ..canopy_canvas::Limits::default()
+    };
+    let r = start(Document::with_limits(NodeId(1), limits));
+    let mut sender = link_up(&r, 1, VersionVector::default()).await;
+    let mut watcher = link_up(&r, 2, VersionVector::default()).await;
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    let mut page = stroke_start(5, 1);
+    page.action = canopy_canvas::Action::NewPage { position: 1.0 };
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            ops: vec![Checked {
+                wire: canopy_protocol::WireOp::from_op(&page),
+                op: page,
+            }],
+            credit: Credit::free(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ops_of(&mut watcher).await.len(), 1, "taken and passed on");
+    quiet(&mut sender.messages).await;
 }
 
 #[tokio::test]
