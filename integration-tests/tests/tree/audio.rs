@@ -533,3 +533,56 @@ fn recordings_keep_the_audio_and_play_it_back() {
         );
     }
 }
+
+/// A viewer may listen, not speak: its voice goes no further than its parent, while
+/// an editor's does; and the viewer still hears.
+#[test]
+fn a_viewer_is_heard_by_no_one_but_hears() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_in, v_in, e_in) = (
+        tone(dir.path(), "a440", 440, 4),
+        tone(dir.path(), "v660", 660, 4),
+        tone(dir.path(), "e880", 880, 4),
+    );
+    let (a_out, v_out) = (dir.path().join("a.wav"), dir.path().join("v.wav"));
+    let mut a = speaking_host(&a_in, &a_out);
+    let mut viewer = Node::join(
+        "viewer",
+        a.viewer_url(),
+        &[
+            "--audio-in",
+            v_in.to_str().unwrap(),
+            "--audio-out",
+            v_out.to_str().unwrap(),
+        ],
+    );
+    let mut editor = Node::join(
+        "editor",
+        a.editor_url(),
+        &["--audio-in", e_in.to_str().unwrap()],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a.status()
+        ["children"]
+        .as_array()
+        .map(Vec::len)
+        == Some(2)));
+    std::thread::sleep(Duration::from_millis(3500));
+    for node in [&mut a, &mut viewer, &mut editor] {
+        assert!(node.terminate().success());
+    }
+    let (heard_a, heard_v) = (read(&a_out), read(&v_out));
+    let power = |s: &[f32], f: f32| power_at(s, f);
+    // The host hears the editor's 880 Hz, not the viewer's 660 Hz.
+    assert!(
+        power(&heard_a, 880.0) > 1e-4,
+        "a heard too little of the editor"
+    );
+    assert!(
+        power(&heard_a, 880.0) > 100.0 * power(&heard_a, 660.0).max(1e-9),
+        "a: 880 {} vs 660 {}",
+        power(&heard_a, 880.0),
+        power(&heard_a, 660.0)
+    );
+    // The viewer hears the host and the editor.
+    assert!(power(&heard_v, 440.0) > 1e-4 && power(&heard_v, 880.0) > 1e-4);
+}

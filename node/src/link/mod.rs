@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use canopy_axon::{link, Graph, InboxRef};
-use canopy_protocol::{FrameDecoder, Message, WireOp};
+use canopy_protocol::{FrameDecoder, Message, Role, WireOp};
 use quinn::{RecvStream, SendStream};
 use tokio::sync::oneshot;
 
@@ -201,10 +201,14 @@ pub fn spawn_link(
                 &audio_in.outbox::<audio_in::HeardFrame>("outbox")?,
                 &mixer.heard,
             )?;
-            link(
-                &datagrams_in.outbox::<audio_in::AudioIn>("audio")?,
-                &audio_in.inbox("inbox")?,
-            )?;
+            // A viewer child may listen, not speak: its packets go nowhere (datagrams-in
+            // drops audio it has no one to give to). A parent sends its subtree's mix.
+            if peer.is_parent || peer.role != Role::Viewer {
+                link(
+                    &datagrams_in.outbox::<audio_in::AudioIn>("audio")?,
+                    &audio_in.inbox("inbox")?,
+                )?;
+            }
             Some(LinkAudio {
                 out: audio_out.inbox("inbox")?,
                 input: audio_in.inbox("inbox")?,
