@@ -3,6 +3,12 @@
 //! from one link to every other, and forgets participants silent for
 //! [`PRESENCE_TIMEOUT`]. Datagrams are decoded and rate-limited by each link's
 //! `presence-in`; here they are only compared and forwarded.
+//!
+//! In a tree a participant's presence always comes the same way, so each one is bound
+//! to the link it was first heard on: while it is heard there, news about it from any
+//! other link is ignored (someone elsewhere in the tree cannot wear its name, or send
+//! it a `seq` of 2^64−1 to silence it). When that link goes down its participants go
+//! with it, and may be heard again by another way at once (after a rejoin).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -75,7 +81,8 @@ pub struct PresenceTable {
     links: BTreeMap<LinkId, Outbox<PresenceNews>>,
     own: Presence,
     current_page: usize,
-    participants: BTreeMap<NodeId, (Presence, Instant)>,
+    /// Everyone heard: what they said, when, and the link they are heard on.
+    participants: BTreeMap<NodeId, (Presence, Instant, LinkId)>,
     meters: Option<SharedMeters>,
 }
 
@@ -125,15 +132,16 @@ impl PresenceTable {
         if presence.node == self.own.node {
             return;
         }
-        if let Some((known, _)) = self.participants.get(&presence.node) {
-            if known.seq >= presence.seq {
+        if let Some((known, _, heard_on)) = self.participants.get(&presence.node) {
+            if *heard_on != link || known.seq >= presence.seq {
                 return;
             }
         } else if self.participants.len() >= MAX_PARTICIPANTS {
             return;
         }
         let node = presence.node;
-        self.participants.insert(node, (presence, Instant::now()));
+        self.participants
+            .insert(node, (presence, Instant::now(), link));
         for (id, outbox) in self.links.iter_mut() {
             if *id != link {
                 let _ = outbox.try_send(PresenceNews {
@@ -154,7 +162,7 @@ impl PresenceTable {
         }
         self.announce();
         self.participants
-            .retain(|_, (_, seen)| seen.elapsed() < PRESENCE_TIMEOUT);
+            .retain(|_, (_, seen, _)| seen.elapsed() < PRESENCE_TIMEOUT);
     }
 
     fn glance(&self) -> PresenceGlance {
@@ -164,7 +172,7 @@ impl PresenceTable {
                 .chain(
                     self.participants
                         .values()
-                        .map(|(p, at)| (p.clone(), at.elapsed())),
+                        .map(|(p, at, _)| (p.clone(), at.elapsed())),
                 )
                 .collect(),
         }
@@ -204,6 +212,9 @@ impl Component for PresenceTable {
                     if let Some(outbox) = self.links.remove(&link) {
                         outbox.close();
                     }
+                    // Who was heard that way is gone from here (or comes another way).
+                    self.participants
+                        .retain(|_, (_, _, heard_on)| *heard_on != link);
                 }
                 PresenceInput::Page(page) => {
                     self.current_page = page;

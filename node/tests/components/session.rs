@@ -551,6 +551,35 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
         "not back to its origin"
     );
 
+    // Someone on another link sends news of node 8 with the largest seq (it would
+    // silence node 8 for good): node 8 is heard on link 1, so this is ignored, and
+    // node 8's own next news still goes through.
+    let mut forged = news(u64::MAX);
+    forged.name = "impostor".into();
+    presence_in
+        .send(PresenceInput::FromLink {
+            link: 2,
+            presence: forged.clone(),
+            bytes: Datagram::presence(&forged),
+        })
+        .await
+        .unwrap();
+    presence_in
+        .send(PresenceInput::FromLink {
+            link: 1,
+            presence: news(4),
+            bytes: Datagram::presence(&news(4)),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        others(&mut a.datagrams),
+        Vec::<u64>::new(),
+        "the forgery went nowhere"
+    );
+    assert_eq!(others(&mut b.datagrams), vec![4]);
+
     // Asking for a copy: the sync server answers from its replica.
     let mut sync = driver(&r.graph, "window", &r.session.ports.sync);
     let (reply, answer) = oneshot::channel();
