@@ -24,15 +24,7 @@ fn main() {
         // 1,000,000 points in 10,000 strokes, streamed live in chunks of 10 points.
         let ops = live_strokes(NodeId(1), 10_000, 100, 10);
         let points = 1_000_000.0;
-        let time = median(reps, || {
-            let ops = ops.clone();
-            let mut doc = Document::new(NodeId(9));
-            let start = Instant::now();
-            for op in ops {
-                doc.apply(op).unwrap();
-            }
-            start.elapsed()
-        });
+        let time = median(reps, || applied(&ops).0);
         report(
             "apply_1m_points_in_10k_strokes",
             points / time.as_secs_f64(),
@@ -152,13 +144,7 @@ fn hostile(reps: usize) {
     let apply = |ops: &Vec<Op>| {
         let mut held = Document::new(NodeId(9));
         let time = median(reps, || {
-            let ops = ops.clone();
-            let mut doc = Document::new(NodeId(9));
-            let start = Instant::now();
-            for op in ops {
-                doc.apply(op).unwrap();
-            }
-            let time = start.elapsed();
+            let (time, doc) = applied(ops);
             held = doc;
             time
         });
@@ -255,6 +241,17 @@ fn live_strokes(node: NodeId, strokes: usize, points: usize, chunk: usize) -> Ve
         ops.push(doc.end_stroke(id).unwrap());
     }
     ops
+}
+
+/// A fresh document with `ops` applied, and how long applying took.
+fn applied(ops: &[Op]) -> (Duration, Document) {
+    let ops = ops.to_vec();
+    let mut doc = Document::new(NodeId(9));
+    let start = Instant::now();
+    for op in ops {
+        doc.apply(op).unwrap();
+    }
+    (start.elapsed(), doc)
 }
 
 fn median(reps: usize, mut run: impl FnMut() -> Duration) -> Duration {
