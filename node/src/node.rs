@@ -753,6 +753,15 @@ pub fn spawn_listener(
                         return Ok(());
                     }
                 };
+                // The invite must verify for the session it names before that session
+                // is looked up: a relay loads idle sessions from disk.
+                let checked =
+                    canopy_protocol::precheck(&greeting.hello, crate::session::now_seconds());
+                if let Err(refusal) = checked {
+                    refused(&refusal);
+                    refuse(&connection, &mut greeting.send, &refusal).await;
+                    return Ok(());
+                }
                 let ports = match router(greeting.hello.session).await {
                     Ok(ports) => ports,
                     Err(refusal) => {

@@ -41,22 +41,42 @@ pub struct Admitted {
     pub expires: Option<u64>,
 }
 
-/// Judges `hello` at time `now` (Unix seconds). Checks, in order: protocol version,
-/// session, that this node can admit at all, the invite's signatures and expiry,
-/// revocation, room for another child, and loops.
-pub fn admit(hello: &Hello, now: u64, door: &Door<'_>) -> Result<Admitted, Refusal> {
+/// What is judged of a hello before anything else: the protocol version and the
+/// name's length (before anything that costs more).
+fn opening(hello: &Hello) -> Result<(), Refusal> {
     if hello.protocol != PROTOCOL_VERSION {
         return Err(Refusal::VersionMismatch {
             ours: PROTOCOL_VERSION,
             theirs: hello.protocol,
         });
     }
-    // Checked before anything that costs more (the invite's signatures).
     if hello.name.chars().nth(MAX_NAME).is_some() {
         return Err(Refusal::Protocol(format!(
             "a name longer than {MAX_NAME} characters"
         )));
     }
+    Ok(())
+}
+
+/// Judges what a hello says of itself, knowing nothing of the session it names:
+/// version, name, and that its invite verifies for that session at `now`. A node
+/// serving many sessions (a relay) asks this before it loads the session from disk,
+/// so strangers without a valid invite cannot make it load anything. [`admit`]
+/// judges the rest.
+pub fn precheck(hello: &Hello, now: u64) -> Result<(), Refusal> {
+    opening(hello)?;
+    hello
+        .invite
+        .verify(&hello.session, now)
+        .map(|_| ())
+        .map_err(|e| Refusal::BadInvite(e.to_string()))
+}
+
+/// Judges `hello` at time `now` (Unix seconds). Checks, in order: protocol version,
+/// session, that this node can admit at all, the invite's signatures and expiry,
+/// revocation, room for another child, and loops.
+pub fn admit(hello: &Hello, now: u64, door: &Door<'_>) -> Result<Admitted, Refusal> {
+    opening(hello)?;
     if hello.session != *door.session {
         return Err(Refusal::WrongSession {
             hosted: door.session.to_string(),

@@ -22,7 +22,7 @@ mod message;
 mod presence;
 mod revocation;
 
-pub use admission::{admit, Admitted, Door};
+pub use admission::{admit, precheck, Admitted, Door};
 pub use datagram::{Datagram, DatagramError, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};

@@ -628,3 +628,26 @@ proptest! {
         let _ = Datagram::parse(&bytes);
     }
 }
+
+/// What a hello says of itself is judged without knowing the session: a relay asks
+/// this before loading a session from disk.
+#[test]
+fn a_hello_is_prechecked_without_the_session() {
+    let t = tree();
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, Some(2000), 4);
+    let hello = hello_for(&t, invite, public_key(&key()));
+    assert_eq!(precheck(&hello, 1000), Ok(()));
+    assert!(matches!(precheck(&hello, 2001), Err(Refusal::BadInvite(_))));
+    let other = tree();
+    let mut elsewhere = hello.clone();
+    elsewhere.session = other.session;
+    assert!(matches!(
+        precheck(&elsewhere, 1000),
+        Err(Refusal::BadInvite(_))
+    ));
+    let mut long = hello;
+    long.name = "x".repeat(MAX_NAME + 1);
+    assert!(matches!(precheck(&long, 1000), Err(Refusal::Protocol(_))));
+}

@@ -694,3 +694,37 @@ fn the_relay_binary_runs_in_a_minimal_root() {
         relay.log()
     );
 }
+
+/// A stranger naming an idle session with an invite that does not verify is refused
+/// before the relay loads that session from disk; an honest joiner then loads it.
+#[test]
+fn a_forged_invite_does_not_make_the_relay_load_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let relay = Relay::start_in(dir.path(), &listen, &[]);
+    let (_, editor, _) = relay.new_session("idle");
+    drop(relay);
+    let relay = Relay::start_in(dir.path(), &listen, &[]);
+    let since = relay.log().len();
+    let new_log = || relay.log()[since..].to_string();
+    let mut forged: canopy_protocol::JoinUrl = editor.parse().unwrap();
+    let key = || {
+        let pkcs8 =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap();
+        ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+    };
+    let (other_session, other_node) = (key(), key());
+    let (other, authority) = canopy_protocol::Authority::root(&other_session, &other_node, 1);
+    forged.invite = authority.invite(&other, &other_node, canopy_protocol::Role::Editor, None, 2);
+    let error = refused_join(&forged.to_string());
+    assert!(error.contains("invite"), "{error}");
+    assert!(
+        !new_log().contains("session loaded"),
+        "loaded for a forged invite:\n{}",
+        new_log()
+    );
+    let honest = Node::join("honest", &editor, &["--no-audio"]);
+    assert_eq!(honest.status()["role"], "editor");
+    assert!(new_log().contains("session loaded"), "{}", new_log());
+}
