@@ -244,3 +244,58 @@ fn point_chunks_sent_backwards_do_not_freeze_the_node() {
         "every chunk was taken"
     );
 }
+
+/// 1,500 ops naming pages that never existed (moves, deletes, clears) used to fill
+/// the page cap with placeholders, and then nobody could add a page.
+#[test]
+fn ops_naming_pages_that_never_existed_do_not_fill_the_page_cap() {
+    let scripts = tempfile::tempdir().unwrap();
+    let host = Node::host("host", &["--no-audio"]);
+    let script_path = scripts.path().join("pages.jsonl");
+    std::fs::write(
+        &script_path,
+        "{\"sleep_ms\":2500}\n{\"new_page\":{}}\n{\"new_page\":{}}\n",
+    )
+    .unwrap();
+    let honest = Node::join(
+        "honest",
+        host.editor_url(),
+        &["--no-audio", "--draw", script_path.to_str().unwrap()],
+    );
+    let url = host.editor_url().to_string();
+    block_on(async move {
+        let mut attacker = Attacker::join(&url, NodeId(0xbad)).await;
+        let ops: Vec<Op> = (1..=1_500u64)
+            .map(|seq| {
+                let ghost = OpId {
+                    node: NodeId(0xbad),
+                    seq: 1_000_000 + seq,
+                };
+                let action = match seq % 3 {
+                    0 => Action::MovePage {
+                        page: ghost,
+                        position: seq as f64,
+                    },
+                    1 => Action::DeletePage { page: ghost },
+                    _ => Action::ClearPage {
+                        page: ghost,
+                        seen: VersionVector::new(),
+                    },
+                };
+                attacker.op(seq, action)
+            })
+            .collect();
+        attacker.send(&ops, 500).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    });
+    let pages = |node: &Node| node.try_status().and_then(|s| s["pages"].as_u64());
+    assert!(
+        wait_until(Duration::from_secs(20), || pages(&host) == Some(3)
+            && pages(&honest) == Some(3)),
+        "pages: host {:?}, honest {:?}\n{}",
+        pages(&host),
+        pages(&honest),
+        honest.log()
+    );
+    assert_converged(&[&host, &honest], 0, Duration::from_secs(10));
+}
