@@ -131,8 +131,8 @@ fn a_revoked_invite_cuts_off_its_holders_and_whoever_they_let_in() {
     drop(restarted);
 }
 
-/// A revocation reaches nodes below the one that made it, and they refuse the
-/// revoked invite at their own door.
+/// A revocation reaches nodes below the one that made it, and those that join later,
+/// and they refuse the revoked invite at their own door.
 #[test]
 fn revocations_travel_the_tree() {
     let host = Node::host("host", &["--no-audio"]);
@@ -145,5 +145,12 @@ fn revocations_travel_the_tree() {
         .log()
         .contains("grant revoked")));
     let error = join_error(&at(&revoked_url, &b), FAST);
+    assert!(error.contains("revoked"), "{error}");
+    // A node that joins afterwards learns it on joining, and refuses it too.
+    let c = Node::join("c", b.editor_url(), &["--no-audio"]);
+    assert!(wait_until(Duration::from_secs(10), || c
+        .log()
+        .contains("grant revoked")));
+    let error = join_error(&at(&revoked_url, &c), FAST);
     assert!(error.contains("revoked"), "{error}");
 }

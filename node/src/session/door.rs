@@ -33,7 +33,9 @@ use crate::lines::LineFile;
 pub struct Revoked {
     /// The grants.
     pub grants: Revocations,
-    /// `DATA/revoked/SESSION`, one grant id per line (`None`: kept in memory only).
+    /// The revocations known with their signatures: what every new link is told.
+    signed: Vec<Revocation>,
+    /// `DATA/revoked/SESSION`, one `GRANT SIGNATURE` per line (`None`: in memory).
     pub file: Option<LineFile>,
 }
 
@@ -42,52 +44,92 @@ impl Revoked {
     pub fn in_memory() -> Self {
         Revoked {
             grants: Revocations::new(),
+            signed: Vec::new(),
             file: None,
         }
     }
 
-    /// Reads the revocations kept in `path`. A line that is neither a grant id nor an
-    /// invite token (as older relays kept them) is an error: revocations fail closed.
+    /// Reads the revocations kept in `path`: `GRANT SIGNATURE` lines, or a grant id
+    /// or an invite token alone (as older nodes and relays kept them). Anything else,
+    /// or a signature that does not verify, is an error: revocations fail closed.
     pub fn load(path: &std::path::Path, session: &SessionId) -> anyhow::Result<Self> {
         let file = LineFile::open(path).context("the session's revoked invites")?;
         let mut grants = Revocations::new();
+        let mut signed = Vec::new();
         for (index, line) in file.lines().iter().enumerate() {
-            let grant = match line.parse::<GrantId>() {
-                Ok(grant) => grant,
-                Err(_) => Invite::from_token(line)
-                    .map(|invite| invite.grant_id(session))
-                    .map_err(|_| {
-                        anyhow::anyhow!(
-                            "line {} of {} is neither a grant id nor an invite token",
-                            index + 1,
-                            path.display()
-                        )
-                    })?,
+            let bad =
+                |what: &str| anyhow::anyhow!("line {} of {} {what}", index + 1, path.display());
+            let (name, signature) = match line.split_once(' ') {
+                Some((name, signature)) => (name, Some(signature)),
+                None => (line.as_str(), None),
             };
+            let grant = match name.parse::<GrantId>() {
+                Ok(grant) => grant,
+                Err(_) => Invite::from_token(name)
+                    .map(|invite| invite.grant_id(session))
+                    .map_err(|_| bad("is neither a grant id nor an invite token"))?,
+            };
+            if let Some(signature) = signature {
+                let revocation = Revocation {
+                    grant,
+                    signature: data_encoding::HEXLOWER
+                        .decode(signature.as_bytes())
+                        .map_err(|_| bad("has a signature that is not hex"))?,
+                };
+                revocation
+                    .verify(session)
+                    .map_err(|_| bad("has a revocation the session key did not sign"))?;
+                signed.push(revocation);
+            }
             grants.insert(grant);
         }
         Ok(Revoked {
             grants,
+            signed,
             file: Some(file),
         })
     }
 
-    /// Adds `grant`, kept in the file first; `Ok(false)` if it was known.
-    fn add(&mut self, grant: GrantId) -> Result<bool, String> {
-        if self.grants.contains(&grant) {
+    /// The revocations known with their signatures.
+    pub fn signed(&self) -> &[Revocation] {
+        &self.signed
+    }
+
+    /// Signs the grants known without a signature (kept by an older version), where
+    /// this node holds the session key, so they can be passed on too.
+    fn sign_missing(&mut self, session_key: &Ed25519KeyPair, session: &SessionId) {
+        for grant in self.grants.iter() {
+            if !self.signed.iter().any(|r| r.grant == *grant) {
+                self.signed
+                    .push(Revocation::sign(session_key, session, *grant));
+            }
+        }
+    }
+
+    /// Adds a checked revocation, kept in the file first; `Ok(false)` if it was known.
+    fn add(&mut self, revocation: &Revocation) -> Result<bool, String> {
+        if self.grants.contains(&revocation.grant) {
             return Ok(false);
         }
         if let Some(file) = &self.file {
-            let line = grant.to_string();
+            let name = revocation.grant.to_string();
+            let line = format!(
+                "{name} {}",
+                data_encoding::HEXLOWER.encode(&revocation.signature)
+            );
             file.update(|lines| {
-                if !lines.contains(&line) {
+                if !lines
+                    .iter()
+                    .any(|l| l.split(' ').next() == Some(name.as_str()))
+                {
                     lines.push(line.clone());
                 }
                 Ok::<_, crate::lines::LinesError>(())
             })
             .map_err(|e| format!("the revocation could not be kept: {e}"))?;
         }
-        Ok(self.grants.insert(grant))
+        self.signed.push(revocation.clone());
+        Ok(self.grants.insert(revocation.grant))
     }
 }
 
@@ -220,6 +262,9 @@ pub enum DoorInput {
     Rejoin(oneshot::Sender<Option<(Box<Hello>, Vec<Ancestor>)>>),
     /// How many children are linked here (from the router).
     Children(usize),
+    /// A link is up (from the router): it is told every revocation known here, so a
+    /// node that was away when one travelled learns it on joining.
+    LinkUp(LinkId),
     /// Role and invites, for status.
     Glance(oneshot::Sender<DoorGlance>),
 }
@@ -242,7 +287,10 @@ pub struct DoorComponent {
 
 impl DoorComponent {
     /// Makes the boxes.
-    pub fn new(scope: &Scope, me: Identity) -> Self {
+    pub fn new(scope: &Scope, mut me: Identity) -> Self {
+        if let Some(key) = &me.session_key {
+            me.revoked.sign_missing(key, &me.session);
+        }
         Self {
             inbox: scope.inbox("inbox"),
             document: scope.outbox("document"),
@@ -461,11 +509,14 @@ impl DoorComponent {
         revocation: Revocation,
         origin: Option<LinkId>,
     ) -> Result<(), RevokeError> {
-        let kept = self.me.revoked.add(revocation.grant);
+        let kept = self.me.revoked.add(&revocation);
         if matches!(kept, Ok(false)) {
             return Ok(());
         }
-        self.me.revoked.grants.insert(revocation.grant);
+        // In force even if it could not be written down.
+        if self.me.revoked.grants.insert(revocation.grant) {
+            self.me.revoked.signed.push(revocation.clone());
+        }
         // Invites shown for copying that it covers are minted afresh when next shown.
         let (session, revoked) = (self.me.session, &self.me.revoked.grants);
         self.shown.retain(|_, (url, _)| {
@@ -534,6 +585,15 @@ impl Component for DoorComponent {
                     let _ = reply.send(self.rejoin());
                 }
                 DoorInput::Children(children) => self.children = children,
+                DoorInput::LinkUp(link) => {
+                    let revocations = self.me.revoked.signed().to_vec();
+                    if !revocations.is_empty() {
+                        let _ = self
+                            .router
+                            .send(RouterInput::Revocations { link, revocations })
+                            .await;
+                    }
+                }
                 DoorInput::Glance(reply) => {
                     let _ = reply.send(self.glance());
                 }
@@ -553,6 +613,7 @@ impl std::fmt::Debug for DoorInput {
             DoorInput::Revoked { .. } => "Revoked",
             DoorInput::Rejoin(_) => "Rejoin",
             DoorInput::Children(_) => "Children",
+            DoorInput::LinkUp(_) => "LinkUp",
             DoorInput::Glance(_) => "Glance",
         })
     }

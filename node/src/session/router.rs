@@ -100,6 +100,13 @@ pub enum RouterInput {
     },
     /// The links, for status.
     Links(oneshot::Sender<Vec<LinkInfo>>),
+    /// Revocations for one new link (from the door: all it knows).
+    Revocations {
+        /// The link.
+        link: LinkId,
+        /// Them.
+        revocations: Vec<canopy_protocol::Revocation>,
+    },
     /// A checked revocation (from the door): passed on to every link but `origin`;
     /// links whose grants it covers are closed.
     Revoke {
@@ -119,6 +126,9 @@ impl std::fmt::Debug for RouterInput {
             RouterInput::Misbehaved { link, refusal } => write!(f, "Misbehaved({link}, {refusal})"),
             RouterInput::Links(_) => f.write_str("Links"),
             RouterInput::Revoke { revocation, .. } => write!(f, "Revoke({})", revocation.grant),
+            RouterInput::Revocations { link, revocations } => {
+                write!(f, "Revocations({link}, {})", revocations.len())
+            }
         }
     }
 }
@@ -217,6 +227,7 @@ impl Router {
             });
         }
         self.count_children().await;
+        let _ = self.door.try_send(DoorInput::LinkUp(up.link));
     }
 
     /// Tells the door how many children are linked, never waiting on it (the door
@@ -314,6 +325,13 @@ impl Component for Router {
                 }
                 RouterInput::Revoke { origin, revocation } => {
                     self.revoke(origin, *revocation).await
+                }
+                RouterInput::Revocations { link, revocations } => {
+                    if let Some(route) = self.routes.get_mut(&link) {
+                        for revocation in revocations {
+                            let _ = route.outbox.try_send(Message::Revoke(revocation));
+                        }
+                    }
                 }
                 RouterInput::Links(reply) => {
                     let links = self

@@ -652,6 +652,18 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+
+    // A link that comes up later is told what was revoked before.
+    let mut newcomer = link_up(&r, 3, VersionVector::new()).await;
+    let revoked = loop {
+        match next(&mut newcomer.messages).await {
+            Message::Revoke(revocation) => break revocation,
+            Message::Ops(_) => continue, // its (empty) backlog
+            other => panic!("expected the revocation, got {other:?}"),
+        }
+    };
+    assert_eq!(revoked.grant, invite.grant_id(&session));
+    assert!(revoked.verify(&session).is_ok());
 }
 
 impl Running {
