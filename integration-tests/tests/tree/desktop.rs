@@ -403,7 +403,13 @@ fn the_host_revokes_an_invite_from_the_window() {
         }
     }
     assert!(revoked, "the viewer is still linked:\n{}", alice.log());
-    assert!(viewer.log().contains("this invite has been revoked"));
+    assert!(
+        wait_until(Duration::from_secs(10), || viewer
+            .log()
+            .contains("this invite has been revoked")),
+        "{}",
+        viewer.log()
+    );
     let renewed = field(&alice, "invites")["viewer"]
         .as_str()
         .unwrap()

@@ -7,7 +7,7 @@ use canopy_protocol::{
     encode, public_key, FrameDecoder, Hello, JoinUrl, Message, Refusal, WireOp, PROTOCOL_VERSION,
 };
 
-use crate::util::{assert_converged, block_on, script, Node};
+use crate::util::{assert_converged, block_on, script, wait_until, Node};
 
 #[test]
 fn a_viewer_stays_a_correct_read_only_copy() {
@@ -36,7 +36,13 @@ fn a_viewer_stays_a_correct_read_only_copy() {
         "a viewer hands out viewer invites only"
     );
     assert_converged(&[&a, &v], 20, Duration::from_secs(30));
-    assert!(v.log().contains("this node is a viewer: it cannot edit"));
+    assert!(
+        wait_until(Duration::from_secs(10), || v
+            .log()
+            .contains("this node is a viewer: it cannot edit")),
+        "{}",
+        v.log()
+    );
 }
 
 /// A client that ignores the rules: it joins as a viewer and sends an op anyway. The
