@@ -10,9 +10,12 @@
 //! - [`Message`] — hello, welcome/refusal, op batches, ping; [`frame`] encodes them
 //!   as length-prefixed bincode with a size limit.
 //! - [`admit`] — whether a hello gets in, a pure function of what the node knows and
-//!   the time; [`Datagram`] — presence and audio datagrams, tagged and bounded.
+//!   the time; [`AuthorLog`], [`Signer`] — signed, hash-chained author logs
+//!   (who made an op, proven; [`Evidence`] of an author that splits its log);
+//!   [`Datagram`] — presence and audio datagrams, tagged and bounded.
 
 mod admission;
+mod authorship;
 mod datagram;
 pub mod frame;
 mod ids;
@@ -23,6 +26,10 @@ mod presence;
 mod revocation;
 
 pub use admission::{admit, precheck, Admitted, Door};
+pub use authorship::{
+    AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError, Signature, Signer,
+    Verified, CHECKPOINT, LAMPORT_PER_SEQ,
+};
 pub use datagram::{Datagram, DatagramError, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};

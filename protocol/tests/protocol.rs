@@ -7,6 +7,9 @@ use proptest::prelude::*;
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 
+#[path = "protocol/authorship.rs"]
+mod authorship;
+
 fn key() -> Ed25519KeyPair {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
     Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()

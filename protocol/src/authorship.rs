@@ -1,0 +1,638 @@
+//! Signed authorship: an author is a key, and its ops form a hash chain it signs.
+//!
+//! Each op extends its author's chain: `head_n = SHA-256(head_{n-1}, n, lamport,
+//! payload)`, from a genesis head bound to the session and the author's key. The
+//! author signs `(session, n, head_n)` for every op it makes. A node that receives a
+//! run of one author's consecutive ops recomputes the heads and checks one signature,
+//! the last — one signature per author per batch, not one per op — plus the
+//! signatures at every [`CHECKPOINT`]-th sequence number, which every holder keeps so
+//! that it can later serve the log in pieces that each end at a signed op.
+//!
+//! What this gives (anchors: Hypercore's signed Merkle logs, Secure Scuttlebutt's
+//! per-author feeds):
+//! - nobody can make an op in another author's name: the author id is derived from
+//!   the key ([`AuthorKey::node_id`]) and every accepted op is covered by its key's
+//!   signature;
+//! - sequence numbers are contiguous (a run must start right after what a node holds),
+//!   so nobody can jump to the end of a number space;
+//! - an op's Lamport clock is at most `seq ×` [`LAMPORT_PER_SEQ`], so pushing every
+//!   clock near the end of `u64` costs about 2^32 ops, each within its budgets;
+//! - two different signed heads for one `(author, seq)` are [`Evidence`] anyone can
+//!   check, so an author that splits its log is cut off everywhere it is seen.
+//!
+//! Plain data in, plain data out: no clock, no I/O.
+
+use std::collections::BTreeMap;
+
+use canopy_canvas::NodeId;
+use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::SessionId;
+
+/// How far an author's Lamport clock may run ahead of its sequence number: op `n`'s
+/// clock is at most `n × LAMPORT_PER_SEQ`. An honest clock is at most the number of
+/// ops in the session, far below this for every `n ≥ 1`.
+pub const LAMPORT_PER_SEQ: u64 = 1 << 32;
+
+/// Every `CHECKPOINT`-th op of an author carries its signature wherever it travels
+/// and is kept wherever it is held, so any holder can serve the log in pieces.
+pub const CHECKPOINT: u64 = 256;
+
+/// An author: the Ed25519 public key that signs its ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AuthorKey(pub [u8; 32]);
+
+impl AuthorKey {
+    /// The document identity of this author: the first 8 bytes of a hash of the key
+    /// (never 0, which names the page every document starts with). Finding another
+    /// key with the same id is a 64-bit second preimage.
+    pub fn node_id(&self) -> NodeId {
+        let mut input = b"canopy-author-v1".to_vec();
+        input.extend_from_slice(&self.0);
+        let digest = ring::digest::digest(&ring::digest::SHA256, &input);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest.as_ref()[..8]);
+        NodeId(u64::from_be_bytes(first).max(1))
+    }
+}
+
+impl std::fmt::Display for AuthorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&data_encoding::HEXLOWER.encode(&self.0))
+    }
+}
+
+/// The hash of an author's log up to one op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Head(pub [u8; 32]);
+
+impl Head {
+    /// The head before an author's first op: bound to the session and the key, so a
+    /// log cannot be replayed into another session or under another key.
+    pub fn genesis(session: &SessionId, author: &AuthorKey) -> Head {
+        let mut input = b"canopy-log-v1".to_vec();
+        input.extend_from_slice(&session.0);
+        input.extend_from_slice(&author.0);
+        Head::of(&input)
+    }
+
+    /// The head after op `seq` with clock `lamport` and action bytes `payload`.
+    pub fn next(&self, seq: u64, lamport: u64, payload: &[u8]) -> Head {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(b"canopy-op-v1");
+        context.update(&self.0);
+        context.update(&seq.to_be_bytes());
+        context.update(&lamport.to_be_bytes());
+        context.update(payload);
+        Head::from_digest(context.finish())
+    }
+
+    fn of(bytes: &[u8]) -> Head {
+        Head::from_digest(ring::digest::digest(&ring::digest::SHA256, bytes))
+    }
+
+    fn from_digest(digest: ring::digest::Digest) -> Head {
+        let mut head = [0u8; 32];
+        head.copy_from_slice(digest.as_ref());
+        Head(head)
+    }
+}
+
+/// An Ed25519 signature by an author over `(session, seq, head)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Signature {
+    /// The first half (R).
+    pub r: [u8; 32],
+    /// The second half (S).
+    pub s: [u8; 32],
+}
+
+fn signed_bytes(session: &SessionId, seq: u64, head: &Head) -> [u8; 86] {
+    let mut bytes = [0u8; 86];
+    bytes[..14].copy_from_slice(b"canopy-head-v1");
+    bytes[14..46].copy_from_slice(&session.0);
+    bytes[46..54].copy_from_slice(&seq.to_be_bytes());
+    bytes[54..].copy_from_slice(&head.0);
+    bytes
+}
+
+impl Signature {
+    /// Signs head `head` of op `seq` in `session`.
+    pub fn sign(key: &Ed25519KeyPair, session: &SessionId, seq: u64, head: &Head) -> Signature {
+        let signature = key.sign(&signed_bytes(session, seq, head));
+        let bytes = signature.as_ref();
+        let mut r = [0u8; 32];
+        let mut s = [0u8; 32];
+        r.copy_from_slice(&bytes[..32]);
+        s.copy_from_slice(&bytes[32..64]);
+        Signature { r, s }
+    }
+
+    /// True if `author` signed head `head` of op `seq` in `session`.
+    pub fn verify(&self, author: &AuthorKey, session: &SessionId, seq: u64, head: &Head) -> bool {
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&self.r);
+        bytes[32..].copy_from_slice(&self.s);
+        UnparsedPublicKey::new(&ED25519, author.0)
+            .verify(&signed_bytes(session, seq, head), &bytes)
+            .is_ok()
+    }
+}
+
+/// One op of a run as a verifier sees it: its envelope, its action bytes, and the
+/// author's signature if it carries one.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// The author's sequence number.
+    pub seq: u64,
+    /// The op's Lamport clock.
+    pub lamport: u64,
+    /// The action's bytes, as the author signed them.
+    pub payload: &'a [u8],
+    /// The author's signature over this op's head, if it travels with one.
+    pub signature: Option<&'a Signature>,
+}
+
+/// Why a run of an author's ops was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The run is empty.
+    #[error("an empty run of ops")]
+    Empty,
+    /// The run starts past the next op this node expects: the ops between are missing
+    /// (they may still be on their way).
+    #[error("author {author}'s ops skip from {expected} to {got}")]
+    Gap {
+        /// The author's id.
+        author: NodeId,
+        /// The next sequence number this node can take.
+        expected: u64,
+        /// Where the run starts.
+        got: u64,
+    },
+    /// Two ops of the run are not consecutive.
+    #[error("author {author}'s op {got} follows op {after}: sequence numbers must be consecutive")]
+    NotConsecutive {
+        /// The author's id.
+        author: NodeId,
+        /// The op before.
+        after: u64,
+        /// The op that should have been `after + 1`.
+        got: u64,
+    },
+    /// An op's clock runs further ahead than its number allows.
+    #[error("op {author}:{seq} has clock {lamport}, more than {LAMPORT_PER_SEQ} per op")]
+    ClockJump {
+        /// The author's id.
+        author: NodeId,
+        /// The op.
+        seq: u64,
+        /// Its clock.
+        lamport: u64,
+    },
+    /// The run ends, or passes a checkpoint, without the author's signature.
+    #[error("op {author}:{seq} needs its author's signature and has none")]
+    Unsigned {
+        /// The author's id.
+        author: NodeId,
+        /// The op.
+        seq: u64,
+    },
+    /// A signature does not match the ops: they are not what the author signed.
+    #[error("op {author}:{seq} is not what its author signed")]
+    BadSignature {
+        /// The author's id.
+        author: NodeId,
+        /// The op.
+        seq: u64,
+    },
+    /// The author was proven to sign two different logs; nothing more of it is taken.
+    #[error("author {author} signed two different logs at op {seq}: it is cut off")]
+    CutOff {
+        /// The author's id.
+        author: NodeId,
+        /// Where its logs split.
+        seq: u64,
+    },
+}
+
+/// A run that verified: what the log becomes if it is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The last op of the run.
+    pub seq: u64,
+    /// Its head.
+    pub head: Head,
+    /// The signed heads to keep: the run's end and its checkpoints.
+    pub keep: Vec<(u64, Head, Signature)>,
+}
+
+/// One side of a split log: the author's head at the op where the logs part, and the
+/// ops after it up to the nearest op the author signed (at most [`CHECKPOINT`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fork {
+    /// The head at the op where the logs part.
+    pub head: Head,
+    /// `(lamport, payload)` of the ops after it, up to the signed one.
+    pub ops: Vec<(u64, Vec<u8>)>,
+    /// The author's signature over the head after the last of `ops`.
+    pub signature: Signature,
+}
+
+impl Fork {
+    /// True if the author signed where this side leads from op `seq`.
+    fn verify(&self, author: &AuthorKey, session: &SessionId, seq: u64) -> bool {
+        if self.ops.len() > CHECKPOINT as usize {
+            return false;
+        }
+        let mut head = self.head;
+        let mut at = seq;
+        for (lamport, payload) in &self.ops {
+            let Some(next) = at.checked_add(1) else {
+                return false;
+            };
+            at = next;
+            head = head.next(at, *lamport, payload);
+        }
+        self.signature.verify(author, session, at, &head)
+    }
+}
+
+/// Proof that an author signed two different logs: at op `seq` their heads differ, and
+/// the author signed where each leads. Anyone with the session id can check it, so it
+/// travels the tree like a revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The author.
+    pub author: AuthorKey,
+    /// The op where the logs part.
+    pub seq: u64,
+    /// One log (the one with the smaller head at `seq`).
+    pub first: Fork,
+    /// The other.
+    pub second: Fork,
+}
+
+impl Evidence {
+    /// Evidence from two sides, in canonical order; `None` unless their heads differ
+    /// and both verify.
+    pub fn new(
+        session: &SessionId,
+        author: AuthorKey,
+        seq: u64,
+        one: Fork,
+        other: Fork,
+    ) -> Option<Evidence> {
+        let (first, second) = if one.head <= other.head {
+            (one, other)
+        } else {
+            (other, one)
+        };
+        let evidence = Evidence {
+            author,
+            seq,
+            first,
+            second,
+        };
+        evidence.verify(session).then_some(evidence)
+    }
+
+    /// True if the heads at `seq` differ and the author signed where each leads.
+    pub fn verify(&self, session: &SessionId) -> bool {
+        self.first.head != self.second.head
+            && self.first.verify(&self.author, session, self.seq)
+            && self.second.verify(&self.author, session, self.seq)
+    }
+}
+
+/// What a node holds of one author's log: how far it is verified, its head there,
+/// and the signed heads kept for serving it on (checkpoints and ends of runs).
+#[derive(Debug, Clone)]
+pub struct AuthorLog {
+    key: AuthorKey,
+    author: NodeId,
+    seq: u64,
+    head: Head,
+    signed: BTreeMap<u64, (Head, Signature)>,
+    cut_at: Option<u64>,
+}
+
+/// The side of a split that starts at `entries[0]` (whose head is `head`) and runs to
+/// the first entry `signature_of` gives a signature for, within [`CHECKPOINT`] ops.
+fn fork_from(
+    head: Head,
+    entries: &[Entry<'_>],
+    signature_of: impl Fn(&Entry<'_>) -> Option<Signature>,
+) -> Option<Fork> {
+    let reach = entries.len().min(CHECKPOINT as usize + 1);
+    let signed = entries[..reach]
+        .iter()
+        .position(|entry| signature_of(entry).is_some())?;
+    let signature = signature_of(&entries[signed])?;
+    let ops = entries[1..=signed]
+        .iter()
+        .map(|entry| (entry.lamport, entry.payload.to_vec()))
+        .collect();
+    Some(Fork {
+        head,
+        ops,
+        signature,
+    })
+}
+
+impl AuthorLog {
+    /// An author of whom nothing is held yet.
+    pub fn new(session: &SessionId, key: AuthorKey) -> AuthorLog {
+        AuthorLog {
+            author: key.node_id(),
+            head: Head::genesis(session, &key),
+            key,
+            seq: 0,
+            signed: BTreeMap::new(),
+            cut_at: None,
+        }
+    }
+
+    /// The author's key.
+    pub fn key(&self) -> &AuthorKey {
+        &self.key
+    }
+
+    /// The author's document identity.
+    pub fn author(&self) -> NodeId {
+        self.author
+    }
+
+    /// The last op held (0 for none).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The head at [`AuthorLog::seq`].
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Where the author was proven to have split its log, if it was.
+    pub fn cut_at(&self) -> Option<u64> {
+        self.cut_at
+    }
+
+    /// The kept signature of op `seq`, if one is kept.
+    pub fn signature(&self, seq: u64) -> Option<&Signature> {
+        self.signed.get(&seq).map(|(_, signature)| signature)
+    }
+
+    /// The last op at or before `seq` whose signature is kept: where a piece of a
+    /// backlog that must not pass `seq` can end.
+    pub fn signed_at_or_before(&self, seq: u64) -> Option<u64> {
+        self.signed.range(..=seq).next_back().map(|(seq, _)| *seq)
+    }
+
+    /// Checks a run that continues the log: consecutive numbers from the next op,
+    /// bounded clocks, heads that hash to what the author signed at the run's end and
+    /// at each checkpoint. Costs one hash per op and one signature check per
+    /// checkpoint and per run; changes nothing (see [`AuthorLog::accept`]).
+    pub fn verify(&self, session: &SessionId, run: &[Entry<'_>]) -> Result<Verified, RunError> {
+        let author = self.author;
+        if let Some(seq) = self.cut_at {
+            return Err(RunError::CutOff { author, seq });
+        }
+        let first = run.first().ok_or(RunError::Empty)?;
+        let expected = self.seq.saturating_add(1);
+        if first.seq != expected {
+            return Err(RunError::Gap {
+                author,
+                expected,
+                got: first.seq,
+            });
+        }
+        let mut head = self.head;
+        let mut seq = self.seq;
+        let mut keep = Vec::new();
+        let last = run.len() - 1;
+        for (index, entry) in run.iter().enumerate() {
+            if Some(entry.seq) != seq.checked_add(1) {
+                return Err(RunError::NotConsecutive {
+                    author,
+                    after: seq,
+                    got: entry.seq,
+                });
+            }
+            seq = entry.seq;
+            if entry.lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
+                return Err(RunError::ClockJump {
+                    author,
+                    seq,
+                    lamport: entry.lamport,
+                });
+            }
+            head = head.next(seq, entry.lamport, entry.payload);
+            if index == last || seq.is_multiple_of(CHECKPOINT) {
+                let signature = entry.signature.ok_or(RunError::Unsigned { author, seq })?;
+                if !signature.verify(&self.key, session, seq, &head) {
+                    return Err(RunError::BadSignature { author, seq });
+                }
+                keep.push((seq, head, *signature));
+            }
+        }
+        Ok(Verified { seq, head, keep })
+    }
+
+    /// Takes a run [`AuthorLog::verify`] passed (against this log, unchanged since).
+    pub fn accept(&mut self, verified: Verified) {
+        if verified.seq <= self.seq {
+            return;
+        }
+        self.seq = verified.seq;
+        self.head = verified.head;
+        for (seq, head, signature) in verified.keep {
+            self.signed.insert(seq, (head, signature));
+        }
+    }
+
+    /// Keeps the signed head of an op this node made itself (its own log grows
+    /// through [`Signer`], not through runs it receives).
+    pub fn keep_own(&mut self, seq: u64, head: Head, signature: Signature) {
+        if seq == self.seq.saturating_add(1) {
+            self.seq = seq;
+            self.head = head;
+        }
+        self.signed.insert(seq, (head, signature));
+    }
+
+    /// The ops of its own this node needs to judge a run `first..=last` of ops it
+    /// already holds: from just after the last kept head before `first` to the first
+    /// kept signature at or after `last` (or its last op). At most
+    /// [`CHECKPOINT`] ops more than the run.
+    pub fn needed_to_judge(&self, first: u64, last: u64) -> (u64, u64) {
+        let from = self
+            .signed
+            .range(..first)
+            .next_back()
+            .map_or(1, |(seq, _)| seq.saturating_add(1));
+        let to = self
+            .signed
+            .range(last..)
+            .next()
+            .map_or(self.seq, |(seq, _)| *seq);
+        (from, to.min(self.seq))
+    }
+
+    /// Judges a run of this author's ops (`theirs`) against the ops this node holds
+    /// (`ours`, as [`AuthorLog::needed_to_judge`] names them). Where the two logs part,
+    /// and both sides are signed within [`CHECKPOINT`] ops after, that is
+    /// [`Evidence`]. `None` if they agree wherever both reach, or nothing proves they
+    /// do not (then the run is judged as new ops by [`AuthorLog::verify`]).
+    pub fn conflict(
+        &self,
+        session: &SessionId,
+        theirs: &[Entry<'_>],
+        ours: &[Entry<'_>],
+    ) -> Option<Evidence> {
+        let ours_from = ours.first()?.seq;
+        let before = ours_from.checked_sub(1)?;
+        let start = if before == 0 {
+            Head::genesis(session, &self.key)
+        } else {
+            self.signed.get(&before)?.0
+        };
+        let mut our_heads = Vec::with_capacity(ours.len());
+        let mut head = start;
+        for (index, entry) in ours.iter().enumerate() {
+            if entry.seq != ours_from.checked_add(index as u64)? {
+                return None;
+            }
+            head = head.next(entry.seq, entry.lamport, entry.payload);
+            our_heads.push(head);
+        }
+        let our_head = |seq: u64| -> Option<Head> {
+            if seq == before {
+                return Some(start);
+            }
+            let index = usize::try_from(seq.checked_sub(ours_from)?).ok()?;
+            our_heads.get(index).copied()
+        };
+        let their_from = theirs.first()?.seq;
+        let mut their_head = our_head(their_from.checked_sub(1)?)?;
+        for (index, entry) in theirs.iter().enumerate() {
+            if entry.seq != their_from.checked_add(index as u64)? {
+                return None;
+            }
+            their_head = their_head.next(entry.seq, entry.lamport, entry.payload);
+            let ours_here = our_head(entry.seq)?;
+            if ours_here == their_head {
+                continue;
+            }
+            let seq = entry.seq;
+            let their_fork = fork_from(their_head, &theirs[index..], |entry| {
+                entry.signature.copied()
+            })?;
+            let our_index = usize::try_from(seq.checked_sub(ours_from)?).ok()?;
+            let our_fork = fork_from(ours_here, &ours[our_index..], |entry| {
+                self.signed.get(&entry.seq).map(|(_, signature)| *signature)
+            })?;
+            return Evidence::new(session, self.key, seq, their_fork, our_fork);
+        }
+        None
+    }
+
+    /// Takes evidence against this author if it verifies: nothing from `evidence.seq`
+    /// on is taken any more. The earliest evidence wins, so every node that learns of
+    /// the same evidence ends at the same point. False if it does not verify or names
+    /// another author.
+    pub fn cut(&mut self, session: &SessionId, evidence: &Evidence) -> bool {
+        if evidence.author != self.key || !evidence.verify(session) {
+            return false;
+        }
+        self.cut_at = Some(self.cut_at.map_or(evidence.seq, |at| at.min(evidence.seq)));
+        true
+    }
+}
+
+/// An author's own side: extends its chain and signs each op it makes.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    session: SessionId,
+    key: AuthorKey,
+    seq: u64,
+    head: Head,
+}
+
+/// Why an op could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The op is not the next of the author's log.
+    #[error("op {got} is not the next of this author's log (that is {expected})")]
+    OutOfTurn {
+        /// The next number.
+        expected: u64,
+        /// The number given.
+        got: u64,
+    },
+    /// The clock runs further ahead than the op's number allows.
+    #[error("op {seq}'s clock {lamport} runs more than {LAMPORT_PER_SEQ} per op ahead")]
+    ClockJump {
+        /// The op.
+        seq: u64,
+        /// Its clock.
+        lamport: u64,
+    },
+}
+
+impl Signer {
+    /// An author's log that continues after op `seq` with head `head` (`0` and
+    /// [`Head::genesis`] for a new one).
+    pub fn new(session: SessionId, key: AuthorKey, seq: u64, head: Head) -> Signer {
+        Signer {
+            session,
+            key,
+            seq,
+            head,
+        }
+    }
+
+    /// A new author's log.
+    pub fn fresh(session: SessionId, key: AuthorKey) -> Signer {
+        let head = Head::genesis(&session, &key);
+        Signer::new(session, key, 0, head)
+    }
+
+    /// The last op signed.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The head after the last op signed.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Extends the log with op `seq` and signs its head.
+    pub fn sign(
+        &mut self,
+        key: &Ed25519KeyPair,
+        seq: u64,
+        lamport: u64,
+        payload: &[u8],
+    ) -> Result<(Head, Signature), SignError> {
+        let expected = self.seq.saturating_add(1);
+        if seq != expected {
+            return Err(SignError::OutOfTurn { expected, got: seq });
+        }
+        if lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
+            return Err(SignError::ClockJump { seq, lamport });
+        }
+        let head = self.head.next(seq, lamport, payload);
+        let signature = Signature::sign(key, &self.session, seq, &head);
+        self.seq = seq;
+        self.head = head;
+        Ok((head, signature))
+    }
+
+    /// The author's key.
+    pub fn key(&self) -> &AuthorKey {
+        &self.key
+    }
+}

@@ -1,0 +1,341 @@
+//! Signed, hash-chained author logs: what verifies, what is refused, what is proof.
+
+use canopy_protocol::*;
+use proptest::prelude::*;
+use ring::signature::Ed25519KeyPair;
+
+use super::key;
+
+/// An author's log as it travels: `(seq, lamport, payload, signature)` per op.
+struct Log {
+    key: Ed25519KeyPair,
+    author: AuthorKey,
+    session: SessionId,
+    ops: Vec<(u64, u64, Vec<u8>, Signature)>,
+}
+
+impl Log {
+    fn new(session: SessionId) -> Log {
+        let key = key();
+        let author = AuthorKey(public_key(&key));
+        Log {
+            key,
+            author,
+            session,
+            ops: Vec::new(),
+        }
+    }
+
+    /// `count` ops, payload `salt, n`, each signed.
+    fn write(session: SessionId, count: u64, salt: u8) -> Log {
+        let mut log = Log::new(session);
+        log.extend(count, salt);
+        log
+    }
+
+    fn extend(&mut self, count: u64, salt: u8) {
+        let mut signer = match self.ops.last() {
+            None => Signer::fresh(self.session, self.author),
+            Some(_) => {
+                let mut head = Head::genesis(&self.session, &self.author);
+                for (seq, lamport, payload, _) in &self.ops {
+                    head = head.next(*seq, *lamport, payload);
+                }
+                Signer::new(self.session, self.author, self.ops.len() as u64, head)
+            }
+        };
+        for _ in 0..count {
+            let seq = signer.seq() + 1;
+            let payload = vec![salt, seq as u8, (seq >> 8) as u8];
+            let (_, signature) = signer.sign(&self.key, seq, seq * 3, &payload).unwrap();
+            self.ops.push((seq, seq * 3, payload, signature));
+        }
+    }
+
+    /// Entries for ops `from..=to` (1-based), each with its signature.
+    fn entries(&self, from: u64, to: u64) -> Vec<Entry<'_>> {
+        self.ops[(from - 1) as usize..to as usize]
+            .iter()
+            .map(|(seq, lamport, payload, signature)| Entry {
+                seq: *seq,
+                lamport: *lamport,
+                payload,
+                signature: Some(signature),
+            })
+            .collect()
+    }
+}
+
+fn session() -> SessionId {
+    SessionId(*b"a session id of thirty-two bytes")
+}
+
+#[test]
+fn an_author_is_named_by_its_key() {
+    let a = AuthorKey(public_key(&key()));
+    let b = AuthorKey(public_key(&key()));
+    assert_ne!(a.node_id(), b.node_id());
+    assert_eq!(a.node_id(), AuthorKey(a.0).node_id());
+    assert_ne!(a.node_id().0, 0, "0 names the first page");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// However a log is cut into runs, it verifies to the same end, and what is kept
+    /// is each run's end and every checkpoint, so it can be served on in pieces.
+    #[test]
+    fn a_signed_log_verifies_in_any_runs(count in 1u64..600, cuts in prop::collection::vec(1u64..600, 0..6)) {
+        let log = Log::write(session(), count, 1);
+        let mut ends: Vec<u64> = cuts.into_iter().filter(|c| *c < count).collect();
+        ends.push(count);
+        ends.sort_unstable();
+        ends.dedup();
+        let mut held = AuthorLog::new(&session(), log.author);
+        let mut from = 1;
+        for end in &ends {
+            let verified = held.verify(&session(), &log.entries(from, *end)).unwrap();
+            held.accept(verified);
+            from = end + 1;
+        }
+        prop_assert_eq!(held.seq(), count);
+        let whole = AuthorLog::new(&session(), log.author)
+            .verify(&session(), &log.entries(1, count))
+            .unwrap();
+        prop_assert_eq!(held.head(), whole.head);
+        for seq in 1..=count {
+            let kept = held.signature(seq).is_some();
+            prop_assert_eq!(kept, ends.contains(&seq) || seq.is_multiple_of(CHECKPOINT), "op {}", seq);
+        }
+        // Every piece a holder serves ends at a kept signature and verifies again.
+        let mut next = AuthorLog::new(&session(), log.author);
+        let mut from = 1;
+        while from <= count {
+            let to = held.signed_at_or_before((from + 99).min(count)).filter(|to| *to >= from)
+                .unwrap_or(count);
+            let piece: Vec<Entry<'_>> = log.entries(from, to).into_iter().map(|mut entry| {
+                entry.signature = held.signature(entry.seq);
+                entry
+            }).collect();
+            let verified = next.verify(&session(), &piece).unwrap();
+            next.accept(verified);
+            from = to + 1;
+        }
+        prop_assert_eq!(next.head(), held.head());
+    }
+
+    /// Changing any op of a run — its number, clock or any byte of its action — makes
+    /// the run fail.
+    #[test]
+    fn a_changed_op_is_refused(count in 1u64..40, which in 0usize..40, field in 0u8..3, byte in 0usize..3, xor in 1u8..=255) {
+        let log = Log::write(session(), count, 2);
+        let which = which % count as usize;
+        let held = AuthorLog::new(&session(), log.author);
+        let mut payloads: Vec<Vec<u8>> = log.ops.iter().map(|op| op.2.clone()).collect();
+        let mut entries = log.entries(1, count);
+        match field {
+            0 => entries[which].seq ^= u64::from(xor),
+            1 => entries[which].lamport ^= u64::from(xor),
+            _ => payloads[which][byte] ^= xor,
+        }
+        for (entry, payload) in entries.iter_mut().zip(&payloads) {
+            entry.payload = payload;
+        }
+        prop_assert!(held.verify(&session(), &entries).is_err());
+    }
+}
+
+#[test]
+fn ops_signed_by_another_key_or_for_another_session_are_refused() {
+    let log = Log::write(session(), 5, 3);
+    let impostor = Log::write(session(), 5, 3);
+    let held = AuthorLog::new(&session(), log.author);
+    assert!(matches!(
+        held.verify(&session(), &impostor.entries(1, 5)),
+        Err(RunError::BadSignature { seq: 5, .. })
+    ));
+    // The same log replayed into another session.
+    let elsewhere = SessionId([9; 32]);
+    assert!(matches!(
+        AuthorLog::new(&elsewhere, log.author).verify(&elsewhere, &log.entries(1, 5)),
+        Err(RunError::BadSignature { .. })
+    ));
+    assert!(held.verify(&session(), &log.entries(1, 5)).is_ok());
+}
+
+#[test]
+fn numbers_are_consecutive_from_what_is_held() {
+    let log = Log::write(session(), 10, 4);
+    let mut held = AuthorLog::new(&session(), log.author);
+    assert_eq!(
+        held.verify(&session(), &log.entries(3, 5)),
+        Err(RunError::Gap {
+            author: log.author.node_id(),
+            expected: 1,
+            got: 3
+        })
+    );
+    let mut skipping = log.entries(1, 5);
+    skipping.remove(2);
+    assert!(matches!(
+        held.verify(&session(), &skipping),
+        Err(RunError::NotConsecutive {
+            after: 2,
+            got: 4,
+            ..
+        })
+    ));
+    assert_eq!(held.verify(&session(), &[]), Err(RunError::Empty));
+    held.accept(held.verify(&session(), &log.entries(1, 5)).unwrap());
+    assert!(held.verify(&session(), &log.entries(6, 10)).is_ok());
+    assert!(matches!(
+        held.verify(&session(), &log.entries(5, 10)),
+        Err(RunError::Gap { expected: 6, .. })
+    ));
+}
+
+#[test]
+fn a_run_ends_and_passes_checkpoints_signed() {
+    let log = Log::write(session(), CHECKPOINT + 3, 5);
+    let held = AuthorLog::new(&session(), log.author);
+    let mut unsigned_end = log.entries(1, 4);
+    unsigned_end[3].signature = None;
+    assert!(matches!(
+        held.verify(&session(), &unsigned_end),
+        Err(RunError::Unsigned { seq: 4, .. })
+    ));
+    // Signatures inside a run are not needed, except at checkpoints.
+    let mut entries = log.entries(1, CHECKPOINT + 3);
+    for entry in &mut entries[..CHECKPOINT as usize + 2] {
+        entry.signature = None;
+    }
+    assert_eq!(
+        held.verify(&session(), &entries),
+        Err(RunError::Unsigned {
+            author: log.author.node_id(),
+            seq: CHECKPOINT
+        })
+    );
+    let mut entries = log.entries(1, CHECKPOINT + 3);
+    for entry in &mut entries[..CHECKPOINT as usize - 1] {
+        entry.signature = None;
+    }
+    assert!(held.verify(&session(), &entries).is_ok());
+}
+
+#[test]
+fn clocks_cannot_run_far_ahead_of_numbers() {
+    let key = key();
+    let author = AuthorKey(public_key(&key));
+    let mut signer = Signer::fresh(session(), author);
+    assert!(matches!(
+        signer.sign(&key, 1, u64::MAX - 1, b"x"),
+        Err(SignError::ClockJump { .. })
+    ));
+    assert!(matches!(
+        signer.sign(&key, 2, 1, b"x"),
+        Err(SignError::OutOfTurn {
+            expected: 1,
+            got: 2
+        })
+    ));
+    let (head, signature) = signer.sign(&key, 1, LAMPORT_PER_SEQ, b"x").unwrap();
+    let held = AuthorLog::new(&session(), author);
+    let at_the_bound = Entry {
+        seq: 1,
+        lamport: LAMPORT_PER_SEQ,
+        payload: b"x",
+        signature: Some(&signature),
+    };
+    assert_eq!(held.verify(&session(), &[at_the_bound]).unwrap().head, head);
+    // Past it: refused before any signature is checked.
+    let ahead = Entry {
+        lamport: LAMPORT_PER_SEQ + 1,
+        ..at_the_bound
+    };
+    assert!(matches!(
+        held.verify(&session(), &[ahead]),
+        Err(RunError::ClockJump { seq: 1, .. })
+    ));
+}
+
+#[test]
+fn two_signed_logs_from_one_author_are_evidence_that_cuts_it_off() {
+    // The author signs 10 ops, then a second version of ops 6..=10.
+    let mut honest = Log::write(session(), 5, 6);
+    let mut split = Log {
+        key: Ed25519KeyPair::from_pkcs8(
+            Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap()
+                .as_ref(),
+        )
+        .unwrap(),
+        author: honest.author,
+        session: honest.session,
+        ops: honest.ops.clone(),
+    };
+    std::mem::swap(&mut split.key, &mut honest.key);
+    // Both logs now share the first five ops and the author's key.
+    split.extend(5, 7);
+    std::mem::swap(&mut split.key, &mut honest.key);
+    honest.extend(5, 8);
+
+    let mut a = AuthorLog::new(&session(), honest.author);
+    a.accept(a.verify(&session(), &honest.entries(1, 10)).unwrap());
+    let mut b = AuthorLog::new(&session(), honest.author);
+    b.accept(b.verify(&session(), &split.entries(1, 10)).unwrap());
+    // A holds the first log, signed at its end only; the second arrives signed at its
+    // end only too: A judges it with its own ops since the last head it kept.
+    assert_eq!(a.needed_to_judge(6, 10), (1, 10));
+    let mut theirs = split.entries(6, 10);
+    for entry in &mut theirs[..4] {
+        entry.signature = None;
+    }
+    let found_by_a = a
+        .conflict(&session(), &theirs, &honest.entries(1, 10))
+        .unwrap();
+    assert_eq!(found_by_a.seq, 6);
+    assert!(found_by_a.verify(&session()));
+    assert!(!found_by_a.verify(&SessionId([1; 32])));
+    let found_by_b = b
+        .conflict(&session(), &honest.entries(6, 10), &split.entries(1, 10))
+        .unwrap();
+    assert_eq!(found_by_b.seq, 6);
+    assert!(found_by_b.verify(&session()));
+    // The same ops again are no conflict.
+    assert_eq!(
+        a.conflict(&session(), &honest.entries(6, 10), &honest.entries(1, 10)),
+        None
+    );
+    // Evidence cannot be made of one log twice, nor forged by moving a signature.
+    let one = found_by_a.first.clone();
+    assert_eq!(
+        Evidence::new(&session(), honest.author, 6, one.clone(), one),
+        None
+    );
+    let mut forged = found_by_a.clone();
+    forged.second.signature = forged.first.signature;
+    assert!(!forged.verify(&session()));
+    let mut forged = found_by_a.clone();
+    forged.seq = 5;
+    assert!(!forged.verify(&session()));
+
+    // Once cut off, nothing more of the author is taken; evidence that does not
+    // verify cuts nothing; the earliest cut holds.
+    let made_up = Evidence {
+        seq: 3,
+        ..found_by_a.clone()
+    };
+    assert!(!a.cut(&session(), &made_up));
+    assert_eq!(a.cut_at(), None);
+    assert!(a.cut(&session(), &found_by_a));
+    assert!(a.cut(&session(), &found_by_b));
+    assert_eq!(a.cut_at(), Some(6));
+    honest.extend(1, 8);
+    assert!(matches!(
+        a.verify(&session(), &honest.entries(11, 11)),
+        Err(RunError::CutOff { seq: 6, .. })
+    ));
+    let stranger = Log::write(session(), 1, 9);
+    assert!(!AuthorLog::new(&session(), stranger.author).cut(&session(), &found_by_a));
+}
