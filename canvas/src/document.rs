@@ -704,7 +704,7 @@ impl Document {
     // ------------------------------------------------------------------ local edits
 
     /// Makes an op as the local node, applies it, and returns it for sending.
-    fn author(&mut self, action: Action) -> Result<Op, OpError> {
+    pub(crate) fn author(&mut self, action: Action) -> Result<Op, OpError> {
         let seq = self
             .log
             .get(&self.local)

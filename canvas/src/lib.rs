@@ -46,6 +46,7 @@ mod history;
 mod ids;
 mod op;
 mod raster;
+mod reauthor;
 mod render;
 pub mod smooth;
 mod version;
@@ -56,6 +57,7 @@ pub use export::{export_pdf, export_png, export_svg, PDF_POINTS_PER_UNIT};
 pub use ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 pub use op::{Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, HIGHLIGHTER_ALPHA};
 pub use raster::draw_strokes;
+pub use reauthor::Reauthor;
 pub use render::{encode_png, new_pixmap, render_band, render_page, RenderError, View, MAX_SIDE};
 pub use version::VersionVector;
 

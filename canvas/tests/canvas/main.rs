@@ -5,6 +5,7 @@
 mod bounds;
 mod convergence;
 mod exports;
+mod import;
 mod rendering;
 mod undo;
 mod util;
