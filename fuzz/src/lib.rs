@@ -121,8 +121,28 @@ pub fn ops(data: &[u8]) {
             },
             lamport: if len % 5 == 0 { u64::MAX - 1 } else { seq },
             payload: payload.to_vec(),
+            signature: (len % 2 == 0).then_some(canopy_protocol::Signature {
+                r: [len; 32],
+                s: [len; 32],
+            }),
         });
     }
+    // Checking them as an author's run (and against a log held) never panics.
+    let session = canopy_protocol::SessionId([7; 32]);
+    let mut log = canopy_protocol::AuthorLog::new(&session, canopy_protocol::AuthorKey([9; 32]));
+    let entries: Vec<canopy_protocol::Entry<'_>> = wire_ops
+        .iter()
+        .map(|w| canopy_protocol::Entry {
+            seq: w.id.seq,
+            lamport: w.lamport,
+            payload: &w.payload,
+            signature: w.signature.as_ref(),
+        })
+        .collect();
+    if let Ok(verified) = log.verify(&session, &entries) {
+        log.accept(verified);
+    }
+    let _ = log.conflict(&session, &entries, &entries);
     apply_all(wire_ops.iter().filter_map(|w| w.to_op().ok()));
 }
 

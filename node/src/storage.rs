@@ -503,6 +503,7 @@ impl Store {
                         },
                         lamport: row.get::<_, i64>(2).map_err(sqlite(&path))? as u64,
                         payload: row.get(3).map_err(sqlite(&path))?,
+                        signature: None,
                     };
                     chunk.push((wire.id, wire.to_op().map_err(|e| e.to_string())));
                     if chunk.len() == CHUNK
@@ -704,6 +705,7 @@ fn timed_op(row: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, WireOp)> {
             },
             lamport: row.get::<_, i64>(2)? as u64,
             payload: row.get(4)?,
+            signature: None,
         },
     ))
 }
@@ -803,6 +805,7 @@ mod tests {
             },
             lamport: seq,
             payload: vec![seq as u8],
+            signature: None,
         };
         // Several ops per millisecond, ids from both ends of the u64 range.
         let batch: Vec<(u64, WireOp)> = (1..=50u64)

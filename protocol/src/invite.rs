@@ -229,6 +229,14 @@ impl Authority {
         Ok((role, expires))
     }
 
+    /// Checks the chain as an author's: returns the key it ends at and the role it
+    /// confers. Expiry is not checked: ops an author made while it held the role stay
+    /// its ops (an invite that lapses closes links, not the past).
+    pub fn author(&self, session: &SessionId) -> Result<([u8; 32], Role), InviteError> {
+        let (key, role, _) = walk(session, &self.chain, 0)?;
+        Ok((key, role))
+    }
+
     /// The role this chain confers (without checking signatures: for display).
     pub fn role(&self) -> Role {
         self.chain.last().map_or(Role::Viewer, |g| g.role)

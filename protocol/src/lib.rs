@@ -35,6 +35,8 @@ pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};
 pub use join_url::{HostUrl, HostUrlError, JoinUrl, UrlError, DEFAULT_PORT};
-pub use message::{Ancestor, Hello, Message, Refusal, Welcome, WireOp, ALPN, PROTOCOL_VERSION};
+pub use message::{
+    encode_action, Ancestor, Hello, Message, Refusal, Welcome, WireOp, ALPN, PROTOCOL_VERSION,
+};
 pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};
 pub use revocation::{BadGrantId, GrantId, Revocation, Revocations};

@@ -9,11 +9,12 @@
 use canopy_canvas::{Action, NodeId, Op, OpId, VersionVector};
 use serde::{Deserialize, Serialize};
 
+use crate::authorship::Signature;
 use crate::ids::SessionId;
 use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The ALPN protocol id of Canopy links.
 pub const ALPN: &[u8] = b"canopy/1";
@@ -141,18 +142,22 @@ pub struct WireOp {
     pub id: OpId,
     /// Its Lamport clock.
     pub lamport: u64,
-    /// bincode of the [`Action`].
+    /// bincode of the [`Action`], exactly as its author signed it.
     pub payload: Vec<u8>,
+    /// The author's signature over the op's head in its log (see
+    /// [`crate::AuthorLog`]): on every op as it is made and at checkpoints; a run of
+    /// an author's ops needs one at its end.
+    pub signature: Option<Signature>,
 }
 
 impl WireOp {
-    /// Wraps a document op for the wire.
+    /// Wraps a document op for the wire, unsigned.
     pub fn from_op(op: &Op) -> WireOp {
         WireOp {
             id: op.id,
             lamport: op.lamport,
-            payload: bincode::serde::encode_to_vec(&op.action, bincode::config::standard())
-                .unwrap_or_default(),
+            payload: encode_action(&op.action),
+            signature: None,
         }
     }
 
@@ -167,12 +172,24 @@ impl WireOp {
                 "trailing bytes after the action".into(),
             ));
         }
+        // Signatures cover these bytes and backlogs are rebuilt from decoded ops, so
+        // only the one encoding of an action is taken.
+        if encode_action(&action) != self.payload {
+            return Err(crate::frame::FrameError::Decode(
+                "the action is not in its canonical encoding".into(),
+            ));
+        }
         Ok(Op {
             id: self.id,
             lamport: self.lamport,
             action,
         })
     }
+}
+
+/// The one encoding of an action: what authors sign and payloads carry.
+pub fn encode_action(action: &Action) -> Vec<u8> {
+    bincode::serde::encode_to_vec(action, bincode::config::standard()).unwrap_or_default()
 }
 
 /// Everything that travels on a link's ordered stream.
@@ -202,4 +219,8 @@ pub enum Message {
     },
     /// A grant revoked by the session key, passed on to every link.
     Revoke(crate::revocation::Revocation),
+    /// Authors' authorities (grant chains from the session key to their keys): sent
+    /// before their ops, so every node checks an op's author is an editor, whatever
+    /// link it came by.
+    Authors(Vec<Authority>),
 }

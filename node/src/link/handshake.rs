@@ -207,5 +207,6 @@ pub(crate) fn message_kind(message: &Message) -> &'static str {
         Message::CreateSession { .. } => "a session request",
         Message::Created { .. } => "a session answer",
         Message::Revoke(_) => "a revocation",
+        Message::Authors(_) => "authors",
     }
 }
