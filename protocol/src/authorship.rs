@@ -226,6 +226,32 @@ pub struct Verified {
     pub head: Head,
     /// The signed heads to keep: the run's end and its checkpoints.
     pub keep: Vec<(u64, Head, Signature)>,
+    /// The head after each op of the run, in order.
+    pub heads: Vec<Head>,
+}
+
+impl Verified {
+    /// The head after op `seq`, if the run holds it.
+    pub fn head_at(&self, seq: u64) -> Option<Head> {
+        let first = self
+            .seq
+            .checked_sub(self.heads.len() as u64)?
+            .checked_add(1)?;
+        let index = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.heads.get(index).copied()
+    }
+
+    /// The run cut after op `seq` (what is kept of it, too); `None` if `seq` is not
+    /// in the run.
+    pub fn up_to(mut self, seq: u64) -> Option<Verified> {
+        let head = self.head_at(seq)?;
+        let first = self.seq + 1 - self.heads.len() as u64;
+        self.heads.truncate(usize::try_from(seq - first + 1).ok()?);
+        self.keep.retain(|(kept, _, _)| *kept <= seq);
+        self.seq = seq;
+        self.head = head;
+        Some(self)
+    }
 }
 
 /// One side of a split log: the author's head at the op where the logs part, and the
@@ -318,6 +344,64 @@ pub struct AuthorLog {
     cut_at: Option<u64>,
 }
 
+/// Checks a run of `key`'s ops that continues its log after op `seq` (head `head`):
+/// what [`AuthorLog::verify`] does, for a caller that holds only where the log stands.
+pub fn verify_run(
+    session: &SessionId,
+    key: &AuthorKey,
+    seq: u64,
+    head: Head,
+    run: &[Entry<'_>],
+) -> Result<Verified, RunError> {
+    let author = key.node_id();
+    let first = run.first().ok_or(RunError::Empty)?;
+    let expected = seq.saturating_add(1);
+    if first.seq != expected {
+        return Err(RunError::Gap {
+            author,
+            expected,
+            got: first.seq,
+        });
+    }
+    let mut head = head;
+    let mut seq = seq;
+    let mut keep = Vec::new();
+    let mut heads = Vec::with_capacity(run.len());
+    let last = run.len() - 1;
+    for (index, entry) in run.iter().enumerate() {
+        if Some(entry.seq) != seq.checked_add(1) {
+            return Err(RunError::NotConsecutive {
+                author,
+                after: seq,
+                got: entry.seq,
+            });
+        }
+        seq = entry.seq;
+        if entry.lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
+            return Err(RunError::ClockJump {
+                author,
+                seq,
+                lamport: entry.lamport,
+            });
+        }
+        head = head.next(seq, entry.lamport, entry.payload);
+        heads.push(head);
+        if index == last || seq.is_multiple_of(CHECKPOINT) {
+            let signature = entry.signature.ok_or(RunError::Unsigned { author, seq })?;
+            if !signature.verify(key, session, seq, &head) {
+                return Err(RunError::BadSignature { author, seq });
+            }
+            keep.push((seq, head, *signature));
+        }
+    }
+    Ok(Verified {
+        seq,
+        head,
+        keep,
+        heads,
+    })
+}
+
 /// The side of a split that starts at `entries[0]` (whose head is `head`) and runs to
 /// the first entry `signature_of` gives a signature for, within [`CHECKPOINT`] ops.
 fn fork_from(
@@ -379,6 +463,14 @@ impl AuthorLog {
         self.cut_at
     }
 
+    /// The head of op `seq`, if its signed head is kept (or it is the last held).
+    pub fn signed_head(&self, seq: u64) -> Option<Head> {
+        if seq == self.seq {
+            return Some(self.head);
+        }
+        self.signed.get(&seq).map(|(head, _)| *head)
+    }
+
     /// The kept signature of op `seq`, if one is kept.
     pub fn signature(&self, seq: u64) -> Option<&Signature> {
         self.signed.get(&seq).map(|(_, signature)| signature)
@@ -395,71 +487,31 @@ impl AuthorLog {
     /// at each checkpoint. Costs one hash per op and one signature check per
     /// checkpoint and per run; changes nothing (see [`AuthorLog::accept`]).
     pub fn verify(&self, session: &SessionId, run: &[Entry<'_>]) -> Result<Verified, RunError> {
-        let author = self.author;
         if let Some(seq) = self.cut_at {
-            return Err(RunError::CutOff { author, seq });
-        }
-        let first = run.first().ok_or(RunError::Empty)?;
-        let expected = self.seq.saturating_add(1);
-        if first.seq != expected {
-            return Err(RunError::Gap {
-                author,
-                expected,
-                got: first.seq,
+            return Err(RunError::CutOff {
+                author: self.author,
+                seq,
             });
         }
-        let mut head = self.head;
-        let mut seq = self.seq;
-        let mut keep = Vec::new();
-        let last = run.len() - 1;
-        for (index, entry) in run.iter().enumerate() {
-            if Some(entry.seq) != seq.checked_add(1) {
-                return Err(RunError::NotConsecutive {
-                    author,
-                    after: seq,
-                    got: entry.seq,
-                });
-            }
-            seq = entry.seq;
-            if entry.lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
-                return Err(RunError::ClockJump {
-                    author,
-                    seq,
-                    lamport: entry.lamport,
-                });
-            }
-            head = head.next(seq, entry.lamport, entry.payload);
-            if index == last || seq.is_multiple_of(CHECKPOINT) {
-                let signature = entry.signature.ok_or(RunError::Unsigned { author, seq })?;
-                if !signature.verify(&self.key, session, seq, &head) {
-                    return Err(RunError::BadSignature { author, seq });
-                }
-                keep.push((seq, head, *signature));
-            }
-        }
-        Ok(Verified { seq, head, keep })
+        verify_run(session, &self.key, self.seq, self.head, run)
     }
 
     /// Takes a run [`AuthorLog::verify`] passed (against this log, unchanged since).
+    /// Of the signed heads, the checkpoints and the latest end are kept: a holder can
+    /// serve the log in pieces ending at a checkpoint, the last at the end.
     pub fn accept(&mut self, verified: Verified) {
         if verified.seq <= self.seq {
             return;
+        }
+        let previous = self.seq;
+        if !previous.is_multiple_of(CHECKPOINT) {
+            self.signed.remove(&previous);
         }
         self.seq = verified.seq;
         self.head = verified.head;
         for (seq, head, signature) in verified.keep {
             self.signed.insert(seq, (head, signature));
         }
-    }
-
-    /// Keeps the signed head of an op this node made itself (its own log grows
-    /// through [`Signer`], not through runs it receives).
-    pub fn keep_own(&mut self, seq: u64, head: Head, signature: Signature) {
-        if seq == self.seq.saturating_add(1) {
-            self.seq = seq;
-            self.head = head;
-        }
-        self.signed.insert(seq, (head, signature));
     }
 
     /// The ops of its own this node needs to judge a run `first..=last` of ops it
@@ -617,6 +669,13 @@ impl Signer {
         lamport: u64,
         payload: &[u8],
     ) -> Result<(Head, Signature), SignError> {
+        let head = self.extend(seq, lamport, payload)?;
+        Ok((head, self.sign_head(key)))
+    }
+
+    /// Extends the log with op `seq` without signing it (a batch needs a signature at
+    /// its end and at checkpoints only: [`Signer::sign_head`]).
+    pub fn extend(&mut self, seq: u64, lamport: u64, payload: &[u8]) -> Result<Head, SignError> {
         let expected = self.seq.saturating_add(1);
         if seq != expected {
             return Err(SignError::OutOfTurn { expected, got: seq });
@@ -624,11 +683,46 @@ impl Signer {
         if lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
             return Err(SignError::ClockJump { seq, lamport });
         }
-        let head = self.head.next(seq, lamport, payload);
-        let signature = Signature::sign(key, &self.session, seq, &head);
+        self.head = self.head.next(seq, lamport, payload);
         self.seq = seq;
-        self.head = head;
-        Ok((head, signature))
+        Ok(self.head)
+    }
+
+    /// Extends the log with `ops` (the author's next, in order) and signs what a run
+    /// needs: the last and every checkpoint. Returns them as they travel, and what the
+    /// author's log becomes (to commit to its own [`AuthorLog`]).
+    pub fn sign_batch(
+        &mut self,
+        key: &Ed25519KeyPair,
+        ops: &[canopy_canvas::Op],
+    ) -> Result<(Vec<crate::WireOp>, Verified), SignError> {
+        let mut wires = Vec::with_capacity(ops.len());
+        let mut keep = Vec::new();
+        let mut heads = Vec::with_capacity(ops.len());
+        let last = ops.len().saturating_sub(1);
+        for (index, op) in ops.iter().enumerate() {
+            let mut wire = crate::WireOp::from_op(op);
+            let head = self.extend(op.id.seq, op.lamport, &wire.payload)?;
+            heads.push(head);
+            if index == last || op.id.seq.is_multiple_of(CHECKPOINT) {
+                let signature = self.sign_head(key);
+                wire.signature = Some(signature);
+                keep.push((op.id.seq, head, signature));
+            }
+            wires.push(wire);
+        }
+        let verified = Verified {
+            seq: self.seq,
+            head: self.head,
+            keep,
+            heads,
+        };
+        Ok((wires, verified))
+    }
+
+    /// Signs the head after the last op.
+    pub fn sign_head(&self, key: &Ed25519KeyPair) -> Signature {
+        Signature::sign(key, &self.session, self.seq, &self.head)
     }
 
     /// The author's key.

@@ -242,6 +242,22 @@ impl Authority {
         self.chain.last().map_or(Role::Viewer, |g| g.role)
     }
 
+    /// The chain as files keep it (bincode).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
+    }
+
+    /// Reads a kept chain (not verified: see [`Authority::author`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Authority, InviteError> {
+        let config = bincode::config::standard().with_limit::<{ 64 * 1024 }>();
+        let (authority, used): (Authority, usize) =
+            bincode::serde::decode_from_slice(bytes, config).map_err(|_| InviteError::Malformed)?;
+        if used != bytes.len() {
+            return Err(InviteError::Malformed);
+        }
+        Ok(authority)
+    }
+
     /// An invite signed by `node` (the chain's last subject) for at most its own role.
     pub fn invite(
         &self,

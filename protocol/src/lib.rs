@@ -27,8 +27,8 @@ mod revocation;
 
 pub use admission::{admit, precheck, Admitted, Door};
 pub use authorship::{
-    AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError, Signature, Signer,
-    Verified, CHECKPOINT, LAMPORT_PER_SEQ,
+    verify_run, AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError, Signature,
+    Signer, Verified, CHECKPOINT, LAMPORT_PER_SEQ,
 };
 pub use datagram::{Datagram, DatagramError, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
