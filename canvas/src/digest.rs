@@ -3,6 +3,7 @@
 //! Two peers have equal digests exactly when they show the same pages in the same
 //! order with the same strokes (ids, style, points) in the same z-order. Undone,
 //! erased and cleared strokes and deleted pages do not count: they are not shown.
+//! [`Document::picture`] leaves the ids out: what a signed import keeps.
 
 use crate::document::Document;
 
@@ -22,17 +23,31 @@ impl std::fmt::Display for Digest {
 impl Document {
     /// Hashes the visible state; see the module docs for what counts.
     pub fn digest(&self) -> Digest {
+        self.hash_visible(true)
+    }
+
+    /// Hashes what is drawn, without the ids of pages and strokes: equal for a
+    /// document and its signed import (the same drawing, made again by the importer).
+    pub fn picture(&self) -> Digest {
+        self.hash_visible(false)
+    }
+
+    fn hash_visible(&self, with_ids: bool) -> Digest {
         let mut hasher = blake3::Hasher::new();
         let mut buffer: Vec<u8> = Vec::with_capacity(4096);
         for page in self.pages() {
             hasher.update(b"page");
-            hasher.update(&page.node.0.to_le_bytes());
-            hasher.update(&page.seq.to_le_bytes());
+            if with_ids {
+                hasher.update(&page.node.0.to_le_bytes());
+                hasher.update(&page.seq.to_le_bytes());
+            }
             for stroke in self.strokes(page) {
                 buffer.clear();
                 buffer.extend_from_slice(b"stroke");
-                buffer.extend_from_slice(&stroke.id().node.0.to_le_bytes());
-                buffer.extend_from_slice(&stroke.id().seq.to_le_bytes());
+                if with_ids {
+                    buffer.extend_from_slice(&stroke.id().node.0.to_le_bytes());
+                    buffer.extend_from_slice(&stroke.id().seq.to_le_bytes());
+                }
                 buffer.push(stroke.tool() as u8);
                 let c = stroke.color();
                 buffer.extend_from_slice(&[c.r, c.g, c.b, c.a]);

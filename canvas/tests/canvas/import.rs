@@ -73,6 +73,7 @@ proptest! {
             }
         }
         prop_assert_eq!(picture(&imported), picture(&original));
+        prop_assert_eq!(imported.picture(), original.picture());
         // All of it is the importer's, numbered without gaps, and replays alike.
         prop_assert!(made.iter().all(|op| op.id.node == NodeId(9)));
         for (index, op) in made.iter().enumerate() {
