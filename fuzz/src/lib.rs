@@ -218,5 +218,9 @@ pub fn files(data: &[u8]) {
                 let _ = document.strokes(page).len();
             }
         }
+        // Its authors and kept signatures, as a node resuming it takes them.
+        if let Ok(logs) = store.logs() {
+            canopy_node::session::Authors::new(store.meta.session).restore(&logs);
+        }
     }
 }

@@ -135,7 +135,13 @@ fn write_seed_corpora() {
     let host = key();
     let (session, authority) = Authority::root(&session_key, &host, 1);
     let invite = authority.invite(&session, &host, Role::Editor, Some(2_000_000_000), 9);
-    let wire: Vec<WireOp> = ops().iter().map(WireOp::from_op).collect();
+    // Signed as an author signs a batch (the last op and checkpoints carry one).
+    let (wire, _) = canopy_protocol::Signer::fresh(
+        session,
+        canopy_protocol::AuthorKey(public_key(&host)),
+    )
+    .sign_batch(&host, &ops())
+    .unwrap();
 
     // frames: a chunk size byte, then frames.
     let messages = [
@@ -155,6 +161,7 @@ fn write_seed_corpora() {
             &session,
             invite.grant_id(&session),
         )),
+        Message::Authors(vec![authority.clone()]),
     ];
     for (n, message) in messages.iter().enumerate() {
         let mut bytes = vec![7u8];
@@ -214,6 +221,7 @@ fn write_seed_corpora() {
         node: NodeId(2),
         created_ms: 1,
         title: "seed".into(),
+        signed: true,
     };
     let mut store = canopy_node::storage::Store::create(&path, &meta).unwrap();
     let batch: Vec<(u64, WireOp)> = wire.into_iter().map(|w| (10, w)).collect();

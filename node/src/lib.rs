@@ -5,6 +5,7 @@ pub mod audio;
 pub mod control;
 pub mod devices;
 pub mod identity;
+pub mod import;
 pub mod lines;
 pub mod link;
 pub mod logs;

@@ -15,6 +15,7 @@ use canopy_protocol::{
 };
 
 use crate::audio::AudioInput;
+use crate::import::{import_file, load_authors, open_session};
 use crate::link::{
     admit, answer_created, join_handshake, next_link_id, read_opening, refuse, spawn_link,
     Greeting, JoinRefused, Opening, Peer, Streams,
@@ -22,10 +23,10 @@ use crate::link::{
 use crate::metrics::Metrics;
 use crate::script::Step;
 use crate::session::{
-    fresh_node_id, split_address, DocumentInput, DoorInput, LinkUp, NodeSetup, RouterInput,
+    author_id, split_address, DocumentInput, DoorInput, LinkUp, NodeSetup, RouterInput,
     SessionPorts, SyncInput,
 };
-use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
+use crate::storage::Store;
 use crate::{control, identity, tls};
 
 /// What finding a session's ports may take (a relay loads idle sessions from disk).
@@ -213,11 +214,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         None => Vec::new(),
     };
     // Read the recording first, so a bad file is refused before anything starts.
-    // Ops from another file — a recording before its starting point, or a saved
-    // document being opened: loaded into the session's document at once (two
-    // cores), and copied into its file in the background by the store.
-    // (source, ops that arrived before, stamped when in this file)
-    let mut seek_source: Option<(Store, u64, Option<u64>)> = None;
+    // Ops from another file — a recording before its starting point, a saved document
+    // being opened, this session's file from before signed authorship — become this
+    // node's own signed ops before the session starts (`crate::import`).
+    // (source, ops that arrived before)
+    let mut imports: Vec<(Store, u64)> = Vec::new();
+    let mut audio_import: Option<crate::store::Import> = None;
     let recording = match &config.play {
         Some(play) => {
             let store = Store::open_read_only(&play.file)
@@ -239,33 +241,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 seek_ms,
             };
             if !play.from.is_zero() {
-                seek_source = Some((store, seek_ms, Some(now_ms())));
+                imports.push((store, seek_ms));
             }
             Some((recording, play.clone()))
         }
         None => None,
-    };
-    let mut seek_import: Option<crate::store::Import> = None;
-    let mut seeded = |store: &Store,
-                      source: &mut Option<(Store, u64, Option<u64>)>|
-     -> Result<canopy_canvas::Document> {
-        let own = store.document()?;
-        let Some((source, until, restamp_ms)) = source.take() else {
-            return Ok(own);
-        };
-        let mut document = source.document_as_of(until, own.local_node())?;
-        // Whatever this session's file held already (a live session resumed).
-        for op in own.ops_missing_from(&document.version_vector()) {
-            document.apply(op).map_err(|e| {
-                anyhow!("merging {} into this session: {e}", source.path().display())
-            })?;
-        }
-        seek_import = Some(crate::store::Import {
-            from: source.path().to_path_buf(),
-            until_ms: until,
-            restamp_ms,
-        });
-        Ok(document)
     };
     let identity = identity::load_or_create(&config.data)?;
     let endpoint = quinn::Endpoint::server(
@@ -277,20 +257,23 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let public_address = public_address(config.public_address.as_deref(), local);
     let control = control::bind(&config.data).await?;
     let key = Arc::new(identity.key);
+    // This node's ops are named after its key.
+    let me = author_id(&key);
 
-    let (session, authority, ancestors, joined, store, session_key) = match &config.join {
+    let (session, authority, ancestors, joined, store, document, session_key) = match &config.join {
         Some(text) => {
             let url: JoinUrl = text
                 .parse()
                 .with_context(|| format!("bad join URL {text:?}"))?;
             // Resume this session's file if there is one: the parent then sends only
-            // what is missing, and takes whatever was drawn here while apart.
-            let store = open_session(&config.data, &url.session)?;
-            let document = seeded(&store, &mut seek_source)?;
+            // what is missing, and takes whatever was drawn here while apart. (A file
+            // from before signing is set aside: the session comes from the parent.)
+            let (store, _) = open_session(&config.data, &url.session, me)?;
+            let document = store.document_as_of(u64::MAX, me)?;
             let hello = Hello {
                 protocol: PROTOCOL_VERSION,
                 session: url.session,
-                node: document.local_node(),
+                node: me,
                 node_key: public_key(&key),
                 name: canopy_protocol::bounded_name(&config.name),
                 invite: url.invite.clone(),
@@ -316,7 +299,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 Some(joined.welcome.authority.clone()),
                 ancestors,
                 Some(joined),
-                (store, document),
+                store,
+                document,
                 identity::session_key_for(&config.data, &url.session)?,
             )
         }
@@ -330,8 +314,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 None => None,
             };
             // A saved file is hosted as its own session when this node holds that
-            // session's key, otherwise as a new session (its ops keep their ids); a
-            // replay is always a session of its own; `--new` makes a new default.
+            // session's key, otherwise as a new session; a replay is always a session
+            // of its own; `--new` makes a new default.
             let session_key = match &source {
                 Some(source) => {
                     match identity::session_key_for(&config.data, &source.meta.session)? {
@@ -345,22 +329,50 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             };
             let (session, authority) =
                 Authority::root(&session_key, &key, crate::session::now_seconds());
-            let store = open_session(&config.data, &session)?;
-            if let Some(source) = source.filter(|s| s.path() != store.path()) {
-                seek_source = Some((source, u64::MAX, None));
+            let (store, unsigned) = open_session(&config.data, &session, me)?;
+            if let Some(unsigned) = unsigned {
+                let old = Store::open_read_only(&unsigned)
+                    .with_context(|| format!("opening {}", unsigned.display()))?;
+                imports.insert(0, (old, u64::MAX));
             }
-            let document = seeded(&store, &mut seek_source)?;
+            if let Some(source) = source.filter(|s| s.path() != store.path()) {
+                audio_import = Some(crate::store::Import {
+                    from: source.path().to_path_buf(),
+                    until_ms: u64::MAX,
+                });
+                imports.push((source, u64::MAX));
+            }
+            let document = store.document_as_of(u64::MAX, me)?;
             (
                 session,
                 Some(authority),
                 Vec::new(),
                 None,
-                (store, document),
+                store,
+                document,
                 Some(session_key),
             )
         }
     };
-    let (store, document) = store;
+    let (mut store, mut document) = (store, document);
+    let authors = load_authors(&store, session, authority.as_ref())?;
+    let mut reauthor = canopy_canvas::Reauthor::new();
+    for (source, until_ms) in imports {
+        let made = import_file(
+            &source,
+            until_ms,
+            &mut store,
+            &mut document,
+            &authors,
+            &key,
+            &mut reauthor,
+        )?;
+        tracing::info!(
+            from = %source.path().display(),
+            ops = made,
+            "imported as this node's own signed ops"
+        );
+    }
     tracing::info!(file = %store.path().display(), ops = document.op_count(), "session file");
 
     let graph = Graph::new("node");
@@ -390,8 +402,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         )?,
         session_key: session_key.map(Arc::new),
         file: Some(store.path().to_path_buf()),
+        authors,
+        reauthor,
     };
-    let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, seek_import)?;
+    let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, audio_import)?;
     let audio = match audio {
         Some((component, inbox, _)) => {
             crate::audio::record_into(&graph, "recorder", &component, &store_inbox)?;
@@ -481,30 +495,6 @@ async fn wait_for_signal(
         exit = document.join() => tracing::error!(?exit, "the document ended"),
         exit = store.join() => tracing::error!(?exit, "the session file cannot be written: stopping"),
     }
-}
-
-/// Opens (resuming) or creates the node's file for `session`.
-pub(crate) fn open_session(data: &std::path::Path, session: &SessionId) -> Result<Store> {
-    let path = session_file(data, session);
-    if path.exists() {
-        let store = Store::open(&path).with_context(|| format!("resuming {}", path.display()))?;
-        if store.meta.session != *session {
-            return Err(StoreError::WrongSession {
-                path,
-                found: store.meta.session.to_string(),
-                expected: session.to_string(),
-            }
-            .into());
-        }
-        return Ok(store);
-    }
-    let meta = Meta {
-        session: *session,
-        node: fresh_node_id(),
-        created_ms: now_ms(),
-        title: String::new(),
-    };
-    Ok(Store::create(&path, &meta)?)
 }
 
 /// What invites should carry: the given address, or the bound one (with the machine's

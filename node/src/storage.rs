@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use canopy_canvas::{Document, NodeId, OpId};
-use canopy_protocol::{SessionId, WireOp};
+use canopy_protocol::{Head, SessionId, Signature, WireOp};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub const APPLICATION_ID: i32 = 0x434E_5059;
 
 /// The format this build writes; older ones are migrated forward when opened.
-pub const FORMAT_VERSION: i32 = 2;
+pub const FORMAT_VERSION: i32 = 3;
 
 /// Why a file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,21 @@ pub struct Meta {
     pub created_ms: u64,
     /// A title, if given.
     pub title: String,
+    /// True if its ops are signed by their authors (format 3 on, made so); false for
+    /// a file from before signing, whose ops can only be imported.
+    pub signed: bool,
+}
+
+/// A signed head kept for an author's op: `(op, head, signature)`.
+pub type KeptSignature = (OpId, Head, Signature);
+
+/// An author's log as a file keeps it: its authority (bincode) and kept signed heads.
+#[derive(Debug, Default)]
+pub struct StoredLogs {
+    /// Authorities of the file's authors, bincode of `canopy_protocol::Authority`.
+    pub authorities: Vec<Vec<u8>>,
+    /// Signed heads kept: checkpoints and each author's last.
+    pub signed: Vec<KeptSignature>,
 }
 
 /// An open, checked `.canopy` file.
@@ -273,6 +288,7 @@ impl Store {
                      node INTEGER PRIMARY KEY, name TEXT NOT NULL,
                      first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);
                  {AUDIO_TABLE}
+                 {LOG_TABLES}
                  COMMIT;"
             ))
             .map_err(sqlite(path))?;
@@ -284,6 +300,7 @@ impl Store {
             ("node", meta.node.0.to_string()),
             ("created_ms", meta.created_ms.to_string()),
             ("title", meta.title.clone()),
+            ("signed", if meta.signed { "1" } else { "0" }.to_string()),
         ] {
             insert.execute(params![key, value]).map_err(sqlite(path))?;
         }
@@ -544,6 +561,19 @@ impl Store {
 
     /// Appends ops in one transaction (ops already stored are skipped).
     pub fn append(&mut self, batch: &[(u64, WireOp)]) -> Result<(), StoreError> {
+        self.append_log(batch, &[], &[])
+    }
+
+    /// Appends ops, the signed heads kept for them and authors' authorities, in one
+    /// transaction, so a file never holds an op past its author's last kept
+    /// signature. A signed head replaces the author's earlier one unless that one is
+    /// a checkpoint (every 256th op).
+    pub fn append_log(
+        &mut self,
+        batch: &[(u64, WireOp)],
+        signed: &[KeptSignature],
+        authors: &[(NodeId, Vec<u8>)],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let transaction = self.connection.transaction().map_err(sqlite(&path))?;
         {
@@ -563,21 +593,98 @@ impl Store {
                     ])
                     .map_err(sqlite(&path))?;
             }
+            let mut author = transaction
+                .prepare_cached("INSERT OR REPLACE INTO authors (node, authority) VALUES (?1, ?2)")
+                .map_err(sqlite(&path))?;
+            for (node, authority) in authors {
+                author
+                    .execute(params![node.0 as i64, authority])
+                    .map_err(sqlite(&path))?;
+            }
+            let mut forget = transaction
+                .prepare_cached(
+                    "DELETE FROM signatures WHERE node = ?1 AND seq < ?2 AND seq % 256 != 0",
+                )
+                .map_err(sqlite(&path))?;
+            let mut keep = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO signatures (node, seq, head, signature) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sqlite(&path))?;
+            for (op, head, signature) in signed {
+                let (node, seq) = (op.node.0 as i64, op.seq as i64);
+                forget.execute(params![node, seq]).map_err(sqlite(&path))?;
+                let mut bytes = [0u8; 64];
+                bytes[..32].copy_from_slice(&signature.r);
+                bytes[32..].copy_from_slice(&signature.s);
+                keep.execute(params![node, seq, &head.0[..], &bytes[..]])
+                    .map_err(sqlite(&path))?;
+            }
         }
         transaction.commit().map_err(sqlite(&path))
     }
 
-    /// Copies ops (and audio) from another checked `.canopy` file into this one, in
-    /// one transaction, inside SQLite (nothing is decoded): those that arrived
-    /// before `until_ms`, stamped `restamp_ms` if given (a replay's starting point is
-    /// "now"; audio is then left out), otherwise with their own times. Ops already
-    /// here are skipped.
-    pub fn import_from(
-        &mut self,
-        source: &Store,
-        until_ms: u64,
-        restamp_ms: Option<u64>,
-    ) -> Result<(), StoreError> {
+    /// The authors' authorities and the signed heads the file keeps (none in a file
+    /// from before format 3). Rows of the wrong size are reported as damage.
+    pub fn logs(&self) -> Result<StoredLogs, StoreError> {
+        let mut logs = StoredLogs::default();
+        let has_tables: i64 = self
+            .connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('authors', 'signatures')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite(&self.path))?;
+        if has_tables < 2 {
+            return Ok(logs);
+        }
+        let damaged = |what: &str| StoreError::Damaged {
+            path: self.path.clone(),
+            reason: format!("a kept signature has a {what} of the wrong size"),
+        };
+        let mut query = self
+            .connection
+            .prepare("SELECT authority FROM authors ORDER BY node")
+            .map_err(sqlite(&self.path))?;
+        let rows = query
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(sqlite(&self.path))?;
+        for row in rows {
+            logs.authorities.push(row.map_err(sqlite(&self.path))?);
+        }
+        let mut query = self
+            .connection
+            .prepare("SELECT node, seq, head, signature FROM signatures ORDER BY node, seq")
+            .map_err(sqlite(&self.path))?;
+        let mut rows = query.query([]).map_err(sqlite(&self.path))?;
+        while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
+            let node = NodeId(row.get::<_, i64>(0).map_err(sqlite(&self.path))? as u64);
+            let seq = row.get::<_, i64>(1).map_err(sqlite(&self.path))? as u64;
+            let head: Vec<u8> = row.get(2).map_err(sqlite(&self.path))?;
+            let signature: Vec<u8> = row.get(3).map_err(sqlite(&self.path))?;
+            let head: [u8; 32] = head.try_into().map_err(|_| damaged("head"))?;
+            if signature.len() != 64 {
+                return Err(damaged("signature"));
+            }
+            let mut r = [0u8; 32];
+            let mut s = [0u8; 32];
+            r.copy_from_slice(&signature[..32]);
+            s.copy_from_slice(&signature[32..]);
+            logs.signed
+                .push((OpId { node, seq }, Head(head), Signature { r, s }));
+        }
+        Ok(logs)
+    }
+
+    /// Copies the audio of another checked `.canopy` file into this one, in one
+    /// transaction, inside SQLite (nothing is decoded): packets heard before
+    /// `until_ms`, with their own times. (Its ops come in as the importer's own signed
+    /// ops, through the document.)
+    pub fn import_audio_from(&mut self, source: &Store, until_ms: u64) -> Result<(), StoreError> {
+        if !source.has_audio_table()? {
+            return Ok(());
+        }
         let path = self.path.clone();
         // A URI, read-only, so the source cannot be changed; %, ? and # escaped.
         let mut uri = String::from("file:");
@@ -591,27 +698,16 @@ impl Store {
         }
         uri.push_str("?mode=ro");
         let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
-        let stamp = restamp_ms.map(|ms| ms as i64);
-        let source_has_audio = source.has_audio_table()?;
         self.connection
             .execute("ATTACH DATABASE ?1 AS source", [&uri])
             .map_err(sqlite(&path))?;
         let copied = (|| {
             let transaction = self.connection.transaction()?;
             transaction.execute(
-                "INSERT OR IGNORE INTO ops (node, seq, lamport, arrived_ms, payload)
-                 SELECT node, seq, lamport, coalesce(?2, arrived_ms), payload
-                 FROM source.ops WHERE arrived_ms < ?1",
-                params![until, stamp],
+                "INSERT INTO audio (at_ms, packet)
+                 SELECT at_ms, packet FROM source.audio WHERE at_ms < ?1 ORDER BY at_ms",
+                params![until],
             )?;
-            // Audio keeps its times only: restamped to one instant it would be noise.
-            if source_has_audio && stamp.is_none() {
-                transaction.execute(
-                    "INSERT INTO audio (at_ms, packet)
-                     SELECT at_ms, packet FROM source.audio WHERE at_ms < ?1 ORDER BY at_ms",
-                    params![until],
-                )?;
-            }
             transaction.commit()
         })();
         let detached = self.connection.execute("DETACH DATABASE source", []);
@@ -724,7 +820,18 @@ fn configure(connection: &Connection, path: &Path) -> Result<(), StoreError> {
 const AUDIO_TABLE: &str = "CREATE TABLE audio (at_ms INTEGER NOT NULL, packet BLOB NOT NULL);
      CREATE INDEX audio_by_time ON audio (at_ms);";
 
+/// Format 3: what proves who made each op. `signatures` keeps, per author, the signed
+/// head of every 256th op and of its last op (what a node needs to serve the log on);
+/// `authors` keeps each author's authority (its grant chain from the session key).
+const LOG_TABLES: &str = "CREATE TABLE signatures (
+         node INTEGER NOT NULL, seq INTEGER NOT NULL,
+         head BLOB NOT NULL, signature BLOB NOT NULL,
+         PRIMARY KEY (node, seq)) WITHOUT ROWID;
+     CREATE TABLE authors (node INTEGER PRIMARY KEY, authority BLOB NOT NULL);";
+
 /// Brings an older format forward, in one transaction (a crash leaves the old one).
+/// A file from before format 3 gains the log tables but stays unsigned: its ops have
+/// no signatures, so it can be read and imported, not served as it is.
 fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), StoreError> {
     debug_assert!(version <= FORMAT_VERSION);
     if version < 2 {
@@ -734,6 +841,14 @@ fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), Sto
             ))
             .map_err(sqlite(path))?;
         tracing::info!(file = %path.display(), "session file migrated from format {version} to 2");
+    }
+    if version < 3 {
+        connection
+            .execute_batch(&format!(
+                "BEGIN; {LOG_TABLES} PRAGMA user_version = 3; COMMIT;"
+            ))
+            .map_err(sqlite(path))?;
+        tracing::info!(file = %path.display(), "session file migrated to format 3 (its ops stay unsigned)");
     }
     Ok(())
 }
@@ -760,6 +875,7 @@ fn read_meta(connection: &Connection, path: &Path) -> Result<Meta, StoreError> {
         ),
         created_ms: get("created_ms")?.and_then(|s| s.parse().ok()).unwrap_or(0),
         title: get("title")?.unwrap_or_default(),
+        signed: get("signed")?.as_deref() == Some("1"),
     })
 }
 
@@ -775,6 +891,7 @@ mod tests {
             node: NodeId(7),
             created_ms: 1,
             title: "t".into(),
+            signed: true,
         }
     }
 
@@ -863,11 +980,10 @@ mod tests {
         }
         store.append(&ops).unwrap();
         assert_eq!(store.document().unwrap().digest(), author.digest());
-        // Seeking: the first half copied into another file, which then loads.
-        let mut half = Store::create(&dir.path().join("half.canopy"), &meta()).unwrap();
-        half.import_from(&store, 5_000, Some(99)).unwrap();
-        assert_eq!(half.document().unwrap().stroke_count(), 5_000);
-        assert_eq!(half.first_arrival().unwrap(), Some(99));
+        // Seeking: the document as it was halfway (what a replay from there imports).
+        let half = store.document_as_of(5_000, NodeId(9)).unwrap();
+        assert_eq!(half.stroke_count(), 5_000);
+        assert_eq!(half.local_node(), NodeId(9));
         // An op whose payload does not decode: the load says which, never panics.
         store
             .connection
@@ -882,10 +998,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.canopy");
         drop(Store::create(&path, &meta()).unwrap());
-        // What format 1 was: no audio table.
+        // What format 1 was: no audio table (nor format 3's log tables or mark).
         Connection::open(&path)
             .unwrap()
-            .execute_batch("DROP TABLE audio; PRAGMA user_version = 1;")
+            .execute_batch(
+                "DROP TABLE audio; DROP TABLE signatures; DROP TABLE authors;
+                 DELETE FROM meta WHERE key = 'signed'; PRAGMA user_version = 1;",
+            )
             .unwrap();
         let version = |path: &Path| -> i32 {
             Connection::open(path)
@@ -899,8 +1018,11 @@ mod tests {
         assert_eq!(version(&path), 1, "reading changed the format");
         let mut store = Store::open(&path).unwrap();
         store.append_audio(&[(5, vec![9])]).unwrap();
-        assert_eq!(version(&path), 2);
+        assert_eq!(version(&path), FORMAT_VERSION);
         assert_eq!(store.integrity_check().unwrap(), "ok");
+        // Brought forward, but its ops stay unsigned: it can be imported, not served.
+        assert!(!store.meta.signed);
+        assert!(store.logs().unwrap().signed.is_empty());
     }
 
     #[test]

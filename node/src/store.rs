@@ -2,22 +2,25 @@
 //! session's `.canopy` file, in batched transactions so durability does not cost
 //! throughput. SQLite calls block, so each batch is written on tokio's blocking pool;
 //! the component waits for it, which gives the core backpressure when the disk is
-//! slow. Ops from another file (`store::Import`) are copied in first.
+//! slow. Audio from another file (`store::Import`) is copied in first.
 
 use anyhow::{anyhow, Result};
 use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
 use canopy_canvas::NodeId;
 use canopy_protocol::WireOp;
 
-use crate::storage::Store;
+use crate::storage::{KeptSignature, Store};
 
 /// Ops per transaction at most.
 const BATCH: usize = 20_000;
 
 /// What the store is given.
 pub enum StoreInput {
-    /// New ops and when they arrived (Unix milliseconds).
-    Ops(u64, Vec<WireOp>),
+    /// New ops, when they arrived (Unix milliseconds), and the signed heads kept for
+    /// them (written in the same transaction).
+    Ops(u64, Vec<WireOp>, Vec<KeptSignature>),
+    /// An author's authority (bincode), kept before any of its ops.
+    Author(NodeId, Vec<u8>),
     /// A frame of the node's mixed audio, as an Opus packet.
     Audio {
         /// When it was heard (Unix milliseconds, the ops' clock).
@@ -39,28 +42,26 @@ pub enum StoreInput {
 impl std::fmt::Debug for StoreInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreInput::Ops(_, ops) => write!(f, "Ops({})", ops.len()),
+            StoreInput::Ops(_, ops, _) => write!(f, "Ops({})", ops.len()),
+            StoreInput::Author(node, _) => write!(f, "Author({node})"),
             StoreInput::Audio { at_ms, .. } => write!(f, "Audio({at_ms})"),
             StoreInput::Participant { name, .. } => write!(f, "Participant({name})"),
         }
     }
 }
 
-/// Ops to copy into the file before anything else (a replay's starting point, a
-/// saved document opened): from which file, those that arrived before when, stamped
-/// when.
+/// Audio to copy into the file before anything else (a saved document opened): from
+/// which file, heard before when. Its ops come in as this node's own signed ops.
 #[derive(Debug, Clone)]
 pub struct Import {
-    /// The recording.
+    /// The file.
     pub from: std::path::PathBuf,
-    /// Ops that arrived before this (its clock).
+    /// Audio heard before this (its clock).
     pub until_ms: u64,
-    /// Their arrival time in this file (`None`: their own).
-    pub restamp_ms: Option<u64>,
 }
 
-/// Spawns `store`; returns its handle and inbox. `import` is copied in first, in
-/// the background (the core holds those ops in memory already).
+/// Spawns `store`; returns its handle and inbox. `import`'s audio is copied in first,
+/// in the background.
 pub fn spawn(
     graph: &Graph,
     name: &str,
@@ -76,7 +77,7 @@ pub fn spawn(
                 tokio::task::spawn_blocking(move || -> Result<Store> {
                     let mut store = store;
                     let source = Store::open_read_only(&import.from)?;
-                    store.import_from(&source, import.until_ms, import.restamp_ms)?;
+                    store.import_audio_from(&source, import.until_ms)?;
                     Ok(store)
                 })
                 .await??
@@ -86,13 +87,19 @@ pub fn spawn(
         let mut store = Some(store);
         while let Some(first) = inbox.recv().await {
             let mut ops: Vec<(u64, WireOp)> = Vec::new();
+            let mut signed: Vec<KeptSignature> = Vec::new();
+            let mut authors: Vec<(NodeId, Vec<u8>)> = Vec::new();
             let mut participants = Vec::new();
             let mut audio: Vec<(u64, Vec<u8>)> = Vec::new();
             let mut next = Some(first);
             // Everything already queued goes into the same transaction.
             while let Some(input) = next.take() {
                 match input {
-                    StoreInput::Ops(at, batch) => ops.extend(batch.into_iter().map(|op| (at, op))),
+                    StoreInput::Ops(at, batch, kept) => {
+                        ops.extend(batch.into_iter().map(|op| (at, op)));
+                        signed.extend(kept);
+                    }
+                    StoreInput::Author(node, authority) => authors.push((node, authority)),
                     StoreInput::Audio { at_ms, packet } => audio.push((at_ms, packet)),
                     StoreInput::Participant { node, name, at_ms } => participants.push((node, name, at_ms)),
                 }
@@ -103,7 +110,7 @@ pub fn spawn(
             }
             let mut owned = store.take().ok_or_else(|| anyhow!("the store was lost"))?;
             let (owned, result) = tokio::task::spawn_blocking(move || {
-                let result = owned.append(&ops).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
+                let result = owned.append_log(&ops, &signed, &authors).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
                     participants
                         .iter()
                         .try_for_each(|(node, name, at)| owned.saw_participant(*node, name, *at))

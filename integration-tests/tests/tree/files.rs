@@ -202,7 +202,7 @@ fn bad_files_are_refused_and_left_untouched() {
         (&truncated, "is damaged or truncated"),
         (
             &future,
-            "was written by a newer Canopy (format 99; this build reads up to 2)",
+            "was written by a newer Canopy (format 99; this build reads up to 3)",
         ),
     ];
     for (file, expected) in cases {
@@ -268,7 +268,9 @@ fn opening_someone_elses_file_hosts_it_as_a_new_session() {
         elsewhere.path().to_path_buf(),
     );
     let status = b.status();
-    assert_eq!(status["digest"], before["digest"], "the same drawing");
+    // The same drawing, made again as b's own signed ops (ids differ, so compare
+    // pictures: the digest names strokes by id).
+    assert_eq!(status["picture"], before["picture"], "the same drawing");
     assert_ne!(status["session"], before["session"], "a session of b's own");
     let viewer = Node::join("v", b.viewer_url(), &[]);
     assert_converged(&[&b, &viewer], 40, Duration::from_secs(20));
@@ -284,7 +286,7 @@ fn opening_someone_elses_file_hosts_it_as_a_new_session() {
         &[],
         elsewhere.path().to_path_buf(),
     );
-    assert_eq!(resumed.status()["digest"], before["digest"]);
+    assert_eq!(resumed.status()["picture"], before["picture"]);
     assert_eq!(resumed.status()["session"], status["session"]);
 }
 
@@ -322,7 +324,7 @@ fn an_opened_file_is_read_never_written_even_an_old_one() {
         &["--no-audio"],
         elsewhere.path().to_path_buf(),
     );
-    assert_eq!(b.status()["digest"], before["digest"], "the same drawing");
+    assert_eq!(b.status()["picture"], before["picture"], "the same drawing");
     assert!(b.terminate().success());
     assert!(
         std::fs::read(&old).unwrap() == bytes,
@@ -346,7 +348,7 @@ fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
     assert!(wait_until(Duration::from_secs(20), || a.status()
         ["strokes"]
         == 20));
-    let recorded = a.status()["digest"].clone();
+    let recorded = a.status()["picture"].clone();
     assert!(a.terminate().success());
     let file = session_file(&a);
     let file = file.to_str().unwrap();
@@ -361,7 +363,7 @@ fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
     let watcher = Node::join("w", replay.viewer_url(), &[]);
     for node in [&replay, &watcher] {
         assert!(
-            wait_until(Duration::from_secs(20), || node.status()["digest"]
+            wait_until(Duration::from_secs(20), || node.status()["picture"]
                 == recorded),
             "{} did not end with the recorded drawing",
             node.name
@@ -376,7 +378,7 @@ fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
         dirs[1].path().to_path_buf(),
     );
     assert!(wait_until(Duration::from_secs(20), || live.status()
-        ["digest"]
+        ["picture"]
         == recorded));
 
     let mut jumped = Node::start_in(
@@ -386,7 +388,7 @@ fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
         dirs[2].path().to_path_buf(),
     );
     assert!(wait_until(Duration::from_secs(5), || jumped.status()
-        ["digest"]
+        ["picture"]
         == recorded));
     // The ops before the point were copied into the replay's own file too.
     assert!(jumped.terminate().success());
@@ -415,6 +417,54 @@ fn recordings_play_back_hosted_into_a_live_session_and_from_a_point() {
         seek_dir.path().to_path_buf(),
     );
     assert!(wait_until(Duration::from_secs(10), || second_live.status()
-        ["digest"]
+        ["picture"]
         == recorded));
+}
+
+/// A host's own session file from before signed authorship (format 2): its ops carry
+/// no signatures, so nobody would take them. The host sets the file aside and makes
+/// its drawing its own signed import, which a joiner then takes.
+#[test]
+fn a_hosts_file_from_before_signing_becomes_its_signed_import() {
+    let scripts = tempfile::tempdir().unwrap();
+    let mut a = Node::host(
+        "a",
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "a", 12, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(20), || a.status()
+        ["strokes"]
+        == 12));
+    let before = a.status();
+    assert!(a.terminate().success());
+    let file = session_file(&a);
+    // What format 2 was: no signatures, no authors, no mark.
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE signatures; DROP TABLE authors; DELETE FROM meta WHERE key = 'signed';
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    let again = Node::start_in("a", &["host"], &["--no-audio"], a.data.clone());
+    let status = again.status();
+    assert_eq!(status["session"], before["session"], "the same session");
+    assert_eq!(status["picture"], before["picture"], "the same drawing");
+    assert!(
+        again
+            .log()
+            .contains("imported as this node's own signed ops"),
+        "{}",
+        again.log()
+    );
+    let set_aside = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .any(|entry| entry.file_name().to_string_lossy().contains(".unsigned-"));
+    assert!(set_aside, "the old file was not kept");
+    let joiner = Node::join("b", again.editor_url(), &["--no-audio"]);
+    assert_converged(&[&again, &joiner], 12, Duration::from_secs(20));
 }

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use canopy_canvas::{Action, Color, NodeId, Op, OpId, Point, Tool, VersionVector, FIRST_PAGE};
-use canopy_protocol::{encode, public_key, Hello, JoinUrl, Message, WireOp, PROTOCOL_VERSION};
+use canopy_protocol::{
+    encode, public_key, AuthorKey, Hello, JoinUrl, Message, Signer, WireOp, PROTOCOL_VERSION,
+};
 
 use crate::util::{assert_converged, block_on, script, wait_until, Node};
 
@@ -99,29 +101,42 @@ fn silent_strangers_from_one_address_hold_only_its_share_of_the_slots() {
     assert_eq!(honest.status()["role"], "editor");
 }
 
-/// An admitted editor that sends whatever it likes.
+/// An admitted participant that sends whatever it likes: its own ops signed with its
+/// own key (built to hurt), or anything at all on the wire.
 struct Attacker {
+    key: ring::signature::Ed25519KeyPair,
     node: NodeId,
+    session: canopy_protocol::SessionId,
+    signer: Signer,
+    /// The authority its parent gave it.
+    authority: canopy_protocol::Authority,
     send: quinn::SendStream,
-    _recv: quinn::RecvStream,
+    recv: quinn::RecvStream,
     _connection: quinn::Connection,
     _endpoint: quinn::Endpoint,
 }
 
 impl Attacker {
-    /// Joins `url`'s node with its (editor) invite, as node `node`.
-    async fn join(url: &str, node: NodeId) -> Attacker {
-        let url: JoinUrl = url.parse().unwrap();
-        let (endpoint, connection) = crate::util::raw_connection(&url).await;
+    /// Joins `url`'s node with its invite, with a fresh key.
+    async fn join(url: &str) -> Attacker {
         let pkcs8 =
             ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
                 .unwrap();
-        let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        Self::join_with(url, pkcs8.as_ref()).await
+    }
+
+    /// Joins `url`'s node with its invite, with the key in `pkcs8` (the same key may
+    /// join twice, at two places).
+    async fn join_with(url: &str, pkcs8: &[u8]) -> Attacker {
+        let url: JoinUrl = url.parse().unwrap();
+        let (endpoint, connection) = crate::util::raw_connection(&url).await;
+        let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8).unwrap();
+        let author = AuthorKey(public_key(&key));
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             session: url.session,
-            node,
-            node_key: public_key(&key),
+            node: author.node_id(),
+            node_key: author.0,
             name: "attacker".into(),
             invite: url.invite.clone(),
             seen: VersionVector::new(),
@@ -130,24 +145,56 @@ impl Attacker {
             canopy_node::link::join_handshake(&connection, &hello)
                 .await
                 .unwrap();
-        assert_eq!(welcome.role, canopy_protocol::Role::Editor);
         Attacker {
-            node,
+            node: author.node_id(),
+            session: url.session,
+            signer: Signer::fresh(url.session, author),
+            authority: welcome.authority,
+            key,
             send,
-            _recv: recv,
+            recv,
             _connection: connection,
             _endpoint: endpoint,
         }
     }
 
-    /// Sends `ops`, `per_message` to a message.
+    /// Sends `ops` (its own, in order) signed as an honest author would: each message
+    /// ends at a signed op, and every checkpoint is signed.
     async fn send(&mut self, ops: &[Op], per_message: usize) {
         for batch in ops.chunks(per_message) {
-            let wire = batch.iter().map(WireOp::from_op).collect();
-            self.send
-                .write_all(&encode(&Message::Ops(wire)).unwrap())
-                .await
-                .unwrap();
+            let (wire, _) = self.signer.sign_batch(&self.key, batch).unwrap();
+            self.send_wire(wire).await;
+        }
+    }
+
+    /// Sends ops exactly as given (signed or not).
+    async fn send_wire(&mut self, wire: Vec<WireOp>) {
+        self.send_message(&Message::Ops(wire)).await;
+    }
+
+    async fn send_message(&mut self, message: &Message) {
+        self.send
+            .write_all(&encode(message).unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// What the node says before closing the link (within `within`).
+    async fn refusal(&mut self, within: Duration) -> Option<canopy_protocol::Refusal> {
+        let mut decoder = canopy_protocol::FrameDecoder::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Ok(Some(message)) = decoder.next_message() {
+                if let Message::Refused(refusal) = message {
+                    return Some(refusal);
+                }
+            }
+            let read = tokio::time::timeout_at(deadline, self.recv.read(&mut buffer)).await;
+            match read {
+                Ok(Ok(Some(n))) => decoder.push(&buffer[..n]),
+                _ => return None,
+            }
         }
     }
 
@@ -162,6 +209,26 @@ impl Attacker {
             action,
         }
     }
+}
+
+/// A host, and an honest editor joined to it that draws `strokes` strokes, `gap_ms`
+/// apart, after the script steps in `before` (the scripts' folder is returned to
+/// outlive them).
+fn host_and_honest(strokes: usize, gap_ms: u64, before: &str) -> (tempfile::TempDir, Node, Node) {
+    let scripts = tempfile::tempdir().unwrap();
+    let host = Node::host("host", &["--no-audio"]);
+    let honest = Node::join(
+        "honest",
+        host.editor_url(),
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "h", strokes, gap_ms, before)
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    (scripts, host, honest)
 }
 
 fn strokes_of(node: &Node) -> u64 {
@@ -189,23 +256,11 @@ fn honest_strokes_keep_arriving(host: &Node, honest: &Node, extra: u64) {
 #[test]
 fn point_chunks_sent_backwards_do_not_freeze_the_node() {
     const CHUNKS: u32 = 100_000;
-    let scripts = tempfile::tempdir().unwrap();
-    let host = Node::host("host", &["--no-audio"]);
-    let honest = Node::join(
-        "honest",
-        host.editor_url(),
-        &[
-            "--no-audio",
-            "--draw",
-            script(scripts.path(), "h", 60, 100, r#"{"sleep_ms":1000}"#)
-                .to_str()
-                .unwrap(),
-        ],
-    );
+    let (_scripts, host, honest) = host_and_honest(60, 100, r#"{"sleep_ms":1000}"#);
     let url = host.editor_url().to_string();
     let attack = std::thread::spawn(move || {
         block_on(async move {
-            let mut attacker = Attacker::join(&url, NodeId(0xbad)).await;
+            let mut attacker = Attacker::join(&url).await;
             let stroke = OpId {
                 node: attacker.node,
                 seq: 1,
@@ -264,11 +319,11 @@ fn ops_naming_pages_that_never_existed_do_not_fill_the_page_cap() {
     );
     let url = host.editor_url().to_string();
     block_on(async move {
-        let mut attacker = Attacker::join(&url, NodeId(0xbad)).await;
+        let mut attacker = Attacker::join(&url).await;
         let ops: Vec<Op> = (1..=1_500u64)
             .map(|seq| {
                 let ghost = OpId {
-                    node: NodeId(0xbad),
+                    node: attacker.node,
                     seq: 1_000_000 + seq,
                 };
                 let action = match seq % 3 {
@@ -298,4 +353,210 @@ fn ops_naming_pages_that_never_existed_do_not_fill_the_page_cap() {
         honest.log()
     );
     assert_converged(&[&host, &honest], 0, Duration::from_secs(10));
+}
+
+/// `node`'s document identity and how many ops of its own the host holds.
+fn identity_of(node: &Node, seen_at: &Node) -> (NodeId, u64) {
+    let hex = node.status()["node"].as_str().unwrap().to_string();
+    let id = NodeId(u64::from_str_radix(&hex, 16).unwrap());
+    let held = seen_at.status()["version_vector"][&hex]
+        .as_u64()
+        .unwrap_or(0);
+    (id, held)
+}
+
+/// An editor sends an `Undo` of someone else's stroke in that person's name: it used
+/// to be taken and the stroke vanished everywhere. Now an op counts only with its
+/// author's signature: the forger's link is closed and the stroke stays.
+#[test]
+fn an_undo_in_someone_elses_name_is_refused() {
+    let (_scripts, host, honest) = host_and_honest(5, 0, "");
+    assert_converged(&[&host, &honest], 5, Duration::from_secs(20));
+    let (victim, held) = identity_of(&honest, &host);
+    let url = host.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let undo = Op {
+            id: OpId {
+                node: victim,
+                seq: held + 1,
+            },
+            lamport: 1_000,
+            action: Action::Undo {
+                target: OpId {
+                    node: victim,
+                    seq: 1,
+                },
+            },
+        };
+        // Unsigned, then signed with the forger's own key: neither is the victim's.
+        let mut wire = WireOp::from_op(&undo);
+        attacker.send_wire(vec![wire.clone()]).await;
+        let head = canopy_protocol::Head::genesis(&attacker.session, &AuthorKey([0; 32])).next(
+            undo.id.seq,
+            undo.lamport,
+            &wire.payload,
+        );
+        wire.signature = Some(canopy_protocol::Signature::sign(
+            &attacker.key,
+            &attacker.session,
+            undo.id.seq,
+            &head,
+        ));
+        attacker.send_wire(vec![wire]).await;
+        attacker.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the forger's link stayed open");
+    assert!(
+        refusal.to_string().contains("not what its author signed"),
+        "{refusal}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_converged(&[&host, &honest], 5, Duration::from_secs(10));
+}
+
+/// One author signs two different ops with the same number and gives one to each of
+/// two nodes: the second to reach a node that holds the first is refused there (the
+/// replicas agree, and the log the author split shows one version).
+#[test]
+fn the_same_op_numbers_with_other_content_are_refused() {
+    let host = Node::host("host", &["--no-audio"]);
+    let child = Node::join("child", host.editor_url(), &["--no-audio"]);
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let (host_url, child_url) = (
+        host.editor_url().to_string(),
+        child.editor_url().to_string(),
+    );
+    let stroke = |attacker: &Attacker, red: u8| {
+        vec![attacker.op(
+            1,
+            Action::StrokeStart {
+                page: FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(red, 0, 0),
+                width: 2.0,
+            },
+        )]
+    };
+    let pkcs8_first = pkcs8.as_ref().to_vec();
+    block_on(async move {
+        let mut first = Attacker::join_with(&host_url, &pkcs8_first).await;
+        let ops = stroke(&first, 200);
+        first.send(&ops, 10).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    assert_converged(&[&host, &child], 1, Duration::from_secs(10));
+    let refusal = block_on(async move {
+        let mut second = Attacker::join_with(&child_url, pkcs8.as_ref()).await;
+        let ops = stroke(&second, 10);
+        second.send(&ops, 10).await;
+        second.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the second version was taken");
+    assert!(
+        refusal.to_string().contains("two different logs"),
+        "{refusal}"
+    );
+    assert_converged(&[&host, &child], 1, Duration::from_secs(10));
+}
+
+/// One op with a Lamport clock of 2^64 − 2 used to leave every node that took it
+/// unable to edit again. A clock may run at most 2^32 per op of its author ahead.
+#[test]
+fn a_clock_at_the_end_of_its_range_is_refused_and_editing_goes_on() {
+    let scripts = tempfile::tempdir().unwrap();
+    let host = Node::host("host", &["--no-audio"]);
+    let url = host.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let mut op = attacker.op(1, Action::NewPage { position: 1.0 });
+        op.lamport = u64::MAX - 1;
+        // Signed by its author: the rule is about the number, not the signature.
+        let mut wire = WireOp::from_op(&op);
+        let head = canopy_protocol::Head::genesis(
+            &attacker.session,
+            &AuthorKey(public_key(&attacker.key)),
+        )
+        .next(1, op.lamport, &wire.payload);
+        wire.signature = Some(canopy_protocol::Signature::sign(
+            &attacker.key,
+            &attacker.session,
+            1,
+            &head,
+        ));
+        attacker.send_wire(vec![wire]).await;
+        attacker.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the clock was taken");
+    assert!(refusal.to_string().contains("clock"), "{refusal}");
+    let honest = Node::join(
+        "honest",
+        host.editor_url(),
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "h", 3, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert_converged(&[&host, &honest], 3, Duration::from_secs(20));
+}
+
+/// Ops far ahead of their author's log (`seq` 2^64 − 1, in the attacker's own name
+/// or a victim's) used to exhaust that author's numbers. They wait for the ops
+/// before them, which never come, bounded in bytes; the victim goes on editing.
+#[test]
+fn ops_far_ahead_of_their_authors_log_exhaust_no_one() {
+    let (_scripts, host, honest) = host_and_honest(6, 700, "");
+    assert!(wait_until(Duration::from_secs(20), || strokes_of(&host) >= 1));
+    let (victim, _) = identity_of(&honest, &host);
+    let url = host.editor_url().to_string();
+    block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let far = |node: NodeId| Op {
+            id: OpId {
+                node,
+                seq: u64::MAX,
+            },
+            lamport: 5,
+            action: Action::NewPage { position: 2.0 },
+        };
+        let mut own = WireOp::from_op(&far(attacker.node));
+        own.signature = Some(canopy_protocol::Signature {
+            r: [1; 32],
+            s: [2; 32],
+        });
+        let theirs = WireOp::from_op(&far(victim));
+        attacker.send_wire(vec![own, theirs]).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+    assert_converged(&[&host, &honest], 6, Duration::from_secs(30));
+    assert_eq!(host.status()["pages"], 1, "no far-ahead op was taken");
+}
+
+/// A viewer's ops are refused whatever link brings them: here an editor passes on a
+/// viewer's authority and ops the viewer signed (what a viewer that became a parent,
+/// or a colluding editor, would do).
+#[test]
+fn a_viewers_ops_are_refused_even_from_an_editor() {
+    let host = Node::host("host", &["--no-audio"]);
+    let (viewer_url, editor_url) = (host.viewer_url().to_string(), host.editor_url().to_string());
+    let refusal = block_on(async move {
+        let mut viewer = Attacker::join(&viewer_url).await;
+        let ops = [viewer.op(1, Action::NewPage { position: 3.0 })];
+        // The viewer's own link refuses it outright; an editor's link must too.
+        let mut carrier = Attacker::join(&editor_url).await;
+        carrier
+            .send_message(&Message::Authors(vec![viewer.authority.clone()]))
+            .await;
+        let (wire, _) = viewer.signer.sign_batch(&viewer.key, &ops).unwrap();
+        carrier.send_wire(wire).await;
+        carrier.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the viewer's op was taken");
+    assert!(
+        matches!(refusal, canopy_protocol::Refusal::ViewerEdit(_)),
+        "{refusal}"
+    );
+    assert_eq!(host.status()["pages"], 1);
 }

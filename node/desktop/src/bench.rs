@@ -24,6 +24,9 @@ pub fn write_document(path: &Path, strokes: usize) -> Result<()> {
             node: NodeId(1),
             created_ms: now_ms(),
             title: "benchmark".into(),
+            // Unsigned: opening it imports it as the opener's own (as for any file
+            // whose authors' signatures cannot come along).
+            signed: false,
         },
     )?;
     let mut batch = Vec::new();

@@ -32,12 +32,17 @@ use tokio::sync::oneshot;
 use canopy_node::lines::{LineFile, LinesError};
 use canopy_node::session::door::{revoked_file, RevokeError, Revoked};
 
+use canopy_node::import::{import_file, load_authors, open_session};
 use canopy_node::metrics::Metrics;
 use canopy_node::node::{self, Router};
+use canopy_node::session::{author_id, SharedAuthors};
 use canopy_node::session::{
     now_seconds, DoorInput, NodeSetup, SessionLimits, SessionPorts, Status, StatusInput,
 };
 use canopy_node::storage::{now_ms, session_file, Meta, Store};
+
+/// A session's file opened: the store, its document, its authors' logs.
+type Opened = (Store, canopy_canvas::Document, SharedAuthors);
 use canopy_node::{identity, tls};
 pub use config::{LogFormat, RelayArgs, RelayConfig};
 
@@ -327,16 +332,32 @@ impl Relay {
         if found != *session {
             bail!("the key stored for session {session} is for {found}");
         }
-        // Reading a big file takes a while: on the blocking pool, not the runtime.
-        let opened =
-            tokio::task::spawn_blocking(move || -> Result<(Store, canopy_canvas::Document)> {
-                let store =
-                    Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
-                let document = store.document()?;
-                Ok((store, document))
-            })
-            .await
-            .map_err(|e| anyhow!("loading the session failed: {e}"))??;
+        // Reading a big file takes a while: on the blocking pool, not the runtime. A
+        // file from before signed authorship becomes the relay's own signed import.
+        let (data, session_id, key) = (data.clone(), *session, Arc::clone(&self.key));
+        let own = authority.clone();
+        let opened = tokio::task::spawn_blocking(move || -> Result<Opened> {
+            let me = author_id(&key);
+            let (mut store, unsigned) = open_session(&data, &session_id, me)?;
+            let mut document = store.document_as_of(u64::MAX, me)?;
+            let authors = load_authors(&store, session_id, Some(&own))?;
+            if let Some(unsigned) = unsigned {
+                let source = Store::open_read_only(&unsigned)?;
+                let made = import_file(
+                    &source,
+                    u64::MAX,
+                    &mut store,
+                    &mut document,
+                    &authors,
+                    &key,
+                    &mut canopy_canvas::Reauthor::new(),
+                )?;
+                tracing::info!(ops = made, "imported as the relay's own signed ops");
+            }
+            Ok((store, document, authors))
+        })
+        .await
+        .map_err(|e| anyhow!("loading the session failed: {e}"))??;
         tracing::info!(session = %short(session), "session loaded");
         self.spawn_session(opened, Some(authority), Vec::new(), None)
             .map(Some)
@@ -345,7 +366,7 @@ impl Relay {
     /// Starts a session's components and store on the relay's graph.
     fn spawn_session(
         &self,
-        (store, document): (Store, canopy_canvas::Document),
+        (store, document, authors): Opened,
         authority: Option<Authority>,
         ancestors: Vec<canopy_protocol::Ancestor>,
         upstream: Option<String>,
@@ -390,6 +411,8 @@ impl Relay {
             revoked,
             session_key,
             file: Some(path.clone()),
+            authors,
+            reauthor: canopy_canvas::Reauthor::new(),
         };
         let title = store.meta.title.clone();
         let created_ms = store.meta.created_ms;
@@ -444,14 +467,21 @@ impl Relay {
         let (session, authority) = Authority::root(&session_key, &self.key, now_seconds());
         let meta = Meta {
             session,
-            node: canopy_node::session::fresh_node_id(),
+            node: author_id(&self.key),
             created_ms: now_ms(),
             title: title.to_string(),
+            signed: true,
         };
         let store =
             Store::create(&session_file(data, &session), &meta).map_err(anyhow::Error::from)?;
         let document = canopy_canvas::Document::new(meta.node);
-        let loaded = self.spawn_session((store, document), Some(authority), Vec::new(), None)?;
+        let authors = load_authors(&store, session, Some(&authority))?;
+        let loaded = self.spawn_session(
+            (store, document, authors),
+            Some(authority),
+            Vec::new(),
+            None,
+        )?;
         let mut invites = BTreeMap::new();
         for role in [Role::Editor, Role::Viewer] {
             if let Some(url) = loaded.invite(role, None).await {
@@ -549,26 +579,15 @@ impl Relay {
             bail!("session {session} is already served here");
         }
         let data = &self.config.data;
-        let path = session_file(data, &session);
-        let store = if path.exists() {
-            Store::open(&path)?
-        } else {
-            Store::create(
-                &path,
-                &Meta {
-                    session,
-                    node: canopy_node::session::fresh_node_id(),
-                    created_ms: now_ms(),
-                    title: String::new(),
-                },
-            )?
-        };
-        let document = store.document()?;
+        let me = author_id(&self.key);
+        // A file from before signing is set aside: the session comes from upstream.
+        let (store, _) = open_session(data, &session, me)?;
+        let document = store.document_as_of(u64::MAX, me)?;
         let seen = document.version_vector();
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             session,
-            node: document.local_node(),
+            node: me,
             node_key: public_key(&self.key),
             name: "relay".into(),
             invite: parsed.invite.clone(),
@@ -589,8 +608,9 @@ impl Relay {
         .await?;
         let authority = Some(joined.welcome.authority.clone());
         let ancestors = joined.welcome.ancestors.clone();
+        let authors = load_authors(&store, session, authority.as_ref())?;
         let loaded = self.spawn_session(
-            (store, document),
+            (store, document, authors),
             authority,
             ancestors,
             Some(url.to_string()),

@@ -1,21 +1,28 @@
 //! `link[N]/checker`: decodes each op's payload and checks it against the rules every
-//! peer applies alike (`Op::validate`), here on the link's own task so the work
-//! spreads over every core. The document then only applies. An op that fails closes
-//! the link; the ops before it in the batch still go on. Each batch takes one of the
-//! link's places in the document's queue ([`crate::session::LINK_CREDITS`]): a link
-//! that sends faster than the document applies waits here, not in front of others.
+//! peer applies alike (`Op::validate`), then checks who made it: authorities the peer
+//! sends are verified from the session key into the authors table, and each author's
+//! ops wait ([`Runs`]) until they form a run that continues the author's log and ends
+//! at an op the author signed — then the run's hashes and signature are verified. All
+//! on the link's own task, so the work spreads over every core; the document only
+//! commits. An op that fails closes the link; the runs before it still go on. Each
+//! batch takes one of the link's places in the document's queue
+//! ([`crate::session::LINK_CREDITS`]): a link that sends faster than the document
+//! applies waits here, not in front of others.
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::Limits;
-use canopy_protocol::{Refusal, WireOp};
+use canopy_protocol::{Authority, Refusal, WireOp};
 
 use super::refuser::Refuser;
+use super::runs::Runs;
+use super::Inbound;
+use crate::session::authors::{Authors, SharedAuthors};
 use crate::session::document::refusal_for;
-use crate::session::{Checked, Credits, DocumentInput, LinkId};
+use crate::session::{Checked, Credits, DocumentInput, LinkId, Run};
 
 /// The checker component.
 pub struct Checker {
-    inbox: Inbox<Vec<WireOp>>,
+    inbox: Inbox<Inbound>,
     /// To the document.
     document: Outbox<DocumentInput>,
     /// To the router: a bad op.
@@ -23,6 +30,8 @@ pub struct Checker {
     link: LinkId,
     limits: Limits,
     credits: Credits,
+    authors: SharedAuthors,
+    runs: Runs,
 }
 
 /// Decodes and checks a batch: the good ops before the first bad one, and why that
@@ -44,7 +53,7 @@ pub fn check(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Option<Refusal
 
 impl Checker {
     /// Makes the boxes.
-    pub fn new(scope: &Scope, link: LinkId, limits: Limits) -> Self {
+    pub fn new(scope: &Scope, link: LinkId, limits: Limits, authors: SharedAuthors) -> Self {
         Self {
             inbox: scope.inbox("inbox"),
             document: scope.outbox("outbox"),
@@ -52,29 +61,84 @@ impl Checker {
             link,
             limits,
             credits: Credits::default(),
+            runs: Runs::new(std::sync::Arc::clone(&authors)),
+            authors,
         }
+    }
+
+    /// Verifies authorities (outside the table's lock) and takes those new here; the
+    /// document keeps them and passes them on.
+    async fn authors(&mut self, authorities: Vec<Authority>) -> Option<Refusal> {
+        let session = *Authors::read(&self.authors).session();
+        let mut news = Vec::new();
+        for authority in authorities {
+            if let Err(error) = authority.author(&session) {
+                return Some(Refusal::BadInvite(format!(
+                    "an author's authority: {error}"
+                )));
+            }
+            match Authors::write(&self.authors).learn(&authority) {
+                Ok(true) => news.push(authority),
+                Ok(false) => {}
+                Err(error) => {
+                    return Some(Refusal::BadInvite(format!(
+                        "an author's authority: {error}"
+                    )))
+                }
+            }
+        }
+        if !news.is_empty() {
+            let _ = self
+                .document
+                .send(DocumentInput::Authors {
+                    origin: Some(self.link),
+                    authorities: news,
+                })
+                .await;
+        }
+        None
+    }
+
+    /// Hands verified runs to the document, holding one of the link's places.
+    async fn pass_on(&mut self, runs: Vec<Run>) -> bool {
+        if runs.is_empty() {
+            return true;
+        }
+        let Some(credit) = self.credits.take().await else {
+            return false;
+        };
+        let _ = self
+            .document
+            .send(DocumentInput::FromLink {
+                link: self.link,
+                runs,
+                credit,
+            })
+            .await;
+        true
     }
 }
 
 impl Component for Checker {
     async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
-        while let Some(ops) = self.inbox.recv().await {
+        while let Some(inbound) = self.inbox.recv().await {
             if self.refuser.is_closing() {
                 continue;
             }
-            let (checked, refusal) = check(ops, &self.limits);
-            if !checked.is_empty() {
-                let Some(credit) = self.credits.take().await else {
-                    break;
-                };
-                let _ = self
-                    .document
-                    .send(DocumentInput::FromLink {
-                        link: self.link,
-                        ops: checked,
-                        credit,
-                    })
-                    .await;
+            let (runs, refusal) = match inbound {
+                Inbound::Authors(authorities) => match self.authors(authorities).await {
+                    // Ops that waited for these authors may go on now.
+                    None => self.runs.retry(),
+                    Some(refusal) => (Vec::new(), Some(refusal)),
+                },
+                Inbound::Ops(ops) => {
+                    let (checked, bad) = check(ops, &self.limits);
+                    let (runs, refusal) = self.runs.take(checked);
+                    (runs, refusal.or(bad))
+                }
+            };
+            if !self.pass_on(runs).await {
+                break;
             }
             if let Some(refusal) = refusal {
                 self.refuser.refuse(refusal).await;

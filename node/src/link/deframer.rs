@@ -1,11 +1,14 @@
 //! `link[N]/deframer`: bytes into messages (length-prefixed bincode, each frame
-//! bounded before anything is buffered). Op batches go on to the guard, revocations
+//! bounded before anything is buffered). Op batches and authorities go on to the
+//! guard, in order, revocations
 //! to the door (which checks them); anything else after the handshake, or a bad
 //! frame, closes the link with a typed reason.
 
 use bytes::Bytes;
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_protocol::{FrameDecoder, FrameError, Message, Refusal, WireOp, MAX_FRAME};
+
+use super::Inbound;
 
 use super::handshake::message_kind;
 use super::refuser::Refuser;
@@ -18,7 +21,7 @@ pub const COALESCE: usize = 512;
 pub struct Deframer {
     inbox: Inbox<Bytes>,
     /// To the guard.
-    ops: Outbox<Vec<WireOp>>,
+    ops: Outbox<Inbound>,
     /// To the door: revocations passed on by the peer.
     door: Outbox<DoorInput>,
     /// To the router: misbehaviour.
@@ -54,9 +57,16 @@ impl Deframer {
                     } else {
                         batch.extend(ops);
                     }
-                    if batch.len() >= COALESCE
-                        && self.ops.send(std::mem::take(&mut batch)).await.is_err()
-                    {
+                    if batch.len() >= COALESCE && !self.flush(&mut batch).await {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(Message::Authors(authorities))) => {
+                    // In order: the ops before them first.
+                    if !self.flush(&mut batch).await {
+                        return Ok(());
+                    }
+                    if self.ops.send(Inbound::Authors(authorities)).await.is_err() {
                         return Ok(());
                     }
                 }
@@ -88,10 +98,18 @@ impl Deframer {
                 Err(other) => break Err(Refusal::Protocol(other.to_string())),
             }
         };
-        if !batch.is_empty() {
-            let _ = self.ops.send(batch).await;
-        }
+        self.flush(&mut batch).await;
         verdict
+    }
+
+    /// Passes on the ops gathered so far, if any; false if the guard is gone.
+    async fn flush(&mut self, batch: &mut Vec<WireOp>) -> bool {
+        batch.is_empty()
+            || self
+                .ops
+                .send(Inbound::Ops(std::mem::take(batch)))
+                .await
+                .is_ok()
     }
 }
 

@@ -1,6 +1,7 @@
 //! `link[N]/guard`: what this link may send. A viewer child may not edit; every link
-//! has an op budget (a token bucket); the session has a byte budget. Over any of
-//! them the link is closed with a typed reason and nothing more from it passes.
+//! has an op budget (a token bucket); the session has a byte budget; a message names
+//! at most [`AUTHORS_PER_MESSAGE`] authors. Over any of them the link is closed with a
+//! typed reason and nothing more from it passes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use canopy_protocol::{Refusal, Role, WireOp};
 
 use super::budget::Budget;
 use super::refuser::Refuser;
+use super::Inbound;
 use crate::metrics::Metrics;
 use crate::session::document::wire_bytes;
+use crate::session::router::AUTHORS_PER_MESSAGE;
 use crate::session::{LinkId, SessionLimits};
 
 /// Who is on the other end, as the handshake established.
@@ -26,9 +29,9 @@ pub struct Peer {
 
 /// The guard component.
 pub struct Guard {
-    inbox: Inbox<Vec<WireOp>>,
+    inbox: Inbox<Inbound>,
     /// To the checker.
-    ops: Outbox<Vec<WireOp>>,
+    ops: Outbox<Inbound>,
     /// To the router: over a limit.
     refuser: Refuser,
     peer: Peer,
@@ -98,13 +101,23 @@ impl Guard {
 
 impl Component for Guard {
     async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
-        while let Some(ops) = self.inbox.recv().await {
+        while let Some(inbound) = self.inbox.recv().await {
             if self.refuser.is_closing() {
                 continue;
             }
-            match self.judge(&ops, Instant::now()) {
+            let verdict = match &inbound {
+                Inbound::Ops(ops) => self.judge(ops, Instant::now()),
+                Inbound::Authors(authorities) if authorities.len() > AUTHORS_PER_MESSAGE => {
+                    Some(Refusal::Limit(format!(
+                        "{} authors in one message (at most {AUTHORS_PER_MESSAGE})",
+                        authorities.len()
+                    )))
+                }
+                Inbound::Authors(_) => None,
+            };
+            match verdict {
                 None => {
-                    let _ = self.ops.send(ops).await;
+                    let _ = self.ops.send(inbound).await;
                 }
                 Some(refusal) => self.refuser.refuse(refusal).await,
             }

@@ -29,6 +29,7 @@ pub mod presence_in;
 pub mod presence_out;
 pub mod reader;
 pub mod refuser;
+pub mod runs;
 pub mod slots;
 pub mod writer;
 
@@ -37,7 +38,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use canopy_axon::{link, Graph, InboxRef};
-use canopy_protocol::{FrameDecoder, Message, Role, WireOp};
+use canopy_protocol::{Authority, FrameDecoder, Message, Role, WireOp};
 use quinn::{RecvStream, SendStream};
 use tokio::sync::oneshot;
 
@@ -49,6 +50,16 @@ pub use handshake::{
 };
 
 use crate::session::{LinkId, RttProbe, SessionPorts};
+
+/// What a link's reading stages pass along, in the order it came: op batches, and
+/// authors' authorities (which the checker must know before those authors' ops).
+#[derive(Debug, Clone)]
+pub enum Inbound {
+    /// Ops.
+    Ops(Vec<WireOp>),
+    /// Authorities.
+    Authors(Vec<Authority>),
+}
 
 static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 
@@ -122,7 +133,12 @@ pub fn spawn_link(
         encoder::Encoder::new(scope, queued.clone())
     });
     let checker = graph.spawn(&name("checker"), |scope| {
-        checker::Checker::new(scope, id, session.op_limits.clone())
+        checker::Checker::new(
+            scope,
+            id,
+            session.op_limits.clone(),
+            Arc::clone(&session.authors),
+        )
     });
     let guard = graph.spawn(&name("guard"), |scope| {
         guard::Guard::new(
@@ -155,11 +171,11 @@ pub fn spawn_link(
     )?;
     link(&checker.outbox("outbox")?, &session.document)?;
     link(
-        &guard.outbox::<Vec<WireOp>>("outbox")?,
+        &guard.outbox::<Inbound>("outbox")?,
         &checker.inbox("inbox")?,
     )?;
     link(
-        &deframer.outbox::<Vec<WireOp>>("outbox")?,
+        &deframer.outbox::<Inbound>("outbox")?,
         &guard.inbox("inbox")?,
     )?;
     for stage in [&checker, &guard, &deframer] {

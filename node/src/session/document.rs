@@ -9,15 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use canopy_axon::{link, BoxError, Component, Context, Inbox, Outbox, Scope};
-use canopy_canvas::{Applied, Document, Op, OpError, StrokeId};
-use canopy_protocol::{Refusal, Role, WireOp};
+use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor, StrokeId};
+use canopy_protocol::{Authority, Refusal, Role, SignError, Signer, Verified, WireOp};
+use ring::signature::Ed25519KeyPair;
 
+use super::authors::{Authors, SharedAuthors};
 use super::edit::Edit;
 use super::presence::PresenceInput;
 use super::router::RouterInput;
 use super::sync::SyncInput;
 use super::{AppliedOps, LinkId, APPLIED};
-use crate::storage::now_ms;
+use crate::storage::{now_ms, KeptSignature};
 use crate::store::StoreInput;
 
 /// An op a link's checker decoded and validated: the wire form to pass on, the op to
@@ -29,6 +31,21 @@ pub struct Checked {
     /// As documents apply it.
     pub op: Op,
 }
+
+/// A run of one author's consecutive ops whose signed log a checker verified: the
+/// document commits it in the author's order.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The author.
+    pub author: NodeId,
+    /// Its ops, in sequence order (signatures only where kept).
+    pub ops: Vec<Checked>,
+    /// What the author's log becomes with them.
+    pub verified: Verified,
+}
+
+/// Ops made here, ready to publish, and the signed heads kept for them.
+type Signed = (Vec<(WireOp, Op)>, Vec<KeptSignature>);
 
 /// Batches one link may have waiting at the document. The document's inbox is shared
 /// by every link; with each link holding at most this many places in it, a link that
@@ -74,21 +91,30 @@ impl Credits {
 /// What the document is given.
 #[derive(Debug)]
 pub enum DocumentInput {
-    /// Checked ops from a link.
+    /// Verified runs of ops from a link.
     FromLink {
         /// Which link.
         link: LinkId,
-        /// The ops, in arrival order.
-        ops: Vec<Checked>,
+        /// The runs, in arrival order.
+        runs: Vec<Run>,
         /// The link's place in the queue, given back once the ops are applied.
         credit: Credit,
     },
-    /// Recorded ops replayed into the session (`canopy play`), under their original ids.
+    /// Recorded ops replayed into the session (`canopy play`): they become this
+    /// node's own signed ops (their authors' signatures cannot come along).
     Replay(Vec<WireOp>),
     /// A local edit (drawing script or window).
     Local(Edit),
-    /// What this node may do (the door says so when it joins).
-    Role(Option<Role>),
+    /// This node's authority (the door says so when it joins or rejoins).
+    Authority(Box<Authority>),
+    /// Authorities new to this node, already in the authors table: kept in the file
+    /// and passed on to every other link before any of their ops.
+    Authors {
+        /// The link they came by (`None`: learned here, e.g. a child admitted).
+        origin: Option<LinkId>,
+        /// The authorities.
+        authorities: Vec<Authority>,
+    },
 }
 
 /// The document component.
@@ -109,16 +135,29 @@ pub struct DocumentComponent {
     live_stroke: Option<StrokeId>,
     /// Op bytes the session holds, read by every link's guard.
     held_bytes: Arc<AtomicU64>,
+    /// Who may author, and each author's log: committed here, in each author's order.
+    authors: SharedAuthors,
+    /// This node's key, which signs its ops.
+    key: Arc<Ed25519KeyPair>,
+    /// This node's own log, once it may edit.
+    signer: Option<Signer>,
+    /// Replayed ops taken over so far (old id → new).
+    reauthor: Reauthor,
 }
 
 impl DocumentComponent {
-    /// Makes the boxes; `held_bytes` starts at what the session's file holds.
+    /// Makes the boxes; `held_bytes` starts at what the session's file holds;
+    /// `authors` holds the logs as the file keeps them.
     pub fn new(
         scope: &Scope,
         document: Document,
         role: Option<Role>,
         held_bytes: Arc<AtomicU64>,
+        authors: SharedAuthors,
+        key: Arc<Ed25519KeyPair>,
+        reauthor: Reauthor,
     ) -> Self {
+        let signer = own_signer(&authors, document.local_node());
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             persist: scope.outbox("persist"),
@@ -130,14 +169,23 @@ impl DocumentComponent {
             role,
             live_stroke: None,
             held_bytes,
+            authors,
+            key,
+            signer,
+            reauthor,
         }
     }
 
     /// Hands new ops on: store, replica, router, observers — in that order, so an op
     /// reaches the replica before the router can tell a new link about it (the sync
     /// server's backlog and the live stream then leave no gap between them).
-    async fn publish(&mut self, origin: Option<LinkId>, fresh: Vec<(WireOp, Op)>) {
-        if fresh.is_empty() {
+    async fn publish(
+        &mut self,
+        origin: Option<LinkId>,
+        fresh: Vec<(WireOp, Op)>,
+        signed: Vec<KeptSignature>,
+    ) {
+        if fresh.is_empty() && signed.is_empty() {
             return;
         }
         let (wire, ops): (Vec<WireOp>, Vec<Op>) = fresh.into_iter().unzip();
@@ -151,11 +199,14 @@ impl DocumentComponent {
         self.held_bytes.fetch_add(bytes, Ordering::Relaxed);
         if self
             .persist
-            .send(StoreInput::Ops(now_ms(), wire.clone()))
+            .send(StoreInput::Ops(now_ms(), wire.clone(), signed))
             .await
             .is_err()
         {
             tracing::error!("the store has stopped: new ops are not being saved");
+        }
+        if wire.is_empty() {
+            return;
         }
         let _ = self.sync.send(SyncInput::Applied(ops)).await;
         let wire = Arc::new(wire);
@@ -166,46 +217,194 @@ impl DocumentComponent {
             .await;
     }
 
-    async fn apply_from_link(&mut self, link: LinkId, ops: Vec<Checked>) {
+    /// Commits a link's verified runs, each author's in order: ops this node holds
+    /// already are skipped once their log is seen to match, the rest applied. A run
+    /// that contradicts the log held here, or an op the document refuses, closes the
+    /// link (the author's log stops before that op on every replica alike).
+    async fn apply_from_link(&mut self, link: LinkId, runs: Vec<Run>) {
         let mut fresh = Vec::new();
-        for Checked { wire, op } in ops {
+        let mut signed = Vec::new();
+        let mut refusal = None;
+        for run in runs {
+            match self.commit_run(run, &mut fresh, &mut signed) {
+                Ok(()) => {}
+                Err(reason) => {
+                    refusal = Some(reason);
+                    break;
+                }
+            }
+        }
+        self.publish(Some(link), fresh, signed).await;
+        if let Some(refusal) = refusal {
+            let _ = self
+                .router
+                .send(RouterInput::Misbehaved { link, refusal })
+                .await;
+        }
+    }
+
+    fn commit_run(
+        &mut self,
+        run: Run,
+        fresh: &mut Vec<(WireOp, Op)>,
+        signed: &mut Vec<KeptSignature>,
+    ) -> Result<(), Refusal> {
+        let Run {
+            author,
+            ops,
+            verified,
+        } = run;
+        let Some(tip) = Authors::read(&self.authors).tip(author) else {
+            return Ok(());
+        };
+        let first = verified.seq + 1 - ops.len() as u64;
+        if tip.seq.saturating_add(1) < first || tip.cut.is_some() {
+            // Continues ops this node never committed (the link is being closed for
+            // them), or an author cut off: nothing to take.
+            return Ok(());
+        }
+        if tip.seq >= first {
+            let theirs = verified.head_at(tip.seq.min(verified.seq));
+            let ours = if tip.seq <= verified.seq {
+                Some(tip.head)
+            } else {
+                Authors::read(&self.authors)
+                    .log(author)
+                    .and_then(|log| log.signed_head(verified.seq))
+            };
+            if let (Some(theirs), Some(ours)) = (theirs, ours) {
+                if theirs != ours {
+                    return Err(Refusal::Protocol(format!(
+                        "author {author} signed two different logs (op {}:{} differs from the one held here)",
+                        author,
+                        tip.seq.min(verified.seq)
+                    )));
+                }
+            }
+            if tip.seq >= verified.seq {
+                return Ok(());
+            }
+        }
+        let skip = usize::try_from(tip.seq.saturating_add(1) - first).unwrap_or(usize::MAX);
+        let mut applied_to = tip.seq;
+        let mut refused = None;
+        for Checked { wire, op } in ops.into_iter().skip(skip) {
+            let seq = op.id.seq;
             match self.document.apply(op.clone()) {
                 Ok(Applied::New) => fresh.push((wire, op)),
                 Ok(Applied::Duplicate) => {}
                 Err(error) => {
-                    self.publish(Some(link), fresh).await;
-                    let refusal = refusal_for(&error);
-                    let _ = self
-                        .router
-                        .send(RouterInput::Misbehaved { link, refusal })
-                        .await;
-                    return;
+                    refused = Some(refusal_for(&error));
+                    break;
                 }
             }
+            applied_to = seq;
         }
-        self.publish(Some(link), fresh).await;
+        let verified = if applied_to == verified.seq {
+            Some(verified)
+        } else {
+            verified.up_to(applied_to)
+        };
+        if let Some(verified) = verified {
+            signed.extend(verified.keep.iter().map(|(seq, head, signature)| {
+                (
+                    OpId {
+                        node: author,
+                        seq: *seq,
+                    },
+                    *head,
+                    *signature,
+                )
+            }));
+            Authors::write(&self.authors).commit(author, verified);
+        }
+        match refused {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
     }
 
+    /// Signs ops this node just made and commits them to its own log: the last and
+    /// any checkpoint carry the signature on the wire and in the file.
+    fn sign_own(&mut self, ops: Vec<Op>) -> Result<Signed, String> {
+        let signer = self
+            .signer
+            .as_mut()
+            .ok_or_else(|| "this node has no authority to edit yet".to_string())?;
+        let (wires, verified) = signer
+            .sign_batch(&self.key, &ops)
+            .map_err(|e: SignError| e.to_string())?;
+        let me = self.document.local_node();
+        let signed = kept_of(me, &verified);
+        Authors::write(&self.authors).commit(me, verified);
+        Ok((wires.into_iter().zip(ops).collect(), signed))
+    }
+
+    /// A recording's ops, made again as this node's own: ids and references follow.
     async fn replay(&mut self, wire: Vec<WireOp>) {
         if self.role != Some(Role::Editor) {
             tracing::warn!("a viewer cannot replay a recording into the session");
             return;
         }
-        let mut fresh = Vec::new();
+        let mut made = Vec::new();
         for w in wire {
-            let applied = w.to_op().map_err(|e| e.to_string()).and_then(|op| {
-                match self.document.apply(op.clone()) {
-                    Ok(applied) => Ok((applied, op)),
-                    Err(e) => Err(e.to_string()),
-                }
+            let adopted = w.to_op().map_err(|e| e.to_string()).and_then(|op| {
+                self.reauthor
+                    .adopt(&mut self.document, &op)
+                    .map_err(|e| e.to_string())
             });
-            match applied {
-                Ok((Applied::New, op)) => fresh.push((w, op)),
-                Ok((Applied::Duplicate, _)) => {}
+            match adopted {
+                Ok(Some(op)) => made.push(op),
+                Ok(None) => {}
                 Err(error) => tracing::warn!(op = %w.id, %error, "recorded op skipped"),
             }
         }
-        self.publish(None, fresh).await;
+        match self.sign_own(made) {
+            Ok((fresh, signed)) => self.publish(None, fresh, signed).await,
+            Err(error) => tracing::error!(%error, "replayed ops cannot be signed"),
+        }
+    }
+
+    /// This node's authority: it may edit (and sign) if it is an editor's.
+    async fn authority(&mut self, authority: Authority) {
+        let role = authority.role();
+        let learned = Authors::write(&self.authors).learn(&authority);
+        match learned {
+            Ok(news) => {
+                if news {
+                    self.authors_news(None, vec![authority]).await;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "this node's own authority does not verify");
+                return;
+            }
+        }
+        self.role = Some(role);
+        if self.signer.is_none() {
+            self.signer = own_signer(&self.authors, self.document.local_node());
+        }
+    }
+
+    /// Keeps authorities new here and passes them on to every link but `origin`.
+    async fn authors_news(&mut self, origin: Option<LinkId>, authorities: Vec<Authority>) {
+        let session = *Authors::read(&self.authors).session();
+        for authority in &authorities {
+            if let Ok((key, _)) = authority.author(&session) {
+                let node = canopy_protocol::AuthorKey(key).node_id();
+                let _ = self
+                    .persist
+                    .send(StoreInput::Author(node, authority.to_bytes()))
+                    .await;
+            }
+        }
+        let _ = self
+            .router
+            .send(RouterInput::Authors {
+                origin,
+                authorities: Arc::new(authorities),
+            })
+            .await;
     }
 
     async fn local(&mut self, edit: Edit) -> Result<(), String> {
@@ -223,12 +422,12 @@ impl DocumentComponent {
         if self.role != Some(Role::Editor) {
             return Err("this node is a viewer: it cannot edit".into());
         }
+        if self.signer.is_none() {
+            return Err("this node has no authority to edit yet".into());
+        }
         let ops = edit.apply(&mut self.document, &mut self.live_stroke)?;
-        let fresh = ops
-            .into_iter()
-            .map(|op| (WireOp::from_op(&op), op))
-            .collect();
-        self.publish(None, fresh).await;
+        let (fresh, signed) = self.sign_own(ops)?;
+        self.publish(None, fresh, signed).await;
         Ok(())
     }
 }
@@ -239,8 +438,8 @@ impl Component for DocumentComponent {
         link(&self.applied.handle(), hub.publish_inbox())?;
         while let Some(input) = self.inbox.recv().await {
             match input {
-                DocumentInput::FromLink { link, ops, credit } => {
-                    self.apply_from_link(link, ops).await;
+                DocumentInput::FromLink { link, runs, credit } => {
+                    self.apply_from_link(link, runs).await;
                     drop(credit);
                 }
                 DocumentInput::Replay(ops) => self.replay(ops).await,
@@ -249,11 +448,41 @@ impl Component for DocumentComponent {
                         tracing::warn!(%error, "local edit refused");
                     }
                 }
-                DocumentInput::Role(role) => self.role = role,
+                DocumentInput::Authority(authority) => self.authority(*authority).await,
+                DocumentInput::Authors {
+                    origin,
+                    authorities,
+                } => self.authors_news(origin, authorities).await,
             }
         }
         Ok(())
     }
+}
+
+/// The signed heads a run keeps, as the file keeps them.
+pub fn kept_of(author: NodeId, verified: &Verified) -> Vec<KeptSignature> {
+    verified
+        .keep
+        .iter()
+        .map(|(seq, head, signature)| {
+            (
+                OpId {
+                    node: author,
+                    seq: *seq,
+                },
+                *head,
+                *signature,
+            )
+        })
+        .collect()
+}
+
+/// This node's own log, if the authors table knows this node's authority: it goes on
+/// from the last op of its own the table holds.
+fn own_signer(authors: &SharedAuthors, me: NodeId) -> Option<Signer> {
+    let table = Authors::read(authors);
+    let tip = table.tip(me)?;
+    (tip.role == Role::Editor).then(|| Signer::new(*table.session(), tip.key, tip.seq, tip.head))
 }
 
 /// What an op counts against a session's byte budget: its payload and envelope.

@@ -202,6 +202,8 @@ pub struct Identity {
     /// The session key, on the node that holds it (a host, a relay's own sessions):
     /// what signs revocations.
     pub session_key: Option<Arc<Ed25519KeyPair>>,
+    /// The session's authors: a child admitted here is one (of its role) from then on.
+    pub authors: super::authors::SharedAuthors,
 }
 
 /// What the door knows, for status.
@@ -437,14 +439,32 @@ impl DoorComponent {
             tracing::error!("parent answered for another session");
             return;
         }
+        // The parent's word is checked: a chain from the session key to this node.
+        let own = canopy_protocol::public_key(&self.me.key);
+        match welcome.authority.author(&self.me.session) {
+            Ok((key, _)) if key == own => {}
+            Ok(_) => {
+                tracing::error!("the parent granted its authority to another key");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the parent's grant to this node does not verify");
+                return;
+            }
+        }
         let role = Some(welcome.authority.role());
+        let _ = self
+            .document
+            .send(DocumentInput::Authority(Box::new(
+                welcome.authority.clone(),
+            )))
+            .await;
         self.me.authority = Some(welcome.authority);
         self.me.ancestors = welcome.ancestors;
         if self.me.ancestors.first().map(|a| a.node_key) != Some(parent.node_key) {
             self.me.ancestors.insert(0, parent);
         }
         self.shown.clear();
-        let _ = self.document.send(DocumentInput::Role(role)).await;
         let _ = self.presence.send(PresenceInput::Role(role)).await;
         self.print_invites();
     }
@@ -569,7 +589,23 @@ impl Component for DoorComponent {
         while let Some(input) = self.inbox.recv().await {
             match input {
                 DoorInput::Admit { hello, reply } => {
-                    let _ = reply.send(self.admit(&hello));
+                    let admitted = self.admit(&hello);
+                    // The child is an author (of its role) before any op of its
+                    // arrives: in the table now, passed on through the document.
+                    if let Ok(welcome) = &admitted {
+                        let learned = super::authors::Authors::write(&self.me.authors)
+                            .learn(&welcome.authority);
+                        if let Ok(true) = learned {
+                            let _ = self
+                                .document
+                                .send(DocumentInput::Authors {
+                                    origin: None,
+                                    authorities: vec![welcome.authority.clone()],
+                                })
+                                .await;
+                        }
+                    }
+                    let _ = reply.send(admitted);
                 }
                 DoorInput::Joined { welcome, parent } => self.joined(welcome, parent).await,
                 DoorInput::Invite { role, ttl, reply } => {

@@ -14,6 +14,7 @@
 //! and checking ops, encoding and writing — happens in each link's own components
 //! (`crate::link`), on every core; what is left here is cheap per op.
 
+pub mod authors;
 pub mod document;
 pub mod door;
 pub mod edit;
@@ -37,7 +38,8 @@ use crate::audio::{AudioPorts, SharedMeters};
 use crate::metrics::Metrics;
 use crate::store::StoreInput;
 
-pub use document::{Checked, Credit, Credits, DocumentInput, LINK_CREDITS};
+pub use authors::{Authors, SharedAuthors, Tip};
+pub use document::{Checked, Credit, Credits, DocumentInput, Run, LINK_CREDITS};
 pub use door::DoorInput;
 pub use edit::{Edit, PageRef};
 pub use exporter::{render, ExportRequest};
@@ -129,6 +131,10 @@ pub struct NodeSetup {
     pub session_key: Option<Arc<Ed25519KeyPair>>,
     /// The session's `.canopy` file.
     pub file: Option<std::path::PathBuf>,
+    /// The session's authors and their logs, as the file keeps them.
+    pub authors: SharedAuthors,
+    /// Ops imported at the start, by old id: a replay that goes on from there follows.
+    pub reauthor: canopy_canvas::Reauthor,
 }
 
 /// Where a session's components take input: what links, tools and windows are wired
@@ -157,6 +163,9 @@ pub struct SessionPorts {
     pub held_bytes: Arc<AtomicU64>,
     /// What any op must satisfy (each link's checker).
     pub op_limits: canopy_canvas::Limits,
+    /// Who may author and how far each author's log is held (each link's checker
+    /// verifies runs against it).
+    pub authors: SharedAuthors,
     /// Operator counters.
     pub metrics: Option<Arc<Metrics>>,
 }
@@ -206,19 +215,38 @@ pub fn spawn(
     let held_bytes = Arc::new(AtomicU64::new(setup.stored_bytes));
     let op_limits = setup.document.limits().clone();
 
+    let authors = setup.authors;
+    if let Some(authority) = &setup.authority {
+        if let Err(error) = Authors::write(&authors).learn(authority) {
+            anyhow::bail!("this node's authority does not verify: {error}");
+        }
+    }
     let document = graph.spawn(&name("document"), |scope| {
         document::DocumentComponent::new(
             scope,
             setup.document.clone(),
             role,
             Arc::clone(&held_bytes),
+            Arc::clone(&authors),
+            Arc::clone(&setup.key),
+            setup.reauthor,
         )
     });
     let sync = graph.spawn(&name("sync"), |scope| {
-        sync::SyncServer::new(scope, setup.document, setup.limits.max_queued_bytes)
+        sync::SyncServer::new(
+            scope,
+            setup.document,
+            setup.limits.max_queued_bytes,
+            Arc::clone(&authors),
+        )
     });
     let router = graph.spawn(&name("router"), |scope| {
-        router::Router::new(scope, setup.metrics.clone(), setup.limits.max_queued_bytes)
+        router::Router::new(
+            scope,
+            Arc::clone(&authors),
+            setup.metrics.clone(),
+            setup.limits.max_queued_bytes,
+        )
     });
     let presence = graph.spawn(&name("presence"), |scope| {
         presence::PresenceTable::new(scope, node, &setup.name, role, setup.meters.clone())
@@ -247,6 +275,7 @@ pub fn spawn(
                 max_children: setup.limits.max_children,
                 revoked: setup.revoked,
                 session_key: setup.session_key,
+                authors: Arc::clone(&authors),
             },
         )
     });
@@ -267,6 +296,7 @@ pub fn spawn(
         limits: setup.limits,
         held_bytes,
         op_limits,
+        authors,
         metrics: setup.metrics,
     };
     link(&document.outbox("persist")?, store)?;
@@ -309,9 +339,8 @@ pub fn split_address(address: &str) -> Option<(String, u16)> {
     Some((host.to_string(), port.parse().ok()?))
 }
 
-/// A random document identity for a new session file.
-pub fn fresh_node_id() -> NodeId {
-    let mut bytes = [0u8; 8];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    NodeId(u64::from_le_bytes(bytes) | 1)
+/// The document identity of the node with `key`: its ops are named after its key,
+/// so nobody else can make them.
+pub fn author_id(key: &Ed25519KeyPair) -> NodeId {
+    canopy_protocol::AuthorKey(canopy_protocol::public_key(key)).node_id()
 }

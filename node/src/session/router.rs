@@ -12,9 +12,10 @@ use canopy_axon::{
     link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TrySendError,
 };
 use canopy_canvas::VersionVector;
-use canopy_protocol::{Message, Refusal, Role, WireOp};
+use canopy_protocol::{Authority, Message, Refusal, Role, WireOp};
 use tokio::sync::oneshot;
 
+use super::authors::{Authors, SharedAuthors};
 use super::document::wire_bytes;
 use super::door::DoorInput;
 use super::presence::PresenceInput;
@@ -23,6 +24,9 @@ use super::LinkId;
 use crate::audio::AudioInput;
 use crate::link::encoder::Queued;
 use crate::metrics::Metrics;
+
+/// Authorities per `Authors` message at most (a frame holds them whatever their chains).
+pub const AUTHORS_PER_MESSAGE: usize = 64;
 
 /// Round-trip time of a link's transport, read when someone asks for status.
 pub type RttProbe = Arc<dyn Fn() -> Duration + Send + Sync>;
@@ -107,6 +111,13 @@ pub enum RouterInput {
         /// Them.
         revocations: Vec<canopy_protocol::Revocation>,
     },
+    /// Authorities new to this node (from the document): to every link but `origin`.
+    Authors {
+        /// The link they came by (`None`: learned here).
+        origin: Option<LinkId>,
+        /// Them.
+        authorities: Arc<Vec<Authority>>,
+    },
     /// A checked revocation (from the door): passed on to every link but `origin`;
     /// links whose grants it covers are closed.
     Revoke {
@@ -125,6 +136,7 @@ impl std::fmt::Debug for RouterInput {
             RouterInput::LinkDown { link, .. } => write!(f, "LinkDown({link})"),
             RouterInput::Misbehaved { link, refusal } => write!(f, "Misbehaved({link}, {refusal})"),
             RouterInput::Links(_) => f.write_str("Links"),
+            RouterInput::Authors { authorities, .. } => write!(f, "Authors({})", authorities.len()),
             RouterInput::Revoke { revocation, .. } => write!(f, "Revoke({})", revocation.grant),
             RouterInput::Revocations { link, revocations } => {
                 write!(f, "Revocations({link}, {})", revocations.len())
@@ -153,6 +165,8 @@ pub struct Router {
     /// To the door: how many children are linked here.
     door: Outbox<DoorInput>,
     routes: BTreeMap<LinkId, Route>,
+    /// Every author's authority goes to a new link before anything else.
+    authors: SharedAuthors,
     metrics: Option<Arc<Metrics>>,
     /// Op bytes one link's send queue may hold.
     max_queued: u64,
@@ -163,7 +177,12 @@ pub struct Router {
 impl Router {
     /// Makes the boxes.
     /// `max_queued`: op bytes one link's send queue may hold before it is dropped.
-    pub fn new(scope: &Scope, metrics: Option<Arc<Metrics>>, max_queued: u64) -> Self {
+    pub fn new(
+        scope: &Scope,
+        authors: SharedAuthors,
+        metrics: Option<Arc<Metrics>>,
+        max_queued: u64,
+    ) -> Self {
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             sync: scope.outbox("sync"),
@@ -171,6 +190,7 @@ impl Router {
             audio: scope.outbox("audio"),
             door: scope.outbox("door"),
             routes: BTreeMap::new(),
+            authors,
             max_queued,
             metrics,
             stopping: false,
@@ -178,12 +198,18 @@ impl Router {
     }
 
     async fn link_up(&mut self, ctx: &Context, up: LinkUp) {
-        let outbox = ctx.outbox::<Message>(&format!("to-link[{}]", up.link));
+        let mut outbox = ctx.outbox::<Message>(&format!("to-link[{}]", up.link));
         if let Err(error) = link(&outbox.handle(), &up.writer) {
             tracing::warn!(link = up.link, %error, "link ended before it was up");
             return;
         }
         tracing::info!(link = up.link, peer = %up.name, "link up");
+        // Who the session's authors are, before any of their ops (the link's queue
+        // is fresh: these fit).
+        let authorities = Authors::read(&self.authors).authorities();
+        for chunk in authorities.chunks(AUTHORS_PER_MESSAGE) {
+            let _ = outbox.try_send(Message::Authors(chunk.to_vec()));
+        }
         // Registered first, then the backlog asked for: every op the document
         // publishes reaches the sync server's replica before the router, so an op is
         // either in the backlog or forwarded live — never neither.
@@ -325,6 +351,19 @@ impl Component for Router {
                 }
                 RouterInput::Revoke { origin, revocation } => {
                     self.revoke(origin, *revocation).await
+                }
+                RouterInput::Authors {
+                    origin,
+                    authorities,
+                } => {
+                    for (id, route) in self.routes.iter_mut() {
+                        if Some(*id) == origin {
+                            continue;
+                        }
+                        for chunk in authorities.chunks(AUTHORS_PER_MESSAGE) {
+                            let _ = route.outbox.try_send(Message::Authors(chunk.to_vec()));
+                        }
+                    }
                 }
                 RouterInput::Revocations { link, revocations } => {
                     if let Some(route) = self.routes.get_mut(&link) {

@@ -42,6 +42,9 @@ pub struct Status {
     pub version_vector: BTreeMap<String, u64>,
     /// Digest of the visible document (`None` in a glance).
     pub digest: Option<String>,
+    /// Digest of what is drawn, ids left out (`None` in a glance): equal for a
+    /// drawing and its signed import.
+    pub picture: Option<String>,
     /// Visible pages.
     pub pages: usize,
     /// Visible strokes.
@@ -234,6 +237,7 @@ impl StatusComponent {
                 .map(|(node, seq)| (node.to_string(), *seq))
                 .collect(),
             digest: doc.digest,
+            picture: doc.picture,
             pages: doc.pages,
             strokes: doc.strokes,
             current_page: presence.current_page,

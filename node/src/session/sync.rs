@@ -20,6 +20,7 @@ use canopy_canvas::{Document, NodeId, Op, OpId, VersionVector};
 use canopy_protocol::{Message, WireOp};
 use tokio::sync::oneshot;
 
+use super::authors::{Authors, SharedAuthors};
 use super::LinkId;
 use crate::link::encoder::{queued_bytes, Queued};
 
@@ -40,6 +41,8 @@ pub struct DocumentGlance {
     pub version_vector: VersionVector,
     /// Digest of what is visible (only when asked: a pass over everything).
     pub digest: Option<String>,
+    /// Digest of what is drawn, without ids (only when asked, with the digest).
+    pub picture: Option<String>,
     /// Visible pages.
     pub pages: usize,
     /// Visible strokes.
@@ -119,13 +122,17 @@ pub struct SyncServer {
     backlogs: VecDeque<Backlog>,
     /// Op bytes a link's send queue may hold (a backlog fills half at most).
     max_queued: u64,
+    /// Where the authors' kept signatures are: a backlog carries them, so each
+    /// author's ops in it can be verified.
+    authors: SharedAuthors,
 }
 
 impl SyncServer {
     /// Makes the boxes; `replica` is a copy of the document as the node starts,
     /// `max_queued` the op bytes a link's send queue may hold.
-    pub fn new(scope: &Scope, replica: Document, max_queued: u64) -> Self {
+    pub fn new(scope: &Scope, replica: Document, max_queued: u64, authors: SharedAuthors) -> Self {
         Self {
+            authors,
             inbox: scope.inbox_with_capacity("inbox", 1024),
             replica,
             stroke_count: (u64::MAX, 0),
@@ -185,7 +192,16 @@ impl SyncServer {
                     return true;
                 };
                 backlog.after = Some(last.id);
-                Message::Ops(ops.iter().map(WireOp::from_op).collect())
+                let table = Authors::read(&self.authors);
+                Message::Ops(
+                    ops.iter()
+                        .map(|op| {
+                            let mut wire = WireOp::from_op(op);
+                            wire.signature = table.signature(op.id);
+                            wire
+                        })
+                        .collect(),
+                )
             }
         };
         // A backlog fills at most half the link's byte allowance, leaving the rest
@@ -261,6 +277,7 @@ impl SyncServer {
             ops: doc.op_count(),
             version_vector: doc.version_vector(),
             digest: digest.then(|| doc.digest().to_string()),
+            picture: digest.then(|| doc.picture().to_string()),
             pages: doc.page_count(),
             strokes: self.stroke_count.1,
         }

@@ -11,14 +11,23 @@ use canopy_node::link::deframer::Deframer;
 use canopy_node::link::encoder::{queued_bytes, Encoder, Frame, Queued};
 use canopy_node::link::guard::{Guard, Peer};
 use canopy_node::link::presence_in::PresenceIn;
+use canopy_node::link::Inbound;
 use canopy_node::session::{
-    DocumentInput, PresenceInput, RouterInput, SessionLimits, LINK_CREDITS,
+    Authors, DocumentInput, PresenceInput, RouterInput, SessionLimits, SharedAuthors, LINK_CREDITS,
 };
 use canopy_protocol::{
     encode, Datagram, FrameDecoder, Message, Presence, Refusal, Role, WireOp, MAX_FRAME,
 };
 
-use crate::{driver, next, quiet, tap, wire_start};
+use crate::{driver, new_key, next, quiet, tap, wire_start, TestAuthor};
+
+/// The ops of an op batch (and what else came, a failure).
+fn ops_in(inbound: Inbound) -> Vec<WireOp> {
+    match inbound {
+        Inbound::Ops(ops) => ops,
+        other => panic!("expected ops, got {other:?}"),
+    }
+}
 
 fn refusal(input: RouterInput) -> Refusal {
     match input {
@@ -33,9 +42,9 @@ async fn the_deframer_joins_split_frames_and_refuses_bad_ones() {
     let deframer = graph.spawn("link[7]/deframer", |s| {
         Deframer::new(s, 7, FrameDecoder::new())
     });
-    let (ops_in, mut ops) = tap::<Vec<WireOp>>(&graph, "guard");
+    let (guard_in, mut ops) = tap::<Inbound>(&graph, "guard");
     let (router_in, mut router) = tap::<RouterInput>(&graph, "router");
-    canopy_axon::link(&deframer.outbox("outbox").unwrap(), &ops_in).unwrap();
+    canopy_axon::link(&deframer.outbox("outbox").unwrap(), &guard_in).unwrap();
     canopy_axon::link(&deframer.outbox("router").unwrap(), &router_in).unwrap();
     let mut bytes = driver::<Bytes>(&graph, "reader", &deframer.inbox("inbox").unwrap());
 
@@ -43,7 +52,23 @@ async fn the_deframer_joins_split_frames_and_refuses_bad_ones() {
     let (first, rest) = frame.split_at(5);
     bytes.send(Bytes::copy_from_slice(first)).await.unwrap();
     bytes.send(Bytes::copy_from_slice(rest)).await.unwrap();
-    assert_eq!(next(&mut ops).await.len(), 2, "one batch from two chunks");
+    assert_eq!(
+        ops_in(next(&mut ops).await).len(),
+        2,
+        "one batch from two chunks"
+    );
+
+    // Authorities keep their place among the op batches.
+    let author = TestAuthor::editor(&new_key());
+    let mut three = encode(&Message::Ops(vec![wire_start(3, 3)])).unwrap();
+    three.extend(encode(&Message::Authors(vec![author.authority.clone()])).unwrap());
+    three.extend(encode(&Message::Ops(vec![wire_start(3, 4)])).unwrap());
+    bytes.send(Bytes::from(three)).await.unwrap();
+    assert_eq!(ops_in(next(&mut ops).await)[0].id.seq, 3);
+    assert!(
+        matches!(next(&mut ops).await, Inbound::Authors(a) if a == vec![author.authority.clone()])
+    );
+    assert_eq!(ops_in(next(&mut ops).await)[0].id.seq, 4);
 
     let hello_again = encode(&Message::Refused(Refusal::ShuttingDown)).unwrap();
     bytes.send(Bytes::from(hello_again)).await.unwrap();
@@ -87,18 +112,18 @@ fn spawn_guard(
     limits: SessionLimits,
     held: u64,
 ) -> (
-    canopy_axon::Outbox<Vec<WireOp>>,
-    tokio::sync::mpsc::UnboundedReceiver<Vec<WireOp>>,
+    canopy_axon::Outbox<Inbound>,
+    tokio::sync::mpsc::UnboundedReceiver<Inbound>,
     tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
 ) {
     let guard = graph.spawn("link[7]/guard", |s| {
         Guard::new(s, 7, peer, limits, Arc::new(AtomicU64::new(held)), None)
     });
-    let (ops_in, ops) = tap::<Vec<WireOp>>(graph, "checker");
+    let (checker_in, ops) = tap::<Inbound>(graph, "checker");
     let (router_in, router) = tap::<RouterInput>(graph, "router");
-    canopy_axon::link(&guard.outbox("outbox").unwrap(), &ops_in).unwrap();
+    canopy_axon::link(&guard.outbox("outbox").unwrap(), &checker_in).unwrap();
     canopy_axon::link(&guard.outbox("router").unwrap(), &router_in).unwrap();
-    let input = driver::<Vec<WireOp>>(graph, "deframer", &guard.inbox("inbox").unwrap());
+    let input = driver::<Inbound>(graph, "deframer", &guard.inbox("inbox").unwrap());
     (input, ops, router)
 }
 
@@ -110,8 +135,11 @@ async fn the_guard_lets_editors_through_and_stops_viewers() {
         role: Role::Editor,
     };
     let (mut input, mut ops, mut router) = spawn_guard(&graph, editor, SessionLimits::default(), 0);
-    input.send(vec![wire_start(3, 1)]).await.unwrap();
-    assert_eq!(next(&mut ops).await.len(), 1);
+    input
+        .send(Inbound::Ops(vec![wire_start(3, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(ops_in(next(&mut ops).await).len(), 1);
     quiet(&mut router).await;
 
     let graph = Graph::new("test");
@@ -120,12 +148,18 @@ async fn the_guard_lets_editors_through_and_stops_viewers() {
         role: Role::Viewer,
     };
     let (mut input, mut ops, mut router) = spawn_guard(&graph, viewer, SessionLimits::default(), 0);
-    input.send(vec![wire_start(3, 1)]).await.unwrap();
+    input
+        .send(Inbound::Ops(vec![wire_start(3, 1)]))
+        .await
+        .unwrap();
     assert!(matches!(
         refusal(next(&mut router).await),
         Refusal::ViewerEdit(_)
     ));
-    input.send(vec![wire_start(3, 2)]).await.unwrap();
+    input
+        .send(Inbound::Ops(vec![wire_start(3, 2)]))
+        .await
+        .unwrap();
     quiet(&mut ops).await;
 
     // A parent passes on the tree's ops whatever role this node holds.
@@ -135,8 +169,11 @@ async fn the_guard_lets_editors_through_and_stops_viewers() {
         role: Role::Viewer,
     };
     let (mut input, mut ops, _router) = spawn_guard(&graph, parent, SessionLimits::default(), 0);
-    input.send(vec![wire_start(3, 1)]).await.unwrap();
-    assert_eq!(next(&mut ops).await.len(), 1);
+    input
+        .send(Inbound::Ops(vec![wire_start(3, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(ops_in(next(&mut ops).await).len(), 1);
 }
 
 #[tokio::test]
@@ -153,12 +190,12 @@ async fn the_guard_holds_links_to_their_op_and_byte_budgets() {
     };
     let (mut input, mut ops, mut router) = spawn_guard(&graph, editor, tight, 0);
     input
-        .send((1..=3).map(|s| wire_start(3, s)).collect())
+        .send(Inbound::Ops((1..=3).map(|s| wire_start(3, s)).collect()))
         .await
         .unwrap();
-    assert_eq!(next(&mut ops).await.len(), 3, "the burst");
+    assert_eq!(ops_in(next(&mut ops).await).len(), 3, "the burst");
     input
-        .send(vec![wire_start(3, 4), wire_start(3, 5)])
+        .send(Inbound::Ops(vec![wire_start(3, 4), wire_start(3, 5)]))
         .await
         .unwrap();
     assert!(matches!(
@@ -172,35 +209,69 @@ async fn the_guard_holds_links_to_their_op_and_byte_budgets() {
         ..SessionLimits::default()
     };
     let (mut input, _ops, mut router) = spawn_guard(&graph, editor, full, 990);
-    input.send(vec![wire_start(3, 1)]).await.unwrap();
+    input
+        .send(Inbound::Ops(vec![wire_start(3, 1)]))
+        .await
+        .unwrap();
     let reason = refusal(next(&mut router).await);
     assert!(reason.to_string().contains("1000 bytes"), "{reason}");
+}
+
+/// A checker for link 7 of a session whose authors' table is `authors`: its input,
+/// what it hands the document, what it tells the router.
+fn spawn_checker(
+    graph: &Graph,
+    authors: &SharedAuthors,
+) -> (
+    canopy_axon::Outbox<Inbound>,
+    tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
+    tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
+) {
+    let authors = Arc::clone(authors);
+    let checker = graph.spawn("link[7]/checker", |s| {
+        Checker::new(s, 7, Limits::default(), authors)
+    });
+    let (document_in, document) = tap::<DocumentInput>(graph, "document");
+    let (router_in, router) = tap::<RouterInput>(graph, "router");
+    canopy_axon::link(&checker.outbox("outbox").unwrap(), &document_in).unwrap();
+    canopy_axon::link(&checker.outbox("router").unwrap(), &router_in).unwrap();
+    let input = driver::<Inbound>(graph, "guard", &checker.inbox("inbox").unwrap());
+    (input, document, router)
+}
+
+/// A session's authors' table that knows `author`.
+fn table_with(author: &TestAuthor) -> SharedAuthors {
+    let authors = Authors::shared(author.session);
+    author.introduce(&authors);
+    authors
 }
 
 #[tokio::test]
 async fn the_checker_passes_the_good_ops_before_a_bad_one() {
     let graph = Graph::new("test");
-    let checker = graph.spawn("link[7]/checker", |s| Checker::new(s, 7, Limits::default()));
-    let (document_in, mut document) = tap::<DocumentInput>(&graph, "document");
-    let (router_in, mut router) = tap::<RouterInput>(&graph, "router");
-    canopy_axon::link(&checker.outbox("outbox").unwrap(), &document_in).unwrap();
-    canopy_axon::link(&checker.outbox("router").unwrap(), &router_in).unwrap();
-    let mut input = driver::<Vec<WireOp>>(&graph, "guard", &checker.inbox("inbox").unwrap());
+    let mut author = TestAuthor::editor(&new_key());
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &table_with(&author));
 
-    let mut garbage = wire_start(3, 2);
+    let good = author.sign(&[author.start(1)]);
+    let mut garbage = WireOp::from_op(&author.start(2));
     garbage.payload = vec![0xff; 9];
-    let mut too_wide = crate::stroke_start(3, 3);
+    let mut too_wide = author.start(3);
     if let canopy_canvas::Action::StrokeStart { width, .. } = &mut too_wide.action {
         *width = 1e9;
     }
     input
-        .send(vec![wire_start(3, 1), garbage, wire_start(3, 4)])
+        .send(Inbound::Ops(vec![
+            good[0].clone(),
+            garbage,
+            WireOp::from_op(&author.start(4)),
+        ]))
         .await
         .unwrap();
     match next(&mut document).await {
-        DocumentInput::FromLink { link: 7, ops, .. } => {
-            assert_eq!(ops.len(), 1);
-            assert_eq!(ops[0].op.id.node, NodeId(3));
+        DocumentInput::FromLink { link: 7, runs, .. } => {
+            assert_eq!(runs.len(), 1);
+            assert_eq!(runs[0].ops.len(), 1);
+            assert_eq!(runs[0].ops[0].op.id.node, author.node);
         }
         other => panic!("{other:?}"),
     }
@@ -209,7 +280,10 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
         Refusal::Protocol(_)
     ));
     // Nothing more from a link being closed, good or bad.
-    input.send(vec![WireOp::from_op(&too_wide)]).await.unwrap();
+    input
+        .send(Inbound::Ops(vec![WireOp::from_op(&too_wide)]))
+        .await
+        .unwrap();
     quiet(&mut document).await;
     quiet(&mut router).await;
 
@@ -218,6 +292,118 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
         canopy_node::link::checker::check(vec![WireOp::from_op(&too_wide)], &Limits::default());
     assert!(checked.is_empty());
     assert!(reason.is_some());
+}
+
+/// The seqs of the ops a checker handed the document.
+fn run_seqs(input: &DocumentInput) -> Vec<u64> {
+    match input {
+        DocumentInput::FromLink { runs, .. } => runs
+            .iter()
+            .flat_map(|run| run.ops.iter().map(|c| c.op.id.seq))
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An author's ops go on only as runs that continue its log and end at an op it
+/// signed; they wait (bounded) for earlier ops, for the signature, and for the
+/// author's authority. Ops it did not sign, or a viewer's, close the link.
+#[tokio::test]
+async fn the_checker_passes_only_what_its_author_signed() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let mut author = TestAuthor::editor(&session_key);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &table_with(&author));
+    let ops: Vec<_> = (1..=6).map(|seq| author.start(seq)).collect();
+    let signed = author.sign(&ops[..3]);
+    let later = author.sign(&ops[3..]);
+
+    // 1 and 2 carry no signature: they wait for 3, which does.
+    input
+        .send(Inbound::Ops(signed[..2].to_vec()))
+        .await
+        .unwrap();
+    quiet(&mut document).await;
+    input
+        .send(Inbound::Ops(signed[2..].to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(run_seqs(&next(&mut document).await), vec![1, 2, 3]);
+    // 5 and 6 before 4: they wait for it.
+    input.send(Inbound::Ops(later[1..].to_vec())).await.unwrap();
+    quiet(&mut document).await;
+    input.send(Inbound::Ops(later[..1].to_vec())).await.unwrap();
+    assert_eq!(run_seqs(&next(&mut document).await), vec![4, 5, 6]);
+    quiet(&mut router).await;
+
+    // A newcomer's ops wait for its authority, then pass.
+    let mut newcomer = TestAuthor::editor(&session_key);
+    let early = newcomer.sign(&[newcomer.start(1)]);
+    input.send(Inbound::Ops(early)).await.unwrap();
+    quiet(&mut document).await;
+    input
+        .send(Inbound::Authors(vec![newcomer.authority.clone()]))
+        .await
+        .unwrap();
+    match next(&mut document).await {
+        DocumentInput::Authors {
+            origin: Some(7),
+            authorities,
+        } => {
+            assert_eq!(authorities, vec![newcomer.authority.clone()])
+        }
+        other => panic!("expected the news of an author, got {other:?}"),
+    }
+    assert_eq!(run_seqs(&next(&mut document).await), vec![1]);
+
+    // An op in the author's name that it did not sign.
+    let mut forger = TestAuthor::editor(&session_key);
+    let mut forged = author.start(7);
+    forged.id.node = author.node;
+    let mut wire = forger.sign(&[forger.start(1)]).remove(0);
+    wire.id = forged.id;
+    input.send(Inbound::Ops(vec![wire])).await.unwrap();
+    let reason = refusal(next(&mut router).await);
+    assert!(
+        reason.to_string().contains("not what its author signed"),
+        "{reason}"
+    );
+    quiet(&mut document).await;
+}
+
+#[tokio::test]
+async fn a_viewers_ops_are_refused_whatever_link_they_come_by() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let editor = TestAuthor::editor(&session_key);
+    let mut viewer = TestAuthor::with_role(&session_key, Role::Viewer);
+    let authors = table_with(&editor);
+    viewer.introduce(&authors);
+    // The link is an editor's (or a parent's): the viewer's ops come by it all the same.
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let ops = viewer.sign(&[viewer.start(1)]);
+    input.send(Inbound::Ops(ops)).await.unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::ViewerEdit(_)
+    ));
+    quiet(&mut document).await;
+}
+
+#[tokio::test]
+async fn a_clock_far_ahead_of_its_op_number_is_refused() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &table_with(&author));
+    let mut op = author.start(1);
+    op.lamport = u64::MAX - 1;
+    // Signed as the author could sign anything (the signer refuses; the wire does not).
+    let mut wire = author.sign(&[author.start(1)]).remove(0);
+    wire.lamport = op.lamport;
+    input.send(Inbound::Ops(vec![wire])).await.unwrap();
+    let reason = refusal(next(&mut router).await);
+    assert!(reason.to_string().contains("clock"), "{reason}");
+    quiet(&mut document).await;
 }
 
 /// Every message in `bytes`, in order.
@@ -231,41 +417,32 @@ fn messages_in(bytes: &[u8]) -> Vec<Message> {
     messages
 }
 
-/// The op sequence numbers in a document input from a link.
-fn seqs_of(input: &DocumentInput) -> Vec<u64> {
-    match input {
-        DocumentInput::FromLink { ops, .. } => ops.iter().map(|c| c.op.id.seq).collect(),
-        other => panic!("{other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_link_holds_at_most_its_credits_in_the_documents_queue() {
     let graph = Graph::new("test");
-    let checker = graph.spawn("link[7]/checker", |s| Checker::new(s, 7, Limits::default()));
-    let (document_in, mut document) = tap::<DocumentInput>(&graph, "document");
-    canopy_axon::link(&checker.outbox("outbox").unwrap(), &document_in).unwrap();
-    let mut input = driver::<Vec<WireOp>>(&graph, "guard", &checker.inbox("inbox").unwrap());
+    let mut author = TestAuthor::editor(&new_key());
+    let (mut input, mut document, _router) = spawn_checker(&graph, &table_with(&author));
     let batches = LINK_CREDITS as u64 + 2;
     for seq in 1..=batches {
-        input.send(vec![wire_start(3, seq)]).await.unwrap();
+        let ops = author.sign(&[author.start(seq)]);
+        input.send(Inbound::Ops(ops)).await.unwrap();
     }
     // Batches the document has not applied (still held here) use up the places.
     let mut held = Vec::new();
     for seq in 1..=LINK_CREDITS as u64 {
         let batch = next(&mut document).await;
-        assert_eq!(seqs_of(&batch), vec![seq]);
+        assert_eq!(run_seqs(&batch), vec![seq]);
         held.push(batch);
     }
     quiet(&mut document).await;
     // Applying one (dropping it) lets exactly one more through, in order.
     drop(held.remove(0));
     let next_batch = next(&mut document).await;
-    assert_eq!(seqs_of(&next_batch), vec![LINK_CREDITS as u64 + 1]);
+    assert_eq!(run_seqs(&next_batch), vec![LINK_CREDITS as u64 + 1]);
     quiet(&mut document).await;
     drop(held);
     drop(next_batch);
-    assert_eq!(seqs_of(&next(&mut document).await), vec![batches]);
+    assert_eq!(run_seqs(&next(&mut document).await), vec![batches]);
 }
 
 #[tokio::test]

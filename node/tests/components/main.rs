@@ -75,3 +75,94 @@ pub fn stroke_start(node: u64, seq: u64) -> Op {
 pub fn wire_start(node: u64, seq: u64) -> WireOp {
     WireOp::from_op(&stroke_start(node, seq))
 }
+
+/// A participant with a key of its own: its ops are named after the key and signed as
+/// an author signs them.
+pub struct TestAuthor {
+    pub key: ring::signature::Ed25519KeyPair,
+    pub node: NodeId,
+    pub authority: canopy_protocol::Authority,
+    pub session: canopy_protocol::SessionId,
+    signer: canopy_protocol::Signer,
+}
+
+impl TestAuthor {
+    /// An editor of the session whose key is `session_key`.
+    pub fn editor(session_key: &ring::signature::Ed25519KeyPair) -> Self {
+        Self::with_role(session_key, canopy_protocol::Role::Editor)
+    }
+
+    /// A participant of `role`, admitted by a node the session key made an editor.
+    pub fn with_role(
+        session_key: &ring::signature::Ed25519KeyPair,
+        role: canopy_protocol::Role,
+    ) -> Self {
+        let key = new_key();
+        let parent = new_key();
+        let (session, parent_authority) = canopy_protocol::Authority::root(session_key, &parent, 1);
+        let authority = parent_authority.delegate(
+            &session,
+            &parent,
+            canopy_protocol::public_key(&key),
+            role,
+            None,
+            2,
+        );
+        let author = canopy_protocol::AuthorKey(canopy_protocol::public_key(&key));
+        TestAuthor {
+            node: author.node_id(),
+            signer: canopy_protocol::Signer::fresh(session, author),
+            key,
+            authority,
+            session,
+        }
+    }
+
+    /// The author's stroke start number `seq` (clock the same).
+    pub fn start(&self, seq: u64) -> Op {
+        Op {
+            id: OpId {
+                node: self.node,
+                seq,
+            },
+            ..stroke_start(0, seq)
+        }
+    }
+
+    /// Signs the author's next `ops` (in order): the last and checkpoints carry the
+    /// signature.
+    pub fn sign(&mut self, ops: &[Op]) -> Vec<WireOp> {
+        self.signer.sign_batch(&self.key, ops).unwrap().0
+    }
+
+    /// The author's next `ops`, signed and verified: what a checker hands the document.
+    pub fn run(&mut self, ops: &[Op]) -> canopy_node::session::Run {
+        let (wire, verified) = self.signer.sign_batch(&self.key, ops).unwrap();
+        canopy_node::session::Run {
+            author: self.node,
+            ops: wire
+                .into_iter()
+                .zip(ops)
+                .map(|(wire, op)| canopy_node::session::Checked {
+                    wire,
+                    op: op.clone(),
+                })
+                .collect(),
+            verified,
+        }
+    }
+
+    /// Makes the author known to a session's authors table.
+    pub fn introduce(&self, authors: &canopy_node::session::SharedAuthors) {
+        canopy_node::session::Authors::write(authors)
+            .learn(&self.authority)
+            .unwrap();
+    }
+}
+
+/// A fresh Ed25519 key.
+pub fn new_key() -> ring::signature::Ed25519KeyPair {
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}

@@ -10,8 +10,8 @@ use canopy_node::link::encoder::{queued_bytes, Queued};
 use canopy_node::link::presence_out::PresenceNews;
 use canopy_node::session::sync::SYNC_BATCH;
 use canopy_node::session::{
-    self, Checked, Credit, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PageRef,
-    PresenceInput, RouterInput, Session, SessionLimits, StatusInput, SyncInput,
+    self, Credit, DocumentInput, DoorInput, Edit, LinkUp, NodeSetup, PageRef, PresenceInput,
+    RouterInput, Session, SessionLimits, StatusInput, SyncInput,
 };
 use canopy_node::store::StoreInput;
 use canopy_protocol::{
@@ -22,11 +22,21 @@ use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{driver, next, quiet, stroke_start, tap, wire_start};
+use crate::{driver, next, quiet, stroke_start, tap, TestAuthor};
 
 fn key() -> Ed25519KeyPair {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
     Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}
+
+/// The host's key: fixed, so a test can make the host's document first.
+fn host_key() -> Ed25519KeyPair {
+    Ed25519KeyPair::from_seed_unchecked(&[1; 32]).unwrap()
+}
+
+/// The host's document identity (its ops are named after its key).
+fn host() -> NodeId {
+    session::author_id(&host_key())
 }
 
 struct Running {
@@ -45,7 +55,7 @@ fn start(document: Document) -> Running {
 fn start_with(document: Document, limits: SessionLimits) -> Running {
     let graph = Graph::new("test");
     let session_key = Arc::new(key());
-    let node_key = Arc::new(key());
+    let node_key = Arc::new(host_key());
     let (id, authority) = Authority::root(&session_key, &node_key, 1);
     let setup = NodeSetup {
         print_invites: false,
@@ -65,6 +75,8 @@ fn start_with(document: Document, limits: SessionLimits) -> Running {
         revoked: canopy_node::session::door::Revoked::in_memory(),
         session_key: Some(Arc::clone(&session_key)),
         file: None,
+        authors: session::Authors::shared(id),
+        reauthor: canopy_canvas::Reauthor::new(),
     };
     let (store_in, store) = tap::<StoreInput>(&graph, "store");
     let session = session::spawn(&graph, "", setup, &store_in, None).unwrap();
@@ -136,10 +148,41 @@ async fn link_up_with(
     }
 }
 
+/// The next message to a link that is not about authors (every new link hears of
+/// the session's authors first, and of new ones as they come).
+async fn message(link: &mut FakeLink) -> Message {
+    loop {
+        match next(&mut link.messages).await {
+            Message::Authors(_) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Nothing but news of authors comes to a link for a while.
+async fn quiet_link(link: &mut FakeLink) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, link.messages.recv()).await {
+        assert!(
+            matches!(message, Message::Authors(_)),
+            "expected nothing, got {message:?}"
+        );
+    }
+}
+
 async fn ops_of(link: &mut FakeLink) -> Vec<canopy_protocol::WireOp> {
-    match next(&mut link.messages).await {
+    match message(link).await {
         Message::Ops(ops) => ops,
         other => panic!("expected ops, got {other:?}"),
+    }
+}
+
+impl Running {
+    /// An editor of this session that the session knows.
+    fn author(&self) -> TestAuthor {
+        let author = TestAuthor::editor(&self.session_key);
+        author.introduce(&self.session.ports.authors);
+        author
     }
 }
 
@@ -155,7 +198,7 @@ fn stroke_on_first_page() -> Edit {
 
 #[tokio::test]
 async fn a_local_edit_is_saved_then_reaches_every_link() {
-    let mut r = start(Document::new(NodeId(1)));
+    let mut r = start(Document::new(host()));
     let mut a = link_up(&r, 1, VersionVector::default()).await;
     let mut b = link_up(&r, 2, VersionVector::default()).await;
     let mut edits = driver(&r.graph, "script", &r.session.ports.document);
@@ -164,7 +207,7 @@ async fn a_local_edit_is_saved_then_reaches_every_link() {
         .await
         .unwrap();
     match next(&mut r.store).await {
-        StoreInput::Ops(_, ops) => assert_eq!(ops.len(), 3, "start, points, end"),
+        StoreInput::Ops(_, ops, _) => assert_eq!(ops.len(), 3, "start, points, end"),
         other => panic!("{other:?}"),
     }
     assert_eq!(ops_of(&mut a).await.len(), 3);
@@ -173,42 +216,40 @@ async fn a_local_edit_is_saved_then_reaches_every_link() {
 
 #[tokio::test]
 async fn ops_from_a_link_go_to_every_other_link_once() {
-    let mut r = start(Document::new(NodeId(1)));
+    let mut r = start(Document::new(host()));
     let mut a = link_up(&r, 1, VersionVector::default()).await;
     let mut b = link_up(&r, 2, VersionVector::default()).await;
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
-    let op = stroke_start(5, 1);
-    let checked = || Checked {
-        wire: wire_start(5, 1),
-        op: op.clone(),
-    };
+    let mut author = r.author();
+    let run = author.run(&[author.start(1)]);
+    let wire = run.ops[0].wire.clone();
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![checked()],
+            runs: vec![run.clone()],
             credit: Credit::free(),
         })
         .await
         .unwrap();
-    assert_eq!(ops_of(&mut b).await, vec![wire_start(5, 1)]);
-    quiet(&mut a.messages).await; // never back to where it came from
-                                  // A duplicate is applied once and forwarded never.
+    assert_eq!(ops_of(&mut b).await, vec![wire]);
+    quiet_link(&mut a).await; // never back to where it came from
+                              // A duplicate is applied once and forwarded never.
     checker
         .send(DocumentInput::FromLink {
             link: 2,
-            ops: vec![checked()],
+            runs: vec![run],
             credit: Credit::free(),
         })
         .await
         .unwrap();
-    quiet(&mut a.messages).await;
-    assert!(matches!(next(&mut r.store).await, StoreInput::Ops(_, ops) if ops.len() == 1));
+    quiet_link(&mut a).await;
+    assert!(matches!(next(&mut r.store).await, StoreInput::Ops(_, ops, _) if ops.len() == 1));
     quiet(&mut r.store).await;
 }
 
 #[tokio::test]
 async fn a_new_link_gets_its_backlog_from_the_sync_server() {
-    let mut document = Document::new(NodeId(1));
+    let mut document = Document::new(host());
     for seq in 1..=5 {
         document.apply(stroke_start(4, seq)).unwrap();
     }
@@ -224,7 +265,7 @@ async fn a_new_link_gets_its_backlog_from_the_sync_server() {
 #[tokio::test]
 async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once() {
     let held = 3 * SYNC_BATCH as u64 + 7;
-    let mut document = Document::new(NodeId(1));
+    let mut document = Document::new(host());
     for seq in 1..=held {
         document.apply(stroke_start(4, seq)).unwrap();
     }
@@ -233,13 +274,12 @@ async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once()
     // A live op while the backlog is under way comes through the router; the backlog
     // stops where the replica stood when it was asked, so the op comes once.
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    let mut author = r.author();
+    let live_op = author.start(1);
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![Checked {
-                wire: wire_start(6, 1),
-                op: stroke_start(6, 1),
-            }],
+            runs: vec![author.run(std::slice::from_ref(&live_op))],
             credit: Credit::free(),
         })
         .await
@@ -258,8 +298,8 @@ async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once()
         }
     }
     assert_eq!(from_backlog, (1..=held).collect::<Vec<_>>());
-    assert_eq!(live, vec![stroke_start(6, 1).id], "the live op, once");
-    quiet(&mut late.messages).await;
+    assert_eq!(live, vec![live_op.id], "the live op, once");
+    quiet_link(&mut late).await;
 }
 
 #[tokio::test]
@@ -268,7 +308,7 @@ async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_byte
         max_queued_bytes: 400,
         ..SessionLimits::default()
     };
-    let r = start_with(Document::new(NodeId(1)), limits);
+    let r = start_with(Document::new(host()), limits);
     let mut slow = link_up(&r, 1, VersionVector::default()).await;
     let mut drawing = driver(&r.graph, "window", &r.session.ports.document);
     let mut counted = 0;
@@ -277,7 +317,7 @@ async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_byte
             .send(DocumentInput::Local(stroke_on_first_page()))
             .await
             .unwrap();
-        match next(&mut slow.messages).await {
+        match message(&mut slow).await {
             Message::Ops(ops) => {
                 counted += queued_bytes(&Message::Ops(ops));
                 assert!(counted <= 400, "more queued than allowed");
@@ -290,7 +330,7 @@ async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_byte
     assert!(matches!(refusal, Refusal::Limit(reason) if reason.contains("too slow")));
     // A reader that keeps up (its encoder counts bytes off) is never dropped.
     let r = start_with(
-        Document::new(NodeId(1)),
+        Document::new(host()),
         SessionLimits {
             max_queued_bytes: 400,
             ..SessionLimits::default()
@@ -303,9 +343,9 @@ async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_byte
             .send(DocumentInput::Local(stroke_on_first_page()))
             .await
             .unwrap();
-        let message = next(&mut keeping_up.messages).await;
-        assert!(matches!(message, Message::Ops(_)), "{message:?}");
-        keeping_up.queued.take(queued_bytes(&message));
+        let sent = message(&mut keeping_up).await;
+        assert!(matches!(sent, Message::Ops(_)), "{sent:?}");
+        keeping_up.queued.take(queued_bytes(&sent));
     }
 }
 
@@ -313,7 +353,7 @@ async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_byte
 /// in memory: the session's byte budget counts the memory.
 #[tokio::test]
 async fn an_erase_of_many_small_ids_counts_what_it_holds_not_its_wire_bytes() {
-    let r = start(Document::new(NodeId(1)));
+    let r = start(Document::new(host()));
     let mut watcher = link_up(&r, 2, VersionVector::default()).await;
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
     let ids: Vec<canopy_canvas::OpId> = (1..=16_000u64)
@@ -322,7 +362,8 @@ async fn an_erase_of_many_small_ids_counts_what_it_holds_not_its_wire_bytes() {
             seq: n % 50 + 1,
         })
         .collect();
-    let mut erase = stroke_start(5, 1);
+    let mut author = r.author();
+    let mut erase = author.start(1);
     erase.action = canopy_canvas::Action::Erase { strokes: ids };
     let wire = canopy_protocol::WireOp::from_op(&erase);
     assert!(
@@ -338,7 +379,7 @@ async fn an_erase_of_many_small_ids_counts_what_it_holds_not_its_wire_bytes() {
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![Checked { wire, op: erase }],
+            runs: vec![author.run(&[erase])],
             credit: Credit::free(),
         })
         .await
@@ -362,35 +403,32 @@ async fn an_op_the_document_refuses_closes_its_link_with_the_reason() {
         max_points_per_stroke: 4,
         ..canopy_canvas::Limits::default()
     };
-    let r = start(Document::with_limits(NodeId(1), limits));
+    let r = start(Document::with_limits(host(), limits));
     let mut a = link_up(&r, 1, VersionVector::default()).await;
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
     // Two chunks of one stroke over the same points: each passes the stateless
     // checks, but together they would give the stroke more points than it may have.
+    let mut author = r.author();
+    let start_op = author.start(1);
     let chunk = |seq| {
-        let mut op = stroke_start(5, seq);
+        let mut op = author.start(seq);
         op.action = canopy_canvas::Action::StrokePoints {
-            stroke: canopy_canvas::OpId {
-                node: NodeId(5),
-                seq: 1,
-            },
+            stroke: start_op.id,
             offset: 0,
             points: vec![canopy_canvas::Point::new(1.0, 1.0); 3],
         };
-        Checked {
-            wire: canopy_protocol::WireOp::from_op(&op),
-            op,
-        }
+        op
     };
+    let ops = [start_op.clone(), chunk(2), chunk(3)];
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![chunk(2), chunk(3)],
+            runs: vec![author.run(&ops)],
             credit: Credit::free(),
         })
         .await
         .unwrap();
-    match next(&mut a.messages).await {
+    match message(&mut a).await {
         Message::Refused(Refusal::Limit(reason)) => {
             assert!(reason.contains("points"), "{reason}")
         }
@@ -406,30 +444,28 @@ async fn a_new_page_at_a_full_replica_keeps_its_link() {
         max_pages: 1,
         ..canopy_canvas::Limits::default()
     };
-    let r = start(Document::with_limits(NodeId(1), limits));
+    let r = start(Document::with_limits(host(), limits));
     let mut sender = link_up(&r, 1, VersionVector::default()).await;
     let mut watcher = link_up(&r, 2, VersionVector::default()).await;
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
-    let mut page = stroke_start(5, 1);
+    let mut author = r.author();
+    let mut page = author.start(1);
     page.action = canopy_canvas::Action::NewPage { position: 1.0 };
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![Checked {
-                wire: canopy_protocol::WireOp::from_op(&page),
-                op: page,
-            }],
+            runs: vec![author.run(&[page])],
             credit: Credit::free(),
         })
         .await
         .unwrap();
     assert_eq!(ops_of(&mut watcher).await.len(), 1, "taken and passed on");
-    quiet(&mut sender.messages).await;
+    quiet_link(&mut sender).await;
 }
 
 #[tokio::test]
 async fn the_door_admits_with_a_valid_invite_and_signs_nothing_per_glance() {
-    let r = start(Document::new(NodeId(1)));
+    let r = start(Document::new(host()));
     let mut door = driver(&r.graph, "link[1]/handshake", &r.session.ports.door);
     let invite = r
         .authority
@@ -487,7 +523,7 @@ async fn the_door_admits_with_a_valid_invite_and_signs_nothing_per_glance() {
 
 #[tokio::test]
 async fn status_gathers_links_counts_and_digest() {
-    let mut document = Document::new(NodeId(1));
+    let mut document = Document::new(host());
     document.apply(stroke_start(4, 1)).unwrap();
     let expected_digest = document.digest().to_string();
     let r = start(document);
@@ -507,7 +543,7 @@ async fn status_gathers_links_counts_and_digest() {
 
 #[tokio::test]
 async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
-    let r = start(Document::new(NodeId(1)));
+    let r = start(Document::new(host()));
     let mut a = link_up(&r, 1, VersionVector::default()).await;
     let mut b = link_up(&r, 2, VersionVector::default()).await;
     let mut presence_in = driver(&r.graph, "link[1]/presence-in", &r.session.ports.presence);
@@ -584,7 +620,7 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let mut sync = driver(&r.graph, "window", &r.session.ports.sync);
     let (reply, answer) = oneshot::channel();
     sync.send(SyncInput::Snapshot(reply)).await.unwrap();
-    assert_eq!(answer.await.unwrap().local_node(), NodeId(1));
+    assert_eq!(answer.await.unwrap().local_node(), host());
 }
 
 /// The door revokes an invite only with the session key; the router passes the
@@ -592,7 +628,7 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
 /// link passes on that the session key did not sign closes that link.
 #[tokio::test]
 async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
-    let r = start(Document::new(NodeId(1)));
+    let r = start(Document::new(host()));
     let session = r.session_key_id();
     let invite = r
         .authority
@@ -625,7 +661,7 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
     .unwrap();
     assert_eq!(answer.await.unwrap(), Ok(invite.grant_id(&session)));
     for link in [&mut holder, &mut bystander] {
-        match next(&mut link.messages).await {
+        match message(link).await {
             Message::Revoke(revocation) => {
                 assert_eq!(revocation.grant, invite.grant_id(&session));
                 assert!(revocation.verify(&session).is_ok());
@@ -634,7 +670,7 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
         }
     }
     assert_eq!(
-        next(&mut holder.messages).await,
+        message(&mut holder).await,
         Message::Refused(Refusal::Revoked)
     );
 
@@ -646,7 +682,7 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
     })
     .await
     .unwrap();
-    match next(&mut bystander.messages).await {
+    match message(&mut bystander).await {
         Message::Refused(Refusal::Protocol(reason)) => {
             assert!(reason.contains("session key"), "{reason}")
         }
@@ -656,7 +692,7 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
     // A link that comes up later is told what was revoked before.
     let mut newcomer = link_up(&r, 3, VersionVector::new()).await;
     let revoked = loop {
-        match next(&mut newcomer.messages).await {
+        match message(&mut newcomer).await {
             Message::Revoke(revocation) => break revocation,
             Message::Ops(_) => continue, // its (empty) backlog
             other => panic!("expected the revocation, got {other:?}"),
@@ -682,7 +718,7 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
         op.action = canopy_canvas::Action::NewPage { position };
         op
     };
-    let mut document = Document::new(NodeId(1));
+    let mut document = Document::new(host());
     let shown = page_op(4, 10.0);
     document.apply(shown.clone()).unwrap();
     let shown = shown.id;
@@ -691,14 +727,13 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
 
     // Someone's new page, placed between the first page and the one shown.
     let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
-    let inserted = page_op(5, 5.0);
+    let mut author = r.author();
+    let mut inserted = author.start(1);
+    inserted.action = canopy_canvas::Action::NewPage { position: 5.0 };
     checker
         .send(DocumentInput::FromLink {
             link: 1,
-            ops: vec![Checked {
-                wire: canopy_protocol::WireOp::from_op(&inserted),
-                op: inserted.clone(),
-            }],
+            runs: vec![author.run(&[inserted.clone()])],
             credit: Credit::free(),
         })
         .await
@@ -712,7 +747,7 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
         .await
         .unwrap();
     let cleared = match next(&mut r.store).await {
-        StoreInput::Ops(_, ops) => ops[0].to_op().unwrap(),
+        StoreInput::Ops(_, ops, _) => ops[0].to_op().unwrap(),
         other => panic!("{other:?}"),
     };
     match cleared.action {
@@ -720,7 +755,7 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
         other => panic!("expected a clear, got {other:?}"),
     }
     // What an index would have meant now: the newcomer.
-    let mut copy = Document::new(NodeId(1));
+    let mut copy = Document::new(host());
     copy.apply(page_op(4, 10.0)).unwrap();
     copy.apply(inserted.clone()).unwrap();
     assert_eq!(PageRef::Nth(1).resolve(&copy), Ok(inserted.id));
@@ -740,7 +775,7 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
 
 #[tokio::test]
 async fn the_exporter_renders_a_copy_from_the_sync_server() {
-    let mut document = Document::new(NodeId(1));
+    let mut document = Document::new(host());
     let mut live = None;
     stroke_on_first_page()
         .apply(&mut document, &mut live)

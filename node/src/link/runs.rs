@@ -1,0 +1,258 @@
+//! A link's ops sorted into their authors' runs. An author's ops wait here until they
+//! continue what the session holds and reach an op their author signed; then the run
+//! is verified against the authors table (hashes and one signature) on the link's own
+//! task. Plain data: the checker drives it.
+//!
+//! Waiting is bounded in bytes: ops a sender's backlog and live stream deliver out of
+//! order, or whose author's authority is still on its way, wait; a link that keeps
+//! more than [`MAX_WAITING_BYTES`] waiting is closed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use canopy_canvas::NodeId;
+use canopy_protocol::{verify_run, Entry, Head, Refusal, Role, SessionId};
+
+use crate::session::authors::{Authors, SharedAuthors};
+use crate::session::document::wire_bytes;
+use crate::session::{Checked, Run};
+
+/// Op bytes one link may have waiting for earlier ops or signatures.
+pub const MAX_WAITING_BYTES: u64 = 32 * 1024 * 1024;
+
+/// One link's waiting ops and how far it has verified each author.
+pub struct Runs {
+    authors: SharedAuthors,
+    waiting: BTreeMap<NodeId, BTreeMap<u64, Checked>>,
+    waiting_bytes: u64,
+    /// Where runs this link passed on end (they may not be committed yet).
+    verified: HashMap<NodeId, (u64, Head)>,
+}
+
+impl Runs {
+    /// Nothing waiting.
+    pub fn new(authors: SharedAuthors) -> Self {
+        Self {
+            authors,
+            waiting: BTreeMap::new(),
+            waiting_bytes: 0,
+            verified: HashMap::new(),
+        }
+    }
+
+    /// Op bytes waiting.
+    pub fn waiting_bytes(&self) -> u64 {
+        self.waiting_bytes
+    }
+
+    /// Takes checked ops; returns the runs that can now be verified and passed on,
+    /// and why the link must close, if it must (the runs before still go on).
+    pub fn take(&mut self, ops: Vec<Checked>) -> (Vec<Run>, Option<Refusal>) {
+        for checked in ops {
+            let id = checked.op.id;
+            let queue = self.waiting.entry(id.node).or_default();
+            if let Some(waiting) = queue.get(&id.seq) {
+                // One sender, two different ops under one number: no honest node
+                // does that (it passes on one version, or nothing).
+                if waiting.wire.payload != checked.wire.payload
+                    || waiting.wire.lamport != checked.wire.lamport
+                    || (waiting.wire.signature.is_some()
+                        && checked.wire.signature.is_some()
+                        && waiting.wire.signature != checked.wire.signature)
+                {
+                    return (
+                        Vec::new(),
+                        Some(Refusal::Protocol(format!(
+                            "two different ops numbered {id} on one link"
+                        ))),
+                    );
+                }
+                if waiting.wire.signature.is_none() && checked.wire.signature.is_some() {
+                    queue.insert(id.seq, checked);
+                }
+                continue;
+            }
+            self.waiting_bytes = self.waiting_bytes.saturating_add(wire_bytes(&checked.wire));
+            queue.insert(id.seq, checked);
+        }
+        let (runs, refusal) = self.retry();
+        if refusal.is_some() {
+            return (runs, refusal);
+        }
+        if self.waiting_bytes > MAX_WAITING_BYTES {
+            return (
+                runs,
+                Some(Refusal::Limit(format!(
+                    "{} bytes of ops wait for earlier ops or their author's signature (at most {MAX_WAITING_BYTES})",
+                    self.waiting_bytes
+                ))),
+            );
+        }
+        (runs, None)
+    }
+
+    /// Tries every author with ops waiting (another link's commits, or an authority
+    /// just learned, may have let them through).
+    pub fn retry(&mut self) -> (Vec<Run>, Option<Refusal>) {
+        let authors: Vec<NodeId> = self.waiting.keys().copied().collect();
+        let mut runs = Vec::new();
+        for author in authors {
+            match self.release(author) {
+                Ok(Some(run)) => runs.push(run),
+                Ok(None) => {}
+                Err(refusal) => return (runs, Some(refusal)),
+            }
+        }
+        (runs, None)
+    }
+
+    /// The run of `author`'s waiting ops that continues what is held and ends at its
+    /// last signed op, verified; `None` while it cannot be verified yet.
+    fn release(&mut self, author: NodeId) -> Result<Option<Run>, Refusal> {
+        let (session, tip) = {
+            let table = Authors::read(&self.authors);
+            (*table.session(), table.tip(author))
+        };
+        // An author whose authority has not come yet: its ops wait for it.
+        let Some(tip) = tip else {
+            return Ok(None);
+        };
+        let Some(queue) = self.waiting.get_mut(&author) else {
+            return Ok(None);
+        };
+        if tip.cut.is_some() {
+            // Proven to split its log: nothing more of it is taken.
+            let dropped: u64 = queue.values().map(|c| wire_bytes(&c.wire)).sum();
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(dropped);
+            self.waiting.remove(&author);
+            return Ok(None);
+        }
+        if tip.role != Role::Editor {
+            let first = queue.keys().next().copied().unwrap_or(0);
+            return Err(Refusal::ViewerEdit(format!(
+                "{author}:{first} (its author is a viewer)"
+            )));
+        }
+        let (mut seq, mut head) = (tip.seq, tip.head);
+        if let Some((verified, verified_head)) = self.verified.get(&author) {
+            if *verified > seq {
+                (seq, head) = (*verified, *verified_head);
+            }
+        }
+        // Ops held already are dropped (the document has them), once they are seen to
+        // be the ones held, where that can be told.
+        if let Some(refusal) = judge_held(&self.authors, &session, author, queue, seq) {
+            return Err(refusal);
+        }
+        while let Some(entry) = queue.first_entry() {
+            if *entry.key() > seq {
+                break;
+            }
+            let dropped = entry.remove();
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(wire_bytes(&dropped.wire));
+        }
+        // The consecutive ops from the next one, up to the last signed among them.
+        let mut end = None;
+        let mut next = seq.saturating_add(1);
+        for (op_seq, checked) in queue.range(next..) {
+            if *op_seq != next {
+                break;
+            }
+            if checked.wire.signature.is_some() {
+                end = Some(*op_seq);
+            }
+            next = next.saturating_add(1);
+        }
+        let Some(end) = end else {
+            if queue.is_empty() {
+                self.waiting.remove(&author);
+            }
+            return Ok(None);
+        };
+        let verified = {
+            let entries: Vec<Entry<'_>> = queue
+                .range(seq.saturating_add(1)..=end)
+                .map(|(_, c)| Entry {
+                    seq: c.op.id.seq,
+                    lamport: c.op.lamport,
+                    payload: &c.wire.payload,
+                    signature: c.wire.signature.as_ref(),
+                })
+                .collect();
+            verify_run(&session, &tip.key, seq, head, &entries)
+                .map_err(|error| Refusal::Protocol(error.to_string()))?
+        };
+        let mut ops = Vec::with_capacity(usize::try_from(end - seq).unwrap_or(0));
+        let mut kept = verified.keep.iter().map(|(seq, _, _)| *seq).peekable();
+        for op_seq in seq.saturating_add(1)..=end {
+            let Some(mut checked) = queue.remove(&op_seq) else {
+                continue;
+            };
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(wire_bytes(&checked.wire));
+            // Only signatures that were checked travel on.
+            if kept.peek() == Some(&op_seq) {
+                kept.next();
+            } else {
+                checked.wire.signature = None;
+            }
+            ops.push(checked);
+        }
+        if queue.is_empty() {
+            self.waiting.remove(&author);
+        }
+        self.verified.insert(author, (verified.seq, verified.head));
+        Ok(Some(Run {
+            author,
+            ops,
+            verified,
+        }))
+    }
+}
+
+/// Checks the waiting ops of `author` numbered up to `held` (ops this node holds)
+/// against the author's log as kept here: from a head known here (the log's start,
+/// or a kept signed head) their heads are recomputed and compared wherever this node
+/// keeps its own. A difference means the sender passes on another log under the same
+/// numbers: one its author also signed (the author split its log), or a forgery.
+fn judge_held(
+    authors: &SharedAuthors,
+    session: &SessionId,
+    author: NodeId,
+    queue: &BTreeMap<u64, Checked>,
+    held: u64,
+) -> Option<Refusal> {
+    let first = *queue.keys().next()?;
+    if first > held {
+        return None;
+    }
+    let table = Authors::read(authors);
+    let log = table.log(author)?;
+    let mut head = if first == 1 {
+        Head::genesis(session, log.key())
+    } else {
+        log.signed_head(first - 1)?
+    };
+    let mut at = first - 1;
+    for (seq, checked) in queue.range(first..=held) {
+        if *seq != at + 1 {
+            break;
+        }
+        at = *seq;
+        head = head.next(at, checked.wire.lamport, &checked.wire.payload);
+        let Some(ours) = log.signed_head(at) else {
+            continue;
+        };
+        if ours == head {
+            continue;
+        }
+        let signed = checked
+            .wire
+            .signature
+            .is_some_and(|signature| signature.verify(log.key(), session, at, &head));
+        return Some(Refusal::Protocol(if signed {
+            format!("author {author} signed two different logs (its op {author}:{at} differs from the one held here)")
+        } else {
+            format!("op {author}:{at} is not what its author signed")
+        }));
+    }
+    None
+}

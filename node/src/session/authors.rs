@@ -1,0 +1,194 @@
+//! `authors`: who may make ops in this session, and how far each one's signed log is
+//! held here. Not a component but a table: every link's checker reads it (so runs
+//! are verified on the links' own cores) and the document writes it (it commits each
+//! author's runs in order, so every replica applies an author's ops in the same order).
+//! Locks are held for lookups and inserts only, never across an `await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use canopy_canvas::{NodeId, OpId};
+use canopy_protocol::{
+    AuthorKey, AuthorLog, Authority, Head, InviteError, Role, SessionId, Signature, Verified,
+};
+
+/// One author: the authority that makes it one, and its log as held here.
+#[derive(Debug, Clone)]
+struct Author {
+    authority: Authority,
+    role: Role,
+    log: AuthorLog,
+}
+
+/// Where an author's log stands here: what a checker verifies a run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tip {
+    /// The author's key.
+    pub key: AuthorKey,
+    /// What its authority lets it do.
+    pub role: Role,
+    /// Its last op held (0 for none).
+    pub seq: u64,
+    /// The head there.
+    pub head: Head,
+    /// Where it was proven to split its log, if it was.
+    pub cut: Option<u64>,
+}
+
+/// The session's authors.
+#[derive(Debug)]
+pub struct Authors {
+    session: SessionId,
+    by_id: HashMap<NodeId, Author>,
+}
+
+/// The table shared by a session's components.
+pub type SharedAuthors = Arc<RwLock<Authors>>;
+
+impl Authors {
+    /// No author known yet.
+    pub fn new(session: SessionId) -> Self {
+        Self {
+            session,
+            by_id: HashMap::new(),
+        }
+    }
+
+    /// A new table to share.
+    pub fn shared(session: SessionId) -> SharedAuthors {
+        Arc::new(RwLock::new(Self::new(session)))
+    }
+
+    /// Reads a shared table (a panic elsewhere leaves it as it was: still readable).
+    pub fn read(shared: &SharedAuthors) -> RwLockReadGuard<'_, Authors> {
+        shared.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes a shared table.
+    pub fn write(shared: &SharedAuthors) -> RwLockWriteGuard<'_, Authors> {
+        shared.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The session.
+    pub fn session(&self) -> &SessionId {
+        &self.session
+    }
+
+    /// Takes an author's authority once its chain verifies from the session key. True
+    /// if that is news worth passing on: a new author, or one now known as an editor.
+    pub fn learn(&mut self, authority: &Authority) -> Result<bool, InviteError> {
+        let (key, role) = authority.author(&self.session)?;
+        let key = AuthorKey(key);
+        let id = key.node_id();
+        match self.by_id.get_mut(&id) {
+            Some(known) if known.log.key() == &key => {
+                if role > known.role {
+                    known.role = role;
+                    known.authority = authority.clone();
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+            // Another key with the same 64-bit id: a second preimage, or a forgery.
+            Some(_) => Err(InviteError::BrokenChain(authority.chain.len())),
+            None => {
+                self.by_id.insert(
+                    id,
+                    Author {
+                        authority: authority.clone(),
+                        role,
+                        log: AuthorLog::new(&self.session, key),
+                    },
+                );
+                Ok(true)
+            }
+        }
+    }
+
+    /// Where `author`'s log stands, if the author is known.
+    pub fn tip(&self, author: NodeId) -> Option<Tip> {
+        self.by_id.get(&author).map(|a| Tip {
+            key: *a.log.key(),
+            role: a.role,
+            seq: a.log.seq(),
+            head: a.log.head(),
+            cut: a.log.cut_at(),
+        })
+    }
+
+    /// `author`'s authority, if known.
+    pub fn authority(&self, author: NodeId) -> Option<&Authority> {
+        self.by_id.get(&author).map(|a| &a.authority)
+    }
+
+    /// `author`'s log as held.
+    pub fn log(&self, author: NodeId) -> Option<&AuthorLog> {
+        self.by_id.get(&author).map(|a| &a.log)
+    }
+
+    /// Takes a verified run of `author`'s (it must continue what is held).
+    pub fn commit(&mut self, author: NodeId, verified: Verified) {
+        if let Some(known) = self.by_id.get_mut(&author) {
+            known.log.accept(verified);
+        }
+    }
+
+    /// The kept signature of an op, if there is one: backlogs carry it.
+    pub fn signature(&self, op: OpId) -> Option<Signature> {
+        self.by_id
+            .get(&op.node)
+            .and_then(|a| a.log.signature(op.seq).copied())
+    }
+
+    /// Every author's authority, for a new link (before any of their ops).
+    pub fn authorities(&self) -> Vec<Authority> {
+        let mut all: Vec<(&NodeId, &Author)> = self.by_id.iter().collect();
+        all.sort_by_key(|(id, _)| **id);
+        all.into_iter().map(|(_, a)| a.authority.clone()).collect()
+    }
+
+    /// Number of authors known.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True if no author is known.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+impl Authors {
+    /// Takes what a session file keeps: its authors' authorities (each verified from
+    /// the session key) and their signed heads. An authority that does not verify is
+    /// left out, and so are its author's ops for serving.
+    pub fn restore(&mut self, logs: &crate::storage::StoredLogs) {
+        for bytes in &logs.authorities {
+            let learned = Authority::from_bytes(bytes).and_then(|a| self.learn(&a));
+            if let Err(error) = learned {
+                tracing::warn!(%error, "an author kept in the file is not valid");
+            }
+        }
+        let mut start = 0;
+        while start < logs.signed.len() {
+            let author = logs.signed[start].0.node;
+            let end = logs.signed[start..]
+                .iter()
+                .position(|(op, _, _)| op.node != author)
+                .map_or(logs.signed.len(), |n| start + n);
+            let rows = &logs.signed[start..end];
+            if let Some((last, head, _)) = rows.last() {
+                self.commit(
+                    author,
+                    Verified {
+                        seq: last.seq,
+                        head: *head,
+                        keep: rows.iter().map(|(op, h, s)| (op.seq, *h, *s)).collect(),
+                        heads: Vec::new(),
+                    },
+                );
+            }
+            start = end;
+        }
+    }
+}
