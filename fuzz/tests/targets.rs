@@ -136,12 +136,10 @@ fn write_seed_corpora() {
     let (session, authority) = Authority::root(&session_key, &host, 1);
     let invite = authority.invite(&session, &host, Role::Editor, Some(2_000_000_000), 9);
     // Signed as an author signs a batch (the last op and checkpoints carry one).
-    let (wire, _) = canopy_protocol::Signer::fresh(
-        session,
-        canopy_protocol::AuthorKey(public_key(&host)),
-    )
-    .sign_batch(&host, &ops())
-    .unwrap();
+    let (wire, _) =
+        canopy_protocol::Signer::fresh(session, canopy_protocol::AuthorKey(public_key(&host)))
+            .sign_batch(&host, &ops())
+            .unwrap();
 
     // frames: a chunk size byte, then frames.
     let messages = [
