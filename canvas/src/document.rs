@@ -448,6 +448,20 @@ impl Document {
         vector
     }
 
+    /// This document without any op of `author`: what every replica shows once the
+    /// author is proven to have signed two different logs (the same wherever the
+    /// proof arrives first, whichever version each replica held). Rebuilt: O(n).
+    pub fn without_author(&self, author: NodeId) -> Document {
+        let mut rebuilt = Document::with_limits(self.local, self.limits.clone());
+        for op in self.ops_missing_from(&VersionVector::new()) {
+            if op.id.node != author {
+                // Every op here was taken before: it is taken again.
+                let _ = rebuilt.apply(op);
+            }
+        }
+        rebuilt
+    }
+
     /// Every op this document holds that `seen` does not cover, to bring a peer with
     /// that version vector up to date (author by author, in sequence order).
     pub fn ops_missing_from(&self, seen: &VersionVector) -> Vec<Op> {

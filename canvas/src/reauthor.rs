@@ -131,4 +131,42 @@ impl Reauthor {
         self.ids.insert(op.id, made.id);
         Ok(Some(made))
     }
+
+    /// Moves pages taken over into `order` (the source's page order, by old id):
+    /// pages at exactly the same place are ordered by id, and an import renames them.
+    /// Returns the moves made (at most one per page per pass, a few passes).
+    pub fn follow_page_order(
+        &self,
+        document: &mut Document,
+        order: &[OpId],
+    ) -> Result<Vec<Op>, OpError> {
+        let wanted: Vec<OpId> = order
+            .iter()
+            .filter_map(|old| {
+                if *old == FIRST_PAGE {
+                    Some(FIRST_PAGE)
+                } else {
+                    self.ids.get(old).copied()
+                }
+            })
+            .filter(|page| document.has_page(*page))
+            .collect();
+        let mut moves = Vec::new();
+        for _ in 0..3 {
+            let now: Vec<OpId> = document
+                .pages()
+                .into_iter()
+                .filter(|page| wanted.contains(page))
+                .collect();
+            if now == wanted {
+                break;
+            }
+            for (index, page) in wanted.iter().enumerate() {
+                if document.pages().get(index) != Some(page) {
+                    moves.push(document.move_page(*page, index)?);
+                }
+            }
+        }
+        Ok(moves)
+    }
 }
