@@ -324,6 +324,19 @@ impl Evidence {
         evidence.verify(session).then_some(evidence)
     }
 
+    /// The evidence as files keep it (bincode).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
+    }
+
+    /// Reads kept evidence (not verified: see [`Evidence::verify`]).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Evidence> {
+        let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
+        let (evidence, used): (Evidence, usize) =
+            bincode::serde::decode_from_slice(bytes, config).ok()?;
+        (used == bytes.len()).then_some(evidence)
+    }
+
     /// True if the heads at `seq` differ and the author signed where each leads.
     pub fn verify(&self, session: &SessionId) -> bool {
         self.first.head != self.second.head

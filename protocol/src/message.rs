@@ -223,4 +223,7 @@ pub enum Message {
     /// before their ops, so every node checks an op's author is an editor, whatever
     /// link it came by.
     Authors(Vec<Authority>),
+    /// Proof that an author signed two different logs: every node that checks it
+    /// leaves that author's ops out, so all replicas show the same.
+    Evidence(Box<crate::authorship::Evidence>),
 }

@@ -208,5 +208,6 @@ pub(crate) fn message_kind(message: &Message) -> &'static str {
         Message::Created { .. } => "a session answer",
         Message::Revoke(_) => "a revocation",
         Message::Authors(_) => "authors",
+        Message::Evidence(_) => "evidence",
     }
 }
