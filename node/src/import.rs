@@ -79,6 +79,15 @@ pub fn load_authors(
     Ok(authors)
 }
 
+/// `document` without the ops of authors the table holds proof against (kept in the
+/// file): what every replica that has the proof shows.
+pub fn leave_out_cut_authors(authors: &SharedAuthors, mut document: Document) -> Document {
+    for author in Authors::read(authors).cut_off() {
+        document = document.without_author(author);
+    }
+    document
+}
+
 /// Makes the ops `source` holds (those that arrived before `until_ms`) this node's
 /// own: applied to `document` in clock order, signed, committed to `authors` and
 /// written to `store`. `reauthor` remembers old ids, so ops replayed later that refer
@@ -121,6 +130,7 @@ pub fn import_file(
             made.push(op);
         }
     }
+    made.extend(reauthor.follow_page_order(document, &from.pages())?);
     let mut signer = Signer::new(session, tip.key, tip.seq, tip.head);
     let (wires, verified) = signer.sign_batch(key, &made)?;
     let now = now_ms();

@@ -91,6 +91,9 @@ pub struct StoredLogs {
     pub authorities: Vec<Vec<u8>>,
     /// Signed heads kept: checkpoints and each author's last.
     pub signed: Vec<KeptSignature>,
+    /// Proof against authors that split their logs, bincode of
+    /// `canopy_protocol::Evidence`.
+    pub evidence: Vec<Vec<u8>>,
 }
 
 /// An open, checked `.canopy` file.
@@ -574,6 +577,17 @@ impl Store {
         signed: &[KeptSignature],
         authors: &[(NodeId, Vec<u8>)],
     ) -> Result<(), StoreError> {
+        self.append_all(batch, signed, authors, &[])
+    }
+
+    /// [`Store::append_log`], and proof against authors that split their logs.
+    pub fn append_all(
+        &mut self,
+        batch: &[(u64, WireOp)],
+        signed: &[KeptSignature],
+        authors: &[(NodeId, Vec<u8>)],
+        evidence: &[(NodeId, Vec<u8>)],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let transaction = self.connection.transaction().map_err(sqlite(&path))?;
         {
@@ -599,6 +613,14 @@ impl Store {
             for (node, authority) in authors {
                 author
                     .execute(params![node.0 as i64, authority])
+                    .map_err(sqlite(&path))?;
+            }
+            let mut proof = transaction
+                .prepare_cached("INSERT OR IGNORE INTO evidence (node, evidence) VALUES (?1, ?2)")
+                .map_err(sqlite(&path))?;
+            for (node, bytes) in evidence {
+                proof
+                    .execute(params![node.0 as i64, bytes])
                     .map_err(sqlite(&path))?;
             }
             let mut forget = transaction
@@ -631,12 +653,12 @@ impl Store {
         let has_tables: i64 = self
             .connection
             .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('authors', 'signatures')",
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('authors', 'signatures', 'evidence')",
                 [],
                 |r| r.get(0),
             )
             .map_err(sqlite(&self.path))?;
-        if has_tables < 2 {
+        if has_tables < 3 {
             return Ok(logs);
         }
         let damaged = |what: &str| StoreError::Damaged {
@@ -652,6 +674,16 @@ impl Store {
             .map_err(sqlite(&self.path))?;
         for row in rows {
             logs.authorities.push(row.map_err(sqlite(&self.path))?);
+        }
+        let mut query = self
+            .connection
+            .prepare("SELECT evidence FROM evidence ORDER BY node")
+            .map_err(sqlite(&self.path))?;
+        let rows = query
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(sqlite(&self.path))?;
+        for row in rows {
+            logs.evidence.push(row.map_err(sqlite(&self.path))?);
         }
         let mut query = self
             .connection
@@ -827,7 +859,8 @@ const LOG_TABLES: &str = "CREATE TABLE signatures (
          node INTEGER NOT NULL, seq INTEGER NOT NULL,
          head BLOB NOT NULL, signature BLOB NOT NULL,
          PRIMARY KEY (node, seq)) WITHOUT ROWID;
-     CREATE TABLE authors (node INTEGER PRIMARY KEY, authority BLOB NOT NULL);";
+     CREATE TABLE authors (node INTEGER PRIMARY KEY, authority BLOB NOT NULL);
+     CREATE TABLE evidence (node INTEGER PRIMARY KEY, evidence BLOB NOT NULL);";
 
 /// Brings an older format forward, in one transaction (a crash leaves the old one).
 /// A file from before format 3 gains the log tables but stays unsigned: its ops have
@@ -1002,7 +1035,7 @@ mod tests {
         Connection::open(&path)
             .unwrap()
             .execute_batch(
-                "DROP TABLE audio; DROP TABLE signatures; DROP TABLE authors;
+                "DROP TABLE audio; DROP TABLE signatures; DROP TABLE authors; DROP TABLE evidence;
                  DELETE FROM meta WHERE key = 'signed'; PRAGMA user_version = 1;",
             )
             .unwrap();

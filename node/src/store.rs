@@ -21,6 +21,8 @@ pub enum StoreInput {
     Ops(u64, Vec<WireOp>, Vec<KeptSignature>),
     /// An author's authority (bincode), kept before any of its ops.
     Author(NodeId, Vec<u8>),
+    /// Proof that an author split its log (bincode): its ops are left out on load.
+    Evidence(NodeId, Vec<u8>),
     /// A frame of the node's mixed audio, as an Opus packet.
     Audio {
         /// When it was heard (Unix milliseconds, the ops' clock).
@@ -44,6 +46,7 @@ impl std::fmt::Debug for StoreInput {
         match self {
             StoreInput::Ops(_, ops, _) => write!(f, "Ops({})", ops.len()),
             StoreInput::Author(node, _) => write!(f, "Author({node})"),
+            StoreInput::Evidence(node, _) => write!(f, "Evidence({node})"),
             StoreInput::Audio { at_ms, .. } => write!(f, "Audio({at_ms})"),
             StoreInput::Participant { name, .. } => write!(f, "Participant({name})"),
         }
@@ -89,6 +92,7 @@ pub fn spawn(
             let mut ops: Vec<(u64, WireOp)> = Vec::new();
             let mut signed: Vec<KeptSignature> = Vec::new();
             let mut authors: Vec<(NodeId, Vec<u8>)> = Vec::new();
+            let mut evidence: Vec<(NodeId, Vec<u8>)> = Vec::new();
             let mut participants = Vec::new();
             let mut audio: Vec<(u64, Vec<u8>)> = Vec::new();
             let mut next = Some(first);
@@ -100,6 +104,7 @@ pub fn spawn(
                         signed.extend(kept);
                     }
                     StoreInput::Author(node, authority) => authors.push((node, authority)),
+                    StoreInput::Evidence(node, proof) => evidence.push((node, proof)),
                     StoreInput::Audio { at_ms, packet } => audio.push((at_ms, packet)),
                     StoreInput::Participant { node, name, at_ms } => participants.push((node, name, at_ms)),
                 }
@@ -110,7 +115,7 @@ pub fn spawn(
             }
             let mut owned = store.take().ok_or_else(|| anyhow!("the store was lost"))?;
             let (owned, result) = tokio::task::spawn_blocking(move || {
-                let result = owned.append_log(&ops, &signed, &authors).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
+                let result = owned.append_all(&ops, &signed, &authors, &evidence).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
                     participants
                         .iter()
                         .try_for_each(|(node, name, at)| owned.saw_participant(*node, name, *at))

@@ -445,7 +445,8 @@ fn a_hosts_file_from_before_signing_becomes_its_signed_import() {
     rusqlite::Connection::open(&file)
         .unwrap()
         .execute_batch(
-            "DROP TABLE signatures; DROP TABLE authors; DELETE FROM meta WHERE key = 'signed';
+            "DROP TABLE signatures; DROP TABLE authors; DROP TABLE evidence;
+             DELETE FROM meta WHERE key = 'signed';
              PRAGMA user_version = 2;",
         )
         .unwrap();

@@ -415,11 +415,28 @@ fn an_undo_in_someone_elses_name_is_refused() {
     assert_converged(&[&host, &honest], 5, Duration::from_secs(10));
 }
 
+/// The same author's op 1, in two versions it signed both (different colours).
+fn two_versions(attacker: &Attacker, red: u8) -> Vec<Op> {
+    vec![attacker.op(
+        1,
+        Action::StrokeStart {
+            page: FIRST_PAGE,
+            tool: Tool::Pen,
+            color: Color::rgb(red, 0, 0),
+            width: 2.0,
+        },
+    )]
+}
+
+fn has_parent(node: &Node) -> bool {
+    node.try_status().is_some_and(|s| !s["parent"].is_null())
+}
+
 /// One author signs two different ops with the same number and gives one to each of
-/// two nodes: the second to reach a node that holds the first is refused there (the
-/// replicas agree, and the log the author split shows one version).
+/// two nodes, the second after the first has spread: the node that holds the first
+/// finds the proof, every node leaves that author out, and no honest link is closed.
 #[test]
-fn the_same_op_numbers_with_other_content_are_refused() {
+fn an_author_that_signs_two_logs_is_left_out_everywhere() {
     let host = Node::host("host", &["--no-audio"]);
     let child = Node::join("child", host.editor_url(), &["--no-audio"]);
     let pkcs8 =
@@ -428,37 +445,59 @@ fn the_same_op_numbers_with_other_content_are_refused() {
         host.editor_url().to_string(),
         child.editor_url().to_string(),
     );
-    let stroke = |attacker: &Attacker, red: u8| {
-        vec![attacker.op(
-            1,
-            Action::StrokeStart {
-                page: FIRST_PAGE,
-                tool: Tool::Pen,
-                color: Color::rgb(red, 0, 0),
-                width: 2.0,
-            },
-        )]
-    };
-    let pkcs8_first = pkcs8.as_ref().to_vec();
+    let key = pkcs8.as_ref().to_vec();
+    let first = std::thread::spawn(move || {
+        block_on(async move {
+            let mut first = Attacker::join_with(&host_url, &key).await;
+            let ops = two_versions(&first, 200);
+            first.send(&ops, 10).await;
+            tokio::time::sleep(Duration::from_secs(8)).await;
+        })
+    });
+    assert_converged(&[&host, &child], 1, Duration::from_secs(10));
     block_on(async move {
-        let mut first = Attacker::join_with(&host_url, &pkcs8_first).await;
-        let ops = stroke(&first, 200);
-        first.send(&ops, 10).await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    });
-    assert_converged(&[&host, &child], 1, Duration::from_secs(10));
-    let refusal = block_on(async move {
         let mut second = Attacker::join_with(&child_url, pkcs8.as_ref()).await;
-        let ops = stroke(&second, 10);
+        let ops = two_versions(&second, 10);
         second.send(&ops, 10).await;
-        second.refusal(Duration::from_secs(10)).await
+        tokio::time::sleep(Duration::from_secs(2)).await;
     });
-    let refusal = refusal.expect("the second version was taken");
-    assert!(
-        refusal.to_string().contains("two different logs"),
-        "{refusal}"
+    assert_converged(&[&host, &child], 0, Duration::from_secs(10));
+    for node in [&host, &child] {
+        assert!(
+            node.log().contains("signed two different logs"),
+            "{}",
+            node.log()
+        );
+    }
+    assert!(has_parent(&child), "an honest link was closed");
+    first.join().unwrap();
+}
+
+/// The same, with both versions sent at once: each node takes one, then finds the
+/// other is a second log; the proof meets in the middle and both leave the author
+/// out — the tree does not split.
+#[test]
+fn two_logs_sent_at_once_do_not_split_the_tree() {
+    let host = Node::host("host", &["--no-audio"]);
+    let child = Node::join("child", host.editor_url(), &["--no-audio"]);
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let (host_url, child_url) = (
+        host.editor_url().to_string(),
+        child.editor_url().to_string(),
     );
-    assert_converged(&[&host, &child], 1, Duration::from_secs(10));
+    block_on(async move {
+        let mut at_host = Attacker::join_with(&host_url, pkcs8.as_ref()).await;
+        let mut at_child = Attacker::join_with(&child_url, pkcs8.as_ref()).await;
+        let (red, dark) = (two_versions(&at_host, 200), two_versions(&at_child, 10));
+        tokio::join!(at_host.send(&red, 10), at_child.send(&dark, 10));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    });
+    assert_converged(&[&host, &child], 0, Duration::from_secs(10));
+    assert!(has_parent(&child), "the tree split");
+    // A node that joins later is told the proof and takes neither version.
+    let late = Node::join("late", child.editor_url(), &["--no-audio"]);
+    assert_converged(&[&host, &child, &late], 0, Duration::from_secs(10));
 }
 
 /// One op with a Lamport clock of 2^64 − 2 used to leave every node that took it

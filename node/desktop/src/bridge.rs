@@ -122,6 +122,9 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
             }
         }
         let mut ticker = tokio::time::interval(GLANCE_INTERVAL);
+        // An author left out (proven to have split its log) takes ops away: the
+        // window's copy then starts over from the core's.
+        let mut left_out = status_left_out(&mut to_status).await;
         loop {
             tokio::select! {
                 () = ctx.stopped() => break,
@@ -162,7 +165,19 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
                     None => break,
                 },
                 _ = ticker.tick() => match glance(&mut to_status).await {
-                    Some(status) => if !sink.send(UiEvent::Status(Box::new(status))) { break },
+                    Some(status) => {
+                        if status.left_out != left_out {
+                            left_out = status.left_out;
+                            let (reply, answer) = oneshot::channel();
+                            if to_sync.send(SyncInput::Snapshot(reply)).await.is_err() {
+                                break;
+                            }
+                            if let Ok(document) = answer.await {
+                                sink.send(UiEvent::Document(document));
+                            }
+                        }
+                        if !sink.send(UiEvent::Status(Box::new(status))) { break }
+                    }
                     None => break,
                 },
             }
@@ -170,6 +185,10 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
         Ok(())
     });
     Ok(())
+}
+
+async fn status_left_out(status: &mut Outbox<StatusInput>) -> usize {
+    glance(status).await.map_or(0, |s| s.left_out)
 }
 
 async fn glance(status: &mut Outbox<StatusInput>) -> Option<Status> {

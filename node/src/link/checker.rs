@@ -11,7 +11,7 @@
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::Limits;
-use canopy_protocol::{Authority, Refusal, WireOp};
+use canopy_protocol::{Authority, Evidence, Refusal, WireOp};
 
 use super::refuser::Refuser;
 use super::runs::Runs;
@@ -99,6 +99,34 @@ impl Checker {
         None
     }
 
+    /// Takes proof that an author split its log (checked here: two signatures and at
+    /// most a checkpoint's worth of hashes); news goes to the document, which leaves
+    /// the author's ops out and passes the proof on. Proof that does not verify
+    /// closes the link.
+    async fn evidence(&mut self, evidence: Evidence) -> Option<Refusal> {
+        let session = *Authors::read(&self.authors).session();
+        if !evidence.verify(&session) {
+            return Some(Refusal::Protocol(
+                "evidence against an author that does not verify".into(),
+            ));
+        }
+        let news = Authors::write(&self.authors).cut(&evidence);
+        if news {
+            tracing::warn!(
+                author = %evidence.author.node_id(),
+                "an author signed two different logs: its ops are left out"
+            );
+            let _ = self
+                .document
+                .send(DocumentInput::Evidence {
+                    origin: Some(self.link),
+                    evidence: Box::new(evidence),
+                })
+                .await;
+        }
+        None
+    }
+
     /// Hands verified runs to the document, holding one of the link's places.
     async fn pass_on(&mut self, runs: Vec<Run>) -> bool {
         if runs.is_empty() {
@@ -131,12 +159,20 @@ impl Component for Checker {
                     None => self.runs.retry(),
                     Some(refusal) => (Vec::new(), Some(refusal)),
                 },
+                Inbound::Evidence(evidence) => match self.evidence(*evidence).await {
+                    None => (Vec::new(), None),
+                    Some(refusal) => (Vec::new(), Some(refusal)),
+                },
                 Inbound::Ops(ops) => {
                     let (checked, bad) = check(ops, &self.limits);
                     let (runs, refusal) = self.runs.take(checked);
                     (runs, refusal.or(bad))
                 }
             };
+            // Authors this link's ops showed to have split their logs.
+            for evidence in self.runs.found() {
+                self.evidence(evidence).await;
+            }
             if !self.pass_on(runs).await {
                 break;
             }

@@ -63,10 +63,16 @@ impl Deframer {
                 }
                 Ok(Some(Message::Authors(authorities))) => {
                     // In order: the ops before them first.
-                    if !self.flush(&mut batch).await {
+                    if !self.flush(&mut batch).await
+                        || self.ops.send(Inbound::Authors(authorities)).await.is_err()
+                    {
                         return Ok(());
                     }
-                    if self.ops.send(Inbound::Authors(authorities)).await.is_err() {
+                }
+                Ok(Some(Message::Evidence(evidence))) => {
+                    if !self.flush(&mut batch).await
+                        || self.ops.send(Inbound::Evidence(evidence)).await.is_err()
+                    {
                         return Ok(());
                     }
                 }

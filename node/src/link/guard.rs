@@ -113,7 +113,7 @@ impl Component for Guard {
                         authorities.len()
                     )))
                 }
-                Inbound::Authors(_) => None,
+                Inbound::Authors(_) | Inbound::Evidence(_) => None,
             };
             match verdict {
                 None => {

@@ -59,6 +59,8 @@ pub enum Inbound {
     Ops(Vec<WireOp>),
     /// Authorities.
     Authors(Vec<Authority>),
+    /// Proof that an author split its log.
+    Evidence(Box<canopy_protocol::Evidence>),
 }
 
 static NEXT_LINK: AtomicU64 = AtomicU64::new(1);

@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use canopy_canvas::NodeId;
-use canopy_protocol::{verify_run, Entry, Head, Refusal, Role, SessionId};
+use canopy_protocol::{
+    verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT,
+};
 
 use crate::session::authors::{Authors, SharedAuthors};
 use crate::session::document::wire_bytes;
@@ -26,6 +28,8 @@ pub struct Runs {
     waiting_bytes: u64,
     /// Where runs this link passed on end (they may not be committed yet).
     verified: HashMap<NodeId, (u64, Head)>,
+    /// Proof found in this link's ops that an author split its log.
+    found: Vec<Evidence>,
 }
 
 impl Runs {
@@ -36,7 +40,14 @@ impl Runs {
             waiting: BTreeMap::new(),
             waiting_bytes: 0,
             verified: HashMap::new(),
+            found: Vec::new(),
         }
+    }
+
+    /// Proof found since last asked that authors split their logs (their ops here
+    /// were dropped: the author is to be cut off).
+    pub fn found(&mut self) -> Vec<Evidence> {
+        std::mem::take(&mut self.found)
     }
 
     /// Op bytes waiting.
@@ -140,8 +151,18 @@ impl Runs {
         }
         // Ops held already are dropped (the document has them), once they are seen to
         // be the ones held, where that can be told.
-        if let Some(refusal) = judge_held(&self.authors, &session, author, queue, seq) {
-            return Err(refusal);
+        match judge_held(&self.authors, &session, author, queue, seq) {
+            Judged::Same => {}
+            Judged::Forged(refusal) => return Err(refusal),
+            Judged::Split(evidence) => {
+                // The author signed another log: proof, not the sender's fault.
+                let dropped: u64 = queue.values().map(|c| wire_bytes(&c.wire)).sum();
+                self.waiting_bytes = self.waiting_bytes.saturating_sub(dropped);
+                self.waiting.remove(&author);
+                self.found.push(*evidence);
+                return Ok(None);
+            }
+            Judged::Unsure => return Ok(None),
         }
         while let Some(entry) = queue.first_entry() {
             if *entry.key() > seq {
@@ -208,28 +229,45 @@ impl Runs {
     }
 }
 
+/// What the ops of an author a node holds already turned out to be.
+enum Judged {
+    /// The ones held (or nothing tells otherwise).
+    Same,
+    /// Not what the author signed.
+    Forged(Refusal),
+    /// Another log the author also signed: proof.
+    Split(Box<Evidence>),
+    /// Another log, not signed as far as it has come: wait for its signature.
+    Unsure,
+}
+
 /// Checks the waiting ops of `author` numbered up to `held` (ops this node holds)
 /// against the author's log as kept here: from a head known here (the log's start,
 /// or a kept signed head) their heads are recomputed and compared wherever this node
 /// keeps its own. A difference means the sender passes on another log under the same
-/// numbers: one its author also signed (the author split its log), or a forgery.
+/// numbers: one its author also signed (the author split its log: [`Evidence`], with
+/// the sender's ops up to their next signature), or a forgery.
 fn judge_held(
     authors: &SharedAuthors,
     session: &SessionId,
     author: NodeId,
     queue: &BTreeMap<u64, Checked>,
     held: u64,
-) -> Option<Refusal> {
-    let first = *queue.keys().next()?;
-    if first > held {
-        return None;
-    }
+) -> Judged {
+    let Some(first) = queue.keys().next().copied().filter(|f| *f <= held) else {
+        return Judged::Same;
+    };
     let table = Authors::read(authors);
-    let log = table.log(author)?;
-    let mut head = if first == 1 {
-        Head::genesis(session, log.key())
+    let Some(log) = table.log(author) else {
+        return Judged::Same;
+    };
+    let start = if first == 1 {
+        Some(Head::genesis(session, log.key()))
     } else {
-        log.signed_head(first - 1)?
+        log.signed_head(first - 1)
+    };
+    let Some(mut head) = start else {
+        return Judged::Same;
     };
     let mut at = first - 1;
     for (seq, checked) in queue.range(first..=held) {
@@ -238,21 +276,47 @@ fn judge_held(
         }
         at = *seq;
         head = head.next(at, checked.wire.lamport, &checked.wire.payload);
-        let Some(ours) = log.signed_head(at) else {
+        let (Some(ours), Some(our_signature)) = (log.signed_head(at), log.signature(at)) else {
             continue;
         };
         if ours == head {
             continue;
         }
-        let signed = checked
-            .wire
-            .signature
-            .is_some_and(|signature| signature.verify(log.key(), session, at, &head));
-        return Some(Refusal::Protocol(if signed {
-            format!("author {author} signed two different logs (its op {author}:{at} differs from the one held here)")
-        } else {
-            format!("op {author}:{at} is not what its author signed")
-        }));
+        // Theirs from here to their next signed op (within a checkpoint's reach).
+        let mut ops = Vec::new();
+        let mut their_end = None;
+        let reach = at.saturating_add(CHECKPOINT);
+        for (expected, (seq, checked)) in (at..=reach).zip(queue.range(at..=reach)) {
+            if *seq != expected {
+                break;
+            }
+            if *seq > at {
+                ops.push((checked.wire.lamport, checked.wire.payload.clone()));
+            }
+            if let Some(signature) = checked.wire.signature {
+                their_end = Some(signature);
+                break;
+            }
+        }
+        let Some(signature) = their_end else {
+            return Judged::Unsure;
+        };
+        let theirs = Fork {
+            head,
+            ops,
+            signature,
+        };
+        let ours = Fork {
+            head: ours,
+            ops: Vec::new(),
+            signature: *our_signature,
+        };
+        return match Evidence::new(session, *log.key(), at, theirs, ours) {
+            Some(evidence) => Judged::Split(Box::new(evidence)),
+            None => Judged::Forged(Refusal::Protocol(format!(
+                "op {author}:{at} is not what its author signed"
+            ))),
+        };
     }
-    None
+    Judged::Same
 }

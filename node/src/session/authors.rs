@@ -9,7 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use canopy_canvas::{NodeId, OpId};
 use canopy_protocol::{
-    AuthorKey, AuthorLog, Authority, Head, InviteError, Role, SessionId, Signature, Verified,
+    AuthorKey, AuthorLog, Authority, Evidence, Head, InviteError, Role, SessionId, Signature,
+    Verified,
 };
 
 /// One author: the authority that makes it one, and its log as held here.
@@ -40,6 +41,8 @@ pub struct Tip {
 pub struct Authors {
     session: SessionId,
     by_id: HashMap<NodeId, Author>,
+    /// Proof against each author proven to have split its log (the first known).
+    evidence: std::collections::BTreeMap<NodeId, Evidence>,
 }
 
 /// The table shared by a session's components.
@@ -51,6 +54,7 @@ impl Authors {
         Self {
             session,
             by_id: HashMap::new(),
+            evidence: std::collections::BTreeMap::new(),
         }
     }
 
@@ -147,6 +151,34 @@ impl Authors {
         all.into_iter().map(|(_, a)| a.authority.clone()).collect()
     }
 
+    /// Takes evidence that an author signed two different logs, if it verifies and
+    /// names a known author: nothing more of that author is taken. True if that is
+    /// news (the author was not cut off yet): then its ops are to be left out.
+    pub fn cut(&mut self, evidence: &Evidence) -> bool {
+        let author = evidence.author.node_id();
+        if self.evidence.contains_key(&author) {
+            return false;
+        }
+        let Some(known) = self.by_id.get_mut(&author) else {
+            return false;
+        };
+        if !known.log.cut(&self.session, evidence) {
+            return false;
+        }
+        self.evidence.insert(author, evidence.clone());
+        true
+    }
+
+    /// Authors proven to have split their logs.
+    pub fn cut_off(&self) -> Vec<NodeId> {
+        self.evidence.keys().copied().collect()
+    }
+
+    /// The proof against every author cut off, for a new link.
+    pub fn evidence(&self) -> Vec<Evidence> {
+        self.evidence.values().cloned().collect()
+    }
+
     /// Number of authors known.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -189,6 +221,12 @@ impl Authors {
                 );
             }
             start = end;
+        }
+        for bytes in &logs.evidence {
+            match Evidence::from_bytes(bytes) {
+                Some(evidence) if self.cut(&evidence) => {}
+                _ => tracing::warn!("evidence kept in the file does not verify"),
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use canopy_axon::{link, BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor, StrokeId};
-use canopy_protocol::{Authority, Refusal, Role, SignError, Signer, Verified, WireOp};
+use canopy_protocol::{
+    Authority, Evidence, Fork, Refusal, Role, SignError, Signer, Verified, WireOp,
+};
 use ring::signature::Ed25519KeyPair;
 
 use super::authors::{Authors, SharedAuthors};
@@ -107,6 +109,14 @@ pub enum DocumentInput {
     Local(Edit),
     /// This node's authority (the door says so when it joins or rejoins).
     Authority(Box<Authority>),
+    /// Proof that an author split its log, already in the authors table: its ops are
+    /// left out and the proof passed on.
+    Evidence {
+        /// The link it came by or was found on (`None`: found here).
+        origin: Option<LinkId>,
+        /// The proof.
+        evidence: Box<Evidence>,
+    },
     /// Authorities new to this node, already in the authors table: kept in the file
     /// and passed on to every other link before any of their ops.
     Authors {
@@ -143,6 +153,8 @@ pub struct DocumentComponent {
     signer: Option<Signer>,
     /// Replayed ops taken over so far (old id → new).
     reauthor: Reauthor,
+    /// Authors whose ops are left out (proven to have split their logs).
+    cut: std::collections::BTreeSet<NodeId>,
 }
 
 impl DocumentComponent {
@@ -158,6 +170,7 @@ impl DocumentComponent {
         reauthor: Reauthor,
     ) -> Self {
         let signer = own_signer(&authors, document.local_node());
+        let cut = Authors::read(&authors).cut_off().into_iter().collect();
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             persist: scope.outbox("persist"),
@@ -173,6 +186,7 @@ impl DocumentComponent {
             key,
             signer,
             reauthor,
+            cut,
         }
     }
 
@@ -225,9 +239,11 @@ impl DocumentComponent {
         let mut fresh = Vec::new();
         let mut signed = Vec::new();
         let mut refusal = None;
+        let mut proofs = Vec::new();
         for run in runs {
             match self.commit_run(run, &mut fresh, &mut signed) {
-                Ok(()) => {}
+                Ok(None) => {}
+                Ok(Some(evidence)) => proofs.push(evidence),
                 Err(reason) => {
                     refusal = Some(reason);
                     break;
@@ -235,6 +251,11 @@ impl DocumentComponent {
             }
         }
         self.publish(Some(link), fresh, signed).await;
+        for evidence in proofs {
+            if Authors::write(&self.authors).cut(&evidence) {
+                self.cut_off(None, evidence).await;
+            }
+        }
         if let Some(refusal) = refusal {
             let _ = self
                 .router
@@ -248,41 +269,67 @@ impl DocumentComponent {
         run: Run,
         fresh: &mut Vec<(WireOp, Op)>,
         signed: &mut Vec<KeptSignature>,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<Evidence>, Refusal> {
         let Run {
             author,
             ops,
             verified,
         } = run;
         let Some(tip) = Authors::read(&self.authors).tip(author) else {
-            return Ok(());
+            return Ok(None);
         };
         let first = verified.seq + 1 - ops.len() as u64;
         if tip.seq.saturating_add(1) < first || tip.cut.is_some() {
             // Continues ops this node never committed (the link is being closed for
             // them), or an author cut off: nothing to take.
-            return Ok(());
+            return Ok(None);
         }
         if tip.seq >= first {
-            let theirs = verified.head_at(tip.seq.min(verified.seq));
-            let ours = if tip.seq <= verified.seq {
-                Some(tip.head)
-            } else {
-                Authors::read(&self.authors)
-                    .log(author)
-                    .and_then(|log| log.signed_head(verified.seq))
+            // Where both logs reach: the run must be the log held here.
+            let at = tip.seq.min(verified.seq);
+            let theirs = verified.head_at(at);
+            let (ours, our_signature, session) = {
+                let table = Authors::read(&self.authors);
+                let log = table.log(author);
+                (
+                    log.and_then(|log| log.signed_head(at)),
+                    log.and_then(|log| log.signature(at).copied()),
+                    *table.session(),
+                )
             };
-            if let (Some(theirs), Some(ours)) = (theirs, ours) {
+            if let (Some(theirs), Some(ours), Some(our_signature)) = (theirs, ours, our_signature) {
                 if theirs != ours {
-                    return Err(Refusal::Protocol(format!(
-                        "author {author} signed two different logs (op {}:{} differs from the one held here)",
-                        author,
-                        tip.seq.min(verified.seq)
-                    )));
+                    // The author signed both: proof (the other link only passed it on).
+                    let their_end = verified.keep.iter().find(|(seq, _, _)| *seq >= at);
+                    let proof = their_end.and_then(|(end, _, signature)| {
+                        let from = usize::try_from(at + 1 - first).ok()?;
+                        let to = usize::try_from(end + 1 - first).ok()?;
+                        let theirs = Fork {
+                            head: theirs,
+                            ops: ops
+                                .get(from..to)?
+                                .iter()
+                                .map(|c| (c.wire.lamport, c.wire.payload.clone()))
+                                .collect(),
+                            signature: *signature,
+                        };
+                        let ours = Fork {
+                            head: ours,
+                            ops: Vec::new(),
+                            signature: our_signature,
+                        };
+                        Evidence::new(&session, tip.key, at, theirs, ours)
+                    });
+                    return match proof {
+                        Some(evidence) => Ok(Some(evidence)),
+                        None => Err(Refusal::Protocol(format!(
+                            "op {author}:{at} is not what its author signed"
+                        ))),
+                    };
                 }
             }
             if tip.seq >= verified.seq {
-                return Ok(());
+                return Ok(None);
             }
         }
         let skip = usize::try_from(tip.seq.saturating_add(1) - first).unwrap_or(usize::MAX);
@@ -320,7 +367,7 @@ impl DocumentComponent {
         }
         match refused {
             Some(refusal) => Err(refusal),
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 
@@ -384,6 +431,33 @@ impl DocumentComponent {
         if self.signer.is_none() {
             self.signer = own_signer(&self.authors, self.document.local_node());
         }
+    }
+
+    /// Leaves out every op of an author proven to have signed two logs — in this
+    /// document, the sync replica and the file's next load — and passes the proof on
+    /// to every link but `origin` (the authors table has it already).
+    async fn cut_off(&mut self, origin: Option<LinkId>, evidence: Evidence) {
+        let author = evidence.author.node_id();
+        if !self.cut.insert(author) {
+            return;
+        }
+        tracing::warn!(%author, "an author signed two different logs: its ops are left out");
+        self.document = self.document.without_author(author);
+        if self.live_stroke.is_some_and(|stroke| stroke.node == author) {
+            self.live_stroke = None;
+        }
+        let _ = self
+            .persist
+            .send(StoreInput::Evidence(author, evidence.to_bytes()))
+            .await;
+        let _ = self.sync.send(SyncInput::Cut(author)).await;
+        let _ = self
+            .router
+            .send(RouterInput::Evidence {
+                origin,
+                evidence: Arc::new(evidence),
+            })
+            .await;
     }
 
     /// Keeps authorities new here and passes them on to every link but `origin`.
@@ -453,6 +527,9 @@ impl Component for DocumentComponent {
                     origin,
                     authorities,
                 } => self.authors_news(origin, authorities).await,
+                DocumentInput::Evidence { origin, evidence } => {
+                    self.cut_off(origin, *evidence).await
+                }
             }
         }
         Ok(())

@@ -111,6 +111,14 @@ pub enum RouterInput {
         /// Them.
         revocations: Vec<canopy_protocol::Revocation>,
     },
+    /// Proof that an author split its log (from the document): to every link but
+    /// `origin`.
+    Evidence {
+        /// The link it came by (`None`: found here).
+        origin: Option<LinkId>,
+        /// The proof.
+        evidence: Arc<canopy_protocol::Evidence>,
+    },
     /// Authorities new to this node (from the document): to every link but `origin`.
     Authors {
         /// The link they came by (`None`: learned here).
@@ -137,6 +145,9 @@ impl std::fmt::Debug for RouterInput {
             RouterInput::Misbehaved { link, refusal } => write!(f, "Misbehaved({link}, {refusal})"),
             RouterInput::Links(_) => f.write_str("Links"),
             RouterInput::Authors { authorities, .. } => write!(f, "Authors({})", authorities.len()),
+            RouterInput::Evidence { evidence, .. } => {
+                write!(f, "Evidence({})", evidence.author.node_id())
+            }
             RouterInput::Revoke { revocation, .. } => write!(f, "Revoke({})", revocation.grant),
             RouterInput::Revocations { link, revocations } => {
                 write!(f, "Revocations({link}, {})", revocations.len())
@@ -206,9 +217,16 @@ impl Router {
         tracing::info!(link = up.link, peer = %up.name, "link up");
         // Who the session's authors are, before any of their ops (the link's queue
         // is fresh: these fit).
-        let authorities = Authors::read(&self.authors).authorities();
+        let (authorities, evidence) = {
+            let table = Authors::read(&self.authors);
+            (table.authorities(), table.evidence())
+        };
         for chunk in authorities.chunks(AUTHORS_PER_MESSAGE) {
             let _ = outbox.try_send(Message::Authors(chunk.to_vec()));
+        }
+        // And who among them is proven to have split its log.
+        for proof in evidence {
+            let _ = outbox.try_send(Message::Evidence(Box::new(proof)));
         }
         // Registered first, then the backlog asked for: every op the document
         // publishes reaches the sync server's replica before the router, so an op is
@@ -362,6 +380,14 @@ impl Component for Router {
                         }
                         for chunk in authorities.chunks(AUTHORS_PER_MESSAGE) {
                             let _ = route.outbox.try_send(Message::Authors(chunk.to_vec()));
+                        }
+                    }
+                }
+                RouterInput::Evidence { origin, evidence } => {
+                    for (id, route) in self.routes.iter_mut() {
+                        if Some(*id) != origin {
+                            let proof = Box::new(evidence.as_ref().clone());
+                            let _ = route.outbox.try_send(Message::Evidence(proof));
                         }
                     }
                 }

@@ -49,6 +49,8 @@ pub struct Status {
     pub pages: usize,
     /// Visible strokes.
     pub strokes: usize,
+    /// Authors whose ops are left out (proven to have signed two logs).
+    pub left_out: usize,
     /// Page shown (presenter).
     pub current_page: usize,
     /// Live components in this node.
@@ -240,6 +242,7 @@ impl StatusComponent {
             picture: doc.picture,
             pages: doc.pages,
             strokes: doc.strokes,
+            left_out: doc.left_out,
             current_page: presence.current_page,
             components: ctx.graph().len(),
             invites: door.invites,

@@ -47,6 +47,8 @@ pub struct DocumentGlance {
     pub pages: usize,
     /// Visible strokes.
     pub strokes: usize,
+    /// Authors left out (proven to have split their logs).
+    pub left_out: usize,
 }
 
 /// What the sync server is told or asked.
@@ -82,6 +84,8 @@ pub enum SyncInput {
     },
     /// The version vector (what a hello or a welcome says this node has seen).
     Seen(oneshot::Sender<VersionVector>),
+    /// An author proven to have split its log: the replica leaves its ops out.
+    Cut(NodeId),
 }
 
 impl std::fmt::Debug for SyncInput {
@@ -93,6 +97,7 @@ impl std::fmt::Debug for SyncInput {
             SyncInput::Snapshot(_) => f.write_str("Snapshot"),
             SyncInput::Glance { .. } => f.write_str("Glance"),
             SyncInput::Seen(_) => f.write_str("Seen"),
+            SyncInput::Cut(author) => write!(f, "Cut({author})"),
         }
     }
 }
@@ -125,13 +130,17 @@ pub struct SyncServer {
     /// Where the authors' kept signatures are: a backlog carries them, so each
     /// author's ops in it can be verified.
     authors: SharedAuthors,
+    /// Authors the replica leaves out (a window's copy starts over when this grows).
+    left_out: usize,
 }
 
 impl SyncServer {
     /// Makes the boxes; `replica` is a copy of the document as the node starts,
     /// `max_queued` the op bytes a link's send queue may hold.
     pub fn new(scope: &Scope, replica: Document, max_queued: u64, authors: SharedAuthors) -> Self {
+        let left_out = Authors::read(&authors).cut_off().len();
         Self {
+            left_out,
             authors,
             inbox: scope.inbox_with_capacity("inbox", 1024),
             replica,
@@ -264,6 +273,11 @@ impl SyncServer {
             SyncInput::Seen(reply) => {
                 let _ = reply.send(self.replica.version_vector());
             }
+            SyncInput::Cut(author) => {
+                self.replica = self.replica.without_author(author);
+                self.stroke_count = (u64::MAX, 0);
+                self.left_out += 1;
+            }
         }
     }
 
@@ -280,6 +294,7 @@ impl SyncServer {
             picture: digest.then(|| doc.picture().to_string()),
             pages: doc.page_count(),
             strokes: self.stroke_count.1,
+            left_out: self.left_out,
         }
     }
 }

@@ -371,6 +371,57 @@ async fn the_checker_passes_only_what_its_author_signed() {
     quiet(&mut document).await;
 }
 
+/// An author's op that differs from the one held, signed by the author all the
+/// same, is proof that the author split its log: the author is cut off and the
+/// proof goes to the document; the link that passed it on stays.
+#[tokio::test]
+async fn a_second_log_signed_by_its_author_is_proof_not_a_refusal() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held = author.run(&[author.start(1)]);
+    Authors::write(&authors).commit(author.node, held.verified);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    author.restart();
+    let mut other = author.start(1);
+    other.action = canopy_canvas::Action::NewPage { position: 9.0 };
+    input
+        .send(Inbound::Ops(author.sign(&[other])))
+        .await
+        .unwrap();
+    match next(&mut document).await {
+        DocumentInput::Evidence {
+            origin: Some(7),
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            assert_eq!(evidence.author.node_id(), author.node);
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+    quiet(&mut router).await;
+    assert!(Authors::read(&authors)
+        .tip(author.node)
+        .unwrap()
+        .cut
+        .is_some());
+    // Nothing more of that author is taken.
+    let later = author.sign(&[author.start(2)]);
+    input.send(Inbound::Ops(later)).await.unwrap();
+    quiet(&mut document).await;
+    // Proof that does not verify closes the link.
+    let mut forged = Authors::read(&authors).evidence().remove(0);
+    forged.seq += 1;
+    input
+        .send(Inbound::Evidence(Box::new(forged)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Protocol(_)
+    ));
+}
+
 #[tokio::test]
 async fn a_viewers_ops_are_refused_whatever_link_they_come_by() {
     let graph = Graph::new("test");

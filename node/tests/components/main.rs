@@ -118,6 +118,14 @@ impl TestAuthor {
         }
     }
 
+    /// Starts the author's log over, as an author that signs a second log does.
+    pub fn restart(&mut self) {
+        self.signer = canopy_protocol::Signer::fresh(
+            self.session,
+            canopy_protocol::AuthorKey(canopy_protocol::public_key(&self.key)),
+        );
+    }
+
     /// The author's stroke start number `seq` (clock the same).
     pub fn start(&self, seq: u64) -> Op {
         Op {

@@ -302,6 +302,60 @@ async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once()
     quiet_link(&mut late).await;
 }
 
+/// Two links bring two versions of an author's op, both signed by it: the document
+/// finds the proof, leaves the author's ops out (the replica too) and passes the
+/// proof on; neither link is closed (a refusal would come before anything else).
+#[tokio::test]
+async fn an_author_proven_to_split_its_log_is_left_out_and_the_proof_passed_on() {
+    let r = start(Document::new(host()));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut b = link_up(&r, 2, VersionVector::default()).await;
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    let mut author = r.author();
+    let first = author.run(&[author.start(1)]);
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            runs: vec![first],
+            credit: Credit::free(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ops_of(&mut b).await.len(), 1);
+    author.restart();
+    let mut other = author.start(1);
+    other.action = canopy_canvas::Action::NewPage { position: 9.0 };
+    checker
+        .send(DocumentInput::FromLink {
+            link: 2,
+            runs: vec![author.run(&[other])],
+            credit: Credit::free(),
+        })
+        .await
+        .unwrap();
+    // Found here: every link is told, the one that brought the other log too (its
+    // peer may hold that log and needs the proof as much).
+    for link in [&mut a, &mut b] {
+        match message(link).await {
+            Message::Evidence(evidence) => assert!(evidence.verify(&r.session_key_id())),
+            other => panic!("expected the proof, got {other:?}"),
+        }
+        quiet_link(link).await;
+    }
+    let mut status = driver(&r.graph, "control", &r.session.ports.status);
+    let (reply, answer) = oneshot::channel();
+    status.send(StatusInput::Full(reply)).await.unwrap();
+    let status = answer.await.unwrap();
+    assert_eq!(
+        (status.strokes, status.ops),
+        (0, 0),
+        "the author is left out"
+    );
+    // A link that comes up later is told.
+    let mut late = link_up(&r, 3, VersionVector::default()).await;
+    assert!(matches!(message(&mut late).await, Message::Evidence(_)));
+}
+
 #[tokio::test]
 async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_bytes() {
     let limits = SessionLimits {
