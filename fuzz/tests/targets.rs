@@ -146,8 +146,8 @@ fn write_seed_corpora() {
         Message::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             session,
-            node: NodeId(2),
-            node_key: public_key(&key()),
+            node: canopy_protocol::AuthorKey(public_key(&host)).node_id(),
+            node_key: public_key(&host),
             name: "seed".into(),
             invite: invite.clone(),
             seen: VersionVector::new(),

@@ -55,6 +55,12 @@ fn opening(hello: &Hello) -> Result<(), Refusal> {
             "a name longer than {MAX_NAME} characters"
         )));
     }
+    // A node's ops are named after its key: a hello says both, and they must agree.
+    if hello.node != crate::authorship::AuthorKey(hello.node_key).node_id() {
+        return Err(Refusal::Protocol(
+            "the hello's node id is not the one its key names".into(),
+        ));
+    }
     Ok(())
 }
 

@@ -329,7 +329,7 @@ fn hello_for(t: &Tree, invite: Invite, node_key: [u8; 32]) -> Hello {
     Hello {
         protocol: PROTOCOL_VERSION,
         session: t.session,
-        node: NodeId(7),
+        node: AuthorKey(node_key).node_id(),
         node_key,
         name: "joiner".into(),
         invite,
@@ -558,6 +558,34 @@ fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
     ));
     // What honest nodes send instead.
     assert_eq!(bounded_name(&hello.name).chars().count(), MAX_NAME);
+}
+
+/// A hello's node id is the one its key names (ops are named after keys): another id
+/// is refused before anything else about the joiner is judged.
+#[test]
+fn a_hello_whose_node_id_is_not_its_keys_is_refused() {
+    let t = tree();
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 7);
+    let host_key = public_key(&t.host);
+    let revoked = Revocations::new();
+    let door = host_door(&t, &host_key, &revoked);
+    let mut hello = hello_for(&t, invite, public_key(&key()));
+    assert!(admit(&hello, 1000, &door).is_ok());
+    hello.node = NodeId(hello.node.0 ^ 1);
+    for verdict in [
+        admit(&hello, 1000, &door),
+        precheck(&hello, 1000).map(|_| Admitted {
+            role: Role::Viewer,
+            expires: None,
+        }),
+    ] {
+        assert!(
+            matches!(&verdict, Err(Refusal::Protocol(reason)) if reason.contains("key")),
+            "{verdict:?}"
+        );
+    }
 }
 
 #[test]

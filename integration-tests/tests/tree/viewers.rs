@@ -62,7 +62,7 @@ fn a_viewers_op_closes_its_link() {
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             session: url.session,
-            node: NodeId(77),
+            node: canopy_protocol::AuthorKey(public_key(&key)).node_id(),
             node_key: public_key(&key),
             name: "rogue".into(),
             invite: url.invite.clone(),

@@ -524,11 +524,12 @@ async fn the_door_admits_with_a_valid_invite_and_signs_nothing_per_glance() {
     let invite = r
         .authority
         .invite(&r.session_key_id(), &r.node_key, Role::Viewer, None, 5);
+    let joiner_key = key();
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
         session: r.session_key_id(),
-        node: NodeId(2),
-        node_key: public_key(&key()),
+        node: canopy_protocol::AuthorKey(public_key(&joiner_key)).node_id(),
+        node_key: public_key(&joiner_key),
         name: "joiner".into(),
         invite,
         seen: VersionVector::default(),
