@@ -536,16 +536,20 @@ fn revocations_are_signed_by_the_session_key_and_ids_round_trip() {
     assert!(altered.verify(&session).is_err());
 }
 
-#[test]
-fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
-    let t = tree();
+/// A new joiner's hello with an editor invite of the host's.
+fn editor_hello(t: &Tree) -> Hello {
     let invite = t
         .host_authority
         .invite(&t.session, &t.host, Role::Editor, None, 7);
-    let host_key = public_key(&t.host);
-    let revoked = Revocations::new();
+    hello_for(t, invite, public_key(&key()))
+}
+
+#[test]
+fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
+    let t = tree();
+    let (host_key, revoked) = (public_key(&t.host), Revocations::new());
     let door = host_door(&t, &host_key, &revoked);
-    let mut hello = hello_for(&t, invite, public_key(&key()));
+    let mut hello = editor_hello(&t);
     hello.name = "é".repeat(MAX_NAME);
     assert!(
         admit(&hello, 1000, &door).is_ok(),
@@ -565,13 +569,9 @@ fn a_hello_with_an_overlong_name_is_refused_before_its_invite_is_checked() {
 #[test]
 fn a_hello_whose_node_id_is_not_its_keys_is_refused() {
     let t = tree();
-    let invite = t
-        .host_authority
-        .invite(&t.session, &t.host, Role::Editor, None, 7);
-    let host_key = public_key(&t.host);
-    let revoked = Revocations::new();
+    let (host_key, revoked) = (public_key(&t.host), Revocations::new());
     let door = host_door(&t, &host_key, &revoked);
-    let mut hello = hello_for(&t, invite, public_key(&key()));
+    let mut hello = editor_hello(&t);
     assert!(admit(&hello, 1000, &door).is_ok());
     hello.node = NodeId(hello.node.0 ^ 1);
     for verdict in [
