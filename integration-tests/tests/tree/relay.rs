@@ -728,3 +728,56 @@ fn a_forged_invite_does_not_make_the_relay_load_a_session() {
     assert_eq!(honest.status()["role"], "editor");
     assert!(new_log().contains("session loaded"), "{}", new_log());
 }
+
+/// A session a relay kept from before signed authorship (format 2): on load the relay
+/// sets the file aside and makes its drawing the relay's own signed import, which new
+/// peers then take.
+#[test]
+fn a_relays_session_from_before_signing_is_imported_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut relay = Relay::start_in(dir.path(), &listen, &[]);
+    let (id, editor, _) = relay.new_session("old");
+    let scripts = tempfile::tempdir().unwrap();
+    let a = Node::join(
+        "a",
+        &editor,
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "a", 8, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(20), || a
+        .try_status()
+        .is_some_and(|s| s["strokes"] == 8)));
+    let picture = a.status()["picture"].clone();
+    drop(a);
+    let (status, _) = relay.terminate();
+    assert!(status.success(), "{}", relay.log());
+    let file = dir.path().join("sessions").join(format!("{id}.canopy"));
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE signatures; DROP TABLE authors; DROP TABLE evidence;
+             DELETE FROM meta WHERE key = 'signed'; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    let relay = Relay::start_in(dir.path(), &listen, &[]);
+    let b = Node::join("b", &editor, &["--no-audio"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || b
+            .try_status()
+            .is_some_and(|s| s["strokes"] == 8)),
+        "{}",
+        relay.log()
+    );
+    assert_eq!(b.status()["picture"], picture, "the same drawing");
+    assert!(
+        relay
+            .log()
+            .contains("imported as the relay's own signed ops"),
+        "{}",
+        relay.log()
+    );
+}
