@@ -151,7 +151,13 @@ pub enum HostUrlError {
     /// `token=` missing or empty.
     #[error("the URL has no token=")]
     NoToken,
+    /// `token=` holds what no relay issues (tokens are base64url).
+    #[error("the URL's token= is not a relay's token (letters, digits, - and _, at most {MAX_HOST_TOKEN})")]
+    BadToken,
 }
+
+/// Longest host token taken (relays issue 43 characters).
+pub const MAX_HOST_TOKEN: usize = 256;
 
 impl FromStr for HostUrl {
     type Err = HostUrlError;
@@ -172,11 +178,20 @@ impl FromStr for HostUrl {
                 _ => {}
             }
         }
+        let token = token.ok_or(HostUrlError::NoToken)?;
+        // Base64url only: it is written back into URLs as it is.
+        if token.len() > MAX_HOST_TOKEN
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(HostUrlError::BadToken);
+        }
         Ok(HostUrl {
             host,
             port: url.port().unwrap_or(DEFAULT_PORT),
             fingerprint: fingerprint.ok_or(HostUrlError::BadFingerprint)?,
-            token: token.ok_or(HostUrlError::NoToken)?,
+            token,
         })
     }
 }

@@ -323,6 +323,16 @@ fn relay_host_urls_round_trip_and_errors_say_what_is_wrong() {
     );
     let no_token = format!("canopy-host://h:1?fp={}", url.fingerprint);
     assert_eq!(no_token.parse::<HostUrl>(), Err(HostUrlError::NoToken));
+    // What no relay issues, and what would not come back the same once written out
+    // again (found by the fuzzer: a control character in the token).
+    for token in ["secret%0F", "a%26b", "a%23b", "caf%C3%A9", &"x".repeat(257)] {
+        let text = format!("canopy-host://h:1?fp={}&token={token}", url.fingerprint);
+        assert_eq!(
+            text.parse::<HostUrl>(),
+            Err(HostUrlError::BadToken),
+            "{token}"
+        );
+    }
 }
 
 fn hello_for(t: &Tree, invite: Invite, node_key: [u8; 32]) -> Hello {
