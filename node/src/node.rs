@@ -358,6 +358,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     let authors = load_authors(&store, session, authority.as_ref())?;
     let mut document = leave_out_cut_authors(&authors, document);
     let mut reauthor = canopy_canvas::Reauthor::new();
+    let mut imported = Vec::new();
     for (source, until_ms) in imports {
         let made = import_file(
             &source,
@@ -373,6 +374,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             ops = made,
             "imported as this node's own signed ops"
         );
+        imported.push(source.path().display().to_string());
     }
     tracing::info!(file = %store.path().display(), ops = document.op_count(), "session file");
 
@@ -405,6 +407,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         file: Some(store.path().to_path_buf()),
         authors,
         reauthor,
+        imported,
     };
     let (store_handle, store_inbox) = crate::store::spawn(&graph, "store", store, audio_import)?;
     let audio = match audio {

@@ -272,6 +272,11 @@ fn opening_someone_elses_file_hosts_it_as_a_new_session() {
     // pictures: the digest names strokes by id).
     assert_eq!(status["picture"], before["picture"], "the same drawing");
     assert_ne!(status["session"], before["session"], "a session of b's own");
+    assert_eq!(
+        status["imported"][0].as_str(),
+        file.to_str(),
+        "status says whose drawing it now is"
+    );
     let viewer = Node::join("v", b.viewer_url(), &[]);
     assert_converged(&[&b, &viewer], 40, Duration::from_secs(20));
     // b's own file holds the opened document (copied in the background), so b
@@ -454,6 +459,9 @@ fn a_hosts_file_from_before_signing_becomes_its_signed_import() {
     let status = again.status();
     assert_eq!(status["session"], before["session"], "the same session");
     assert_eq!(status["picture"], before["picture"], "the same drawing");
+    assert!(status["imported"][0]
+        .as_str()
+        .is_some_and(|f| f.contains(".unsigned-")));
     assert!(
         again
             .log()

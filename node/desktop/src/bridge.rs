@@ -107,11 +107,19 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
         let Some(status) = glance(&mut to_status).await else {
             return Ok(());
         };
+        let imported = status.imported.clone();
         if !sink.send(UiEvent::Started {
             status: Box::new(status),
             to_node,
         }) {
             return Ok(());
+        }
+        // Another file's drawing became this node's own: its authors' signatures
+        // could not come along, so the person is told whose it now is.
+        for file in imported {
+            sink.send(UiEvent::Done(format!(
+                "Imported {file}: its drawing is now yours, signed with your key (its authors' signatures could not come along)."
+            )));
         }
         // Subscribed first, then the snapshot: nothing falls between the two (an op in
         // both is merged once).

@@ -413,6 +413,7 @@ impl Relay {
             file: Some(path.clone()),
             authors,
             reauthor: canopy_canvas::Reauthor::new(),
+            imported: Vec::new(),
         };
         let title = store.meta.title.clone();
         let created_ms = store.meta.created_ms;

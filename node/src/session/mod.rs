@@ -135,6 +135,8 @@ pub struct NodeSetup {
     pub authors: SharedAuthors,
     /// Ops imported at the start, by old id: a replay that goes on from there follows.
     pub reauthor: canopy_canvas::Reauthor,
+    /// Files imported as this node's own signed ops at the start (status says so).
+    pub imported: Vec<String>,
 }
 
 /// Where a session's components take input: what links, tools and windows are wired
@@ -256,6 +258,7 @@ pub fn spawn(
         name: setup.name.clone(),
         fingerprint: setup.fingerprint.to_string(),
         file: setup.file.as_ref().map(|f| f.display().to_string()),
+        imported: setup.imported.clone(),
         meters: setup.meters,
     };
     let door = graph.spawn(&name("door"), |scope| {

@@ -66,6 +66,9 @@ pub struct Status {
     pub audio: Option<AudioStatus>,
     /// The session's `.canopy` file.
     pub file: Option<String>,
+    /// Files whose drawing this node imported as its own signed ops when it started
+    /// (their authors' signatures could not come along).
+    pub imported: Vec<String>,
 }
 
 /// This node's own audio in `Status`.
@@ -143,6 +146,8 @@ pub struct StatusFacts {
     pub fingerprint: String,
     /// The session's `.canopy` file.
     pub file: Option<String>,
+    /// Files imported as this node's own signed ops at the start.
+    pub imported: Vec<String>,
     /// The audio component's meters, when audio runs.
     pub meters: Option<SharedMeters>,
 }
@@ -272,6 +277,7 @@ impl StatusComponent {
                 output_device: m.output_device.clone(),
             }),
             file: self.facts.file.clone(),
+            imported: self.facts.imported.clone(),
         })
     }
 }

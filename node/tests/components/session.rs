@@ -77,6 +77,7 @@ fn start_with(document: Document, limits: SessionLimits) -> Running {
         file: None,
         authors: session::Authors::shared(id),
         reauthor: canopy_canvas::Reauthor::new(),
+        imported: Vec::new(),
     };
     let (store_in, store) = tap::<StoreInput>(&graph, "store");
     let session = session::spawn(&graph, "", setup, &store_in, None).unwrap();
