@@ -11,7 +11,7 @@
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::Limits;
-use canopy_protocol::{Authority, Evidence, Refusal, WireOp};
+use canopy_protocol::{AuthorKey, Authority, Evidence, Refusal, WireOp};
 
 use super::refuser::Refuser;
 use super::runs::Runs;
@@ -32,7 +32,15 @@ pub struct Checker {
     credits: Credits,
     authors: SharedAuthors,
     runs: Runs,
+    /// Authors new to the session this link brought.
+    learned: usize,
 }
+
+/// Authors one link may bring into a session.
+pub const MAX_AUTHORS_PER_LINK: usize = 4_096;
+
+/// Authors a session holds at most (everyone who ever took part, with room to spare).
+pub const MAX_AUTHORS: usize = 65_536;
 
 /// Decodes and checks a batch: the good ops before the first bad one, and why that
 /// one is bad.
@@ -63,6 +71,7 @@ impl Checker {
             credits: Credits::default(),
             runs: Runs::new(std::sync::Arc::clone(&authors)),
             authors,
+            learned: 0,
         }
     }
 
@@ -71,19 +80,38 @@ impl Checker {
     async fn authors(&mut self, authorities: Vec<Authority>) -> Option<Refusal> {
         let session = *Authors::read(&self.authors).session();
         let mut news = Vec::new();
+        let mut refusal = None;
         for authority in authorities {
-            if let Err(error) = authority.author(&session) {
-                return Some(Refusal::BadInvite(format!(
-                    "an author's authority: {error}"
+            let key = match authority.author(&session) {
+                Ok((key, _)) => key,
+                Err(error) => {
+                    refusal = Some(Refusal::BadInvite(format!(
+                        "an author's authority: {error}"
+                    )));
+                    break;
+                }
+            };
+            let mut table = Authors::write(&self.authors);
+            let new_author = table.tip(AuthorKey(key).node_id()).is_none();
+            // Any editor can mint authors by delegation: how many a link brings, and
+            // a session holds, is bounded.
+            if new_author && (self.learned >= MAX_AUTHORS_PER_LINK || table.len() >= MAX_AUTHORS) {
+                refusal = Some(Refusal::Limit(format!(
+                    "more authors than a link may bring ({MAX_AUTHORS_PER_LINK}) or a session hold ({MAX_AUTHORS})"
                 )));
+                break;
             }
-            match Authors::write(&self.authors).learn(&authority) {
-                Ok(true) => news.push(authority),
+            match table.learn(&authority) {
+                Ok(true) => {
+                    self.learned += usize::from(new_author);
+                    news.push(authority);
+                }
                 Ok(false) => {}
                 Err(error) => {
-                    return Some(Refusal::BadInvite(format!(
+                    refusal = Some(Refusal::BadInvite(format!(
                         "an author's authority: {error}"
-                    )))
+                    )));
+                    break;
                 }
             }
         }
@@ -96,7 +124,7 @@ impl Checker {
                 })
                 .await;
         }
-        None
+        refusal
     }
 
     /// Takes proof that an author split its log (checked here: two signatures and at

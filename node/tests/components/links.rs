@@ -422,6 +422,34 @@ async fn a_second_log_signed_by_its_author_is_proof_not_a_refusal() {
     ));
 }
 
+/// An editor can mint authors by delegation: a link brings at most so many new ones.
+#[tokio::test]
+async fn a_link_brings_a_bounded_number_of_new_authors() {
+    use canopy_node::link::checker::MAX_AUTHORS_PER_LINK;
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let author = TestAuthor::editor(&session_key);
+    let authors = table_with(&author);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let minted: Vec<_> = (0..=MAX_AUTHORS_PER_LINK)
+        .map(|_| TestAuthor::editor(&session_key).authority)
+        .collect();
+    for chunk in minted.chunks(64) {
+        input.send(Inbound::Authors(chunk.to_vec())).await.unwrap();
+    }
+    let reason = refusal(next(&mut router).await);
+    assert!(reason.to_string().contains("authors"), "{reason}");
+    // Those before the bound were taken and passed on.
+    let mut passed = 0;
+    while let Ok(Some(DocumentInput::Authors { authorities, .. })) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), document.recv()).await
+    {
+        passed += authorities.len();
+    }
+    assert_eq!(passed, MAX_AUTHORS_PER_LINK);
+    assert_eq!(Authors::read(&authors).len(), MAX_AUTHORS_PER_LINK + 1);
+}
+
 #[tokio::test]
 async fn a_viewers_ops_are_refused_whatever_link_they_come_by() {
     let graph = Graph::new("test");
