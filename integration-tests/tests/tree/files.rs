@@ -477,3 +477,38 @@ fn a_hosts_file_from_before_signing_becomes_its_signed_import() {
     let joiner = Node::join("b", again.editor_url(), &["--no-audio"]);
     assert_converged(&[&again, &joiner], 12, Duration::from_secs(20));
 }
+
+/// A joiner's file is gone but its key (`DATA/node.key`) is not: it joins again and
+/// draws at once. Its earlier ops come back from the host; what it draws now must go
+/// on from them. Before, it either signed new ops under its old numbers (a second log:
+/// all its strokes left out everywhere) or could not edit at all.
+#[test]
+fn a_joiner_that_lost_its_file_goes_on_with_its_own_log() {
+    let scripts = tempfile::tempdir().unwrap();
+    let a = Node::host("a", &["--no-audio"]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let first = script(scripts.path(), "first", 20, 0, "");
+    let mut b = Node::start_in(
+        "b",
+        &["join", a.editor_url()],
+        &["--no-audio", "--draw", first.to_str().unwrap()],
+        data.clone(),
+    );
+    assert_converged(&[&a, &b], 20, Duration::from_secs(20));
+    let node = b.status()["node"].clone();
+    b.kill();
+    std::fs::remove_dir_all(data.join("sessions")).unwrap();
+    let again = script(scripts.path(), "again", 10, 0, "");
+    let b = Node::start_in(
+        "b",
+        &["join", a.editor_url()],
+        &["--no-audio", "--draw", again.to_str().unwrap()],
+        data,
+    );
+    assert_eq!(b.status()["node"], node, "the same author");
+    assert_converged(&[&a, &b], 30, Duration::from_secs(30));
+    for status in [a.status(), b.status()] {
+        assert_eq!(status["left_out"], 0, "no author left out: {status}");
+    }
+}

@@ -16,6 +16,7 @@ use canopy_protocol::{
 use ring::signature::Ed25519KeyPair;
 
 use super::authors::{Authors, SharedAuthors};
+use super::catch_up::CatchUp;
 use super::edit::Edit;
 use super::presence::PresenceInput;
 use super::router::RouterInput;
@@ -109,6 +110,9 @@ pub enum DocumentInput {
     Local(Edit),
     /// This node's authority (the door says so when it joins or rejoins).
     Authority(Box<Authority>),
+    /// The parent holds this node's own ops up to this number (its welcome says so):
+    /// local edits wait until they are back here ([`super::catch_up`]).
+    OwnOpsUpstream(u64),
     /// Proof that an author split its log, already in the authors table: its ops are
     /// left out and the proof passed on.
     Evidence {
@@ -125,6 +129,16 @@ pub enum DocumentInput {
         /// The authorities.
         authorities: Vec<Authority>,
     },
+}
+
+/// How this node makes ops of its own.
+pub struct OwnAuthorship {
+    /// The node's key, which signs them.
+    pub key: Arc<Ed25519KeyPair>,
+    /// Ops taken over from files and recordings so far (old id → new).
+    pub reauthor: Reauthor,
+    /// How long local edits wait for the node's own earlier ops ([`CatchUp`]).
+    pub own_ops_wait: std::time::Duration,
 }
 
 /// The document component.
@@ -155,6 +169,8 @@ pub struct DocumentComponent {
     reauthor: Reauthor,
     /// Authors whose ops are left out (proven to have split their logs).
     cut: std::collections::BTreeSet<NodeId>,
+    /// Local edits waiting for this node's earlier ops to come back.
+    catch_up: CatchUp,
 }
 
 impl DocumentComponent {
@@ -166,9 +182,13 @@ impl DocumentComponent {
         role: Option<Role>,
         held_bytes: Arc<AtomicU64>,
         authors: SharedAuthors,
-        key: Arc<Ed25519KeyPair>,
-        reauthor: Reauthor,
+        own: OwnAuthorship,
     ) -> Self {
+        let OwnAuthorship {
+            key,
+            reauthor,
+            own_ops_wait,
+        } = own;
         let signer = own_signer(&authors, document.local_node());
         let cut = Authors::read(&authors).cut_off().into_iter().collect();
         Self {
@@ -187,6 +207,7 @@ impl DocumentComponent {
             signer,
             reauthor,
             cut,
+            catch_up: CatchUp::new(own_ops_wait),
         }
     }
 
@@ -374,14 +395,22 @@ impl DocumentComponent {
     /// Signs ops this node just made and commits them to its own log: the last and
     /// any checkpoint carry the signature on the wire and in the file.
     fn sign_own(&mut self, ops: Vec<Op>) -> Result<Signed, String> {
+        let me = self.document.local_node();
         let signer = self
             .signer
             .as_mut()
             .ok_or_else(|| "this node has no authority to edit yet".to_string())?;
+        // Ops of its own that came back from the tree (made before its file was lost)
+        // are in the table: the log goes on from them.
+        {
+            let table = Authors::read(&self.authors);
+            if let Some(tip) = table.tip(me).filter(|tip| tip.seq > signer.seq()) {
+                *signer = Signer::new(*table.session(), tip.key, tip.seq, tip.head);
+            }
+        }
         let (wires, verified) = signer
             .sign_batch(&self.key, &ops)
             .map_err(|e: SignError| e.to_string())?;
-        let me = self.document.local_node();
         let signed = kept_of(me, &verified);
         Authors::write(&self.authors).commit(me, verified);
         Ok((wires.into_iter().zip(ops).collect(), signed))
@@ -499,6 +528,36 @@ impl DocumentComponent {
         if self.signer.is_none() {
             return Err("this node has no authority to edit yet".into());
         }
+        if self
+            .catch_up
+            .waiting_at(self.own_held(), tokio::time::Instant::now())
+        {
+            return self.catch_up.wait(edit).map_err(|e| e.to_string());
+        }
+        self.edit_now(edit).await
+    }
+
+    /// This node's own ops held here, up to.
+    fn own_held(&self) -> u64 {
+        Authors::read(&self.authors)
+            .tip(self.document.local_node())
+            .map_or(0, |tip| tip.seq)
+    }
+
+    /// Makes the edits that waited for this node's own ops, once the wait is over.
+    async fn release_waiting(&mut self) {
+        let edits = self
+            .catch_up
+            .release(self.own_held(), tokio::time::Instant::now());
+        for edit in edits {
+            if let Err(error) = self.edit_now(edit).await {
+                tracing::warn!(%error, "local edit refused");
+            }
+        }
+    }
+
+    /// Applies a local edit, signs its ops and hands them on.
+    async fn edit_now(&mut self, edit: Edit) -> Result<(), String> {
         let ops = edit.apply(&mut self.document, &mut self.live_stroke)?;
         let (fresh, signed) = self.sign_own(ops)?;
         self.publish(None, fresh, signed).await;
@@ -510,11 +569,26 @@ impl Component for DocumentComponent {
     async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
         let hub = ctx.graph().backplane::<AppliedOps>(APPLIED)?;
         link(&self.applied.handle(), hub.publish_inbox())?;
-        while let Some(input) = self.inbox.recv().await {
+        loop {
+            let deadline = self.catch_up.deadline();
+            let input = tokio::select! {
+                input = self.inbox.recv() => input,
+                () = sleep_until_some(deadline) => {
+                    self.release_waiting().await;
+                    continue;
+                }
+            };
+            let Some(input) = input else { break };
             match input {
                 DocumentInput::FromLink { link, runs, credit } => {
                     self.apply_from_link(link, runs).await;
                     drop(credit);
+                    self.release_waiting().await;
+                }
+                DocumentInput::OwnOpsUpstream(seq) => {
+                    let held = self.own_held();
+                    self.catch_up
+                        .claimed(seq, held, tokio::time::Instant::now());
                 }
                 DocumentInput::Replay(ops) => self.replay(ops).await,
                 DocumentInput::Local(edit) => {
@@ -533,6 +607,14 @@ impl Component for DocumentComponent {
             }
         }
         Ok(())
+    }
+}
+
+/// Waits until `deadline`, or for ever if there is none.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -459,6 +459,13 @@ impl DoorComponent {
                 welcome.authority.clone(),
             )))
             .await;
+        // The parent may hold ops this node made before its file was lost: edits
+        // wait for them, so its log goes on from them rather than splitting.
+        let upstream = welcome.seen.get(super::author_id(&self.me.key));
+        let _ = self
+            .document
+            .send(DocumentInput::OwnOpsUpstream(upstream))
+            .await;
         self.me.authority = Some(welcome.authority);
         self.me.ancestors = welcome.ancestors;
         if self.me.ancestors.first().map(|a| a.node_key) != Some(parent.node_key) {

@@ -15,6 +15,7 @@
 //! (`crate::link`), on every core; what is left here is cheap per op.
 
 pub mod authors;
+pub mod catch_up;
 pub mod document;
 pub mod door;
 pub mod edit;
@@ -80,6 +81,9 @@ pub struct SessionLimits {
     /// Op bytes that may wait in one link's send queue: a peer that reads slower is
     /// dropped (and resyncs when it comes back).
     pub max_queued_bytes: u64,
+    /// How long local edits wait for this node's own earlier ops when its parent says
+    /// it holds more of them than the node does ([`catch_up`]).
+    pub own_ops_wait: Duration,
 }
 
 impl Default for SessionLimits {
@@ -90,6 +94,7 @@ impl Default for SessionLimits {
             max_children: None,
             max_bytes: None,
             max_queued_bytes: crate::link::encoder::MAX_QUEUED_BYTES,
+            own_ops_wait: catch_up::OWN_OPS_WAIT,
         }
     }
 }
@@ -230,8 +235,11 @@ pub fn spawn(
             role,
             Arc::clone(&held_bytes),
             Arc::clone(&authors),
-            Arc::clone(&setup.key),
-            setup.reauthor,
+            document::OwnAuthorship {
+                key: Arc::clone(&setup.key),
+                reauthor: setup.reauthor,
+                own_ops_wait: setup.limits.own_ops_wait,
+            },
         )
     });
     let sync = graph.spawn(&name("sync"), |scope| {

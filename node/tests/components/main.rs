@@ -118,6 +118,23 @@ impl TestAuthor {
         }
     }
 
+    /// The author whose key is `key`, made one by `authority` (a node's own: what it
+    /// signed before it lost its file, as the tree still holds it).
+    pub fn with_key(
+        key: ring::signature::Ed25519KeyPair,
+        authority: canopy_protocol::Authority,
+        session: canopy_protocol::SessionId,
+    ) -> Self {
+        let author = canopy_protocol::AuthorKey(canopy_protocol::public_key(&key));
+        TestAuthor {
+            node: author.node_id(),
+            signer: canopy_protocol::Signer::fresh(session, author),
+            key,
+            authority,
+            session,
+        }
+    }
+
     /// Starts the author's log over, as an author that signs a second log does.
     pub fn restart(&mut self) {
         self.signer = canopy_protocol::Signer::fresh(

@@ -864,3 +864,106 @@ async fn the_exporter_renders_a_copy_from_the_sync_server() {
         .unwrap_err()
         .contains("unknown export format"));
 }
+
+impl Running {
+    /// This node itself, signing as it did before its file was lost.
+    fn earlier_self(&self) -> TestAuthor {
+        TestAuthor::with_key(host_key(), self.authority.clone(), self.session_key_id())
+    }
+}
+
+/// Sends `runs` as if from link 1, and waits until they are saved.
+async fn from_link(r: &mut Running, runs: Vec<session::Run>) {
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    checker
+        .send(DocumentInput::FromLink {
+            link: 1,
+            runs,
+            credit: Credit::free(),
+        })
+        .await
+        .unwrap();
+}
+
+/// The sequence numbers of the next ops saved.
+async fn saved_seqs(r: &mut Running) -> Vec<u64> {
+    match next(&mut r.store).await {
+        StoreInput::Ops(_, ops, _) => ops.iter().map(|op| op.id.seq).collect(),
+        other => panic!("expected ops, got {other:?}"),
+    }
+}
+
+/// A node's own earlier ops come back from the tree (it lost its file): its log goes
+/// on from them. Before, its signer stayed at 0 and every edit was refused.
+#[tokio::test]
+async fn own_ops_that_come_back_from_the_tree_are_where_the_log_goes_on() {
+    let mut r = start(Document::new(host()));
+    let mut earlier = r.earlier_self();
+    let ops: Vec<_> = (1..=3).map(|seq| earlier.start(seq)).collect();
+    let run = earlier.run(&ops);
+    from_link(&mut r, vec![run]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
+    let mut edits = driver(&r.graph, "script", &r.session.ports.document);
+    edits
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    assert_eq!(saved_seqs(&mut r).await, vec![4, 5, 6]);
+    let table = session::Authors::read(&r.session.ports.authors);
+    let tip = table.tip(host()).unwrap();
+    assert_eq!((tip.seq, tip.cut), (6, None), "one log, going on");
+}
+
+/// The parent says it holds ops of this node's that the node does not: an edit made
+/// meanwhile waits for them, so it is numbered after them rather than a second log.
+#[tokio::test]
+async fn local_edits_wait_for_own_ops_the_parent_holds() {
+    let mut r = start(Document::new(host()));
+    let mut edits = driver(&r.graph, "script", &r.session.ports.document);
+    edits.send(DocumentInput::OwnOpsUpstream(3)).await.unwrap();
+    edits
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    quiet(&mut r.store).await;
+    let mut earlier = r.earlier_self();
+    let ops: Vec<_> = (1..=3).map(|seq| earlier.start(seq)).collect();
+    let run = earlier.run(&ops);
+    from_link(&mut r, vec![run]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
+    assert_eq!(
+        saved_seqs(&mut r).await,
+        vec![4, 5, 6],
+        "the edit that waited"
+    );
+    let table = session::Authors::read(&r.session.ports.authors);
+    assert_eq!(table.cut_off(), Vec::<NodeId>::new());
+}
+
+/// A parent that claims ops it never sends holds local edits for the deadline only.
+#[tokio::test]
+async fn local_edits_wait_for_own_ops_no_longer_than_the_deadline() {
+    let wait = Duration::from_millis(400);
+    let limits = SessionLimits {
+        own_ops_wait: wait,
+        ..SessionLimits::default()
+    };
+    let mut r = start_with(Document::new(host()), limits);
+    let mut edits = driver(&r.graph, "script", &r.session.ports.document);
+    edits
+        .send(DocumentInput::OwnOpsUpstream(1_000))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    edits
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
+    assert!(started.elapsed() >= wait, "the edit waited");
+    edits
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    assert_eq!(saved_seqs(&mut r).await, vec![4, 5, 6], "no more waiting");
+}
