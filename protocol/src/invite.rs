@@ -237,6 +237,19 @@ impl Authority {
         Ok((key, role))
     }
 
+    /// The author and role the chain names, unchecked: enough to tell a repeat of an
+    /// authority already verified without checking its signatures again (a repeat
+    /// teaches nothing, so a forged one harms nothing).
+    pub fn claims(&self) -> Option<([u8; 32], Role)> {
+        let last = self.chain.last()?;
+        Some((last.subject?, last.role))
+    }
+
+    /// Signatures [`Authority::author`] checks: what verifying this chain costs.
+    pub fn checks(&self) -> usize {
+        self.chain.len()
+    }
+
     /// The role this chain confers (without checking signatures: for display).
     pub fn role(&self) -> Role {
         self.chain.last().map_or(Role::Viewer, |g| g.role)

@@ -1,7 +1,7 @@
 //! A token bucket: what a link may send per second, with bursts. Time is an argument,
 //! so tests run it on simulated time.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// `rate` tokens per second, at most `burst` saved up.
 #[derive(Debug, Clone)]
@@ -23,6 +23,18 @@ impl Budget {
         }
     }
 
+    /// Spends `n` tokens at `now` if there are that many; otherwise how long until
+    /// there are (`None`: never, `n` is more than the burst).
+    pub fn take_or_wait(&mut self, n: f64, now: Instant) -> Result<(), Option<Duration>> {
+        if self.take(n, now) {
+            return Ok(());
+        }
+        if n > self.burst || self.rate <= 0.0 {
+            return Err(None);
+        }
+        Err(Some(Duration::from_secs_f64((n - self.tokens) / self.rate)))
+    }
+
     /// Spends `n` tokens at `now` if there are that many.
     pub fn take(&mut self, n: f64, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
@@ -40,7 +52,6 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn a_budget_allows_bursts_then_the_rate() {
@@ -58,6 +69,21 @@ mod tests {
         assert!(
             !budget.take(1.0, start),
             "a clock that goes back adds nothing"
+        );
+    }
+
+    #[test]
+    fn a_budget_says_how_long_until_it_can_pay() {
+        let start = Instant::now();
+        let mut budget = Budget::new(100.0, 10.0, start);
+        assert_eq!(budget.take_or_wait(10.0, start), Ok(()));
+        let wait = budget.take_or_wait(5.0, start).unwrap_err().unwrap();
+        assert!((wait.as_secs_f64() - 0.05).abs() < 1e-6, "{wait:?}");
+        assert_eq!(budget.take_or_wait(5.0, start + wait), Ok(()));
+        assert_eq!(
+            budget.take_or_wait(11.0, start + wait),
+            Err(None),
+            "over the burst"
         );
     }
 }

@@ -1,6 +1,8 @@
 //! `link[N]/checker`: decodes each op's payload and checks it against the rules every
 //! peer applies alike (`Op::validate`), then checks who made it: authorities the peer
-//! sends are verified from the session key into the authors table, and each author's
+//! sends are verified from the session key into the authors table (repeats of known
+//! ones passed over unchecked; the signatures a link's authorities cost are paid at a
+//! bounded rate, [`AUTHORITY_CHECKS_PER_SECOND`]), and each author's
 //! ops wait ([`Runs`]) until they form a run that continues the author's log and ends
 //! at an op the author signed — then the run's hashes and signature are verified. All
 //! on the link's own task, so the work spreads over every core; the document only
@@ -9,10 +11,13 @@
 //! ([`crate::session::LINK_CREDITS`]): a link that sends faster than the document
 //! applies waits here, not in front of others.
 
+use std::time::Instant;
+
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::Limits;
 use canopy_protocol::{AuthorKey, Authority, Evidence, Refusal, WireOp};
 
+use super::budget::Budget;
 use super::refuser::Refuser;
 use super::runs::Runs;
 use super::Inbound;
@@ -34,6 +39,8 @@ pub struct Checker {
     runs: Runs,
     /// Authors new to the session this link brought.
     learned: usize,
+    /// Signature checks this link's authorities may cost.
+    checks: Budget,
 }
 
 /// Authors one link may bring into a session.
@@ -41,6 +48,14 @@ pub const MAX_AUTHORS_PER_LINK: usize = 4_096;
 
 /// Authors a session holds at most (everyone who ever took part, with room to spare).
 pub const MAX_AUTHORS: usize = 65_536;
+
+/// Signature checks per second one link's authorities may cost (about a quarter of a
+/// core): a link that sends more waits, so no link's authorities take a node's cores.
+pub const AUTHORITY_CHECKS_PER_SECOND: f64 = 4_000.0;
+
+/// Checks a link may spend at once: a joiner is told every author of a session of
+/// ten thousand (chains four deep) without waiting.
+pub const AUTHORITY_CHECKS_BURST: f64 = 40_000.0;
 
 /// Decodes and checks a batch: the good ops before the first bad one, and why that
 /// one is bad.
@@ -72,6 +87,33 @@ impl Checker {
             runs: Runs::new(std::sync::Arc::clone(&authors)),
             authors,
             learned: 0,
+            checks: Budget::new(
+                AUTHORITY_CHECKS_PER_SECOND,
+                AUTHORITY_CHECKS_BURST,
+                Instant::now(),
+            ),
+        }
+    }
+
+    /// The same, with another budget for checking authorities (tests).
+    pub fn with_check_budget(mut self, per_second: f64, burst: f64) -> Self {
+        self.checks = Budget::new(per_second, burst, Instant::now());
+        self
+    }
+
+    /// Spends what checking a chain of `checks` signatures costs, waiting while the
+    /// link is over its rate.
+    async fn pay_for(&mut self, checks: usize) -> Option<Refusal> {
+        loop {
+            match self.checks.take_or_wait(checks as f64, Instant::now()) {
+                Ok(()) => return None,
+                Err(Some(wait)) => tokio::time::sleep(wait).await,
+                Err(None) => {
+                    return Some(Refusal::Limit(format!(
+                        "an authority of {checks} grants costs more than a link may spend"
+                    )))
+                }
+            }
         }
     }
 
@@ -82,6 +124,14 @@ impl Checker {
         let mut news = Vec::new();
         let mut refusal = None;
         for authority in authorities {
+            // A repeat of what is known is passed over before any signature is checked.
+            if Authors::read(&self.authors).knows(&authority) {
+                continue;
+            }
+            if let Some(over) = self.pay_for(authority.checks()).await {
+                refusal = Some(over);
+                break;
+            }
             let key = match authority.author(&session) {
                 Ok((key, _)) => key,
                 Err(error) => {

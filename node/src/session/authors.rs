@@ -109,6 +109,18 @@ impl Authors {
         }
     }
 
+    /// True if `authority` names an author known here with the same key and at
+    /// least its role: nothing to learn from it, so nothing to verify.
+    pub fn knows(&self, authority: &Authority) -> bool {
+        let Some((key, role)) = authority.claims() else {
+            return false;
+        };
+        let key = AuthorKey(key);
+        self.by_id
+            .get(&key.node_id())
+            .is_some_and(|known| known.log.key() == &key && known.role >= role)
+    }
+
     /// Where `author`'s log stands, if the author is known.
     pub fn tip(&self, author: NodeId) -> Option<Tip> {
         self.by_id.get(&author).map(|a| Tip {

@@ -227,9 +227,22 @@ fn spawn_checker(
     tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
     tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
 ) {
+    spawn_checker_as(graph, authors, |checker| checker)
+}
+
+/// [`spawn_checker`], the checker made over by `adjust`.
+fn spawn_checker_as(
+    graph: &Graph,
+    authors: &SharedAuthors,
+    adjust: impl FnOnce(Checker) -> Checker + Send + 'static,
+) -> (
+    canopy_axon::Outbox<Inbound>,
+    tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
+    tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
+) {
     let authors = Arc::clone(authors);
     let checker = graph.spawn("link[7]/checker", |s| {
-        Checker::new(s, 7, Limits::default(), authors)
+        adjust(Checker::new(s, 7, Limits::default(), authors))
     });
     let (document_in, document) = tap::<DocumentInput>(graph, "document");
     let (router_in, router) = tap::<RouterInput>(graph, "router");
@@ -448,6 +461,70 @@ async fn a_link_brings_a_bounded_number_of_new_authors() {
     }
     assert_eq!(passed, MAX_AUTHORS_PER_LINK);
     assert_eq!(Authors::read(&authors).len(), MAX_AUTHORS_PER_LINK + 1);
+}
+
+/// Links resend the authorities of authors already known (every new link is told
+/// them all): a repeat is passed over before any signature is checked, so resending
+/// costs a lookup. A broken chain for a new author is still refused.
+#[tokio::test]
+async fn a_known_authority_is_passed_over_unchecked() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let known = TestAuthor::editor(&session_key);
+    let authors = table_with(&known);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let mut repeat = known.authority.clone();
+    if let Some(grant) = repeat.chain.last_mut() {
+        grant.signature[0] ^= 1;
+    }
+    input
+        .send(Inbound::Authors(vec![repeat; 64]))
+        .await
+        .unwrap();
+    quiet(&mut router).await;
+    quiet(&mut document).await;
+
+    let mut stranger = TestAuthor::editor(&session_key).authority;
+    if let Some(grant) = stranger.chain.last_mut() {
+        grant.signature[0] ^= 1;
+    }
+    input.send(Inbound::Authors(vec![stranger])).await.unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::BadInvite(_)
+    ));
+    assert_eq!(Authors::read(&authors).len(), 1);
+}
+
+/// Checking new authorities costs signatures: a link spends them at a bounded rate
+/// (past its burst it waits) rather than taking the node's cores.
+#[tokio::test]
+async fn a_links_authorities_are_checked_at_a_bounded_rate() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let authors = Authors::shared(canopy_protocol::SessionId(canopy_protocol::public_key(
+        &session_key,
+    )));
+    // Chains two grants long: the burst pays for two authors, the rate 10 per second.
+    let (mut input, mut document, mut router) =
+        spawn_checker_as(&graph, &authors, |c| c.with_check_budget(20.0, 4.0));
+    let minted: Vec<_> = (0..4)
+        .map(|_| TestAuthor::editor(&session_key).authority)
+        .collect();
+    assert!(minted.iter().all(|a| a.checks() == 2));
+    let started = std::time::Instant::now();
+    input.send(Inbound::Authors(minted)).await.unwrap();
+    match next(&mut document).await {
+        DocumentInput::Authors { authorities, .. } => assert_eq!(authorities.len(), 4),
+        other => panic!("{other:?}"),
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(180),
+        "four checks over the burst at 20 a second take 0.2 s, took {waited:?}"
+    );
+    quiet(&mut router).await;
+    assert_eq!(Authors::read(&authors).len(), 4);
 }
 
 #[tokio::test]
