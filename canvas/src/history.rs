@@ -33,7 +33,8 @@ struct Mark {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct History {
     steps: HashMap<NodeId, BTreeMap<u64, Step>>,
-    marks: HashMap<OpId, Mark>,
+    /// Ordered, like the document's strokes: no all-at-once resize.
+    marks: BTreeMap<OpId, Mark>,
 }
 
 impl History {
