@@ -57,6 +57,11 @@ type Signed = (Vec<(WireOp, Op)>, Vec<KeptSignature>);
 /// batches of each other link, not behind a flood.
 pub const LINK_CREDITS: usize = 2;
 
+/// Local edits signed together at most. Edits queued behind one another (a script,
+/// or a window that draws faster than the document applies) are signed as one batch:
+/// one signature for every receiver to check, not one per edit.
+pub const LOCAL_BATCH: usize = 256;
+
 /// A link's place in the document's queue, given back when its batch is applied.
 #[derive(Debug)]
 pub struct Credit {
@@ -510,7 +515,19 @@ impl DocumentComponent {
             .await;
     }
 
-    async fn local(&mut self, edit: Edit) -> Result<(), String> {
+    /// Local edits, taken together: their ops are signed as one batch.
+    async fn local(&mut self, edits: Vec<Edit>) {
+        let mut ops = Vec::new();
+        for edit in edits {
+            if let Err(error) = self.local_one(edit, &mut ops).await {
+                tracing::warn!(%error, "local edit refused");
+            }
+        }
+        self.sign_and_publish(ops).await;
+    }
+
+    /// One local edit: applied (its ops added to `ops`), or waiting, or refused.
+    async fn local_one(&mut self, edit: Edit, ops: &mut Vec<Op>) -> Result<(), String> {
         match edit {
             Edit::GotoPage(page) => {
                 let _ = self.presence.send(PresenceInput::Page(page)).await;
@@ -534,7 +551,8 @@ impl DocumentComponent {
         {
             return self.catch_up.wait(edit).map_err(|e| e.to_string());
         }
-        self.edit_now(edit).await
+        ops.extend(edit.apply(&mut self.document, &mut self.live_stroke)?);
+        Ok(())
     }
 
     /// This node's own ops held here, up to.
@@ -549,19 +567,34 @@ impl DocumentComponent {
         let edits = self
             .catch_up
             .release(self.own_held(), tokio::time::Instant::now());
-        for edit in edits {
-            if let Err(error) = self.edit_now(edit).await {
-                tracing::warn!(%error, "local edit refused");
-            }
+        if !edits.is_empty() {
+            self.local(edits).await;
         }
     }
 
-    /// Applies a local edit, signs its ops and hands them on.
-    async fn edit_now(&mut self, edit: Edit) -> Result<(), String> {
-        let ops = edit.apply(&mut self.document, &mut self.live_stroke)?;
-        let (fresh, signed) = self.sign_own(ops)?;
-        self.publish(None, fresh, signed).await;
-        Ok(())
+    /// Signs ops made here (one signature for the batch) and hands them on.
+    async fn sign_and_publish(&mut self, ops: Vec<Op>) {
+        if ops.is_empty() {
+            return;
+        }
+        match self.sign_own(ops) {
+            Ok((fresh, signed)) => self.publish(None, fresh, signed).await,
+            Err(error) => tracing::error!(%error, "local ops cannot be signed"),
+        }
+    }
+
+    /// Takes `first` and the local edits queued right behind it (at most
+    /// [`LOCAL_BATCH`]); the first other input met is kept for next.
+    fn local_edits(&mut self, first: Edit) -> (Vec<Edit>, Option<DocumentInput>) {
+        let mut edits = vec![first];
+        while edits.len() < LOCAL_BATCH {
+            match self.inbox.try_recv() {
+                Ok(DocumentInput::Local(edit)) => edits.push(edit),
+                Ok(other) => return (edits, Some(other)),
+                Err(_) => break,
+            }
+        }
+        (edits, None)
     }
 }
 
@@ -569,13 +602,19 @@ impl Component for DocumentComponent {
     async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
         let hub = ctx.graph().backplane::<AppliedOps>(APPLIED)?;
         link(&self.applied.handle(), hub.publish_inbox())?;
+        let mut next: Option<DocumentInput> = None;
         loop {
-            let deadline = self.catch_up.deadline();
-            let input = tokio::select! {
-                input = self.inbox.recv() => input,
-                () = sleep_until_some(deadline) => {
-                    self.release_waiting().await;
-                    continue;
+            let input = match next.take() {
+                Some(input) => Some(input),
+                None => {
+                    let deadline = self.catch_up.deadline();
+                    tokio::select! {
+                        input = self.inbox.recv() => input,
+                        () = sleep_until_some(deadline) => {
+                            self.release_waiting().await;
+                            continue;
+                        }
+                    }
                 }
             };
             let Some(input) = input else { break };
@@ -592,9 +631,9 @@ impl Component for DocumentComponent {
                 }
                 DocumentInput::Replay(ops) => self.replay(ops).await,
                 DocumentInput::Local(edit) => {
-                    if let Err(error) = self.local(edit).await {
-                        tracing::warn!(%error, "local edit refused");
-                    }
+                    let (edits, after) = self.local_edits(edit);
+                    next = after;
+                    self.local(edits).await;
                 }
                 DocumentInput::Authority(authority) => self.authority(*authority).await,
                 DocumentInput::Authors {

@@ -967,3 +967,27 @@ async fn local_edits_wait_for_own_ops_no_longer_than_the_deadline() {
         .unwrap();
     assert_eq!(saved_seqs(&mut r).await, vec![4, 5, 6], "no more waiting");
 }
+
+/// Edits queued behind one another (a script, a window drawing faster than the
+/// document applies) are signed as one batch: every receiver checks one signature,
+/// not one per edit. (The test's runtime runs one task at a time, so all fifty are
+/// queued before the document looks.)
+#[tokio::test]
+async fn local_edits_queued_together_are_signed_as_one_batch() {
+    let mut r = start(Document::new(host()));
+    let mut edits = driver(&r.graph, "script", &r.session.ports.document);
+    for _ in 0..50 {
+        edits
+            .send(DocumentInput::Local(stroke_on_first_page()))
+            .await
+            .unwrap();
+    }
+    match next(&mut r.store).await {
+        StoreInput::Ops(_, ops, kept) => {
+            assert_eq!(ops.len(), 150, "fifty strokes in one batch");
+            let signed = ops.iter().filter(|op| op.signature.is_some()).count();
+            assert_eq!((signed, kept.len()), (1, 1), "one signature for the batch");
+        }
+        other => panic!("{other:?}"),
+    }
+}
