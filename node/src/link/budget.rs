@@ -23,6 +23,11 @@ impl Budget {
         }
     }
 
+    /// The most it saves up.
+    pub fn burst(&self) -> f64 {
+        self.burst
+    }
+
     /// Spends `n` tokens at `now` if there are that many; otherwise how long until
     /// there are (`None`: never, `n` is more than the burst).
     pub fn take_or_wait(&mut self, n: f64, now: Instant) -> Result<(), Option<Duration>> {

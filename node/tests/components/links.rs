@@ -527,6 +527,36 @@ async fn a_links_authorities_are_checked_at_a_bounded_rate() {
     assert_eq!(Authors::read(&authors).len(), 4);
 }
 
+/// An author may sign every op it sends, and each signature costs the receiver a
+/// check: a link's ops spend from the same bounded rate as its authorities.
+#[tokio::test]
+async fn a_links_signatures_are_checked_at_a_bounded_rate() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let (mut input, mut document, mut router) =
+        spawn_checker_as(&graph, &table_with(&author), |c| {
+            c.with_check_budget(20.0, 4.0)
+        });
+    let mut each_signed = Vec::new();
+    for seq in 1..=8 {
+        each_signed.extend(author.sign(&[author.start(seq)]));
+    }
+    assert!(each_signed.iter().all(|op| op.signature.is_some()));
+    let started = std::time::Instant::now();
+    input.send(Inbound::Ops(each_signed)).await.unwrap();
+    let mut seqs = Vec::new();
+    while seqs.len() < 8 {
+        seqs.extend(run_seqs(&next(&mut document).await));
+    }
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(180),
+        "four checks over the burst at 20 a second take 0.2 s, took {waited:?}"
+    );
+    quiet(&mut router).await;
+}
+
 #[tokio::test]
 async fn a_viewers_ops_are_refused_whatever_link_they_come_by() {
     let graph = Graph::new("test");
