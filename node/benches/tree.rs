@@ -14,7 +14,8 @@
 //!   and split into strokes sent while the joiner synced and after (flood only). The
 //!   flood is paced at a relay's default per-link budget (20k ops/s), then at a
 //!   quarter of it (`responsive_flood_20k`, `_5k`). The node under test and the
-//!   joiner run in processes of their own (this binary again, `node:ROLE`).
+//!   joiner run in processes of their own (this binary again, `node:ROLE`); printed
+//!   with the cores the node under test used meanwhile and how busy the machine was.
 //! - `cores_4_children_drawing`: four children draw flat out into a host in a process
 //!   of its own: the CPU its runtime's threads used, and how evenly.
 //!
@@ -427,9 +428,19 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     };
     host.say("export");
     let joined_at = Instant::now();
+    let host_ticks_before: u64 = worker_ticks(host.pid()).iter().map(|(_, t)| t).sum();
+    let machine_before = machine_ticks();
     let mut late = NodeProcess::spawn(&["late", &url, &made.to_string()]);
     let (load, load_lost) = exchange(&a, &b, 300).await;
     let (load_p50, load_p99, _) = latencies(&load, |_| true);
+    // How much of the machine the node under test used meanwhile, and how busy the
+    // machine was (the other nodes stand for other machines, but share these cores).
+    let load_seconds = joined_at.elapsed().as_secs_f64();
+    let host_ticks: u64 = worker_ticks(host.pid()).iter().map(|(_, t)| t).sum();
+    let node_cores = host_ticks.saturating_sub(host_ticks_before) as f64 / 100.0 / load_seconds;
+    let machine_after = machine_ticks();
+    let machine_busy = (machine_after.0.saturating_sub(machine_before.0)) as f64
+        / (machine_after.1.saturating_sub(machine_before.1)).max(1) as f64;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let flood_rate = flooding.await.unwrap();
     let exported = host.expect("exported ").await;
@@ -455,6 +466,11 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
         micros(load_p99) / micros(idle_p99).max(1.0),
         sync_time.as_secs_f64() * 1000.0,
         export_time.as_secs_f64() * 1000.0
+    );
+    println!(
+        "scenario=responsive_flood_{}k_cpu node_under_test_cores={node_cores:.2} machine_busy={machine_busy:.2} cores={}",
+        flood_ops_per_second as usize / 1000,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
         "scenario=responsive_flood_{}k_split p99_while_joining_us={:.0} strokes_while_joining={join_n} p99_flood_only_us={:.0} strokes_flood_only={flood_n}",
@@ -600,6 +616,23 @@ async fn node_process(role: String, args: Vec<String>) {
         }
     }
     node.stop().await;
+}
+
+/// Busy and total clock ticks of the whole machine so far (`/proc/stat`: idle and
+/// iowait are not busy).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().next() else {
+        return (0, 0);
+    };
+    let fields: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
 }
 
 /// CPU time (user + system, clock ticks) of each tokio worker thread of `pid` (tokio
