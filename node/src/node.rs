@@ -384,8 +384,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         None => None,
     };
     let audio_meters = audio.as_ref().map(|(_, _, meters)| Arc::clone(meters));
+    // A joiner whose file is gone may find its parent holding ops it made before:
+    // edits made from the start (a drawing script) wait for them.
+    let own_ops_upstream = joined
+        .as_ref()
+        .map_or(0, |joined| joined.welcome.seen.get(me));
     let setup = NodeSetup {
         meters: audio_meters.clone(),
+        own_ops_upstream,
         print_invites: config.print_invites,
         invite_ttl: config.invite_ttl,
         name: config.name.clone(),

@@ -414,6 +414,7 @@ impl Relay {
             authors,
             reauthor: canopy_canvas::Reauthor::new(),
             imported: Vec::new(),
+            own_ops_upstream: 0,
         };
         let title = store.meta.title.clone();
         let created_ms = store.meta.created_ms;

@@ -144,6 +144,8 @@ pub struct OwnAuthorship {
     pub reauthor: Reauthor,
     /// How long local edits wait for the node's own earlier ops ([`CatchUp`]).
     pub own_ops_wait: std::time::Duration,
+    /// How far the parent holds the node's own ops, as it joined.
+    pub own_ops_upstream: u64,
 }
 
 /// The document component.
@@ -193,7 +195,13 @@ impl DocumentComponent {
             key,
             reauthor,
             own_ops_wait,
+            own_ops_upstream,
         } = own;
+        let mut catch_up = CatchUp::new(own_ops_wait);
+        let held = Authors::read(&authors)
+            .tip(document.local_node())
+            .map_or(0, |tip| tip.seq);
+        catch_up.claimed(own_ops_upstream, held, tokio::time::Instant::now());
         let signer = own_signer(&authors, document.local_node());
         let cut = Authors::read(&authors).cut_off().into_iter().collect();
         Self {
@@ -212,7 +220,7 @@ impl DocumentComponent {
             signer,
             reauthor,
             cut,
-            catch_up: CatchUp::new(own_ops_wait),
+            catch_up,
         }
     }
 

@@ -136,6 +136,9 @@ pub struct NodeSetup {
     pub session_key: Option<Arc<Ed25519KeyPair>>,
     /// The session's `.canopy` file.
     pub file: Option<std::path::PathBuf>,
+    /// How far the parent's welcome says it holds this node's own ops (0 for a
+    /// host): local edits wait for those from the start ([`catch_up`]).
+    pub own_ops_upstream: u64,
     /// The session's authors and their logs, as the file keeps them.
     pub authors: SharedAuthors,
     /// Ops imported at the start, by old id: a replay that goes on from there follows.
@@ -239,6 +242,7 @@ pub fn spawn(
                 key: Arc::clone(&setup.key),
                 reauthor: setup.reauthor,
                 own_ops_wait: setup.limits.own_ops_wait,
+                own_ops_upstream: setup.own_ops_upstream,
             },
         )
     });

@@ -78,6 +78,7 @@ fn start_with(document: Document, limits: SessionLimits) -> Running {
         authors: session::Authors::shared(id),
         reauthor: canopy_canvas::Reauthor::new(),
         imported: Vec::new(),
+        own_ops_upstream: 0,
     };
     let (store_in, store) = tap::<StoreInput>(&graph, "store");
     let session = session::spawn(&graph, "", setup, &store_in, None).unwrap();
