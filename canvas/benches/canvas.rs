@@ -32,7 +32,7 @@ fn main() {
         );
     }
 
-    if wanted("merge") || wanted("digest") {
+    if wanted("merge") || wanted("digest") || wanted("copy") {
         // Two documents of 100,000 strokes each, sharing 50,000.
         let shared = live_strokes(NodeId(1), 50_000, 12, 12);
         let mut left = Document::new(NodeId(2));
@@ -64,6 +64,17 @@ fn main() {
                 elapsed
             });
             report("merge_100k_and_100k_sharing_half", ms(time), "ms");
+        }
+        if wanted("copy") {
+            // What an export's snapshot of the sync replica costs.
+            let time = median(reps, || {
+                let start = Instant::now();
+                let copy = std::hint::black_box(left.clone());
+                let elapsed = start.elapsed();
+                drop(copy);
+                elapsed
+            });
+            report("copy_100k_strokes", ms(time), "ms");
         }
         if wanted("digest") {
             assert_eq!(left.stroke_count(), 100_000);
