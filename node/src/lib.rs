@@ -2,6 +2,7 @@
 //! socket and the command line's building blocks. `main.rs` only parses arguments.
 
 pub mod audio;
+pub mod background;
 pub mod control;
 pub mod devices;
 pub mod identity;

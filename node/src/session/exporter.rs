@@ -1,7 +1,8 @@
 //! `exporter`: renders a page (PNG, SVG) or the whole document (PDF) for `canopy
-//! export`. It takes a copy of the document from the sync server and draws it on the
-//! blocking pool, so an export of 100,000 strokes never runs on a task that live
-//! strokes wait for.
+//! export`. It takes a copy of the document from the sync server and draws it on a
+//! low-priority thread of its own ([`crate::background`]), so an export of 100,000
+//! strokes never runs on a task that live strokes wait for, nor takes the cores from
+//! them on a busy machine.
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::Document;
@@ -49,7 +50,7 @@ impl Component for Exporter {
                 page,
                 reply,
             } = request;
-            let rendered = tokio::task::spawn_blocking(move || render(&document, &format, page))
+            let rendered = crate::background::run(move || render(&document, &format, page))
                 .await
                 .unwrap_or_else(|e| Err(format!("the export failed: {e}")));
             let _ = reply.send(rendered);

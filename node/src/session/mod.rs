@@ -7,7 +7,7 @@
 //!                        └──────► router ─► link[N]/encoder (every link but the origin)
 //!  link[N]/presence-in ─► presence ─► link[N]/datagrams-out
 //!  handshakes ─► door (admission, invites)     status ◄─► door, router, sync, presence
-//!  exporter ◄─ sync (a copy, drawn on the blocking pool)
+//!  exporter ◄─ sync (a copy, drawn on a low-priority thread)
 //! ```
 //!
 //! Work that grows with the number of links — reading, deframing, budgets, decoding

@@ -265,7 +265,10 @@ impl SyncServer {
                 let _ = reply.send(missing.iter().map(WireOp::from_op).collect());
             }
             SyncInput::Snapshot(reply) => {
-                let _ = reply.send(Box::new(self.replica.clone()));
+                // A copy of a 100k-stroke document takes tens of milliseconds: the
+                // runtime moves this worker's other tasks elsewhere meanwhile.
+                let copy = blocking(|| Box::new(self.replica.clone()));
+                let _ = reply.send(copy);
             }
             SyncInput::Glance { digest, reply } => {
                 let _ = reply.send(self.glance(digest));
@@ -329,5 +332,15 @@ impl Component for SyncServer {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs `work`, which holds its thread for a while, telling a multi-threaded runtime
+/// so (its worker's other tasks move to another) — on a single-threaded one (tests)
+/// it just runs.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
