@@ -14,7 +14,9 @@
 //!   and split into strokes sent while the joiner synced and after (flood only). The
 //!   flood is paced at a relay's default per-link budget (20k ops/s), then at a
 //!   quarter of it (`responsive_flood_20k`, `_5k`). The node under test and the
-//!   joiner run in processes of their own (this binary again, `node:ROLE`); printed
+//!   joiner run in processes of their own (this binary again, `node:ROLE`), the
+//!   flooder and the joiner at the lowest priority (they stand for other machines);
+//!   printed
 //!   with the cores the node under test used meanwhile and how busy the machine was.
 //! - `cores_4_children_drawing`: four children draw flat out into a host in a process
 //!   of its own: the CPU its runtime's threads used, and how evenly.
@@ -391,8 +393,12 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     let made: u64 = host.expect("ops ").await.parse().unwrap();
     let a = bench.node("a", Some(url.clone())).await;
     let b = bench.node("b", Some(url.clone())).await;
-    let flooder = bench.node("flooder", Some(url.clone())).await;
-    for node in [&a, &b, &flooder] {
+    // The flooder and the joiner stand for other machines: they run in processes of
+    // their own at the lowest priority, so on this machine's shared cores they take
+    // what the node under test and the two children measured leave.
+    let mut flooder = NodeProcess::spawn_niced(19, &["flooder", &url, &made.to_string()]);
+    flooder.expect("ready").await;
+    for node in [&a, &b] {
         let mut d = driver(node);
         while op_count(&mut d).await < made {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -402,35 +408,12 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     let (idle_p50, idle_p99, _) = latencies(&idle, |_| true);
 
     // The load, all at once on the host.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flooding = {
-        let stop = std::sync::Arc::clone(&stop);
-        let mut to_flooder = driver(&flooder);
-        tokio::spawn(async move {
-            let mut sent = 0usize;
-            let began = Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_millis(10));
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                tick.tick().await;
-                // Catch up to the budget's pace (ticks can come late on a busy machine).
-                let due = (began.elapsed().as_secs_f64() * flood_ops_per_second) as usize;
-                while sent * OPS_PER_STROKE < due {
-                    to_flooder
-                        .document
-                        .send(DocumentInput::Local(stroke(sent)))
-                        .await
-                        .unwrap();
-                    sent += 1;
-                }
-            }
-            (sent * OPS_PER_STROKE) as f64 / began.elapsed().as_secs_f64()
-        })
-    };
+    flooder.say(&format!("flood {flood_ops_per_second}"));
     host.say("export");
     let joined_at = Instant::now();
     let host_ticks_before: u64 = worker_ticks(host.pid()).iter().map(|(_, t)| t).sum();
     let machine_before = machine_ticks();
-    let mut late = NodeProcess::spawn(&["late", &url, &made.to_string()]);
+    let mut late = NodeProcess::spawn_niced(19, &["late", &url, &made.to_string()]);
     let (load, load_lost) = exchange(&a, &b, 300).await;
     let (load_p50, load_p99, _) = latencies(&load, |_| true);
     // How much of the machine the node under test used meanwhile, and how busy the
@@ -441,8 +424,8 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     let machine_after = machine_ticks();
     let machine_busy = (machine_after.0.saturating_sub(machine_before.0)) as f64
         / (machine_after.1.saturating_sub(machine_before.1)).max(1) as f64;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let flood_rate = flooding.await.unwrap();
+    flooder.say("stop");
+    let flood_rate: f64 = flooder.expect("flooded ").await.parse().unwrap();
     let exported = host.expect("exported ").await;
     let (export_ms, pdf_bytes) = exported.split_once(' ').unwrap();
     let export_time = Duration::from_secs_f64(export_ms.parse::<f64>().unwrap() / 1000.0);
@@ -478,11 +461,36 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
         micros(join_p99),
         micros(flood_p99)
     );
-    for node in [flooder, b, a] {
+    for node in [b, a] {
         node.stop().await;
     }
+    drop(flooder);
     drop(late);
     drop(host);
+}
+
+/// Draws small strokes into `node` at `ops_per_second` until `stop`; the rate made.
+async fn flood(
+    mut node: Driver,
+    ops_per_second: f64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> f64 {
+    let mut sent = 0usize;
+    let began = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tick.tick().await;
+        // Catch up to the pace (ticks can come late on a busy machine).
+        let due = (began.elapsed().as_secs_f64() * ops_per_second) as usize;
+        while sent * OPS_PER_STROKE < due {
+            node.document
+                .send(DocumentInput::Local(stroke(sent)))
+                .await
+                .unwrap();
+            sent += 1;
+        }
+    }
+    (sent * OPS_PER_STROKE) as f64 / began.elapsed().as_secs_f64()
 }
 
 /// First argument that makes this binary a scenario's node process (`node:host`, …).
@@ -499,8 +507,19 @@ struct NodeProcess {
 
 impl NodeProcess {
     fn spawn(args: &[&str]) -> NodeProcess {
+        Self::spawn_niced(0, args)
+    }
+
+    /// [`NodeProcess::spawn`] at a lower scheduling priority (`nice`): a node that
+    /// stands for another machine takes what the node under test leaves of the cores.
+    fn spawn_niced(niceness: u8, args: &[&str]) -> NodeProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        let mut command = std::process::Command::new("nice");
+        command
+            .arg("-n")
+            .arg(niceness.to_string())
+            .arg(std::env::current_exe().unwrap());
+        let mut child = command
             .arg(format!("{NODE_PROCESS}{}", args[0]))
             .args(&args[1..])
             .stdin(std::process::Stdio::piped())
@@ -591,10 +610,39 @@ async fn node_process(role: String, args: Vec<String>) {
             );
             late
         }
+        // `flooder URL OPS`: joins, says when it holds OPS ops; `flood RATE` draws
+        // small strokes at RATE ops a second until `stop`, then says the rate made.
+        "flooder" => {
+            let flooder = bench.node("flooder", Some(args[0].clone())).await;
+            let wanted: u64 = args[1].parse().unwrap();
+            let mut to_flooder = driver(&flooder);
+            while op_count(&mut to_flooder).await < wanted {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            println!("bench: ready");
+            flooder
+        }
         other => panic!("no node role {other}"),
     };
+    let mut flooding: Option<(
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        tokio::task::JoinHandle<f64>,
+    )> = None;
     while let Some(command) = commands.recv().await {
-        if command == "export" {
+        if let Some(rate) = command.strip_prefix("flood ") {
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let task = tokio::spawn(flood(
+                driver(&node),
+                rate.parse().unwrap(),
+                std::sync::Arc::clone(&stop),
+            ));
+            flooding = Some((stop, task));
+        } else if command == "stop" {
+            if let Some((stop, task)) = flooding.take() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                println!("bench: flooded {:.0}", task.await.unwrap());
+            }
+        } else if command == "export" {
             let scope = node.graph.component("bench/exporter");
             let mut outbox = scope.outbox::<ExportRequest>("outbox");
             link(&outbox.handle(), &node.session.exporter).unwrap();
