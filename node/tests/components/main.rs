@@ -108,14 +108,7 @@ impl TestAuthor {
             None,
             2,
         );
-        let author = canopy_protocol::AuthorKey(canopy_protocol::public_key(&key));
-        TestAuthor {
-            node: author.node_id(),
-            signer: canopy_protocol::Signer::fresh(session, author),
-            key,
-            authority,
-            session,
-        }
+        Self::with_key(key, authority, session)
     }
 
     /// The author whose key is `key`, made one by `authority` (a node's own: what it
