@@ -1,8 +1,8 @@
 //! `link[N]/checker`: decodes each op's payload and checks it against the rules every
 //! peer applies alike (`Op::validate`), then checks who made it: authorities the peer
 //! sends are verified from the session key into the authors table (repeats of known
-//! ones passed over unchecked; the signatures a link's authorities cost are paid at a
-//! bounded rate, [`SIGNATURE_CHECKS_PER_SECOND`], as are the signatures its ops carry), and each author's
+//! ones passed over unchecked; every signature check a link's authorities and ops
+//! cost is paid at a bounded rate, [`SIGNATURE_CHECKS_PER_SECOND`]), and each author's
 //! ops wait ([`Runs`]) until they form a run that continues the author's log and ends
 //! at an op the author signed — then the run's hashes and signature are verified. All
 //! on the link's own task, so the work spreads over every core; the document only
@@ -39,7 +39,7 @@ pub struct Checker {
     runs: Runs,
     /// Authors new to the session this link brought.
     learned: usize,
-    /// Signature checks this link's authorities may cost.
+    /// Signature checks this link's authorities and ops may cost.
     checks: Budget,
 }
 
