@@ -143,15 +143,19 @@ fn write_seed_corpora() {
 
     // frames: a chunk size byte, then frames.
     let messages = [
-        Message::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            session,
-            node: canopy_protocol::AuthorKey(public_key(&host)).node_id(),
-            node_key: public_key(&host),
-            name: "seed".into(),
-            invite: invite.clone(),
-            seen: VersionVector::new(),
-        }),
+        {
+            let hello = Hello {
+                protocol: PROTOCOL_VERSION,
+                session,
+                node: canopy_protocol::AuthorKey(public_key(&host)).node_id(),
+                node_key: public_key(&host),
+                name: "seed".into(),
+                invite: invite.clone(),
+                seen: VersionVector::new(),
+            };
+            let proof = canopy_protocol::KeyProof::sign(&host, &hello, &[0; 32]);
+            Message::Hello(hello, proof)
+        },
         Message::Ops(wire.clone()),
         Message::Refused(Refusal::Limit("seed".into())),
         Message::Revoke(Revocation::sign(

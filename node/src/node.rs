@@ -17,8 +17,8 @@ use canopy_protocol::{
 use crate::audio::AudioInput;
 use crate::import::{import_file, leave_out_cut_authors, load_authors, open_session};
 use crate::link::{
-    admit, answer_created, join_handshake, next_link_id, read_opening, refuse, spawn_link,
-    Greeting, JoinRefused, Opening, Peer, Streams,
+    admit, answer_created, channel_binding, join_handshake, next_link_id, read_opening, refuse,
+    spawn_link, Greeting, JoinRefused, Opening, Peer, Streams,
 };
 use crate::metrics::Metrics;
 use crate::script::Step;
@@ -28,6 +28,7 @@ use crate::session::{
 };
 use crate::storage::Store;
 use crate::{control, identity, tls};
+use ring::signature::Ed25519KeyPair;
 
 /// What finding a session's ports may take (a relay loads idle sessions from disk).
 pub type RouteFuture =
@@ -286,6 +287,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
                 &address,
                 fingerprint,
                 &hello,
+                &key,
                 config.timeout,
                 config.idle_timeout,
             )
@@ -439,6 +441,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
             endpoint.clone(),
             &session.ports,
             config.clone(),
+            Arc::clone(&key),
             joined,
         )?;
     }
@@ -599,12 +602,13 @@ pub async fn join(
     address: &str,
     fingerprint: Fingerprint,
     hello: &Hello,
+    key: &Ed25519KeyPair,
     timeout: Duration,
     idle: Duration,
 ) -> Result<Joined, JoinError> {
     let connection = connect(endpoint, address, fingerprint, timeout, idle).await?;
     let (welcome, send, recv, decoder) =
-        join_handshake(&connection, hello)
+        join_handshake(&connection, hello, key)
             .await
             .map_err(|e| match e {
                 JoinRefused::Refused(reason) => JoinError::Refused {
@@ -755,8 +759,16 @@ pub fn spawn_listener(
                 };
                 // The invite must verify for the session it names before that session
                 // is looked up: a relay loads idle sessions from disk.
-                let checked =
-                    canopy_protocol::precheck(&greeting.hello, crate::session::now_seconds());
+                let checked = channel_binding(&connection)
+                    .map_err(|e| Refusal::Protocol(e.to_string()))
+                    .and_then(|binding| {
+                        canopy_protocol::precheck(
+                            &greeting.hello,
+                            &greeting.proof,
+                            &binding,
+                            crate::session::now_seconds(),
+                        )
+                    });
                 if let Err(refusal) = checked {
                     refused(&refusal);
                     refuse(&connection, &mut greeting.send, &refusal).await;
@@ -789,6 +801,7 @@ pub fn spawn_listener(
                     send,
                     recv,
                     decoder,
+                    ..
                 } = greeting;
                 // Admitted: now the link may have a link's window, not a stranger's.
                 connection.set_receive_window(crate::tls::LINK_RECEIVE_WINDOW.into());
@@ -841,6 +854,7 @@ pub fn spawn_parent(
     endpoint: quinn::Endpoint,
     session: &SessionPorts,
     config: NodeConfig,
+    key: Arc<Ed25519KeyPair>,
     first: Joined,
 ) -> Result<ComponentHandle> {
     let ports = session.clone();
@@ -895,7 +909,7 @@ pub fn spawn_parent(
             tracing::warn!(parent = %parent.address, "lost the parent link; rejoining");
             current = loop {
                 let attempt = tokio::select! {
-                    joined = rejoin(&endpoint, &mut to_door, &mut to_sync, &config, &parent) => joined,
+                    joined = rejoin(&endpoint, &mut to_door, &mut to_sync, &config, &key, &parent) => joined,
                     () = ctx.stopped() => return Ok(()),
                 };
                 if let Some(joined) = attempt {
@@ -916,6 +930,7 @@ async fn rejoin(
     door: &mut Outbox<DoorInput>,
     sync: &mut Outbox<SyncInput>,
     config: &NodeConfig,
+    key: &Ed25519KeyPair,
     parent: &Ancestor,
 ) -> Option<Joined> {
     let (reply, answer) = tokio::sync::oneshot::channel();
@@ -945,6 +960,7 @@ async fn rejoin(
                 &target.address,
                 target.fingerprint,
                 &hello,
+                key,
                 config.timeout.min(Duration::from_secs(3)),
                 config.idle_timeout,
             )

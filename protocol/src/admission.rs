@@ -9,7 +9,7 @@
 
 use crate::ids::SessionId;
 use crate::invite::{Authority, Role};
-use crate::message::{Ancestor, Hello, Refusal, PROTOCOL_VERSION};
+use crate::message::{Ancestor, ChannelBinding, Hello, KeyProof, Refusal, PROTOCOL_VERSION};
 use crate::presence::MAX_NAME;
 use crate::revocation::Revocations;
 
@@ -65,12 +65,21 @@ fn opening(hello: &Hello) -> Result<(), Refusal> {
 }
 
 /// Judges what a hello says of itself, knowing nothing of the session it names:
-/// version, name, and that its invite verifies for that session at `now`. A node
-/// serving many sessions (a relay) asks this before it loads the session from disk,
-/// so strangers without a valid invite cannot make it load anything. [`admit`]
-/// judges the rest.
-pub fn precheck(hello: &Hello, now: u64) -> Result<(), Refusal> {
+/// version, name, that `proof` shows the joiner holds the key it names on the
+/// connection whose channel binding is `binding`, and that its invite verifies for
+/// that session at `now`. A node serving many sessions (a relay) asks this before it
+/// loads the session from disk, so strangers without a valid invite cannot make it
+/// load anything. [`admit`] judges the rest.
+pub fn precheck(
+    hello: &Hello,
+    proof: &KeyProof,
+    binding: &ChannelBinding,
+    now: u64,
+) -> Result<(), Refusal> {
     opening(hello)?;
+    if !proof.verify(hello, binding) {
+        return Err(Refusal::UnprovenKey);
+    }
     hello
         .invite
         .verify(&hello.session, now)

@@ -120,23 +120,33 @@ fn signed_bytes(session: &SessionId, seq: u64, head: &Head) -> [u8; 86] {
 impl Signature {
     /// Signs head `head` of op `seq` in `session`.
     pub fn sign(key: &Ed25519KeyPair, session: &SessionId, seq: u64, head: &Head) -> Signature {
-        let signature = key.sign(&signed_bytes(session, seq, head));
-        let bytes = signature.as_ref();
-        let mut r = [0u8; 32];
-        let mut s = [0u8; 32];
-        r.copy_from_slice(&bytes[..32]);
-        s.copy_from_slice(&bytes[32..64]);
-        Signature { r, s }
+        Signature::from_bytes(key.sign(&signed_bytes(session, seq, head)).as_ref())
     }
 
     /// True if `author` signed head `head` of op `seq` in `session`.
     pub fn verify(&self, author: &AuthorKey, session: &SessionId, seq: u64, head: &Head) -> bool {
+        UnparsedPublicKey::new(&ED25519, author.0)
+            .verify(&signed_bytes(session, seq, head), &self.to_bytes())
+            .is_ok()
+    }
+
+    /// The signature from Ed25519's 64 bytes (R, then S); a shorter slice is padded
+    /// with zeros (and then verifies nothing).
+    pub fn from_bytes(bytes: &[u8]) -> Signature {
+        let mut r = [0u8; 32];
+        let mut s = [0u8; 32];
+        for (to, from) in r.iter_mut().chain(s.iter_mut()).zip(bytes) {
+            *to = *from;
+        }
+        Signature { r, s }
+    }
+
+    /// The 64 bytes Ed25519 checks: R, then S.
+    pub fn to_bytes(&self) -> [u8; 64] {
         let mut bytes = [0u8; 64];
         bytes[..32].copy_from_slice(&self.r);
         bytes[32..].copy_from_slice(&self.s);
-        UnparsedPublicKey::new(&ED25519, author.0)
-            .verify(&signed_bytes(session, seq, head), &bytes)
-            .is_ok()
+        bytes
     }
 }
 

@@ -14,7 +14,7 @@ use crate::ids::SessionId;
 use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The ALPN protocol id of Canopy links.
 pub const ALPN: &[u8] = b"canopy/1";
@@ -36,6 +36,52 @@ pub struct Hello {
     pub invite: Invite,
     /// What it has seen, so it is sent only what it lacks.
     pub seen: VersionVector,
+}
+
+/// The label under which both ends of a link export its channel binding from TLS
+/// (RFC 5705 keying material exporters, as RFC 9266 uses them).
+pub const CHANNEL_BINDING_LABEL: &[u8] = b"EXPORTER-canopy-hello-v1";
+
+/// A value both ends of one TLS connection derive alike and no other connection
+/// shares (exported under [`CHANNEL_BINDING_LABEL`]).
+pub type ChannelBinding = [u8; 32];
+
+/// The joiner's signature, with the node key its hello names, over the session, that
+/// key and the connection's [`ChannelBinding`]: proof that the joiner holds the key,
+/// made for this connection only (a hello and proof copied onto another connection
+/// do not verify there), so no one joins in another node's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyProof(pub Signature);
+
+fn key_proof_bytes(hello: &Hello, binding: &ChannelBinding) -> [u8; 111] {
+    let mut bytes = [0u8; 111];
+    bytes[..15].copy_from_slice(b"canopy-hello-v1");
+    bytes[15..47].copy_from_slice(&hello.session.0);
+    bytes[47..79].copy_from_slice(&hello.node_key);
+    bytes[79..].copy_from_slice(binding);
+    bytes
+}
+
+impl KeyProof {
+    /// Signs, with `key` (the key `hello` names), that its holder says `hello` on the
+    /// connection whose channel binding is `binding`.
+    pub fn sign(
+        key: &ring::signature::Ed25519KeyPair,
+        hello: &Hello,
+        binding: &ChannelBinding,
+    ) -> Self {
+        KeyProof(Signature::from_bytes(
+            key.sign(&key_proof_bytes(hello, binding)).as_ref(),
+        ))
+    }
+
+    /// True if the key `hello` names made this proof for the connection whose channel
+    /// binding is `binding`.
+    pub fn verify(&self, hello: &Hello, binding: &ChannelBinding) -> bool {
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, hello.node_key)
+            .verify(&key_proof_bytes(hello, binding), &self.0.to_bytes())
+            .is_ok()
+    }
 }
 
 /// The answer to a hello that is accepted.
@@ -114,6 +160,10 @@ pub enum Refusal {
     /// The invite was revoked by the session's operator.
     #[error("this invite has been revoked")]
     Revoked,
+    /// The hello's proof that the joiner holds the key it names does not verify for
+    /// this connection.
+    #[error("the hello's node key is not proven on this connection")]
+    UnprovenKey,
 }
 
 impl Refusal {
@@ -130,6 +180,7 @@ impl Refusal {
             Refusal::ShuttingDown => "shutting_down",
             Refusal::UnknownSession(_) => "unknown_session",
             Refusal::Revoked => "revoked",
+            Refusal::UnprovenKey => "unproven_key",
         }
     }
 }
@@ -195,8 +246,8 @@ pub fn encode_action(action: &Action) -> Vec<u8> {
 /// Everything that travels on a link's ordered stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Message {
-    /// The joiner's opening.
-    Hello(Hello),
+    /// The joiner's opening, with its proof that it holds the key it names.
+    Hello(Hello, KeyProof),
     /// The accepting node's yes.
     Welcome(Welcome),
     /// A no, or a reason for closing.

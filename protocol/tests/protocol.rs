@@ -10,6 +10,9 @@ use ring::signature::Ed25519KeyPair;
 #[path = "protocol/authorship.rs"]
 mod authorship;
 
+/// A channel binding, as both ends of one connection would export it.
+const BINDING: ChannelBinding = [0x5a; 32];
+
 fn key() -> Ed25519KeyPair {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
     Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
@@ -586,7 +589,13 @@ fn a_hello_whose_node_id_is_not_its_keys_is_refused() {
     hello.node = NodeId(hello.node.0 ^ 1);
     for verdict in [
         admit(&hello, 1000, &door),
-        precheck(&hello, 1000).map(|_| Admitted {
+        precheck(
+            &hello,
+            &KeyProof::sign(&t.host, &hello, &BINDING),
+            &BINDING,
+            1000,
+        )
+        .map(|_| Admitted {
             role: Role::Viewer,
             expires: None,
         }),
@@ -678,17 +687,66 @@ fn a_hello_is_prechecked_without_the_session() {
     let invite = t
         .host_authority
         .invite(&t.session, &t.host, Role::Editor, Some(2000), 4);
-    let hello = hello_for(&t, invite, public_key(&key()));
-    assert_eq!(precheck(&hello, 1000), Ok(()));
-    assert!(matches!(precheck(&hello, 2001), Err(Refusal::BadInvite(_))));
+    let joiner = key();
+    let hello = hello_for(&t, invite, public_key(&joiner));
+    let proven = |hello: &Hello, now| {
+        precheck(
+            hello,
+            &KeyProof::sign(&joiner, hello, &BINDING),
+            &BINDING,
+            now,
+        )
+    };
+    assert_eq!(proven(&hello, 1000), Ok(()));
+    assert!(matches!(proven(&hello, 2001), Err(Refusal::BadInvite(_))));
     let other = tree();
     let mut elsewhere = hello.clone();
     elsewhere.session = other.session;
     assert!(matches!(
-        precheck(&elsewhere, 1000),
+        proven(&elsewhere, 1000),
         Err(Refusal::BadInvite(_))
     ));
     let mut long = hello;
     long.name = "x".repeat(MAX_NAME + 1);
-    assert!(matches!(precheck(&long, 1000), Err(Refusal::Protocol(_))));
+    assert!(matches!(proven(&long, 1000), Err(Refusal::Protocol(_))));
+}
+
+/// A hello must come with proof, made on this connection, that the joiner holds the
+/// key it names: a stranger cannot join in another node's name, and a proof seen on
+/// one connection is worth nothing on another.
+#[test]
+fn a_hello_proves_its_key_on_its_own_connection() {
+    let t = tree();
+    let invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 4);
+    let (joiner, stranger) = (key(), key());
+    let hello = hello_for(&t, invite, public_key(&joiner));
+    let other_connection = [BINDING[0] ^ 1; 32];
+    let proof = KeyProof::sign(&joiner, &hello, &BINDING);
+    assert_eq!(precheck(&hello, &proof, &BINDING, 1000), Ok(()));
+    // Another connection's binding: a copied hello and proof.
+    assert_eq!(
+        precheck(&hello, &proof, &other_connection, 1000),
+        Err(Refusal::UnprovenKey)
+    );
+    // Someone else's key named, proven with one's own.
+    let forged = KeyProof::sign(&stranger, &hello, &BINDING);
+    assert_eq!(
+        precheck(&hello, &forged, &BINDING, 1000),
+        Err(Refusal::UnprovenKey)
+    );
+    // A proof for another session.
+    let mut elsewhere = hello.clone();
+    elsewhere.session = tree().session;
+    assert_eq!(
+        precheck(
+            &hello,
+            &KeyProof::sign(&joiner, &elsewhere, &BINDING),
+            &BINDING,
+            1000
+        ),
+        Err(Refusal::UnprovenKey)
+    );
+    assert_eq!(Refusal::UnprovenKey.kind(), "unproven_key");
 }

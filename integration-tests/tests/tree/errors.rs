@@ -94,7 +94,8 @@ fn a_protocol_version_mismatch_is_refused() {
             invite: url.invite.clone(),
             seen: canopy_canvas::VersionVector::new(),
         };
-        canopy_node::link::join_handshake(&connection, &hello)
+        let key = crate::util::fresh_key();
+        canopy_node::link::join_handshake(&connection, &hello, &key)
             .await
             .err()
             .map(|e| e.to_string())

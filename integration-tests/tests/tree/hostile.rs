@@ -142,7 +142,7 @@ impl Attacker {
             seen: VersionVector::new(),
         };
         let (welcome, send, recv, _decoder) =
-            canopy_node::link::join_handshake(&connection, &hello)
+            canopy_node::link::join_handshake(&connection, &hello, &key)
                 .await
                 .unwrap();
         Attacker {
@@ -598,4 +598,46 @@ fn a_viewers_ops_are_refused_even_from_an_editor() {
         "{refusal}"
     );
     assert_eq!(host.status()["pages"], 1);
+}
+
+/// A joiner proves, on its own connection, that it holds the key its hello names: a
+/// stranger naming a participant's key (its ops would go by that name, and its
+/// presence would be heard as that participant's) with a proof made by a key of its
+/// own is refused with that reason, and the participant stays linked.
+#[test]
+fn a_hello_in_another_nodes_name_is_refused() {
+    let host = Node::host("host", &["--no-audio"]);
+    let victim = Node::join("victim", host.editor_url(), &["--no-audio"]);
+    let victims_url: JoinUrl = victim.editor_url().parse().unwrap();
+    // The victim's invites are signed by its key: anyone it invited knows it.
+    let victims_key = victims_url.invite.grant_id(&victims_url.session).issuer;
+    let url: JoinUrl = host.editor_url().parse().unwrap();
+    let answer = block_on(async move {
+        let (_endpoint, connection) = crate::util::raw_connection(&url).await;
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            session: url.session,
+            node: AuthorKey(victims_key).node_id(),
+            node_key: victims_key,
+            name: "victim".into(),
+            invite: url.invite.clone(),
+            seen: VersionVector::new(),
+        };
+        let own_key = crate::util::fresh_key();
+        canopy_node::link::join_handshake(&connection, &hello, &own_key)
+            .await
+            .err()
+    });
+    assert!(
+        matches!(
+            answer,
+            Some(canopy_node::link::JoinRefused::Refused(
+                canopy_protocol::Refusal::UnprovenKey
+            ))
+        ),
+        "{answer:?}"
+    );
+    let children = host.status()["children"].as_array().map(Vec::len);
+    assert_eq!(children, Some(1), "the victim's link is as it was");
+    assert_eq!(victim.status()["role"], "editor");
 }

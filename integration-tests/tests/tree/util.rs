@@ -242,6 +242,13 @@ pub async fn raw_connection(
     (endpoint, connection)
 }
 
+/// A new Ed25519 key, as a node makes for itself.
+pub fn fresh_key() -> ring::signature::Ed25519KeyPair {
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}
+
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

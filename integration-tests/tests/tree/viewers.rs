@@ -53,12 +53,7 @@ fn a_viewers_op_closes_its_link() {
     let url: JoinUrl = a.viewer_url().parse().unwrap();
     let refusal = block_on(async move {
         let (_endpoint, connection) = crate::util::raw_connection(&url).await;
-        let key = {
-            let pkcs8 =
-                ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-                    .unwrap();
-            ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
-        };
+        let key = crate::util::fresh_key();
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             session: url.session,
@@ -69,7 +64,7 @@ fn a_viewers_op_closes_its_link() {
             seen: VersionVector::new(),
         };
         let (welcome, mut send, mut recv, mut decoder) =
-            canopy_node::link::join_handshake(&connection, &hello)
+            canopy_node::link::join_handshake(&connection, &hello, &key)
                 .await
                 .unwrap();
         assert_eq!(welcome.role, canopy_protocol::Role::Viewer);

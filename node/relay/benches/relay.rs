@@ -22,7 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use canopy_canvas::{Color, Document, NodeId, OpId, Point, Tool, VersionVector, FIRST_PAGE};
-use canopy_protocol::{encode, FrameDecoder, Hello, JoinUrl, Message, WireOp, PROTOCOL_VERSION};
+use canopy_protocol::{
+    encode, public_key, AuthorKey, FrameDecoder, Hello, JoinUrl, Message, SessionId, Signer,
+    PROTOCOL_VERSION,
+};
+use ring::signature::Ed25519KeyPair;
 
 const SESSIONS: usize = 50;
 const PEERS_PER_SESSION: usize = 20;
@@ -97,8 +101,11 @@ fn new_session(admin: &str) -> JoinUrl {
     body["invites"]["editor"].as_str().unwrap().parse().unwrap()
 }
 
-/// A hand-spoken peer: its connection and streams after the welcome.
+/// A hand-spoken peer: its key, its connection and streams after the welcome.
 struct Peer {
+    key: Ed25519KeyPair,
+    node: NodeId,
+    session: SessionId,
     _connection: quinn::Connection,
     send: quinn::SendStream,
     recv: quinn::RecvStream,
@@ -109,7 +116,7 @@ async fn connect(
     endpoint: &quinn::Endpoint,
     address: SocketAddr,
     url: &JoinUrl,
-    node: u64,
+    number: u64,
 ) -> Peer {
     let (config, _) =
         canopy_node::tls::client_config(url.fingerprint.unwrap(), Duration::from_secs(60)).unwrap();
@@ -118,34 +125,29 @@ async fn connect(
         .unwrap()
         .await
         .unwrap();
-    let (mut send, mut recv) = connection.open_bi().await.unwrap();
-    let mut node_key = [0u8; 32];
-    node_key[..8].copy_from_slice(&node.to_le_bytes());
+    let key = Ed25519KeyPair::from_pkcs8(
+        Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+            .unwrap()
+            .as_ref(),
+    )
+    .unwrap();
+    let author = AuthorKey(public_key(&key));
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
         session: url.session,
-        node: NodeId(node),
-        node_key,
-        name: format!("peer{node}"),
+        node: author.node_id(),
+        node_key: author.0,
+        name: format!("peer{number}"),
         invite: url.invite.clone(),
         seen: VersionVector::default(),
     };
-    send.write_all(&encode(&Message::Hello(hello)).unwrap())
+    let (_, send, recv, decoder) = canopy_node::link::join_handshake(&connection, &hello, &key)
         .await
         .unwrap();
-    let mut decoder = FrameDecoder::new();
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        if let Some(message) = decoder.next_message().unwrap() {
-            match message {
-                Message::Welcome(_) => break,
-                other => panic!("expected a welcome, got {other:?}"),
-            }
-        }
-        let n = recv.read(&mut buffer).await.unwrap().unwrap();
-        decoder.push(&buffer[..n]);
-    }
     Peer {
+        key,
+        node: author.node_id(),
+        session: url.session,
         _connection: connection,
         send,
         recv,
@@ -222,10 +224,10 @@ async fn bench() {
     let delivered = Arc::new(AtomicU64::new(0));
     let drawing = Instant::now();
     let mut tasks = Vec::new();
-    for (session, index, peer) in peers {
+    for (_, index, peer) in peers {
         let sent = Arc::clone(&sent);
         if index == 0 {
-            tasks.push(tokio::spawn(draw(peer, session, sent)));
+            tasks.push(tokio::spawn(draw(peer, sent)));
         } else {
             let latencies = Arc::clone(&latencies);
             let delivered = Arc::clone(&delivered);
@@ -255,8 +257,9 @@ async fn bench() {
     );
 }
 
-async fn draw(mut peer: Peer, session: usize, sent: Arc<Mutex<HashMap<OpId, Instant>>>) {
-    let mut document = Document::new(NodeId(1_000_000 + session as u64));
+async fn draw(mut peer: Peer, sent: Arc<Mutex<HashMap<OpId, Instant>>>) {
+    let mut document = Document::new(peer.node);
+    let mut signer = Signer::fresh(peer.session, AuthorKey(public_key(&peer.key)));
     let mut ticker = tokio::time::interval(STROKE_EVERY);
     let until = Instant::now() + DRAW_FOR;
     let mut i = 0u32;
@@ -268,7 +271,7 @@ async fn draw(mut peer: Peer, session: usize, sent: Arc<Mutex<HashMap<OpId, Inst
             .draw_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(20, 20, 20), 2.0, &points)
             .unwrap();
         sent.lock().unwrap().insert(ops[0].id, Instant::now());
-        let wire: Vec<WireOp> = ops.iter().map(WireOp::from_op).collect();
+        let (wire, _) = signer.sign_batch(&peer.key, &ops).unwrap();
         if peer
             .send
             .write_all(&encode(&Message::Ops(wire)).unwrap())

@@ -604,6 +604,7 @@ impl Relay {
             &address,
             fingerprint,
             &hello,
+            &self.key,
             Duration::from_secs(10),
             Duration::from_secs(20),
         )
@@ -631,6 +632,7 @@ impl Relay {
             self.endpoint.clone(),
             &loaded.running.ports,
             config,
+            Arc::clone(&self.key),
             joined,
         )?;
         *loaded

@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use canopy_axon::Outbox;
-use canopy_protocol::{encode, FrameDecoder, Hello, Message, Refusal, Welcome};
+use canopy_protocol::{
+    encode, ChannelBinding, FrameDecoder, Hello, KeyProof, Message, Refusal, Welcome,
+    CHANNEL_BINDING_LABEL,
+};
 use quinn::{RecvStream, SendStream};
+use ring::signature::Ed25519KeyPair;
 
 use crate::session::{DoorInput, SyncInput};
 
@@ -34,11 +38,23 @@ async fn write_message(send: &mut SendStream, message: &Message) -> Result<()> {
     Ok(())
 }
 
+/// What both ends of `connection` derive alike from its TLS session and no other
+/// connection shares: what a hello's [`KeyProof`] is made for.
+pub fn channel_binding(connection: &quinn::Connection) -> Result<ChannelBinding> {
+    let mut binding = [0u8; 32];
+    connection
+        .export_keying_material(&mut binding, CHANNEL_BINDING_LABEL, b"")
+        .map_err(|_| anyhow!("the TLS session exports no channel binding"))?;
+    Ok(binding)
+}
+
 /// The first half of the server side of a handshake: the joiner's hello and its
 /// streams (with any bytes read past the hello), before anyone judges it.
 pub struct Greeting {
     /// The hello.
     pub hello: Box<Hello>,
+    /// The joiner's proof that it holds the key the hello names, for this connection.
+    pub proof: KeyProof,
     /// Stream to the joiner.
     pub send: SendStream,
     /// Stream from the joiner.
@@ -69,23 +85,25 @@ pub async fn read_opening(connection: &quinn::Connection) -> Result<Opening> {
         .await
         .context("no stream opened in time")??;
     let mut decoder = FrameDecoder::new();
-    let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(&mut recv, &mut decoder))
-        .await
-        .context("no hello in time")??
-    {
-        Message::Hello(hello) => Box::new(hello),
-        Message::CreateSession { token, title } => {
-            return Ok(Opening::Create { token, title, send });
-        }
-        other => {
-            let refusal =
-                Refusal::Protocol(format!("expected a hello, got {}", message_kind(&other)));
-            let _ = write_message(&mut send, &Message::Refused(refusal.clone())).await;
-            bail!(refusal);
-        }
-    };
+    let (hello, proof) =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(&mut recv, &mut decoder))
+            .await
+            .context("no hello in time")??
+        {
+            Message::Hello(hello, proof) => (Box::new(hello), proof),
+            Message::CreateSession { token, title } => {
+                return Ok(Opening::Create { token, title, send });
+            }
+            other => {
+                let refusal =
+                    Refusal::Protocol(format!("expected a hello, got {}", message_kind(&other)));
+                let _ = write_message(&mut send, &Message::Refused(refusal.clone())).await;
+                bail!(refusal);
+            }
+        };
     Ok(Opening::Join(Greeting {
         hello,
+        proof,
         send,
         recv,
         decoder,
@@ -162,14 +180,17 @@ pub async fn admit(
     }
 }
 
-/// Client side of a handshake: send the hello, wait for welcome or refusal.
+/// Client side of a handshake: send the hello with its proof (signed with `key`, the
+/// key the hello names, for this connection), wait for welcome or refusal.
 pub async fn join_handshake(
     connection: &quinn::Connection,
     hello: &Hello,
+    key: &Ed25519KeyPair,
 ) -> Result<(Box<Welcome>, SendStream, RecvStream, FrameDecoder), JoinRefused> {
     let io = |e: anyhow::Error| JoinRefused::Io(e.to_string());
+    let proof = KeyProof::sign(key, hello, &channel_binding(connection).map_err(io)?);
     let (mut send, mut recv) = connection.open_bi().await.map_err(|e| io(e.into()))?;
-    write_message(&mut send, &Message::Hello(hello.clone()))
+    write_message(&mut send, &Message::Hello(hello.clone(), proof))
         .await
         .map_err(io)?;
     let mut decoder = FrameDecoder::new();
@@ -200,7 +221,7 @@ pub enum JoinRefused {
 
 pub(crate) fn message_kind(message: &Message) -> &'static str {
     match message {
-        Message::Hello(_) => "a hello",
+        Message::Hello(..) => "a hello",
         Message::Welcome(_) => "a welcome",
         Message::Refused(_) => "a refusal",
         Message::Ops(_) => "ops",

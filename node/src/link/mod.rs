@@ -45,8 +45,8 @@ use tokio::sync::oneshot;
 pub use encoder::WRITER_QUEUE;
 pub use guard::Peer;
 pub use handshake::{
-    admit, answer_created, join_handshake, read_opening, refuse, request_session, Greeting,
-    JoinRefused, Opening, HANDSHAKE_TIMEOUT,
+    admit, answer_created, channel_binding, join_handshake, read_opening, refuse, request_session,
+    Greeting, JoinRefused, Opening, HANDSHAKE_TIMEOUT,
 };
 
 use crate::session::{LinkId, RttProbe, SessionPorts};
