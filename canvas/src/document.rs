@@ -455,9 +455,16 @@ impl Document {
     /// author is proven to have signed two different logs (the same wherever the
     /// proof arrives first, whichever version each replica held). Rebuilt: O(n).
     pub fn without_author(&self, author: NodeId) -> Document {
+        self.without_ops_after(author, 0)
+    }
+
+    /// This document with `author`'s ops only up to `last_kept`: what every replica
+    /// shows once the author's grant is revoked with that cut-off (ops that refer to
+    /// the dropped ones lose nothing else). Rebuilt: O(n).
+    pub fn without_ops_after(&self, author: NodeId, last_kept: u64) -> Document {
         let mut rebuilt = Document::with_limits(self.local, self.limits.clone());
         for op in self.ops_missing_from(&VersionVector::new()) {
-            if op.id.node != author {
+            if op.id.node != author || op.id.seq <= last_kept {
                 // Every op here was taken before: it is taken again.
                 let _ = rebuilt.apply(op);
             }

@@ -162,6 +162,7 @@ fn write_seed_corpora() {
             &session_key,
             &session,
             invite.grant_id(&session),
+            vec![canopy_protocol::Kept::nothing(&session, public_key(&host))],
         )),
         Message::Authors(vec![authority.clone()]),
     ];

@@ -29,6 +29,7 @@ use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
+use crate::revocation::Kept;
 
 /// How far an author's Lamport clock may run ahead of its sequence number: op `n`'s
 /// clock is at most `n × LAMPORT_PER_SEQ`. An honest clock is at most the number of
@@ -225,6 +226,14 @@ pub enum RunError {
         /// Where its logs split.
         seq: u64,
     },
+    /// The author's grant was revoked; its log ends at op `seq`.
+    #[error("author {author}'s grant was revoked: its log ends at op {seq}")]
+    Revoked {
+        /// The author's id.
+        author: NodeId,
+        /// Its last op kept.
+        seq: u64,
+    },
 }
 
 /// A run that verified: what the log becomes if it is accepted.
@@ -365,6 +374,7 @@ pub struct AuthorLog {
     head: Head,
     signed: BTreeMap<u64, (Head, Signature)>,
     cut_at: Option<u64>,
+    stop: Option<Kept>,
 }
 
 /// Checks a run of `key`'s ops that continues its log after op `seq` (head `head`):
@@ -458,6 +468,7 @@ impl AuthorLog {
             seq: 0,
             signed: BTreeMap::new(),
             cut_at: None,
+            stop: None,
         }
     }
 
@@ -484,6 +495,32 @@ impl AuthorLog {
     /// Where the author was proven to have split its log, if it was.
     pub fn cut_at(&self) -> Option<u64> {
         self.cut_at
+    }
+
+    /// Where a revocation ended the author's log, if one did: nothing after is taken.
+    pub fn stop(&self) -> Option<&Kept> {
+        self.stop.as_ref()
+    }
+
+    /// Ends the log at `kept` (a revocation's cut-off for this author): ops held after
+    /// it are dropped, and none after it is taken from now on. The earliest cut-off
+    /// wins, so replicas that learn several agree. True if ops held were dropped (the
+    /// caller drops them from its document too).
+    pub fn stop_at(&mut self, kept: &Kept) -> bool {
+        if kept.author != self.key.0 || self.stop.is_some_and(|stop| stop.seq <= kept.seq) {
+            return false;
+        }
+        self.stop = Some(*kept);
+        if self.seq <= kept.seq {
+            return false;
+        }
+        self.seq = kept.seq;
+        self.head = kept.head;
+        let _dropped = self.signed.split_off(&kept.seq.saturating_add(1));
+        if let Some(signature) = kept.signature {
+            self.signed.insert(kept.seq, (kept.head, signature));
+        }
+        true
     }
 
     /// The head of op `seq`, if its signed head is kept (or it is the last held).
@@ -515,6 +552,14 @@ impl AuthorLog {
                 author: self.author,
                 seq,
             });
+        }
+        if let (Some(stop), Some(last)) = (&self.stop, run.last()) {
+            if last.seq > stop.seq {
+                return Err(RunError::Revoked {
+                    author: self.author,
+                    seq: stop.seq,
+                });
+            }
         }
         verify_run(session, &self.key, self.seq, self.head, run)
     }

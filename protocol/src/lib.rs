@@ -40,4 +40,4 @@ pub use message::{
     ALPN, CHANNEL_BINDING_LABEL, PROTOCOL_VERSION,
 };
 pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};
-pub use revocation::{BadGrantId, GrantId, Revocation, Revocations};
+pub use revocation::{BadGrantId, GrantId, Kept, Revocation, Revocations, MAX_KEPT};

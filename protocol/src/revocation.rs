@@ -19,6 +19,7 @@ use data_encoding::HEXLOWER;
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
+use crate::authorship::{AuthorKey, Head, Signature};
 use crate::ids::SessionId;
 use crate::invite::{Authority, Grant, Invite, InviteError};
 
@@ -180,40 +181,161 @@ impl FromIterator<GrantId> for Revocations {
     }
 }
 
+/// Where a revoked author's log ends on every replica: its last op kept, the head of
+/// its log there and the author's own signature of that head (none when nothing is
+/// kept). Any replica can serve the kept ops with that signature at their end, so
+/// joiners verify exactly the prefix every other replica holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    /// The author's key.
+    pub author: [u8; 32],
+    /// Its last op kept (0: none).
+    pub seq: u64,
+    /// The head of its log at `seq`.
+    pub head: Head,
+    /// The author's signature of `head` (`None` when `seq` is 0).
+    pub signature: Option<Signature>,
+}
+
+impl Kept {
+    /// Nothing of `author` kept.
+    pub fn nothing(session: &SessionId, author: [u8; 32]) -> Kept {
+        Kept {
+            author,
+            seq: 0,
+            head: Head::genesis(session, &AuthorKey(author)),
+            signature: None,
+        }
+    }
+
+    /// True if it is the author's own word: nothing kept, or its signature of the head.
+    pub fn verify(&self, session: &SessionId) -> bool {
+        match (&self.signature, self.seq) {
+            (None, 0) => true,
+            (Some(signature), seq) if seq > 0 => {
+                signature.verify(&AuthorKey(self.author), session, seq, &self.head)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Authors a revocation may name (a session holds at most 65,536 authors).
+pub const MAX_KEPT: usize = 65_536;
+
 /// "Grant `grant` is revoked", signed with the session key: any node of the session
-/// can check it, and it is passed on to every link.
+/// can check it, and it is passed on to every link. It says too where the log of every
+/// author under the grant ends (`kept`): what the revoker held of each. Every replica
+/// keeps exactly those ops of theirs and takes none after, so a revoked editor's later
+/// ops, passed on by anyone, are nowhere, and replicas that took more before the
+/// revocation reached them drop the rest. Authors under the grant it does not name
+/// keep nothing. Revocations made before cut-offs (`kept: None`) cut nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
     /// The grant revoked.
     pub grant: GrantId,
+    /// Where the logs of the authors under the grant end (`None`: a revocation from
+    /// before cut-offs, signed as such).
+    pub kept: Option<Vec<Kept>>,
     /// Ed25519 signature by the session key.
     pub signature: Vec<u8>,
 }
 
-fn revocation_bytes(session: &SessionId, grant: &GrantId) -> Vec<u8> {
-    let mut bytes = b"canopy-revoke-v1".to_vec();
+fn revocation_bytes(session: &SessionId, grant: &GrantId, kept: Option<&[Kept]>) -> Vec<u8> {
+    let mut bytes = match kept {
+        None => b"canopy-revoke-v1".to_vec(),
+        Some(_) => b"canopy-revoke-v2".to_vec(),
+    };
     bytes.extend_from_slice(&session.0);
     bytes.extend_from_slice(&grant.issuer);
     bytes.extend_from_slice(&grant.nonce.to_be_bytes());
+    for kept in kept.unwrap_or_default() {
+        bytes.extend_from_slice(&kept.author);
+        bytes.extend_from_slice(&kept.seq.to_be_bytes());
+        bytes.extend_from_slice(&kept.head.0);
+        match &kept.signature {
+            Some(signature) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&signature.to_bytes());
+            }
+            None => bytes.push(0),
+        }
+    }
     bytes
 }
 
 impl Revocation {
-    /// Revokes `grant`, signed with the session key.
-    pub fn sign(session_key: &Ed25519KeyPair, session: &SessionId, grant: GrantId) -> Self {
+    /// Revokes `grant`, keeping of each author under it what `kept` says, signed with
+    /// the session key.
+    pub fn sign(
+        session_key: &Ed25519KeyPair,
+        session: &SessionId,
+        grant: GrantId,
+        kept: Vec<Kept>,
+    ) -> Self {
         Revocation {
             grant,
             signature: session_key
-                .sign(&revocation_bytes(session, &grant))
+                .sign(&revocation_bytes(session, &grant, Some(&kept)))
                 .as_ref()
                 .to_vec(),
+            kept: Some(kept),
         }
     }
 
-    /// Checks that the session key signed it.
+    /// Checks that the session key signed it, and that each cut-off is its author's
+    /// own signed head.
     pub fn verify(&self, session: &SessionId) -> Result<(), InviteError> {
+        if self.kept.as_ref().is_some_and(|kept| kept.len() > MAX_KEPT) {
+            return Err(InviteError::BadSignature(0));
+        }
         UnparsedPublicKey::new(&ED25519, &session.0)
-            .verify(&revocation_bytes(session, &self.grant), &self.signature)
-            .map_err(|_| InviteError::BadSignature(0))
+            .verify(
+                &revocation_bytes(session, &self.grant, self.kept.as_deref()),
+                &self.signature,
+            )
+            .map_err(|_| InviteError::BadSignature(0))?;
+        for (index, kept) in self.kept.iter().flatten().enumerate() {
+            if !kept.verify(session) {
+                return Err(InviteError::BadSignature(index.saturating_add(1)));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Revocations kept by versions before cut-offs were signed over the grant alone:
+    /// they still verify, as revocations that cut nothing, and their signature does
+    /// not make a revocation with cut-offs.
+    #[test]
+    fn a_revocation_from_before_cut_offs_verifies_and_cuts_nothing() {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| "key");
+        let session_key = pkcs8
+            .and_then(|p| Ed25519KeyPair::from_pkcs8(p.as_ref()).map_err(|_| "key"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let session = SessionId(crate::invite::public_key(&session_key));
+        let grant = GrantId {
+            issuer: session.0,
+            nonce: 3,
+        };
+        let legacy = Revocation {
+            grant,
+            kept: None,
+            signature: session_key
+                .sign(&revocation_bytes(&session, &grant, None))
+                .as_ref()
+                .to_vec(),
+        };
+        assert_eq!(legacy.verify(&session), Ok(()));
+        let dressed_up = Revocation {
+            kept: Some(Vec::new()),
+            ..legacy
+        };
+        assert!(dressed_up.verify(&session).is_err());
     }
 }

@@ -537,9 +537,9 @@ fn revocations_are_signed_by_the_session_key_and_ids_round_trip() {
     assert!("nonsense".parse::<GrantId>().is_err());
     assert!(format!("{text}0").parse::<GrantId>().is_err());
 
-    let revocation = Revocation::sign(&session_key, &session, grant);
+    let revocation = Revocation::sign(&session_key, &session, grant, Vec::new());
     assert!(revocation.verify(&session).is_ok());
-    let forged = Revocation::sign(&host, &session, grant);
+    let forged = Revocation::sign(&host, &session, grant, Vec::new());
     assert!(
         forged.verify(&session).is_err(),
         "only the session key revokes"
@@ -547,6 +547,54 @@ fn revocations_are_signed_by_the_session_key_and_ids_round_trip() {
     let mut altered = revocation.clone();
     altered.grant.nonce += 1;
     assert!(altered.verify(&session).is_err());
+}
+
+/// A revocation says where each revoked author's log ends, signed with the session
+/// key; each cut-off must be the author's own signed head, and none can be changed,
+/// added or taken away in transit.
+#[test]
+fn a_revocations_cut_offs_are_signed_and_the_authors_own() {
+    let session_key = key();
+    let host = key();
+    let (session, authority) = Authority::root(&session_key, &host, 1);
+    let grant = authority
+        .invite(&session, &host, Role::Editor, None, 5)
+        .grant_id(&session);
+    let editor = key();
+    let author = AuthorKey(public_key(&editor));
+    let head = Head::genesis(&session, &author).next(1, 1, b"stroke");
+    let kept = Kept {
+        author: author.0,
+        seq: 1,
+        head,
+        signature: Some(Signature::sign(&editor, &session, 1, &head)),
+    };
+    let nothing = Kept::nothing(&session, public_key(&key()));
+    let revocation = Revocation::sign(&session_key, &session, grant, vec![kept, nothing]);
+    assert_eq!(revocation.verify(&session), Ok(()));
+
+    let mut later = revocation.clone();
+    if let Some(kept) = later.kept.as_mut() {
+        kept[0].seq = 2;
+    }
+    assert!(later.verify(&session).is_err(), "a cut-off moved");
+    let mut dropped = revocation.clone();
+    if let Some(kept) = dropped.kept.as_mut() {
+        kept.pop();
+    }
+    assert!(dropped.verify(&session).is_err(), "a cut-off taken away");
+    let mut unsigned = revocation.clone();
+    unsigned.kept = None;
+    assert!(unsigned.verify(&session).is_err(), "cut-offs taken away");
+
+    // Signed by the session key, but a head the author never signed.
+    let other_head = head.next(2, 2, b"more");
+    let not_the_authors = Kept {
+        head: other_head,
+        ..kept
+    };
+    let revocation = Revocation::sign(&session_key, &session, grant, vec![not_the_authors]);
+    assert!(revocation.verify(&session).is_err());
 }
 
 /// A new joiner's hello with an editor invite of the host's.

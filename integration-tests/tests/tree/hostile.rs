@@ -641,3 +641,68 @@ fn a_hello_in_another_nodes_name_is_refused() {
     assert_eq!(children, Some(1), "the victim's link is as it was");
     assert_eq!(victim.status()["role"], "editor");
 }
+
+/// An editor whose invite is revoked stops there: the revocation names where its log
+/// ends, and its later ops — signed with its key and passed on by a colluding editor
+/// elsewhere in the tree — are taken nowhere, without closing the colluder's link.
+/// What it drew before stays, the same everywhere.
+#[test]
+fn a_revoked_editors_later_ops_are_taken_nowhere_even_through_a_colluder() {
+    let host = Node::host("host", &["--no-audio"]);
+    let b = Node::join("b", host.editor_url(), &["--no-audio"]);
+    let (b_invite, host_invite) = (b.editor_url().to_string(), host.editor_url().to_string());
+    let stroke = |attacker: &Attacker, seq: u64| {
+        attacker.op(
+            seq,
+            Action::StrokeStart {
+                page: FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(200, 0, 0),
+                width: 2.0,
+            },
+        )
+    };
+    // The editor joins b with b's invite and draws three strokes.
+    let (revoked_key, mut revoked_signer, later) = block_on(async move {
+        let pkcs8 =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap();
+        let mut editor = Attacker::join_with(&b_invite, pkcs8.as_ref()).await;
+        let drawn: Vec<Op> = (1..=3).map(|seq| stroke(&editor, seq)).collect();
+        editor.send(&drawn, 3).await;
+        let later: Vec<Op> = (4..=6).map(|seq| stroke(&editor, seq)).collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        (pkcs8, editor.signer.clone(), later)
+    });
+    assert_converged(&[&host, &b], 3, Duration::from_secs(10));
+
+    let done = crate::revocation::revoke(&host, b.editor_url());
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    // A colluder joined elsewhere passes on the revoked editor's next ops, then draws
+    // one stroke of its own.
+    let kept_open = block_on(async move {
+        let mut colluder = Attacker::join(&host_invite).await;
+        let key = ring::signature::Ed25519KeyPair::from_pkcs8(revoked_key.as_ref()).unwrap();
+        let (wire, _) = revoked_signer.sign_batch(&key, &later).unwrap();
+        colluder.send_wire(wire).await;
+        let own = stroke(&colluder, 1);
+        colluder.send(&[own], 1).await;
+        colluder.refusal(Duration::from_secs(2)).await.is_none()
+    });
+    assert!(
+        kept_open,
+        "the colluder's link was closed for passing the ops on"
+    );
+    assert_converged(&[&host, &b], 4, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        strokes_of(&host),
+        4,
+        "the revoked editor's later strokes were taken"
+    );
+}

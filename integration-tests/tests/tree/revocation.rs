@@ -9,7 +9,8 @@ use canopy_protocol::JoinUrl;
 
 use crate::util::{canopy, join_error, wait_until, Node, FAST};
 
-fn revoke(node: &Node, invite: &str) -> std::process::Output {
+/// `canopy revoke` of `invite` on `node`'s data.
+pub(crate) fn revoke(node: &Node, invite: &str) -> std::process::Output {
     Command::new(canopy())
         .args(["revoke", "--data"])
         .arg(&node.data)

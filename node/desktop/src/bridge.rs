@@ -130,9 +130,9 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
             }
         }
         let mut ticker = tokio::time::interval(GLANCE_INTERVAL);
-        // An author left out (proven to have split its log) takes ops away: the
-        // window's copy then starts over from the core's.
-        let mut left_out = status_left_out(&mut to_status).await;
+        // An author left out (proven to have split its log) or a log cut short by a
+        // revocation takes ops away: the window's copy then starts over from the core's.
+        let mut taken_away = status_taken_away(&mut to_status).await;
         loop {
             tokio::select! {
                 () = ctx.stopped() => break,
@@ -174,8 +174,8 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
                 },
                 _ = ticker.tick() => match glance(&mut to_status).await {
                     Some(status) => {
-                        if status.left_out != left_out {
-                            left_out = status.left_out;
+                        if (status.left_out, status.cut_short) != taken_away {
+                            taken_away = (status.left_out, status.cut_short);
                             let (reply, answer) = oneshot::channel();
                             if to_sync.send(SyncInput::Snapshot(reply)).await.is_err() {
                                 break;
@@ -195,8 +195,12 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
     Ok(())
 }
 
-async fn status_left_out(status: &mut Outbox<StatusInput>) -> usize {
-    glance(status).await.map_or(0, |s| s.left_out)
+/// How often ops were taken away from the core's document: authors left out, logs
+/// cut short.
+async fn status_taken_away(status: &mut Outbox<StatusInput>) -> (usize, usize) {
+    glance(status)
+        .await
+        .map_or((0, 0), |s| (s.left_out, s.cut_short))
 }
 
 async fn glance(status: &mut Outbox<StatusInput>) -> Option<Status> {

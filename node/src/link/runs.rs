@@ -137,6 +137,23 @@ impl Runs {
             self.waiting.remove(&author);
             return Ok(None);
         }
+        if let Some(stop) = tip.stop {
+            // A revoked author: nothing past its cut-off is taken, whoever passes it
+            // on. The op at the cut-off carries the author's signature from the
+            // revocation, so the ops kept verify whichever way they come.
+            let past = queue.split_off(&stop.seq.saturating_add(1));
+            let dropped: u64 = past.values().map(|c| wire_bytes(&c.wire)).sum();
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(dropped);
+            if let Some(at) = queue.get_mut(&stop.seq) {
+                if at.wire.signature.is_none() {
+                    at.wire.signature = stop.signature;
+                }
+            }
+            if queue.is_empty() {
+                self.waiting.remove(&author);
+                return Ok(None);
+            }
+        }
         if tip.role != Role::Editor {
             let first = queue.keys().next().copied().unwrap_or(0);
             return Err(Refusal::ViewerEdit(format!(

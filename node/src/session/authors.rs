@@ -9,8 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use canopy_canvas::{NodeId, OpId};
 use canopy_protocol::{
-    AuthorKey, AuthorLog, Authority, Evidence, Head, InviteError, Role, SessionId, Signature,
-    Verified,
+    AuthorKey, AuthorLog, Authority, Evidence, GrantId, Head, InviteError, Kept, Revocation,
+    Revocations, Role, SessionId, Signature, Verified,
 };
 
 /// One author: the authority that makes it one, and its log as held here.
@@ -34,6 +34,8 @@ pub struct Tip {
     pub head: Head,
     /// Where it was proven to split its log, if it was.
     pub cut: Option<u64>,
+    /// Where a revocation ended its log, if one did: nothing after is taken.
+    pub stop: Option<Kept>,
 }
 
 /// The session's authors.
@@ -43,6 +45,11 @@ pub struct Authors {
     by_id: HashMap<NodeId, Author>,
     /// Proof against each author proven to have split its log (the first known).
     evidence: std::collections::BTreeMap<NodeId, Evidence>,
+    /// Grants revoked with cut-offs: every author under one keeps what its cut-off
+    /// says (nothing, if none names it).
+    revoked: Revocations,
+    /// The cut-offs revocations named, by author key (the earliest for each).
+    kept: HashMap<[u8; 32], Kept>,
 }
 
 /// The table shared by a session's components.
@@ -55,6 +62,8 @@ impl Authors {
             session,
             by_id: HashMap::new(),
             evidence: std::collections::BTreeMap::new(),
+            revoked: Revocations::new(),
+            kept: HashMap::new(),
         }
     }
 
@@ -96,12 +105,16 @@ impl Authors {
             // Another key with the same 64-bit id: a second preimage, or a forgery.
             Some(_) => Err(InviteError::BrokenChain(authority.chain.len())),
             None => {
+                let mut log = AuthorLog::new(&self.session, key);
+                if let Some(kept) = self.cut_off_for(authority, &key) {
+                    log.stop_at(&kept);
+                }
                 self.by_id.insert(
                     id,
                     Author {
                         authority: authority.clone(),
                         role,
-                        log: AuthorLog::new(&self.session, key),
+                        log,
                     },
                 );
                 Ok(true)
@@ -129,6 +142,7 @@ impl Authors {
             seq: a.log.seq(),
             head: a.log.head(),
             cut: a.log.cut_at(),
+            stop: a.log.stop().copied(),
         })
     }
 
@@ -179,6 +193,81 @@ impl Authors {
         }
         self.evidence.insert(author, evidence.clone());
         true
+    }
+
+    /// Takes a checked revocation's cut-offs: every author under its grant, known now
+    /// or later, keeps only what its cut-off says. Returns the authors of which ops
+    /// held here are dropped, with their last op kept (the document drops the rest).
+    pub fn revoke(&mut self, revocation: &Revocation) -> Vec<(NodeId, u64)> {
+        let Some(kept) = &revocation.kept else {
+            return Vec::new();
+        };
+        self.revoked.insert(revocation.grant);
+        for cut in kept {
+            self.kept
+                .entry(cut.author)
+                .and_modify(|known| {
+                    if cut.seq < known.seq {
+                        *known = *cut;
+                    }
+                })
+                .or_insert(*cut);
+        }
+        let mut dropped = Vec::new();
+        let ids: Vec<NodeId> = self.by_id.keys().copied().collect();
+        for id in ids {
+            let Some(author) = self.by_id.get(&id) else {
+                continue;
+            };
+            let Some(kept) = self.cut_off_for(&author.authority, author.log.key()) else {
+                continue;
+            };
+            if let Some(author) = self.by_id.get_mut(&id) {
+                if author.log.stop_at(&kept) {
+                    dropped.push((id, kept.seq));
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Where a revocation ends the log of `key` (whose authority is `authority`), if
+    /// one covers it.
+    fn cut_off_for(&self, authority: &Authority, key: &AuthorKey) -> Option<Kept> {
+        if self.revoked.is_empty() || !self.revoked.refuses(&authority.grant_ids(&self.session)) {
+            return None;
+        }
+        Some(
+            self.kept
+                .get(&key.0)
+                .copied()
+                .unwrap_or_else(|| Kept::nothing(&self.session, key.0)),
+        )
+    }
+
+    /// The cut-offs a revocation of `grant` would make now: for every author known
+    /// under it, its log as held here, ending at its last signed op.
+    pub fn cut_offs(&self, grant: GrantId) -> Vec<Kept> {
+        let revoked: Revocations = [grant].into_iter().collect();
+        let mut kept: Vec<Kept> = self
+            .by_id
+            .values()
+            .filter(|a| revoked.refuses(&a.authority.grant_ids(&self.session)))
+            .map(|a| {
+                let log = &a.log;
+                let signed = log.signed_at_or_before(log.seq()).and_then(|seq| {
+                    Some(Kept {
+                        author: log.key().0,
+                        seq,
+                        head: log.signed_head(seq)?,
+                        signature: Some(*log.signature(seq)?),
+                    })
+                });
+                signed.unwrap_or_else(|| Kept::nothing(&self.session, log.key().0))
+            })
+            .collect();
+        kept.sort_by_key(|k| k.author);
+        kept
     }
 
     /// Authors proven to have split their logs.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use canopy_axon::{link, BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor, StrokeId};
 use canopy_protocol::{
-    Authority, Evidence, Fork, Refusal, Role, SignError, Signer, Verified, WireOp,
+    Authority, Evidence, Fork, Refusal, Revocation, Role, SignError, Signer, Verified, WireOp,
 };
 use ring::signature::Ed25519KeyPair;
 
@@ -126,6 +126,9 @@ pub enum DocumentInput {
         /// The proof.
         evidence: Box<Evidence>,
     },
+    /// A checked revocation (the door keeps it and passes it on): the logs of the
+    /// authors under its grant end at its cut-offs, here as on every replica.
+    Revoked(Box<Revocation>),
     /// Authorities new to this node, already in the authors table: kept in the file
     /// and passed on to every other link before any of their ops.
     Authors {
@@ -146,6 +149,35 @@ pub struct OwnAuthorship {
     pub own_ops_wait: std::time::Duration,
     /// How far the parent holds the node's own ops, as it joined.
     pub own_ops_upstream: u64,
+}
+
+/// A verified run as far as a revoked author's cut-off lets it go (checked before the
+/// revocation arrived, it may go further): its ops up to the cut-off, ending at the
+/// head the revocation names with the author's signature it carries. `None` if
+/// nothing of it is kept, or it is not the log the revoker kept.
+fn up_to_cut_off(
+    mut ops: Vec<Checked>,
+    verified: Verified,
+    first: u64,
+    stop: Option<&canopy_protocol::Kept>,
+) -> Option<(Vec<Checked>, Verified)> {
+    let Some(stop) = stop.filter(|stop| verified.seq > stop.seq) else {
+        return Some((ops, verified));
+    };
+    if first > stop.seq {
+        return None;
+    }
+    let mut kept = verified.up_to(stop.seq)?;
+    if kept.head != stop.head {
+        return None;
+    }
+    if let Some(signature) = stop.signature {
+        if !kept.keep.iter().any(|(seq, _, _)| *seq == stop.seq) {
+            kept.keep.push((stop.seq, stop.head, signature));
+        }
+    }
+    ops.truncate(usize::try_from(stop.seq + 1 - first).ok()?);
+    Some((ops, kept))
 }
 
 /// The document component.
@@ -318,6 +350,9 @@ impl DocumentComponent {
             // them), or an author cut off: nothing to take.
             return Ok(None);
         }
+        let Some((ops, verified)) = up_to_cut_off(ops, verified, first, tip.stop.as_ref()) else {
+            return Ok(None);
+        };
         if tip.seq >= first {
             // Where both logs reach: the run must be the log held here.
             let at = tip.seq.min(verified.seq);
@@ -502,6 +537,33 @@ impl DocumentComponent {
             .await;
     }
 
+    /// Ends the logs of the authors under a revoked grant where the revocation says:
+    /// ops held past their cut-offs leave this document and the sync replica (the
+    /// checkers take none past them from now on). A node whose own log ends stops
+    /// signing: nothing it made would be taken.
+    async fn revoked(&mut self, revocation: &Revocation) {
+        let dropped = Authors::write(&self.authors).revoke(revocation);
+        for (author, last_kept) in dropped {
+            tracing::warn!(
+                %author,
+                last_kept,
+                "a revoked author's ops after its cut-off are left out"
+            );
+            self.document = self.document.without_ops_after(author, last_kept);
+            if self.live_stroke.is_some_and(|stroke| stroke.node == author) {
+                self.live_stroke = None;
+            }
+            let _ = self.sync.send(SyncInput::Stop { author, last_kept }).await;
+        }
+        let me = self.document.local_node();
+        if Authors::read(&self.authors)
+            .tip(me)
+            .is_some_and(|tip| tip.stop.is_some())
+        {
+            self.signer = None;
+        }
+    }
+
     /// Keeps authorities new here and passes them on to every link but `origin`.
     async fn authors_news(&mut self, origin: Option<LinkId>, authorities: Vec<Authority>) {
         let session = *Authors::read(&self.authors).session();
@@ -648,6 +710,7 @@ impl Component for DocumentComponent {
                     origin,
                     authorities,
                 } => self.authors_news(origin, authorities).await,
+                DocumentInput::Revoked(revocation) => self.revoked(&revocation).await,
                 DocumentInput::Evidence { origin, evidence } => {
                     self.cut_off(origin, *evidence).await
                 }

@@ -17,12 +17,13 @@ use anyhow::Context as _;
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{NodeId, VersionVector};
 use canopy_protocol::{
-    admit, Ancestor, Authority, Door, Fingerprint, GrantId, Hello, Invite, JoinUrl, Refusal,
+    admit, Ancestor, Authority, Door, Fingerprint, GrantId, Hello, Invite, JoinUrl, Kept, Refusal,
     Revocation, Revocations, Role, SessionId, Welcome, PROTOCOL_VERSION,
 };
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::oneshot;
 
+use super::authors::Authors;
 use super::document::DocumentInput;
 use super::presence::PresenceInput;
 use super::router::RouterInput;
@@ -49,9 +50,10 @@ impl Revoked {
         }
     }
 
-    /// Reads the revocations kept in `path`: `GRANT SIGNATURE` lines, or a grant id
-    /// or an invite token alone (as older nodes and relays kept them). Anything else,
-    /// or a signature that does not verify, is an error: revocations fail closed.
+    /// Reads the revocations kept in `path`: `GRANT SIGNATURE kept=CUT-OFFS` lines
+    /// ([`kept_text`]), or `GRANT SIGNATURE` (signed before cut-offs), or a grant id or
+    /// an invite token alone (as older nodes and relays kept them). Anything else, or
+    /// a signature that does not verify, is an error: revocations fail closed.
     pub fn load(path: &std::path::Path, session: &SessionId) -> anyhow::Result<Self> {
         let file = LineFile::open(path).context("the session's revoked invites")?;
         let mut grants = Revocations::new();
@@ -59,10 +61,20 @@ impl Revoked {
         for (index, line) in file.lines().iter().enumerate() {
             let bad =
                 |what: &str| anyhow::anyhow!("line {} of {} {what}", index + 1, path.display());
-            let (name, signature) = match line.split_once(' ') {
-                Some((name, signature)) => (name, Some(signature)),
-                None => (line.as_str(), None),
+            let mut fields = line.split(' ');
+            let name = fields.next().unwrap_or_default();
+            let signature = fields.next();
+            let kept = match fields.next() {
+                Some(text) => Some(
+                    text.strip_prefix("kept=")
+                        .and_then(kept_from_text)
+                        .ok_or_else(|| bad("has cut-offs that do not read"))?,
+                ),
+                None => None,
             };
+            if fields.next().is_some() {
+                return Err(bad("has more than a grant, a signature and cut-offs"));
+            }
             let grant = match name.parse::<GrantId>() {
                 Ok(grant) => grant,
                 Err(_) => Invite::from_token(name)
@@ -72,6 +84,7 @@ impl Revoked {
             if let Some(signature) = signature {
                 let revocation = Revocation {
                     grant,
+                    kept,
                     signature: data_encoding::HEXLOWER
                         .decode(signature.as_bytes())
                         .map_err(|_| bad("has a signature that is not hex"))?,
@@ -96,12 +109,19 @@ impl Revoked {
     }
 
     /// Signs the grants known without a signature (kept by an older version), where
-    /// this node holds the session key, so they can be passed on too.
-    fn sign_missing(&mut self, session_key: &Ed25519KeyPair, session: &SessionId) {
+    /// this node holds the session key, so they can be passed on too: each keeps of
+    /// its authors what this node holds.
+    fn sign_missing(
+        &mut self,
+        session_key: &Ed25519KeyPair,
+        session: &SessionId,
+        authors: &super::authors::SharedAuthors,
+    ) {
         for grant in self.grants.iter() {
             if !self.signed.iter().any(|r| r.grant == *grant) {
+                let kept = Authors::read(authors).cut_offs(*grant);
                 self.signed
-                    .push(Revocation::sign(session_key, session, *grant));
+                    .push(Revocation::sign(session_key, session, *grant, kept));
             }
         }
     }
@@ -113,10 +133,14 @@ impl Revoked {
         }
         if let Some(file) = &self.file {
             let name = revocation.grant.to_string();
-            let line = format!(
+            let mut line = format!(
                 "{name} {}",
                 data_encoding::HEXLOWER.encode(&revocation.signature)
             );
+            if let Some(kept) = &revocation.kept {
+                line.push_str(" kept=");
+                line.push_str(&kept_text(kept));
+            }
             file.update(|lines| {
                 if !lines
                     .iter()
@@ -131,6 +155,56 @@ impl Revoked {
         self.signed.push(revocation.clone());
         Ok(self.grants.insert(revocation.grant))
     }
+}
+
+/// Cut-offs as a revocations file keeps them: `AUTHOR.SEQ.HEAD.SIGNATURE` (hex; `-`
+/// for no signature), separated by commas.
+fn kept_text(kept: &[Kept]) -> String {
+    let hex = |bytes: &[u8]| data_encoding::HEXLOWER.encode(bytes);
+    kept.iter()
+        .map(|k| {
+            let signature = k.signature.map_or("-".to_string(), |s| hex(&s.to_bytes()));
+            format!(
+                "{}.{:x}.{}.{signature}",
+                hex(&k.author),
+                k.seq,
+                hex(&k.head.0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads [`kept_text`]; `None` if any of it is not what that writes.
+fn kept_from_text(text: &str) -> Option<Vec<Kept>> {
+    let bytes = |hex: &str| data_encoding::HEXLOWER.decode(hex.as_bytes()).ok();
+    let array = |hex: &str| -> Option<[u8; 32]> { bytes(hex)?.try_into().ok() };
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(',')
+        .map(|item| {
+            let mut parts = item.split('.');
+            let author = array(parts.next()?)?;
+            let seq = u64::from_str_radix(parts.next()?, 16).ok()?;
+            let head = canopy_protocol::Head(array(parts.next()?)?);
+            let signature = match parts.next()? {
+                "-" => None,
+                hex => {
+                    let signature = bytes(hex)?;
+                    (signature.len() == 64)
+                        .then(|| canopy_protocol::Signature::from_bytes(&signature))?
+                        .into()
+                }
+            };
+            parts.next().is_none().then_some(Kept {
+                author,
+                seq,
+                head,
+                signature,
+            })
+        })
+        .collect()
 }
 
 /// The grant a user names to revoke: an invite URL (of this session), an invite
@@ -291,7 +365,8 @@ impl DoorComponent {
     /// Makes the boxes.
     pub fn new(scope: &Scope, mut me: Identity) -> Self {
         if let Some(key) = &me.session_key {
-            me.revoked.sign_missing(key, &me.session);
+            let authors = Arc::clone(&me.authors);
+            me.revoked.sign_missing(key, &me.session, &authors);
         }
         Self {
             inbox: scope.inbox("inbox"),
@@ -503,7 +578,9 @@ impl DoorComponent {
         let Some(session_key) = &self.me.session_key else {
             return Err(RevokeError::NotHost);
         };
-        let revocation = Revocation::sign(session_key, &self.me.session, grant);
+        // Each author under the grant keeps what this node holds of it, no more.
+        let kept = Authors::read(&self.me.authors).cut_offs(grant);
+        let revocation = Revocation::sign(session_key, &self.me.session, grant, kept);
         self.apply_revocation(revocation, None).await?;
         Ok(grant)
     }
@@ -561,6 +638,11 @@ impl DoorComponent {
                 "this node's own invite was revoked: the session will not take it back"
             );
         }
+        // The document ends the logs of the authors under the grant where it says.
+        let _ = self
+            .document
+            .send(DocumentInput::Revoked(Box::new(revocation.clone())))
+            .await;
         let _ = self
             .router
             .send(RouterInput::Revoke {
@@ -593,6 +675,14 @@ impl DoorComponent {
 impl Component for DoorComponent {
     async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
         self.print_invites();
+        // Revocations kept from earlier runs end their authors' logs here too (the
+        // session's file may hold ops past their cut-offs).
+        for revocation in self.me.revoked.signed().to_vec() {
+            let _ = self
+                .document
+                .send(DocumentInput::Revoked(Box::new(revocation)))
+                .await;
+        }
         while let Some(input) = self.inbox.recv().await {
             match input {
                 DoorInput::Admit { hello, reply } => {
@@ -600,8 +690,7 @@ impl Component for DoorComponent {
                     // The child is an author (of its role) before any op of its
                     // arrives: in the table now, passed on through the document.
                     if let Ok(welcome) = &admitted {
-                        let learned = super::authors::Authors::write(&self.me.authors)
-                            .learn(&welcome.authority);
+                        let learned = Authors::write(&self.me.authors).learn(&welcome.authority);
                         if let Ok(true) = learned {
                             let _ = self
                                 .document
@@ -659,5 +748,61 @@ impl std::fmt::Debug for DoorInput {
             DoorInput::LinkUp(_) => "LinkUp",
             DoorInput::Glance(_) => "Glance",
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn new_key() -> Ed25519KeyPair {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+    }
+
+    /// A revocation's cut-offs are kept with it, so after a restart the node still
+    /// ends the revoked authors' logs where every other replica does; a file whose
+    /// cut-offs do not read, or were changed, keeps the session closed.
+    #[test]
+    fn cut_offs_are_kept_across_restarts_and_bad_ones_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("revoked");
+        let session_key = new_key();
+        let session = SessionId(canopy_protocol::public_key(&session_key));
+        let editor = new_key();
+        let author = canopy_protocol::AuthorKey(canopy_protocol::public_key(&editor));
+        let head = canopy_protocol::Head::genesis(&session, &author).next(1, 1, b"op");
+        let kept = vec![
+            Kept {
+                author: author.0,
+                seq: 1,
+                head,
+                signature: Some(canopy_protocol::Signature::sign(
+                    &editor, &session, 1, &head,
+                )),
+            },
+            Kept::nothing(&session, canopy_protocol::public_key(&new_key())),
+        ];
+        let grant = GrantId {
+            issuer: session.0,
+            nonce: 5,
+        };
+        let revocation = Revocation::sign(&session_key, &session, grant, kept);
+        let mut revoked = Revoked::load(&path, &session).unwrap();
+        assert_eq!(revoked.add(&revocation), Ok(true));
+
+        let again = Revoked::load(&path, &session).unwrap();
+        assert_eq!(again.signed(), std::slice::from_ref(&revocation));
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        for damaged in [
+            text.replace(" kept=", " kept=zz"),
+            text.replacen(".1.", ".2.", 1),
+            format!("{} extra", text.trim_end()),
+        ] {
+            std::fs::write(&path, damaged).unwrap();
+            assert!(Revoked::load(&path, &session).is_err());
+        }
     }
 }

@@ -51,6 +51,9 @@ pub struct Status {
     pub strokes: usize,
     /// Authors whose ops are left out (proven to have signed two logs).
     pub left_out: usize,
+    /// Times a revocation cut an author's log short here (ops held past its cut-off
+    /// were dropped).
+    pub cut_short: usize,
     /// Page shown (presenter).
     pub current_page: usize,
     /// Live components in this node.
@@ -248,6 +251,7 @@ impl StatusComponent {
             pages: doc.pages,
             strokes: doc.strokes,
             left_out: doc.left_out,
+            cut_short: doc.cut_short,
             current_page: presence.current_page,
             components: ctx.graph().len(),
             invites: door.invites,

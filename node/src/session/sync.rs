@@ -49,6 +49,8 @@ pub struct DocumentGlance {
     pub strokes: usize,
     /// Authors left out (proven to have split their logs).
     pub left_out: usize,
+    /// Times a revocation cut an author's log short in the replica.
+    pub cut_short: usize,
 }
 
 /// What the sync server is told or asked.
@@ -86,6 +88,13 @@ pub enum SyncInput {
     Seen(oneshot::Sender<VersionVector>),
     /// An author proven to have split its log: the replica leaves its ops out.
     Cut(NodeId),
+    /// A revoked author's log ends at this op: the replica leaves the rest out.
+    Stop {
+        /// The author.
+        author: NodeId,
+        /// Its last op kept.
+        last_kept: u64,
+    },
 }
 
 impl std::fmt::Debug for SyncInput {
@@ -98,6 +107,7 @@ impl std::fmt::Debug for SyncInput {
             SyncInput::Glance { .. } => f.write_str("Glance"),
             SyncInput::Seen(_) => f.write_str("Seen"),
             SyncInput::Cut(author) => write!(f, "Cut({author})"),
+            SyncInput::Stop { author, last_kept } => write!(f, "Stop({author}, {last_kept})"),
         }
     }
 }
@@ -132,6 +142,9 @@ pub struct SyncServer {
     authors: SharedAuthors,
     /// Authors the replica leaves out (a window's copy starts over when this grows).
     left_out: usize,
+    /// Times a revocation cut an author's log short (a window's copy starts over then
+    /// too).
+    cut_short: usize,
 }
 
 impl SyncServer {
@@ -141,6 +154,7 @@ impl SyncServer {
         let left_out = Authors::read(&authors).cut_off().len();
         Self {
             left_out,
+            cut_short: 0,
             authors,
             inbox: scope.inbox_with_capacity("inbox", 1024),
             replica,
@@ -281,6 +295,11 @@ impl SyncServer {
                 self.stroke_count = (u64::MAX, 0);
                 self.left_out += 1;
             }
+            SyncInput::Stop { author, last_kept } => {
+                self.replica = self.replica.without_ops_after(author, last_kept);
+                self.stroke_count = (u64::MAX, 0);
+                self.cut_short += 1;
+            }
         }
     }
 
@@ -298,6 +317,7 @@ impl SyncServer {
             pages: doc.page_count(),
             strokes: self.stroke_count.1,
             left_out: self.left_out,
+            cut_short: self.cut_short,
         }
     }
 }

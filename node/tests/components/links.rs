@@ -790,3 +790,63 @@ async fn presence_out_keeps_only_the_latest_news_once_over_budget() {
         "the latest news gets through"
     );
 }
+
+/// A revoked author's log ends where its revocation says, whoever brings its ops: the
+/// checker passes its ops up to the cut-off (the op there verified with the author's
+/// signature the revocation carries, so a copy of the log signed further on still
+/// proves the kept part) and drops the rest, without closing the link that passed
+/// them on. An author its grant minted, which the revocation does not name, keeps
+/// nothing.
+#[tokio::test]
+async fn a_revoked_authors_ops_past_its_cut_off_go_nowhere_whoever_brings_them() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let mut author = TestAuthor::editor(&session_key);
+    let authors = table_with(&author);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let session = author.session;
+    let ops: Vec<_> = (1..=6).map(|seq| author.start(seq)).collect();
+    let kept_run = author.run(&ops[..3]);
+    let (_, head, signature) = *kept_run.verified.keep.last().unwrap();
+    let later_run = author.run(&ops[3..]);
+    let grant = *author.authority.grant_ids(&session).last().unwrap();
+    let kept = canopy_protocol::Kept {
+        author: canopy_protocol::public_key(&author.key),
+        seq: 3,
+        head,
+        signature: Some(signature),
+    };
+    let revocation = canopy_protocol::Revocation::sign(&session_key, &session, grant, vec![kept]);
+    assert_eq!(revocation.verify(&session), Ok(()));
+    assert!(Authors::write(&authors).revoke(&revocation).is_empty());
+
+    // Ops 1–6 as signed before the revocation: only op 6 carries a signature.
+    let mut wire: Vec<WireOp> = kept_run
+        .ops
+        .iter()
+        .chain(&later_run.ops)
+        .map(|c| c.wire.clone())
+        .collect();
+    wire[2].signature = None;
+    input.send(Inbound::Ops(wire)).await.unwrap();
+    assert_eq!(run_seqs(&next(&mut document).await), vec![1, 2, 3]);
+    quiet(&mut document).await;
+    quiet(&mut router).await;
+
+    // An author the revoked one mints after: not named, so nothing of it is kept.
+    let minted_key = new_key();
+    let minted_authority = author.authority.delegate(
+        &session,
+        &author.key,
+        canopy_protocol::public_key(&minted_key),
+        Role::Editor,
+        None,
+        99,
+    );
+    let mut minted = TestAuthor::with_key(minted_key, minted_authority, session);
+    minted.introduce(&authors);
+    let minted_ops = minted.sign(&[minted.start(1)]);
+    input.send(Inbound::Ops(minted_ops)).await.unwrap();
+    quiet(&mut document).await;
+    quiet(&mut router).await;
+}

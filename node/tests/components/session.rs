@@ -697,26 +697,15 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
     let mut bystander = link_up_with(&r, 2, VersionVector::new(), other.grant_ids(&session)).await;
     let mut door = driver(&r.graph, "control", &r.session.ports.door);
 
-    let (reply, answer) = oneshot::channel();
-    door.send(DoorInput::Revoke {
-        named: "no such thing".into(),
-        reply,
-    })
-    .await
-    .unwrap();
     assert!(matches!(
-        answer.await.unwrap(),
+        revoke(&mut door, "no such thing").await,
         Err(canopy_node::session::door::RevokeError::BadName(_))
     ));
 
-    let (reply, answer) = oneshot::channel();
-    door.send(DoorInput::Revoke {
-        named: invite.to_token(),
-        reply,
-    })
-    .await
-    .unwrap();
-    assert_eq!(answer.await.unwrap(), Ok(invite.grant_id(&session)));
+    assert_eq!(
+        revoke(&mut door, &invite.to_token()).await,
+        Ok(invite.grant_id(&session))
+    );
     for link in [&mut holder, &mut bystander] {
         match message(link).await {
             Message::Revoke(revocation) => {
@@ -732,7 +721,8 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
     );
 
     // The bystander passes on a revocation signed with some other key.
-    let forged = canopy_protocol::Revocation::sign(&key(), &session, other.grant_id(&session));
+    let forged =
+        canopy_protocol::Revocation::sign(&key(), &session, other.grant_id(&session), Vec::new());
     door.send(DoorInput::Revoked {
         revocation: Box::new(forged),
         from: 2,
@@ -757,6 +747,21 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
     };
     assert_eq!(revoked.grant, invite.grant_id(&session));
     assert!(revoked.verify(&session).is_ok());
+}
+
+/// Asks the door to revoke what `named` names, as `canopy revoke` does.
+async fn revoke(
+    door: &mut canopy_axon::Outbox<DoorInput>,
+    named: &str,
+) -> Result<canopy_protocol::GrantId, canopy_node::session::door::RevokeError> {
+    let (reply, answer) = oneshot::channel();
+    door.send(DoorInput::Revoke {
+        named: named.to_string(),
+        reply,
+    })
+    .await
+    .unwrap();
+    answer.await.unwrap()
 }
 
 impl Running {
@@ -991,4 +996,130 @@ async fn local_edits_queued_together_are_signed_as_one_batch() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+impl Running {
+    /// How far the sync replica holds each author's ops, once `settled` says so (a
+    /// revocation reaches the replica through the document, after the door).
+    async fn replica_seen_once(&self, settled: impl Fn(&VersionVector) -> bool) -> VersionVector {
+        let mut sync = driver(&self.graph, "control", &self.session.ports.sync);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (reply, answer) = oneshot::channel();
+            sync.send(SyncInput::Seen(reply)).await.unwrap();
+            let seen = answer.await.unwrap();
+            if settled(&seen) || tokio::time::Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The host revokes an editor's grant: the revocation names where the editor's log
+/// ends (what the host holds, with the editor's signature there), and whatever of its
+/// log comes after, by any link, is taken nowhere. A link that comes up later gets the
+/// kept ops, the last carrying that signature.
+#[tokio::test]
+async fn a_revoked_editors_log_ends_where_the_host_held_it() {
+    let mut r = start(Document::new(host()));
+    let session = r.session_key_id();
+    let mut bystander = link_up(&r, 2, VersionVector::new()).await;
+    let mut author = r.author();
+    let ops: Vec<_> = (1..=5).map(|seq| author.start(seq)).collect();
+    let kept_run = author.run(&ops[..3]);
+    let (_, head, signature) = *kept_run.verified.keep.last().unwrap();
+    from_link(&mut r, vec![kept_run]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
+
+    let grant = *author.authority.grant_ids(&session).last().unwrap();
+    let mut door = driver(&r.graph, "control", &r.session.ports.door);
+    assert_eq!(revoke(&mut door, &grant.to_string()).await, Ok(grant));
+    let revocation = loop {
+        match message(&mut bystander).await {
+            Message::Revoke(revocation) => break revocation,
+            Message::Ops(_) => continue,
+            other => panic!("expected the revocation, got {other:?}"),
+        }
+    };
+    assert_eq!(revocation.verify(&session), Ok(()));
+    assert_eq!(
+        revocation.kept,
+        Some(vec![canopy_protocol::Kept {
+            author: public_key(&author.key),
+            seq: 3,
+            head,
+            signature: Some(signature),
+        }])
+    );
+
+    // The editor's next ops, passed on by some other link: taken nowhere.
+    from_link(&mut r, vec![author.run(&ops[3..])]).await;
+    let other = only_the_next_author_is_taken(&mut r).await;
+    let seen = r.replica_seen_once(|seen| seen.get(other) == 1).await;
+    assert_eq!(seen.get(author.node), 3);
+
+    let mut late = link_up(&r, 3, VersionVector::new()).await;
+    let mut backlog = Vec::new();
+    while backlog
+        .iter()
+        .filter(|w: &&canopy_protocol::WireOp| w.id.node == author.node)
+        .count()
+        < 3
+    {
+        match message(&mut late).await {
+            Message::Ops(ops) => backlog.extend(ops),
+            _ => continue,
+        }
+    }
+    let last = backlog.iter().rfind(|w| w.id.node == author.node).unwrap();
+    assert_eq!((last.id.seq, last.signature), (3, Some(signature)));
+}
+
+/// A revocation reaches a replica that took more of the revoked author's log before
+/// it: the ops past the cut-off leave the document and the replica, so it holds what
+/// every other replica holds.
+#[tokio::test]
+async fn a_revocation_drops_what_a_replica_took_past_its_cut_off() {
+    let mut r = start(Document::new(host()));
+    let session = r.session_key_id();
+    let _bystander = link_up(&r, 2, VersionVector::new()).await;
+    let mut author = r.author();
+    let ops: Vec<_> = (1..=6).map(|seq| author.start(seq)).collect();
+    let kept_run = author.run(&ops[..3]);
+    let (_, head, signature) = *kept_run.verified.keep.last().unwrap();
+    let later_run = author.run(&ops[3..]);
+    from_link(&mut r, vec![kept_run, later_run.clone()]).await;
+    assert_eq!(saved_seqs(&mut r).await, (1..=6).collect::<Vec<_>>());
+
+    let grant = *author.authority.grant_ids(&session).last().unwrap();
+    let kept = canopy_protocol::Kept {
+        author: public_key(&author.key),
+        seq: 3,
+        head,
+        signature: Some(signature),
+    };
+    let revocation = canopy_protocol::Revocation::sign(&r.session_key, &session, grant, vec![kept]);
+    let mut door = driver(&r.graph, "control", &r.session.ports.door);
+    door.send(DoorInput::Revoked {
+        revocation: Box::new(revocation),
+        from: 2,
+    })
+    .await
+    .unwrap();
+    let seen = r.replica_seen_once(|seen| seen.get(author.node) == 3).await;
+    assert_eq!(seen.get(author.node), 3, "the replica drops ops 4 to 6");
+
+    // The document dropped them too: ops 4 to 6 come again, and are not taken.
+    from_link(&mut r, vec![later_run]).await;
+    only_the_next_author_is_taken(&mut r).await;
+}
+
+/// A new author's op comes after ops sent before it: the next ops saved are its alone
+/// (so those before were not taken). Returns that author.
+async fn only_the_next_author_is_taken(r: &mut Running) -> NodeId {
+    let mut other = r.author();
+    from_link(r, vec![other.run(&[other.start(1)])]).await;
+    assert_eq!(saved_seqs(r).await, vec![1], "only the other author's op");
+    other.node
 }
