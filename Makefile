@@ -123,6 +123,7 @@ fuzz-short: fuzz-build
 bench: deps-test
 	$(CARGO) bench -p canopy-axon
 	$(CARGO) bench -p canopy-canvas
+	$(CARGO) bench -p canopy-protocol
 	$(CARGO) bench -p canopy-node
 	$(CARGO) bench -p canopy-relay
 	$(CARGO) bench -p canopy-audio
