@@ -184,9 +184,14 @@ pub fn datagrams(data: &[u8]) {
         return;
     };
     match datagram {
-        Datagram::Presence(presence) => {
+        Datagram::Presence(signed) => {
+            let presence = &signed.presence;
             let again = Presence::decode(&presence.encode()).expect("presence we wrote");
             assert_eq!(again.encode(), presence.encode());
+            let _ = signed.verify(
+                &canopy_protocol::AuthorKey([7; 32]),
+                &canopy_protocol::SessionId([7; 32]),
+            );
         }
         Datagram::Audio { seq, packet } => {
             let mut jitter = canopy_audio::jitter::JitterBuffer::new();

@@ -199,7 +199,7 @@ fn write_seed_corpora() {
     write("urls", "host", host_url.to_string().as_bytes());
 
     let presence = Presence {
-        node: NodeId(2),
+        node: canopy_protocol::AuthorKey(public_key(&host)).node_id(),
         seq: 5,
         name: "seed".into(),
         color: Color::rgb(1, 2, 3),
@@ -208,7 +208,11 @@ fn write_seed_corpora() {
         role: Some(Role::Viewer),
         muted: false,
     };
-    write("datagrams", "presence", &Datagram::presence(&presence));
+    write(
+        "datagrams",
+        "presence",
+        &Datagram::presence(&presence, &host, &session),
+    );
     let mut encoder = canopy_audio::codec::VoiceEncoder::new(5).unwrap();
     let tone: Vec<f32> = (0..canopy_audio::FRAME_SAMPLES)
         .map(|i| (i as f32 * 0.05).sin() * 0.3)

@@ -30,7 +30,9 @@ pub use authorship::{
     verify_run, AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError, Signature,
     Signer, Verified, CHECKPOINT, LAMPORT_PER_SEQ,
 };
-pub use datagram::{Datagram, DatagramError, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG};
+pub use datagram::{
+    Datagram, DatagramError, SignedPresence, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG,
+};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};

@@ -35,7 +35,8 @@ pub struct Presence {
     pub page: u32,
     /// Cursor position on that page, if the pointer is over it.
     pub cursor: Option<Point>,
-    /// The role the participant holds, as it says (for participant lists only: what a
+    /// The role the participant holds: what it says, which every node receiving it
+    /// replaces with the role its authority gives (participant lists only: what a
     /// peer may do is decided by its invite, never by this).
     pub role: Option<Role>,
     /// The participant's microphone is muted.

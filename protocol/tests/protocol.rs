@@ -688,8 +688,11 @@ fn a_viewer_node_admits_no_one_as_editor() {
 
 #[test]
 fn datagrams_round_trip() {
+    let participant = key();
+    let author = AuthorKey(public_key(&participant));
+    let session = SessionId([4; 32]);
     let presence = Presence {
-        node: NodeId(3),
+        node: author.node_id(),
         seq: 9,
         name: "ada".into(),
         color: Color::rgb(1, 2, 3),
@@ -698,9 +701,34 @@ fn datagrams_round_trip() {
         role: Some(Role::Editor),
         muted: true,
     };
-    assert_eq!(
-        Datagram::parse(&Datagram::presence(&presence)),
-        Ok(Datagram::Presence(presence))
+    let bytes = Datagram::presence(&presence, &participant, &session);
+    let Ok(Datagram::Presence(signed)) = Datagram::parse(&bytes) else {
+        panic!("a presence datagram that does not parse");
+    };
+    assert_eq!(signed.presence, presence);
+    assert!(signed.verify(&author, &session));
+    // Only its participant's key, for its session, and only what it signed.
+    assert!(!signed.verify(&AuthorKey(public_key(&key())), &session));
+    assert!(!signed.verify(&author, &SessionId([5; 32])));
+    let mut changed = bytes.clone();
+    let at = changed.len() - 70;
+    changed[at] ^= 1;
+    if let Ok(Datagram::Presence(changed)) = Datagram::parse(&changed) {
+        assert!(!changed.verify(&author, &session));
+    }
+    assert!(
+        Datagram::parse(&bytes[..bytes.len() - 64]).is_err(),
+        "a presence without its signature"
+    );
+    let mut elsewhere = presence.clone();
+    elsewhere.node = NodeId(3);
+    let forged = Datagram::presence(&elsewhere, &participant, &session);
+    let Ok(Datagram::Presence(forged)) = Datagram::parse(&forged) else {
+        panic!("a presence datagram that does not parse");
+    };
+    assert!(
+        !forged.verify(&author, &session),
+        "signed by a key its node id is not named after"
     );
     assert_eq!(
         Datagram::parse(&Datagram::audio(u64::MAX, &[1, 2, 3])),

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use canopy_canvas::{Action, Color, NodeId, Op, OpId, Point, Tool, VersionVector, FIRST_PAGE};
 use canopy_protocol::{
-    encode, public_key, AuthorKey, Hello, JoinUrl, Message, Signer, WireOp, PROTOCOL_VERSION,
+    encode, public_key, AuthorKey, Datagram, Hello, JoinUrl, Message, Presence, Signer, WireOp,
+    PROTOCOL_VERSION,
 };
 
 use crate::util::{assert_converged, block_on, script, wait_until, Node};
@@ -705,4 +706,74 @@ fn a_revoked_editors_later_ops_are_taken_nowhere_even_through_a_colluder() {
         4,
         "the revoked editor's later strokes were taken"
     );
+}
+
+/// Presence is signed by its participant and shows the role its authority gives: a
+/// viewer that announces itself as an editor shows as a viewer, and presence in the
+/// names of participants the session does not know (each would take a place in every
+/// node's participants list) is dropped.
+#[test]
+fn presence_shows_only_what_its_participant_may_say() {
+    let host = Node::host("host", &["--no-audio"]);
+    let url = host.viewer_url().to_string();
+    let participants = |node: &Node| -> Vec<(String, String)> {
+        let mut seen: Vec<(String, String)> = node.status()["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap_or_default().to_string(),
+                    p["role"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        seen.sort();
+        seen
+    };
+    let expected = vec![
+        ("host".to_string(), "editor".to_string()),
+        ("mallory".to_string(), "viewer".to_string()),
+    ];
+    // The attacker stays linked (its presence with it) while the host is looked at.
+    let attack = std::thread::spawn(move || {
+        block_on(async move {
+            let attacker = Attacker::join(&url).await;
+            let session = attacker.session;
+            let announce = |node: NodeId, name: &str, seq: u64| {
+                Datagram::presence(
+                    &Presence {
+                        node,
+                        seq,
+                        name: name.into(),
+                        color: Color::rgb(1, 2, 3),
+                        page: 0,
+                        cursor: None,
+                        role: Some(canopy_protocol::Role::Editor),
+                        muted: false,
+                    },
+                    &attacker.key,
+                    &session,
+                )
+            };
+            for seq in 1..=40 {
+                let mut datagrams = vec![announce(attacker.node, "mallory", seq)];
+                datagrams.extend((0..50).map(|n| announce(NodeId(1000 + n), "ghost", seq)));
+                for datagram in datagrams {
+                    let _ = attacker
+                        ._connection
+                        .send_datagram(bytes::Bytes::from(datagram));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    });
+    assert!(
+        wait_until(Duration::from_secs(4), || participants(&host) == expected),
+        "{:?}",
+        participants(&host)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(participants(&host), expected, "no ghost came later");
+    attack.join().unwrap();
 }

@@ -156,7 +156,7 @@ pub fn spawn_link(
         deframer::Deframer::new(scope, id, decoder)
     });
     let presence_in = graph.spawn(&name("presence-in"), |scope| {
-        presence_in::PresenceIn::new(scope, id)
+        presence_in::PresenceIn::new(scope, id, Arc::clone(&session.authors))
     });
     let datagrams_out = graph.spawn(&name("datagrams-out"), |scope| {
         datagrams_out::DatagramsOut::new(scope, connection.clone())

@@ -1,14 +1,18 @@
 //! `link[N]/presence-in`: presence datagrams from one link, at most
 //! [`PRESENCE_PER_SECOND`] (more are dropped, like any datagram may be), decoded and
-//! bounded; what is well formed goes to the presence table.
+//! bounded, and checked: each must be signed by its participant's key, an author the
+//! session knows (else it is dropped: the participant's authority travels on the
+//! link's stream and its next presence gets through), and the role it shows is the
+//! one the participant's authority gives, whatever it claims. What passes goes to the
+//! presence table. Checks run here, on the link's own task.
 
 use std::time::Instant;
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
-use canopy_protocol::Datagram;
+use canopy_protocol::{Datagram, Presence, SignedPresence};
 
 use super::budget::Budget;
-use crate::session::{LinkId, PresenceInput, PRESENCE_PER_SECOND};
+use crate::session::{Authors, LinkId, PresenceInput, SharedAuthors, PRESENCE_PER_SECOND};
 
 /// The presence-in component.
 pub struct PresenceIn {
@@ -17,12 +21,15 @@ pub struct PresenceIn {
     table: Outbox<PresenceInput>,
     link: LinkId,
     budget: Budget,
+    /// Who the participants are: their keys and roles.
+    authors: SharedAuthors,
 }
 
 impl PresenceIn {
     /// Makes the boxes.
-    pub fn new(scope: &Scope, link: LinkId) -> Self {
+    pub fn new(scope: &Scope, link: LinkId, authors: SharedAuthors) -> Self {
         Self {
+            authors,
             inbox: scope.inbox("inbox"),
             table: scope.outbox("outbox"),
             link,
@@ -35,6 +42,24 @@ impl PresenceIn {
     }
 }
 
+impl PresenceIn {
+    /// The presence, if its participant signed it, with the role its authority gives.
+    fn checked(&self, signed: SignedPresence) -> Option<Presence> {
+        let table = Authors::read(&self.authors);
+        let Some(tip) = table.tip(signed.presence.node) else {
+            tracing::debug!(link = self.link, node = %signed.presence.node, "presence of an author not known yet dropped");
+            return None;
+        };
+        if !signed.verify(&tip.key, table.session()) {
+            tracing::debug!(link = self.link, node = %signed.presence.node, "presence its participant did not sign dropped");
+            return None;
+        }
+        let mut presence = signed.presence;
+        presence.role = Some(tip.role);
+        Some(presence)
+    }
+}
+
 impl Component for PresenceIn {
     async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
         while let Some(bytes) = self.inbox.recv().await {
@@ -42,7 +67,10 @@ impl Component for PresenceIn {
                 continue; // over the rate
             }
             match Datagram::parse(&bytes) {
-                Ok(Datagram::Presence(presence)) => {
+                Ok(Datagram::Presence(signed)) => {
+                    let Some(presence) = self.checked(signed) else {
+                        continue;
+                    };
                     let _ = self
                         .table
                         .send(PresenceInput::FromLink {

@@ -263,7 +263,16 @@ pub fn spawn(
         )
     });
     let presence = graph.spawn(&name("presence"), |scope| {
-        presence::PresenceTable::new(scope, node, &setup.name, role, setup.meters.clone())
+        presence::PresenceTable::new(
+            scope,
+            presence::Participant {
+                key: Arc::clone(&setup.key),
+                session: setup.session,
+                name: setup.name.clone(),
+                role,
+            },
+            setup.meters.clone(),
+        )
     });
     let status_facts = status::StatusFacts {
         session: setup.session.to_string(),

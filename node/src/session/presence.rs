@@ -4,18 +4,22 @@
 //! [`PRESENCE_TIMEOUT`]. Datagrams are decoded and rate-limited by each link's
 //! `presence-in`; here they are only compared and forwarded.
 //!
-//! In a tree a participant's presence always comes the same way, so each one is bound
-//! to the link it was first heard on: while it is heard there, news about it from any
-//! other link is ignored (someone elsewhere in the tree cannot wear its name, or send
-//! it a `seq` of 2^64−1 to silence it). When that link goes down its participants go
-//! with it, and may be heard again by another way at once (after a rejoin).
+//! Each participant signs its own presence with its key (each link's `presence-in`
+//! checks it against the authors table), so nobody else can wear its name, move its
+//! cursor or silence it with a `seq` of 2^64−1. In a tree a participant's presence
+//! also always comes the same way, so each one is bound to the link it was first heard
+//! on: while it is heard there, news about it from any other link is ignored. When
+//! that link goes down its participants go with it, and may be heard again by another
+//! way at once (after a rejoin).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use canopy_axon::{link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope};
 use canopy_canvas::{Color, NodeId, Point};
-use canopy_protocol::{Datagram, Presence, Role};
+use canopy_protocol::{Datagram, Presence, Role, SessionId};
+use ring::signature::Ed25519KeyPair;
 use tokio::sync::oneshot;
 
 use super::LinkId;
@@ -73,6 +77,18 @@ pub struct PresenceGlance {
     pub participants: Vec<(Presence, Duration)>,
 }
 
+/// This node as a participant: what its presence says of it and the key that signs it.
+pub struct Participant {
+    /// The node key (its document identity is named after it).
+    pub key: Arc<Ed25519KeyPair>,
+    /// The session its presence is signed for.
+    pub session: SessionId,
+    /// Display name.
+    pub name: String,
+    /// Its role, once it has one.
+    pub role: Option<Role>,
+}
+
 /// The presence component.
 pub struct PresenceTable {
     inbox: Inbox<PresenceInput>,
@@ -80,6 +96,9 @@ pub struct PresenceTable {
     audio: Outbox<AudioInput>,
     links: BTreeMap<LinkId, Outbox<PresenceNews>>,
     own: Presence,
+    /// Signs this node's presence.
+    key: Arc<Ed25519KeyPair>,
+    session: SessionId,
     current_page: usize,
     /// Everyone heard: what they said, when, and the link they are heard on.
     participants: BTreeMap<NodeId, (Presence, Instant, LinkId)>,
@@ -87,28 +106,30 @@ pub struct PresenceTable {
 }
 
 impl PresenceTable {
-    /// Makes the boxes for a node called `name` with document identity `node`.
-    pub fn new(
-        scope: &Scope,
-        node: NodeId,
-        name: &str,
-        role: Option<Role>,
-        meters: Option<SharedMeters>,
-    ) -> Self {
+    /// Makes the boxes for this node as `me`.
+    pub fn new(scope: &Scope, me: Participant, meters: Option<SharedMeters>) -> Self {
+        let Participant {
+            key,
+            session,
+            name,
+            role,
+        } = me;
         Self {
             inbox: scope.inbox_with_capacity("inbox", 1024),
             audio: scope.outbox("audio"),
             links: BTreeMap::new(),
             own: Presence {
-                node,
+                node: super::author_id(&key),
                 seq: 0,
-                name: name.to_string(),
-                color: color_for(name),
+                color: color_for(&name),
+                name,
                 page: 0,
                 cursor: None,
                 role,
                 muted: false,
             },
+            key,
+            session,
             current_page: 0,
             participants: BTreeMap::new(),
             meters,
@@ -118,7 +139,7 @@ impl PresenceTable {
     /// Sends this node's presence to every link (a new `seq` each time).
     fn announce(&mut self) {
         self.own.seq += 1;
-        let bytes = Datagram::presence(&self.own);
+        let bytes = Datagram::presence(&self.own, &self.key, &self.session);
         for outbox in self.links.values_mut() {
             // Unreliable by design: a lost datagram is replaced by the next one.
             let _ = outbox.try_send(PresenceNews {

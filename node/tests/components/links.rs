@@ -724,31 +724,61 @@ async fn the_encoder_counts_off_the_bytes_it_encodes() {
     assert_eq!(queued.get(), 0);
 }
 
+/// Presence datagrams: malformed ones are dropped; one its participant signed gets
+/// through, showing the role the participant's authority gives (not the one it
+/// claims); one in a participant's name signed by another key, or of a participant
+/// the session does not know, is dropped.
 #[tokio::test]
-async fn presence_in_decodes_and_drops_what_is_malformed() {
+async fn presence_in_decodes_and_drops_what_is_malformed_or_forged() {
     let graph = Graph::new("test");
-    let presence_in = graph.spawn("link[7]/presence-in", |s| PresenceIn::new(s, 7));
+    let session_key = new_key();
+    let viewer = TestAuthor::with_role(&session_key, Role::Viewer);
+    let authors = table_with(&viewer);
+    let session = viewer.session;
+    let presence_in = graph.spawn("link[7]/presence-in", |s| PresenceIn::new(s, 7, authors));
     let (table_in, mut table) = tap::<PresenceInput>(&graph, "presence");
     canopy_axon::link(&presence_in.outbox("outbox").unwrap(), &table_in).unwrap();
     let mut input = driver::<Vec<u8>>(&graph, "datagrams-in", &presence_in.inbox("inbox").unwrap());
     input.send(vec![0, 0xff, 0xff]).await.unwrap();
     let presence = Presence {
-        node: NodeId(9),
+        node: viewer.node,
         seq: 1,
         name: "bo".into(),
         color: canopy_canvas::Color::rgb(1, 1, 1),
         page: 0,
         cursor: None,
-        role: None,
+        role: Some(Role::Editor),
         muted: false,
     };
-    input.send(Datagram::presence(&presence)).await.unwrap();
+    let impostor = new_key();
+    input
+        .send(Datagram::presence(&presence, &impostor, &session))
+        .await
+        .unwrap();
+    let stranger = Presence {
+        node: canopy_protocol::AuthorKey(canopy_protocol::public_key(&impostor)).node_id(),
+        ..presence.clone()
+    };
+    input
+        .send(Datagram::presence(&stranger, &impostor, &session))
+        .await
+        .unwrap();
+    input
+        .send(Datagram::presence(&presence, &viewer.key, &session))
+        .await
+        .unwrap();
     match next(&mut table).await {
         PresenceInput::FromLink {
             link: 7,
             presence: p,
             ..
-        } => assert_eq!(p, presence),
+        } => assert_eq!(
+            p,
+            Presence {
+                role: Some(Role::Viewer),
+                ..presence
+            }
+        ),
         other => panic!("{other:?}"),
     }
     quiet(&mut table).await;

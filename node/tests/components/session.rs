@@ -604,8 +604,11 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let mut a = link_up(&r, 1, VersionVector::default()).await;
     let mut b = link_up(&r, 2, VersionVector::default()).await;
     let mut presence_in = driver(&r.graph, "link[1]/presence-in", &r.session.ports.presence);
+    let cy = key();
+    let session = r.session_key_id();
+    let cy_node = session::author_id(&cy);
     let news = |seq| Presence {
-        node: NodeId(8),
+        node: cy_node,
         seq,
         name: "cy".into(),
         color: Color::rgb(5, 5, 5),
@@ -619,8 +622,8 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
         let mut found = Vec::new();
         while let Ok(PresenceNews { bytes, .. }) = rx.try_recv() {
             if let Ok(Datagram::Presence(p)) = Datagram::parse(&bytes) {
-                if p.node == NodeId(8) {
-                    found.push(p.seq);
+                if p.presence.node == cy_node {
+                    found.push(p.presence.seq);
                 }
             }
         }
@@ -631,7 +634,7 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
             .send(PresenceInput::FromLink {
                 link: 1,
                 presence: news(seq),
-                bytes: Datagram::presence(&news(seq)),
+                bytes: Datagram::presence(&news(seq), &cy, &session),
             })
             .await
             .unwrap();
@@ -644,16 +647,17 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
         "not back to its origin"
     );
 
-    // Someone on another link sends news of node 8 with the largest seq (it would
-    // silence node 8 for good): node 8 is heard on link 1, so this is ignored, and
-    // node 8's own next news still goes through.
+    // Someone on another link sends news of cy with the largest seq (it would silence
+    // cy for good; its link's presence-in would drop it, unsigned by cy): cy is heard
+    // on link 1, so this is ignored here too, and cy's own next news still goes
+    // through.
     let mut forged = news(u64::MAX);
     forged.name = "impostor".into();
     presence_in
         .send(PresenceInput::FromLink {
             link: 2,
             presence: forged.clone(),
-            bytes: Datagram::presence(&forged),
+            bytes: Datagram::presence(&forged, &key(), &session),
         })
         .await
         .unwrap();
@@ -661,7 +665,7 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
         .send(PresenceInput::FromLink {
             link: 1,
             presence: news(4),
-            bytes: Datagram::presence(&news(4)),
+            bytes: Datagram::presence(&news(4), &cy, &session),
         })
         .await
         .unwrap();
