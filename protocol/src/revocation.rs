@@ -220,8 +220,10 @@ impl Kept {
     }
 }
 
-/// Authors a revocation may name (a session holds at most 65,536 authors).
-pub const MAX_KEPT: usize = 65_536;
+/// Cut-offs a revocation may carry: it fits one frame (some 140 bytes each). A
+/// revoker with more authors under the grant names those it holds most of; the rest
+/// keep nothing, on every replica alike.
+pub const MAX_KEPT: usize = 4_096;
 
 /// "Grant `grant` is revoked", signed with the session key: any node of the session
 /// can check it, and it is passed on to every link. It says too where the log of every

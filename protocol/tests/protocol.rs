@@ -587,6 +587,11 @@ fn a_revocations_cut_offs_are_signed_and_the_authors_own() {
     unsigned.kept = None;
     assert!(unsigned.verify(&session).is_err(), "cut-offs taken away");
 
+    // More cut-offs than a frame holds: refused before any is checked.
+    let many = vec![Kept::nothing(&session, public_key(&editor)); MAX_KEPT + 1];
+    let too_many = Revocation::sign(&session_key, &session, grant, many);
+    assert!(too_many.verify(&session).is_err());
+
     // Signed by the session key, but a head the author never signed.
     let other_head = head.next(2, 2, b"more");
     let not_the_authors = Kept {

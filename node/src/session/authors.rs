@@ -10,7 +10,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use canopy_canvas::{NodeId, OpId};
 use canopy_protocol::{
     AuthorKey, AuthorLog, Authority, Evidence, GrantId, Head, InviteError, Kept, Revocation,
-    Revocations, Role, SessionId, Signature, Verified,
+    Revocations, Role, SessionId, Signature, Verified, MAX_KEPT,
 };
 
 /// One author: the authority that makes it one, and its log as held here.
@@ -246,26 +246,28 @@ impl Authors {
     }
 
     /// The cut-offs a revocation of `grant` would make now: for every author known
-    /// under it, its log as held here, ending at its last signed op.
+    /// under it of which ops are held, its log as held here, ending at its last signed
+    /// op (authors not named keep nothing). At most [`MAX_KEPT`], those held most of
+    /// first: a grant that minted more authors loses the rest of them.
     pub fn cut_offs(&self, grant: GrantId) -> Vec<Kept> {
         let revoked: Revocations = [grant].into_iter().collect();
         let mut kept: Vec<Kept> = self
             .by_id
             .values()
             .filter(|a| revoked.refuses(&a.authority.grant_ids(&self.session)))
-            .map(|a| {
+            .filter_map(|a| {
                 let log = &a.log;
-                let signed = log.signed_at_or_before(log.seq()).and_then(|seq| {
-                    Some(Kept {
-                        author: log.key().0,
-                        seq,
-                        head: log.signed_head(seq)?,
-                        signature: Some(*log.signature(seq)?),
-                    })
-                });
-                signed.unwrap_or_else(|| Kept::nothing(&self.session, log.key().0))
+                let seq = log.signed_at_or_before(log.seq())?;
+                Some(Kept {
+                    author: log.key().0,
+                    seq,
+                    head: log.signed_head(seq)?,
+                    signature: Some(*log.signature(seq)?),
+                })
             })
             .collect();
+        kept.sort_by_key(|k| (std::cmp::Reverse(k.seq), k.author));
+        kept.truncate(MAX_KEPT);
         kept.sort_by_key(|k| k.author);
         kept
     }
