@@ -214,6 +214,11 @@ fn two_windows_draw_page_undo_and_refuse_a_bad_url() {
         alice.try_status(),
         bob.try_status()
     );
+    // Both already showed the stroke while it was drawn: its end, made on release,
+    // is still on its way for a moment.
+    wait_until(Duration::from_secs(10), || {
+        field(&alice, "digest") == field(&bob, "digest")
+    });
     assert_eq!(field(&alice, "digest"), field(&bob, "digest"));
     let mut after = 0;
     wait_until(Duration::from_secs(10), || {
