@@ -455,16 +455,20 @@ impl Document {
     /// author is proven to have signed two different logs (the same wherever the
     /// proof arrives first, whichever version each replica held). Rebuilt: O(n).
     pub fn without_author(&self, author: NodeId) -> Document {
-        self.without_ops_after(author, 0)
+        self.without_ops_past(&BTreeMap::from([(author, 0)]))
     }
 
-    /// This document with `author`'s ops only up to `last_kept`: what every replica
-    /// shows once the author's grant is revoked with that cut-off (ops that refer to
-    /// the dropped ones lose nothing else). Rebuilt: O(n).
-    pub fn without_ops_after(&self, author: NodeId, last_kept: u64) -> Document {
+    /// This document with each author in `last_kept` holding its ops only up to the
+    /// number given: what every replica shows once those authors' grant is revoked
+    /// with these cut-offs (ops that refer to the dropped ones lose nothing else).
+    /// Rebuilt once, however many authors: O(n).
+    pub fn without_ops_past(&self, last_kept: &BTreeMap<NodeId, u64>) -> Document {
         let mut rebuilt = Document::with_limits(self.local, self.limits.clone());
         for op in self.ops_missing_from(&VersionVector::new()) {
-            if op.id.node != author || op.id.seq <= last_kept {
+            if last_kept
+                .get(&op.id.node)
+                .is_none_or(|last| op.id.seq <= *last)
+            {
                 // Every op here was taken before: it is taken again.
                 let _ = rebuilt.apply(op);
             }

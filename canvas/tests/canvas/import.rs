@@ -127,4 +127,23 @@ proptest! {
         prop_assert_eq!(without.version_vector(), others.version_vector());
         prop_assert_eq!(without.local_node(), whole.local_node());
     }
+
+    /// Cutting several authors' logs short at once (a revocation's cut-offs) gives
+    /// the document of everyone else's ops and those authors' ops up to their cut-offs.
+    #[test]
+    fn cutting_logs_short_keeps_each_authors_prefix(
+        steps in proptest::collection::vec(step(), 1..40),
+        first in 0u64..6,
+        second in 0u64..6,
+    ) {
+        let sim = Simulation::run(&steps);
+        let whole = replay(sim.ops.clone());
+        let last_kept = std::collections::BTreeMap::from([(NodeId(1), first), (NodeId(2), second)]);
+        let kept = replay(sim.ops.iter().filter(|op| {
+            last_kept.get(&op.id.node).is_none_or(|last| op.id.seq <= *last)
+        }).cloned());
+        let cut = whole.without_ops_past(&last_kept);
+        prop_assert_eq!(cut.digest(), kept.digest());
+        prop_assert_eq!(cut.version_vector(), kept.version_vector());
+    }
 }

@@ -5,6 +5,7 @@
 //! `applied` backplane. Reads — status, sync, exports — are answered elsewhere from
 //! the replica, so a big join or an export never holds up live strokes.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -542,18 +543,24 @@ impl DocumentComponent {
     /// checkers take none past them from now on). A node whose own log ends stops
     /// signing: nothing it made would be taken.
     async fn revoked(&mut self, revocation: &Revocation) {
-        let dropped = Authors::write(&self.authors).revoke(revocation);
-        for (author, last_kept) in dropped {
+        let dropped: BTreeMap<NodeId, u64> = Authors::write(&self.authors)
+            .revoke(revocation)
+            .into_iter()
+            .collect();
+        if !dropped.is_empty() {
             tracing::warn!(
-                %author,
-                last_kept,
-                "a revoked author's ops after its cut-off are left out"
+                authors = dropped.len(),
+                "revoked authors' ops after their cut-offs are left out"
             );
-            self.document = self.document.without_ops_after(author, last_kept);
-            if self.live_stroke.is_some_and(|stroke| stroke.node == author) {
+            // One rebuild for them all, however many authors the grant minted.
+            self.document = self.document.without_ops_past(&dropped);
+            if self
+                .live_stroke
+                .is_some_and(|stroke| dropped.contains_key(&stroke.node))
+            {
                 self.live_stroke = None;
             }
-            let _ = self.sync.send(SyncInput::Stop { author, last_kept }).await;
+            let _ = self.sync.send(SyncInput::Stop(dropped)).await;
         }
         let me = self.document.local_node();
         if Authors::read(&self.authors)

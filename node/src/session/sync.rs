@@ -11,7 +11,7 @@
 //! replica keeps taking the document's ops while a large join is served, and the
 //! document never waits on a full inbox behind it.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use canopy_axon::{
     link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TryRecvError, TrySendError,
@@ -88,13 +88,8 @@ pub enum SyncInput {
     Seen(oneshot::Sender<VersionVector>),
     /// An author proven to have split its log: the replica leaves its ops out.
     Cut(NodeId),
-    /// A revoked author's log ends at this op: the replica leaves the rest out.
-    Stop {
-        /// The author.
-        author: NodeId,
-        /// Its last op kept.
-        last_kept: u64,
-    },
+    /// Revoked authors' logs end at these ops: the replica leaves the rest out.
+    Stop(BTreeMap<NodeId, u64>),
 }
 
 impl std::fmt::Debug for SyncInput {
@@ -107,7 +102,7 @@ impl std::fmt::Debug for SyncInput {
             SyncInput::Glance { .. } => f.write_str("Glance"),
             SyncInput::Seen(_) => f.write_str("Seen"),
             SyncInput::Cut(author) => write!(f, "Cut({author})"),
-            SyncInput::Stop { author, last_kept } => write!(f, "Stop({author}, {last_kept})"),
+            SyncInput::Stop(last_kept) => write!(f, "Stop({})", last_kept.len()),
         }
     }
 }
@@ -295,8 +290,8 @@ impl SyncServer {
                 self.stroke_count = (u64::MAX, 0);
                 self.left_out += 1;
             }
-            SyncInput::Stop { author, last_kept } => {
-                self.replica = self.replica.without_ops_after(author, last_kept);
+            SyncInput::Stop(last_kept) => {
+                self.replica = self.replica.without_ops_past(&last_kept);
                 self.stroke_count = (u64::MAX, 0);
                 self.cut_short += 1;
             }
