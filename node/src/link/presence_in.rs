@@ -45,12 +45,17 @@ impl PresenceIn {
 impl PresenceIn {
     /// The presence, if its participant signed it, with the role its authority gives.
     fn checked(&self, signed: SignedPresence) -> Option<Presence> {
-        let table = Authors::read(&self.authors);
-        let Some(tip) = table.tip(signed.presence.node) else {
+        // The table is read, then let go before the signature is checked: its lock is
+        // for lookups only (the document writes it for every run it commits).
+        let (tip, session) = {
+            let table = Authors::read(&self.authors);
+            (table.tip(signed.presence.node), *table.session())
+        };
+        let Some(tip) = tip else {
             tracing::debug!(link = self.link, node = %signed.presence.node, "presence of an author not known yet dropped");
             return None;
         };
-        if !signed.verify(&tip.key, table.session()) {
+        if !signed.verify(&tip.key, &session) {
             tracing::debug!(link = self.link, node = %signed.presence.node, "presence its participant did not sign dropped");
             return None;
         }
