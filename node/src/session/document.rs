@@ -18,6 +18,7 @@ use ring::signature::Ed25519KeyPair;
 
 use super::authors::{Authors, SharedAuthors};
 use super::catch_up::CatchUp;
+use super::cuts::PendingCuts;
 use super::edit::Edit;
 use super::presence::PresenceInput;
 use super::router::RouterInput;
@@ -150,6 +151,9 @@ pub struct OwnAuthorship {
     pub own_ops_wait: std::time::Duration,
     /// How far the parent holds the node's own ops, as it joined.
     pub own_ops_upstream: u64,
+    /// The shortest time between two rebuilds that leave out authors proven to have
+    /// split their logs ([`PendingCuts`]).
+    pub proof_rebuild_pause: std::time::Duration,
 }
 
 /// A verified run as far as a revoked author's cut-off lets it go (checked before the
@@ -209,6 +213,8 @@ pub struct DocumentComponent {
     reauthor: Reauthor,
     /// Authors whose ops are left out (proven to have split their logs).
     cut: std::collections::BTreeSet<NodeId>,
+    /// Of those, the ones whose ops held here are still to be dropped.
+    pending_cuts: PendingCuts,
     /// Local edits waiting for this node's earlier ops to come back.
     catch_up: CatchUp,
 }
@@ -229,6 +235,7 @@ impl DocumentComponent {
             reauthor,
             own_ops_wait,
             own_ops_upstream,
+            proof_rebuild_pause,
         } = own;
         let mut catch_up = CatchUp::new(own_ops_wait);
         let held = Authors::read(&authors)
@@ -253,6 +260,7 @@ impl DocumentComponent {
             signer,
             reauthor,
             cut,
+            pending_cuts: PendingCuts::new(proof_rebuild_pause),
             catch_up,
         }
     }
@@ -520,15 +528,10 @@ impl DocumentComponent {
             return;
         }
         tracing::warn!(%author, "an author signed two different logs: its ops are left out");
-        self.document = self.document.without_author(author);
-        if self.live_stroke.is_some_and(|stroke| stroke.node == author) {
-            self.live_stroke = None;
-        }
         let _ = self
             .persist
             .send(StoreInput::Evidence(author, evidence.to_bytes()))
             .await;
-        let _ = self.sync.send(SyncInput::Cut(author)).await;
         let _ = self
             .router
             .send(RouterInput::Evidence {
@@ -536,6 +539,31 @@ impl DocumentComponent {
                 evidence: Arc::new(evidence),
             })
             .await;
+        // Nothing more of it is taken from now on; what is held goes in the next
+        // rebuild (paced: see `cuts`).
+        self.pending_cuts.add(author);
+        self.leave_out_proven().await;
+    }
+
+    /// Drops the ops of authors proven to have split their logs, if a rebuild is due:
+    /// all of them in one rebuild, here and in the sync server's replica.
+    async fn leave_out_proven(&mut self) {
+        let Some(authors) = self.pending_cuts.due(tokio::time::Instant::now()) else {
+            return;
+        };
+        let began = tokio::time::Instant::now();
+        let nothing_kept: BTreeMap<NodeId, u64> =
+            authors.iter().map(|author| (*author, 0)).collect();
+        self.document = self.document.without_ops_past(&nothing_kept);
+        if self
+            .live_stroke
+            .is_some_and(|stroke| authors.contains(&stroke.node))
+        {
+            self.live_stroke = None;
+        }
+        let now = tokio::time::Instant::now();
+        self.pending_cuts.rebuilt(now, now - began);
+        let _ = self.sync.send(SyncInput::Cut(authors)).await;
     }
 
     /// Ends the logs of the authors under a revoked grant where the revocation says:
@@ -685,10 +713,15 @@ impl Component for DocumentComponent {
                 Some(input) => Some(input),
                 None => {
                     let deadline = self.catch_up.deadline();
+                    let cuts = self.pending_cuts.deadline(tokio::time::Instant::now());
                     tokio::select! {
                         input = self.inbox.recv() => input,
                         () = sleep_until_some(deadline) => {
                             self.release_waiting().await;
+                            continue;
+                        }
+                        () = sleep_until_some(cuts) => {
+                            self.leave_out_proven().await;
                             continue;
                         }
                     }

@@ -16,6 +16,7 @@
 
 pub mod authors;
 pub mod catch_up;
+pub mod cuts;
 pub mod document;
 pub mod door;
 pub mod edit;
@@ -84,6 +85,9 @@ pub struct SessionLimits {
     /// How long local edits wait for this node's own earlier ops when its parent says
     /// it holds more of them than the node does ([`catch_up`]).
     pub own_ops_wait: Duration,
+    /// The shortest time between two rebuilds that leave out authors proven to have
+    /// split their logs: proofs arriving meanwhile wait and go in one ([`cuts`]).
+    pub proof_rebuild_pause: Duration,
 }
 
 impl Default for SessionLimits {
@@ -95,6 +99,7 @@ impl Default for SessionLimits {
             max_bytes: None,
             max_queued_bytes: crate::link::encoder::MAX_QUEUED_BYTES,
             own_ops_wait: catch_up::OWN_OPS_WAIT,
+            proof_rebuild_pause: cuts::MIN_PAUSE,
         }
     }
 }
@@ -243,6 +248,7 @@ pub fn spawn(
                 reauthor: setup.reauthor,
                 own_ops_wait: setup.limits.own_ops_wait,
                 own_ops_upstream: setup.own_ops_upstream,
+                proof_rebuild_pause: setup.limits.proof_rebuild_pause,
             },
         )
     });

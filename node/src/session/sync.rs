@@ -86,8 +86,8 @@ pub enum SyncInput {
     },
     /// The version vector (what a hello or a welcome says this node has seen).
     Seen(oneshot::Sender<VersionVector>),
-    /// An author proven to have split its log: the replica leaves its ops out.
-    Cut(NodeId),
+    /// Authors proven to have split their logs: the replica leaves their ops out.
+    Cut(std::collections::BTreeSet<NodeId>),
     /// Revoked authors' logs end at these ops: the replica leaves the rest out.
     Stop(BTreeMap<NodeId, u64>),
 }
@@ -101,7 +101,7 @@ impl std::fmt::Debug for SyncInput {
             SyncInput::Snapshot(_) => f.write_str("Snapshot"),
             SyncInput::Glance { .. } => f.write_str("Glance"),
             SyncInput::Seen(_) => f.write_str("Seen"),
-            SyncInput::Cut(author) => write!(f, "Cut({author})"),
+            SyncInput::Cut(authors) => write!(f, "Cut({})", authors.len()),
             SyncInput::Stop(last_kept) => write!(f, "Stop({})", last_kept.len()),
         }
     }
@@ -285,10 +285,11 @@ impl SyncServer {
             SyncInput::Seen(reply) => {
                 let _ = reply.send(self.replica.version_vector());
             }
-            SyncInput::Cut(author) => {
-                self.replica = self.replica.without_author(author);
+            SyncInput::Cut(authors) => {
+                let nothing_kept = authors.iter().map(|author| (*author, 0)).collect();
+                self.replica = self.replica.without_ops_past(&nothing_kept);
                 self.stroke_count = (u64::MAX, 0);
-                self.left_out += 1;
+                self.left_out += authors.len();
             }
             SyncInput::Stop(last_kept) => {
                 self.replica = self.replica.without_ops_past(&last_kept);

@@ -358,6 +358,88 @@ async fn an_author_proven_to_split_its_log_is_left_out_and_the_proof_passed_on()
     assert!(matches!(message(&mut late).await, Message::Evidence(_)));
 }
 
+/// `count` authors each sign two logs, one brought by link 1 and one by link 2 (an
+/// editor that minted them, making every node rebuild its document once per proof,
+/// would hold it for as long as it liked). Returns once link 2 has every proof.
+async fn authors_split_their_logs(r: &Running, count: usize) {
+    let mut b = link_up(r, 2, VersionVector::default()).await;
+    let mut checker = driver(&r.graph, "link[1]/checker", &r.session.ports.document);
+    for _ in 0..count {
+        let mut author = r.author();
+        let first = author.run(&[author.start(1)]);
+        author.restart();
+        let mut other = author.start(1);
+        other.action = canopy_canvas::Action::NewPage { position: 9.0 };
+        let second = author.run(&[other]);
+        for (link, run) in [(1, first), (2, second)] {
+            checker
+                .send(DocumentInput::FromLink {
+                    link,
+                    runs: vec![run],
+                    credit: Credit::free(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let mut proofs = 0;
+    while proofs < count {
+        if let Message::Evidence(evidence) = message(&mut b).await {
+            assert!(evidence.verify(&r.session_key_id()));
+            proofs += 1;
+        }
+    }
+}
+
+/// (ops held, authors left out) as the status reports them.
+async fn held_and_left_out(status: &mut canopy_axon::Outbox<StatusInput>) -> (u64, usize) {
+    let (reply, answer) = oneshot::channel();
+    status.send(StatusInput::Full(reply)).await.unwrap();
+    let status = answer.await.unwrap();
+    (status.ops, status.left_out)
+}
+
+/// Proofs against many authors cost one rebuild, not one each: the first author is
+/// left out at once, the others are taken no further and wait for the next rebuild.
+#[tokio::test]
+async fn proofs_against_many_authors_wait_for_one_rebuild() {
+    let limits = SessionLimits {
+        proof_rebuild_pause: Duration::from_secs(3600),
+        ..SessionLimits::default()
+    };
+    let r = start_with(Document::new(host()), limits);
+    let _a = link_up(&r, 1, VersionVector::default()).await;
+    authors_split_their_logs(&r, 40).await;
+    let mut status = driver(&r.graph, "control", &r.session.ports.status);
+    assert_eq!(
+        held_and_left_out(&mut status).await,
+        (39, 1),
+        "one rebuild so far: the first author's op is gone, the 39 others' wait"
+    );
+}
+
+/// After the pause, every author proven meanwhile is left out together.
+#[tokio::test]
+async fn authors_proven_meanwhile_are_left_out_after_the_pause() {
+    let limits = SessionLimits {
+        proof_rebuild_pause: Duration::from_millis(100),
+        ..SessionLimits::default()
+    };
+    let r = start_with(Document::new(host()), limits);
+    let _a = link_up(&r, 1, VersionVector::default()).await;
+    authors_split_their_logs(&r, 40).await;
+    let mut status = driver(&r.graph, "control", &r.session.ports.status);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while held_and_left_out(&mut status).await != (0, 40) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        held_and_left_out(&mut status).await,
+        (0, 40),
+        "every author left out"
+    );
+}
+
 #[tokio::test]
 async fn a_link_that_stops_reading_is_dropped_once_its_queue_holds_too_many_bytes() {
     let limits = SessionLimits {
