@@ -40,12 +40,30 @@ impl Budget {
         Err(Some(Duration::from_secs_f64((n - self.tokens) / self.rate)))
     }
 
-    /// Spends `n` tokens at `now` if there are that many.
-    pub fn take(&mut self, n: f64, now: Instant) -> bool {
+    /// Tokens there are at `now`.
+    pub fn available(&mut self, now: Instant) -> f64 {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.last = self.last.max(now);
-        if self.tokens >= n {
+        self.tokens
+    }
+
+    /// How long after `now` until there are `n` tokens (`None`: never, `n` is more
+    /// than the burst).
+    pub fn time_until(&mut self, n: f64, now: Instant) -> Option<Duration> {
+        let tokens = self.available(now);
+        if tokens >= n {
+            return Some(Duration::ZERO);
+        }
+        if n > self.burst || self.rate <= 0.0 {
+            return None;
+        }
+        Some(Duration::from_secs_f64((n - tokens) / self.rate))
+    }
+
+    /// Spends `n` tokens at `now` if there are that many.
+    pub fn take(&mut self, n: f64, now: Instant) -> bool {
+        if self.available(now) >= n {
             self.tokens -= n;
             true
         } else {

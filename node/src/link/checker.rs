@@ -6,7 +6,9 @@
 //! ops wait ([`Runs`]) until they form a run that continues the author's log and ends
 //! at an op the author signed — then the run's hashes and signature are verified. All
 //! on the link's own task, so the work spreads over every core; the document only
-//! commits. An op that fails closes the link; the runs before it still go on. Each
+//! commits. Each author pays for the signatures its own ops carry ([`CheckDebts`]):
+//! its ops wait while it owes, and debtors are paid in turns, so one author that
+//! signs every op holds up no one else's ops on the link. An op that fails closes the link; the runs before it still go on. Each
 //! batch takes one of the link's places in the document's queue
 //! ([`crate::session::LINK_CREDITS`]): a link that sends faster than the document
 //! applies waits here, not in front of others.
@@ -18,6 +20,7 @@ use canopy_canvas::Limits;
 use canopy_protocol::{AuthorKey, Authority, Evidence, Refusal, WireOp};
 
 use super::budget::Budget;
+use super::check_debts::CheckDebts;
 use super::refuser::Refuser;
 use super::runs::Runs;
 use super::Inbound;
@@ -41,7 +44,13 @@ pub struct Checker {
     learned: usize,
     /// Signature checks this link's authorities and ops may cost.
     checks: Budget,
+    /// What each author's signatures owe that budget.
+    debts: CheckDebts,
 }
+
+/// Op bytes waiting on a link past which, while authors owe checks, the checker
+/// reads no more until they have paid (the sender then waits on flow control).
+pub const HOLD_READING_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Authors one link may bring into a session.
 pub const MAX_AUTHORS_PER_LINK: usize = 4_096;
@@ -95,6 +104,7 @@ impl Checker {
                 SIGNATURE_CHECKS_BURST,
                 Instant::now(),
             ),
+            debts: CheckDebts::new(),
         }
     }
 
@@ -224,27 +234,60 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// The next input, or `None` when authors' checks can be paid for; stops with the
+    /// inbox. While authors owe and many ops wait, no more is read.
+    async fn next_input(&mut self) -> Option<Option<Inbound>> {
+        let due = self.debts.next_payment(&mut self.checks, Instant::now());
+        let reading = due.is_none() || self.runs.waiting_bytes() <= HOLD_READING_BYTES;
+        tokio::select! {
+            inbound = self.inbox.recv(), if reading => inbound.map(Some),
+            () = sleep_until_some(due) => Some(None),
+        }
+    }
+
+    /// Pays what the budget allows of authors' checks; the runs of authors that have
+    /// paid may go on.
+    fn settle(&mut self) -> (Vec<Run>, Option<Refusal>) {
+        self.debts.settle(&mut self.checks, Instant::now());
+        let debts = &self.debts;
+        self.runs.retry(|author| debts.owes(author))
+    }
+}
+
+/// Waits until `at`, or for ever if there is none.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Component for Checker {
     async fn run(mut self, _ctx: Context) -> Result<(), BoxError> {
-        while let Some(inbound) = self.inbox.recv().await {
+        while let Some(input) = self.next_input().await {
             if self.refuser.is_closing() {
                 continue;
             }
-            let (runs, refusal) = match inbound {
-                Inbound::Authors(authorities) => match self.authors(authorities).await {
+            let (runs, refusal) = match input {
+                None => self.settle(),
+                Some(Inbound::Authors(authorities)) => match self.authors(authorities).await {
                     // Ops that waited for these authors may go on now.
-                    None => self.runs.retry(),
+                    None => self.settle(),
                     Some(refusal) => (Vec::new(), Some(refusal)),
                 },
-                Inbound::Evidence(evidence) => match self.evidence(*evidence).await {
+                Some(Inbound::Evidence(evidence)) => match self.evidence(*evidence).await {
                     None => (Vec::new(), None),
                     Some(refusal) => (Vec::new(), Some(refusal)),
                 },
-                Inbound::Ops(ops) => {
-                    let signed = ops.iter().filter(|op| op.signature.is_some()).count();
-                    self.pay_for(signed).await;
+                Some(Inbound::Ops(ops)) => {
                     let (checked, bad) = check(ops, &self.limits);
-                    let (runs, refusal) = self.runs.take(checked);
+                    for op in checked.iter().filter(|c| c.wire.signature.is_some()) {
+                        self.debts.owe(op.op.id.node, 1.0);
+                    }
+                    self.debts.settle(&mut self.checks, Instant::now());
+                    let debts = &self.debts;
+                    let (runs, refusal) = self.runs.take(checked, |author| debts.owes(author));
                     (runs, refusal.or(bad))
                 }
             };

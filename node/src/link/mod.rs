@@ -18,6 +18,7 @@
 pub mod audio_in;
 pub mod audio_out;
 pub mod budget;
+pub mod check_debts;
 pub mod checker;
 pub mod datagrams_in;
 pub mod datagrams_out;

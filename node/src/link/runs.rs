@@ -55,9 +55,14 @@ impl Runs {
         self.waiting_bytes
     }
 
-    /// Takes checked ops; returns the runs that can now be verified and passed on,
-    /// and why the link must close, if it must (the runs before still go on).
-    pub fn take(&mut self, ops: Vec<Checked>) -> (Vec<Run>, Option<Refusal>) {
+    /// Takes checked ops; returns the runs that can now be verified and passed on
+    /// (not of authors `held_back` says still wait), and why the link must close, if
+    /// it must (the runs before still go on).
+    pub fn take(
+        &mut self,
+        ops: Vec<Checked>,
+        held_back: impl Fn(NodeId) -> bool,
+    ) -> (Vec<Run>, Option<Refusal>) {
         for checked in ops {
             let id = checked.op.id;
             let queue = self.waiting.entry(id.node).or_default();
@@ -85,7 +90,7 @@ impl Runs {
             self.waiting_bytes = self.waiting_bytes.saturating_add(wire_bytes(&checked.wire));
             queue.insert(id.seq, checked);
         }
-        let (runs, refusal) = self.retry();
+        let (runs, refusal) = self.retry(held_back);
         if refusal.is_some() {
             return (runs, refusal);
         }
@@ -101,10 +106,16 @@ impl Runs {
         (runs, None)
     }
 
-    /// Tries every author with ops waiting (another link's commits, or an authority
-    /// just learned, may have let them through).
-    pub fn retry(&mut self) -> (Vec<Run>, Option<Refusal>) {
-        let authors: Vec<NodeId> = self.waiting.keys().copied().collect();
+    /// Tries every author with ops waiting but those `held_back` says still wait
+    /// (another link's commits, an authority just learned, or checks paid for may
+    /// have let them through).
+    pub fn retry(&mut self, held_back: impl Fn(NodeId) -> bool) -> (Vec<Run>, Option<Refusal>) {
+        let authors: Vec<NodeId> = self
+            .waiting
+            .keys()
+            .copied()
+            .filter(|author| !held_back(*author))
+            .collect();
         let mut runs = Vec::new();
         for author in authors {
             match self.release(author) {

@@ -557,6 +557,59 @@ async fn a_links_signatures_are_checked_at_a_bounded_rate() {
     quiet(&mut router).await;
 }
 
+/// Each author pays for its own signatures: one that signs every op waits for its
+/// checks, and the ops of another author on the same link go on meanwhile (paid in
+/// turns), instead of queueing behind the flood — on this link and every link the
+/// flood crosses. The flood's ops all go on too, in order, once paid for.
+#[tokio::test]
+async fn an_author_that_signs_every_op_holds_up_no_one_elses_ops() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let mut flooder = TestAuthor::editor(&session_key);
+    let mut honest = TestAuthor::editor(&session_key);
+    let authors = table_with(&flooder);
+    honest.introduce(&authors);
+    let (mut input, mut document, mut router) =
+        spawn_checker_as(&graph, &authors, |c| c.with_check_budget(100.0, 4.0));
+    let mut each_signed = Vec::new();
+    for seq in 1..=200 {
+        each_signed.extend(flooder.sign(&[flooder.start(seq)]));
+    }
+    input.send(Inbound::Ops(each_signed)).await.unwrap();
+    input
+        .send(Inbound::Ops(honest.sign(&[honest.start(1)])))
+        .await
+        .unwrap();
+    let mut order = Vec::new();
+    while order.len() < 201 {
+        let DocumentInput::FromLink { runs, .. } = next(&mut document).await else {
+            panic!("runs expected");
+        };
+        order.extend(
+            runs.iter()
+                .flat_map(|run| run.ops.iter().map(|c| (c.op.id.node, c.op.id.seq))),
+        );
+    }
+    assert_eq!(
+        order[0],
+        (honest.node, 1),
+        "the honest author's op went first, while the flooder paid for 200 checks"
+    );
+    let flood: Vec<u64> = order[1..]
+        .iter()
+        .map(|(author, seq)| {
+            assert_eq!(*author, flooder.node);
+            *seq
+        })
+        .collect();
+    assert_eq!(
+        flood,
+        (1..=200).collect::<Vec<_>>(),
+        "the flood, whole and in order"
+    );
+    quiet(&mut router).await;
+}
+
 #[tokio::test]
 async fn a_viewers_ops_are_refused_whatever_link_they_come_by() {
     let graph = Graph::new("test");
