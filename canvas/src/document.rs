@@ -623,26 +623,32 @@ impl Document {
 
     /// Visible strokes of a page, bottom to top (empty for an unknown page).
     pub fn strokes(&self, page: PageId) -> Vec<&Stroke> {
-        let Some(entry) = self.pages.get(&page) else {
-            return Vec::new();
-        };
-        if !self.page_visible(page, entry) {
-            return Vec::new();
-        }
+        self.visible_strokes(page).collect()
+    }
+
+    /// [`Document::strokes`] one at a time, for a caller that need not hold them.
+    fn visible_strokes(&self, page: PageId) -> impl Iterator<Item = &Stroke> + '_ {
+        let entry = self
+            .pages
+            .get(&page)
+            .filter(|entry| self.page_visible(page, entry));
         // A stroke is cleared if any clear covers it, that is if it lies within their
         // union: one lookup per stroke, however many clears the page has had.
         let mut cleared = VersionVector::new();
-        for seen in self.active_clears(entry) {
+        for seen in entry.iter().flat_map(|entry| self.active_clears(entry)) {
             cleared.merge(seen);
         }
         let cap = self.limits.max_strokes_per_page;
         entry
-            .strokes
-            .iter()
-            .take_while(|key| entry.cutoff.shows(&entry.strokes, cap, key))
+            .into_iter()
+            .flat_map(move |entry| {
+                entry
+                    .strokes
+                    .iter()
+                    .take_while(move |key| entry.cutoff.shows(&entry.strokes, cap, key))
+            })
             .filter_map(|(_, id)| self.strokes.get(id))
-            .filter(|stroke| self.stroke_visible(stroke, |id| cleared.covers(id)))
-            .collect()
+            .filter(move |stroke| self.stroke_visible(stroke, |id| cleared.covers(id)))
     }
 
     /// The seen-vectors of a page's clears that are in effect (not undone).
@@ -690,7 +696,10 @@ impl Document {
 
     /// Total visible strokes over all pages.
     pub fn stroke_count(&self) -> usize {
-        self.pages().iter().map(|p| self.strokes(*p).len()).sum()
+        self.pages()
+            .iter()
+            .map(|p| self.visible_strokes(*p).count())
+            .sum()
     }
 
     /// The area to show or export for a page: [`PAGE_FRAME`] grown to hold every

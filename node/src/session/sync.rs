@@ -28,6 +28,10 @@ use crate::link::encoder::{queued_bytes, Queued};
 pub const SYNC_BATCH: usize = 512;
 
 /// How long a backlog whose link's queue is full waits before trying again.
+/// How long a glance without the digest may show a stroke count made earlier, while
+/// ops keep coming (a 100,000-stroke count is some milliseconds).
+pub const STROKE_COUNT_REUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 const FULL_QUEUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What the document looks like, for status.
@@ -125,9 +129,11 @@ struct Backlog {
 pub struct SyncServer {
     inbox: Inbox<SyncInput>,
     replica: Document,
-    /// Visible strokes at an op count: counting walks every stroke, so glances reuse
-    /// the count until the document changes.
-    stroke_count: (u64, usize),
+    /// Visible strokes at an op count, and when they were counted: counting walks
+    /// every stroke, so glances reuse the count until the document changes — and,
+    /// without the digest, for [`STROKE_COUNT_REUSE`] while it changes (a window
+    /// glances ten times a second, on this task, while backlogs are served).
+    stroke_count: (u64, usize, Option<tokio::time::Instant>),
     /// Backlogs under way, served in turn.
     backlogs: VecDeque<Backlog>,
     /// Op bytes a link's send queue may hold (a backlog fills half at most).
@@ -153,7 +159,7 @@ impl SyncServer {
             authors,
             inbox: scope.inbox_with_capacity("inbox", 1024),
             replica,
-            stroke_count: (u64::MAX, 0),
+            stroke_count: (u64::MAX, 0, None),
             backlogs: VecDeque::new(),
             max_queued,
         }
@@ -288,12 +294,12 @@ impl SyncServer {
             SyncInput::Cut(authors) => {
                 let nothing_kept = authors.iter().map(|author| (*author, 0)).collect();
                 self.replica = self.replica.without_ops_past(&nothing_kept);
-                self.stroke_count = (u64::MAX, 0);
+                self.stroke_count = (u64::MAX, 0, None);
                 self.left_out += authors.len();
             }
             SyncInput::Stop(last_kept) => {
                 self.replica = self.replica.without_ops_past(&last_kept);
-                self.stroke_count = (u64::MAX, 0);
+                self.stroke_count = (u64::MAX, 0, None);
                 self.cut_short += 1;
             }
         }
@@ -301,8 +307,11 @@ impl SyncServer {
 
     fn glance(&mut self, digest: bool) -> DocumentGlance {
         let doc = &self.replica;
-        if self.stroke_count.0 != doc.op_count() {
-            self.stroke_count = (doc.op_count(), doc.stroke_count());
+        let now = tokio::time::Instant::now();
+        let (counted_ops, _, counted_at) = self.stroke_count;
+        let recent = counted_at.is_some_and(|at| now.duration_since(at) < STROKE_COUNT_REUSE);
+        if counted_ops != doc.op_count() && (digest || !recent) {
+            self.stroke_count = (doc.op_count(), doc.stroke_count(), Some(now));
         }
         DocumentGlance {
             node: doc.local_node(),

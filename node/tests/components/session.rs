@@ -680,6 +680,36 @@ async fn status_gathers_links_counts_and_digest() {
     assert!(status.root);
 }
 
+/// Glances (a window's, ten a second) may reuse a stroke count made a moment ago
+/// while ops keep coming — counting walks every stroke, on the task that serves
+/// backlogs — but a full status always counts what is there.
+#[tokio::test]
+async fn a_full_status_counts_strokes_even_right_after_a_glance() {
+    let r = start(Document::new(host()));
+    let mut window = driver(&r.graph, "window", &r.session.ports.status);
+    let mut glance = || {
+        let (reply, answer) = oneshot::channel();
+        let sent = window.try_send(StatusInput::Glance(reply)).is_ok();
+        async move {
+            assert!(sent);
+            answer.await.unwrap()
+        }
+    };
+    assert_eq!(glance().await.strokes, 0);
+    let mut edits = driver(&r.graph, "script", &r.session.ports.document);
+    edits
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    while glance().await.ops < 3 {
+        tokio::task::yield_now().await;
+    }
+    let mut control = driver(&r.graph, "control", &r.session.ports.status);
+    let (reply, answer) = oneshot::channel();
+    control.send(StatusInput::Full(reply)).await.unwrap();
+    assert_eq!(answer.await.unwrap().strokes, 1);
+}
+
 #[tokio::test]
 async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let r = start(Document::new(host()));
