@@ -1,7 +1,7 @@
 //! `presence`: the table of who is here (name, colour, page shown, cursor, mute). It
-//! announces this node every second and on every change, passes news (a newer `seq`)
-//! from one link to every other, and forgets participants silent for
-//! [`PRESENCE_TIMEOUT`]. Datagrams are decoded and rate-limited by each link's
+//! announces this node on every change and every [`PRESENCE_HEARTBEAT`] otherwise,
+//! passes news (a newer `seq`) from one link to every other, tells a new link who is
+//! here at once, and forgets participants silent for [`PRESENCE_TIMEOUT`]. Datagrams are decoded and rate-limited by each link's
 //! `presence-in`; here they are only compared and forwarded.
 //!
 //! Each participant signs its own presence with its key (each link's `presence-in`
@@ -26,8 +26,13 @@ use super::LinkId;
 use crate::audio::{AudioControl, AudioInput, SharedMeters};
 use crate::link::presence_out::PresenceNews;
 
-/// How often a node says it is here.
+/// How often the table looks at mute and forgets the silent.
 pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a node that has nothing new says it is here anyway. Every receiver
+/// checks each presence's signature, hop by hop, and a session of a hundred hears a
+/// hundred of them per heartbeat: three missed in a row are still within
+/// [`PRESENCE_TIMEOUT`].
+pub const PRESENCE_HEARTBEAT: Duration = Duration::from_secs(3);
 /// Silence after which a participant is gone.
 pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Participants remembered at most (each is a small record).
@@ -102,7 +107,11 @@ pub struct PresenceTable {
     current_page: usize,
     /// Everyone heard: what they said, when, and the link they are heard on.
     participants: BTreeMap<NodeId, (Presence, Instant, LinkId)>,
+    /// What each of them last said, as signed (a new link is told at once).
+    said: BTreeMap<NodeId, Vec<u8>>,
     meters: Option<SharedMeters>,
+    /// When this node last said it is here.
+    announced: Option<Instant>,
 }
 
 impl PresenceTable {
@@ -132,13 +141,16 @@ impl PresenceTable {
             session,
             current_page: 0,
             participants: BTreeMap::new(),
+            said: BTreeMap::new(),
             meters,
+            announced: None,
         }
     }
 
     /// Sends this node's presence to every link (a new `seq` each time).
     fn announce(&mut self) {
         self.own.seq += 1;
+        self.announced = Some(Instant::now());
         let bytes = Datagram::presence(&self.own, &self.key, &self.session);
         for outbox in self.links.values_mut() {
             // Unreliable by design: a lost datagram is replaced by the next one.
@@ -163,6 +175,7 @@ impl PresenceTable {
         let node = presence.node;
         self.participants
             .insert(node, (presence, Instant::now(), link));
+        self.said.insert(node, bytes.clone());
         for (id, outbox) in self.links.iter_mut() {
             if *id != link {
                 let _ = outbox.try_send(PresenceNews {
@@ -175,15 +188,43 @@ impl PresenceTable {
 
     /// Once a second: say we are here, forget who has gone quiet.
     fn tick(&mut self) {
+        let was_muted = self.own.muted;
         if let Some(meters) = &self.meters {
             self.own.muted = meters
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .muted;
         }
-        self.announce();
-        self.participants
-            .retain(|_, (_, seen, _)| seen.elapsed() < PRESENCE_TIMEOUT);
+        let due = self
+            .announced
+            .is_none_or(|at| at.elapsed() >= PRESENCE_HEARTBEAT);
+        if due || self.own.muted != was_muted {
+            self.announce();
+        }
+        self.forget(|(_, seen, _)| seen.elapsed() >= PRESENCE_TIMEOUT);
+    }
+
+    /// Forgets the participants `gone` picks.
+    fn forget(&mut self, gone: impl Fn(&(Presence, Instant, LinkId)) -> bool) {
+        self.participants.retain(|_, heard| !gone(heard));
+        let participants = &self.participants;
+        self.said.retain(|node, _| participants.contains_key(node));
+    }
+
+    /// Tells a new link who is here: this node (anew) and everyone heard.
+    fn introduce(&mut self, outbox: &mut Outbox<PresenceNews>) {
+        self.own.seq += 1;
+        let bytes = Datagram::presence(&self.own, &self.key, &self.session);
+        let _ = outbox.try_send(PresenceNews {
+            node: self.own.node,
+            bytes,
+        });
+        for (node, bytes) in &self.said {
+            let _ = outbox.try_send(PresenceNews {
+                node: *node,
+                bytes: bytes.clone(),
+            });
+        }
     }
 
     fn glance(&self) -> PresenceGlance {
@@ -224,8 +265,9 @@ impl Component for PresenceTable {
                     link: id,
                     presence_out,
                 } => {
-                    let outbox = ctx.outbox::<PresenceNews>(&format!("to-link[{id}]"));
+                    let mut outbox = ctx.outbox::<PresenceNews>(&format!("to-link[{id}]"));
                     if link(&outbox.handle(), &presence_out).is_ok() {
+                        self.introduce(&mut outbox);
                         self.links.insert(id, outbox);
                     }
                 }
@@ -234,8 +276,7 @@ impl Component for PresenceTable {
                         outbox.close();
                     }
                     // Who was heard that way is gone from here (or comes another way).
-                    self.participants
-                        .retain(|_, (_, _, heard_on)| *heard_on != link);
+                    self.forget(|(_, _, heard_on)| *heard_on == link);
                 }
                 PresenceInput::Page(page) => {
                     self.current_page = page;

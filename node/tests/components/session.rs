@@ -710,6 +710,20 @@ async fn a_full_status_counts_strokes_even_right_after_a_glance() {
     assert_eq!(answer.await.unwrap().strokes, 1);
 }
 
+/// Participant "cy"'s presence number `seq`.
+fn cy_says(node: NodeId, seq: u64) -> Presence {
+    Presence {
+        node,
+        seq,
+        name: "cy".into(),
+        color: Color::rgb(5, 5, 5),
+        page: 0,
+        cursor: None,
+        role: None,
+        muted: false,
+    }
+}
+
 #[tokio::test]
 async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let r = start(Document::new(host()));
@@ -719,16 +733,7 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let cy = key();
     let session = r.session_key_id();
     let cy_node = session::author_id(&cy);
-    let news = |seq| Presence {
-        node: cy_node,
-        seq,
-        name: "cy".into(),
-        color: Color::rgb(5, 5, 5),
-        page: 0,
-        cursor: None,
-        role: None,
-        muted: false,
-    };
+    let news = |seq| cy_says(cy_node, seq);
     // Skip this node's own announcements (sent every second and on link up).
     let others = |rx: &mut mpsc::UnboundedReceiver<PresenceNews>| {
         let mut found = Vec::new();
@@ -794,6 +799,40 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let (reply, answer) = oneshot::channel();
     sync.send(SyncInput::Snapshot(reply)).await.unwrap();
     assert_eq!(answer.await.unwrap().local_node(), host());
+}
+
+/// A new link is told at once who is here — this node and everyone heard — rather
+/// than at each participant's next heartbeat (every few seconds).
+#[tokio::test]
+async fn a_new_link_is_told_who_is_here_at_once() {
+    let r = start(Document::new(host()));
+    let _a = link_up(&r, 1, VersionVector::default()).await;
+    let mut presence_in = driver(&r.graph, "link[1]/presence-in", &r.session.ports.presence);
+    let cy = key();
+    let session = r.session_key_id();
+    let cy_node = session::author_id(&cy);
+    let news = cy_says(cy_node, 5);
+    presence_in
+        .send(PresenceInput::FromLink {
+            link: 1,
+            presence: news.clone(),
+            bytes: Datagram::presence(&news, &cy, &session),
+        })
+        .await
+        .unwrap();
+    let mut late = link_up(&r, 2, VersionVector::default()).await;
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < 2 {
+        let PresenceNews { bytes, .. } = next(&mut late.datagrams).await;
+        if let Ok(Datagram::Presence(p)) = Datagram::parse(&bytes) {
+            if p.presence.node == cy_node {
+                let cy_key = canopy_protocol::AuthorKey(public_key(&cy));
+                assert!(p.verify(&cy_key, &session), "passed on as cy signed it");
+            }
+            heard.insert(p.presence.node);
+        }
+    }
+    assert_eq!(heard, std::collections::BTreeSet::from([host(), cy_node]));
 }
 
 /// The door revokes an invite only with the session key; the router passes the
