@@ -7,16 +7,19 @@
 //! at an op the author signed — then the run's hashes and signature are verified. All
 //! on the link's own task, so the work spreads over every core; the document only
 //! commits. Each author pays for the signatures its own ops carry ([`CheckDebts`]):
-//! its ops wait while it owes, and debtors are paid in turns, so one author that
-//! signs every op holds up no one else's ops on the link. An op that fails closes the link; the runs before it still go on. Each
+//! its ops wait while it owes, and debtors are paid in turns (by the key that granted
+//! them, then by author), so one author that signs every op — or many one key
+//! minted — holds up no one else's ops on the link. An op that fails closes the
+//! link; the runs before it still go on. Each
 //! batch takes one of the link's places in the document's queue
 //! ([`crate::session::LINK_CREDITS`]): a link that sends faster than the document
 //! applies waits here, not in front of others.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
-use canopy_canvas::Limits;
+use canopy_canvas::{Limits, NodeId};
 use canopy_protocol::{AuthorKey, Authority, Evidence, Refusal, WireOp};
 
 use super::budget::Budget;
@@ -246,6 +249,24 @@ impl Checker {
         }
     }
 
+    /// Each author owes for the signatures its ops carry (under the key that granted
+    /// it its authority; an author not known yet owes under its own id).
+    fn owe_for(&mut self, checked: &[Checked]) {
+        let mut signed: HashMap<NodeId, f64> = HashMap::new();
+        for op in checked.iter().filter(|c| c.wire.signature.is_some()) {
+            *signed.entry(op.op.id.node).or_insert(0.0) += 1.0;
+        }
+        let table = Authors::read(&self.authors);
+        for (author, checks) in signed {
+            let granter = table.granter(author).unwrap_or_else(|| {
+                let mut own = [0u8; 32];
+                own[..8].copy_from_slice(&author.0.to_be_bytes());
+                own
+            });
+            self.debts.owe(granter, author, checks);
+        }
+    }
+
     /// Pays what the budget allows of authors' checks; the runs of authors that have
     /// paid may go on.
     fn settle(&mut self) -> (Vec<Run>, Option<Refusal>) {
@@ -282,9 +303,7 @@ impl Component for Checker {
                 },
                 Some(Inbound::Ops(ops)) => {
                     let (checked, bad) = check(ops, &self.limits);
-                    for op in checked.iter().filter(|c| c.wire.signature.is_some()) {
-                        self.debts.owe(op.op.id.node, 1.0);
-                    }
+                    self.owe_for(&checked);
                     self.debts.settle(&mut self.checks, Instant::now());
                     let debts = &self.debts;
                     let (runs, refusal) = self.runs.take(checked, |author| debts.owes(author));

@@ -151,6 +151,17 @@ impl Authors {
         self.by_id.get(&author).map(|a| &a.authority)
     }
 
+    /// The key that granted `author` its authority: the subject of the link before
+    /// the last in its chain, or — for the first link, which the session key signs —
+    /// the session's id. Authors one key minted share it.
+    pub fn granter(&self, author: NodeId) -> Option<[u8; 32]> {
+        let chain = &self.by_id.get(&author)?.authority.chain;
+        match chain.len().checked_sub(2) {
+            Some(before_last) => chain.get(before_last)?.subject,
+            None => Some(self.session.0),
+        }
+    }
+
     /// `author`'s log as held.
     pub fn log(&self, author: NodeId) -> Option<&AuthorLog> {
         self.by_id.get(&author).map(|a| &a.log)

@@ -610,6 +610,54 @@ async fn an_author_that_signs_every_op_holds_up_no_one_elses_ops() {
     quiet(&mut router).await;
 }
 
+/// Authors one key minted share that key's turns: an editor that mints twenty
+/// authors, each signing every op, delays another author's op by one of their turns,
+/// not twenty.
+#[tokio::test]
+async fn authors_one_key_minted_share_its_turns() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let minter = TestAuthor::editor(&session_key);
+    let honest = TestAuthor::editor(&session_key);
+    let authors = table_with(&minter);
+    let mut minted: Vec<TestAuthor> = (0..20)
+        .map(|nonce| TestAuthor::minted_by(&minter, 100 + nonce))
+        .collect();
+    for author in &minted {
+        author.introduce(&authors);
+    }
+    let mut honest = honest;
+    honest.introduce(&authors);
+    let (mut input, mut document, mut router) =
+        spawn_checker_as(&graph, &authors, |c| c.with_check_budget(100.0, 16.0));
+    for author in &mut minted {
+        let mut each_signed = Vec::new();
+        for seq in 1..=10 {
+            each_signed.extend(author.sign(&[author.start(seq)]));
+        }
+        input.send(Inbound::Ops(each_signed)).await.unwrap();
+    }
+    input
+        .send(Inbound::Ops(honest.sign(&[honest.start(1)])))
+        .await
+        .unwrap();
+    let mut runs_before_honest = 0;
+    loop {
+        let DocumentInput::FromLink { runs, .. } = next(&mut document).await else {
+            panic!("runs expected");
+        };
+        if runs.iter().any(|run| run.author == honest.node) {
+            break;
+        }
+        runs_before_honest += runs.len();
+    }
+    assert!(
+        runs_before_honest <= 2,
+        "{runs_before_honest} minted authors' runs went before the honest op"
+    );
+    quiet(&mut router).await;
+}
+
 #[tokio::test]
 async fn a_viewers_ops_are_refused_whatever_link_they_come_by() {
     let graph = Graph::new("test");

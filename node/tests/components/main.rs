@@ -111,6 +111,21 @@ impl TestAuthor {
         Self::with_key(key, authority, session)
     }
 
+    /// An editor `minter` made with a grant of its own (as any editor can, as many
+    /// times as it likes).
+    pub fn minted_by(minter: &TestAuthor, nonce: u64) -> Self {
+        let key = new_key();
+        let authority = minter.authority.delegate(
+            &minter.session,
+            &minter.key,
+            canopy_protocol::public_key(&key),
+            canopy_protocol::Role::Editor,
+            None,
+            nonce,
+        );
+        Self::with_key(key, authority, minter.session)
+    }
+
     /// The author whose key is `key`, made one by `authority` (a node's own: what it
     /// signed before it lost its file, as the tree still holds it).
     pub fn with_key(
