@@ -5,12 +5,13 @@
 //! author that signs every op would hold up every other author's ops on the link —
 //! and on every link its ops crossed, up to the root. Here each author owes for its
 //! own signatures and its ops wait (in [`super::runs::Runs`]) until it has paid.
-//! Debtors are paid in turns, a [`QUANTUM`] at a time, in two levels: first by the
-//! key that granted them their authority (an editor can mint as many authors as it
-//! likes, all granted by its own key), then by author within that grant. An author
-//! that owes a little is paid within a turn of each other granting key's and of each
-//! author its own granter admitted, however many authors another key minted and
-//! however much they owe. Plain data, time passed in.
+//! Debtors are paid in turns, a [`QUANTUM`] at a time, in two levels: first by
+//! branch of the grant tree (the participant the session's host admitted on the way
+//! to the author: an editor can mint as many authors as it likes, at any depth, all
+//! in its branch), then by author within the branch. An author that owes a little is
+//! paid within a turn of each other branch and of each author of its own branch,
+//! however many authors another participant minted and however much they owe.
+//! Plain data, time passed in.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -23,19 +24,19 @@ use super::budget::Budget;
 /// Checks paid to one author per turn.
 pub const QUANTUM: f64 = 16.0;
 
-/// Who granted an author its authority: the key that signed the last link of its
-/// chain (authors one key minted share it).
-pub type Granter = [u8; 32];
+/// An author's branch of the grant tree: the key the session's host granted on the
+/// way to it (`Authors::branch`).
+pub type Branch = [u8; 32];
 
-/// Authors that owe checks, by granter, and whose turn is next.
+/// Authors that owe checks, by branch, and whose turn is next.
 #[derive(Debug, Default)]
 pub struct CheckDebts {
-    owed: BTreeMap<Granter, BTreeMap<NodeId, f64>>,
-    granter_of: HashMap<NodeId, Granter>,
-    /// The granter paid last: the next turn goes to the one after it.
-    last_granter: Option<Granter>,
-    /// Within each granter, the author paid last.
-    last_paid: HashMap<Granter, NodeId>,
+    owed: BTreeMap<Branch, BTreeMap<NodeId, f64>>,
+    branch_of: HashMap<NodeId, Branch>,
+    /// The branch paid last: the next turn goes to the one after it.
+    last_branch: Option<Branch>,
+    /// Within each branch, the author paid last.
+    last_paid: HashMap<Branch, NodeId>,
 }
 
 impl CheckDebts {
@@ -44,16 +45,16 @@ impl CheckDebts {
         Self::default()
     }
 
-    /// `author` (granted by `granter`) carried `checks` more signatures.
-    pub fn owe(&mut self, granter: Granter, author: NodeId, checks: f64) {
+    /// `author` (in `branch`) carried `checks` more signatures.
+    pub fn owe(&mut self, branch: Branch, author: NodeId, checks: f64) {
         if checks <= 0.0 {
             return;
         }
-        // While it owes, an author stays with the granter it first owed under.
-        let granter = *self.granter_of.entry(author).or_insert(granter);
+        // While it owes, an author stays with the branch it first owed under.
+        let branch = *self.branch_of.entry(author).or_insert(branch);
         *self
             .owed
-            .entry(granter)
+            .entry(branch)
             .or_default()
             .entry(author)
             .or_insert(0.0) += checks;
@@ -61,7 +62,7 @@ impl CheckDebts {
 
     /// True while `author` has checks to pay for: its ops wait.
     pub fn owes(&self, author: NodeId) -> bool {
-        self.granter_of.contains_key(&author)
+        self.branch_of.contains_key(&author)
     }
 
     /// True if nobody owes anything.
@@ -73,22 +74,22 @@ impl CheckDebts {
     /// debts run out. A turn is paid whole (a quantum, or what is left of the debt),
     /// never in part: what comes back goes to each debtor in turn.
     pub fn settle(&mut self, budget: &mut Budget, now: Instant) {
-        while let Some((granter, author, owed)) = self.next_turn() {
+        while let Some((branch, author, owed)) = self.next_turn() {
             let pay = owed.min(QUANTUM).min(budget.burst());
             if budget.available(now) < pay || !budget.take(pay, now) {
                 return;
             }
-            self.last_granter = Some(granter);
-            self.last_paid.insert(granter, author);
-            let Some(authors) = self.owed.get_mut(&granter) else {
+            self.last_branch = Some(branch);
+            self.last_paid.insert(branch, author);
+            let Some(authors) = self.owed.get_mut(&branch) else {
                 return;
             };
             if pay >= owed {
                 authors.remove(&author);
-                self.granter_of.remove(&author);
+                self.branch_of.remove(&author);
                 if authors.is_empty() {
-                    self.owed.remove(&granter);
-                    self.last_paid.remove(&granter);
+                    self.owed.remove(&branch);
+                    self.last_paid.remove(&branch);
                 }
             } else {
                 authors.insert(author, owed - pay);
@@ -105,12 +106,12 @@ impl CheckDebts {
         Some(now + wait)
     }
 
-    /// Whose turn is next: the granter after the last paid, and within it the author
+    /// Whose turn is next: the branch after the last paid, and within it the author
     /// after its last paid, each wrapping round.
-    fn next_turn(&self) -> Option<(Granter, NodeId, f64)> {
-        let (granter, authors) = after(&self.owed, self.last_granter.as_ref())?;
-        let (author, owed) = after(authors, self.last_paid.get(granter))?;
-        Some((*granter, *author, *owed))
+    fn next_turn(&self) -> Option<(Branch, NodeId, f64)> {
+        let (branch, authors) = after(&self.owed, self.last_branch.as_ref())?;
+        let (author, owed) = after(authors, self.last_paid.get(branch))?;
+        Some((*branch, *author, *owed))
     }
 }
 
@@ -124,12 +125,12 @@ fn after<'a, K: Ord, V>(map: &'a BTreeMap<K, V>, last: Option<&K>) -> Option<(&'
 mod tests {
     use super::*;
 
-    const HOST: Granter = [1; 32];
-    const MINTER: Granter = [2; 32];
-    const OTHER: Granter = [3; 32];
+    const HOST: Branch = [1; 32];
+    const MINTER: Branch = [2; 32];
+    const OTHER: Branch = [3; 32];
 
     #[test]
-    fn authors_one_key_minted_share_its_turns() {
+    fn authors_of_one_branch_share_its_turns() {
         let start = Instant::now();
         let mut budget = Budget::new(100.0, 16.0, start);
         let mut debts = CheckDebts::new();
@@ -139,7 +140,7 @@ mod tests {
         for author in &minted {
             debts.owe(MINTER, *author, 10.0);
         }
-        // Its id and its granter's both sort after the minter's: no head start.
+        // Its id and its branch's both sort after the minter's: no head start.
         let honest = NodeId(1_000);
         debts.owe(OTHER, honest, 1.0);
         let mut at = start;

@@ -7,9 +7,9 @@
 //! at an op the author signed — then the run's hashes and signature are verified. All
 //! on the link's own task, so the work spreads over every core; the document only
 //! commits. Each author pays for the signatures its own ops carry ([`CheckDebts`]):
-//! its ops wait while it owes, and debtors are paid in turns (by the key that granted
-//! them, then by author), so one author that signs every op — or many one key
-//! minted — holds up no one else's ops on the link. An op that fails closes the
+//! its ops wait while it owes, and debtors are paid in turns (by branch of the grant
+//! tree, then by author), so one author that signs every op — or every author one
+//! participant minted — holds up no one else's ops on the link. An op that fails closes the
 //! link; the runs before it still go on. Each
 //! batch takes one of the link's places in the document's queue
 //! ([`crate::session::LINK_CREDITS`]): a link that sends faster than the document
@@ -249,8 +249,8 @@ impl Checker {
         }
     }
 
-    /// Each author owes for the signatures its ops carry (under the key that granted
-    /// it its authority; an author not known yet owes under its own id).
+    /// Each author owes for the signatures its ops carry (in its branch of the grant
+    /// tree; an author not known yet owes in a branch of its own).
     fn owe_for(&mut self, checked: &[Checked]) {
         let mut signed: HashMap<NodeId, f64> = HashMap::new();
         for op in checked.iter().filter(|c| c.wire.signature.is_some()) {
@@ -258,12 +258,12 @@ impl Checker {
         }
         let table = Authors::read(&self.authors);
         for (author, checks) in signed {
-            let granter = table.granter(author).unwrap_or_else(|| {
+            let branch = table.branch(author).unwrap_or_else(|| {
                 let mut own = [0u8; 32];
                 own[..8].copy_from_slice(&author.0.to_be_bytes());
                 own
             });
-            self.debts.owe(granter, author, checks);
+            self.debts.owe(branch, author, checks);
         }
     }
 

@@ -151,15 +151,13 @@ impl Authors {
         self.by_id.get(&author).map(|a| &a.authority)
     }
 
-    /// The key that granted `author` its authority: the subject of the link before
-    /// the last in its chain, or — for the first link, which the session key signs —
-    /// the session's id. Authors one key minted share it.
-    pub fn granter(&self, author: NodeId) -> Option<[u8; 32]> {
+    /// The branch of the grant tree `author` is in: the key the chain's first
+    /// holder (the session's host) granted on the way to it — the author's own key if
+    /// the host admitted it, the host's for the host. Everything one participant
+    /// minted or admitted, at any depth, is in its branch.
+    pub fn branch(&self, author: NodeId) -> Option<[u8; 32]> {
         let chain = &self.by_id.get(&author)?.authority.chain;
-        match chain.len().checked_sub(2) {
-            Some(before_last) => chain.get(before_last)?.subject,
-            None => Some(self.session.0),
-        }
+        chain.get(1).or_else(|| chain.first())?.subject
     }
 
     /// `author`'s log as held.

@@ -610,19 +610,24 @@ async fn an_author_that_signs_every_op_holds_up_no_one_elses_ops() {
     quiet(&mut router).await;
 }
 
-/// Authors one key minted share that key's turns: an editor that mints twenty
-/// authors, each signing every op, delays another author's op by one of their turns,
-/// not twenty.
+/// Authors one participant minted, at any depth, share its branch's turns: an
+/// editor that mints twenty authors, each signing every op, delays another author's
+/// op by one of their turns, not twenty.
 #[tokio::test]
-async fn authors_one_key_minted_share_its_turns() {
+async fn authors_one_participant_minted_share_its_turns() {
     let graph = Graph::new("test");
     let session_key = new_key();
     let minter = TestAuthor::editor(&session_key);
     let honest = TestAuthor::editor(&session_key);
     let authors = table_with(&minter);
-    let mut minted: Vec<TestAuthor> = (0..20)
+    // Ten minted by the editor, and ten more by the first of those: any depth.
+    let mut minted: Vec<TestAuthor> = (0..10)
         .map(|nonce| TestAuthor::minted_by(&minter, 100 + nonce))
         .collect();
+    let deeper: Vec<TestAuthor> = (0..10)
+        .map(|nonce| TestAuthor::minted_by(&minted[0], 200 + nonce))
+        .collect();
+    minted.extend(deeper);
     for author in &minted {
         author.introduce(&authors);
     }
