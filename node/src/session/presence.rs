@@ -186,7 +186,8 @@ impl PresenceTable {
         }
     }
 
-    /// Once a second: say we are here, forget who has gone quiet.
+    /// Once a second: say we are here if a heartbeat is due or mute changed, forget
+    /// who has gone quiet.
     fn tick(&mut self) {
         let was_muted = self.own.muted;
         if let Some(meters) = &self.meters {

@@ -734,7 +734,7 @@ async fn presence_news_goes_to_the_other_links_and_old_news_nowhere() {
     let session = r.session_key_id();
     let cy_node = session::author_id(&cy);
     let news = |seq| cy_says(cy_node, seq);
-    // Skip this node's own announcements (sent every second and on link up).
+    // Skip this node's own announcements (heartbeats, and on link up).
     let others = |rx: &mut mpsc::UnboundedReceiver<PresenceNews>| {
         let mut found = Vec::new();
         while let Ok(PresenceNews { bytes, .. }) = rx.try_recv() {
