@@ -9,11 +9,10 @@
 //! commits. Each author pays for the signatures its own ops carry ([`CheckDebts`]):
 //! its ops wait while it owes, and debtors are paid in turns (by branch of the grant
 //! tree, then by author), so one author that signs every op — or every author one
-//! participant minted — holds up no one else's ops on the link. An op that fails closes the
-//! link; the runs before it still go on. Each
-//! batch takes one of the link's places in the document's queue
-//! ([`crate::session::LINK_CREDITS`]): a link that sends faster than the document
-//! applies waits here, not in front of others.
+//! participant minted — holds up no one else's ops on the link. An op that fails
+//! closes the link; the runs before it still go on. Each batch takes one of the
+//! link's places in the document's queue ([`crate::session::LINK_CREDITS`]): a link
+//! that sends faster than the document applies waits here, not in front of others.
 
 use std::collections::HashMap;
 use std::time::Instant;

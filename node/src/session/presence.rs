@@ -1,8 +1,9 @@
 //! `presence`: the table of who is here (name, colour, page shown, cursor, mute). It
 //! announces this node on every change and every [`PRESENCE_HEARTBEAT`] otherwise,
 //! passes news (a newer `seq`) from one link to every other, tells a new link who is
-//! here at once, and forgets participants silent for [`PRESENCE_TIMEOUT`]. Datagrams are decoded and rate-limited by each link's
-//! `presence-in`; here they are only compared and forwarded.
+//! here at once, and forgets participants silent for [`PRESENCE_TIMEOUT`]. Datagrams
+//! are decoded and rate-limited by each link's `presence-in`; here they are only
+//! compared and forwarded.
 //!
 //! Each participant signs its own presence with its key (each link's `presence-in`
 //! checks it against the authors table), so nobody else can wear its name, move its
