@@ -234,9 +234,7 @@ impl Checker {
             .await;
         true
     }
-}
 
-impl Checker {
     /// The next input, or `None` when authors' checks can be paid for; stops with the
     /// inbox. While authors owe and many ops wait, no more is read.
     async fn next_input(&mut self) -> Option<Option<Inbound>> {

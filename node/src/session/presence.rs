@@ -106,13 +106,20 @@ pub struct PresenceTable {
     key: Arc<Ed25519KeyPair>,
     session: SessionId,
     current_page: usize,
-    /// Everyone heard: what they said, when, and the link they are heard on.
-    participants: BTreeMap<NodeId, (Presence, Instant, LinkId)>,
-    /// What each of them last said, as signed (a new link is told at once).
-    said: BTreeMap<NodeId, Vec<u8>>,
+    /// Everyone heard.
+    participants: BTreeMap<NodeId, Heard>,
     meters: Option<SharedMeters>,
     /// When this node last said it is here.
     announced: Option<Instant>,
+}
+
+/// A participant heard: what it said (and the bytes it signed, to tell a new link),
+/// when, and the link it is heard on.
+struct Heard {
+    presence: Presence,
+    at: Instant,
+    link: LinkId,
+    bytes: Vec<u8>,
 }
 
 impl PresenceTable {
@@ -142,7 +149,6 @@ impl PresenceTable {
             session,
             current_page: 0,
             participants: BTreeMap::new(),
-            said: BTreeMap::new(),
             meters,
             announced: None,
         }
@@ -166,17 +172,23 @@ impl PresenceTable {
         if presence.node == self.own.node {
             return;
         }
-        if let Some((known, _, heard_on)) = self.participants.get(&presence.node) {
-            if *heard_on != link || known.seq >= presence.seq {
+        if let Some(known) = self.participants.get(&presence.node) {
+            if known.link != link || known.presence.seq >= presence.seq {
                 return;
             }
         } else if self.participants.len() >= MAX_PARTICIPANTS {
             return;
         }
         let node = presence.node;
-        self.participants
-            .insert(node, (presence, Instant::now(), link));
-        self.said.insert(node, bytes.clone());
+        self.participants.insert(
+            node,
+            Heard {
+                presence,
+                at: Instant::now(),
+                link,
+                bytes: bytes.clone(),
+            },
+        );
         for (id, outbox) in self.links.iter_mut() {
             if *id != link {
                 let _ = outbox.try_send(PresenceNews {
@@ -203,14 +215,8 @@ impl PresenceTable {
         if due || self.own.muted != was_muted {
             self.announce();
         }
-        self.forget(|(_, seen, _)| seen.elapsed() >= PRESENCE_TIMEOUT);
-    }
-
-    /// Forgets the participants `gone` picks.
-    fn forget(&mut self, gone: impl Fn(&(Presence, Instant, LinkId)) -> bool) {
-        self.participants.retain(|_, heard| !gone(heard));
-        let participants = &self.participants;
-        self.said.retain(|node, _| participants.contains_key(node));
+        self.participants
+            .retain(|_, heard| heard.at.elapsed() < PRESENCE_TIMEOUT);
     }
 
     /// Tells a new link who is here: this node (anew) and everyone heard.
@@ -221,10 +227,10 @@ impl PresenceTable {
             node: self.own.node,
             bytes,
         });
-        for (node, bytes) in &self.said {
+        for (node, heard) in &self.participants {
             let _ = outbox.try_send(PresenceNews {
                 node: *node,
-                bytes: bytes.clone(),
+                bytes: heard.bytes.clone(),
             });
         }
     }
@@ -236,7 +242,7 @@ impl PresenceTable {
                 .chain(
                     self.participants
                         .values()
-                        .map(|(p, at, _)| (p.clone(), at.elapsed())),
+                        .map(|heard| (heard.presence.clone(), heard.at.elapsed())),
                 )
                 .collect(),
         }
@@ -278,7 +284,7 @@ impl Component for PresenceTable {
                         outbox.close();
                     }
                     // Who was heard that way is gone from here (or comes another way).
-                    self.forget(|(_, _, heard_on)| *heard_on == link);
+                    self.participants.retain(|_, heard| heard.link != link);
                 }
                 PresenceInput::Page(page) => {
                     self.current_page = page;
