@@ -183,7 +183,9 @@ struct Page {
     created: Option<u64>,
     /// Sort key, last writer wins by `(lamport, op id)`.
     position: (f64, u64, OpId),
-    deleted_by: Vec<OpId>,
+    /// How many `DeletePage` ops of this page are in force (not undone): a count, so
+    /// that asking whether a page shows costs the same however many deletes name it.
+    deletes_in_force: u64,
     /// Strokes in z-order: `(lamport, id)` of their start. A tree, because merged
     /// histories interleave and a sorted vector would shift on every insert.
     strokes: BTreeSet<(u64, StrokeId)>,
@@ -197,7 +199,7 @@ impl Page {
         Self {
             created: None,
             position: (0.0, 0, id),
-            deleted_by: Vec::new(),
+            deletes_in_force: 0,
             strokes: BTreeSet::new(),
             cutoff: Cutoff::default(),
             clears: Vec::new(),
@@ -235,11 +237,13 @@ pub struct Document {
     /// 115k strokes; a B-tree grows a node at a time.
     strokes: BTreeMap<StrokeId, Stroke>,
     pages: HashMap<PageId, Page>,
-    /// Pages made by a `NewPage` (the first page included), by `(lamport, id)`: what
-    /// the page cap counts. Ops naming a page not seen yet (it may still be on its
-    /// way) make a placeholder in `pages`, which must not use up the cap.
-    created: BTreeSet<(u64, PageId)>,
-    /// Past the page cap, the last page that shows.
+    /// Pages in use, by `(lamport, id)`: made by a `NewPage` (the first page
+    /// included) that is not undone, and not deleted. This is what the page cap
+    /// counts, so deleting pages makes room again. Ops naming a page not seen yet (it
+    /// may still be on its way) make a placeholder in `pages`, which must not use up
+    /// the cap.
+    live_pages: BTreeSet<(u64, PageId)>,
+    /// Past the page cap, the last live page that shows.
     page_cutoff: Cutoff<(u64, PageId)>,
     erased_by: BTreeMap<StrokeId, Vec<OpId>>,
     history: History,
@@ -265,7 +269,7 @@ impl Document {
             log: BTreeMap::new(),
             strokes: BTreeMap::new(),
             pages,
-            created: BTreeSet::from([(0, FIRST_PAGE)]),
+            live_pages: BTreeSet::from([(0, FIRST_PAGE)]),
             page_cutoff: Cutoff::default(),
             erased_by: BTreeMap::new(),
             history: History::default(),
@@ -372,28 +376,26 @@ impl Document {
                         self.history.record(id, lamport, Step::Did(id));
                     }
                     Action::NewPage { position } => {
-                        if self.page_mut(id).created.is_none() && self.created.insert((lamport, id))
-                        {
-                            let cap = self.limits.max_pages;
-                            self.page_cutoff.inserted(&self.created, cap, (lamport, id));
-                        }
                         let page = self.page_mut(id);
-                        page.created = Some(lamport);
+                        page.created.get_or_insert(lamport);
                         set_position(page, *position, lamport, id);
                         self.history.record(id, lamport, Step::Did(id));
+                        self.refresh_live(id);
                     }
                     Action::DeletePage { page } => {
-                        self.page_mut(*page).deleted_by.push(id);
                         self.history.record(id, lamport, Step::Did(id));
+                        if self.history.is_active(id) {
+                            self.count_delete(*page, true);
+                        }
                     }
                     Action::MovePage { page, position } => {
                         set_position(self.page_mut(*page), *position, lamport, id);
                     }
                     Action::Undo { target } => {
-                        self.history.record(id, lamport, Step::Undid(*target))
+                        self.mark(id, lamport, *target, Step::Undid(*target))
                     }
                     Action::Redo { target } => {
-                        self.history.record(id, lamport, Step::Redid(*target))
+                        self.mark(id, lamport, *target, Step::Redid(*target))
                     }
                     Action::StrokeStart { .. }
                     | Action::StrokePoints { .. }
@@ -436,6 +438,56 @@ impl Document {
         self.pages
             .entry(page)
             .or_insert_with(|| Page::unknown(page))
+    }
+
+    /// Records an undo or redo (`step`) of `target`; if that changes whether a
+    /// `NewPage` or a `DeletePage` already held is in force, the page's place under
+    /// the cap follows.
+    fn mark(&mut self, id: OpId, lamport: u64, target: OpId, step: Step) {
+        let before = self.history.is_active(target);
+        self.history.record(id, lamport, step);
+        let after = self.history.is_active(target);
+        if before == after {
+            return;
+        }
+        match self.logged_op(target).map(|op| &op.action) {
+            Some(Action::NewPage { .. }) => self.refresh_live(target),
+            Some(Action::DeletePage { page }) => {
+                let page = *page;
+                self.count_delete(page, after);
+            }
+            _ => {}
+        }
+    }
+
+    /// One more (`in_force`) or one fewer `DeletePage` of `page` is in force.
+    fn count_delete(&mut self, page: PageId, in_force: bool) {
+        let entry = self.page_mut(page);
+        entry.deletes_in_force = if in_force {
+            entry.deletes_in_force.saturating_add(1)
+        } else {
+            entry.deletes_in_force.saturating_sub(1)
+        };
+        self.refresh_live(page);
+    }
+
+    /// Puts `page` into, or takes it out of, the pages the cap counts, as its
+    /// `NewPage`, undo marks and deletes now say. O(log n).
+    fn refresh_live(&mut self, page: PageId) {
+        let Some(entry) = self.pages.get(&page) else {
+            return;
+        };
+        let Some(lamport) = entry.created else {
+            return;
+        };
+        let key = (lamport, page);
+        let live = entry.deletes_in_force == 0 && self.history.is_active(page);
+        let cap = self.limits.max_pages;
+        if live && self.live_pages.insert(key) {
+            self.page_cutoff.inserted(&self.live_pages, cap, key);
+        } else if !live && self.live_pages.remove(&key) {
+            self.page_cutoff.removed(&self.live_pages, cap, key);
+        }
     }
 
     // ------------------------------------------------------------------ reading
@@ -591,10 +643,12 @@ impl Document {
 
     fn page_visible(&self, id: PageId, page: &Page) -> bool {
         page.created.is_some_and(|lamport| {
-            self.page_cutoff
-                .shows(&self.created, self.limits.max_pages, &(lamport, id))
-        }) && self.history.is_active(id)
-            && !page.deleted_by.iter().any(|d| self.history.is_active(*d))
+            let key = (lamport, id);
+            self.live_pages.contains(&key)
+                && self
+                    .page_cutoff
+                    .shows(&self.live_pages, self.limits.max_pages, &key)
+        })
     }
 
     /// Visible pages in order.
@@ -876,7 +930,7 @@ impl Document {
 
     /// Adds a page at the end.
     pub fn new_page(&mut self) -> Result<Op, OpError> {
-        if self.created.len() >= self.limits.max_pages {
+        if self.live_pages.len() >= self.limits.max_pages {
             return Err(OpError::TooManyPages(self.limits.max_pages));
         }
         let last = self
@@ -935,10 +989,9 @@ impl Document {
     }
 }
 
-/// What a cap lets show of a set that only grows: its first `cap` keys. Past the cap
-/// it holds the last key that shows, kept in O(log n) per insert (O(cap) once, when
-/// the set first goes past it), so a flood of keys past a cap costs no more than any
-/// other op.
+/// What a cap lets show of a set: its first `cap` keys. Past the cap it holds the
+/// last key that shows, kept in O(log n) per insert or removal (O(cap) when the set
+/// goes past the cap), so a flood of keys past a cap costs no more than any other op.
 #[derive(Debug, Clone, Copy)]
 struct Cutoff<K>(Option<K>);
 
@@ -962,6 +1015,23 @@ impl<K: Ord + Copy> Cutoff<K> {
             Some(last) if key < last => set.range(..last).next_back().copied(),
             Some(last) => Some(last),
         };
+    }
+
+    /// `set` has just lost `key` (it was there before).
+    fn removed(&mut self, set: &BTreeSet<K>, cap: usize, key: K) {
+        if set.len() <= cap {
+            self.0 = None;
+            return;
+        }
+        if let Some(last) = self.0 {
+            // A key at or below the cutoff makes room for the next one past it.
+            if key <= last {
+                self.0 = set
+                    .range((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
+                    .next()
+                    .copied();
+            }
+        }
     }
 
     /// True if `key` (in `set`) is among the first `cap`.

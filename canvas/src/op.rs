@@ -286,8 +286,8 @@ pub enum OpError {
         /// The limit.
         limit: usize,
     },
-    /// The document has as many pages as allowed.
-    #[error("the document already has {0} pages")]
+    /// The document has as many pages in use as allowed (deleting one makes room).
+    #[error("the document already has {0} pages; delete one to add another")]
     TooManyPages(usize),
     /// Local editing of something that does not exist (or is not visible).
     #[error("{0} does not exist in this document")]

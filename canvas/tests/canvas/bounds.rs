@@ -6,7 +6,7 @@ use canopy_canvas::{
 };
 use proptest::prelude::*;
 
-use crate::util::{step, Simulation};
+use crate::util::{shuffle, step, Simulation};
 
 fn fingerprint(doc: &Document) -> (canopy_canvas::Digest, VersionVector, u64, u64) {
     (
@@ -158,6 +158,118 @@ proptest! {
         let refused_for_the_point = matches!(refused, Err(OpError::BadPoint { .. }));
         prop_assert!(refused_for_the_point);
         prop_assert_eq!(fingerprint(&doc), before);
+    }
+
+    /// The page cap counts pages in use: under any edits (new pages, deletes, undo and
+    /// redo of either) and any order of arrival, a replica with a cap of 2 shows the
+    /// same pages as every other, all of them pages the uncapped document shows, and
+    /// as many as the uncapped one shows up to the cap.
+    #[test]
+    fn the_page_cap_counts_pages_in_use_in_any_order(
+        steps in proptest::collection::vec(step(), 0..60),
+        order in any::<u64>(),
+    ) {
+        let sim = Simulation::run(&steps);
+        let capped = |ops: Vec<Op>| {
+            let mut doc = Document::with_limits(
+                NodeId(99),
+                Limits { max_pages: 2, ..Limits::default() },
+            );
+            for op in ops {
+                doc.apply(op).unwrap();
+            }
+            doc
+        };
+        let uncapped = crate::util::replay(sim.ops.clone());
+        let in_order = capped(sim.ops.clone());
+        let mut scrambled = sim.ops.clone();
+        shuffle(&mut scrambled, order);
+        let shuffled = capped(scrambled);
+        prop_assert_eq!(shuffled.digest(), in_order.digest());
+        prop_assert_eq!(shuffled.pages(), in_order.pages());
+        prop_assert_eq!(in_order.page_count(), uncapped.page_count().min(2));
+        let all = uncapped.pages();
+        prop_assert!(in_order.pages().iter().all(|p| all.contains(p)));
+    }
+}
+
+/// Deleting pages makes room under the page cap: an editor that fills it with pages
+/// of its own (with the lowest clocks, so they rank first) stops nobody for good, and
+/// undoing a delete brings back only what the cap lets show, the same everywhere.
+#[test]
+fn deleting_pages_makes_room_under_the_page_cap() {
+    let limits = Limits {
+        max_pages: 3,
+        ..Limits::default()
+    };
+    let vandal_pages: Vec<Op> = (1..=5u64)
+        .map(|seq| Op {
+            id: OpId {
+                node: NodeId(66),
+                seq,
+            },
+            lamport: seq,
+            action: Action::NewPage {
+                position: seq as f64,
+            },
+        })
+        .collect();
+    let mut honest = Document::with_limits(NodeId(1), limits.clone());
+    for op in &vandal_pages {
+        honest.apply(op.clone()).unwrap();
+    }
+    assert_eq!(
+        honest.page_count(),
+        3,
+        "the first page and two of the vandal's"
+    );
+    assert_eq!(honest.new_page().unwrap_err(), OpError::TooManyPages(3));
+
+    let mut deletes = Vec::new();
+    while let Some(page) = honest.pages().into_iter().find(|p| p.node == NodeId(66)) {
+        deletes.push(honest.delete_page(page).unwrap());
+    }
+    assert_eq!(
+        deletes.len(),
+        5,
+        "each hidden page shows in turn as room is made"
+    );
+    assert_eq!(honest.pages(), vec![FIRST_PAGE]);
+    // Another editor adds a page; then the deleter takes back its last delete, and
+    // the vandal's page it deleted is in use again: the cap is full once more.
+    let mut other = Document::with_limits(NodeId(3), limits.clone());
+    for op in vandal_pages.iter().chain(&deletes) {
+        other.apply(op.clone()).unwrap();
+    }
+    let mine = other.new_page().unwrap();
+    honest.apply(mine.clone()).unwrap();
+    assert_eq!(honest.pages(), vec![FIRST_PAGE, mine.id]);
+    let undo_delete = honest.undo().unwrap().unwrap();
+    assert_eq!(
+        undo_delete.action,
+        Action::Undo {
+            target: deletes.last().unwrap().id
+        }
+    );
+    assert_eq!(honest.page_count(), 3);
+    assert_eq!(honest.new_page().unwrap_err(), OpError::TooManyPages(3));
+    let redo = honest.redo().unwrap().unwrap();
+    assert_eq!(honest.pages(), vec![FIRST_PAGE, mine.id]);
+
+    // Every replica, whatever the order, ends the same.
+    let mut ops: Vec<Op> = vandal_pages;
+    ops.extend(deletes);
+    ops.extend([mine, undo_delete, redo]);
+    let reference = honest.digest();
+    for seed in 0..20 {
+        let mut order = ops.clone();
+        shuffle(&mut order, seed);
+        let mut replica = Document::with_limits(NodeId(2), limits.clone());
+        for op in order {
+            replica.apply(op).unwrap();
+        }
+        assert_eq!(replica.digest(), reference, "order {seed}");
+        assert_eq!(replica.pages(), honest.pages(), "order {seed}");
     }
 }
 
