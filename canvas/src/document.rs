@@ -102,11 +102,29 @@ struct Style {
     lamport: u64,
 }
 
-/// Points appended by one `StrokePoints` op (keyed by its offset and sequence number).
+/// Points appended by one `StrokePoints` op (keyed by its offset and sequence number;
+/// its clock is in the op log). Drawing at 60 Hz sends about one point an op, so a
+/// lone point is kept inline: no allocation, no vector header, for most chunks.
 #[derive(Debug, Clone)]
-struct Chunk {
-    lamport: u64,
-    points: Vec<Point>,
+enum Chunk {
+    One(Point),
+    Many(Box<[Point]>),
+}
+
+impl Chunk {
+    fn new(points: Vec<Point>) -> Chunk {
+        match points.as_slice() {
+            [only] => Chunk::One(*only),
+            _ => Chunk::Many(points.into_boxed_slice()),
+        }
+    }
+
+    fn points(&self) -> &[Point] {
+        match self {
+            Chunk::One(point) => std::slice::from_ref(point),
+            Chunk::Many(points) => points,
+        }
+    }
 }
 
 /// A stroke as far as it is known: its start may arrive after some of its points.
@@ -157,7 +175,9 @@ impl Stroke {
 
     /// Its points in drawing order.
     pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
-        self.chunks.values().flat_map(|c| c.points.iter().copied())
+        self.chunks
+            .values()
+            .flat_map(|c| c.points().iter().copied())
     }
 
     /// Number of points known.
@@ -211,9 +231,16 @@ impl Page {
 #[derive(Debug, Clone)]
 enum Logged {
     StrokeStart,
-    Points { stroke: StrokeId, offset: u32 },
-    StrokeEnd { stroke: StrokeId },
-    Other(Op),
+    Points {
+        stroke: StrokeId,
+        offset: u32,
+    },
+    StrokeEnd {
+        stroke: StrokeId,
+    },
+    /// Boxed: an `Op` is several times the size of the other variants, and most
+    /// entries (points) are those.
+    Other(Box<Op>),
 }
 
 /// Ops of one author.
@@ -351,9 +378,7 @@ impl Document {
                     entry.bounds.add(*p);
                 }
                 entry.point_count += points.len() as u32;
-                entry
-                    .chunks
-                    .insert((offset, id.seq), Chunk { lamport, points });
+                entry.chunks.insert((offset, id.seq), Chunk::new(points));
                 Logged::Points { stroke, offset }
             }
             Action::StrokeEnd { stroke, points } => {
@@ -401,7 +426,7 @@ impl Document {
                     | Action::StrokePoints { .. }
                     | Action::StrokeEnd { .. } => {}
                 }
-                Logged::Other(op)
+                Logged::Other(Box::new(op))
             }
         };
         self.lamport = self.lamport.max(lamport);
@@ -603,7 +628,7 @@ impl Document {
 
     fn rebuild(&self, id: OpId, lamport: u64, logged: &Logged) -> Option<Op> {
         let action = match logged {
-            Logged::Other(op) => return Some(op.clone()),
+            Logged::Other(op) => return Some(Op::clone(op)),
             Logged::StrokeStart => {
                 let style = self.strokes.get(&id)?.style?;
                 Action::StrokeStart {
@@ -615,11 +640,10 @@ impl Document {
             }
             Logged::Points { stroke, offset } => {
                 let chunk = self.strokes.get(stroke)?.chunks.get(&(*offset, id.seq))?;
-                debug_assert_eq!(chunk.lamport, lamport);
                 Action::StrokePoints {
                     stroke: *stroke,
                     offset: *offset,
-                    points: chunk.points.clone(),
+                    points: chunk.points().to_vec(),
                 }
             }
             Logged::StrokeEnd { stroke } => Action::StrokeEnd {
