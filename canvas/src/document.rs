@@ -243,12 +243,88 @@ enum Logged {
     Other(Box<Op>),
 }
 
-/// Ops of one author.
+/// An op as the log holds it: its Lamport clock and what rebuilds it.
+type Entry = (u64, Logged);
+
+/// Ops of one author. An author's ops mostly arrive in order, so those up to the
+/// first gap sit in a vector indexed by sequence number (an append and a lookup cost
+/// an index, not a search of a tree of a million entries); only ops past a gap wait
+/// in a tree until it fills.
 #[derive(Debug, Clone, Default)]
 struct AuthorLog {
+    /// Ops `1..=held.len()`, every one known.
+    held: Vec<Entry>,
+    /// Ops past the first gap.
+    ahead: BTreeMap<u64, Entry>,
+}
+
+impl AuthorLog {
     /// Every op up to here is known.
-    contiguous: u64,
-    entries: BTreeMap<u64, (u64, Logged)>,
+    fn contiguous(&self) -> u64 {
+        self.held.len() as u64
+    }
+
+    fn get(&self, seq: u64) -> Option<&Entry> {
+        match seq.checked_sub(1) {
+            Some(index) if seq <= self.contiguous() => self.held.get(index as usize),
+            _ => self.ahead.get(&seq),
+        }
+    }
+
+    fn contains(&self, seq: u64) -> bool {
+        self.get(seq).is_some()
+    }
+
+    /// Takes op `seq` (not held yet).
+    fn insert(&mut self, seq: u64, entry: Entry) {
+        if seq != self.contiguous() + 1 {
+            self.ahead.insert(seq, entry);
+            return;
+        }
+        self.held.push(entry);
+        while let Some(next) = self.ahead.remove(&(self.contiguous() + 1)) {
+            self.held.push(next);
+        }
+    }
+
+    /// The highest sequence number held, gaps or not.
+    fn last_seq(&self) -> Option<u64> {
+        match self.ahead.last_key_value() {
+            Some((seq, _)) => Some(*seq),
+            None => Some(self.contiguous()).filter(|n| *n > 0),
+        }
+    }
+
+    /// Ops `from..=to` held, in sequence order.
+    fn range(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &Entry)> + '_ {
+        let from = from.max(1);
+        let held_to = to.min(self.contiguous());
+        let held = (from <= held_to)
+            .then(|| {
+                self.held[(from - 1) as usize..held_to as usize]
+                    .iter()
+                    .zip(from..)
+                    .map(|(entry, seq)| (seq, entry))
+            })
+            .into_iter()
+            .flatten();
+        let ahead_from = from.max(self.contiguous() + 1);
+        let ahead = (ahead_from <= to)
+            .then(|| self.ahead.range(ahead_from..=to).map(|(seq, e)| (*seq, e)))
+            .into_iter()
+            .flatten();
+        held.chain(ahead)
+    }
+
+    /// How many ops past `seen` are held.
+    fn count_past(&self, seen: u64) -> usize {
+        let held = self
+            .held
+            .len()
+            .saturating_sub(seen.min(self.contiguous()) as usize);
+        let ahead_from = seen.saturating_add(1).max(self.contiguous() + 1);
+        held + self.ahead.range(ahead_from..).count()
+    }
 }
 
 /// The shared document of one session, as one peer holds it.
@@ -327,7 +403,7 @@ impl Document {
     pub fn contains(&self, id: OpId) -> bool {
         self.log
             .get(&id.node)
-            .is_some_and(|log| log.entries.contains_key(&id.seq))
+            .is_some_and(|log| log.contains(id.seq))
     }
 
     /// Applies an op from anywhere. Invalid ops are refused with the reason and leave
@@ -432,10 +508,7 @@ impl Document {
         self.lamport = self.lamport.max(lamport);
         self.ops += 1;
         let log = self.log.entry(id.node).or_default();
-        log.entries.insert(id.seq, (lamport, logged));
-        while log.entries.contains_key(&(log.contiguous + 1)) {
-            log.contiguous += 1;
-        }
+        log.insert(id.seq, (lamport, logged));
         Ok(Applied::New)
     }
 
@@ -521,8 +594,8 @@ impl Document {
     pub fn version_vector(&self) -> VersionVector {
         let mut vector = VersionVector::new();
         for (node, log) in &self.log {
-            if log.contiguous > 0 {
-                vector.set(*node, log.contiguous);
+            if log.contiguous() > 0 {
+                vector.set(*node, log.contiguous());
             }
         }
         vector
@@ -565,8 +638,8 @@ impl Document {
     pub fn latest_seqs(&self) -> VersionVector {
         let mut latest = VersionVector::new();
         for (node, log) in &self.log {
-            if let Some((seq, _)) = log.entries.last_key_value() {
-                latest.set(*node, *seq);
+            if let Some(seq) = log.last_seq() {
+                latest.set(*node, seq);
             }
         }
         latest
@@ -598,14 +671,11 @@ impl Document {
             if from > to {
                 continue;
             }
-            for (seq, (lamport, logged)) in log.entries.range(from..=to) {
+            for (seq, (lamport, logged)) in log.range(from, to) {
                 if ops.len() >= limit {
                     return ops;
                 }
-                let id = OpId {
-                    node: *node,
-                    seq: *seq,
-                };
+                let id = OpId { node: *node, seq };
                 if let Some(op) = self.rebuild(id, *lamport, logged) {
                     ops.push(op);
                 }
@@ -618,11 +688,7 @@ impl Document {
     pub fn count_missing_from(&self, seen: &VersionVector) -> usize {
         self.log
             .iter()
-            .map(|(node, log)| {
-                log.entries
-                    .range(seen.get(*node).saturating_add(1)..)
-                    .count()
-            })
+            .map(|(node, log)| log.count_past(seen.get(*node)))
             .sum()
     }
 
@@ -659,7 +725,7 @@ impl Document {
     }
 
     fn logged_op(&self, id: OpId) -> Option<&Op> {
-        match self.log.get(&id.node)?.entries.get(&id.seq)? {
+        match self.log.get(&id.node)?.get(id.seq)? {
             (_, Logged::Other(op)) => Some(op),
             _ => None,
         }
@@ -823,7 +889,7 @@ impl Document {
         let seq = self
             .log
             .get(&self.local)
-            .and_then(|log| log.entries.keys().next_back().copied())
+            .and_then(AuthorLog::last_seq)
             .unwrap_or(0)
             + 1;
         let op = Op {

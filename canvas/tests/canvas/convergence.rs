@@ -123,6 +123,74 @@ proptest! {
         let ids = |ops: &[canopy_canvas::Op]| ops.iter().map(|o| o.id).collect::<Vec<_>>();
         prop_assert_eq!(ids(&pieces), ids(&at_once));
     }
+
+    /// A replica that holds any subset of the ops, taken in any order (so with gaps
+    /// in authors' logs), says exactly what it holds: its version vector is each
+    /// author's run without a gap, its latest sequence numbers the highest held, and
+    /// what it serves and counts past any version vector is every op held past it,
+    /// in (author, sequence) order, whole or in pieces.
+    #[test]
+    fn a_replica_with_gaps_serves_exactly_what_it_holds(
+        steps in proptest::collection::vec(step(), 1..60),
+        keep in proptest::collection::vec(any::<bool>(), 0..200),
+        order in any::<u64>(),
+        seen_steps in proptest::collection::vec(step(), 0..30),
+        piece in 1usize..9,
+    ) {
+        use std::collections::{BTreeMap, BTreeSet};
+        let sim = Simulation::run(&steps);
+        let mut held: Vec<canopy_canvas::Op> = sim
+            .ops
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep.get(*i).copied().unwrap_or(true))
+            .map(|(_, op)| op.clone())
+            .collect();
+        shuffle(&mut held, order);
+        let mut holder = Document::new(NodeId(99));
+        for op in &held {
+            holder.apply(op.clone()).unwrap();
+        }
+        let ids: BTreeSet<(NodeId, u64)> = held.iter().map(|o| (o.id.node, o.id.seq)).collect();
+        let mut contiguous: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut latest: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for (node, seq) in &ids {
+            latest.insert(*node, *seq);
+            let run = contiguous.entry(*node).or_insert(0);
+            if *seq == *run + 1 {
+                *run = *seq;
+            }
+        }
+        for (node, seq) in &contiguous {
+            prop_assert_eq!(holder.version_vector().get(*node), *seq);
+        }
+        for (node, seq) in &latest {
+            prop_assert_eq!(holder.latest_seqs().get(*node), *seq);
+        }
+        let seen = Simulation::run(&seen_steps).peers[0].version_vector();
+        let expected: Vec<(NodeId, u64)> = ids
+            .iter()
+            .filter(|(node, seq)| *seq > seen.get(*node))
+            .copied()
+            .collect();
+        let served: Vec<(NodeId, u64)> = holder
+            .ops_missing_from(&seen)
+            .iter()
+            .map(|o| (o.id.node, o.id.seq))
+            .collect();
+        prop_assert_eq!(&served, &expected);
+        prop_assert_eq!(holder.count_missing_from(&seen), expected.len());
+        let upto = holder.latest_seqs();
+        let mut pieces = Vec::new();
+        let mut after = None;
+        loop {
+            let got = holder.ops_missing_piece(&seen, &upto, after, piece);
+            let Some(last) = got.last() else { break };
+            after = Some(last.id);
+            pieces.extend(got.iter().map(|o| (o.id.node, o.id.seq)));
+        }
+        prop_assert_eq!(pieces, expected);
+    }
 }
 
 fn retarget(step: &crate::util::Step, who: usize) -> crate::util::Step {
