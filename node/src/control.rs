@@ -38,6 +38,9 @@ pub enum Request {
     Revoke {
         /// The invite.
         invite: String,
+        /// Also remove everything its holders did, on every replica.
+        #[serde(default)]
+        remove_edits: bool,
     },
     /// A rendering of the document.
     Export {
@@ -233,10 +236,14 @@ async fn dispatch(request: Request, ports: &mut Ports, graph: &Graph) -> Pending
             }
             Pending::Now(Response::Ok(serde_json::Value::Null))
         }
-        Request::Revoke { invite } => {
+        Request::Revoke {
+            invite,
+            remove_edits,
+        } => {
             let (reply, answer) = oneshot::channel();
             let revoke = DoorInput::Revoke {
                 named: invite,
+                remove_edits,
                 reply,
             };
             if ports.door.send(revoke).await.is_err() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use canopy_canvas::Pixmap;
 
-use crate::util::{wait_until, Node};
+use crate::util::{script, wait_until, Node};
 
 /// A virtual X display for the test's windows, stopped on drop.
 struct Display {
@@ -123,6 +123,15 @@ impl Display {
             self.xdotool(&["key", key]);
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Moves the pointer to `(x, y)` on the screen and clicks there, with pauses a
+    /// busy machine needs between them.
+    fn click(&self, x: u32, y: u32) {
+        self.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+        std::thread::sleep(Duration::from_millis(300));
+        self.xdotool(&["click", "1"]);
+        std::thread::sleep(Duration::from_millis(700));
     }
 
     /// A screenshot of one window.
@@ -390,19 +399,13 @@ fn the_host_revokes_an_invite_from_the_window() {
     // Session ▸ Revoke viewer invite…, then Revoke in the question that follows. A
     // busy machine can drop a click before the window has drawn its menu: Escape
     // closes whatever opened, and the clicks are tried again.
-    let click = |x: &str, y: &str| {
-        display.xdotool(&["mousemove", x, y]);
-        std::thread::sleep(Duration::from_millis(300));
-        display.xdotool(&["click", "1"]);
-        std::thread::sleep(Duration::from_millis(700));
-    };
     let unlinked = || field(&alice, "children").as_array().map(Vec::len) == Some(0);
     let mut revoked = false;
     for _ in 0..5 {
         display.keys(&window, (450, 400), &["Escape"]);
-        click("30", "10");
-        click("80", "108");
-        click("297", "389");
+        display.click(30, 10);
+        display.click(80, 108);
+        display.click(297, 389);
         if wait_until(Duration::from_secs(3), unlinked) {
             revoked = true;
             break;
@@ -423,4 +426,51 @@ fn the_host_revokes_an_invite_from_the_window() {
     assert_ne!(renewed, viewer_url, "a new viewer invite is offered");
     let again = Node::join("again", &renewed, &["--no-audio"]);
     assert_eq!(again.status()["role"], "viewer");
+}
+
+/// The host revokes the editor invite from the window and removes its holders'
+/// edits: the editor's strokes leave the host's document, and the editor is cut off.
+#[test]
+fn the_host_revokes_an_editor_invite_and_removes_its_edits_from_the_window() {
+    let display = Display::start();
+    let alice = Node::desktop("alice", &["host"], &["--no-audio"], &display.name);
+    let window = display.window(&alice);
+    let scripts = tempfile::tempdir().unwrap();
+    let drawing = script(scripts.path(), "editor", 4, 0, "");
+    let editor = Node::join(
+        "editor",
+        alice.editor_url(),
+        &["--no-audio", "--draw", drawing.to_str().unwrap()],
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || field(&alice, "strokes") == 4),
+        "{}",
+        alice.log()
+    );
+
+    // Session ▸ Revoke editor invite…, then "Revoke and remove their edits".
+    let removed = || field(&alice, "strokes") == 0;
+    let mut done = false;
+    for _ in 0..5 {
+        display.keys(&window, (450, 400), &["Escape"]);
+        display.click(30, 10);
+        display.click(80, 86);
+        display.click(430, 389);
+        if wait_until(Duration::from_secs(3), removed) {
+            done = true;
+            break;
+        }
+    }
+    assert!(
+        done,
+        "the editor's strokes are still shown:\n{}",
+        alice.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || editor
+            .log()
+            .contains("this invite has been revoked")),
+        "{}",
+        editor.log()
+    );
 }

@@ -324,6 +324,31 @@ fn admin_api_sessions_metrics_invites_and_revocation() {
     let error = refused_join(&url);
     assert!(error.contains("revoked"), "{error}");
 
+    // Revoking with `remove_edits` also takes back what the invite's holder drew.
+    let issued = relay.json(
+        "POST",
+        &format!("/sessions/{id}/invites"),
+        Some(r#"{"role":"editor","ttl_seconds":600}"#),
+    );
+    let url = issued["url"].as_str().unwrap().to_string();
+    let vandal = script(scripts.path(), "vandal", 3, 0, r#"{"sleep_ms":500}"#);
+    let d = Node::join(
+        "d",
+        &url,
+        &["--no-audio", "--draw", vandal.to_str().unwrap()],
+    );
+    assert_converged(&[&a, &d], 8, Duration::from_secs(20));
+    let body = serde_json::json!({ "invite": url, "remove_edits": true }).to_string();
+    let revoked = relay.http(
+        "POST",
+        &format!("/sessions/{id}/revoke"),
+        Some(TOKEN),
+        Some(&body),
+    );
+    assert_eq!(revoked.0, 204, "{revoked:?}");
+    assert_converged(&[&a], 5, Duration::from_secs(20));
+    drop(d);
+
     // Closing a session tells its peers and forgets it.
     assert_eq!(
         relay

@@ -7,13 +7,19 @@ use std::time::Duration;
 
 use canopy_protocol::JoinUrl;
 
-use crate::util::{canopy, join_error, wait_until, Node, FAST};
+use crate::util::{assert_converged, canopy, join_error, script, wait_until, Node, FAST};
 
 /// `canopy revoke` of `invite` on `node`'s data.
 pub(crate) fn revoke(node: &Node, invite: &str) -> std::process::Output {
+    revoke_with(node, invite, &[])
+}
+
+/// `canopy revoke` of `invite` on `node`'s data, with `flags`.
+fn revoke_with(node: &Node, invite: &str, flags: &[&str]) -> std::process::Output {
     Command::new(canopy())
         .args(["revoke", "--data"])
         .arg(&node.data)
+        .args(flags)
         .arg(invite)
         .output()
         .unwrap()
@@ -154,4 +160,59 @@ fn revocations_travel_the_tree() {
         .contains("grant revoked")));
     let error = join_error(&at(&revoked_url, &c), FAST);
     assert!(error.contains("revoked"), "{error}");
+}
+
+/// The host revokes the editor invite and removes its holders' edits: what the editor
+/// and the node it let in drew leaves every replica that stays (the host's own
+/// strokes stay), and they are cut off.
+#[test]
+fn revoking_with_remove_edits_takes_back_everything_its_holders_did() {
+    let scripts = tempfile::tempdir().unwrap();
+    let draw = |name: &str, count| script(scripts.path(), name, count, 0, r#"{"sleep_ms":1500}"#);
+    let host = Node::host(
+        "host",
+        &["--no-audio", "--draw", draw("host", 5).to_str().unwrap()],
+    );
+    let viewer = Node::join("viewer", host.viewer_url(), &["--no-audio"]);
+    let editor = Node::join(
+        "editor",
+        host.editor_url(),
+        &["--no-audio", "--draw", draw("editor", 20).to_str().unwrap()],
+    );
+    let below = Node::join(
+        "below",
+        editor.editor_url(),
+        &["--no-audio", "--draw", draw("below", 3).to_str().unwrap()],
+    );
+    assert_converged(
+        &[&host, &viewer, &editor, &below],
+        28,
+        Duration::from_secs(30),
+    );
+
+    let done = revoke_with(&host, host.editor_url(), &["--remove-edits"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&done.stdout).contains("removed everywhere"),
+        "{}",
+        String::from_utf8_lossy(&done.stdout)
+    );
+    assert_converged(&[&host, &viewer], 5, Duration::from_secs(15));
+    assert!(
+        wait_until(Duration::from_secs(10), || !has_parent(&editor)),
+        "the editor is cut off"
+    );
+
+    // Asked again, it is refused with the reason: a grant is revoked once.
+    let again = revoke_with(&host, host.editor_url(), &["--remove-edits"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("revoked only once"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }

@@ -57,6 +57,10 @@ pub enum Command {
         data: DataArg,
         /// The invite: its URL, its token, or a grant id as the log prints it.
         invite: String,
+        /// Also remove everything they drew or edited, on every replica (without
+        /// it, their edits up to now stay). Only when first revoking the invite.
+        #[arg(long)]
+        remove_edits: bool,
     },
     /// Mute or unmute a running node, or set its playback volumes.
     Audio {

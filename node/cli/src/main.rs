@@ -31,7 +31,11 @@ fn main() -> Result<()> {
             tools::print_devices(json)
         }
         Command::Status { data } => runtime(&log)?.block_on(tools::status(data)),
-        Command::Revoke { data, invite } => runtime(&log)?.block_on(tools::revoke(data, invite)),
+        Command::Revoke {
+            data,
+            invite,
+            remove_edits,
+        } => runtime(&log)?.block_on(tools::revoke(data, invite, remove_edits)),
         Command::Audio {
             data,
             mute,

@@ -62,12 +62,23 @@ pub async fn status(data: DataArg) -> Result<()> {
 }
 
 /// `canopy revoke`: revokes an invite of the session the running node hosts.
-pub async fn revoke(data: DataArg, invite: String) -> Result<()> {
-    let answer = control::request(&data_dir(data.data)?, &Request::Revoke { invite })
+pub async fn revoke(data: DataArg, invite: String, remove_edits: bool) -> Result<()> {
+    let request = Request::Revoke {
+        invite,
+        remove_edits,
+    };
+    let answer = control::request(&data_dir(data.data)?, &request)
         .await
         .context("revoking the invite")?;
     let grant = answer["revoked"].as_str().unwrap_or("?");
-    println!("revoked {grant}: it admits no one now, and whoever joined with it is cut off");
+    if remove_edits {
+        println!(
+            "revoked {grant}: it admits no one now, whoever joined with it is cut off, \
+             and everything they did is removed everywhere"
+        );
+    } else {
+        println!("revoked {grant}: it admits no one now, and whoever joined with it is cut off");
+    }
     Ok(())
 }
 

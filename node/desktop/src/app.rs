@@ -109,6 +109,15 @@ enum Confirm {
     Revoke(&'static str),
 }
 
+/// What a confirmation dialog was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    No,
+    Yes,
+    /// Yes, and the dialog's stronger option too (revoke: remove the edits).
+    YesAndMore,
+}
+
 /// The desktop application.
 pub struct CanopyApp {
     events: mpsc::Receiver<UiEvent>,
@@ -231,9 +240,9 @@ impl CanopyApp {
         }
     }
 
-    fn revoke(&mut self, role: &str) {
+    fn revoke(&mut self, role: &str, remove_edits: bool) {
         if let (Some(url), Some(to_node)) = (self.invite(role), &self.to_node) {
-            if to_node.send(ToNode::Revoke(url)).is_err() {
+            if to_node.send(ToNode::Revoke(url, remove_edits)).is_err() {
                 self.to_node = None;
             }
         }
@@ -1210,18 +1219,24 @@ impl CanopyApp {
                 ),
                 Confirm::Revoke(role) => (
                     "Revoke invite",
-                    format!("Revoke the {role} invite? Nobody can join with it again, and whoever joined with it (and everyone they let in) is cut off. A new {role} invite takes its place."),
+                    format!("Revoke the {role} invite? Nobody can join with it again, and whoever joined with it (and everyone they let in) is cut off. A new {role} invite takes its place.{}", if role == "editor" { " Their edits so far stay, unless you remove them too (for everyone; this cannot be undone)." } else { "" }),
                     "Revoke",
                 ),
             };
+            // Revoking an editor invite can also take back everything its holders did
+            // (a viewer invite's holders did nothing).
+            let stronger =
+                (confirm == Confirm::Revoke("editor")).then_some("Revoke and remove their edits");
             let modal = egui::Modal::new(egui::Id::unique("confirm")).show(ctx, |ui| {
                 ui.heading(title);
                 ui.label(question);
                 ui.horizontal(|ui| {
                     if ui.button(action).clicked() {
-                        Some(true)
+                        Some(Answer::Yes)
+                    } else if stronger.is_some_and(|label| ui.button(label).clicked()) {
+                        Some(Answer::YesAndMore)
                     } else if ui.button("Cancel").clicked() {
-                        Some(false)
+                        Some(Answer::No)
                     } else {
                         None
                     }
@@ -1229,17 +1244,18 @@ impl CanopyApp {
                 .inner
             });
             let answer = if modal.should_close() {
-                Some(false)
+                Some(Answer::No)
             } else {
                 modal.inner
             };
-            if let Some(yes) = answer {
+            if let Some(answer) = answer {
                 self.confirm = None;
-                if yes {
+                let more = answer == Answer::YesAndMore;
+                if answer != Answer::No {
                     match confirm {
                         Confirm::Clear(page) => self.send(Edit::ClearPage(PageRef::Id(page))),
                         Confirm::Delete(page) => self.send(Edit::DeletePage(PageRef::Id(page))),
-                        Confirm::Revoke(role) => self.revoke(role),
+                        Confirm::Revoke(role) => self.revoke(role, more),
                     }
                 }
             }

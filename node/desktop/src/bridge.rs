@@ -58,8 +58,9 @@ pub enum ToNode {
     Sync(VersionVector),
     /// Mute, volumes.
     Audio(canopy_node::audio::AudioControl),
-    /// Revoke this invite URL (the session's host only).
-    Revoke(String),
+    /// Revoke this invite URL (the session's host only), removing everything its
+    /// holders did if the flag says so.
+    Revoke(String, bool),
 }
 
 /// The window's end of the event channel: sending also wakes the window up.
@@ -151,13 +152,20 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
                             break;
                         }
                     }
-                    Some(ToNode::Revoke(url)) => {
+                    Some(ToNode::Revoke(url, remove_edits)) => {
                         let (reply, answer) = oneshot::channel();
-                        let revoke = DoorInput::Revoke { named: url, reply };
+                        let revoke = DoorInput::Revoke {
+                            named: url,
+                            remove_edits,
+                            reply,
+                        };
                         if to_door.send(revoke).await.is_err() {
                             break;
                         }
                         sink.send(match answer.await {
+                            Ok(Ok(_)) if remove_edits => UiEvent::Done(
+                                "Invite revoked: whoever joined with it is cut off, everything they did is removed, and a new invite is ready to copy.".into(),
+                            ),
                             Ok(Ok(_)) => UiEvent::Done(
                                 "Invite revoked: whoever joined with it is cut off, and a new invite is ready to copy.".into(),
                             ),

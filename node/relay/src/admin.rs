@@ -10,7 +10,7 @@
 //! | `GET /sessions/{id}` | one session, with its live status when loaded |
 //! | `DELETE /sessions/{id}` | close it for good (peers told, key deleted) |
 //! | `POST /sessions/{id}/invites` `{"role": "editor"\|"viewer", "ttl_seconds": n}` | a new invite |
-//! | `POST /sessions/{id}/revoke` `{"invite": URL, token or grant id}` | refuse that invite and all admitted with it |
+//! | `POST /sessions/{id}/revoke` `{"invite": URL, token or grant id, "remove_edits": bool}` | refuse that invite and all admitted with it (and, with `remove_edits`, remove everything they did) |
 //! | `POST /upstreams` `{"url": …}` | serve a session of another relay here |
 //! | `POST /host-tokens` `{"label": …}` | a `canopy-host://` URL that lets its holder create sessions |
 //! | `DELETE /host-tokens/{label}` | revoke it |
@@ -202,6 +202,9 @@ async fn issue_invite(
 #[serde(deny_unknown_fields)]
 struct Revoke {
     invite: String,
+    /// Also remove everything its holders did, on every replica.
+    #[serde(default)]
+    remove_edits: bool,
 }
 
 async fn revoke(
@@ -209,7 +212,9 @@ async fn revoke(
     Path(id): Path<String>,
     Json(body): Json<Revoke>,
 ) -> Result<Response, ApiError> {
-    relay.revoke(&session_id(&id)?, &body.invite).await?;
+    relay
+        .revoke(&session_id(&id)?, &body.invite, body.remove_edits)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -753,7 +753,13 @@ impl Relay {
 
     /// Refuses joins with this invite (a URL, token or grant id) from now on, and
     /// everyone admitted with it, here and in the tree below (kept across restarts).
-    pub async fn revoke(&self, id: &SessionId, invite: &str) -> Result<(), RelayError> {
+    /// With `remove_edits`, everything its holders did leaves every replica too.
+    pub async fn revoke(
+        &self,
+        id: &SessionId,
+        invite: &str,
+        remove_edits: bool,
+    ) -> Result<(), RelayError> {
         let session = self.session_loading(id).await?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         {
@@ -762,6 +768,7 @@ impl Relay {
                 .door
                 .send(DoorInput::Revoke {
                     named: invite.to_string(),
+                    remove_edits,
                     reply,
                 })
                 .await
@@ -772,7 +779,9 @@ impl Relay {
             .map_err(|_| anyhow::anyhow!("the session is stopping"))?
             .map(|_| ())
             .map_err(|e| match e {
-                RevokeError::BadName(_) => RelayError::BadRequest(e.to_string()),
+                RevokeError::BadName(_) | RevokeError::AlreadyRevoked(_) => {
+                    RelayError::BadRequest(e.to_string())
+                }
                 RevokeError::NotHost => RelayError::BadRequest(format!(
                     "this relay serves session {} for another node: {e}",
                     short(id)

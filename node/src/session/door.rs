@@ -240,6 +240,10 @@ pub enum RevokeError {
     /// It is in force here but could not be written down.
     #[error("the revocation is in force but could not be kept: {0}")]
     NotKept(String),
+    /// Asked to remove the edits of a grant revoked before: a grant is revoked once,
+    /// and that revocation said what its authors keep.
+    #[error("{0} was revoked before, keeping its authors' edits up to then; a grant is revoked only once")]
+    AlreadyRevoked(GrantId),
 }
 
 /// Where a session keeps its revocations: `DATA/revoked/SESSION`.
@@ -323,6 +327,9 @@ pub enum DoorInput {
     Revoke {
         /// The grant: an invite URL or token, or a grant id ([`grant_named`]).
         named: String,
+        /// Also remove, on every replica, every op of every author under the grant
+        /// (otherwise each keeps what this node holds of it).
+        remove_edits: bool,
         /// The grant revoked, or why not.
         reply: oneshot::Sender<Result<GrantId, RevokeError>>,
     },
@@ -572,14 +579,24 @@ impl DoorComponent {
         Some((Box::new(hello), self.me.ancestors.clone()))
     }
 
-    /// Signs and applies a revocation of `grant` (session key holders only).
-    async fn revoke(&mut self, named: &str) -> Result<GrantId, RevokeError> {
+    /// Signs and applies a revocation of `grant` (session key holders only). With
+    /// `remove_edits`, the authors under it keep nothing: their ops leave every
+    /// replica, as a vandal's should.
+    async fn revoke(&mut self, named: &str, remove_edits: bool) -> Result<GrantId, RevokeError> {
         let grant = grant_named(named, &self.me.session).map_err(RevokeError::BadName)?;
         let Some(session_key) = &self.me.session_key else {
             return Err(RevokeError::NotHost);
         };
-        // Each author under the grant keeps what this node holds of it, no more.
-        let kept = Authors::read(&self.me.authors).cut_offs(grant);
+        let kept = if remove_edits {
+            if self.me.revoked.grants.contains(&grant) {
+                return Err(RevokeError::AlreadyRevoked(grant));
+            }
+            // Authors a revocation does not name keep nothing.
+            Vec::new()
+        } else {
+            // Each author under the grant keeps what this node holds of it, no more.
+            Authors::read(&self.me.authors).cut_offs(grant)
+        };
         let revocation = Revocation::sign(session_key, &self.me.session, grant, kept);
         self.apply_revocation(revocation, None).await?;
         Ok(grant)
@@ -707,8 +724,12 @@ impl Component for DoorComponent {
                 DoorInput::Invite { role, ttl, reply } => {
                     let _ = reply.send(self.invite_url(role, ttl));
                 }
-                DoorInput::Revoke { named, reply } => {
-                    let _ = reply.send(self.revoke(&named).await);
+                DoorInput::Revoke {
+                    named,
+                    remove_edits,
+                    reply,
+                } => {
+                    let _ = reply.send(self.revoke(&named, remove_edits).await);
                 }
                 DoorInput::Revoked { revocation, from } => {
                     self.revoked(*revocation, from).await;

@@ -893,15 +893,20 @@ async fn a_revocation_closes_the_links_it_covers_and_travels_to_the_rest() {
 
     // A link that comes up later is told what was revoked before.
     let mut newcomer = link_up(&r, 3, VersionVector::new()).await;
-    let revoked = loop {
-        match message(&mut newcomer).await {
-            Message::Revoke(revocation) => break revocation,
-            Message::Ops(_) => continue, // its (empty) backlog
-            other => panic!("expected the revocation, got {other:?}"),
-        }
-    };
+    let revoked = next_revocation(&mut newcomer).await;
     assert_eq!(revoked.grant, invite.grant_id(&session));
     assert!(revoked.verify(&session).is_ok());
+}
+
+/// The next revocation a link is sent, past any ops (a backlog) before it.
+async fn next_revocation(link: &mut FakeLink) -> canopy_protocol::Revocation {
+    loop {
+        match message(link).await {
+            Message::Revoke(revocation) => return revocation,
+            Message::Ops(_) => continue,
+            other => panic!("expected the revocation, got {other:?}"),
+        }
+    }
 }
 
 /// Asks the door to revoke what `named` names, as `canopy revoke` does.
@@ -909,9 +914,19 @@ async fn revoke(
     door: &mut canopy_axon::Outbox<DoorInput>,
     named: &str,
 ) -> Result<canopy_protocol::GrantId, canopy_node::session::door::RevokeError> {
+    revoke_removing(door, named, false).await
+}
+
+/// [`revoke`], removing everything the grant's authors did if `remove_edits`.
+async fn revoke_removing(
+    door: &mut canopy_axon::Outbox<DoorInput>,
+    named: &str,
+    remove_edits: bool,
+) -> Result<canopy_protocol::GrantId, canopy_node::session::door::RevokeError> {
     let (reply, answer) = oneshot::channel();
     door.send(DoorInput::Revoke {
         named: named.to_string(),
+        remove_edits,
         reply,
     })
     .await
@@ -1190,13 +1205,7 @@ async fn a_revoked_editors_log_ends_where_the_host_held_it() {
     let grant = *author.authority.grant_ids(&session).last().unwrap();
     let mut door = driver(&r.graph, "control", &r.session.ports.door);
     assert_eq!(revoke(&mut door, &grant.to_string()).await, Ok(grant));
-    let revocation = loop {
-        match message(&mut bystander).await {
-            Message::Revoke(revocation) => break revocation,
-            Message::Ops(_) => continue,
-            other => panic!("expected the revocation, got {other:?}"),
-        }
-    };
+    let revocation = next_revocation(&mut bystander).await;
     assert_eq!(revocation.verify(&session), Ok(()));
     assert_eq!(
         revocation.kept,
@@ -1268,6 +1277,47 @@ async fn a_revocation_drops_what_a_replica_took_past_its_cut_off() {
     // The document dropped them too: ops 4 to 6 come again, and are not taken.
     from_link(&mut r, vec![later_run]).await;
     only_the_next_author_is_taken(&mut r).await;
+}
+
+/// The host revokes an editor and removes its edits: the revocation keeps nothing of
+/// its log, so every replica drops all of it (here: the document and the sync
+/// replica), and its ops, brought again by any link, are taken nowhere. Asking again
+/// for a grant already revoked is refused with the reason: a grant is revoked once.
+#[tokio::test]
+async fn a_revocation_that_removes_edits_drops_all_of_the_authors_ops() {
+    let mut r = start(Document::new(host()));
+    let session = r.session_key_id();
+    let mut bystander = link_up(&r, 2, VersionVector::new()).await;
+    let mut author = r.author();
+    let ops: Vec<_> = (1..=4).map(|seq| author.start(seq)).collect();
+    let run = author.run(&ops);
+    from_link(&mut r, vec![run.clone()]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3, 4]);
+    let seen = r.replica_seen_once(|seen| seen.get(author.node) == 4).await;
+    assert_eq!(seen.get(author.node), 4);
+
+    let grant = *author.authority.grant_ids(&session).last().unwrap();
+    let mut door = driver(&r.graph, "control", &r.session.ports.door);
+    assert_eq!(
+        revoke_removing(&mut door, &grant.to_string(), true).await,
+        Ok(grant)
+    );
+    let revocation = next_revocation(&mut bystander).await;
+    assert_eq!(revocation.verify(&session), Ok(()));
+    assert_eq!(revocation.kept, Some(Vec::new()), "nothing of anyone kept");
+    let seen = r.replica_seen_once(|seen| seen.get(author.node) == 0).await;
+    assert_eq!(seen.get(author.node), 0, "the replica drops all of it");
+
+    // The document dropped it too: the ops come again, and are not taken.
+    from_link(&mut r, vec![run]).await;
+    only_the_next_author_is_taken(&mut r).await;
+
+    assert_eq!(
+        revoke_removing(&mut door, &grant.to_string(), true).await,
+        Err(canopy_node::session::door::RevokeError::AlreadyRevoked(
+            grant
+        ))
+    );
 }
 
 /// A new author's op comes after ops sent before it: the next ops saved are its alone
