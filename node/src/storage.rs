@@ -84,6 +84,10 @@ pub struct Meta {
 /// A signed head kept for an author's op: `(op, head, signature)`.
 pub type KeptSignature = (OpId, Head, Signature);
 
+/// Where a revoked author's log now ends: its last op kept (0: none) and the
+/// author's signed head there, if anything is kept.
+pub type CutLog = (NodeId, u64, Option<(Head, Signature)>);
+
 /// An author's log as a file keeps it: its authority (bincode) and kept signed heads.
 #[derive(Debug, Default)]
 pub struct StoredLogs {
@@ -641,6 +645,40 @@ impl Store {
                 bytes[32..].copy_from_slice(&signature.s);
                 keep.execute(params![node, seq, &head.0[..], &bytes[..]])
                     .map_err(sqlite(&path))?;
+            }
+        }
+        transaction.commit().map_err(sqlite(&path))
+    }
+
+    /// Ends revoked authors' logs in the file as the document ends them: their ops
+    /// past each cut-off leave it (so exports, copies and replays of the file do not
+    /// bring them back), with signed heads past it, and the signed head at the
+    /// cut-off is kept so the log still ends at a signed op. One transaction.
+    pub fn cut_logs(&mut self, cuts: &[CutLog]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().map_err(sqlite(&path))?;
+        {
+            let mut ops = transaction
+                .prepare_cached("DELETE FROM ops WHERE node = ?1 AND seq > ?2")
+                .map_err(sqlite(&path))?;
+            let mut signatures = transaction
+                .prepare_cached("DELETE FROM signatures WHERE node = ?1 AND seq > ?2")
+                .map_err(sqlite(&path))?;
+            let mut keep = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO signatures (node, seq, head, signature) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sqlite(&path))?;
+            for (node, last, signed) in cuts {
+                let (node, last) = (node.0 as i64, i64::try_from(*last).unwrap_or(i64::MAX));
+                ops.execute(params![node, last]).map_err(sqlite(&path))?;
+                signatures
+                    .execute(params![node, last])
+                    .map_err(sqlite(&path))?;
+                if let Some((head, signature)) = signed {
+                    keep.execute(params![node, last, &head.0[..], &signature.to_bytes()[..]])
+                        .map_err(sqlite(&path))?;
+                }
             }
         }
         transaction.commit().map_err(sqlite(&path))

@@ -9,7 +9,7 @@ use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
 use canopy_canvas::NodeId;
 use canopy_protocol::WireOp;
 
-use crate::storage::{KeptSignature, Store};
+use crate::storage::{CutLog, KeptSignature, Store};
 
 /// Ops per transaction at most.
 const BATCH: usize = 20_000;
@@ -23,6 +23,8 @@ pub enum StoreInput {
     Author(NodeId, Vec<u8>),
     /// Proof that an author split its log (bincode): its ops are left out on load.
     Evidence(NodeId, Vec<u8>),
+    /// Revoked authors' logs end here: their later ops leave the file.
+    Cut(Vec<CutLog>),
     /// A frame of the node's mixed audio, as an Opus packet.
     Audio {
         /// When it was heard (Unix milliseconds, the ops' clock).
@@ -47,6 +49,7 @@ impl std::fmt::Debug for StoreInput {
             StoreInput::Ops(_, ops, _) => write!(f, "Ops({})", ops.len()),
             StoreInput::Author(node, _) => write!(f, "Author({node})"),
             StoreInput::Evidence(node, _) => write!(f, "Evidence({node})"),
+            StoreInput::Cut(cuts) => write!(f, "Cut({})", cuts.len()),
             StoreInput::Audio { at_ms, .. } => write!(f, "Audio({at_ms})"),
             StoreInput::Participant { name, .. } => write!(f, "Participant({name})"),
         }
@@ -93,6 +96,7 @@ pub fn spawn(
             let mut signed: Vec<KeptSignature> = Vec::new();
             let mut authors: Vec<(NodeId, Vec<u8>)> = Vec::new();
             let mut evidence: Vec<(NodeId, Vec<u8>)> = Vec::new();
+            let mut cuts: Vec<CutLog> = Vec::new();
             let mut participants = Vec::new();
             let mut audio: Vec<(u64, Vec<u8>)> = Vec::new();
             let mut next = Some(first);
@@ -105,6 +109,9 @@ pub fn spawn(
                     }
                     StoreInput::Author(node, authority) => authors.push((node, authority)),
                     StoreInput::Evidence(node, proof) => evidence.push((node, proof)),
+                    // Taken after the batch's ops: ops past a cut-off are never
+                    // taken after it, so all of them are before it.
+                    StoreInput::Cut(more) => cuts.extend(more),
                     StoreInput::Audio { at_ms, packet } => audio.push((at_ms, packet)),
                     StoreInput::Participant { node, name, at_ms } => participants.push((node, name, at_ms)),
                 }
@@ -115,7 +122,7 @@ pub fn spawn(
             }
             let mut owned = store.take().ok_or_else(|| anyhow!("the store was lost"))?;
             let (owned, result) = tokio::task::spawn_blocking(move || {
-                let result = owned.append_all(&ops, &signed, &authors, &evidence).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
+                let result = owned.append_all(&ops, &signed, &authors, &evidence).and_then(|()| owned.cut_logs(&cuts)).and_then(|()| owned.append_audio(&audio)).and_then(|()| {
                     participants
                         .iter()
                         .try_for_each(|(node, name, at)| owned.saw_participant(*node, name, *at))

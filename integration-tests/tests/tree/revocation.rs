@@ -206,6 +206,23 @@ fn revoking_with_remove_edits_takes_back_everything_its_holders_did() {
         wait_until(Duration::from_secs(10), || !has_parent(&editor)),
         "the editor is cut off"
     );
+    // The host's file drops them too: an export, copy or replay of it shows what
+    // every replica shows.
+    let file = host.data.join("sessions").join(format!(
+        "{}.canopy",
+        host.status()["session"].as_str().unwrap()
+    ));
+    let strokes_in_file = || {
+        canopy_node::storage::Store::open_read_only(&file)
+            .and_then(|store| store.document())
+            .map(|document| document.stroke_count())
+            .ok()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || strokes_in_file() == Some(5)),
+        "the file holds {:?} strokes",
+        strokes_in_file()
+    );
 
     // Asked again, it is refused with the reason: a grant is revoked once.
     let again = revoke_with(&host, host.editor_url(), &["--remove-edits"]);

@@ -206,8 +206,8 @@ impl Authors {
 
     /// Takes a checked revocation's cut-offs: every author under its grant, known now
     /// or later, keeps only what its cut-off says. Returns the authors of which ops
-    /// held here are dropped, with their last op kept (the document drops the rest).
-    pub fn revoke(&mut self, revocation: &Revocation) -> Vec<(NodeId, u64)> {
+    /// held here are dropped, with their cut-off (the document drops the rest).
+    pub fn revoke(&mut self, revocation: &Revocation) -> Vec<(NodeId, Kept)> {
         let Some(kept) = &revocation.kept else {
             return Vec::new();
         };
@@ -233,7 +233,7 @@ impl Authors {
             };
             if let Some(author) = self.by_id.get_mut(&id) {
                 if author.log.stop_at(&kept) {
-                    dropped.push((id, kept.seq));
+                    dropped.push((id, kept));
                 }
             }
         }

@@ -571,10 +571,9 @@ impl DocumentComponent {
     /// checkers take none past them from now on). A node whose own log ends stops
     /// signing: nothing it made would be taken.
     async fn revoked(&mut self, revocation: &Revocation) {
-        let dropped: BTreeMap<NodeId, u64> = Authors::write(&self.authors)
-            .revoke(revocation)
-            .into_iter()
-            .collect();
+        let cuts = Authors::write(&self.authors).revoke(revocation);
+        let dropped: BTreeMap<NodeId, u64> =
+            cuts.iter().map(|(node, kept)| (*node, kept.seq)).collect();
         if !dropped.is_empty() {
             tracing::warn!(
                 authors = dropped.len(),
@@ -589,6 +588,13 @@ impl DocumentComponent {
                 self.live_stroke = None;
             }
             let _ = self.sync.send(SyncInput::Stop(dropped)).await;
+            // The file drops them too, so an export, a copy or a replay of it shows
+            // what every replica shows.
+            let file_cuts = cuts
+                .into_iter()
+                .map(|(node, kept)| (node, kept.seq, kept.signature.map(|s| (kept.head, s))))
+                .collect();
+            let _ = self.persist.send(StoreInput::Cut(file_cuts)).await;
         }
         let me = self.document.local_node();
         if Authors::read(&self.authors)

@@ -1273,6 +1273,13 @@ async fn a_revocation_drops_what_a_replica_took_past_its_cut_off() {
     .unwrap();
     let seen = r.replica_seen_once(|seen| seen.get(author.node) == 3).await;
     assert_eq!(seen.get(author.node), 3, "the replica drops ops 4 to 6");
+    // So does the file, keeping the signed head where the log now ends.
+    match next(&mut r.store).await {
+        StoreInput::Cut(cuts) => {
+            assert_eq!(cuts, vec![(author.node, 3, Some((head, signature)))])
+        }
+        other => panic!("expected the file's cut, got {other:?}"),
+    }
 
     // The document dropped them too: ops 4 to 6 come again, and are not taken.
     from_link(&mut r, vec![later_run]).await;
@@ -1307,6 +1314,10 @@ async fn a_revocation_that_removes_edits_drops_all_of_the_authors_ops() {
     assert_eq!(revocation.kept, Some(Vec::new()), "nothing of anyone kept");
     let seen = r.replica_seen_once(|seen| seen.get(author.node) == 0).await;
     assert_eq!(seen.get(author.node), 0, "the replica drops all of it");
+    match next(&mut r.store).await {
+        StoreInput::Cut(cuts) => assert_eq!(cuts, vec![(author.node, 0, None)], "the file too"),
+        other => panic!("expected the file's cut, got {other:?}"),
+    }
 
     // The document dropped it too: the ops come again, and are not taken.
     from_link(&mut r, vec![run]).await;
