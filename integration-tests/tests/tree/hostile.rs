@@ -356,6 +356,81 @@ fn ops_naming_pages_that_never_existed_do_not_fill_the_page_cap() {
     assert_converged(&[&host, &honest], 0, Duration::from_secs(10));
 }
 
+/// An editor fills the page cap with 1,200 new pages of its own (the lowest clocks,
+/// so they rank first): nobody can add a page. The host revokes its invite with
+/// `--remove-edits`: its pages leave every replica, and an honest editor adds pages
+/// again; every node agrees.
+#[test]
+fn an_editor_that_fills_the_page_cap_is_removed_with_its_pages() {
+    let host = Node::host("host", &["--no-audio"]);
+    let viewer = Node::join("viewer", host.viewer_url(), &["--no-audio"]);
+    let url = host.editor_url().to_string();
+    block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let ops: Vec<Op> = (1..=1_200u64)
+            .map(|seq| {
+                attacker.op(
+                    seq,
+                    Action::NewPage {
+                        position: seq as f64,
+                    },
+                )
+            })
+            .collect();
+        attacker.send(&ops, 400).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    });
+    let pages = |node: &Node| node.try_status().and_then(|s| s["pages"].as_u64());
+    assert!(
+        wait_until(Duration::from_secs(20), || pages(&host) == Some(1_000)
+            && pages(&viewer) == Some(1_000)),
+        "the cap is full: host {:?}, viewer {:?}",
+        pages(&host),
+        pages(&viewer)
+    );
+
+    let done = crate::revocation::revoke_with(&host, host.editor_url(), &["--remove-edits"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || pages(&host) == Some(1)
+            && pages(&viewer) == Some(1)),
+        "the vandal's pages are gone: host {:?}, viewer {:?}",
+        pages(&host),
+        pages(&viewer)
+    );
+
+    // An honest editor, with the editor invite that took the revoked one's place,
+    // adds pages again.
+    let renewed = host.status()["invites"]["editor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(renewed, host.editor_url());
+    let scripts = tempfile::tempdir().unwrap();
+    let adding = scripts.path().join("pages.jsonl");
+    std::fs::write(&adding, "{\"new_page\":{}}\n{\"new_page\":{}}\n").unwrap();
+    let honest = Node::join(
+        "honest",
+        &renewed,
+        &["--no-audio", "--draw", adding.to_str().unwrap()],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || [&host, &viewer, &honest]
+            .iter()
+            .all(|n| pages(n) == Some(3))),
+        "pages: host {:?}, viewer {:?}, honest {:?}\n{}",
+        pages(&host),
+        pages(&viewer),
+        pages(&honest),
+        honest.log()
+    );
+    assert_converged(&[&host, &viewer, &honest], 0, Duration::from_secs(10));
+}
+
 /// `node`'s document identity and how many ops of its own the host holds.
 fn identity_of(node: &Node, seen_at: &Node) -> (NodeId, u64) {
     let hex = node.status()["node"].as_str().unwrap().to_string();

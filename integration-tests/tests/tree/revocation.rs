@@ -15,7 +15,7 @@ pub(crate) fn revoke(node: &Node, invite: &str) -> std::process::Output {
 }
 
 /// `canopy revoke` of `invite` on `node`'s data, with `flags`.
-fn revoke_with(node: &Node, invite: &str, flags: &[&str]) -> std::process::Output {
+pub(crate) fn revoke_with(node: &Node, invite: &str, flags: &[&str]) -> std::process::Output {
     Command::new(canopy())
         .args(["revoke", "--data"])
         .arg(&node.data)
