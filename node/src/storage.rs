@@ -655,6 +655,9 @@ impl Store {
     /// bring them back), with signed heads past it, and the signed head at the
     /// cut-off is kept so the log still ends at a signed op. One transaction.
     pub fn cut_logs(&mut self, cuts: &[CutLog]) -> Result<(), StoreError> {
+        if cuts.is_empty() {
+            return Ok(());
+        }
         let path = self.path.clone();
         let transaction = self.connection.transaction().map_err(sqlite(&path))?;
         {
