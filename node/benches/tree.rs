@@ -16,8 +16,8 @@
 //!   quarter of it (`responsive_flood_20k`, `_5k`). The node under test and the
 //!   joiner run in processes of their own (this binary again, `node:ROLE`), the
 //!   flooder and the joiner at the lowest priority (they stand for other machines);
-//!   printed
-//!   with the cores the node under test used meanwhile and how busy the machine was.
+//!   printed with the cores the node under test used meanwhile, how busy the machine
+//!   was, and how long the node's threads were ready to run but waited for a core.
 //! - `cores_4_children_drawing`: four children draw flat out into a host in a process
 //!   of its own: the CPU its runtime's threads used, and how evenly.
 //!
@@ -412,6 +412,7 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     host.say("export");
     let joined_at = Instant::now();
     let host_ticks_before: u64 = worker_ticks(host.pid()).iter().map(|(_, t)| t).sum();
+    let host_waits_before = waited_for_a_core(host.pid());
     let machine_before = machine_ticks();
     let mut late = NodeProcess::spawn_niced(19, &["late", &url, &made.to_string()]);
     let (load, load_lost) = exchange(&a, &b, 300).await;
@@ -421,6 +422,7 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
     let load_seconds = joined_at.elapsed().as_secs_f64();
     let host_ticks: u64 = worker_ticks(host.pid()).iter().map(|(_, t)| t).sum();
     let node_cores = host_ticks.saturating_sub(host_ticks_before) as f64 / 100.0 / load_seconds;
+    let node_waited = waited_for_a_core(host.pid()).saturating_sub(host_waits_before);
     let machine_after = machine_ticks();
     let machine_busy = (machine_after.0.saturating_sub(machine_before.0)) as f64
         / (machine_after.1.saturating_sub(machine_before.1)).max(1) as f64;
@@ -451,9 +453,11 @@ async fn responsive(strokes: usize, flood_ops_per_second: f64) {
         export_time.as_secs_f64() * 1000.0
     );
     println!(
-        "scenario=responsive_flood_{}k_cpu node_under_test_cores={node_cores:.2} machine_busy={machine_busy:.2} cores={}",
+        "scenario=responsive_flood_{}k_cpu node_under_test_cores={node_cores:.2} machine_busy={machine_busy:.2} cores={} node_under_test_runnable_but_waiting_ms={:.0} ({:.0} % of the time it ran)",
         flood_ops_per_second as usize / 1000,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        node_waited.as_secs_f64() * 1000.0,
+        100.0 * node_waited.as_secs_f64() / (node_cores * load_seconds).max(f64::EPSILON)
     );
     println!(
         "scenario=responsive_flood_{}k_split p99_while_joining_us={:.0} strokes_while_joining={join_n} p99_flood_only_us={:.0} strokes_flood_only={flood_n}",
@@ -681,6 +685,22 @@ fn machine_ticks() -> (u64, u64) {
     let total: u64 = fields.iter().sum();
     let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
     (total.saturating_sub(idle), total)
+}
+
+/// How long the threads of `pid` have, in all, been ready to run but waiting for a
+/// core (`/proc/PID/task/TID/schedstat`, second field): on a machine whose cores the
+/// other processes of a scenario keep busy, the part of a latency tail that is the
+/// scheduler's, not the node's work.
+fn waited_for_a_core(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 /// CPU time (user + system, clock ticks) of each tokio worker thread of `pid` (tokio
