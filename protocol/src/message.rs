@@ -193,7 +193,10 @@ pub struct WireOp {
     pub id: OpId,
     /// Its Lamport clock.
     pub lamport: u64,
-    /// bincode of the [`Action`], exactly as its author signed it.
+    /// bincode of the [`Action`], exactly as its author signed it. Coded as one block
+    /// of bytes: the same bytes on the wire as a sequence of `u8`, copied at once
+    /// instead of one serde call per byte.
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     /// The author's signature over the op's head in its log (see
     /// [`crate::AuthorLog`]): on every op as it is made and at checkpoints; a run of

@@ -245,6 +245,38 @@ proptest! {
         }
     }
 
+    /// An op's payload is coded as one block of bytes, and those are the bytes a
+    /// sequence of `u8` made before: frames, files and signatures are unchanged.
+    #[test]
+    fn payloads_are_coded_as_they_always_were(
+        op in an_op(),
+        payload in proptest::collection::vec(any::<u8>(), 0..600),
+    ) {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct AsSequence {
+            id: OpId,
+            lamport: u64,
+            payload: Vec<u8>,
+            signature: Option<Signature>,
+        }
+        let config = bincode::config::standard();
+        for payload in [WireOp::from_op(&op).payload, payload] {
+            let wire = WireOp { payload, ..WireOp::from_op(&op) };
+            let as_sequence = AsSequence {
+                id: wire.id,
+                lamport: wire.lamport,
+                payload: wire.payload.clone(),
+                signature: wire.signature,
+            };
+            let bytes = bincode::serde::encode_to_vec(&wire, config).unwrap();
+            prop_assert_eq!(&bytes, &bincode::serde::encode_to_vec(&as_sequence, config).unwrap());
+            let (back, used): (WireOp, usize) =
+                bincode::serde::decode_from_slice(&bytes, config).unwrap();
+            prop_assert_eq!(used, bytes.len());
+            prop_assert_eq!(back, wire);
+        }
+    }
+
     /// Garbage never panics the decoder: it yields messages or a typed error.
     #[test]
     fn garbage_is_refused_not_fatal(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
