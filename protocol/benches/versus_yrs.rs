@@ -1,6 +1,8 @@
 //! Canopy beside yrs (the fastest general-purpose CRDT measured for the project) on
 //! the same strokes, in the same run: 10,000 strokes of 100 points, sent one point per
-//! op (drawing at 60 Hz) and eight points per op. For each library and chunking:
+//! op (drawing at 60 Hz), eight points per op, and whole (one op of 100 points: a
+//! stroke drawn at once, and what a log that seals each finished stroke would serve a
+//! joiner, `docs/SEALED-STROKES.md`). For each library and chunking:
 //!
 //! - `late_join`: a joiner gets the whole session from a holder and shows it. Ours:
 //!   the holder's backlog as a node serves it (ops read from the document, with the
@@ -48,7 +50,7 @@ fn main() {
         .max(1);
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    for chunk in [1, 8] {
+    for chunk in [1, 8, POINTS] {
         let name = |what: &str| format!("versus_yrs_{what}_{chunk}pt_per_op");
         if wanted(&name("late_join"))
             || wanted(&name("state_bytes"))
