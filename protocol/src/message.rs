@@ -228,7 +228,7 @@ impl WireOp {
         }
         // Signatures cover these bytes and backlogs are rebuilt from decoded ops, so
         // only the one encoding of an action is taken.
-        if encode_action(&action) != self.payload {
+        if !is_encoding_of(&action, &self.payload) {
             return Err(crate::frame::FrameError::Decode(
                 "the action is not in its canonical encoding".into(),
             ));
@@ -243,7 +243,55 @@ impl WireOp {
 
 /// The one encoding of an action: what authors sign and payloads carry.
 pub fn encode_action(action: &Action) -> Vec<u8> {
-    bincode::serde::encode_to_vec(action, bincode::config::standard()).unwrap_or_default()
+    // Sized up front: growing from empty costs several reallocations an op, and
+    // every op a backlog serves is encoded here.
+    let estimate = match action {
+        Action::StrokePoints { points, .. } => 32 + 8 * points.len(),
+        _ => 64,
+    };
+    let mut into = Appends(Vec::with_capacity(estimate));
+    match bincode::serde::encode_into_writer(action, &mut into, bincode::config::standard()) {
+        Ok(()) => into.0,
+        Err(_) => Vec::new(),
+    }
+}
+
+/// True if `bytes` are exactly the one encoding of `action`, compared while it is
+/// encoded (no copy is made; the first byte that differs stops it).
+fn is_encoding_of(action: &Action, bytes: &[u8]) -> bool {
+    let mut matches = Matches {
+        expected: bytes,
+        at: 0,
+    };
+    bincode::serde::encode_into_writer(action, &mut matches, bincode::config::standard()).is_ok()
+        && matches.at == bytes.len()
+}
+
+/// A bincode writer onto the end of a vector.
+struct Appends(Vec<u8>);
+
+impl bincode::enc::write::Writer for Appends {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A bincode writer that checks what is written against bytes already held.
+struct Matches<'a> {
+    expected: &'a [u8],
+    at: usize,
+}
+
+impl bincode::enc::write::Writer for Matches<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        let end = self.at.saturating_add(bytes.len());
+        if self.expected.get(self.at..end) != Some(bytes) {
+            return Err(bincode::error::EncodeError::Other("not the encoding held"));
+        }
+        self.at = end;
+        Ok(())
+    }
 }
 
 /// Everything that travels on a link's ordered stream.

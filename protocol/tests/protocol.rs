@@ -277,6 +277,36 @@ proptest! {
         }
     }
 
+    /// Only the one encoding of an action is taken: whatever a payload's bytes, if
+    /// they decode, they are exactly the encoding of what they decode to (a longer
+    /// spelling of a number, a changed byte, a byte too many).
+    #[test]
+    fn only_the_one_encoding_of_an_action_is_taken(
+        op in an_op(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        extra in proptest::collection::vec(any::<u8>(), 0..2),
+        widen in any::<bool>(),
+    ) {
+        let canonical = WireOp::from_op(&op);
+        let mut payload = canonical.payload.clone();
+        for (at, byte) in edits {
+            if !payload.is_empty() {
+                let at = at % payload.len();
+                payload[at] = byte;
+            }
+        }
+        // The variant's number (below 251, one byte) spelt as bincode's two-byte form.
+        if widen && payload.first().is_some_and(|first| *first < 251) {
+            let first = payload[0];
+            payload.splice(0..1, [251, first, 0]);
+        }
+        payload.extend(extra);
+        let wire = WireOp { payload: payload.clone(), ..canonical };
+        if let Ok(back) = wire.to_op() {
+            prop_assert_eq!(encode_action(&back.action), payload);
+        }
+    }
+
     /// Garbage never panics the decoder: it yields messages or a typed error.
     #[test]
     fn garbage_is_refused_not_fatal(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
