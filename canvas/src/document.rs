@@ -6,6 +6,7 @@
 //! effect is computed when the document is read; undo is a last-writer-wins mark per
 //! action. Nothing here does I/O or looks at a clock.
 
+use std::collections::btree_map::Entry as Slot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::history::{History, Step};
@@ -413,7 +414,6 @@ impl Document {
         if self.contains(op.id) {
             return Ok(Applied::Duplicate);
         }
-        self.check_capacity(&op)?;
         let (id, lamport) = (op.id, op.lamport);
         let logged = match op.action {
             Action::StrokeStart {
@@ -446,10 +446,33 @@ impl Document {
                 offset,
                 points,
             } => {
-                let entry = self
-                    .strokes
-                    .entry(stroke)
-                    .or_insert_with(|| Stroke::new(stroke));
+                // The one refusal that depends on what the document holds: points
+                // past the per-stroke limit. (Page and stroke caps are not refusals:
+                // a replica at a cap takes the op all the same, as another may not be
+                // at it yet, and the cap decides what shows — the first pages and
+                // strokes by `(lamport, id)` on every replica, whatever the order.)
+                // One search of the strokes for the limit and the append: this is
+                // the op a live drawing sends sixty times a second.
+                let limit = u64::from(self.limits.max_points_per_stroke);
+                let too_many = |held: u32| {
+                    let total = u64::from(held) + points.len() as u64;
+                    (total > limit).then_some(OpError::TooManyPoints {
+                        op: id,
+                        points: total,
+                        limit,
+                        per: "stroke",
+                    })
+                };
+                let entry = match self.strokes.entry(stroke) {
+                    Slot::Occupied(held) => match too_many(held.get().point_count) {
+                        Some(error) => return Err(error),
+                        None => held.into_mut(),
+                    },
+                    Slot::Vacant(place) => match too_many(0) {
+                        Some(error) => return Err(error),
+                        None => place.insert(Stroke::new(stroke)),
+                    },
+                };
                 for p in &points {
                     entry.bounds.add(*p);
                 }
@@ -510,26 +533,6 @@ impl Document {
         let log = self.log.entry(id.node).or_default();
         log.insert(id.seq, (lamport, logged));
         Ok(Applied::New)
-    }
-
-    /// Refusals that depend on what the document already holds. Page and stroke caps
-    /// are not among them: a replica at a cap takes the op all the same (another may
-    /// not be at it yet), and the cap decides what shows — the first pages and strokes
-    /// by `(lamport, id)`, the same on every replica whatever the order of arrival.
-    fn check_capacity(&self, op: &Op) -> Result<(), OpError> {
-        if let Action::StrokePoints { stroke, points, .. } = &op.action {
-            let held = self.strokes.get(stroke).map_or(0, |s| s.point_count);
-            let total = u64::from(held) + points.len() as u64;
-            if total > u64::from(self.limits.max_points_per_stroke) {
-                return Err(OpError::TooManyPoints {
-                    op: op.id,
-                    points: total,
-                    limit: u64::from(self.limits.max_points_per_stroke),
-                    per: "stroke",
-                });
-            }
-        }
-        Ok(())
     }
 
     fn page_mut(&mut self, page: PageId) -> &mut Page {
@@ -671,12 +674,15 @@ impl Document {
             if from > to {
                 continue;
             }
+            // An author's ops run through a stroke's chunks in turn: the stroke is
+            // looked up once for all of them, not once an op.
+            let mut stroke = None;
             for (seq, (lamport, logged)) in log.range(from, to) {
                 if ops.len() >= limit {
                     return ops;
                 }
                 let id = OpId { node: *node, seq };
-                if let Some(op) = self.rebuild(id, *lamport, logged) {
+                if let Some(op) = self.rebuild(id, *lamport, logged, &mut stroke) {
                     ops.push(op);
                 }
             }
@@ -692,7 +698,15 @@ impl Document {
             .sum()
     }
 
-    fn rebuild(&self, id: OpId, lamport: u64, logged: &Logged) -> Option<Op> {
+    /// The op a log entry stands for. `stroke` is the stroke the last entry
+    /// rebuilt from, reused while the entries stay in it.
+    fn rebuild<'a>(
+        &'a self,
+        id: OpId,
+        lamport: u64,
+        logged: &Logged,
+        stroke: &mut Option<&'a Stroke>,
+    ) -> Option<Op> {
         let action = match logged {
             Logged::Other(op) => return Some(Op::clone(op)),
             Logged::StrokeStart => {
@@ -704,10 +718,18 @@ impl Document {
                     width: style.width,
                 }
             }
-            Logged::Points { stroke, offset } => {
-                let chunk = self.strokes.get(stroke)?.chunks.get(&(*offset, id.seq))?;
+            Logged::Points {
+                stroke: in_stroke,
+                offset,
+            } => {
+                let held = match *stroke {
+                    Some(held) if held.id == *in_stroke => held,
+                    _ => self.strokes.get(in_stroke)?,
+                };
+                *stroke = Some(held);
+                let chunk = held.chunks.get(&(*offset, id.seq))?;
                 Action::StrokePoints {
-                    stroke: *stroke,
+                    stroke: *in_stroke,
                     offset: *offset,
                     points: chunk.points().to_vec(),
                 }
