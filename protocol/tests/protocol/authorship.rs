@@ -80,6 +80,28 @@ fn an_author_is_named_by_its_key() {
 }
 
 proptest! {
+    /// A head is SHA-256 of the domain, the previous head, the op's number and clock
+    /// and its payload, however long the payload (short ones are hashed from the
+    /// stack, long ones in parts): every log ever signed hashes the same.
+    #[test]
+    fn a_head_is_the_hash_of_its_op_whatever_the_payload_length(
+        previous in any::<[u8; 32]>(),
+        seq in any::<u64>(),
+        lamport in any::<u64>(),
+        payload in prop::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let mut input = b"canopy-op-v1".to_vec();
+        input.extend_from_slice(&previous);
+        input.extend_from_slice(&seq.to_be_bytes());
+        input.extend_from_slice(&lamport.to_be_bytes());
+        input.extend_from_slice(&payload);
+        let expected = ring::digest::digest(&ring::digest::SHA256, &input);
+        let head = Head(previous).next(seq, lamport, &payload);
+        prop_assert_eq!(&head.0[..], expected.as_ref());
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// However a log is cut into runs, it verifies to the same end, and what is kept
