@@ -22,6 +22,7 @@ mod ids;
 mod invite;
 mod join_url;
 mod message;
+mod op_runs;
 mod presence;
 mod revocation;
 

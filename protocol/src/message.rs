@@ -14,7 +14,7 @@ use crate::ids::SessionId;
 use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The ALPN protocol id of Canopy links.
 pub const ALPN: &[u8] = b"canopy/1";
@@ -303,8 +303,9 @@ pub enum Message {
     Welcome(Welcome),
     /// A no, or a reason for closing.
     Refused(Refusal),
-    /// Ops, in any order.
-    Ops(Vec<WireOp>),
+    /// Ops, in any order; on the wire in runs of one author's consecutive ops
+    /// (the author and first number once per run).
+    Ops(#[serde(with = "crate::op_runs")] Vec<WireOp>),
     /// Instead of a hello: asks a relay to create a session (a relay host token).
     CreateSession {
         /// The token from the relay's host URL.

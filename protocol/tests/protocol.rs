@@ -307,6 +307,36 @@ proptest! {
         }
     }
 
+    /// Ops travel in runs of one author's consecutive ops and come back exactly as
+    /// they were sent, however they interleave, whatever their clocks (falling, or
+    /// at the ends of `u64`) and numbers (up to `u64::MAX`).
+    #[test]
+    fn ops_come_back_as_sent_from_their_runs(
+        pieces in proptest::collection::vec(
+            (0u64..3, prop_oneof![Just(u64::MAX - 3), 1u64..1000], 1usize..5, any::<u64>()),
+            0..8,
+        ),
+        signed in any::<u8>(),
+    ) {
+        let mut ops = Vec::new();
+        for (author, first, count, lamport) in pieces {
+            for index in 0..count {
+                let Some(seq) = first.checked_add(index as u64) else { break };
+                ops.push(WireOp {
+                    id: OpId { node: NodeId(author), seq },
+                    lamport: lamport.wrapping_add(index as u64 * 7),
+                    payload: vec![index as u8; index],
+                    signature: (signed as usize >> (index % 8) & 1 == 1)
+                        .then(|| Signature::from_bytes(&[index as u8; 64])),
+                });
+            }
+        }
+        let message = Message::Ops(ops);
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode(&message).unwrap());
+        prop_assert_eq!(decoder.next_message().unwrap(), Some(message));
+    }
+
     /// Garbage never panics the decoder: it yields messages or a typed error.
     #[test]
     fn garbage_is_refused_not_fatal(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -319,6 +349,50 @@ proptest! {
             }
         }
     }
+}
+
+/// One author's run of two ops written as starting at `u64::MAX`: the second
+/// would be numbered past the end, so the frame is refused, not wrapped.
+#[test]
+fn a_run_numbered_past_the_end_is_refused() {
+    let ops = |first: u64| {
+        Message::Ops(vec![
+            WireOp {
+                id: OpId {
+                    node: NodeId(1),
+                    seq: first,
+                },
+                lamport: 1,
+                payload: Vec::new(),
+                signature: None,
+            },
+            WireOp {
+                id: OpId {
+                    node: NodeId(1),
+                    seq: first + 1,
+                },
+                lamport: 2,
+                payload: Vec::new(),
+                signature: None,
+            },
+        ])
+    };
+    // The same bytes as a run from u64::MAX - 1, but for its first number.
+    let fine = encode(&ops(u64::MAX - 1)).unwrap();
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&fine);
+    assert_eq!(decoder.next_message().unwrap(), Some(ops(u64::MAX - 1)));
+    let max = bincode::serde::encode_to_vec(u64::MAX, bincode::config::standard()).unwrap();
+    let below = bincode::serde::encode_to_vec(u64::MAX - 1, bincode::config::standard()).unwrap();
+    let at = fine
+        .windows(below.len())
+        .position(|w| w == below.as_slice())
+        .unwrap();
+    let mut past = fine.clone();
+    past[at..at + below.len()].copy_from_slice(&max);
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&past);
+    assert!(matches!(decoder.next_message(), Err(FrameError::Decode(_))));
 }
 
 #[test]
