@@ -16,6 +16,37 @@ use crate::invite::{Authority, Invite, Role};
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
 pub const PROTOCOL_VERSION: u32 = 4;
 
+/// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
+/// ops would otherwise decode to many times its bytes), and a sender cuts a larger
+/// batch with [`message_pieces`].
+pub const MAX_OPS_PER_MESSAGE: usize = 4096;
+
+/// Bytes a `Message::Ops` may take besides its payloads, per op at most (a run of its
+/// own: author, number, clock, lengths, signature) and once (variant, count).
+const OP_BYTES_BESIDES_PAYLOAD: usize = 100;
+
+/// `ops` cut into pieces that each fit one frame as a `Message::Ops`: at most
+/// [`MAX_OPS_PER_MESSAGE`] ops, and bytes under [`crate::MAX_FRAME`] whatever the
+/// payloads (an op is at most a frame, so one always fits alone).
+pub fn message_pieces(ops: &[WireOp]) -> Vec<&[WireOp]> {
+    let budget = crate::frame::MAX_FRAME - OP_BYTES_BESIDES_PAYLOAD;
+    let mut pieces = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (index, op) in ops.iter().enumerate() {
+        let size = op.payload.len().saturating_add(OP_BYTES_BESIDES_PAYLOAD);
+        let full = index - start >= MAX_OPS_PER_MESSAGE || bytes.saturating_add(size) > budget;
+        if full && index > start {
+            pieces.push(&ops[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes = bytes.saturating_add(size);
+    }
+    if start < ops.len() {
+        pieces.push(&ops[start..]);
+    }
+    pieces
+}
+
 /// The ALPN protocol id of Canopy links.
 pub const ALPN: &[u8] = b"canopy/1";
 

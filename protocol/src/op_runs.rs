@@ -5,14 +5,14 @@
 //! scattered ops is a run per op, about as long as before. Any `Vec<WireOp>` codes
 //! and decodes back exactly (steps wrap, so clocks need not grow).
 
-use serde::de::Error as _;
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserializer, Serialize, Serializer};
 
 use canopy_canvas::{NodeId, OpId};
 
 use crate::authorship::Signature;
-use crate::message::WireOp;
+use crate::message::{WireOp, MAX_OPS_PER_MESSAGE};
 
 /// Serializes `ops` as runs (for `#[serde(with = "op_runs")]`).
 pub fn serialize<S: Serializer>(ops: &[WireOp], serializer: S) -> Result<S::Ok, S::Error> {
@@ -24,37 +24,115 @@ pub fn serialize<S: Serializer>(ops: &[WireOp], serializer: S) -> Result<S::Ok, 
     seq.end()
 }
 
-/// Reads runs back into the ops they stand for; a run whose numbers would pass
-/// `u64::MAX` is an error.
+/// Reads runs back into the ops they stand for, straight into one vector: a run
+/// whose numbers would pass `u64::MAX`, or more than [`MAX_OPS_PER_MESSAGE`] ops in
+/// all, is an error as soon as it is read (so a frame of tiny ops cannot make a
+/// decoder hold many times its bytes).
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<WireOp>, D::Error> {
-    let runs: Vec<OwnedRun> = Vec::deserialize(deserializer)?;
-    let mut ops = Vec::with_capacity(runs.iter().map(|run| run.2.len()).sum());
-    for (author, first, entries) in runs {
+    deserializer.deserialize_seq(Runs)
+}
+
+/// The runs of a message.
+struct Runs;
+
+impl<'de> Visitor<'de> for Runs {
+    type Value = Vec<WireOp>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("runs of ops")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut runs: A) -> Result<Vec<WireOp>, A::Error> {
+        let mut ops = Vec::new();
+        while runs.next_element_seed(RunOf(&mut ops))?.is_some() {}
+        Ok(ops)
+    }
+}
+
+/// One run, appended to the ops read so far.
+struct RunOf<'a>(&'a mut Vec<WireOp>);
+
+impl<'de> DeserializeSeed<'de> for RunOf<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_tuple(3, self)
+    }
+}
+
+impl<'de> Visitor<'de> for RunOf<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a run: author, first number, ops")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut run: A) -> Result<(), A::Error> {
+        let author: NodeId = run
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(0, &"a run of three parts"))?;
+        let first: u64 = run
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(1, &"a run of three parts"))?;
+        run.next_element_seed(RunOps {
+            ops: self.0,
+            author,
+            first,
+        })?
+        .ok_or_else(|| A::Error::invalid_length(2, &"a run of three parts"))
+    }
+}
+
+/// A run's ops, appended to the ops read so far.
+struct RunOps<'a> {
+    ops: &'a mut Vec<WireOp>,
+    author: NodeId,
+    first: u64,
+}
+
+impl<'de> DeserializeSeed<'de> for RunOps<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RunOps<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a run's ops")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
         let mut lamport = 0u64;
-        for (index, (step, payload, signature)) in entries.into_iter().enumerate() {
-            let seq = u64::try_from(index)
-                .ok()
-                .and_then(|index| first.checked_add(index))
-                .ok_or_else(|| D::Error::custom("a run of ops numbered past u64::MAX"))?;
+        let mut next_seq = Some(self.first);
+        while let Some((step, payload, signature)) =
+            entries.next_element::<(u64, serde_bytes::ByteBuf, Option<Signature>)>()?
+        {
+            if self.ops.len() >= MAX_OPS_PER_MESSAGE {
+                return Err(A::Error::custom(format!(
+                    "more than {MAX_OPS_PER_MESSAGE} ops in one message"
+                )));
+            }
+            let seq =
+                next_seq.ok_or_else(|| A::Error::custom("a run of ops numbered past u64::MAX"))?;
+            next_seq = seq.checked_add(1);
             lamport = lamport.wrapping_add(step);
-            ops.push(WireOp {
-                id: OpId { node: author, seq },
+            self.ops.push(WireOp {
+                id: OpId {
+                    node: self.author,
+                    seq,
+                },
                 lamport,
                 payload: payload.into_vec(),
                 signature,
             });
         }
+        Ok(())
     }
-    Ok(ops)
 }
-
-/// One run as it is read: author, first number, and per op (clock step, payload,
-/// signature).
-type OwnedRun = (
-    NodeId,
-    u64,
-    Vec<(u64, serde_bytes::ByteBuf, Option<Signature>)>,
-);
 
 /// `ops` cut where the author changes or the numbers stop following on.
 fn runs(ops: &[WireOp]) -> Vec<&[WireOp]> {

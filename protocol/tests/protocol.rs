@@ -337,6 +337,33 @@ proptest! {
         prop_assert_eq!(decoder.next_message().unwrap(), Some(message));
     }
 
+    /// However many ops a batch holds and however long they are, it goes out as
+    /// messages that each fit a frame and hold at most `MAX_OPS_PER_MESSAGE` ops,
+    /// together the batch in order.
+    #[test]
+    fn any_batch_goes_out_in_messages_that_fit_a_frame(
+        sizes in proptest::collection::vec(prop_oneof![0usize..64, 200_000usize..262_144], 0..12),
+        tiny in 0usize..9000,
+    ) {
+        let op = |seq: u64, size: usize| WireOp {
+            id: OpId { node: NodeId(seq % 3), seq },
+            lamport: seq,
+            payload: vec![7; size],
+            signature: None,
+        };
+        let mut ops: Vec<WireOp> = sizes.iter().enumerate().map(|(i, size)| op(i as u64, *size)).collect();
+        ops.extend((0..tiny).map(|i| op(100 + i as u64, 1)));
+        let pieces = message_pieces(&ops);
+        let mut back = Vec::new();
+        for piece in pieces {
+            prop_assert!(!piece.is_empty() && piece.len() <= MAX_OPS_PER_MESSAGE);
+            let frame = encode(&Message::Ops(piece.to_vec()));
+            prop_assert!(frame.is_ok(), "{:?}", frame.err());
+            back.extend_from_slice(piece);
+        }
+        prop_assert_eq!(back, ops);
+    }
+
     /// Garbage never panics the decoder: it yields messages or a typed error.
     #[test]
     fn garbage_is_refused_not_fatal(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -392,6 +419,35 @@ fn a_run_numbered_past_the_end_is_refused() {
     past[at..at + below.len()].copy_from_slice(&max);
     let mut decoder = FrameDecoder::new();
     decoder.push(&past);
+    assert!(matches!(decoder.next_message(), Err(FrameError::Decode(_))));
+}
+
+/// A message of more ops than a decoder takes is refused as it is read: a frame of
+/// tiny ops would otherwise decode to many times its bytes.
+#[test]
+fn a_message_of_too_many_ops_is_refused() {
+    let ops = |count: usize| {
+        Message::Ops(
+            (0..count)
+                .map(|i| WireOp {
+                    id: OpId {
+                        node: NodeId(1),
+                        seq: i as u64 + 1,
+                    },
+                    lamport: i as u64,
+                    payload: Vec::new(),
+                    signature: None,
+                })
+                .collect(),
+        )
+    };
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&encode(&ops(MAX_OPS_PER_MESSAGE)).unwrap());
+    assert_eq!(
+        decoder.next_message().unwrap(),
+        Some(ops(MAX_OPS_PER_MESSAGE))
+    );
+    decoder.push(&encode(&ops(MAX_OPS_PER_MESSAGE + 1)).unwrap());
     assert!(matches!(decoder.next_message(), Err(FrameError::Decode(_))));
 }
 
