@@ -324,23 +324,36 @@ impl Router {
     async fn forward(&mut self, origin: Option<LinkId>, ops: Arc<Vec<WireOp>>) {
         let mut gone = Vec::new();
         let mut sent = 0u64;
-        let bytes: u64 = ops.iter().map(wire_bytes).sum();
+        // A batch can hold more than one frame carries (a replay, a burst of long
+        // strokes): it goes in pieces that each fit.
+        let pieces: Vec<(&[WireOp], u64)> = canopy_protocol::message_pieces(&ops)
+            .into_iter()
+            .map(|piece| (piece, piece.iter().map(wire_bytes).sum()))
+            .collect();
         let too_slow = || Some(Refusal::Limit("link too slow to keep up".into()));
         for (id, route) in self.routes.iter_mut() {
             if Some(*id) == origin {
                 continue;
             }
-            // Bounded in bytes as well as messages: a peer that stops reading pins
-            // at most `max_queued` here.
-            if !route.queued.try_add(bytes, self.max_queued) {
-                gone.push((*id, too_slow()));
-                continue;
-            }
-            sent += ops.len() as u64;
-            match route.outbox.try_send(Message::Ops(ops.to_vec())) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => gone.push((*id, too_slow())),
-                Err(_) => gone.push((*id, None)),
+            for (piece, bytes) in &pieces {
+                // Bounded in bytes as well as messages: a peer that stops reading
+                // pins at most `max_queued` here.
+                if !route.queued.try_add(*bytes, self.max_queued) {
+                    gone.push((*id, too_slow()));
+                    break;
+                }
+                sent += piece.len() as u64;
+                match route.outbox.try_send(Message::Ops(piece.to_vec())) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        gone.push((*id, too_slow()));
+                        break;
+                    }
+                    Err(_) => {
+                        gone.push((*id, None));
+                        break;
+                    }
+                }
             }
         }
         if let Some(metrics) = &self.metrics {

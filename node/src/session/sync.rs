@@ -210,22 +210,28 @@ impl SyncServer {
                     backlog.after,
                     SYNC_BATCH,
                 );
-                let Some(last) = ops.last() else {
+                if ops.is_empty() {
                     tracing::debug!(link = backlog.link, "backlog sent");
                     backlog.outbox.close();
                     return true;
-                };
-                backlog.after = Some(last.id);
+                }
                 let table = Authors::read(&self.authors);
-                Message::Ops(
-                    ops.iter()
-                        .map(|op| {
-                            let mut wire = WireOp::from_op(op);
-                            wire.signature = table.signature(op.id);
-                            wire
-                        })
-                        .collect(),
-                )
+                let mut wires: Vec<WireOp> = ops
+                    .iter()
+                    .map(|op| {
+                        let mut wire = WireOp::from_op(op);
+                        wire.signature = table.signature(op.id);
+                        wire
+                    })
+                    .collect();
+                // Long ops (chunks of thousands of points) may not all fit one frame:
+                // this piece ends where a frame would, the next goes on from there.
+                let fits = canopy_protocol::message_pieces(&wires)
+                    .first()
+                    .map_or(wires.len(), |piece| piece.len());
+                wires.truncate(fits);
+                backlog.after = wires.last().map(|wire| wire.id);
+                Message::Ops(wires)
             }
         };
         // A backlog fills at most half the link's byte allowance, leaving the rest

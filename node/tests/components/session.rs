@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canopy_axon::Graph;
-use canopy_canvas::{Color, Document, NodeId, Point, Tool, VersionVector};
+use canopy_canvas::{Action, Color, Document, NodeId, Op, OpId, Point, Tool, VersionVector};
 use canopy_node::link::encoder::{queued_bytes, Queued};
 use canopy_node::link::presence_out::PresenceNews;
 use canopy_node::session::sync::SYNC_BATCH;
@@ -302,6 +302,99 @@ async fn a_large_backlog_comes_in_pieces_in_order_with_live_ops_alongside_once()
     assert_eq!(from_backlog, (1..=held).collect::<Vec<_>>());
     assert_eq!(live, vec![live_op.id], "the live op, once");
     quiet_link(&mut late).await;
+}
+
+/// The numbers of the next `count` ops to a link, checking that every message they
+/// come in fits a frame.
+async fn seqs_in_frames(link: &mut FakeLink, count: usize) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.len() < count {
+        let message = message(link).await;
+        assert!(
+            canopy_protocol::encode(&message).is_ok(),
+            "a message that fits no frame"
+        );
+        let Message::Ops(ops) = message else {
+            panic!("expected ops, got {message:?}");
+        };
+        seqs.extend(ops.into_iter().map(|w| w.id.seq));
+    }
+    seqs
+}
+
+/// A batch of new ops bigger than a frame (a replay, a burst of long strokes)
+/// reaches each link as messages that each fit a frame, in order, none lost.
+#[tokio::test]
+async fn a_batch_bigger_than_a_frame_is_forwarded_in_messages_that_fit() {
+    let r = start(Document::new(host()));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut router = driver(&r.graph, "document", &r.session.ports.router);
+    let ops: Vec<canopy_protocol::WireOp> = (1..=5u64)
+        .map(|seq| canopy_protocol::WireOp {
+            id: OpId {
+                node: NodeId(4),
+                seq,
+            },
+            lamport: seq,
+            payload: vec![1; 300_000],
+            signature: None,
+        })
+        .collect();
+    router
+        .send(RouterInput::Forward {
+            origin: None,
+            ops: Arc::new(ops),
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs_in_frames(&mut a, 5).await, vec![1, 2, 3, 4, 5]);
+}
+
+/// A backlog of long chunks (thousands of points each) comes in pieces that each
+/// fit a frame: a piece of `SYNC_BATCH` such ops would be many megabytes, which no
+/// frame carries, and the link would be lost.
+#[tokio::test]
+async fn a_backlog_of_long_chunks_comes_in_pieces_that_fit_a_frame() {
+    let mut document = Document::new(host());
+    let per_op = document.limits().max_points_per_op;
+    let mut seq = 0;
+    let mut next_op = |action: Action| {
+        seq += 1;
+        Op {
+            id: OpId {
+                node: NodeId(4),
+                seq,
+            },
+            lamport: seq,
+            action,
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let start = next_op(stroke_start(4, 0).action);
+        let stroke = start.id;
+        held.push(start);
+        for chunk in 0..20u32 {
+            held.push(next_op(Action::StrokePoints {
+                stroke,
+                offset: chunk * per_op as u32,
+                points: vec![Point::new(1.0, 2.0); per_op],
+            }));
+        }
+        held.push(next_op(Action::StrokeEnd {
+            stroke,
+            points: 20 * per_op as u32,
+        }));
+    }
+    for op in &held {
+        document.apply(op.clone()).unwrap();
+    }
+    let r = start(document);
+    let mut late = link_up(&r, 9, VersionVector::default()).await;
+    assert_eq!(
+        seqs_in_frames(&mut late, held.len()).await,
+        (1..=held.len() as u64).collect::<Vec<_>>()
+    );
 }
 
 /// Two links bring two versions of an author's op, both signed by it: the document
