@@ -415,6 +415,15 @@ impl Document {
             return Ok(Applied::Duplicate);
         }
         let (id, lamport) = (op.id, op.lamport);
+        // A stroke ends once: a later end changes nothing, and is kept whole so that
+        // it is served as it was signed (the state holds only the first end's count).
+        let repeated_end = match &op.action {
+            Action::StrokeEnd { stroke, .. } => self
+                .strokes
+                .get(stroke)
+                .is_some_and(|held| held.end.is_some()),
+            _ => false,
+        };
         let logged = match op.action {
             Action::StrokeStart {
                 page,
@@ -480,7 +489,7 @@ impl Document {
                 entry.chunks.insert((offset, id.seq), Chunk::new(points));
                 Logged::Points { stroke, offset }
             }
-            Action::StrokeEnd { stroke, points } => {
+            Action::StrokeEnd { stroke, points } if !repeated_end => {
                 self.strokes
                     .entry(stroke)
                     .or_insert_with(|| Stroke::new(stroke))
@@ -734,10 +743,17 @@ impl Document {
                     points: chunk.points().to_vec(),
                 }
             }
-            Logged::StrokeEnd { stroke } => Action::StrokeEnd {
-                stroke: *stroke,
-                points: self.strokes.get(stroke)?.end?.0,
-            },
+            Logged::StrokeEnd { stroke } => {
+                let (points, seq) = self.strokes.get(stroke)?.end?;
+                // Only the end the state holds is logged this way (see `apply`).
+                if seq != id.seq {
+                    return None;
+                }
+                Action::StrokeEnd {
+                    stroke: *stroke,
+                    points,
+                }
+            }
         };
         Some(Op {
             id,

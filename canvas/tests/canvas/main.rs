@@ -7,5 +7,6 @@ mod convergence;
 mod exports;
 mod import;
 mod rendering;
+mod serving;
 mod undo;
 mod util;

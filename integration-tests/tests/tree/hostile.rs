@@ -301,6 +301,51 @@ fn point_chunks_sent_backwards_do_not_freeze_the_node() {
     );
 }
 
+/// A stroke ended twice, with two point counts: a holder kept the last count and
+/// served the first end with it, so every backlog holding it failed its author's
+/// signature at the joiner, and no one could join the session again.
+#[test]
+fn a_stroke_ended_twice_is_served_as_it_was_signed() {
+    let host = Node::host("host", &["--no-audio"]);
+    let url = host.editor_url().to_string();
+    block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let stroke = OpId {
+            node: attacker.node,
+            seq: 1,
+        };
+        let ops = [
+            attacker.op(
+                1,
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(200, 0, 0),
+                    width: 2.0,
+                },
+            ),
+            attacker.op(
+                2,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: vec![Point::new(10.0, 10.0)],
+                },
+            ),
+            attacker.op(3, Action::StrokeEnd { stroke, points: 1 }),
+            attacker.op(4, Action::StrokeEnd { stroke, points: 7 }),
+        ];
+        attacker.send(&ops, 4).await;
+        // Stay until the host holds them.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+    assert!(wait_until(Duration::from_secs(10), || host
+        .try_status()
+        .is_some_and(|s| s["ops"] == 4)));
+    let joiner = Node::join("joiner", host.editor_url(), &["--no-audio"]);
+    assert_converged(&[&host, &joiner], 1, Duration::from_secs(20));
+}
+
 /// 1,500 ops naming pages that never existed (moves, deletes, clears) used to fill
 /// the page cap with placeholders, and then nobody could add a page.
 #[test]
