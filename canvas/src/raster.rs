@@ -350,16 +350,19 @@ fn draw(tile: &mut Tile, stroke: &Prepared, segments: &[Piece], scratch: &mut Sc
                 .as_chunks_mut::<GROUP>();
             let cy = f32x4::splat(centre_y - piece.ay);
             let along_y = cy * piece.dy;
-            let mut cx =
-                f32x4::splat((tile.x + (first_group * GROUP) as i32) as f32 + 0.5 - piece.ax)
-                    + f32x4::from([0.0, 1.0, 2.0, 3.0]);
+            // Cell centres: half-integers, exact in `f32` however far they step, so
+            // each is offset from the piece exactly as one pixel at a time would be.
+            let mut px = f32x4::splat((tile.x + (first_group * GROUP) as i32) as f32 + 0.5)
+                + f32x4::from([0.0, 1.0, 2.0, 3.0]);
+            let ax = f32x4::splat(piece.ax);
             for group in cells {
                 // Distance from each cell centre to the piece, as coverage.
+                let cx = px - ax;
                 let t = ((cx * dx + along_y) * inverse_length).fast_clamp(zero, one);
                 let (ex, ey) = (cx - t * dx, cy - t * dy);
                 let cover = (edge - (ex * ex + ey * ey).sqrt()).fast_clamp(zero, one);
                 *group = cover.fast_max(f32x4::from(*group)).into();
-                cx += f32x4::splat(GROUP as f32);
+                px += f32x4::splat(GROUP as f32);
             }
         }
     }
