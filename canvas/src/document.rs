@@ -137,7 +137,10 @@ pub struct Stroke {
     /// chunks can come in any order (a hostile author sends them backwards) and a
     /// sorted vector would shift on every insert.
     chunks: BTreeMap<(u32, u64), Chunk>,
+    /// The first end taken: its point count and sequence number.
     end: Option<(u32, u64)>,
+    /// The seal's sequence number, once sealed: the stroke is then what it says.
+    sealed: Option<u64>,
     point_count: u32,
     bounds: Bounds,
 }
@@ -149,6 +152,7 @@ impl Stroke {
             style: None,
             chunks: BTreeMap::new(),
             end: None,
+            sealed: None,
             point_count: 0,
             bounds: Bounds::EMPTY,
         }
@@ -189,6 +193,12 @@ impl Stroke {
     /// True while the pen is still down.
     pub fn is_live(&self) -> bool {
         self.end.is_none()
+    }
+
+    /// True once its author's seal is taken: its points, style and place are the
+    /// seal's, and nothing more changes them.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.is_some()
     }
 
     /// Bounds of its points (not including the width).
@@ -239,53 +249,191 @@ enum Logged {
     StrokeEnd {
         stroke: StrokeId,
     },
+    /// A stroke's seal: it stands for every op of its author from the stroke's start
+    /// to itself, which the log no longer holds.
+    Sealed {
+        stroke: StrokeId,
+    },
     /// Boxed: an `Op` is several times the size of the other variants, and most
     /// entries (points) are those.
     Other(Box<Op>),
+}
+
+impl Logged {
+    /// The first of the author's sequence numbers this entry, logged at `seq`,
+    /// stands for: its own, or for a seal its stroke's start.
+    fn covers_from(&self, seq: u64) -> u64 {
+        match self {
+            Logged::Sealed { stroke } => stroke.seq.min(seq),
+            _ => seq,
+        }
+    }
 }
 
 /// An op as the log holds it: its Lamport clock and what rebuilds it.
 type Entry = (u64, Logged);
 
 /// Ops of one author. An author's ops mostly arrive in order, so those up to the
-/// first gap sit in a vector indexed by sequence number (an append and a lookup cost
-/// an index, not a search of a tree of a million entries); only ops past a gap wait
-/// in a tree until it fills.
+/// first gap sit in a vector in sequence order (an append costs a push, a lookup an
+/// index, and nothing a search of a tree of a million entries); only ops past a gap
+/// wait in a tree until it fills. A seal replaces the entries of the stroke it
+/// stands for with one, so an entry's number is its place in the vector counted on
+/// from the last seal before it: only seals record their numbers, and a log without
+/// seals costs nothing more than its entries.
 #[derive(Debug, Clone, Default)]
 struct AuthorLog {
-    /// Ops `1..=held.len()`, every one known.
+    /// Entries standing for ops `1..=contiguous()`, none missing.
     held: Vec<Entry>,
-    /// Ops past the first gap.
+    /// `(place in held, sequence number)` of each seal in `held`, in order.
+    seals: Vec<(usize, u64)>,
+    /// Ops past the first gap, by sequence number.
     ahead: BTreeMap<u64, Entry>,
 }
 
 impl AuthorLog {
-    /// Every op up to here is known.
+    /// The sequence number of the entry at `place` in `held`.
+    fn seq_at(&self, place: usize) -> u64 {
+        match self.seals.partition_point(|(at, _)| *at <= place) {
+            0 => place as u64 + 1,
+            k => {
+                let (at, seq) = self.seals[k - 1];
+                seq + (place - at) as u64
+            }
+        }
+    }
+
+    /// Every op up to here is known (or stood for by a seal).
     fn contiguous(&self) -> u64 {
-        self.held.len() as u64
-    }
-
-    fn get(&self, seq: u64) -> Option<&Entry> {
-        match seq.checked_sub(1) {
-            Some(index) if seq <= self.contiguous() => self.held.get(index as usize),
-            _ => self.ahead.get(&seq),
+        // Counted on from the last seal, which comes before the last entry.
+        match self.seals.last() {
+            None => self.held.len() as u64,
+            Some((place, seq)) => seq + (self.held.len() - 1 - place) as u64,
         }
     }
 
+    /// The place in `held` of the first entry numbered `seq` or more.
+    fn held_from(&self, seq: u64) -> usize {
+        let k = self.seals.partition_point(|(_, at)| *at < seq);
+        // Where `seq` would be, counting on from the last seal before it.
+        let counted = match k {
+            0 => seq.saturating_sub(1),
+            k => {
+                let (place, at) = self.seals[k - 1];
+                (place as u64).saturating_add(seq - at)
+            }
+        };
+        // No further than the next seal (which stands for `seq` if it is past it).
+        let bound = self
+            .seals
+            .get(k)
+            .map_or(self.held.len(), |(place, _)| *place);
+        usize::try_from(counted).map_or(bound, |counted| counted.min(bound))
+    }
+
+    /// The entry logged at exactly `seq`.
+    fn get(&self, seq: u64) -> Option<(u64, &Logged)> {
+        if seq <= self.contiguous() {
+            let place = self.held_from(seq);
+            let (lamport, logged) = self.held.get(place)?;
+            return (self.seq_at(place) == seq).then_some((*lamport, logged));
+        }
+        self.ahead
+            .get(&seq)
+            .map(|(lamport, logged)| (*lamport, logged))
+    }
+
+    /// True if op `seq` is held, or stood for by a seal held.
     fn contains(&self, seq: u64) -> bool {
-        self.get(seq).is_some()
+        if seq <= self.contiguous() {
+            return true;
+        }
+        self.ahead
+            .range(seq..)
+            .next()
+            .is_some_and(|(at, (_, logged))| logged.covers_from(*at) <= seq)
     }
 
-    /// Takes op `seq` (not held yet).
-    fn insert(&mut self, seq: u64, entry: Entry) {
-        if seq != self.contiguous() + 1 {
-            self.ahead.insert(seq, entry);
-            return;
+    /// True if an entry logged in `first..last` stands for numbers before `first`
+    /// too, so a seal of `first..=last` would leave some of them standing for
+    /// nothing. Entries' numbers never overlap (an op inside another's is a
+    /// duplicate), so only the first entry from `first` on can.
+    fn straddles(&self, first: u64, last: u64) -> bool {
+        let place = self.held_from(first);
+        let held = self
+            .held
+            .get(place)
+            .map(|(_, logged)| (self.seq_at(place), logged));
+        let ahead = self
+            .ahead
+            .range(first..)
+            .next()
+            .map(|(seq, (_, logged))| (*seq, logged));
+        held.or(ahead)
+            .is_some_and(|(seq, logged)| seq < last && logged.covers_from(seq) < first)
+    }
+
+    /// Takes op `seq` (not held or stood for yet); a seal drops the entries it
+    /// stands for. Returns how many entries were dropped.
+    fn insert(&mut self, seq: u64, lamport: u64, logged: Logged) -> usize {
+        let first = logged.covers_from(seq);
+        if first == seq && self.ahead.is_empty() {
+            // Most ops: the next one, or the first past a gap.
+            if seq == self.contiguous() + 1 {
+                self.held.push((lamport, logged));
+            } else {
+                self.ahead.insert(seq, (lamport, logged));
+            }
+            return 0;
         }
-        self.held.push(entry);
-        while let Some(next) = self.ahead.remove(&(self.contiguous() + 1)) {
-            self.held.push(next);
+        let mut dropped = 0;
+        if first < seq {
+            let inside: Vec<u64> = self.ahead.range(first..seq).map(|(at, _)| *at).collect();
+            for at in &inside {
+                self.ahead.remove(at);
+            }
+            dropped += inside.len();
         }
+        let contiguous = self.contiguous();
+        if first > contiguous.saturating_add(1) {
+            self.ahead.insert(seq, (lamport, logged));
+            return dropped;
+        }
+        if first <= contiguous {
+            // A seal of entries held: they make way for it.
+            let (from, to) = (self.held_from(first), self.held_from(seq));
+            dropped += to - from;
+            self.held.splice(from..to, [(lamport, logged)]);
+            let shift = |place: usize| place + 1 - (to - from);
+            self.seals.retain(|(place, _)| !(from..to).contains(place));
+            let later = self.seals.partition_point(|(place, _)| *place < from);
+            for record in &mut self.seals[later..] {
+                record.0 = shift(record.0);
+            }
+            self.seals.insert(later, (from, seq));
+        } else {
+            self.push(seq, lamport, logged);
+        }
+        loop {
+            let reach = self.contiguous().saturating_add(1);
+            let Some(entry) = self.ahead.first_entry() else {
+                break;
+            };
+            let next = *entry.key();
+            if entry.get().1.covers_from(next) > reach {
+                break;
+            }
+            let (lamport, logged) = entry.remove();
+            self.push(next, lamport, logged);
+        }
+        dropped
+    }
+
+    /// Appends op `seq`, the next after the last held (or a seal standing for it).
+    fn push(&mut self, seq: u64, lamport: u64, logged: Logged) {
+        if matches!(logged, Logged::Sealed { .. }) || seq != self.contiguous() + 1 {
+            self.seals.push((self.held.len(), seq));
+        }
+        self.held.push((lamport, logged));
     }
 
     /// The highest sequence number held, gaps or not.
@@ -296,35 +444,60 @@ impl AuthorLog {
         }
     }
 
-    /// Ops `from..=to` held, in sequence order.
-    fn range(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &Entry)> + '_ {
-        let from = from.max(1);
-        let held_to = to.min(self.contiguous());
-        let held = (from <= held_to)
-            .then(|| {
-                self.held[(from - 1) as usize..held_to as usize]
-                    .iter()
-                    .zip(from..)
-                    .map(|(entry, seq)| (seq, entry))
-            })
-            .into_iter()
-            .flatten();
-        let ahead_from = from.max(self.contiguous() + 1);
+    /// Entries logged at `from..=to`, in sequence order (a seal logged there may
+    /// stand for numbers before `from` too).
+    fn range(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, u64, &Logged)> + '_ {
+        let start = self.held_from(from);
+        let end = self.held_from(to.saturating_add(1)).max(start);
+        let mut next_seal = self.seals.partition_point(|(place, _)| *place < start);
+        let mut seq = self.seq_at(start).wrapping_sub(1);
+        let held =
+            self.held[start..end]
+                .iter()
+                .zip(start..)
+                .map(move |((lamport, logged), place)| {
+                    seq = match self.seals.get(next_seal) {
+                        Some((at, sealed)) if *at == place => {
+                            next_seal += 1;
+                            *sealed
+                        }
+                        _ => seq.wrapping_add(1),
+                    };
+                    (seq, *lamport, logged)
+                });
+        let ahead_from = from.max(self.contiguous().saturating_add(1));
         let ahead = (ahead_from <= to)
-            .then(|| self.ahead.range(ahead_from..=to).map(|(seq, e)| (*seq, e)))
+            .then(|| {
+                self.ahead
+                    .range(ahead_from..=to)
+                    .map(|(seq, (lamport, logged))| (*seq, *lamport, logged))
+            })
             .into_iter()
             .flatten();
         held.chain(ahead)
     }
 
-    /// How many ops past `seen` are held.
+    /// How many entries are logged past `seen`.
     fn count_past(&self, seen: u64) -> usize {
-        let held = self
-            .held
-            .len()
-            .saturating_sub(seen.min(self.contiguous()) as usize);
-        let ahead_from = seen.saturating_add(1).max(self.contiguous() + 1);
+        let held = self.held.len() - self.held_from(seen.saturating_add(1));
+        let ahead_from = seen
+            .saturating_add(1)
+            .max(self.contiguous().saturating_add(1));
         held + self.ahead.range(ahead_from..).count()
+    }
+
+    /// Puts `logged` in place of the entry at exactly `seq` (not a seal), if held.
+    fn replace(&mut self, seq: u64, logged: Logged) {
+        if seq <= self.contiguous() {
+            let place = self.held_from(seq);
+            if self.seq_at(place) == seq {
+                if let Some(entry) = self.held.get_mut(place) {
+                    entry.1 = logged;
+                }
+            }
+        } else if let Some(entry) = self.ahead.get_mut(&seq) {
+            entry.1 = logged;
+        }
     }
 }
 
@@ -415,16 +588,26 @@ impl Document {
             return Ok(Applied::Duplicate);
         }
         let (id, lamport) = (op.id, op.lamport);
-        // A stroke ends once: a later end changes nothing, and is kept whole so that
-        // it is served as it was signed (the state holds only the first end's count).
-        let repeated_end = match &op.action {
+        // A stroke ends once, and a sealed stroke is what its seal says: a later
+        // end, or points for a sealed stroke, change nothing. They are kept whole so
+        // that they are served as they were signed (the state holds only the first
+        // end's count, and the seal's points).
+        let inert = match &op.action {
             Action::StrokeEnd { stroke, .. } => self
                 .strokes
                 .get(stroke)
                 .is_some_and(|held| held.end.is_some()),
+            // (Points for a sealed stroke are found where they are appended.)
+            // A seal whose ops would cut another seal's in two (it can only be made
+            // by breaking the rule that a seal follows its own stroke's end).
+            Action::StrokeSealed { stroke, .. } => self
+                .log
+                .get(&id.node)
+                .is_some_and(|log| log.straddles(stroke.seq, id.seq)),
             _ => false,
         };
         let logged = match op.action {
+            _ if inert => Logged::Other(Box::new(op)),
             Action::StrokeStart {
                 page,
                 tool,
@@ -454,17 +637,18 @@ impl Document {
                 stroke,
                 offset,
                 points,
-            } => {
+            } => 'points: {
                 // The one refusal that depends on what the document holds: points
                 // past the per-stroke limit. (Page and stroke caps are not refusals:
                 // a replica at a cap takes the op all the same, as another may not be
                 // at it yet, and the cap decides what shows — the first pages and
                 // strokes by `(lamport, id)` on every replica, whatever the order.)
-                // One search of the strokes for the limit and the append: this is
-                // the op a live drawing sends sixty times a second.
+                // One search of the strokes for the limit, the seal and the append:
+                // this is the op a live drawing sends sixty times a second.
                 let limit = u64::from(self.limits.max_points_per_stroke);
+                let count = points.len() as u64;
                 let too_many = |held: u32| {
-                    let total = u64::from(held) + points.len() as u64;
+                    let total = u64::from(held) + count;
                     (total > limit).then_some(OpError::TooManyPoints {
                         op: id,
                         points: total,
@@ -473,6 +657,20 @@ impl Document {
                     })
                 };
                 let entry = match self.strokes.entry(stroke) {
+                    Slot::Occupied(held) if held.get().sealed.is_some() => {
+                        // A sealed stroke is what its seal says: these points change
+                        // nothing, and are kept whole to be served as signed.
+                        let action = Action::StrokePoints {
+                            stroke,
+                            offset,
+                            points,
+                        };
+                        break 'points Logged::Other(Box::new(Op {
+                            id,
+                            lamport,
+                            action,
+                        }));
+                    }
                     Slot::Occupied(held) => match too_many(held.get().point_count) {
                         Some(error) => return Err(error),
                         None => held.into_mut(),
@@ -489,12 +687,31 @@ impl Document {
                 entry.chunks.insert((offset, id.seq), Chunk::new(points));
                 Logged::Points { stroke, offset }
             }
-            Action::StrokeEnd { stroke, points } if !repeated_end => {
+            Action::StrokeEnd { stroke, points } => {
                 self.strokes
                     .entry(stroke)
                     .or_insert_with(|| Stroke::new(stroke))
                     .end = Some((points, id.seq));
                 Logged::StrokeEnd { stroke }
+            }
+            Action::StrokeSealed {
+                stroke,
+                page,
+                tool,
+                color,
+                width,
+                start_lamport,
+                points,
+            } => {
+                let style = Style {
+                    page,
+                    tool,
+                    color,
+                    width,
+                    lamport: start_lamport,
+                };
+                self.seal(id, style, stroke, points);
+                Logged::Sealed { stroke }
             }
             ref action => {
                 match action {
@@ -532,16 +749,85 @@ impl Document {
                     }
                     Action::StrokeStart { .. }
                     | Action::StrokePoints { .. }
-                    | Action::StrokeEnd { .. } => {}
+                    | Action::StrokeEnd { .. }
+                    | Action::StrokeSealed { .. } => {}
                 }
                 Logged::Other(Box::new(op))
             }
         };
         self.lamport = self.lamport.max(lamport);
-        self.ops += 1;
         let log = self.log.entry(id.node).or_default();
-        log.insert(id.seq, (lamport, logged));
+        let dropped = log.insert(id.seq, lamport, logged);
+        self.ops = (self.ops + 1).saturating_sub(dropped as u64);
         Ok(Applied::New)
+    }
+
+    /// Takes seal `id` of `stroke`: the stroke becomes what the seal says, in its
+    /// style, on its page, at its place (the ops from its start to the seal leave
+    /// the log as the seal is logged). Costs the points the stroke held, once: a
+    /// later seal of it is covered by this one or covers it.
+    fn seal(&mut self, id: OpId, style: Style, stroke: StrokeId, points: Vec<Point>) {
+        self.keep_whole_outside(stroke, stroke.seq, id.seq);
+        let held = self
+            .strokes
+            .entry(stroke)
+            .or_insert_with(|| Stroke::new(stroke));
+        let before = held.style.replace(style);
+        held.bounds = Bounds::EMPTY;
+        for p in &points {
+            held.bounds.add(*p);
+        }
+        held.point_count = points.len() as u32;
+        held.end = Some((held.point_count, id.seq));
+        held.sealed = Some(id.seq);
+        held.chunks.clear();
+        held.chunks.insert((0, id.seq), Chunk::new(points));
+        let cap = self.limits.max_strokes_per_page;
+        if let Some(before) = before.filter(|b| (b.page, b.lamport) != (style.page, style.lamport))
+        {
+            let key = (before.lamport, stroke);
+            let entry = self.page_mut(before.page);
+            if entry.strokes.remove(&key) {
+                entry.cutoff.removed(&entry.strokes, cap, key);
+            }
+        }
+        let key = (style.lamport, stroke);
+        let entry = self.page_mut(style.page);
+        if entry.strokes.insert(key) {
+            entry.cutoff.inserted(&entry.strokes, cap, key);
+        }
+        self.history
+            .record(stroke, style.lamport, Step::Did(stroke));
+    }
+
+    /// Ops of `stroke` held outside `first..=last` (points or an end its author
+    /// sent elsewhere in its log) stay in the log after the stroke is sealed, so
+    /// they are logged whole: the state will no longer rebuild them.
+    fn keep_whole_outside(&mut self, stroke: StrokeId, first: u64, last: u64) {
+        let Some(held) = self.strokes.get(&stroke) else {
+            return;
+        };
+        let outside: Vec<u64> = held
+            .chunks
+            .keys()
+            .map(|(_, seq)| *seq)
+            .chain(held.end.map(|(_, seq)| seq))
+            .filter(|seq| !(first..=last).contains(seq))
+            .collect();
+        for seq in outside {
+            let id = OpId {
+                node: stroke.node,
+                seq,
+            };
+            let whole = self
+                .log
+                .get(&stroke.node)
+                .and_then(|log| log.get(seq))
+                .and_then(|(lamport, logged)| self.rebuild(id, lamport, logged, &mut None));
+            if let (Some(op), Some(log)) = (whole, self.log.get_mut(&stroke.node)) {
+                log.replace(seq, Logged::Other(Box::new(op)));
+            }
+        }
     }
 
     fn page_mut(&mut self, page: PageId) -> &mut Page {
@@ -686,12 +972,12 @@ impl Document {
             // An author's ops run through a stroke's chunks in turn: the stroke is
             // looked up once for all of them, not once an op.
             let mut stroke = None;
-            for (seq, (lamport, logged)) in log.range(from, to) {
+            for (seq, lamport, logged) in log.range(from, to) {
                 if ops.len() >= limit {
                     return ops;
                 }
                 let id = OpId { node: *node, seq };
-                if let Some(op) = self.rebuild(id, *lamport, logged, &mut stroke) {
+                if let Some(op) = self.rebuild(id, lamport, logged, &mut stroke) {
                     ops.push(op);
                 }
             }
@@ -741,6 +1027,22 @@ impl Document {
                     stroke: *in_stroke,
                     offset: *offset,
                     points: chunk.points().to_vec(),
+                }
+            }
+            Logged::Sealed { stroke: sealed } => {
+                let held = self.strokes.get(sealed)?;
+                let style = held.style?;
+                if held.sealed != Some(id.seq) {
+                    return None;
+                }
+                Action::StrokeSealed {
+                    stroke: *sealed,
+                    page: style.page,
+                    tool: style.tool,
+                    color: style.color,
+                    width: style.width,
+                    start_lamport: style.lamport,
+                    points: held.points().collect(),
                 }
             }
             Logged::StrokeEnd { stroke } => {
@@ -994,6 +1296,42 @@ impl Document {
             return Err(OpError::StrokeEnded(stroke));
         }
         Ok(found)
+    }
+
+    /// Seals a local stroke right after its end: one op that stands for the whole
+    /// stroke, so a backlog serves one op a stroke however finely it was drawn.
+    /// Refused unless the stroke's end is the last op made here (a seal comes right
+    /// after its end, so nothing else lies in the ops it stands for), for a stroke
+    /// sealed already, and for one with more points than an op holds.
+    pub fn seal_stroke(&mut self, stroke: StrokeId) -> Result<Op, OpError> {
+        let not = |why| OpError::NotSealable { stroke, why };
+        let held = self
+            .strokes
+            .get(&stroke)
+            .filter(|_| stroke.node == self.local)
+            .ok_or(OpError::Unknown(stroke))?;
+        let style = held.style.ok_or(not("its start is not held"))?;
+        if held.sealed.is_some() {
+            return Err(not("it is sealed already"));
+        }
+        let (_, end) = held.end.ok_or(not("it has not ended"))?;
+        let last = self.log.get(&self.local).and_then(AuthorLog::last_seq);
+        if last != Some(end) {
+            return Err(not("its end is not the last op made here"));
+        }
+        if held.point_count as usize > self.limits.max_points_per_op {
+            return Err(not("it has more points than one op holds"));
+        }
+        let points = held.points().collect();
+        self.author(Action::StrokeSealed {
+            stroke,
+            page: style.page,
+            tool: style.tool,
+            color: style.color,
+            width: style.width,
+            start_lamport: style.lamport,
+            points,
+        })
     }
 
     /// A whole stroke at once: start, points in op-sized chunks, end.

@@ -91,6 +91,26 @@ pub enum Action {
         /// The action re-applied.
         target: OpId,
     },
+    /// The whole of one of the author's finished strokes, made right after its end:
+    /// it stands for every op from the stroke's start to itself, so a log can serve
+    /// one op a stroke however finely it was drawn. A sealed stroke is what its seal
+    /// says (points, style, page and place in the z-order), on every replica.
+    StrokeSealed {
+        /// The stroke (its start is the first op the seal stands for).
+        stroke: StrokeId,
+        /// The page it is drawn on.
+        page: PageId,
+        /// Pen or highlighter.
+        tool: Tool,
+        /// Colour, with alpha.
+        color: Color,
+        /// Line width in page units.
+        width: f32,
+        /// The start's Lamport clock: the stroke's place in the z-order.
+        start_lamport: u64,
+        /// Every point of the stroke.
+        points: Vec<Point>,
+    },
 }
 
 /// Drawing tools that leave strokes.
@@ -295,6 +315,17 @@ pub enum OpError {
     /// Local editing of a stroke that has ended.
     #[error("stroke {0} has already ended")]
     StrokeEnded(StrokeId),
+    /// A seal that does not come after its stroke's start, in number and in clock.
+    #[error("op {0} seals a stroke that does not start before it")]
+    BadSeal(OpId),
+    /// Local sealing of a stroke that cannot be sealed (see [`crate::Document::seal_stroke`]).
+    #[error("stroke {stroke} cannot be sealed: {why}")]
+    NotSealable {
+        /// The stroke.
+        stroke: StrokeId,
+        /// Why not.
+        why: &'static str,
+    },
 }
 
 impl Op {
@@ -303,7 +334,9 @@ impl Op {
         const HEADER: usize = 48;
         HEADER
             + match &self.action {
-                Action::StrokePoints { points, .. } => points.len() * 8,
+                Action::StrokePoints { points, .. } | Action::StrokeSealed { points, .. } => {
+                    points.len() * 8
+                }
                 Action::Erase { strokes } => strokes.len() * 16,
                 Action::ClearPage { seen, .. } => seen.len() * 16,
                 _ => 32,
@@ -317,7 +350,9 @@ impl Op {
         const HEADER: usize = 64;
         HEADER
             + match &self.action {
-                Action::StrokePoints { points, .. } => points.len() * 8,
+                Action::StrokePoints { points, .. } | Action::StrokeSealed { points, .. } => {
+                    points.len() * 8
+                }
                 Action::Erase { strokes } => strokes.len() * ERASED_ID_BYTES,
                 Action::ClearPage { seen, .. } => seen.len() * 48,
                 _ => 32,
@@ -331,16 +366,7 @@ impl Op {
             return Err(OpError::BadClock(id));
         }
         match &self.action {
-            Action::StrokeStart { width, .. } => {
-                if !(limits.min_width..=limits.max_width).contains(width) {
-                    return Err(OpError::BadWidth {
-                        op: id,
-                        width: *width,
-                        min: limits.min_width,
-                        max: limits.max_width,
-                    });
-                }
-            }
+            Action::StrokeStart { width, .. } => check_width(id, *width, limits)?,
             Action::StrokePoints {
                 stroke,
                 offset,
@@ -352,14 +378,7 @@ impl Op {
                         target: *stroke,
                     });
                 }
-                if points.len() > limits.max_points_per_op {
-                    return Err(OpError::TooManyPoints {
-                        op: id,
-                        points: points.len() as u64,
-                        limit: limits.max_points_per_op as u64,
-                        per: "op",
-                    });
-                }
+                check_points(id, points, limits)?;
                 let end = u64::from(*offset) + points.len() as u64;
                 if end > u64::from(limits.max_points_per_stroke) {
                     return Err(OpError::TooManyPoints {
@@ -369,17 +388,25 @@ impl Op {
                         per: "stroke",
                     });
                 }
-                let max = limits.max_coordinate;
-                if let Some(bad) = points.iter().find(|p| {
-                    !(p.x.is_finite() && p.y.is_finite() && p.x.abs() <= max && p.y.abs() <= max)
-                }) {
-                    return Err(OpError::BadPoint {
+            }
+            Action::StrokeSealed {
+                stroke,
+                width,
+                start_lamport,
+                points,
+                ..
+            } => {
+                if stroke.node != id.node {
+                    return Err(OpError::NotTheAuthor {
                         op: id,
-                        x: bad.x,
-                        y: bad.y,
-                        limit: max,
+                        target: *stroke,
                     });
                 }
+                if stroke.seq >= id.seq || *start_lamport == 0 || *start_lamport >= self.lamport {
+                    return Err(OpError::BadSeal(id));
+                }
+                check_width(id, *width, limits)?;
+                check_points(id, points, limits)?;
             }
             Action::StrokeEnd { stroke, points } => {
                 if stroke.node != id.node {
@@ -436,6 +463,43 @@ impl Op {
                 | Action::DeletePage { .. }
         )
     }
+}
+
+fn check_width(op: OpId, width: f32, limits: &Limits) -> Result<(), OpError> {
+    if !(limits.min_width..=limits.max_width).contains(&width) {
+        return Err(OpError::BadWidth {
+            op,
+            width,
+            min: limits.min_width,
+            max: limits.max_width,
+        });
+    }
+    Ok(())
+}
+
+/// At most an op's worth of points, each within range.
+fn check_points(op: OpId, points: &[Point], limits: &Limits) -> Result<(), OpError> {
+    if points.len() > limits.max_points_per_op {
+        return Err(OpError::TooManyPoints {
+            op,
+            points: points.len() as u64,
+            limit: limits.max_points_per_op as u64,
+            per: "op",
+        });
+    }
+    let max = limits.max_coordinate;
+    if let Some(bad) = points
+        .iter()
+        .find(|p| !(p.x.is_finite() && p.y.is_finite() && p.x.abs() <= max && p.y.abs() <= max))
+    {
+        return Err(OpError::BadPoint {
+            op,
+            x: bad.x,
+            y: bad.y,
+            limit: max,
+        });
+    }
+    Ok(())
 }
 
 fn check_items(op: OpId, items: usize, limits: &Limits) -> Result<(), OpError> {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::document::Document;
 use crate::ids::{OpId, FIRST_PAGE};
-use crate::op::{Action, Op, OpError};
+use crate::op::{Action, Color, Op, OpError, Point, Tool};
 use crate::version::VersionVector;
 
 /// Old ids to the ids their ops got when taken over.
@@ -35,16 +35,19 @@ impl Reauthor {
         self.ids.is_empty()
     }
 
-    /// Makes `op` again as `document`'s local author and applies it. `Ok(None)` for an
-    /// op taken over already, or one that refers only to ops that were not (points of
-    /// a stroke whose start is missing, an undo of something never imported).
+    /// Makes `op` again as `document`'s local author and applies it, returning the
+    /// ops made: none for an op taken over already, or one that refers only to ops
+    /// that were not (points of a stroke whose start is missing, an undo of something
+    /// never imported). A seal of a stroke not taken over makes the whole stroke
+    /// (start, points, end, seal); a seal of one taken over seals the importer's copy
+    /// if its end was the last op made.
     ///
     /// A clear made again covers every op of the importer before it: in an import,
     /// the strokes it had not seen were made by others at the same time, and are now
     /// the importer's earlier ops.
-    pub fn adopt(&mut self, document: &mut Document, op: &Op) -> Result<Option<Op>, OpError> {
+    pub fn adopt(&mut self, document: &mut Document, op: &Op) -> Result<Vec<Op>, OpError> {
         if self.ids.contains_key(&op.id) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let map = |id: &OpId| -> Option<OpId> {
             if *id == FIRST_PAGE {
@@ -76,25 +79,25 @@ impl Reauthor {
                     offset: *offset,
                     points: points.clone(),
                 },
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
             Action::StrokeEnd { stroke, points } => match map(stroke) {
                 Some(stroke) => Action::StrokeEnd {
                     stroke,
                     points: *points,
                 },
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
             Action::Erase { strokes } => {
                 let strokes: Vec<OpId> = strokes.iter().filter_map(map).collect();
                 if strokes.is_empty() {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 Action::Erase { strokes }
             }
             Action::ClearPage { page, .. } => {
                 let Some(page) = map(page) else {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 };
                 let local = document.local_node();
                 let mut seen = VersionVector::new();
@@ -109,27 +112,52 @@ impl Reauthor {
             },
             Action::DeletePage { page } => match map(page) {
                 Some(page) => Action::DeletePage { page },
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
             Action::MovePage { page, position } => match map(page) {
                 Some(page) => Action::MovePage {
                     page,
                     position: *position,
                 },
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
             Action::Undo { target } => match map(target) {
                 Some(target) => Action::Undo { target },
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
             Action::Redo { target } => match map(target) {
                 Some(target) => Action::Redo { target },
-                None => return Ok(None),
+                None => return Ok(Vec::new()),
             },
+            Action::StrokeSealed {
+                stroke,
+                page,
+                tool,
+                color,
+                width,
+                points,
+                ..
+            } => {
+                let made = match map(stroke) {
+                    // Honest seals restate the stroke's ops, already made again.
+                    Some(mine) => document.seal_stroke(mine).into_iter().collect(),
+                    None => {
+                        let page = map(page).unwrap_or(*page);
+                        let made = whole_stroke(document, page, *tool, *color, *width, points)?;
+                        if let Some(start) = made.first() {
+                            self.ids.insert(*stroke, start.id);
+                        }
+                        made
+                    }
+                };
+                let seal = made.last().map_or(op.id, |last| last.id);
+                self.ids.insert(op.id, seal);
+                return Ok(made);
+            }
         };
         let made = document.author(action)?;
         self.ids.insert(op.id, made.id);
-        Ok(Some(made))
+        Ok(vec![made])
     }
 
     /// Moves pages taken over into `order` (the source's page order, by old id):
@@ -169,4 +197,32 @@ impl Reauthor {
         }
         Ok(moves)
     }
+}
+
+/// A stroke made as `document`'s local author from its points alone: start, points
+/// in op-sized chunks, end and seal. The page may not be held yet (the stroke waits
+/// for it, as a start taken over does).
+fn whole_stroke(
+    document: &mut Document,
+    page: OpId,
+    tool: Tool,
+    color: Color,
+    width: f32,
+    points: &[Point],
+) -> Result<Vec<Op>, OpError> {
+    let start = document.author(Action::StrokeStart {
+        page,
+        tool,
+        color,
+        width,
+    })?;
+    let stroke = start.id;
+    let mut made = vec![start];
+    for part in points.chunks(document.limits().max_points_per_op.max(1)) {
+        made.push(document.extend_stroke(stroke, part.to_vec())?);
+    }
+    made.push(document.end_stroke(stroke)?);
+    // Sealed too, unless this document holds fewer points an op.
+    made.extend(document.seal_stroke(stroke).ok());
+    Ok(made)
 }

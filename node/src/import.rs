@@ -123,12 +123,11 @@ pub fn import_file(
     };
     let mut made = Vec::with_capacity(ops.len());
     for op in &ops {
-        if let Some(op) = reauthor
-            .adopt(document, op)
-            .with_context(|| format!("importing {}", source.path().display()))?
-        {
-            made.push(op);
-        }
+        made.extend(
+            reauthor
+                .adopt(document, op)
+                .with_context(|| format!("importing {}", source.path().display()))?,
+        );
     }
     made.extend(reauthor.follow_page_order(document, &from.pages())?);
     let mut signer = Signer::new(session, tip.key, tip.seq, tip.head);

@@ -264,6 +264,16 @@ impl WireOp {
                 "the action is not in its canonical encoding".into(),
             ));
         }
+        // A seal stands for ops its holder no longer serves, so a joiner must verify
+        // it without them: that needs the seal's own link in the author's hash chain
+        // and the rules on the ops it covers, which this protocol does not have
+        // (docs/SEALED-STROKES.md). Until then no file, peer or recording brings one.
+        if matches!(action, Action::StrokeSealed { .. }) {
+            return Err(crate::frame::FrameError::Decode(format!(
+                "a sealed stroke, which protocol {} does not carry",
+                crate::PROTOCOL_VERSION
+            )));
+        }
         Ok(Op {
             id: self.id,
             lamport: self.lamport,

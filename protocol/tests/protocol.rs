@@ -424,6 +424,34 @@ fn a_run_numbered_past_the_end_is_refused() {
 
 /// A message of more ops than a decoder takes is refused as it is read: a frame of
 /// tiny ops would otherwise decode to many times its bytes.
+/// A seal stands for ops a holder no longer serves; this protocol cannot verify one
+/// without them, so none is taken from any bytes (wire, file or recording).
+#[test]
+fn a_sealed_stroke_is_not_taken_from_bytes() {
+    let stroke = OpId {
+        node: NodeId(3),
+        seq: 1,
+    };
+    let seal = Op {
+        id: OpId {
+            node: NodeId(3),
+            seq: 4,
+        },
+        lamport: 4,
+        action: Action::StrokeSealed {
+            stroke,
+            page: FIRST_PAGE,
+            tool: Tool::Pen,
+            color: Color::rgb(1, 2, 3),
+            width: 2.0,
+            start_lamport: 1,
+            points: vec![Point::new(1.0, 2.0)],
+        },
+    };
+    let error = WireOp::from_op(&seal).to_op().unwrap_err();
+    assert!(error.to_string().contains("sealed stroke"), "{error}");
+}
+
 #[test]
 fn a_message_of_too_many_ops_is_refused() {
     let ops = |count: usize| {

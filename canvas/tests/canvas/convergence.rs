@@ -3,7 +3,7 @@
 use canopy_canvas::{Color, Document, NodeId, Point, Tool, FIRST_PAGE};
 use proptest::prelude::*;
 
-use crate::util::{replay, shuffle, step, Simulation, PEERS};
+use crate::util::{replay, scrambled, shuffle, step, sync_everyone, Simulation};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
@@ -20,29 +20,13 @@ proptest! {
         let mut sim = Simulation::run(&steps);
         let reference = replay(sim.ops.clone());
 
-        let mut scrambled = sim.ops.clone();
-        for pick in &duplicates {
-            if !sim.ops.is_empty() {
-                scrambled.push(pick.get(&sim.ops).clone());
-            }
-        }
-        shuffle(&mut scrambled, order);
-        let shuffled = replay(scrambled);
+        let shuffled = replay(scrambled(&sim.ops, &duplicates, order));
         prop_assert_eq!(shuffled.digest(), reference.digest());
         prop_assert_eq!(shuffled.version_vector(), reference.version_vector());
         prop_assert_eq!(shuffled.op_count(), reference.op_count());
 
         // Everyone syncs with everyone, both ways.
-        for _ in 0..2 {
-            for from in 0..PEERS {
-                for to in 0..PEERS {
-                    let missing = sim.peers[from].ops_missing_from(&sim.peers[to].version_vector());
-                    for op in missing {
-                        sim.peers[to].apply(op).unwrap();
-                    }
-                }
-            }
-        }
+        sync_everyone(&mut sim.peers);
         for peer in &sim.peers {
             prop_assert_eq!(peer.digest(), reference.digest());
         }

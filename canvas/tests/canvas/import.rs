@@ -68,9 +68,7 @@ proptest! {
         let mut reauthor = Reauthor::new();
         let mut made = Vec::new();
         for op in &ops {
-            if let Some(op) = reauthor.adopt(&mut imported, op).unwrap() {
-                made.push(op);
-            }
+            made.extend(reauthor.adopt(&mut imported, op).unwrap());
         }
         // Pages at the very same place are ordered by id: the import puts them back.
         made.extend(reauthor.follow_page_order(&mut imported, &original.pages()).unwrap());
@@ -84,7 +82,41 @@ proptest! {
         prop_assert_eq!(replay(made).digest(), imported.digest());
         // Taking an op over twice makes nothing more.
         if let Some(first) = ops.first() {
-            prop_assert!(reauthor.adopt(&mut imported, first).unwrap().is_none());
+            prop_assert!(reauthor.adopt(&mut imported, first).unwrap().is_empty());
+        }
+    }
+}
+
+proptest! {
+    /// A sealed log (what a joiner holds: one op a finished stroke) imported shows
+    /// the same document, each seal made again as a whole stroke of the importer's,
+    /// sealed; a log of chunks and seals imports to the same picture.
+    #[test]
+    fn an_import_of_seals_makes_whole_strokes_again(
+        steps in proptest::collection::vec(step(), 1..40),
+    ) {
+        let sim = Simulation::run_sealed(&sequential(steps));
+        let original = replay(sim.ops.clone());
+        let sealed_log = original.ops_missing_from(&canopy_canvas::VersionVector::new());
+        for ops in [sealed_log, sim.ops.clone()] {
+            let mut ops = ops;
+            ops.sort_by_key(|op| (op.lamport, op.id));
+            let mut imported = Document::new(NodeId(9));
+            let mut reauthor = Reauthor::new();
+            let mut made = Vec::new();
+            for op in &ops {
+                made.extend(reauthor.adopt(&mut imported, op).unwrap());
+            }
+            made.extend(reauthor.follow_page_order(&mut imported, &original.pages()).unwrap());
+            prop_assert_eq!(picture(&imported), picture(&original));
+            for (index, op) in made.iter().enumerate() {
+                prop_assert_eq!(op.id, canopy_canvas::OpId { node: NodeId(9), seq: index as u64 + 1 });
+            }
+            let seals = |ops: &[canopy_canvas::Op]| {
+                ops.iter().filter(|op| matches!(op.action, Action::StrokeSealed { .. })).count()
+            };
+            prop_assert_eq!(seals(&made), seals(&sim.ops));
+            prop_assert_eq!(replay(made).digest(), imported.digest());
         }
     }
 }
@@ -105,7 +137,7 @@ fn points_of_a_stroke_that_was_not_imported_are_left_out() {
     let mut imported = Document::new(NodeId(9));
     let mut reauthor = Reauthor::new();
     for op in &ops[1..] {
-        assert_eq!(reauthor.adopt(&mut imported, op).unwrap(), None);
+        assert_eq!(reauthor.adopt(&mut imported, op).unwrap(), Vec::new());
     }
     assert!(reauthor.is_empty());
     assert_eq!(imported.op_count(), 0);

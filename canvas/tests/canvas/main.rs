@@ -7,6 +7,7 @@ mod convergence;
 mod exports;
 mod import;
 mod rendering;
+mod seals;
 mod serving;
 mod undo;
 mod util;

@@ -6,18 +6,52 @@
 
 use std::collections::BTreeMap;
 
-use canopy_canvas::{Action, Color, Document, NodeId, Op, OpId, Point, Tool, VersionVector};
+use canopy_canvas::{
+    Action, Applied, Color, Document, NodeId, Op, OpId, Point, Tool, VersionVector,
+};
 use proptest::prelude::*;
 
 /// Ops of two authors over a small space of ids, so that they name each other's
 /// strokes and pages, repeat ids with other content, end a stroke twice or append to
 /// an ended one: anything `validate` lets through.
 fn any_op() -> impl Strategy<Value = Op> {
-    let id = (1u64..3, 1u64..24).prop_map(|(node, seq)| OpId {
+    op_of(any_action())
+}
+
+/// [`any_op`], seals among them: seals of any stroke, with any points and style.
+fn any_op_or_seal() -> impl Strategy<Value = Op> {
+    let point = (-50i16..50, -50i16..50).prop_map(|(x, y)| Point::new(f32::from(x), f32::from(y)));
+    let seal = (
+        1u64..24,
+        (0u64..3, 1u64..24),
+        1u64..50,
+        proptest::collection::vec(point, 0..4),
+    )
+        .prop_map(
+            |(seq, (page_node, page_seq), start_lamport, points)| Action::StrokeSealed {
+                stroke: OpId {
+                    node: NodeId(0),
+                    seq,
+                },
+                page: OpId {
+                    node: NodeId(page_node),
+                    seq: page_seq,
+                },
+                tool: Tool::Pen,
+                color: Color::rgb(4, 5, 6),
+                width: 3.0,
+                start_lamport,
+                points,
+            },
+        );
+    op_of(prop_oneof![4 => any_action(), 1 => seal])
+}
+
+fn any_action() -> impl Strategy<Value = Action> {
+    let target = (1u64..3, 1u64..24).prop_map(|(node, seq)| OpId {
         node: NodeId(node),
         seq,
     });
-    let target = id.clone();
     let point = (-50i16..50, -50i16..50).prop_map(|(x, y)| Point::new(f32::from(x), f32::from(y)));
     let action = prop_oneof![
         4 => (target.clone(), 1.0f32..8.0, any::<bool>()).prop_map(|(page, width, pen)| Action::StrokeStart {
@@ -41,12 +75,21 @@ fn any_op() -> impl Strategy<Value = Op> {
         1 => target.clone().prop_map(|page| Action::DeletePage { page }),
         1 => (1u64..24).prop_map(|seq| Action::Undo { target: OpId { node: NodeId(0), seq } }),
     ];
+    action
+}
+
+/// Ops with `action`s, made valid where validity is about who: only an author may
+/// touch its own strokes and undo its own actions.
+fn op_of(action: impl Strategy<Value = Action>) -> impl Strategy<Value = Op> {
+    let id = (1u64..3, 1u64..24).prop_map(|(node, seq)| OpId {
+        node: NodeId(node),
+        seq,
+    });
     (id, 1u64..50, action).prop_map(|(id, lamport, mut action)| {
-        // Only an author may touch its own strokes and undo its own actions.
         match &mut action {
-            Action::StrokePoints { stroke, .. } | Action::StrokeEnd { stroke, .. } => {
-                stroke.node = id.node
-            }
+            Action::StrokePoints { stroke, .. }
+            | Action::StrokeEnd { stroke, .. }
+            | Action::StrokeSealed { stroke, .. } => stroke.node = id.node,
             Action::Undo { target } => target.node = id.node,
             _ => {}
         }
@@ -77,5 +120,61 @@ proptest! {
         let served: Vec<Op> = doc.ops_missing_from(&VersionVector::new());
         let expected: Vec<Op> = taken.into_values().collect();
         prop_assert_eq!(served, expected);
+    }
+
+    /// With seals among them, what is served is still exactly what was taken, less
+    /// the ops a seal served stands for (from its stroke's start to itself).
+    #[test]
+    fn with_seals_every_op_served_is_one_taken(
+        ops in proptest::collection::vec(any_op_or_seal(), 1..80),
+    ) {
+        let mut doc = Document::new(NodeId(9));
+        let mut taken: BTreeMap<OpId, Op> = BTreeMap::new();
+        for op in ops {
+            if doc.apply(op.clone()) == Ok(Applied::New) {
+                taken.insert(op.id, op);
+            }
+        }
+        let served: Vec<Op> = doc.ops_missing_from(&VersionVector::new());
+        let mut covered = Vec::new();
+        for op in &served {
+            prop_assert_eq!(Some(op), taken.get(&op.id));
+            if let Action::StrokeSealed { stroke, .. } = op.action {
+                covered.push((op.id.node, stroke.seq..op.id.seq));
+            }
+        }
+        for id in taken.keys() {
+            let held = served.iter().any(|op| op.id == *id)
+                || covered.iter().any(|(node, range)| *node == id.node && range.contains(&id.seq));
+            prop_assert!(held, "{} was taken and is neither served nor sealed", id);
+        }
+        prop_assert_eq!(doc.op_count(), served.len() as u64);
+        // Each author's version is as far as its entries stand for every number. A
+        // seal stands for its stroke unless another entry lies in its range (it
+        // would have cut that entry's own range in two: it was taken as an op alone).
+        let mut reach: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for op in &served {
+            let from = match op.action {
+                Action::StrokeSealed { stroke, .. }
+                    if !served.iter().any(|other| {
+                        other.id.node == op.id.node
+                            && (stroke.seq..op.id.seq).contains(&other.id.seq)
+                    }) =>
+                {
+                    stroke.seq
+                }
+                _ => op.id.seq,
+            };
+            let held = reach.entry(op.id.node).or_insert(0);
+            if from <= *held + 1 && op.id.seq > *held {
+                *held = op.id.seq;
+            }
+        }
+        for node in [NodeId(1), NodeId(2)] {
+            prop_assert_eq!(
+                doc.version_vector().get(node),
+                reach.get(&node).copied().unwrap_or(0)
+            );
+        }
     }
 }

@@ -65,15 +65,28 @@ pub fn step() -> impl Strategy<Value = Step> {
 pub struct Simulation {
     pub peers: Vec<Document>,
     pub ops: Vec<Op>,
+    /// Strokes drawn live, a few points an op, and sealed after their end.
+    pub sealing: bool,
 }
 
 impl Simulation {
     pub fn run(steps: &[Step]) -> Simulation {
+        Self::run_with(steps, false)
+    }
+
+    /// [`Simulation::run`], drawing as people do: a few points an op, each stroke
+    /// sealed after its end.
+    pub fn run_sealed(steps: &[Step]) -> Simulation {
+        Self::run_with(steps, true)
+    }
+
+    fn run_with(steps: &[Step], sealing: bool) -> Simulation {
         let mut sim = Simulation {
             peers: (0..PEERS)
                 .map(|i| Document::new(NodeId(i as u64 + 1)))
                 .collect(),
             ops: Vec::new(),
+            sealing,
         };
         for step in steps {
             sim.step(step);
@@ -112,10 +125,21 @@ impl Simulation {
                 };
                 let color = Color::rgb(seed as u8, (seed >> 8) as u8, (seed >> 16) as u8);
                 let path = wiggle(seed, points);
-                let ops = doc
-                    .draw_stroke(page, tool, color, 1.0 + (seed % 20) as f32, &path)
-                    .unwrap();
-                self.ops.extend(ops);
+                let width = 1.0 + (seed % 20) as f32;
+                if !self.sealing {
+                    let ops = doc.draw_stroke(page, tool, color, width, &path).unwrap();
+                    self.ops.extend(ops);
+                    return;
+                }
+                let start = doc.begin_stroke(page, tool, color, width).unwrap();
+                let stroke = start.id;
+                self.ops.push(start);
+                for part in path.chunks(1 + seed as usize % 3) {
+                    self.ops
+                        .push(doc.extend_stroke(stroke, part.to_vec()).unwrap());
+                }
+                self.ops.push(doc.end_stroke(stroke).unwrap());
+                self.ops.push(doc.seal_stroke(stroke).unwrap());
             }
             Step::Erase { who, pick } => {
                 let doc = &mut self.peers[who];
@@ -191,4 +215,30 @@ pub fn replay(ops: impl IntoIterator<Item = Op>) -> Document {
         doc.apply(op).unwrap();
     }
     doc
+}
+
+/// `ops` with the picked ones repeated, in the order `order` decides.
+pub fn scrambled(ops: &[Op], duplicates: &[prop::sample::Index], order: u64) -> Vec<Op> {
+    let mut scrambled = ops.to_vec();
+    for pick in duplicates {
+        if !ops.is_empty() {
+            scrambled.push(pick.get(ops).clone());
+        }
+    }
+    shuffle(&mut scrambled, order);
+    scrambled
+}
+
+/// Every peer sends every other what it lacks, by version vector, twice over.
+pub fn sync_everyone(peers: &mut [Document]) {
+    for _ in 0..2 {
+        for from in 0..peers.len() {
+            for to in 0..peers.len() {
+                let missing = peers[from].ops_missing_from(&peers[to].version_vector());
+                for op in missing {
+                    peers[to].apply(op).unwrap();
+                }
+            }
+        }
+    }
 }

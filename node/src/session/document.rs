@@ -487,8 +487,7 @@ impl DocumentComponent {
                     .map_err(|e| e.to_string())
             });
             match adopted {
-                Ok(Some(op)) => made.push(op),
-                Ok(None) => {}
+                Ok(ops) => made.extend(ops),
                 Err(error) => tracing::warn!(op = %w.id, %error, "recorded op skipped"),
             }
         }
