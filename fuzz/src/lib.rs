@@ -71,9 +71,12 @@ fn round_trips(message: &Message) {
 
 fn apply_all(ops: impl Iterator<Item = canopy_canvas::Op>) {
     let mut document = Document::with_limits(NodeId(1), small_limits());
+    let mut taken = std::collections::BTreeMap::new();
     for op in ops {
-        if op.validate(document.limits()).is_ok() {
-            let _ = document.apply(op);
+        if op.validate(document.limits()).is_ok()
+            && document.apply(op.clone()) == Ok(canopy_canvas::Applied::New)
+        {
+            taken.insert(op.id, op);
         }
     }
     // Reading the document afterwards must hold up too.
@@ -82,7 +85,21 @@ fn apply_all(ops: impl Iterator<Item = canopy_canvas::Op>) {
         let _ = document.page_bounds(page);
     }
     let _ = document.digest();
-    let _ = document.ops_missing_from(&canopy_canvas::VersionVector::new());
+    // Holders rebuild what they serve from the document, and joiners check it
+    // against its author's signature: every op taken comes back exactly as taken.
+    let served = document.ops_missing_from(&canopy_canvas::VersionVector::new());
+    assert_eq!(
+        served.len(),
+        taken.len(),
+        "a backlog holds other ops than were taken"
+    );
+    for op in &served {
+        assert_eq!(
+            Some(op),
+            taken.get(&op.id),
+            "a backlog serves an op other than was taken"
+        );
+    }
 }
 
 /// Limits small enough that a fuzzer reaches them.
