@@ -91,6 +91,10 @@ fn main() {
         hostile(reps);
     }
 
+    if wanted("sealed") {
+        sealed(reps);
+    }
+
     if wanted("render") {
         let mut doc = Document::new(NodeId(1));
         for op in live_strokes(NodeId(1), 10_000, 30, 30) {
@@ -225,9 +229,79 @@ fn hostile(reps: usize) {
     );
 }
 
+/// Sealed strokes at the document: 10,000 strokes of 100 points drawn one point an
+/// op, each sealed after its end. What sealing costs a live holder (as a ratio to the
+/// same strokes unsealed), what serving a backlog costs it, and what a joiner gets
+/// and spends: ops served, and the time to apply them, each against the unsealed
+/// log. (Signatures, frames and payloads are the protocol's: `versus_yrs`.)
+fn sealed(reps: usize) {
+    let chunked = live_strokes(NodeId(1), 10_000, 100, 1);
+    let sealed = live_strokes_sealed(NodeId(1), 10_000, 100, 1);
+    let live_chunked = median(reps, || applied(&chunked).0);
+    let live_sealed = median(reps, || applied(&sealed).0);
+    report_ratio(
+        "sealed_live_apply_1pt_ratio",
+        live_sealed,
+        live_chunked,
+        "sealed, unsealed",
+    );
+    let (holder_chunked, holder_sealed) = (applied(&chunked).1, applied(&sealed).1);
+    let serve = |holder: &Document| {
+        median(reps, || {
+            let start = Instant::now();
+            std::hint::black_box(holder.ops_missing_from(&VersionVector::new()));
+            start.elapsed()
+        })
+    };
+    report_ratio(
+        "sealed_serve_1pt_ratio",
+        serve(&holder_sealed),
+        serve(&holder_chunked),
+        "sealed, unsealed",
+    );
+    let backlog_chunked = holder_chunked.ops_missing_from(&VersionVector::new());
+    let backlog_sealed = holder_sealed.ops_missing_from(&VersionVector::new());
+    println!(
+        "scenario=sealed_backlog_ops_1pt value={} unit=ops (unsealed {})",
+        backlog_sealed.len(),
+        backlog_chunked.len()
+    );
+    let join_chunked = median(reps, || applied(&backlog_chunked).0);
+    let join_sealed = median(reps, || applied(&backlog_sealed).0);
+    report_ratio(
+        "sealed_join_apply_1pt_ratio",
+        join_sealed,
+        join_chunked,
+        "sealed, unsealed",
+    );
+    // The same drawing (the ids differ: seals take numbers of their own).
+    assert_eq!(
+        applied(&backlog_sealed).1.picture(),
+        applied(&backlog_chunked).1.picture()
+    );
+}
+
+fn report_ratio(scenario: &str, time: Duration, baseline: Duration, names: &str) {
+    println!(
+        "scenario={scenario} value={:.3} unit=x ({names}: {:.0} ms, {:.0} ms)",
+        time.as_secs_f64() / baseline.as_secs_f64(),
+        ms(time),
+        ms(baseline)
+    );
+}
+
 /// Ops for `strokes` strokes of `points` points each, sent `chunk` points at a time,
 /// scattered over a 1920×1080 page.
 fn live_strokes(node: NodeId, strokes: usize, points: usize, chunk: usize) -> Vec<Op> {
+    drawn(node, strokes, points, chunk, false)
+}
+
+/// [`live_strokes`], each stroke sealed right after its end.
+fn live_strokes_sealed(node: NodeId, strokes: usize, points: usize, chunk: usize) -> Vec<Op> {
+    drawn(node, strokes, points, chunk, true)
+}
+
+fn drawn(node: NodeId, strokes: usize, points: usize, chunk: usize, seal: bool) -> Vec<Op> {
     let mut doc = Document::new(node);
     let mut ops = Vec::with_capacity(strokes * (points / chunk + 2));
     let mut seed: u32 = 0x9e37_79b9 ^ node.0 as u32;
@@ -250,6 +324,9 @@ fn live_strokes(node: NodeId, strokes: usize, points: usize, chunk: usize) -> Ve
             ops.push(doc.extend_stroke(id, piece.to_vec()).unwrap());
         }
         ops.push(doc.end_stroke(id).unwrap());
+        if seal {
+            ops.push(doc.seal_stroke(id).unwrap());
+        }
     }
     ops
 }
