@@ -7,7 +7,7 @@ seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(frames ops invites urls datagrams files)
+  targets=(frames ops invites urls datagrams files document)
 fi
 binary=target/debug/canopy-fuzz
 [ -x "$binary" ] || { echo "fuzz: $binary is missing (make fuzz builds it)" >&2; exit 1; }

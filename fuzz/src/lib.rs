@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("urls", urls),
     ("datagrams", datagrams),
     ("files", files),
+    ("document", document),
 ];
 
 /// The target called `name`.
@@ -112,6 +113,142 @@ fn small_limits() -> Limits {
         max_items_per_op: 64,
         max_op_bytes: 4096,
         ..Limits::default()
+    }
+}
+
+/// Ops of two authors built from bytes (any action, seals included, ids from a small
+/// space so that they collide, cover and name each other), applied to a document in
+/// the order given. Whatever they are, the backlog is what was taken (less what a
+/// seal served stands for), a joiner that takes the backlog serves it again as it is,
+/// and shows the same document unless a seal stood for ops other than its stroke's
+/// (which the live path refuses).
+pub fn document(data: &[u8]) {
+    use canopy_canvas::{Action, Applied, Color, Op, OpId, Point, Tool, VersionVector};
+    let mut bytes = data.iter().copied();
+    let mut next = move || bytes.next();
+    let mut ops = Vec::new();
+    while let (Some(head), Some(seq), Some(clock)) = (next(), next(), next()) {
+        let author = NodeId(1 + u64::from(head & 1));
+        let mut byte = || next().unwrap_or(0);
+        let id_of = |node: NodeId, byte: u8| OpId {
+            node,
+            seq: 1 + u64::from(byte % 32),
+        };
+        let mut points = |count: u8| -> Vec<Point> {
+            (0..count % 4)
+                .map(|_| Point::new(f32::from(byte()), f32::from(byte())))
+                .collect()
+        };
+        let action = match (head >> 1) % 8 {
+            0 => Action::StrokeStart {
+                page: canopy_canvas::FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(1, 2, 3),
+                width: 2.0,
+            },
+            1 => Action::StrokePoints {
+                stroke: id_of(author, clock),
+                offset: u32::from(seq % 8),
+                points: points(clock >> 5),
+            },
+            2 => Action::StrokeEnd {
+                stroke: id_of(author, clock),
+                points: u32::from(seq % 8),
+            },
+            3 => Action::StrokeSealed {
+                stroke: id_of(author, clock),
+                page: if head & 16 == 0 {
+                    canopy_canvas::FIRST_PAGE
+                } else {
+                    id_of(NodeId(1 + u64::from(seq & 1)), seq >> 1)
+                },
+                tool: Tool::Highlighter,
+                color: Color::rgb(4, 5, 6),
+                width: 3.0,
+                start_lamport: 1 + u64::from(clock % 64),
+                points: points(seq >> 4),
+            },
+            4 => Action::Erase {
+                strokes: vec![id_of(NodeId(1 + u64::from(clock & 1)), clock >> 1)],
+            },
+            5 => Action::Undo {
+                target: id_of(author, clock),
+            },
+            6 => Action::NewPage {
+                position: f64::from(clock),
+            },
+            _ => Action::ClearPage {
+                page: canopy_canvas::FIRST_PAGE,
+                seen: VersionVector::new(),
+            },
+        };
+        ops.push(Op {
+            id: id_of(author, seq),
+            lamport: 1 + u64::from(byte() % 64),
+            action,
+        });
+    }
+    let mut holder = Document::with_limits(NodeId(9), small_limits());
+    let mut taken = std::collections::BTreeMap::new();
+    for op in ops {
+        if holder.apply(op.clone()) == Ok(Applied::New) {
+            taken.insert(op.id, op);
+        }
+    }
+    let served = holder.ops_missing_from(&VersionVector::new());
+    assert_eq!(
+        served.len() as u64,
+        holder.op_count(),
+        "op count is not the backlog"
+    );
+    let mut sealed = Vec::new();
+    for op in &served {
+        assert_eq!(
+            Some(op),
+            taken.get(&op.id),
+            "served an op other than was taken"
+        );
+        if let Action::StrokeSealed { stroke, .. } = op.action {
+            sealed.push((stroke, op.id.seq));
+        }
+    }
+    let mut foreign = false;
+    for (id, op) in &taken {
+        if served.iter().any(|s| s.id == *id) {
+            continue;
+        }
+        let (stroke, _) = sealed
+            .iter()
+            .find(|(stroke, seal)| stroke.node == id.node && (stroke.seq..*seal).contains(&id.seq))
+            .expect("an op taken is neither served nor stood for by a seal");
+        foreign |= match &op.action {
+            Action::StrokeStart { .. } => op.id != *stroke,
+            Action::StrokePoints { stroke: of, .. } | Action::StrokeEnd { stroke: of, .. } => {
+                of != stroke
+            }
+            _ => true,
+        };
+    }
+    let mut joiner = Document::with_limits(NodeId(8), small_limits());
+    for op in &served {
+        assert_eq!(
+            joiner.apply(op.clone()),
+            Ok(Applied::New),
+            "a backlog op refused"
+        );
+    }
+    assert_eq!(
+        joiner.ops_missing_from(&VersionVector::new()),
+        served,
+        "a joiner serves another backlog"
+    );
+    assert_eq!(joiner.version_vector(), holder.version_vector());
+    if !foreign {
+        assert_eq!(
+            joiner.digest(),
+            holder.digest(),
+            "a joiner shows another document"
+        );
     }
 }
 

@@ -40,11 +40,11 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(
-        which in 0..5usize,
+        which in 0..6usize,
         bytes in proptest::collection::vec(any::<u8>(), 0..2048),
     ) {
         // `files` writes a file per input: it has its own, shorter run below.
-        let names = ["frames", "ops", "invites", "urls", "datagrams"];
+        let names = ["frames", "ops", "invites", "urls", "datagrams", "document"];
         target(names[which]).unwrap()(&bytes);
     }
 
