@@ -6,7 +6,8 @@
 //! - `fanout_100_joiners_1000_strokes`: a burst at the host until all 100 joiners have
 //!   every op; ops delivered per second.
 //! - `late_join_100k_strokes`: a joiner arrives at a 100,000-stroke session; time until
-//!   it holds every op.
+//!   it holds every op. `late_join_long_strokes`: the same for 50 strokes of 81,920
+//!   points (1,000 chunks of 4,096 points, 32 KB each: a frame holds about 30).
 //! - `responsive_under_load`: two children of a 100,000-stroke node exchange strokes
 //!   (a stroke drawn at one until the other's document has it, through the node) while,
 //!   on that node, a third child floods ops, a new joiner syncs all 100,000 strokes and
@@ -60,8 +61,11 @@ fn main() {
             if wanted("fanout") {
                 fanout(100, 1000).await;
             }
-            if wanted("late_join") {
+            if wanted("late_join_100k") {
                 late_join(100_000).await;
+            }
+            if wanted("late_join_long") {
+                late_join_long(50).await;
             }
             for flood in FLOOD_OPS_PER_SECOND {
                 if wanted(&format!("responsive_flood_{}k", flood as usize / 1000)) {
@@ -285,6 +289,51 @@ async fn late_join(strokes: usize) {
         "scenario=late_join_{}k_strokes time_ms={:.0} ops={made}",
         strokes / 1000,
         elapsed.as_secs_f64() * 1000.0
+    );
+    joiner.stop().await;
+    host.stop().await;
+}
+
+/// A late join of `strokes` strokes of 20 full chunks each (pasted or imported
+/// drawings, not live ones): backlog pieces are cut to fit frames.
+async fn late_join_long(strokes: usize) {
+    const CHUNKS: usize = 20;
+    let mut bench = Bench { _dirs: Vec::new() };
+    let host = bench.node("host", None).await;
+    let mut to_host = driver(&host);
+    let per_op = canopy_canvas::Limits::default().max_points_per_op;
+    for i in 0..strokes {
+        let points = (0..CHUNKS * per_op)
+            .map(|p| Point::new((i * 31 + p % 1500) as f32, (p / 1500 * 7) as f32))
+            .collect();
+        let edit = Edit::Stroke {
+            page: PageRef::Nth(0),
+            color: Color::rgb(40, 40, 200),
+            width: 2.0,
+            points,
+            tool: Tool::Pen,
+        };
+        to_host
+            .document
+            .send(DocumentInput::Local(edit))
+            .await
+            .unwrap();
+    }
+    let made = (strokes * (CHUNKS + 2)) as u64;
+    while op_count(&mut to_host).await < made {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let url = editor_url(&host).await;
+    let start = Instant::now();
+    let joiner = bench.node("late", Some(url)).await;
+    let mut to_joiner = driver(&joiner);
+    while op_count(&mut to_joiner).await < made {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    println!(
+        "scenario=late_join_long_strokes time_ms={:.0} ops={made} points={}",
+        start.elapsed().as_secs_f64() * 1000.0,
+        strokes * CHUNKS * per_op
     );
     joiner.stop().await;
     host.stop().await;
