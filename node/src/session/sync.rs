@@ -121,6 +121,9 @@ struct Backlog {
     seen: VersionVector,
     upto: VersionVector,
     after: Option<OpId>,
+    /// Ops to take for the next piece: [`SYNC_BATCH`], or as many as fitted a frame
+    /// last time (long chunks), so ops past the cut are not built for nothing.
+    take: usize,
     /// A piece the link's queue had no room for yet.
     waiting: Option<Message>,
 }
@@ -191,6 +194,7 @@ impl SyncServer {
             upto: self.replica.latest_seqs(),
             seen,
             after: None,
+            take: SYNC_BATCH,
             waiting: None,
         });
     }
@@ -208,7 +212,7 @@ impl SyncServer {
                     &backlog.seen,
                     &backlog.upto,
                     backlog.after,
-                    SYNC_BATCH,
+                    backlog.take,
                 );
                 if ops.is_empty() {
                     tracing::debug!(link = backlog.link, "backlog sent");
@@ -229,6 +233,11 @@ impl SyncServer {
                 let fits = canopy_protocol::message_pieces(&wires)
                     .first()
                     .map_or(wires.len(), |piece| piece.len());
+                backlog.take = if fits < wires.len() {
+                    fits.max(1)
+                } else {
+                    backlog.take.saturating_mul(2).min(SYNC_BATCH)
+                };
                 wires.truncate(fits);
                 backlog.after = wires.last().map(|wire| wire.id);
                 Message::Ops(wires)
