@@ -225,7 +225,7 @@ impl Router {
             let _ = outbox.try_send(Message::Authors(chunk.to_vec()));
         }
         // And who among them is proven to have split its log.
-        for proof in evidence {
+        for proof in evidence.into_iter().filter(travels) {
             let _ = outbox.try_send(Message::Evidence(Box::new(proof)));
         }
         // Registered first, then the backlog asked for: every op the document
@@ -396,7 +396,7 @@ impl Component for Router {
                         }
                     }
                 }
-                RouterInput::Evidence { origin, evidence } => {
+                RouterInput::Evidence { origin, evidence } if travels(&evidence) => {
                     for (id, route) in self.routes.iter_mut() {
                         if Some(*id) != origin {
                             let proof = Box::new(evidence.as_ref().clone());
@@ -404,6 +404,7 @@ impl Component for Router {
                         }
                     }
                 }
+                RouterInput::Evidence { .. } => {}
                 RouterInput::Revocations { link, revocations } => {
                     if let Some(route) = self.routes.get_mut(&link) {
                         for revocation in revocations {
@@ -432,4 +433,20 @@ impl Component for Router {
         tokio::time::sleep(Duration::from_millis(50)).await;
         Ok(())
     }
+}
+
+/// True if a proof fits a frame. One of long ops (forks of chunks thousands of
+/// points long, up to the author's next signature) may not: sending it would fail
+/// the link's encoder, and every link would be lost, on every reconnect too. It
+/// still holds here (the author's ops are left out); others learn it only from
+/// logs they see themselves.
+fn travels(evidence: &canopy_protocol::Evidence) -> bool {
+    let fits = canopy_protocol::encode(&Message::Evidence(Box::new(evidence.clone()))).is_ok();
+    if !fits {
+        tracing::warn!(
+            author = %evidence.author.node_id(),
+            "the proof that an author split its log fits no frame: it is not passed on"
+        );
+    }
+    fits
 }

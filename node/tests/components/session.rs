@@ -350,6 +350,55 @@ async fn a_batch_bigger_than_a_frame_is_forwarded_in_messages_that_fit() {
     assert_eq!(seqs_in_frames(&mut a, 5).await, vec![1, 2, 3, 4, 5]);
 }
 
+/// Proof of a split log whose forks are long ops (up to the author's next
+/// signature) may fit no frame: it is not passed on, since the link's encoder would
+/// fail and the link be lost (every link, on every reconnect); what follows still
+/// goes through.
+#[tokio::test]
+async fn proof_that_fits_no_frame_is_kept_not_sent() {
+    let r = start(Document::new(host()));
+    let mut a = link_up(&r, 1, VersionVector::default()).await;
+    let mut router = driver(&r.graph, "document", &r.session.ports.router);
+    let fork = |byte: u8| canopy_protocol::Fork {
+        head: canopy_protocol::Head([byte; 32]),
+        ops: vec![(1, vec![byte; 300_000]); 2],
+        signature: canopy_protocol::Signature {
+            r: [byte; 32],
+            s: [byte; 32],
+        },
+    };
+    let evidence = canopy_protocol::Evidence {
+        author: canopy_protocol::AuthorKey([3; 32]),
+        seq: 1,
+        first: fork(1),
+        second: fork(2),
+    };
+    router
+        .send(RouterInput::Evidence {
+            origin: None,
+            evidence: Arc::new(evidence),
+        })
+        .await
+        .unwrap();
+    let op = canopy_protocol::WireOp {
+        id: OpId {
+            node: NodeId(4),
+            seq: 1,
+        },
+        lamport: 1,
+        payload: vec![1; 10],
+        signature: None,
+    };
+    router
+        .send(RouterInput::Forward {
+            origin: None,
+            ops: Arc::new(vec![op]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs_in_frames(&mut a, 1).await, vec![1]);
+}
+
 /// A backlog of long chunks (thousands of points each) comes in pieces that each
 /// fit a frame: a piece of `SYNC_BATCH` such ops would be many megabytes, which no
 /// frame carries, and the link would be lost.
