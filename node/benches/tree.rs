@@ -258,25 +258,29 @@ async fn fanout(joiners: usize, strokes: usize) {
 
 /// A host holding `strokes` strokes, and how many ops they are.
 async fn filled_host(bench: &mut Bench, strokes: usize) -> (RunningNode, u64) {
+    let made = (strokes * OPS_PER_STROKE) as u64;
+    (host_with(bench, (0..strokes).map(stroke), made).await, made)
+}
+
+/// A host that has drawn `edits`, once it holds all `made` ops of them.
+async fn host_with(bench: &mut Bench, edits: impl Iterator<Item = Edit>, made: u64) -> RunningNode {
     let host = bench.node("host", None).await;
     let mut to_host = driver(&host);
-    for i in 0..strokes {
+    for edit in edits {
         to_host
             .document
-            .send(DocumentInput::Local(stroke(i)))
+            .send(DocumentInput::Local(edit))
             .await
             .unwrap();
     }
-    let made = (strokes * OPS_PER_STROKE) as u64;
     while op_count(&mut to_host).await < made {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    (host, made)
+    host
 }
 
-async fn late_join(strokes: usize) {
-    let mut bench = Bench { _dirs: Vec::new() };
-    let (host, made) = filled_host(&mut bench, strokes).await;
+/// How long a joiner arriving at `host` takes to hold its `made` ops; then both stop.
+async fn timed_join(bench: &mut Bench, host: RunningNode, made: u64) -> Duration {
     let url = editor_url(&host).await;
     let start = Instant::now();
     let joiner = bench.node("late", Some(url)).await;
@@ -285,13 +289,20 @@ async fn late_join(strokes: usize) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let elapsed = start.elapsed();
+    joiner.stop().await;
+    host.stop().await;
+    elapsed
+}
+
+async fn late_join(strokes: usize) {
+    let mut bench = Bench { _dirs: Vec::new() };
+    let (host, made) = filled_host(&mut bench, strokes).await;
+    let elapsed = timed_join(&mut bench, host, made).await;
     println!(
         "scenario=late_join_{}k_strokes time_ms={:.0} ops={made}",
         strokes / 1000,
         elapsed.as_secs_f64() * 1000.0
     );
-    joiner.stop().await;
-    host.stop().await;
 }
 
 /// A late join of `strokes` strokes of 20 full chunks each (pasted or imported
@@ -299,44 +310,24 @@ async fn late_join(strokes: usize) {
 async fn late_join_long(strokes: usize) {
     const CHUNKS: usize = 20;
     let mut bench = Bench { _dirs: Vec::new() };
-    let host = bench.node("host", None).await;
-    let mut to_host = driver(&host);
     let per_op = canopy_canvas::Limits::default().max_points_per_op;
-    for i in 0..strokes {
-        let points = (0..CHUNKS * per_op)
+    let edits = (0..strokes).map(|i| Edit::Stroke {
+        page: PageRef::Nth(0),
+        color: Color::rgb(40, 40, 200),
+        width: 2.0,
+        points: (0..CHUNKS * per_op)
             .map(|p| Point::new((i * 31 + p % 1500) as f32, (p / 1500 * 7) as f32))
-            .collect();
-        let edit = Edit::Stroke {
-            page: PageRef::Nth(0),
-            color: Color::rgb(40, 40, 200),
-            width: 2.0,
-            points,
-            tool: Tool::Pen,
-        };
-        to_host
-            .document
-            .send(DocumentInput::Local(edit))
-            .await
-            .unwrap();
-    }
+            .collect(),
+        tool: Tool::Pen,
+    });
     let made = (strokes * (CHUNKS + 2)) as u64;
-    while op_count(&mut to_host).await < made {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let url = editor_url(&host).await;
-    let start = Instant::now();
-    let joiner = bench.node("late", Some(url)).await;
-    let mut to_joiner = driver(&joiner);
-    while op_count(&mut to_joiner).await < made {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let host = host_with(&mut bench, edits, made).await;
+    let elapsed = timed_join(&mut bench, host, made).await;
     println!(
         "scenario=late_join_long_strokes time_ms={:.0} ops={made} points={}",
-        start.elapsed().as_secs_f64() * 1000.0,
+        elapsed.as_secs_f64() * 1000.0,
         strokes * CHUNKS * per_op
     );
-    joiner.stop().await;
-    host.stop().await;
 }
 
 /// Ops the node holds: a glance, so polling it does not make the node hash its whole
