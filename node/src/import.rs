@@ -12,7 +12,6 @@ use canopy_protocol::{Role, SessionId, Signer, WireOp};
 use ring::signature::Ed25519KeyPair;
 
 use crate::session::authors::{Authors, SharedAuthors};
-use crate::session::document::kept_of;
 use crate::storage::{now_ms, session_file, Meta, Store, StoreError};
 
 /// Opens (resuming) or creates this node's file for `session`, whose ops this node
@@ -134,11 +133,7 @@ pub fn import_file(
     let (wires, verified) = signer.sign_batch(key, &made)?;
     let now = now_ms();
     let timed: Vec<(u64, WireOp)> = wires.into_iter().map(|wire| (now, wire)).collect();
-    store.append_log(
-        &timed,
-        &kept_of(me, &verified),
-        &[(me, authority.to_bytes())],
-    )?;
-    Authors::write(authors).commit(me, verified);
+    let signed = Authors::write(authors).commit(me, verified);
+    store.append_log(&timed, &signed, &[(me, authority.to_bytes())])?;
     Ok(made.len())
 }

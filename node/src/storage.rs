@@ -84,6 +84,30 @@ pub struct Meta {
 /// A signed head kept for an author's op: `(op, head, signature)`.
 pub type KeptSignature = (OpId, Head, Signature);
 
+/// What a batch changes in the signed heads a file keeps: heads to keep, and heads
+/// kept before that are no longer needed (their authors' logs thin what they keep
+/// to checkpoints, ends, and one head a span of bytes: `AuthorLog::accept`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SignedHeads {
+    /// Signed heads to keep.
+    pub kept: Vec<KeptSignature>,
+    /// Signed heads to drop (written before, or in the same batch).
+    pub forgotten: Vec<OpId>,
+}
+
+impl SignedHeads {
+    /// True if nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.forgotten.is_empty()
+    }
+
+    /// Adds a later batch's changes.
+    pub fn extend(&mut self, later: SignedHeads) {
+        self.kept.extend(later.kept);
+        self.forgotten.extend(later.forgotten);
+    }
+}
+
 /// Where a revoked author's log now ends: its last op kept (0: none) and the
 /// author's signed head there, if anything is kept.
 pub type CutLog = (NodeId, u64, Option<(Head, Signature)>);
@@ -568,17 +592,16 @@ impl Store {
 
     /// Appends ops in one transaction (ops already stored are skipped).
     pub fn append(&mut self, batch: &[(u64, WireOp)]) -> Result<(), StoreError> {
-        self.append_log(batch, &[], &[])
+        self.append_log(batch, &SignedHeads::default(), &[])
     }
 
     /// Appends ops, the signed heads kept for them and authors' authorities, in one
     /// transaction, so a file never holds an op past its author's last kept
-    /// signature. A signed head replaces the author's earlier one unless that one is
-    /// a checkpoint (every 256th op).
+    /// signature. Heads the batch forgets are dropped after its heads are written.
     pub fn append_log(
         &mut self,
         batch: &[(u64, WireOp)],
-        signed: &[KeptSignature],
+        signed: &SignedHeads,
         authors: &[(NodeId, Vec<u8>)],
     ) -> Result<(), StoreError> {
         self.append_all(batch, signed, authors, &[])
@@ -588,7 +611,7 @@ impl Store {
     pub fn append_all(
         &mut self,
         batch: &[(u64, WireOp)],
-        signed: &[KeptSignature],
+        signed: &SignedHeads,
         authors: &[(NodeId, Vec<u8>)],
         evidence: &[(NodeId, Vec<u8>)],
     ) -> Result<(), StoreError> {
@@ -627,23 +650,22 @@ impl Store {
                     .execute(params![node.0 as i64, bytes])
                     .map_err(sqlite(&path))?;
             }
-            let mut forget = transaction
-                .prepare_cached(
-                    "DELETE FROM signatures WHERE node = ?1 AND seq < ?2 AND seq % 256 != 0",
-                )
-                .map_err(sqlite(&path))?;
             let mut keep = transaction
                 .prepare_cached(
                     "INSERT OR REPLACE INTO signatures (node, seq, head, signature) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(sqlite(&path))?;
-            for (op, head, signature) in signed {
+            for (op, head, signature) in &signed.kept {
                 let (node, seq) = (op.node.0 as i64, op.seq as i64);
-                forget.execute(params![node, seq]).map_err(sqlite(&path))?;
-                let mut bytes = [0u8; 64];
-                bytes[..32].copy_from_slice(&signature.r);
-                bytes[32..].copy_from_slice(&signature.s);
-                keep.execute(params![node, seq, &head.0[..], &bytes[..]])
+                keep.execute(params![node, seq, &head.0[..], &signature.to_bytes()[..]])
+                    .map_err(sqlite(&path))?;
+            }
+            let mut forget = transaction
+                .prepare_cached("DELETE FROM signatures WHERE node = ?1 AND seq = ?2")
+                .map_err(sqlite(&path))?;
+            for op in &signed.forgotten {
+                forget
+                    .execute(params![op.node.0 as i64, op.seq as i64])
                     .map_err(sqlite(&path))?;
             }
         }

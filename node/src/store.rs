@@ -9,16 +9,16 @@ use canopy_axon::{ComponentHandle, Graph, Inbox, InboxRef};
 use canopy_canvas::NodeId;
 use canopy_protocol::WireOp;
 
-use crate::storage::{CutLog, KeptSignature, Store};
+use crate::storage::{CutLog, SignedHeads, Store};
 
 /// Ops per transaction at most.
 const BATCH: usize = 20_000;
 
 /// What the store is given.
 pub enum StoreInput {
-    /// New ops, when they arrived (Unix milliseconds), and the signed heads kept for
-    /// them (written in the same transaction).
-    Ops(u64, Vec<WireOp>, Vec<KeptSignature>),
+    /// New ops, when they arrived (Unix milliseconds), and the signed heads kept and
+    /// dropped with them (written in the same transaction).
+    Ops(u64, Vec<WireOp>, SignedHeads),
     /// An author's authority (bincode), kept before any of its ops.
     Author(NodeId, Vec<u8>),
     /// Proof that an author split its log (bincode): its ops are left out on load.
@@ -93,7 +93,7 @@ pub fn spawn(
         let mut store = Some(store);
         while let Some(first) = inbox.recv().await {
             let mut ops: Vec<(u64, WireOp)> = Vec::new();
-            let mut signed: Vec<KeptSignature> = Vec::new();
+            let mut signed = SignedHeads::default();
             let mut authors: Vec<(NodeId, Vec<u8>)> = Vec::new();
             let mut evidence: Vec<(NodeId, Vec<u8>)> = Vec::new();
             let mut cuts: Vec<CutLog> = Vec::new();

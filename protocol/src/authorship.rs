@@ -40,6 +40,16 @@ pub const LAMPORT_PER_SEQ: u64 = 1 << 32;
 /// and is kept wherever it is held, so any holder can serve the log in pieces.
 pub const CHECKPOINT: u64 = 256;
 
+/// Most payload bytes between two signed ops of a run (or from a run's start to its
+/// first signed op). Proof that an author split its log carries each side's ops up
+/// to its next signed op, so this bounds a proof in bytes as [`CHECKPOINT`] bounds it
+/// in ops: two sides of at most `SIGNED_SPAN + MAX_PAYLOAD` bytes fit one frame.
+pub const SIGNED_SPAN: u64 = 64 * 1024;
+
+/// Largest action payload of one op, above any op the document takes (its largest,
+/// an `Erase` of 16,384 strokes, is ~200 KiB).
+pub const MAX_PAYLOAD: usize = 320 * 1024;
+
 /// An author: the Ed25519 public key that signs its ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AuthorKey(pub [u8; 32]);
@@ -215,6 +225,24 @@ pub enum RunError {
         /// Its clock.
         lamport: u64,
     },
+    /// An op's payload is larger than any op may be.
+    #[error("op {author}:{seq} has {bytes} bytes of payload (at most {MAX_PAYLOAD})")]
+    TooLarge {
+        /// The author's id.
+        author: NodeId,
+        /// The op.
+        seq: u64,
+        /// Its payload's length.
+        bytes: usize,
+    },
+    /// More than [`SIGNED_SPAN`] bytes of the run pass without a signature.
+    #[error("op {author}:{seq} comes more than {SIGNED_SPAN} bytes after the last signed op")]
+    SpanUnsigned {
+        /// The author's id.
+        author: NodeId,
+        /// The first op past the span.
+        seq: u64,
+    },
     /// The run ends, or passes a checkpoint, without the author's signature.
     #[error("op {author}:{seq} needs its author's signature and has none")]
     Unsigned {
@@ -256,10 +284,14 @@ pub struct Verified {
     pub seq: u64,
     /// Its head.
     pub head: Head,
-    /// The signed heads to keep: the run's end and its checkpoints.
+    /// The signed heads to keep: the run's end, its checkpoints, and enough others
+    /// that no more than [`SIGNED_SPAN`] bytes lie between two of them.
     pub keep: Vec<(u64, Head, Signature)>,
     /// The head after each op of the run, in order.
     pub heads: Vec<Head>,
+    /// The payload length of each op of the run, in order (empty when the run is
+    /// restored from signed heads alone: then every signed head given is kept).
+    pub sizes: Vec<u32>,
 }
 
 impl Verified {
@@ -278,7 +310,9 @@ impl Verified {
     pub fn up_to(mut self, seq: u64) -> Option<Verified> {
         let head = self.head_at(seq)?;
         let first = self.seq + 1 - self.heads.len() as u64;
-        self.heads.truncate(usize::try_from(seq - first + 1).ok()?);
+        let len = usize::try_from(seq - first + 1).ok()?;
+        self.heads.truncate(len);
+        self.sizes.truncate(len);
         self.keep.retain(|(kept, _, _)| *kept <= seq);
         self.seq = seq;
         self.head = head;
@@ -301,7 +335,7 @@ pub struct Fork {
 impl Fork {
     /// True if the author signed where this side leads from op `seq`.
     fn verify(&self, author: &AuthorKey, session: &SessionId, seq: u64) -> bool {
-        if self.ops.len() > CHECKPOINT as usize {
+        if self.ops.len() > CHECKPOINT as usize || !within_fork_bytes(&self.ops) {
             return false;
         }
         let mut head = self.head;
@@ -315,6 +349,15 @@ impl Fork {
         }
         self.signature.verify(author, session, at, &head)
     }
+}
+
+/// Most payload bytes one side of a split carries: the ops before the next signed
+/// op (at most [`SIGNED_SPAN`]) and that op (at most [`MAX_PAYLOAD`]).
+pub const MAX_FORK_BYTES: u64 = SIGNED_SPAN + MAX_PAYLOAD as u64;
+
+fn within_fork_bytes(ops: &[(u64, Vec<u8>)]) -> bool {
+    let bytes: u64 = ops.iter().map(|(_, payload)| payload.len() as u64).sum();
+    bytes <= MAX_FORK_BYTES
 }
 
 /// Proof that an author signed two different logs: at op `seq` their heads differ, and
@@ -386,8 +429,21 @@ pub struct AuthorLog {
     seq: u64,
     head: Head,
     signed: BTreeMap<u64, (Head, Signature)>,
+    spans: Spans,
     cut_at: Option<u64>,
     stop: Option<Kept>,
+}
+
+/// Which of the signed heads an [`AuthorLog`] holds it must keep: the last one kept
+/// for good, the latest signed after it (kept while it may still be needed), and the
+/// payload bytes since each. The latest is kept for good when the next signed op
+/// comes more than [`SIGNED_SPAN`] bytes after the last kept, and dropped otherwise,
+/// so the heads kept are never further apart than a run's signatures may be.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spans {
+    latest: Option<u64>,
+    since_kept: u64,
+    since_latest: u64,
 }
 
 /// Checks a run of `key`'s ops that continues its log after op `seq` (head `head`):
@@ -413,6 +469,21 @@ pub fn verify_run(
     let mut seq = seq;
     let mut keep = Vec::new();
     let mut heads = Vec::with_capacity(run.len());
+    let mut sizes = Vec::with_capacity(run.len());
+    let check = |seq: u64, head: &Head, signature: &Signature| {
+        if signature.verify(key, session, seq, head) {
+            Ok((seq, *head, *signature))
+        } else {
+            Err(RunError::BadSignature { author, seq })
+        }
+    };
+    // Signatures are checked where they must be (the end, checkpoints) and where the
+    // bytes since the last one checked would pass the span: then the latest signed
+    // op before is checked and kept. So a run signed on every op costs no more checks
+    // than one signed where it must be.
+    let mut latest: Option<(u64, Head, &Signature)> = None;
+    let mut since_kept = 0u64;
+    let mut since_latest = 0u64;
     let last = run.len() - 1;
     for (index, entry) in run.iter().enumerate() {
         if Some(entry.seq) != seq.checked_add(1) {
@@ -430,14 +501,43 @@ pub fn verify_run(
                 lamport: entry.lamport,
             });
         }
+        let size = entry.payload.len();
+        if size > MAX_PAYLOAD {
+            return Err(RunError::TooLarge {
+                author,
+                seq,
+                bytes: size,
+            });
+        }
         head = head.next(seq, entry.lamport, entry.payload);
         heads.push(head);
-        if index == last || seq.is_multiple_of(CHECKPOINT) {
-            let signature = entry.signature.ok_or(RunError::Unsigned { author, seq })?;
-            if !signature.verify(key, session, seq, &head) {
-                return Err(RunError::BadSignature { author, seq });
+        sizes.push(size as u32);
+        let required = index == last || seq.is_multiple_of(CHECKPOINT);
+        if !required && entry.signature.is_none() {
+            since_kept = since_kept.saturating_add(size as u64);
+            since_latest = since_latest.saturating_add(size as u64);
+            continue;
+        }
+        if since_kept > SIGNED_SPAN {
+            let (at, at_head, signature) = latest
+                .take()
+                .ok_or(RunError::SpanUnsigned { author, seq })?;
+            keep.push(check(at, &at_head, signature)?);
+            since_kept = since_latest;
+            if since_kept > SIGNED_SPAN {
+                return Err(RunError::SpanUnsigned { author, seq });
             }
-            keep.push((seq, head, *signature));
+        }
+        if required {
+            let signature = entry.signature.ok_or(RunError::Unsigned { author, seq })?;
+            keep.push(check(seq, &head, signature)?);
+            latest = None;
+            since_kept = 0;
+            since_latest = 0;
+        } else if let Some(signature) = entry.signature {
+            latest = Some((seq, head, signature));
+            since_kept = since_kept.saturating_add(size as u64);
+            since_latest = 0;
         }
     }
     Ok(Verified {
@@ -445,6 +545,7 @@ pub fn verify_run(
         head,
         keep,
         heads,
+        sizes,
     })
 }
 
@@ -459,6 +560,13 @@ fn fork_from(
     let signed = entries[..reach]
         .iter()
         .position(|entry| signature_of(entry).is_some())?;
+    let bytes: u64 = entries[1..=signed]
+        .iter()
+        .map(|entry| entry.payload.len() as u64)
+        .sum();
+    if bytes > MAX_FORK_BYTES {
+        return None;
+    }
     let signature = signature_of(&entries[signed])?;
     let ops = entries[1..=signed]
         .iter()
@@ -480,6 +588,7 @@ impl AuthorLog {
             key,
             seq: 0,
             signed: BTreeMap::new(),
+            spans: Spans::default(),
             cut_at: None,
             stop: None,
         }
@@ -529,6 +638,7 @@ impl AuthorLog {
         }
         self.seq = kept.seq;
         self.head = kept.head;
+        self.spans = Spans::default();
         let _dropped = self.signed.split_off(&kept.seq.saturating_add(1));
         if let Some(signature) = kept.signature {
             self.signed.insert(kept.seq, (kept.head, signature));
@@ -578,21 +688,55 @@ impl AuthorLog {
     }
 
     /// Takes a run [`AuthorLog::verify`] passed (against this log, unchanged since).
-    /// Of the signed heads, the checkpoints and the latest end are kept: a holder can
-    /// serve the log in pieces ending at a checkpoint, the last at the end.
-    pub fn accept(&mut self, verified: Verified) {
+    /// Of the signed heads, the checkpoints, the latest end, and those that keep the
+    /// rest within [`SIGNED_SPAN`] bytes of each other are kept: a holder can serve
+    /// the log in pieces that verify, and proof from any of it fits a frame. Returns
+    /// the signed heads held before that are no longer kept (a file drops them too).
+    pub fn accept(&mut self, verified: Verified) -> Vec<u64> {
+        let mut forgotten = Vec::new();
         if verified.seq <= self.seq {
-            return;
+            return forgotten;
         }
-        let previous = self.seq;
-        if !previous.is_multiple_of(CHECKPOINT) {
-            self.signed.remove(&previous);
-        }
+        let first = self.seq.saturating_add(1);
+        let count = verified.seq - self.seq;
         self.seq = verified.seq;
         self.head = verified.head;
-        for (seq, head, signature) in verified.keep {
+        if verified.sizes.len() as u64 != count {
+            // Signed heads alone (a file's): every one given is kept.
+            for (seq, head, signature) in verified.keep {
+                self.signed.insert(seq, (head, signature));
+            }
+            self.spans = Spans::default();
+            return forgotten;
+        }
+        let mut keep = verified.keep.into_iter().peekable();
+        for (seq, size) in (first..).zip(verified.sizes) {
+            let size = u64::from(size);
+            let Some((_, head, signature)) = keep.next_if(|(at, _, _)| *at == seq) else {
+                self.spans.since_kept = self.spans.since_kept.saturating_add(size);
+                self.spans.since_latest = self.spans.since_latest.saturating_add(size);
+                continue;
+            };
+            if let Some(latest) = self.spans.latest.take() {
+                if self.spans.since_kept > SIGNED_SPAN {
+                    self.spans.since_kept = self.spans.since_latest;
+                } else if self.signed.remove(&latest).is_some() {
+                    forgotten.push(latest);
+                }
+            }
+            self.signed.insert(seq, (head, signature));
+            if seq.is_multiple_of(CHECKPOINT) {
+                self.spans = Spans::default();
+            } else {
+                self.spans.latest = Some(seq);
+                self.spans.since_kept = self.spans.since_kept.saturating_add(size);
+                self.spans.since_latest = 0;
+            }
+        }
+        for (seq, head, signature) in keep {
             self.signed.insert(seq, (head, signature));
         }
+        forgotten
     }
 
     /// The ops of its own this node needs to judge a run `first..=last` of ops it
@@ -712,6 +856,14 @@ pub enum SignError {
         /// Its clock.
         lamport: u64,
     },
+    /// The op's payload is larger than any op may be.
+    #[error("op {seq} has {bytes} bytes of payload (at most {MAX_PAYLOAD})")]
+    TooLarge {
+        /// The op.
+        seq: u64,
+        /// Its payload's length.
+        bytes: usize,
+    },
 }
 
 impl Signer {
@@ -764,13 +916,20 @@ impl Signer {
         if lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
             return Err(SignError::ClockJump { seq, lamport });
         }
+        if payload.len() > MAX_PAYLOAD {
+            return Err(SignError::TooLarge {
+                seq,
+                bytes: payload.len(),
+            });
+        }
         self.head = self.head.next(seq, lamport, payload);
         self.seq = seq;
         Ok(self.head)
     }
 
     /// Extends the log with `ops` (the author's next, in order) and signs what a run
-    /// needs: the last and every checkpoint. Returns them as they travel, and what the
+    /// needs: the last, every checkpoint, and an op wherever the bytes since the last
+    /// signed one would pass [`SIGNED_SPAN`]. Returns them as they travel, and what the
     /// author's log becomes (to commit to its own [`AuthorLog`]).
     pub fn sign_batch(
         &mut self,
@@ -780,15 +939,23 @@ impl Signer {
         let mut wires = Vec::with_capacity(ops.len());
         let mut keep = Vec::new();
         let mut heads = Vec::with_capacity(ops.len());
+        let mut sizes = Vec::with_capacity(ops.len());
+        let mut unsigned = 0u64;
         let last = ops.len().saturating_sub(1);
         for (index, op) in ops.iter().enumerate() {
             let mut wire = crate::WireOp::from_op(op);
             let head = self.extend(op.id.seq, op.lamport, &wire.payload)?;
             heads.push(head);
-            if index == last || op.id.seq.is_multiple_of(CHECKPOINT) {
+            let size = wire.payload.len() as u64;
+            sizes.push(size as u32);
+            let required = index == last || op.id.seq.is_multiple_of(CHECKPOINT);
+            if required || unsigned + size > SIGNED_SPAN {
                 let signature = self.sign_head(key);
                 wire.signature = Some(signature);
                 keep.push((op.id.seq, head, signature));
+                unsigned = 0;
+            } else {
+                unsigned += size;
             }
             wires.push(wire);
         }
@@ -797,6 +964,7 @@ impl Signer {
             head: self.head,
             keep,
             heads,
+            sizes,
         };
         Ok((wires, verified))
     }

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use canopy_canvas::NodeId;
 use canopy_protocol::{
-    verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT,
+    verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT, MAX_FORK_BYTES,
+    SIGNED_SPAN,
 };
 
 use crate::session::authors::{Authors, SharedAuthors};
@@ -310,8 +311,10 @@ fn judge_held(
         if ours == head {
             continue;
         }
-        // Theirs from here to their next signed op (within a checkpoint's reach).
+        // Theirs from here to their next signed op (within a checkpoint's reach, and a
+        // span of bytes and one op: an honest log is signed that often).
         let mut ops = Vec::new();
+        let mut bytes = 0u64;
         let mut their_end = None;
         let reach = at.saturating_add(CHECKPOINT);
         for (expected, (seq, checked)) in (at..=reach).zip(queue.range(at..=reach)) {
@@ -319,6 +322,12 @@ fn judge_held(
                 break;
             }
             if *seq > at {
+                bytes = bytes.saturating_add(checked.wire.payload.len() as u64);
+                if bytes > MAX_FORK_BYTES {
+                    return Judged::Forged(Refusal::Protocol(format!(
+                        "ops of {author} after {at} pass {SIGNED_SPAN} bytes without a signature"
+                    )));
+                }
                 ops.push((checked.wire.lamport, checked.wire.payload.clone()));
             }
             if let Some(signature) = checked.wire.signature {

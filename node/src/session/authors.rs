@@ -13,6 +13,9 @@ use canopy_protocol::{
     Revocations, Role, SessionId, Signature, Verified, MAX_KEPT,
 };
 
+use crate::session::document::kept_of;
+use crate::storage::SignedHeads;
+
 /// One author: the authority that makes it one, and its log as held here.
 #[derive(Debug, Clone)]
 struct Author {
@@ -165,10 +168,20 @@ impl Authors {
         self.by_id.get(&author).map(|a| &a.log)
     }
 
-    /// Takes a verified run of `author`'s (it must continue what is held).
-    pub fn commit(&mut self, author: NodeId, verified: Verified) {
-        if let Some(known) = self.by_id.get_mut(&author) {
-            known.log.accept(verified);
+    /// Takes a verified run of `author`'s (it must continue what is held); returns
+    /// what the file's signed heads gain and lose with it.
+    pub fn commit(&mut self, author: NodeId, verified: Verified) -> SignedHeads {
+        let Some(known) = self.by_id.get_mut(&author) else {
+            return SignedHeads::default();
+        };
+        let kept = kept_of(author, &verified);
+        let forgotten = known.log.accept(verified);
+        SignedHeads {
+            kept,
+            forgotten: forgotten
+                .into_iter()
+                .map(|seq| OpId { node: author, seq })
+                .collect(),
         }
     }
 
@@ -329,6 +342,7 @@ impl Authors {
                         head: *head,
                         keep: rows.iter().map(|(op, h, s)| (op.seq, *h, *s)).collect(),
                         heads: Vec::new(),
+                        sizes: Vec::new(),
                     },
                 );
             }

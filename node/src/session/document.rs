@@ -24,7 +24,7 @@ use super::presence::PresenceInput;
 use super::router::RouterInput;
 use super::sync::SyncInput;
 use super::{AppliedOps, LinkId, APPLIED};
-use crate::storage::{now_ms, KeptSignature};
+use crate::storage::{now_ms, KeptSignature, SignedHeads};
 use crate::store::StoreInput;
 
 /// An op a link's checker decoded and validated: the wire form to pass on, the op to
@@ -50,7 +50,7 @@ pub struct Run {
 }
 
 /// Ops made here, ready to publish, and the signed heads kept for them.
-type Signed = (Vec<(WireOp, Op)>, Vec<KeptSignature>);
+type Signed = (Vec<(WireOp, Op)>, SignedHeads);
 
 /// Batches one link may have waiting at the document. The document's inbox is shared
 /// by every link; with each link holding at most this many places in it, a link that
@@ -272,7 +272,7 @@ impl DocumentComponent {
         &mut self,
         origin: Option<LinkId>,
         fresh: Vec<(WireOp, Op)>,
-        signed: Vec<KeptSignature>,
+        signed: SignedHeads,
     ) {
         if fresh.is_empty() && signed.is_empty() {
             return;
@@ -312,7 +312,7 @@ impl DocumentComponent {
     /// link (the author's log stops before that op on every replica alike).
     async fn apply_from_link(&mut self, link: LinkId, runs: Vec<Run>) {
         let mut fresh = Vec::new();
-        let mut signed = Vec::new();
+        let mut signed = SignedHeads::default();
         let mut refusal = None;
         let mut proofs = Vec::new();
         for run in runs {
@@ -343,7 +343,7 @@ impl DocumentComponent {
         &mut self,
         run: Run,
         fresh: &mut Vec<(WireOp, Op)>,
-        signed: &mut Vec<KeptSignature>,
+        signed: &mut SignedHeads,
     ) -> Result<Option<Evidence>, Refusal> {
         let Run {
             author,
@@ -431,17 +431,7 @@ impl DocumentComponent {
             verified.up_to(applied_to)
         };
         if let Some(verified) = verified {
-            signed.extend(verified.keep.iter().map(|(seq, head, signature)| {
-                (
-                    OpId {
-                        node: author,
-                        seq: *seq,
-                    },
-                    *head,
-                    *signature,
-                )
-            }));
-            Authors::write(&self.authors).commit(author, verified);
+            signed.extend(Authors::write(&self.authors).commit(author, verified));
         }
         match refused {
             Some(refusal) => Err(refusal),
@@ -468,8 +458,7 @@ impl DocumentComponent {
         let (wires, verified) = signer
             .sign_batch(&self.key, &ops)
             .map_err(|e: SignError| e.to_string())?;
-        let signed = kept_of(me, &verified);
-        Authors::write(&self.authors).commit(me, verified);
+        let signed = Authors::write(&self.authors).commit(me, verified);
         Ok((wires.into_iter().zip(ops).collect(), signed))
     }
 

@@ -1304,7 +1304,11 @@ async fn local_edits_queued_together_are_signed_as_one_batch() {
         StoreInput::Ops(_, ops, kept) => {
             assert_eq!(ops.len(), 150, "fifty strokes in one batch");
             let signed = ops.iter().filter(|op| op.signature.is_some()).count();
-            assert_eq!((signed, kept.len()), (1, 1), "one signature for the batch");
+            assert_eq!(
+                (signed, kept.kept.len()),
+                (1, 1),
+                "one signature for the batch"
+            );
         }
         other => panic!("{other:?}"),
     }

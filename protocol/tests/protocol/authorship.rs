@@ -361,3 +361,315 @@ fn two_signed_logs_from_one_author_are_evidence_that_cuts_it_off() {
     let stranger = Log::write(session(), 1, 9);
     assert!(!AuthorLog::new(&session(), stranger.author).cut(&session(), &found_by_a));
 }
+
+/// A log of point chunks of the given sizes (in points), signed by its author in
+/// batches ending at `batch_ends` (and at its end), as wires carry it.
+struct ChunkLog {
+    author: AuthorKey,
+    wires: Vec<WireOp>,
+}
+
+fn chunk_log(sizes: &[usize], batch_ends: &[usize]) -> ChunkLog {
+    let key = key();
+    let author = AuthorKey(public_key(&key));
+    let node = author.node_id();
+    let ops: Vec<canopy_canvas::Op> = sizes
+        .iter()
+        .enumerate()
+        .map(|(index, points)| {
+            let seq = index as u64 + 1;
+            canopy_canvas::Op {
+                id: canopy_canvas::OpId { node, seq },
+                lamport: seq,
+                action: canopy_canvas::Action::StrokePoints {
+                    stroke: canopy_canvas::OpId { node, seq: 1 },
+                    offset: 0,
+                    points: vec![canopy_canvas::Point::new(1.5, -2.5); *points],
+                },
+            }
+        })
+        .collect();
+    let mut signer = Signer::fresh(session(), author);
+    let mut wires = Vec::new();
+    let mut from = 0;
+    let mut ends: Vec<usize> = batch_ends
+        .iter()
+        .copied()
+        .filter(|end| *end > 0 && *end < ops.len())
+        .collect();
+    ends.push(ops.len());
+    ends.sort_unstable();
+    ends.dedup();
+    for end in ends {
+        let (batch, _) = signer.sign_batch(&key, &ops[from..end]).unwrap();
+        wires.extend(batch);
+        from = end;
+    }
+    ChunkLog { author, wires }
+}
+
+fn wire_entries(wires: &[WireOp]) -> Vec<Entry<'_>> {
+    wires
+        .iter()
+        .map(|wire| Entry {
+            seq: wire.id.seq,
+            lamport: wire.lamport,
+            payload: &wire.payload,
+            signature: wire.signature.as_ref(),
+        })
+        .collect()
+}
+
+/// Payload bytes strictly between each two signed ops (and from the start to the
+/// first), as `signed(seq)` says which are.
+fn unsigned_stretches(wires: &[WireOp], signed: impl Fn(u64) -> bool) -> Vec<u64> {
+    let mut stretches = Vec::new();
+    let mut bytes = 0u64;
+    for wire in wires {
+        if signed(wire.id.seq) {
+            stretches.push(bytes);
+            bytes = 0;
+        } else {
+            bytes += wire.payload.len() as u64;
+        }
+    }
+    stretches
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Long ops are signed every span of bytes wherever they travel: by their author,
+    /// by a holder that took them in any runs, and in what it serves on. So no piece
+    /// of the log has more than a span of unsigned bytes, and proof from it fits a
+    /// frame.
+    #[test]
+    fn signatures_lie_within_a_span_of_each_other(
+        sizes in prop::collection::vec(0usize..4096, 1..200),
+        batch_ends in prop::collection::vec(1usize..200, 0..5),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let log = chunk_log(&sizes, &batch_ends);
+        let count = log.wires.len() as u64;
+        let by_author = unsigned_stretches(&log.wires, |seq| {
+            log.wires[seq as usize - 1].signature.is_some()
+        });
+        prop_assert!(by_author.iter().all(|bytes| *bytes <= SIGNED_SPAN), "{:?}", by_author);
+        // A holder takes the log in runs ending at signed ops.
+        let signed: Vec<u64> = log.wires.iter().filter(|w| w.signature.is_some()).map(|w| w.id.seq).collect();
+        let mut ends: Vec<u64> = cuts.iter().map(|cut| signed[cut.index(signed.len())]).collect();
+        ends.push(count);
+        ends.sort_unstable();
+        ends.dedup();
+        let mut held = AuthorLog::new(&session(), log.author);
+        let mut from = 1u64;
+        let mut forgotten = Vec::new();
+        for end in ends {
+            let run = wire_entries(&log.wires[from as usize - 1..end as usize]);
+            let verified = held.verify(&session(), &run).unwrap();
+            forgotten.extend(held.accept(verified));
+            from = end + 1;
+        }
+        prop_assert_eq!(held.seq(), count);
+        prop_assert!(held.signature(count).is_some());
+        for seq in (CHECKPOINT..=count).step_by(CHECKPOINT as usize) {
+            prop_assert!(held.signature(seq).is_some(), "checkpoint {}", seq);
+        }
+        for seq in &forgotten {
+            prop_assert!(held.signature(*seq).is_none(), "{} forgotten but kept", seq);
+        }
+        let stretches = unsigned_stretches(&log.wires, |seq| held.signature(seq).is_some());
+        prop_assert!(stretches.iter().all(|bytes| *bytes <= SIGNED_SPAN), "{:?}", stretches);
+        // Kept heads are about a span apart, not one per run.
+        let total: u64 = log.wires.iter().map(|w| w.payload.len() as u64).sum();
+        let kept = (1..=count).filter(|seq| held.signature(*seq).is_some()).count() as u64;
+        prop_assert!(kept <= 2 * total / SIGNED_SPAN + count / CHECKPOINT + 2, "{} kept", kept);
+        // What it serves, signed as it keeps them, verifies again in any pieces.
+        let served: Vec<WireOp> = log.wires.iter().cloned().map(|mut wire| {
+            wire.signature = held.signature(wire.id.seq).copied();
+            wire
+        }).collect();
+        let mut next = AuthorLog::new(&session(), log.author);
+        let mut from = 1u64;
+        while from <= count {
+            let to = held.signed_at_or_before((from + 30).min(count)).filter(|to| *to >= from)
+                .unwrap_or(count);
+            let verified = next.verify(&session(), &wire_entries(&served[from as usize - 1..to as usize])).unwrap();
+            next.accept(verified);
+            from = to + 1;
+        }
+        prop_assert_eq!(next.head(), held.head());
+    }
+}
+
+#[test]
+fn a_run_with_a_span_of_unsigned_bytes_is_refused() {
+    // 40 chunks of 1,000 points (~8 KB each), signed as their author signs them.
+    let log = chunk_log(&[1000; 40], &[]);
+    let signed: Vec<u64> = log
+        .wires
+        .iter()
+        .filter(|w| w.signature.is_some())
+        .map(|w| w.id.seq)
+        .collect();
+    assert!(signed.len() >= 4, "{signed:?}");
+    let fresh = || AuthorLog::new(&session(), log.author);
+    assert!(fresh()
+        .verify(&session(), &wire_entries(&log.wires))
+        .is_ok());
+    // Without the first signature inside the run, more than a span goes unsigned.
+    let mut stripped = log.wires.clone();
+    stripped[signed[0] as usize - 1].signature = None;
+    assert!(matches!(
+        fresh().verify(&session(), &wire_entries(&stripped)),
+        Err(RunError::SpanUnsigned { .. })
+    ));
+    // Signed on every op, it costs the checks of a run signed where it must be.
+    let every_op: Vec<usize> = (1..40).collect();
+    let all_signed = chunk_log(&[1000; 40], &every_op);
+    assert!(all_signed.wires.iter().all(|w| w.signature.is_some()));
+    let verified = AuthorLog::new(&session(), all_signed.author)
+        .verify(&session(), &wire_entries(&all_signed.wires))
+        .unwrap();
+    assert!(
+        verified.keep.len() <= signed.len() + 1,
+        "{} checked, {} needed",
+        verified.keep.len(),
+        signed.len()
+    );
+}
+
+#[test]
+fn an_op_larger_than_any_payload_is_refused() {
+    let key = key();
+    let author = AuthorKey(public_key(&key));
+    let mut signer = Signer::fresh(session(), author);
+    let big = vec![7u8; MAX_PAYLOAD + 1];
+    assert!(matches!(
+        signer.sign(&key, 1, 1, &big),
+        Err(SignError::TooLarge { .. })
+    ));
+    let mut other = Signer::fresh(session(), author);
+    let head = other.extend(1, 1, &big[..MAX_PAYLOAD]).unwrap();
+    let signature = Signature::sign(&key, &session(), 1, &head);
+    let fits = [Entry {
+        seq: 1,
+        lamport: 1,
+        payload: &big[..MAX_PAYLOAD],
+        signature: Some(&signature),
+    }];
+    assert!(AuthorLog::new(&session(), author)
+        .verify(&session(), &fits)
+        .is_ok());
+    let signature = Signature::sign(
+        &key,
+        &session(),
+        1,
+        &Head::genesis(&session(), &author).next(1, 1, &big),
+    );
+    let too_big = [Entry {
+        seq: 1,
+        lamport: 1,
+        payload: &big,
+        signature: Some(&signature),
+    }];
+    assert!(matches!(
+        AuthorLog::new(&session(), author).verify(&session(), &too_big),
+        Err(RunError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn the_largest_ops_the_document_takes_fit_a_payload() {
+    let node = canopy_canvas::NodeId(u64::MAX);
+    let limits = canopy_canvas::Limits::default();
+    let id = |seq| canopy_canvas::OpId { node, seq };
+    let mut seen = canopy_canvas::VersionVector::new();
+    for author in 0..limits.max_items_per_op as u64 {
+        seen.0
+            .insert(canopy_canvas::NodeId(u64::MAX - author), u64::MAX - author);
+    }
+    let actions = [
+        canopy_canvas::Action::Erase {
+            strokes: (0..limits.max_items_per_op as u64)
+                .map(|n| id(u64::MAX - n))
+                .collect(),
+        },
+        canopy_canvas::Action::ClearPage {
+            page: id(u64::MAX),
+            seen,
+        },
+        canopy_canvas::Action::StrokePoints {
+            stroke: id(u64::MAX),
+            offset: u32::MAX,
+            points: vec![canopy_canvas::Point::new(-1e6, 1e6); limits.max_points_per_op],
+        },
+    ];
+    for action in actions {
+        let op = canopy_canvas::Op {
+            id: id(u64::MAX),
+            lamport: u64::MAX,
+            action,
+        };
+        let wire = WireOp::from_op(&op);
+        assert!(
+            wire.payload.len() <= MAX_PAYLOAD,
+            "{} bytes",
+            wire.payload.len()
+        );
+    }
+}
+
+/// An author that splits its log with long ops is still proven to, and the proof
+/// fits one frame: each side carries its ops up to a signature at most a span of
+/// bytes (and one op) away, not up to a checkpoint 255 ops away.
+#[test]
+fn proof_of_a_split_in_long_ops_fits_a_frame() {
+    let key = key();
+    let author = AuthorKey(public_key(&key));
+    let node = author.node_id();
+    let chunk = |seq: u64, x: f32, points: usize| canopy_canvas::Op {
+        id: canopy_canvas::OpId { node, seq },
+        lamport: seq,
+        action: canopy_canvas::Action::StrokePoints {
+            stroke: canopy_canvas::OpId { node, seq: 1 },
+            offset: 0,
+            points: vec![canopy_canvas::Point::new(x, 0.0); points],
+        },
+    };
+    // Both logs share op 1, then part: 200 chunks of 4,096 points each (~32 KiB).
+    let common = [chunk(1, 0.0, 10)];
+    let one: Vec<_> = (2..=201).map(|seq| chunk(seq, 1.0, 4096)).collect();
+    let other: Vec<_> = (2..=201).map(|seq| chunk(seq, 2.0, 4096)).collect();
+    let mut first = Signer::fresh(session(), author);
+    let (mut a, _) = first.sign_batch(&key, &common).unwrap();
+    let mut second = first.clone();
+    let (a_rest, _) = first.sign_batch(&key, &one).unwrap();
+    a.extend(a_rest);
+    let (mut b, _) = Signer::fresh(session(), author)
+        .sign_batch(&key, &common)
+        .unwrap();
+    let (b_rest, _) = second.sign_batch(&key, &other).unwrap();
+    b.extend(b_rest);
+
+    let mut holder = AuthorLog::new(&session(), author);
+    let verified = holder.verify(&session(), &wire_entries(&a)).unwrap();
+    holder.accept(verified);
+    let (from, to) = holder.needed_to_judge(2, 201);
+    let ours = wire_entries(&a[from as usize - 1..to as usize]);
+    let ours: Vec<Entry<'_>> = ours
+        .into_iter()
+        .map(|mut entry| {
+            entry.signature = holder.signature(entry.seq);
+            entry
+        })
+        .collect();
+    let evidence = holder
+        .conflict(&session(), &wire_entries(&b[1..]), &ours)
+        .expect("proof of the split");
+    assert_eq!(evidence.seq, 2);
+    assert!(evidence.verify(&session()));
+    let frame = encode(&Message::Evidence(Box::new(evidence.clone())));
+    assert!(frame.is_ok(), "{frame:?}");
+    assert!(holder.cut(&session(), &evidence));
+}
