@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub const APPLICATION_ID: i32 = 0x434E_5059;
 
 /// The format this build writes; older ones are migrated forward when opened.
-pub const FORMAT_VERSION: i32 = 3;
+pub const FORMAT_VERSION: i32 = 4;
 
 /// Why a file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -946,7 +946,65 @@ fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), Sto
             .map_err(sqlite(path))?;
         tracing::info!(file = %path.display(), "session file migrated to format 3 (its ops stay unsigned)");
     }
+    if version < 4 {
+        // Format 4 keeps a signed head within every span of bytes of each author's
+        // log (protocol 5 refuses runs that pass one unsigned). A log kept before,
+        // with heads only every 256 ops, may not: it cannot be served as it is.
+        let spans = spans_hold(connection, path)?;
+        let unsigned = if spans {
+            ""
+        } else {
+            "UPDATE meta SET value = '0' WHERE key = 'signed';"
+        };
+        connection
+            .execute_batch(&format!(
+                "BEGIN; {unsigned} PRAGMA user_version = 4; COMMIT;"
+            ))
+            .map_err(sqlite(path))?;
+        if spans {
+            tracing::info!(file = %path.display(), "session file migrated to format 4");
+        } else {
+            tracing::warn!(
+                file = %path.display(),
+                "session file migrated to format 4: its logs are signed too sparsely to serve, so its drawing can only be imported"
+            );
+        }
+    }
     Ok(())
+}
+
+/// True if, in every author's log the file holds, no more than
+/// [`canopy_protocol::SIGNED_SPAN`] payload bytes lie between two kept signed heads
+/// (or before the first).
+fn spans_hold(connection: &Connection, path: &Path) -> Result<bool, StoreError> {
+    let mut rows = connection
+        .prepare(
+            "SELECT o.node, length(o.payload), s.seq IS NOT NULL FROM ops o
+             LEFT JOIN signatures s ON s.node = o.node AND s.seq = o.seq
+             ORDER BY o.node, o.seq",
+        )
+        .map_err(sqlite(path))?;
+    let mut rows = rows.query([]).map_err(sqlite(path))?;
+    let mut author = None;
+    let mut unsigned = 0u64;
+    while let Some(row) = rows.next().map_err(sqlite(path))? {
+        let node: i64 = row.get(0).map_err(sqlite(path))?;
+        let bytes: i64 = row.get(1).map_err(sqlite(path))?;
+        let signed: bool = row.get(2).map_err(sqlite(path))?;
+        if author != Some(node) {
+            author = Some(node);
+            unsigned = 0;
+        }
+        if signed {
+            if unsigned > canopy_protocol::SIGNED_SPAN {
+                return Ok(false);
+            }
+            unsigned = 0;
+        } else {
+            unsigned = unsigned.saturating_add(u64::try_from(bytes).unwrap_or(0));
+        }
+    }
+    Ok(true)
 }
 
 fn read_meta(connection: &Connection, path: &Path) -> Result<Meta, StoreError> {
@@ -1087,6 +1145,59 @@ mod tests {
             .unwrap();
         let said = store.document().unwrap_err().to_string();
         assert!(said.contains("cannot be read"), "{said}");
+    }
+
+    /// A format-3 file kept signed heads every 256 ops: where its ops are long, more
+    /// than a span of bytes lies between two, which protocol 5 refuses to take. Such
+    /// a file is brought forward as one whose drawing can only be imported; one whose
+    /// heads lie close enough stays signed, with every head it kept.
+    #[test]
+    fn a_format_3_file_signed_too_sparsely_is_brought_forward_unsigned() {
+        let signature = Signature::from_bytes(&[5; 64]);
+        let file = |chunk_bytes: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("three.canopy");
+            let mut store = Store::create(&path, &meta()).unwrap();
+            let ops: Vec<(u64, WireOp)> = (1..=20u64)
+                .map(|seq| {
+                    let wire = WireOp {
+                        id: OpId {
+                            node: NodeId(3),
+                            seq,
+                        },
+                        lamport: seq,
+                        payload: vec![1; chunk_bytes],
+                        signature: None,
+                    };
+                    (seq, wire)
+                })
+                .collect();
+            let kept = SignedHeads {
+                kept: vec![(
+                    OpId {
+                        node: NodeId(3),
+                        seq: 20,
+                    },
+                    Head([2; 32]),
+                    signature,
+                )],
+                forgotten: Vec::new(),
+            };
+            store.append_log(&ops, &kept, &[]).unwrap();
+            drop(store);
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch("PRAGMA user_version = 3;")
+                .unwrap();
+            let store = Store::open(&path).unwrap();
+            let signed = (store.meta.signed, store.logs().unwrap().signed.len());
+            drop(dir);
+            signed
+        };
+        // 19 unsigned ops of 1 KiB before the signed head: within a span.
+        assert_eq!(file(1024), (true, 1));
+        // 19 of 8 KiB: 152 KiB unsigned.
+        assert!(!file(8 * 1024).0);
     }
 
     #[test]

@@ -202,7 +202,7 @@ fn bad_files_are_refused_and_left_untouched() {
         (&truncated, "is damaged or truncated"),
         (
             &future,
-            "was written by a newer Canopy (format 99; this build reads up to 3)",
+            "was written by a newer Canopy (format 99; this build reads up to 4)",
         ),
     ];
     for (file, expected) in cases {
