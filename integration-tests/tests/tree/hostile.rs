@@ -556,28 +556,51 @@ fn has_parent(node: &Node) -> bool {
 /// One author signs two different ops with the same number and gives one to each of
 /// two nodes, the second after the first has spread: the node that holds the first
 /// finds the proof, every node leaves that author out, and no honest link is closed.
-#[test]
-fn an_author_that_signs_two_logs_is_left_out_everywhere() {
+/// A host and a child, and an author whose first log (`first_log`, one stroke) went
+/// in at the host and reached both: where each split-log test starts. The first
+/// link stays open for 8 s.
+struct FirstLogSpread {
+    host: Node,
+    child: Node,
+    key: Vec<u8>,
+    first: std::thread::JoinHandle<()>,
+}
+
+fn first_log_spread(first_log: fn(&Attacker) -> Vec<Op>) -> FirstLogSpread {
     let host = Node::host("host", &["--no-audio"]);
     let child = Node::join("child", host.editor_url(), &["--no-audio"]);
     let pkcs8 =
         ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    let (host_url, child_url) = (
-        host.editor_url().to_string(),
-        child.editor_url().to_string(),
-    );
     let key = pkcs8.as_ref().to_vec();
+    let (host_url, first_key) = (host.editor_url().to_string(), key.clone());
     let first = std::thread::spawn(move || {
         block_on(async move {
-            let mut first = Attacker::join_with(&host_url, &key).await;
-            let ops = two_versions(&first, 200);
+            let mut first = Attacker::join_with(&host_url, &first_key).await;
+            let ops = first_log(&first);
             first.send(&ops, 10).await;
             tokio::time::sleep(Duration::from_secs(8)).await;
         })
     });
     assert_converged(&[&host, &child], 1, Duration::from_secs(10));
+    FirstLogSpread {
+        host,
+        child,
+        key,
+        first,
+    }
+}
+
+#[test]
+fn an_author_that_signs_two_logs_is_left_out_everywhere() {
+    let FirstLogSpread {
+        host,
+        child,
+        key,
+        first,
+    } = first_log_spread(|attacker| two_versions(attacker, 200));
+    let child_url = child.editor_url().to_string();
     block_on(async move {
-        let mut second = Attacker::join_with(&child_url, pkcs8.as_ref()).await;
+        let mut second = Attacker::join_with(&child_url, &key).await;
         let ops = two_versions(&second, 10);
         second.send(&ops, 10).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -619,6 +642,95 @@ fn two_logs_sent_at_once_do_not_split_the_tree() {
     // A node that joins later is told the proof and takes neither version.
     let late = Node::join("late", child.editor_url(), &["--no-audio"]);
     assert_converged(&[&host, &child, &late], 0, Duration::from_secs(10));
+}
+
+/// A stroke of `chunks` chunks of 1,000 points (~8 KB each) from op `first` on, in
+/// colour `red`, ended.
+fn long_stroke(attacker: &Attacker, first: u64, chunks: u64, red: u8) -> Vec<Op> {
+    let stroke = OpId {
+        node: attacker.node,
+        seq: first,
+    };
+    let mut ops = vec![attacker.op(
+        first,
+        Action::StrokeStart {
+            page: FIRST_PAGE,
+            tool: Tool::Pen,
+            color: Color::rgb(red, 0, 0),
+            width: 2.0,
+        },
+    )];
+    for chunk in 0..chunks {
+        ops.push(attacker.op(
+            first + 1 + chunk,
+            Action::StrokePoints {
+                stroke,
+                offset: (chunk * 1000) as u32,
+                points: vec![Point::new(chunk as f32, 1.0); 1000],
+            },
+        ));
+    }
+    ops.push(attacker.op(
+        first + 1 + chunks,
+        Action::StrokeEnd {
+            stroke,
+            points: (chunks * 1000) as u32,
+        },
+    ));
+    ops
+}
+
+/// `ops` chained as their author's log from its start, signed only at `signed`.
+fn signed_only_at(attacker: &Attacker, ops: &[Op], signed: &[u64]) -> Vec<WireOp> {
+    let mut signer = Signer::fresh(attacker.session, AuthorKey(public_key(&attacker.key)));
+    ops.iter()
+        .map(|op| {
+            let mut wire = WireOp::from_op(op);
+            signer.extend(op.id.seq, op.lamport, &wire.payload).unwrap();
+            if signed.contains(&op.id.seq) {
+                wire.signature = Some(signer.sign_head(&attacker.key));
+            }
+            wire
+        })
+        .collect()
+}
+
+/// An author that splits its log can make the proof of it too large for a frame if
+/// its second log goes unsigned for long: each side of a proof runs to the author's
+/// next signature. Then only the node that found the proof left the author out, and
+/// the rest of the tree kept its ops: the replicas parted. A log whose signatures lie
+/// more than a span of bytes apart is refused instead, so honest nodes keep one
+/// version and agree, and every proof an honest node can find fits a frame.
+#[test]
+fn a_second_log_too_long_unsigned_for_its_proof_to_travel_is_refused() {
+    let FirstLogSpread {
+        host,
+        child,
+        key,
+        first,
+    } = first_log_spread(|attacker| long_stroke(attacker, 1, 40, 200));
+    let child_url = child.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut second = Attacker::join_with(&child_url, &key).await;
+        // The same 42 ops in another colour, then 158 more, signed only at the last:
+        // 1.3 MB from any head the child holds to the next signature.
+        let mut ops = long_stroke(&second, 1, 40, 10);
+        ops.extend(long_stroke(&second, 43, 78, 10));
+        ops.extend(long_stroke(&second, 123, 76, 10));
+        let wire = signed_only_at(&second, &ops, &[200]);
+        for part in [&wire[..42], &wire[42..120], &wire[120..]] {
+            second.send_wire(part.to_vec()).await;
+        }
+        second.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the second log was taken");
+    assert!(
+        refusal.to_string().contains("without a signature"),
+        "{refusal}"
+    );
+    assert_converged(&[&host, &child], 1, Duration::from_secs(10));
+    assert!(has_parent(&child), "an honest link was closed");
+    first.join().unwrap();
 }
 
 /// One op with a Lamport clock of 2^64 − 2 used to leave every node that took it
