@@ -43,8 +43,9 @@ pub const CHECKPOINT: u64 = 256;
 /// Most payload bytes between two signed ops of a run (or from a run's start to its
 /// first signed op). Proof that an author split its log carries each side's ops up
 /// to its next signed op, so this bounds a proof in bytes as [`CHECKPOINT`] bounds it
-/// in ops: two sides of at most `SIGNED_SPAN + MAX_PAYLOAD` bytes fit one frame.
-pub const SIGNED_SPAN: u64 = 64 * 1024;
+/// in ops: two sides of at most `SIGNED_SPAN + MAX_PAYLOAD` bytes (448 KiB) fit one
+/// frame.
+pub const SIGNED_SPAN: u64 = 128 * 1024;
 
 /// Largest action payload of one op, above any op the document takes (its largest,
 /// an `Erase` of 16,384 strokes, is ~200 KiB).

@@ -504,8 +504,8 @@ proptest! {
 
 #[test]
 fn a_run_with_a_span_of_unsigned_bytes_is_refused() {
-    // 40 chunks of 1,000 points (~8 KB each), signed as their author signs them.
-    let log = chunk_log(&[1000; 40], &[]);
+    // 80 chunks of 1,000 points (~8 KB each), signed as their author signs them.
+    let log = chunk_log(&[1000; 80], &[]);
     let signed: Vec<u64> = log
         .wires
         .iter()
@@ -525,8 +525,8 @@ fn a_run_with_a_span_of_unsigned_bytes_is_refused() {
         Err(RunError::SpanUnsigned { .. })
     ));
     // Signed on every op, it costs the checks of a run signed where it must be.
-    let every_op: Vec<usize> = (1..40).collect();
-    let all_signed = chunk_log(&[1000; 40], &every_op);
+    let every_op: Vec<usize> = (1..80).collect();
+    let all_signed = chunk_log(&[1000; 80], &every_op);
     assert!(all_signed.wires.iter().all(|w| w.signature.is_some()));
     let verified = AuthorLog::new(&session(), all_signed.author)
         .verify(&session(), &wire_entries(&all_signed.wires))
@@ -672,4 +672,32 @@ fn proof_of_a_split_in_long_ops_fits_a_frame() {
     let frame = encode(&Message::Evidence(Box::new(evidence.clone())));
     assert!(frame.is_ok(), "{frame:?}");
     assert!(holder.cut(&session(), &evidence));
+}
+
+/// The largest proof the rules allow — both sides at [`CHECKPOINT`] ops, a span of
+/// bytes before the signed op and the largest payload at it, clocks at their widest —
+/// is one frame.
+#[test]
+fn the_largest_proof_allowed_fits_a_frame() {
+    let count = CHECKPOINT as usize;
+    let before = SIGNED_SPAN as usize / (count - 1);
+    let mut ops: Vec<(u64, Vec<u8>)> = (0..count - 1)
+        .map(|_| (u64::MAX, vec![0xff; before]))
+        .collect();
+    ops.push((u64::MAX, vec![0xff; MAX_PAYLOAD]));
+    let bytes: usize = ops.iter().map(|(_, payload)| payload.len()).sum();
+    assert!(bytes as u64 <= MAX_FORK_BYTES && bytes as u64 > MAX_FORK_BYTES - 1024);
+    let side = Fork {
+        head: Head([0xff; 32]),
+        ops,
+        signature: Signature::from_bytes(&[0xff; 64]),
+    };
+    let evidence = Evidence {
+        author: AuthorKey([0xff; 32]),
+        seq: u64::MAX,
+        first: side.clone(),
+        second: side,
+    };
+    let frame = encode(&Message::Evidence(Box::new(evidence)));
+    assert!(frame.is_ok(), "{:?}", frame.err());
 }
