@@ -130,6 +130,10 @@ pub struct Store {
     connection: Connection,
     /// The file's metadata.
     pub meta: Meta,
+    /// True for a file read as it is from before format 4, whose payloads code
+    /// actions as protocol 4 did: they are read with the old decoder and handed out
+    /// in the current encoding.
+    legacy_payloads: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -261,13 +265,14 @@ impl Store {
     /// Opens an existing file to read it only (exports, inspection).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         Self::missing(path)?;
-        check(path)?;
+        let version = check(path)?;
         let connection = connect(path, Some(READ_ONLY))?;
         let meta = read_meta(&connection, path)?;
         Ok(Store {
             path: path.to_path_buf(),
             connection,
             meta,
+            legacy_payloads: version < 4,
         })
     }
 
@@ -291,6 +296,7 @@ impl Store {
             path: path.to_path_buf(),
             connection,
             meta,
+            legacy_payloads: false,
         })
     }
 
@@ -340,6 +346,7 @@ impl Store {
             path: path.to_path_buf(),
             connection,
             meta: meta.clone(),
+            legacy_payloads: false,
         })
     }
 
@@ -445,7 +452,22 @@ impl Store {
             .query_map(params![clamp(from_ms), at, node, seq, limit], timed_op)
             .map_err(sqlite(&self.path))?;
         rows.collect::<Result<Vec<_>, _>>()
+            .map(|ops| self.in_current_encoding(ops))
             .map_err(sqlite(&self.path))
+    }
+
+    /// `ops` with their payloads in the current encoding: those of a file read from
+    /// before format 4 are decoded as they were coded then and coded again (one that
+    /// does not decode is left as it is, and is reported where it is used).
+    fn in_current_encoding(&self, mut ops: Vec<(u64, WireOp)>) -> Vec<(u64, WireOp)> {
+        if self.legacy_payloads {
+            for (_, wire) in &mut ops {
+                if let Ok(op) = wire.to_op_legacy() {
+                    wire.payload = WireOp::from_op(&op).payload;
+                }
+            }
+        }
+        ops
     }
 
     /// Up to `limit` audio packets recorded from `from_ms` on, after row
@@ -506,6 +528,7 @@ impl Store {
             .query_map([clamp(from_ms), clamp(until_ms)], timed_op)
             .map_err(sqlite(&self.path))?;
         rows.collect::<Result<Vec<_>, _>>()
+            .map(|ops| self.in_current_encoding(ops))
             .map_err(sqlite(&self.path))
     }
 
@@ -530,6 +553,7 @@ impl Store {
         const CHUNK: usize = 4096;
         type Decoded = (OpId, Result<canopy_canvas::Op, String>);
         let path = self.path.clone();
+        let legacy = self.legacy_payloads;
         let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
         let mut document = Document::new(node);
         std::thread::scope(|scope| {
@@ -553,7 +577,12 @@ impl Store {
                         payload: row.get(3).map_err(sqlite(&path))?,
                         signature: None,
                     };
-                    chunk.push((wire.id, wire.to_op().map_err(|e| e.to_string())));
+                    let op = if legacy {
+                        wire.to_op_legacy()
+                    } else {
+                        wire.to_op()
+                    };
+                    chunk.push((wire.id, op.map_err(|e| e.to_string())));
                     if chunk.len() == CHUNK
                         && chunks
                             .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
@@ -947,64 +976,95 @@ fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), Sto
         tracing::info!(file = %path.display(), "session file migrated to format 3 (its ops stay unsigned)");
     }
     if version < 4 {
-        // Format 4 keeps a signed head within every span of bytes of each author's
-        // log (protocol 5 refuses runs that pass one unsigned). A log kept before,
-        // with heads only every 256 ops, may not: it cannot be served as it is.
-        let spans = spans_hold(connection, path)?;
-        let unsigned = if spans {
-            ""
-        } else {
-            "UPDATE meta SET value = '0' WHERE key = 'signed';"
-        };
-        connection
-            .execute_batch(&format!(
-                "BEGIN; {unsigned} PRAGMA user_version = 4; COMMIT;"
-            ))
-            .map_err(sqlite(path))?;
-        if spans {
-            tracing::info!(file = %path.display(), "session file migrated to format 4");
-        } else {
-            tracing::warn!(
-                file = %path.display(),
-                "session file migrated to format 4: its logs are signed too sparsely to serve, so its drawing can only be imported"
-            );
-        }
+        transcode_to_format_4(connection, path)?;
     }
     Ok(())
 }
 
-/// True if, in every author's log the file holds, no more than
-/// [`canopy_protocol::SIGNED_SPAN`] payload bytes lie between two kept signed heads
-/// (or before the first).
-fn spans_hold(connection: &Connection, path: &Path) -> Result<bool, StoreError> {
-    let mut rows = connection
-        .prepare(
-            "SELECT o.node, length(o.payload), s.seq IS NOT NULL FROM ops o
-             LEFT JOIN signatures s ON s.node = o.node AND s.seq = o.seq
-             ORDER BY o.node, o.seq",
-        )
+/// Format 4 codes an op's references to its author's own ops as how far back they
+/// are (protocol 5). A file's payloads are coded again, in one transaction; the
+/// signatures over the old bytes then prove nothing, so they go and the file is
+/// marked unsigned: a host imports its drawing as its own signed ops, a joiner syncs
+/// again from its parent (`import::open_session`). A payload that does not decode is
+/// left as it is (a load reports it).
+fn transcode_to_format_4(connection: &Connection, path: &Path) -> Result<(), StoreError> {
+    /// Ops read and written at a time.
+    const BATCH: i64 = 10_000;
+    let total: i64 = connection
+        .query_row("SELECT count(*) FROM ops", [], |r| r.get(0))
         .map_err(sqlite(path))?;
-    let mut rows = rows.query([]).map_err(sqlite(path))?;
-    let mut author = None;
-    let mut unsigned = 0u64;
-    while let Some(row) = rows.next().map_err(sqlite(path))? {
-        let node: i64 = row.get(0).map_err(sqlite(path))?;
-        let bytes: i64 = row.get(1).map_err(sqlite(path))?;
-        let signed: bool = row.get(2).map_err(sqlite(path))?;
-        if author != Some(node) {
-            author = Some(node);
-            unsigned = 0;
-        }
-        if signed {
-            if unsigned > canopy_protocol::SIGNED_SPAN {
-                return Ok(false);
+    connection.execute_batch("BEGIN;").map_err(sqlite(path))?;
+    let transcoded = (|| -> Result<u64, StoreError> {
+        let mut read = connection
+            .prepare(
+                "SELECT node, seq, payload FROM ops WHERE (node, seq) > (?1, ?2)
+                 ORDER BY node, seq LIMIT ?3",
+            )
+            .map_err(sqlite(path))?;
+        let mut write = connection
+            .prepare("UPDATE ops SET payload = ?3 WHERE node = ?1 AND seq = ?2")
+            .map_err(sqlite(path))?;
+        let (mut node, mut seq) = (i64::MIN, i64::MIN);
+        let mut done = 0u64;
+        loop {
+            let rows: Vec<(i64, i64, Vec<u8>)> = read
+                .query_map(params![node, seq, BATCH], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(sqlite(path))?
+                .collect::<Result<_, _>>()
+                .map_err(sqlite(path))?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            (node, seq) = (last.0, last.1);
+            for (row_node, row_seq, payload) in rows {
+                let id = OpId {
+                    node: NodeId(row_node as u64),
+                    seq: row_seq as u64,
+                };
+                let Ok(action) = canopy_protocol::decode_legacy_action(&payload) else {
+                    continue;
+                };
+                let coded = canopy_protocol::encode_action(id, &action);
+                write
+                    .execute(params![row_node, row_seq, coded])
+                    .map_err(sqlite(path))?;
             }
-            unsigned = 0;
-        } else {
-            unsigned = unsigned.saturating_add(u64::try_from(bytes).unwrap_or(0));
+            done += BATCH as u64;
+            if total > BATCH {
+                tracing::info!(
+                    file = %path.display(),
+                    ops = done.min(total as u64),
+                    of = total,
+                    "coding the file's ops as format 4 does"
+                );
+            }
+        }
+        connection
+            .execute_batch(
+                "DELETE FROM signatures;
+                 UPDATE meta SET value = '0' WHERE key = 'signed';
+                 PRAGMA user_version = 4;",
+            )
+            .map_err(sqlite(path))?;
+        Ok(total as u64)
+    })();
+    match transcoded {
+        Ok(ops) => {
+            connection.execute_batch("COMMIT;").map_err(sqlite(path))?;
+            tracing::warn!(
+                file = %path.display(),
+                ops,
+                "session file migrated to format 4: its ops were coded again, so its authors' signatures no longer hold and its drawing can only be imported"
+            );
+            Ok(())
+        }
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK;");
+            Err(error)
         }
     }
-    Ok(true)
 }
 
 fn read_meta(connection: &Connection, path: &Path) -> Result<Meta, StoreError> {
@@ -1147,57 +1207,75 @@ mod tests {
         assert!(said.contains("cannot be read"), "{said}");
     }
 
-    /// A format-3 file kept signed heads every 256 ops: where its ops are long, more
-    /// than a span of bytes lies between two, which protocol 5 refuses to take. Such
-    /// a file is brought forward as one whose drawing can only be imported; one whose
-    /// heads lie close enough stays signed, with every head it kept.
+    /// A format-3 file coded actions as protocol 4 did. Read as it is, its ops come
+    /// out in the current encoding; opened for writing, it is coded again, and since
+    /// its authors' signatures were over the old bytes it is brought forward unsigned
+    /// (its drawing is imported, never served as theirs).
     #[test]
-    fn a_format_3_file_signed_too_sparsely_is_brought_forward_unsigned() {
-        let signature = Signature::from_bytes(&[5; 64]);
-        let file = |chunk_bytes: usize| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("three.canopy");
-            let mut store = Store::create(&path, &meta()).unwrap();
-            let ops: Vec<(u64, WireOp)> = (1..=20u64)
-                .map(|seq| {
-                    let wire = WireOp {
-                        id: OpId {
-                            node: NodeId(3),
-                            seq,
-                        },
-                        lamport: seq,
-                        payload: vec![1; chunk_bytes],
-                        signature: None,
-                    };
-                    (seq, wire)
-                })
-                .collect();
-            let kept = SignedHeads {
-                kept: vec![(
-                    OpId {
-                        node: NodeId(3),
-                        seq: 20,
-                    },
-                    Head([2; 32]),
-                    signature,
-                )],
-                forgotten: Vec::new(),
-            };
-            store.append_log(&ops, &kept, &[]).unwrap();
-            drop(store);
-            Connection::open(&path)
-                .unwrap()
-                .execute_batch("PRAGMA user_version = 3;")
+    fn a_format_3_file_is_read_as_it_was_coded_and_brought_forward_unsigned() {
+        use canopy_canvas::{Color, Point, Tool, FIRST_PAGE};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("three.canopy");
+        let mut author = Document::new(NodeId(3));
+        let mut ops = Vec::new();
+        for i in 0..50u64 {
+            let begin = author
+                .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 2.0)
                 .unwrap();
-            let store = Store::open(&path).unwrap();
-            let signed = (store.meta.signed, store.logs().unwrap().signed.len());
-            drop(dir);
-            signed
+            let id = begin.id;
+            let points = author
+                .extend_stroke(id, vec![Point::new(i as f32, 1.0)])
+                .unwrap();
+            let end = author.end_stroke(id).unwrap();
+            ops.extend([begin, points, end]);
+        }
+        let as_protocol_4 = |op: &canopy_canvas::Op| WireOp {
+            payload: bincode::serde::encode_to_vec(&op.action, bincode::config::standard())
+                .unwrap(),
+            ..WireOp::from_op(op)
         };
-        // 19 unsigned ops of 1 KiB before the signed head: within a span.
-        assert_eq!(file(1024), (true, 1));
-        // 19 of 8 KiB: 152 KiB unsigned.
-        assert!(!file(8 * 1024).0);
+        let mut store = Store::create(&path, &meta()).unwrap();
+        let rows: Vec<(u64, WireOp)> = ops.iter().map(|op| (1, as_protocol_4(op))).collect();
+        let last = ops.last().unwrap().id;
+        let kept = SignedHeads {
+            kept: vec![(last, Head([2; 32]), Signature::from_bytes(&[5; 64]))],
+            forgotten: Vec::new(),
+        };
+        store.append_log(&rows, &kept, &[]).unwrap();
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 3;")
+            .unwrap();
+
+        let read = Store::open_read_only(&path).unwrap();
+        assert_eq!(read.document().unwrap().digest(), author.digest());
+        let page = read.ops_page(0, None, 1000).unwrap();
+        assert_eq!(page.len(), ops.len());
+        for (_, wire) in &page {
+            assert!(
+                wire.to_op().is_ok(),
+                "{} is not in the current encoding",
+                wire.id
+            );
+        }
+        assert!(read.meta.signed);
+        drop(read);
+
+        let store = Store::open(&path).unwrap();
+        assert!(!store.meta.signed, "its signatures are over other bytes");
+        assert!(store.logs().unwrap().signed.is_empty());
+        assert_eq!(store.document().unwrap().digest(), author.digest());
+        let stored: Vec<Vec<u8>> = store
+            .connection
+            .prepare("SELECT payload FROM ops ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let current: Vec<Vec<u8>> = ops.iter().map(|op| WireOp::from_op(op).payload).collect();
+        assert_eq!(stored, current);
     }
 
     #[test]

@@ -241,29 +241,15 @@ impl WireOp {
         WireOp {
             id: op.id,
             lamport: op.lamport,
-            payload: encode_action(&op.action),
+            payload: crate::payload::encode_action(op.id, &op.action),
             signature: None,
         }
     }
 
-    /// Unwraps the document op; fails on a payload that is not an action.
+    /// Unwraps the document op; fails on a payload that is not an action in its
+    /// one encoding.
     pub fn to_op(&self) -> Result<Op, crate::frame::FrameError> {
-        let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
-        let (action, used): (Action, usize) =
-            bincode::serde::decode_from_slice(&self.payload, config)
-                .map_err(|e| crate::frame::FrameError::Decode(e.to_string()))?;
-        if used != self.payload.len() {
-            return Err(crate::frame::FrameError::Decode(
-                "trailing bytes after the action".into(),
-            ));
-        }
-        // Signatures cover these bytes and backlogs are rebuilt from decoded ops, so
-        // only the one encoding of an action is taken.
-        if !is_encoding_of(&action, &self.payload) {
-            return Err(crate::frame::FrameError::Decode(
-                "the action is not in its canonical encoding".into(),
-            ));
-        }
+        let action = crate::payload::decode_action(self.id, &self.payload)?;
         // A seal stands for ops its holder no longer serves, so a joiner must verify
         // it without them: that needs the seal's own link in the author's hash chain
         // and the rules on the ops it covers, which this protocol does not have
@@ -280,58 +266,21 @@ impl WireOp {
             action,
         })
     }
-}
 
-/// The one encoding of an action: what authors sign and payloads carry.
-pub fn encode_action(action: &Action) -> Vec<u8> {
-    // Sized up front: growing from empty costs several reallocations an op, and
-    // every op a backlog serves is encoded here.
-    let estimate = match action {
-        Action::StrokePoints { points, .. } => 32 + 8 * points.len(),
-        _ => 64,
-    };
-    let mut into = Appends(Vec::with_capacity(estimate));
-    match bincode::serde::encode_into_writer(action, &mut into, bincode::config::standard()) {
-        Ok(()) => into.0,
-        Err(_) => Vec::new(),
-    }
-}
-
-/// True if `bytes` are exactly the one encoding of `action`, compared while it is
-/// encoded (no copy is made; the first byte that differs stops it).
-fn is_encoding_of(action: &Action, bytes: &[u8]) -> bool {
-    let mut matches = Matches {
-        expected: bytes,
-        at: 0,
-    };
-    bincode::serde::encode_into_writer(action, &mut matches, bincode::config::standard()).is_ok()
-        && matches.at == bytes.len()
-}
-
-/// A bincode writer onto the end of a vector.
-struct Appends(Vec<u8>);
-
-impl bincode::enc::write::Writer for Appends {
-    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
-        self.0.extend_from_slice(bytes);
-        Ok(())
-    }
-}
-
-/// A bincode writer that checks what is written against bytes already held.
-struct Matches<'a> {
-    expected: &'a [u8],
-    at: usize,
-}
-
-impl bincode::enc::write::Writer for Matches<'_> {
-    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
-        let end = self.at.saturating_add(bytes.len());
-        if self.expected.get(self.at..end) != Some(bytes) {
-            return Err(bincode::error::EncodeError::Other("not the encoding held"));
+    /// Unwraps an op as files from before protocol 5 (formats 1–3) coded it, to
+    /// import it. Seals never were in such files.
+    pub fn to_op_legacy(&self) -> Result<Op, crate::frame::FrameError> {
+        let action = crate::payload::decode_legacy_action(&self.payload)?;
+        if matches!(action, Action::StrokeSealed { .. }) {
+            return Err(crate::frame::FrameError::Decode(
+                "a sealed stroke in a file from before sealing".into(),
+            ));
         }
-        self.at = end;
-        Ok(())
+        Ok(Op {
+            id: self.id,
+            lamport: self.lamport,
+            action,
+        })
     }
 }
 

@@ -7,6 +7,9 @@ use proptest::prelude::*;
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 
+#[path = "protocol/payload.rs"]
+mod payload;
+
 #[path = "protocol/authorship.rs"]
 mod authorship;
 
@@ -303,7 +306,7 @@ proptest! {
         payload.extend(extra);
         let wire = WireOp { payload: payload.clone(), ..canonical };
         if let Ok(back) = wire.to_op() {
-            prop_assert_eq!(encode_action(&back.action), payload);
+            prop_assert_eq!(encode_action(back.id, &back.action), payload);
         }
     }
 

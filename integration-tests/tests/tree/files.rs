@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::util::{assert_converged, canopy, script, wait_until, Node};
+use crate::util::{assert_converged, canopy, code_as_protocol_4, script, wait_until, Node};
 
 fn session_file(node: &Node) -> PathBuf {
     let dir = node.data.join("sessions");
@@ -317,6 +317,7 @@ fn an_opened_file_is_read_never_written_even_an_old_one() {
     let old_dir = tempfile::tempdir().unwrap();
     let old = old_dir.path().join("old.canopy");
     std::fs::copy(session_file(&a), &old).unwrap();
+    code_as_protocol_4(&old);
     rusqlite::Connection::open(&old)
         .unwrap()
         .execute_batch("DROP TABLE audio; PRAGMA user_version = 1; PRAGMA journal_mode = DELETE;")
@@ -447,6 +448,7 @@ fn a_hosts_file_from_before_signing_becomes_its_signed_import() {
     assert!(a.terminate().success());
     let file = session_file(&a);
     // What format 2 was: no signatures, no authors, no mark.
+    code_as_protocol_4(&file);
     rusqlite::Connection::open(&file)
         .unwrap()
         .execute_batch(

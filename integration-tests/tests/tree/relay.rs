@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    assert_converged, canopy, canopy_relay, free_port, script, stdout_lines, wait_until, Node,
+    assert_converged, canopy, canopy_relay, code_as_protocol_4, free_port, script, stdout_lines,
+    wait_until, Node,
 };
 
 const TOKEN: &str = "test-admin-token-0123456789";
@@ -781,6 +782,7 @@ fn a_relays_session_from_before_signing_is_imported_when_loaded() {
     let (status, _) = relay.terminate();
     assert!(status.success(), "{}", relay.log());
     let file = dir.path().join("sessions").join(format!("{id}.canopy"));
+    code_as_protocol_4(&file);
     rusqlite::Connection::open(&file)
         .unwrap()
         .execute_batch(

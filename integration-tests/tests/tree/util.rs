@@ -333,3 +333,31 @@ pub fn join_error(url: &str, extra: &[&str]) -> String {
     assert!(!output.status.success(), "joining {url} should have failed");
     String::from_utf8_lossy(&output.stderr).to_string()
 }
+
+/// Codes the payloads of the `.canopy` file at `file` as files before format 4 held
+/// them (plain bincode of the action, protocol 4's encoding): what a test that makes
+/// an old file out of a new one needs first.
+pub fn code_as_protocol_4(file: &std::path::Path) {
+    let connection = rusqlite::Connection::open(file).unwrap();
+    let rows: Vec<(i64, i64, Vec<u8>)> = connection
+        .prepare("SELECT node, seq, payload FROM ops")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (node, seq, payload) in rows {
+        let id = canopy_canvas::OpId {
+            node: canopy_canvas::NodeId(node as u64),
+            seq: seq as u64,
+        };
+        let action = canopy_protocol::decode_action(id, &payload).unwrap();
+        let old = bincode::serde::encode_to_vec(&action, bincode::config::standard()).unwrap();
+        connection
+            .execute(
+                "UPDATE ops SET payload = ?3 WHERE node = ?1 AND seq = ?2",
+                rusqlite::params![node, seq, old],
+            )
+            .unwrap();
+    }
+}
