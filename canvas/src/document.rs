@@ -9,6 +9,7 @@
 use std::collections::btree_map::Entry as Slot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::chunks::{Chunk, Chunks};
 use crate::history::{History, Step};
 use crate::ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 use crate::op::{Action, Color, Limits, Op, OpError, Point, Tool};
@@ -103,31 +104,6 @@ struct Style {
     lamport: u64,
 }
 
-/// Points appended by one `StrokePoints` op (keyed by its offset and sequence number;
-/// its clock is in the op log). Drawing at 60 Hz sends about one point an op, so a
-/// lone point is kept inline: no allocation, no vector header, for most chunks.
-#[derive(Debug, Clone)]
-enum Chunk {
-    One(Point),
-    Many(Box<[Point]>),
-}
-
-impl Chunk {
-    fn new(points: Vec<Point>) -> Chunk {
-        match points.as_slice() {
-            [only] => Chunk::One(*only),
-            _ => Chunk::Many(points.into_boxed_slice()),
-        }
-    }
-
-    fn points(&self) -> &[Point] {
-        match self {
-            Chunk::One(point) => std::slice::from_ref(point),
-            Chunk::Many(points) => points,
-        }
-    }
-}
-
 /// A stroke as far as it is known: its start may arrive after some of its points.
 #[derive(Debug, Clone)]
 pub struct Stroke {
@@ -136,7 +112,7 @@ pub struct Stroke {
     /// Keyed by `(offset, seq)`, so the order of arrival does not matter. A tree, as
     /// chunks can come in any order (a hostile author sends them backwards) and a
     /// sorted vector would shift on every insert.
-    chunks: BTreeMap<(u32, u64), Chunk>,
+    chunks: Chunks,
     /// The first end taken: its point count and sequence number.
     end: Option<(u32, u64)>,
     /// The seal's sequence number, once sealed: the stroke is then what it says.
@@ -150,7 +126,7 @@ impl Stroke {
         Self {
             id,
             style: None,
-            chunks: BTreeMap::new(),
+            chunks: Chunks::default(),
             end: None,
             sealed: None,
             point_count: 0,
@@ -688,10 +664,13 @@ impl Document {
                 Logged::Points { stroke, offset }
             }
             Action::StrokeEnd { stroke, points } => {
-                self.strokes
+                let held = self
+                    .strokes
                     .entry(stroke)
-                    .or_insert_with(|| Stroke::new(stroke))
-                    .end = Some((points, id.seq));
+                    .or_insert_with(|| Stroke::new(stroke));
+                held.end = Some((points, id.seq));
+                // Its chunks are (almost all) in: the room kept for more goes.
+                held.chunks.shrink_to_fit();
                 Logged::StrokeEnd { stroke }
             }
             Action::StrokeSealed {

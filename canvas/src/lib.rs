@@ -39,6 +39,7 @@
 //!   answer on every peer; the document-wide caps are set far above real use, and
 //!   honest peers never reach them because local edits check them first.
 
+mod chunks;
 mod digest;
 mod document;
 mod export;
