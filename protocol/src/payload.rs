@@ -2,8 +2,8 @@
 //!
 //! Most of what an op names is its author's own earlier ops: the stroke its points
 //! extend or end, the action it undoes, the page it draws on. Those are coded as how
-//! many ops back they are (a byte or two) instead of the author's 8-byte id and the
-//! number again, so a one-point chunk of a stroke is 13 bytes instead of 25. Anything
+//! many ops back they are (usually one byte) instead of the author's 8-byte id and
+//! the number again, so a one-point chunk of a stroke is 12 bytes instead of 25. Anything
 //! else (another author's stroke or page, the first page) is coded in full. Each
 //! action has exactly one encoding, and only that one is taken: holders rebuild the
 //! ops they serve from the document, so the bytes they send must be the bytes the
@@ -18,11 +18,58 @@ use serde::{Deserialize, Serialize};
 use crate::frame::{FrameError, MAX_FRAME};
 
 /// An op named by another: `Back(n)` is the author's own op `n` before this one;
-/// `Id` is any other, in full.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// `Id` is any other, in full. Coded as one number: `n` (at least 1) for `Back`, or
+/// 0 and then the id, so the common case is a single byte.
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Ref {
     Back(u64),
     Id(OpId),
+}
+
+impl Serialize for Ref {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        match self {
+            Ref::Back(back) => serializer.serialize_u64(*back),
+            Ref::Id(id) => {
+                let mut tuple = serializer.serialize_tuple(2)?;
+                tuple.serialize_element(&0u64)?;
+                tuple.serialize_element(id)?;
+                tuple.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ref {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ref, D::Error> {
+        deserializer.deserialize_tuple(2, RefVisitor)
+    }
+}
+
+/// Reads a [`Ref`]: a number, and the id after it only if the number is 0.
+struct RefVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RefVisitor {
+    type Value = Ref;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an op reference")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Ref, A::Error> {
+        use serde::de::Error;
+        let back: u64 = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        if back > 0 {
+            return Ok(Ref::Back(back));
+        }
+        let id: OpId = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        Ok(Ref::Id(id))
+    }
 }
 
 impl Ref {

@@ -170,8 +170,8 @@ fn a_reference_to_the_authors_own_op_is_how_far_back_it_is() {
         offset: 49,
         points: vec![Point::new(1.0, 2.0)],
     };
-    // Variant, "back", 50, offset, one point of two f32s.
-    assert_eq!(encode_action(id, &chunk).len(), 1 + 1 + 1 + 1 + 1 + 8);
+    // Variant, 50 back, offset, one point of two f32s.
+    assert_eq!(encode_action(id, &chunk).len(), 1 + 1 + 1 + 1 + 8);
     // Another author's stroke is named in full.
     let erase = Action::Erase {
         strokes: vec![OpId {
@@ -179,7 +179,8 @@ fn a_reference_to_the_authors_own_op_is_how_far_back_it_is() {
             seq: 3,
         }],
     };
-    assert_eq!(encode_action(id, &erase), vec![3, 1, 1, 7, 3]);
+    // Erase (variant 3), one stroke: 0, then the id.
+    assert_eq!(encode_action(id, &erase), vec![3, 1, 0, 7, 3]);
 }
 
 #[test]
@@ -195,17 +196,17 @@ fn only_the_short_form_of_an_own_reference_is_taken() {
         },
         points: 7,
     };
-    // StrokeEnd (variant 2), Back (0) 7, 7 points.
-    assert_eq!(encode_action(id, &end), vec![2, 0, 7, 7]);
-    assert_eq!(decode_action(id, &[2, 0, 7, 7]).unwrap(), end);
+    // StrokeEnd (variant 2), 7 back, 7 points.
+    assert_eq!(encode_action(id, &end), vec![2, 7, 7]);
+    assert_eq!(decode_action(id, &[2, 7, 7]).unwrap(), end);
     // The same stroke named in full: another spelling, refused.
-    let said = decode_action(id, &[2, 1, 5, 3, 7]).unwrap_err().to_string();
+    let said = decode_action(id, &[2, 0, 5, 3, 7]).unwrap_err().to_string();
     assert!(said.contains("canonical"), "{said}");
     // Ten back from op 10 is before the author's first op.
-    let said = decode_action(id, &[2, 0, 10, 7]).unwrap_err().to_string();
+    let said = decode_action(id, &[2, 10, 7]).unwrap_err().to_string();
     assert!(said.contains("before its author's first"), "{said}");
     // Bytes after the action.
-    assert!(decode_action(id, &[2, 0, 7, 7, 0]).is_err());
+    assert!(decode_action(id, &[2, 7, 7, 0]).is_err());
 }
 
 #[test]
