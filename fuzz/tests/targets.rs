@@ -80,12 +80,7 @@ fn ops() -> Vec<Op> {
     let node = NodeId(2);
     let id = |seq| OpId { node, seq };
     let actions = vec![
-        Action::StrokeStart {
-            page: FIRST_PAGE,
-            tool: Tool::Pen,
-            color: Color::rgb(10, 20, 30),
-            width: 2.0,
-        },
+        seed_start(),
         Action::StrokePoints {
             stroke: id(1),
             offset: 0,
@@ -111,11 +106,29 @@ fn ops() -> Vec<Op> {
         Action::Redo { target: id(6) },
         Action::DeletePage { page: id(4) },
     ];
+    numbered(node, actions)
+}
+
+/// The start of the seeds' strokes.
+fn seed_start() -> Action {
+    Action::StrokeStart {
+        page: FIRST_PAGE,
+        tool: Tool::Pen,
+        color: Color::rgb(10, 20, 30),
+        width: 2.0,
+    }
+}
+
+/// `actions` as `node`'s ops 1, 2, …, each clock its number.
+fn numbered(node: NodeId, actions: Vec<Action>) -> Vec<Op> {
     actions
         .into_iter()
         .enumerate()
         .map(|(n, action)| Op {
-            id: id(n as u64 + 1),
+            id: OpId {
+                node,
+                seq: n as u64 + 1,
+            },
             lamport: n as u64 + 1,
             action,
         })
@@ -171,6 +184,34 @@ fn write_seed_corpora() {
         bytes.extend(encode(message).unwrap());
         write("frames", &format!("message-{n}"), &bytes);
     }
+    // A stroke ended twice, with points after its first end: a holder once served
+    // the first end with the second's count (not what its author signed).
+    let node = NodeId(2);
+    let stroke = OpId { node, seq: 1 };
+    let twice: Vec<WireOp> = numbered(
+        node,
+        vec![
+            seed_start(),
+            Action::StrokePoints {
+                stroke,
+                offset: 0,
+                points: vec![Point::new(1.0, 2.0)],
+            },
+            Action::StrokeEnd { stroke, points: 1 },
+            Action::StrokePoints {
+                stroke,
+                offset: 1,
+                points: vec![Point::new(3.0, 4.0)],
+            },
+            Action::StrokeEnd { stroke, points: 2 },
+        ],
+    )
+    .iter()
+    .map(WireOp::from_op)
+    .collect();
+    let mut bytes = vec![7u8];
+    bytes.extend(encode(&Message::Ops(twice)).unwrap());
+    write("frames", "stroke-ended-twice", &bytes);
 
     // ops: length-prefixed action payloads.
     let mut batch = Vec::new();
