@@ -528,15 +528,21 @@ impl Graph {
                 }
                 Exit::Aborted => tracing::warn!(component = %entry.name, "aborted"),
             }
-            if let Some(graph) = graph.upgrade() {
+            // Out of the graph, then its handle knows how it ended (what `stop` waits
+            // for), then everyone hears of it: a supervisor that acts on the event
+            // and asks the handle gets the same answer.
+            let graph = graph.upgrade();
+            if let Some(graph) = &graph {
                 lock(&graph.components).remove(&entry.id);
+            }
+            entry.exit.send_replace(Some(exit.clone()));
+            if let Some(graph) = &graph {
                 let _ = graph.events.send(GraphEvent::Exited {
                     id: entry.id,
                     name: entry.name.to_string(),
-                    exit: exit.clone(),
+                    exit,
                 });
             }
-            entry.exit.send_replace(Some(exit));
         });
         handle
     }
