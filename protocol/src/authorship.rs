@@ -37,19 +37,26 @@ use crate::revocation::Kept;
 pub const LAMPORT_PER_SEQ: u64 = 1 << 32;
 
 /// Every `CHECKPOINT`-th op of an author carries its signature wherever it travels
-/// and is kept wherever it is held, so any holder can serve the log in pieces.
-pub const CHECKPOINT: u64 = 256;
+/// and is kept wherever it is held, so any holder can serve the log in pieces. (The
+/// span below bounds pieces too; this bounds them in ops where ops are tiny.)
+pub const CHECKPOINT: u64 = 4096;
 
-/// Most payload bytes between two signed ops of a run (or from a run's start to its
-/// first signed op). Proof that an author split its log carries each side's ops up
-/// to its next signed op, so this bounds a proof in bytes as [`CHECKPOINT`] bounds it
-/// in ops: two sides of at most `SIGNED_SPAN + MAX_PAYLOAD` bytes (448 KiB) fit one
-/// frame.
+/// Most weight of ops ([`op_weight`]) between two signed ops of a run (or from a
+/// run's start to its first signed op). Proof that an author split its log carries
+/// each side's ops up to its next signed op, so this bounds a proof in bytes: two
+/// sides of at most [`MAX_FORK_BYTES`] fit one frame.
 pub const SIGNED_SPAN: u64 = 128 * 1024;
 
 /// Largest action payload of one op, above any op the document takes (its largest,
 /// an `Erase` of 16,384 strokes, is ~200 KiB).
 pub const MAX_PAYLOAD: usize = 320 * 1024;
+
+/// What an op weighs towards a span: its payload, and 16 bytes for its clock and
+/// length as a proof carries them (at most 14), so a span of tiny ops is bounded in
+/// ops as well as in bytes.
+pub fn op_weight(payload_len: usize) -> u64 {
+    (payload_len as u64).saturating_add(16)
+}
 
 /// An author: the Ed25519 public key that signs its ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -236,8 +243,10 @@ pub enum RunError {
         /// Its payload's length.
         bytes: usize,
     },
-    /// More than [`SIGNED_SPAN`] bytes of the run pass without a signature.
-    #[error("op {author}:{seq} comes more than {SIGNED_SPAN} bytes after the last signed op")]
+    /// More than [`SIGNED_SPAN`] bytes of ops ([`op_weight`]) pass without a signature.
+    #[error(
+        "op {author}:{seq} comes more than {SIGNED_SPAN} bytes of ops after the last signed op"
+    )]
     SpanUnsigned {
         /// The author's id.
         author: NodeId,
@@ -352,13 +361,16 @@ impl Fork {
     }
 }
 
-/// Most payload bytes one side of a split carries: the ops before the next signed
-/// op (at most [`SIGNED_SPAN`]) and that op (at most [`MAX_PAYLOAD`]).
-pub const MAX_FORK_BYTES: u64 = SIGNED_SPAN + MAX_PAYLOAD as u64;
+/// Most weight one side of a split carries: the ops before the next signed op (at
+/// most [`SIGNED_SPAN`]) and that op (at most [`MAX_PAYLOAD`] and its 16).
+pub const MAX_FORK_BYTES: u64 = SIGNED_SPAN + MAX_PAYLOAD as u64 + 16;
 
 fn within_fork_bytes(ops: &[(u64, Vec<u8>)]) -> bool {
-    let bytes: u64 = ops.iter().map(|(_, payload)| payload.len() as u64).sum();
-    bytes <= MAX_FORK_BYTES
+    let weight: u64 = ops
+        .iter()
+        .map(|(_, payload)| op_weight(payload.len()))
+        .sum();
+    weight <= MAX_FORK_BYTES
 }
 
 /// Proof that an author signed two different logs: at op `seq` their heads differ, and
@@ -514,9 +526,10 @@ pub fn verify_run(
         heads.push(head);
         sizes.push(size as u32);
         let required = index == last || seq.is_multiple_of(CHECKPOINT);
+        let weight = op_weight(size);
         if !required && entry.signature.is_none() {
-            since_kept = since_kept.saturating_add(size as u64);
-            since_latest = since_latest.saturating_add(size as u64);
+            since_kept = since_kept.saturating_add(weight);
+            since_latest = since_latest.saturating_add(weight);
             continue;
         }
         if since_kept > SIGNED_SPAN {
@@ -537,7 +550,7 @@ pub fn verify_run(
             since_latest = 0;
         } else if let Some(signature) = entry.signature {
             latest = Some((seq, head, signature));
-            since_kept = since_kept.saturating_add(size as u64);
+            since_kept = since_kept.saturating_add(weight);
             since_latest = 0;
         }
     }
@@ -561,11 +574,11 @@ fn fork_from(
     let signed = entries[..reach]
         .iter()
         .position(|entry| signature_of(entry).is_some())?;
-    let bytes: u64 = entries[1..=signed]
+    let weight: u64 = entries[1..=signed]
         .iter()
-        .map(|entry| entry.payload.len() as u64)
+        .map(|entry| op_weight(entry.payload.len()))
         .sum();
-    if bytes > MAX_FORK_BYTES {
+    if weight > MAX_FORK_BYTES {
         return None;
     }
     let signature = signature_of(&entries[signed])?;
@@ -712,7 +725,7 @@ impl AuthorLog {
         }
         let mut keep = verified.keep.into_iter().peekable();
         for (seq, size) in (first..).zip(verified.sizes) {
-            let size = u64::from(size);
+            let size = op_weight(size as usize);
             let Some((_, head, signature)) = keep.next_if(|(at, _, _)| *at == seq) else {
                 self.spans.since_kept = self.spans.since_kept.saturating_add(size);
                 self.spans.since_latest = self.spans.since_latest.saturating_add(size);
@@ -947,8 +960,8 @@ impl Signer {
             let mut wire = crate::WireOp::from_op(op);
             let head = self.extend(op.id.seq, op.lamport, &wire.payload)?;
             heads.push(head);
-            let size = wire.payload.len() as u64;
-            sizes.push(size as u32);
+            sizes.push(wire.payload.len() as u32);
+            let size = op_weight(wire.payload.len());
             let required = index == last || op.id.seq.is_multiple_of(CHECKPOINT);
             if required || unsigned + size > SIGNED_SPAN {
                 let signature = self.sign_head(key);

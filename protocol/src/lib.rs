@@ -29,8 +29,9 @@ mod revocation;
 
 pub use admission::{admit, precheck, Admitted, Door};
 pub use authorship::{
-    verify_run, AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError, Signature,
-    Signer, Verified, CHECKPOINT, LAMPORT_PER_SEQ, MAX_FORK_BYTES, MAX_PAYLOAD, SIGNED_SPAN,
+    op_weight, verify_run, AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError,
+    Signature, Signer, Verified, CHECKPOINT, LAMPORT_PER_SEQ, MAX_FORK_BYTES, MAX_PAYLOAD,
+    SIGNED_SPAN,
 };
 pub use datagram::{
     Datagram, DatagramError, SignedPresence, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG,

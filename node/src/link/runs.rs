@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use canopy_canvas::NodeId;
 use canopy_protocol::{
-    verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT, MAX_FORK_BYTES,
-    SIGNED_SPAN,
+    op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT,
+    MAX_FORK_BYTES, SIGNED_SPAN,
 };
 
 use crate::session::authors::{Authors, SharedAuthors};
@@ -322,7 +322,7 @@ fn judge_held(
                 break;
             }
             if *seq > at {
-                bytes = bytes.saturating_add(checked.wire.payload.len() as u64);
+                bytes = bytes.saturating_add(op_weight(checked.wire.payload.len()));
                 if bytes > MAX_FORK_BYTES {
                     return Judged::Forged(Refusal::Protocol(format!(
                         "ops of {author} after {at} pass {SIGNED_SPAN} bytes without a signature"
