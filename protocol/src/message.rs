@@ -22,8 +22,9 @@ pub const PROTOCOL_VERSION: u32 = 5;
 pub const MAX_OPS_PER_MESSAGE: usize = 4096;
 
 /// Bytes a `Message::Ops` may take besides its payloads, per op at most (a run of its
-/// own: author, number, clock, lengths, signature) and once (variant, count).
-const OP_BYTES_BESIDES_PAYLOAD: usize = 100;
+/// own: author 9, number 9, entry count 5, head up to 17, payload length 5, signature
+/// 64) and once (variant, count).
+const OP_BYTES_BESIDES_PAYLOAD: usize = 120;
 
 /// `ops` cut into pieces that each fit one frame as a `Message::Ops`: at most
 /// [`MAX_OPS_PER_MESSAGE`] ops, and bytes under [`crate::MAX_FRAME`] whatever the

@@ -1,7 +1,8 @@
 //! How a batch of ops is laid out on the wire: in runs of one author's consecutive
 //! ops, the author and the first sequence number once per run, each op's clock as a
-//! step from the one before. A backlog is a few long runs, so an op costs its payload
-//! and a few bytes, not its author's 8-byte id and its number again; a live batch of
+//! step from the one before (with whether a signature follows, in one number). A
+//! backlog is a few long runs, so an op costs its payload and two bytes or so, not its
+//! author's 8-byte id and its number again; a live batch of
 //! scattered ops is a run per op, about as long as before. Any `Vec<WireOp>` codes
 //! and decodes back exactly (steps wrap, so clocks need not grow).
 
@@ -108,8 +109,11 @@ impl<'de> Visitor<'de> for RunOps<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
         let mut lamport = 0u64;
         let mut next_seq = Some(self.first);
-        while let Some((step, payload, signature)) =
-            entries.next_element::<(u64, serde_bytes::ByteBuf, Option<Signature>)>()?
+        while let Some(RunEntry {
+            step,
+            payload,
+            signature,
+        }) = entries.next_element::<RunEntry>()?
         {
             if self.ops.len() >= MAX_OPS_PER_MESSAGE {
                 return Err(A::Error::custom(format!(
@@ -126,7 +130,7 @@ impl<'de> Visitor<'de> for RunOps<'_> {
                     seq,
                 },
                 lamport,
-                payload: payload.into_vec(),
+                payload,
                 signature,
             });
         }
@@ -166,7 +170,9 @@ impl Serialize for Run<'_> {
     }
 }
 
-/// A run's ops as written: `(clock step, payload bytes, signature)` each.
+/// A run's ops as written: `(head, payload bytes, signature if any)` each, where the
+/// head is the clock step and whether a signature follows in one number (`step × 2 +
+/// signed`): one byte for most ops, where a step and an option took two.
 struct Entries<'a>(&'a [WireOp]);
 
 impl Serialize for Entries<'_> {
@@ -176,8 +182,86 @@ impl Serialize for Entries<'_> {
         for op in self.0 {
             let step = op.lamport.wrapping_sub(lamport);
             lamport = op.lamport;
-            seq.serialize_element(&(step, serde_bytes::Bytes::new(&op.payload), &op.signature))?;
+            seq.serialize_element(&EntryOut {
+                step,
+                payload: &op.payload,
+                signature: op.signature.as_ref(),
+            })?;
         }
         seq.end()
+    }
+}
+
+/// One entry of a run as it is written.
+struct EntryOut<'a> {
+    step: u64,
+    payload: &'a [u8],
+    signature: Option<&'a Signature>,
+}
+
+/// An entry's head: its clock step and whether a signature follows.
+fn head_of(step: u64, signed: bool) -> u128 {
+    (u128::from(step) << 1) | u128::from(signed)
+}
+
+impl Serialize for EntryOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = if self.signature.is_some() { 3 } else { 2 };
+        let mut tuple = serializer.serialize_tuple(len)?;
+        tuple.serialize_element(&head_of(self.step, self.signature.is_some()))?;
+        tuple.serialize_element(serde_bytes::Bytes::new(self.payload))?;
+        if let Some(signature) = self.signature {
+            tuple.serialize_element(signature)?;
+        }
+        tuple.end()
+    }
+}
+
+/// One entry of a run as it is read.
+struct RunEntry {
+    step: u64,
+    payload: Vec<u8>,
+    signature: Option<Signature>,
+}
+
+impl<'de> serde::Deserialize<'de> for RunEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RunEntry, D::Error> {
+        deserializer.deserialize_tuple(3, EntryVisitor)
+    }
+}
+
+/// Reads an entry: the head, the payload, and the signature only if the head says.
+struct EntryVisitor;
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = RunEntry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an op of a run")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut entry: A) -> Result<RunEntry, A::Error> {
+        let head: u128 = entry
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let step =
+            u64::try_from(head >> 1).map_err(|_| A::Error::custom("a clock step past u64::MAX"))?;
+        let payload: serde_bytes::ByteBuf = entry
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        let signature = if head & 1 == 1 {
+            Some(
+                entry
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(2, &self))?,
+            )
+        } else {
+            None
+        };
+        Ok(RunEntry {
+            step,
+            payload: payload.into_vec(),
+            signature,
+        })
     }
 }
