@@ -733,6 +733,29 @@ fn a_second_log_too_long_unsigned_for_its_proof_to_travel_is_refused() {
     first.join().unwrap();
 }
 
+/// The other side of the same rule, end to end: an author's long strokes, sent in
+/// batches longer than a span (so its signer puts signatures inside them), are taken
+/// by the host, which keeps only some of the signatures it checked, and a late joiner
+/// takes the host's backlog signed as the host kept it.
+#[test]
+fn a_late_joiner_takes_long_strokes_signed_every_span() {
+    let host = Node::host("host", &["--no-audio"]);
+    let url = host.editor_url().to_string();
+    block_on(async move {
+        let mut author = Attacker::join(&url).await;
+        // Two strokes of 60 chunks of 1,000 points (~8 KB each): ~960 KB in batches
+        // of 30 chunks (~240 KB), about two spans each.
+        let mut ops = long_stroke(&author, 1, 60, 30);
+        ops.extend(long_stroke(&author, 63, 60, 90));
+        author.send(&ops, 30).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    });
+    assert_converged(&[&host], 2, Duration::from_secs(10));
+    let joiner = Node::join("late", host.editor_url(), &["--no-audio"]);
+    assert_converged(&[&host, &joiner], 2, Duration::from_secs(20));
+    assert!(has_parent(&joiner), "the joiner's link was closed");
+}
+
 /// One op with a Lamport clock of 2^64 − 2 used to leave every node that took it
 /// unable to edit again. A clock may run at most 2^32 per op of its author ahead.
 #[test]
