@@ -171,6 +171,11 @@ impl Stroke {
         self.end.is_none()
     }
 
+    /// The page it is drawn on, once its start is held.
+    pub fn page(&self) -> Option<PageId> {
+        self.style.map(|style| style.page)
+    }
+
     /// True once its author's seal is taken: its points, style and place are the
     /// seal's, and nothing more changes them.
     pub fn is_sealed(&self) -> bool {
@@ -1221,6 +1226,31 @@ impl Document {
         };
         self.apply(op.clone())?;
         Ok(op)
+    }
+
+    /// A stroke as held, visible or not.
+    pub(crate) fn held_stroke(&self, id: StrokeId) -> Option<&Stroke> {
+        self.strokes.get(&id)
+    }
+
+    /// The stroke `author` is drawing: the one whose start or points are the last op
+    /// held of its log, with no end held. An author's other ops come after its stroke
+    /// ends, so a node that restarts inside its own stroke ends it first.
+    pub fn open_stroke(&self, author: NodeId) -> Option<StrokeId> {
+        let log = self.log.get(&author)?;
+        let last = log.last_seq()?;
+        let stroke = match log.get(last)? {
+            (_, Logged::StrokeStart) => OpId {
+                node: author,
+                seq: last,
+            },
+            (_, Logged::Points { stroke, .. }) => *stroke,
+            _ => return None,
+        };
+        self.strokes
+            .get(&stroke)
+            .filter(|held| held.is_live())
+            .map(|_| stroke)
     }
 
     /// Starts a stroke on a visible page.

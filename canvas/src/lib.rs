@@ -50,6 +50,7 @@ mod raster;
 mod reauthor;
 mod render;
 pub mod smooth;
+mod stroke_rule;
 mod version;
 
 pub use digest::Digest;
@@ -60,6 +61,7 @@ pub use op::{Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, H
 pub use raster::draw_strokes;
 pub use reauthor::Reauthor;
 pub use render::{encode_png, new_pixmap, render_band, render_page, RenderError, View, MAX_SIDE};
+pub use stroke_rule::{Shape, StrokeRule, StrokeRuleError};
 pub use version::VersionVector;
 
 /// tiny-skia's picture type, so users need not depend on tiny-skia themselves.

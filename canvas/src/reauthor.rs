@@ -5,8 +5,16 @@
 //! signatures here. They enter a session as the importing author's ops instead: each
 //! gets the importer's next id and a fresh clock, and references between them follow
 //! ([`Reauthor`] remembers which old id became which new one).
+//!
+//! The importer's log keeps the stroke rule ([`crate::StrokeRule`]): while one of its
+//! strokes is open, only that stroke's points and end follow. The source's strokes
+//! may overlap (several people drawing at once); one is made as it comes, and the
+//! others wait until it ends, then come whole, or as it comes if still being drawn.
+//! Any other op ends the stroke being made first, and makes the waiting ones whole
+//! with the points they have: points that come later go on as a new stroke in the
+//! same style, from where the last part stopped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::document::Document;
 use crate::ids::{OpId, FIRST_PAGE};
@@ -17,6 +25,26 @@ use crate::version::VersionVector;
 #[derive(Debug, Default, Clone)]
 pub struct Reauthor {
     ids: HashMap<OpId, OpId>,
+    /// The source stroke being made as the importer's open stroke, and its part.
+    open: Option<(OpId, OpId)>,
+    /// Source strokes that came while another was open, in the order they came.
+    waiting: HashMap<OpId, Waiting>,
+    waiting_order: VecDeque<OpId>,
+    /// Source strokes ended early (by another op) and their last part: points that
+    /// come later go on from it.
+    interrupted: HashMap<OpId, OpId>,
+    /// Ops in `waiting`, so one taken twice is not kept twice.
+    buffered: HashSet<OpId>,
+}
+
+/// A source stroke's ops, waiting for the importer's open stroke to end.
+#[derive(Debug, Clone)]
+struct Waiting {
+    /// The part of it made already, if it was interrupted (else `ops` starts with its
+    /// start).
+    continues: Option<OpId>,
+    ops: Vec<Op>,
+    ended: bool,
 }
 
 impl Reauthor {
@@ -46,9 +74,279 @@ impl Reauthor {
     /// the strokes it had not seen were made by others at the same time, and are now
     /// the importer's earlier ops.
     pub fn adopt(&mut self, document: &mut Document, op: &Op) -> Result<Vec<Op>, OpError> {
-        if self.ids.contains_key(&op.id) {
+        if self.ids.contains_key(&op.id) || self.buffered.contains(&op.id) {
             return Ok(Vec::new());
         }
+        match &op.action {
+            Action::StrokeStart { .. } => return self.start(document, op),
+            Action::StrokePoints { stroke, .. } | Action::StrokeEnd { stroke, .. } => {
+                return self.continue_stroke(document, *stroke, op)
+            }
+            _ => {}
+        }
+        // Anything else comes after every stroke being made or waiting.
+        let mut made = self.clear_way(document)?;
+        made.extend(self.adopt_other(document, op)?);
+        Ok(made)
+    }
+
+    /// Ends the importer's open stroke and makes every waiting stroke whole: what an
+    /// import does when it has taken all its ops, so the importer's log ends with no
+    /// stroke open. Returns the ops made.
+    pub fn finish(&mut self, document: &mut Document) -> Result<Vec<Op>, OpError> {
+        self.clear_way(document)
+    }
+
+    /// The source stroke being made and its part, if that part is still open (a
+    /// local edit may have ended it).
+    fn open_part(&self, document: &Document) -> Option<(OpId, OpId)> {
+        let (source, part) = self.open?;
+        (document.open_stroke(document.local_node()) == Some(part)).then_some((source, part))
+    }
+
+    /// Catches up with the document: a part something else ended counts as
+    /// interrupted; with none open, another open stroke of the importer's (drawn by
+    /// hand, or left open before a restart) ends, and waiting strokes that ended come
+    /// whole, up to the first still being drawn, which is made as it comes from now.
+    fn settle(&mut self, document: &mut Document) -> Result<Vec<Op>, OpError> {
+        let mut made = Vec::new();
+        if let Some((source, part)) = self.open {
+            if self.open_part(document).is_some() {
+                return Ok(made);
+            }
+            self.open = None;
+            self.interrupted.insert(source, part);
+        }
+        if let Some(other) = document.open_stroke(document.local_node()) {
+            made.push(document.end_stroke(other)?);
+        }
+        while let Some(source) = self.waiting_order.pop_front() {
+            let Some(waiting) = self.waiting.remove(&source) else {
+                continue;
+            };
+            let ended = waiting.ended;
+            let part = self.make_waiting(document, source, waiting, &mut made)?;
+            if !ended {
+                self.open = Some((source, part));
+                break;
+            }
+        }
+        Ok(made)
+    }
+
+    /// Ends the stroke being made and makes every waiting one whole (those still
+    /// being drawn end early, and go on later as new strokes), so that an op that is
+    /// no stroke's can follow.
+    fn clear_way(&mut self, document: &mut Document) -> Result<Vec<Op>, OpError> {
+        let mut made = self.settle(document)?;
+        if let Some((source, part)) = self.open.take() {
+            made.push(document.end_stroke(part)?);
+            self.interrupted.insert(source, part);
+        }
+        while let Some(source) = self.waiting_order.pop_front() {
+            let Some(waiting) = self.waiting.remove(&source) else {
+                continue;
+            };
+            let ended = waiting.ended;
+            let part = self.make_waiting(document, source, waiting, &mut made)?;
+            if !ended {
+                made.push(document.end_stroke(part)?);
+                self.interrupted.insert(source, part);
+            }
+        }
+        Ok(made)
+    }
+
+    /// A source stroke's start: made now if no stroke of the importer's is open, or
+    /// kept waiting.
+    fn start(&mut self, document: &mut Document, op: &Op) -> Result<Vec<Op>, OpError> {
+        let mut made = self.settle(document)?;
+        if self.open.is_some() {
+            self.waiting.insert(
+                op.id,
+                Waiting {
+                    continues: None,
+                    ops: vec![op.clone()],
+                    ended: false,
+                },
+            );
+            self.waiting_order.push_back(op.id);
+            self.buffered.insert(op.id);
+            return Ok(made);
+        }
+        let part = self.make_start(document, op, &mut made)?;
+        self.open = Some((op.id, part));
+        Ok(made)
+    }
+
+    /// Points or the end of source stroke `stroke`.
+    fn continue_stroke(
+        &mut self,
+        document: &mut Document,
+        stroke: OpId,
+        op: &Op,
+    ) -> Result<Vec<Op>, OpError> {
+        let mut made = self.settle(document)?;
+        let ends = matches!(op.action, Action::StrokeEnd { .. });
+        if let Some(waiting) = self.waiting.get_mut(&stroke) {
+            waiting.ops.push(op.clone());
+            waiting.ended |= ends;
+            self.buffered.insert(op.id);
+            return Ok(made);
+        }
+        if let Some((_, part)) = self.open.filter(|(source, _)| *source == stroke) {
+            let next = if ends {
+                self.open = None;
+                document.end_stroke(part)?
+            } else {
+                document.extend_stroke(part, points_of(op).to_vec())?
+            };
+            self.ids.insert(op.id, next.id);
+            made.push(next);
+            if ends {
+                made.extend(self.settle(document)?);
+            }
+            return Ok(made);
+        }
+        let Some(part) = self.interrupted.get(&stroke).copied() else {
+            // A stroke whose start was never taken over.
+            return Ok(made);
+        };
+        if ends {
+            self.interrupted.remove(&stroke);
+            return Ok(made);
+        }
+        if self.open.is_some() {
+            self.interrupted.remove(&stroke);
+            self.waiting.insert(
+                stroke,
+                Waiting {
+                    continues: Some(part),
+                    ops: vec![op.clone()],
+                    ended: false,
+                },
+            );
+            self.waiting_order.push_back(stroke);
+            self.buffered.insert(op.id);
+            return Ok(made);
+        }
+        self.interrupted.remove(&stroke);
+        let next = self.make_continuation(document, part, &mut made)?;
+        let points = document.extend_stroke(next, points_of(op).to_vec())?;
+        self.ids.insert(op.id, points.id);
+        made.push(points);
+        self.open = Some((stroke, next));
+        Ok(made)
+    }
+
+    /// Makes a source stroke's start as the importer's; returns the new stroke.
+    fn make_start(
+        &mut self,
+        document: &mut Document,
+        op: &Op,
+        made: &mut Vec<Op>,
+    ) -> Result<OpId, OpError> {
+        let Action::StrokeStart {
+            page,
+            tool,
+            color,
+            width,
+        } = &op.action
+        else {
+            return Err(OpError::Unknown(op.id));
+        };
+        let page = if *page == FIRST_PAGE {
+            FIRST_PAGE
+        } else {
+            // A page never imported stays named: the stroke waits for it.
+            self.ids.get(page).copied().unwrap_or(*page)
+        };
+        let start = document.author(Action::StrokeStart {
+            page,
+            tool: *tool,
+            color: *color,
+            width: *width,
+        })?;
+        self.ids.insert(op.id, start.id);
+        let part = start.id;
+        made.push(start);
+        Ok(part)
+    }
+
+    /// Starts a new stroke of the importer's that goes on from `part` (same page and
+    /// style, from its last point); returns it.
+    fn make_continuation(
+        &mut self,
+        document: &mut Document,
+        part: OpId,
+        made: &mut Vec<Op>,
+    ) -> Result<OpId, OpError> {
+        let held = document.held_stroke(part).ok_or(OpError::Unknown(part))?;
+        let page = held.page().ok_or(OpError::Unknown(part))?;
+        let (tool, color, width) = (held.tool(), held.color(), held.width());
+        let from = held.points().last();
+        let start = document.author(Action::StrokeStart {
+            page,
+            tool,
+            color,
+            width,
+        })?;
+        let next = start.id;
+        made.push(start);
+        if let Some(point) = from {
+            made.push(document.extend_stroke(next, vec![point])?);
+        }
+        Ok(next)
+    }
+
+    /// Makes a waiting stroke's ops (start or continuation, then its points in
+    /// order, then its end if it ended); returns the stroke made.
+    fn make_waiting(
+        &mut self,
+        document: &mut Document,
+        source: OpId,
+        waiting: Waiting,
+        made: &mut Vec<Op>,
+    ) -> Result<OpId, OpError> {
+        let mut ops = waiting.ops;
+        for op in &ops {
+            self.buffered.remove(&op.id);
+        }
+        let end = ops
+            .iter()
+            .find(|op| matches!(op.action, Action::StrokeEnd { .. }))
+            .map(|op| op.id);
+        let part = match waiting.continues {
+            Some(part) => self.make_continuation(document, part, made)?,
+            None => match ops.first() {
+                Some(start) if start.id == source => {
+                    let start = start.clone();
+                    self.make_start(document, &start, made)?
+                }
+                _ => return Err(OpError::Unknown(source)),
+            },
+        };
+        ops.retain(|op| matches!(op.action, Action::StrokePoints { .. }));
+        ops.sort_by_key(|op| match op.action {
+            Action::StrokePoints { offset, .. } => (offset, op.id.seq),
+            _ => (0, op.id.seq),
+        });
+        for op in &ops {
+            let points = document.extend_stroke(part, points_of(op).to_vec())?;
+            self.ids.insert(op.id, points.id);
+            made.push(points);
+        }
+        if let Some(end) = end {
+            let ended = document.end_stroke(part)?;
+            self.ids.insert(end, ended.id);
+            made.push(ended);
+        }
+        Ok(part)
+    }
+
+    /// Makes `op` (neither a stroke's start, points nor end) again, with no stroke
+    /// of the importer's open.
+    fn adopt_other(&mut self, document: &mut Document, op: &Op) -> Result<Vec<Op>, OpError> {
         let map = |id: &OpId| -> Option<OpId> {
             if *id == FIRST_PAGE {
                 Some(FIRST_PAGE)
@@ -57,37 +355,9 @@ impl Reauthor {
             }
         };
         let action = match &op.action {
-            Action::StrokeStart {
-                page,
-                tool,
-                color,
-                width,
-            } => Action::StrokeStart {
-                // A page never imported stays named: the stroke waits for it.
-                page: map(page).unwrap_or(*page),
-                tool: *tool,
-                color: *color,
-                width: *width,
-            },
-            Action::StrokePoints {
-                stroke,
-                offset,
-                points,
-            } => match map(stroke) {
-                Some(stroke) => Action::StrokePoints {
-                    stroke,
-                    offset: *offset,
-                    points: points.clone(),
-                },
-                None => return Ok(Vec::new()),
-            },
-            Action::StrokeEnd { stroke, points } => match map(stroke) {
-                Some(stroke) => Action::StrokeEnd {
-                    stroke,
-                    points: *points,
-                },
-                None => return Ok(Vec::new()),
-            },
+            Action::StrokeStart { .. } | Action::StrokePoints { .. } | Action::StrokeEnd { .. } => {
+                return Ok(Vec::new())
+            }
             Action::Erase { strokes } => {
                 let strokes: Vec<OpId> = strokes.iter().filter_map(map).collect();
                 if strokes.is_empty() {
@@ -196,6 +466,14 @@ impl Reauthor {
             }
         }
         Ok(moves)
+    }
+}
+
+/// The points a points op carries (none for any other op).
+fn points_of(op: &Op) -> &[Point] {
+    match &op.action {
+        Action::StrokePoints { points, .. } => points,
+        _ => &[],
     }
 }
 

@@ -4,7 +4,7 @@
 use canopy_canvas::{Action, Document, NodeId, Reauthor};
 use proptest::prelude::*;
 
-use crate::util::{replay, step, Simulation, Step, PEERS};
+use crate::util::{keep_the_stroke_rule, replay, step, Simulation, Step, PEERS};
 
 /// Every step seen by every peer before the next one: a history without concurrency,
 /// which an import (in clock order) keeps exactly.
@@ -178,4 +178,149 @@ proptest! {
         prop_assert_eq!(cut.digest(), kept.digest());
         prop_assert_eq!(cut.version_vector(), kept.version_vector());
     }
+}
+
+/// Steps of people drawing at once, and nothing else.
+fn drawing_only() -> impl Strategy<Value = crate::util::Step> {
+    step().prop_filter("drawing and syncing only", |step| {
+        matches!(step, Step::Draw { .. } | Step::Sync { .. })
+    })
+}
+
+/// Takes `ops` over in clock order (as an import does), and finishes.
+fn import(ops: &[canopy_canvas::Op]) -> (Document, Vec<canopy_canvas::Op>) {
+    let mut ops = ops.to_vec();
+    ops.sort_by_key(|op| (op.lamport, op.id));
+    let mut imported = Document::new(NodeId(9));
+    let mut reauthor = Reauthor::new();
+    let mut made = Vec::new();
+    for op in &ops {
+        made.extend(reauthor.adopt(&mut imported, op).unwrap());
+    }
+    made.extend(reauthor.finish(&mut imported).unwrap());
+    (imported, made)
+}
+
+proptest! {
+    /// Strokes drawn at once by several people overlap in clock order; made again as
+    /// one author's they come one after another (the rule), each whole.
+    #[test]
+    fn an_import_of_overlapping_strokes_makes_each_whole_one_after_another(
+        steps in proptest::collection::vec(drawing_only(), 1..40),
+    ) {
+        let sim = Simulation::run(&steps);
+        let original = replay(sim.ops.clone());
+        let (imported, made) = import(&sim.ops);
+        prop_assert_eq!(keep_the_stroke_rule(&made), Ok(()));
+        let sorted = |document: &Document| {
+            let mut pages = picture(document);
+            for page in &mut pages {
+                page.sort();
+            }
+            pages
+        };
+        prop_assert_eq!(sorted(&imported), sorted(&original));
+        prop_assert_eq!(replay(made).digest(), imported.digest());
+    }
+
+    /// Whatever was done at once (erases, clears, undos, pages between strokes'
+    /// points), the importer's log keeps the rule and ends with no stroke open.
+    #[test]
+    fn an_import_of_anything_done_at_once_keeps_the_stroke_rule(
+        steps in proptest::collection::vec(step(), 1..60),
+    ) {
+        let sim = Simulation::run_sealed(&steps);
+        let (imported, made) = import(&sim.ops);
+        prop_assert_eq!(keep_the_stroke_rule(&made), Ok(()));
+        prop_assert_eq!(imported.open_stroke(NodeId(9)), None);
+        prop_assert_eq!(replay(made).digest(), imported.digest());
+    }
+}
+
+#[test]
+fn a_stroke_interrupted_by_another_op_goes_on_from_where_it_stopped() {
+    use canopy_canvas::{Color, Point, Tool, FIRST_PAGE};
+    let mut alice = Document::new(NodeId(1));
+    let mut bob = Document::new(NodeId(2));
+    let start = alice
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(9, 8, 7), 4.0)
+        .unwrap();
+    let first = alice
+        .extend_stroke(start.id, vec![Point::new(1.0, 1.0), Point::new(2.0, 2.0)])
+        .unwrap();
+    // Bob adds a page while Alice draws; then Alice goes on.
+    let page = bob.new_page().unwrap();
+    let second = alice
+        .extend_stroke(start.id, vec![Point::new(3.0, 3.0)])
+        .unwrap();
+    let end = alice.end_stroke(start.id).unwrap();
+    let mut imported = Document::new(NodeId(9));
+    let mut reauthor = Reauthor::new();
+    let mut made = Vec::new();
+    for op in [&start, &first, &page, &second, &end] {
+        made.extend(reauthor.adopt(&mut imported, op).unwrap());
+    }
+    made.extend(reauthor.finish(&mut imported).unwrap());
+    assert_eq!(keep_the_stroke_rule(&made), Ok(()));
+    let strokes = imported.strokes(FIRST_PAGE);
+    let points: Vec<Vec<Point>> = strokes.iter().map(|s| s.points().collect()).collect();
+    assert_eq!(
+        points,
+        vec![
+            vec![Point::new(1.0, 1.0), Point::new(2.0, 2.0)],
+            vec![Point::new(2.0, 2.0), Point::new(3.0, 3.0)],
+        ],
+        "the rest goes on from the last point, in the same style"
+    );
+    assert!(strokes.iter().all(|s| s.width() == 4.0 && !s.is_live()));
+    assert_eq!(imported.page_count(), 2);
+}
+
+#[test]
+fn a_stroke_started_while_another_is_drawn_waits_and_comes_whole() {
+    use canopy_canvas::{Color, Point, Tool, FIRST_PAGE};
+    let mut alice = Document::new(NodeId(1));
+    let mut bob = Document::new(NodeId(2));
+    let a0 = alice
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 1, 1), 2.0)
+        .unwrap();
+    let b0 = bob
+        .begin_stroke(FIRST_PAGE, Tool::Highlighter, Color::rgb(2, 2, 2), 9.0)
+        .unwrap();
+    let a1 = alice
+        .extend_stroke(a0.id, vec![Point::new(1.0, 0.0)])
+        .unwrap();
+    let b1 = bob
+        .extend_stroke(b0.id, vec![Point::new(5.0, 0.0)])
+        .unwrap();
+    let b2 = bob.end_stroke(b0.id).unwrap();
+    let a2 = alice
+        .extend_stroke(a0.id, vec![Point::new(2.0, 0.0)])
+        .unwrap();
+    let a3 = alice.end_stroke(a0.id).unwrap();
+    let mut imported = Document::new(NodeId(9));
+    let mut reauthor = Reauthor::new();
+    let mut made = Vec::new();
+    for op in [&a0, &b0, &a1, &b1, &b2] {
+        made.extend(reauthor.adopt(&mut imported, op).unwrap());
+    }
+    assert_eq!(made.len(), 2, "Bob's stroke waits while Alice's is drawn");
+    for op in [&a2, &a3] {
+        made.extend(reauthor.adopt(&mut imported, op).unwrap());
+    }
+    assert_eq!(keep_the_stroke_rule(&made), Ok(()));
+    assert_eq!(made.len(), 7, "then Bob's comes whole");
+    let points: Vec<Vec<Point>> = imported
+        .strokes(FIRST_PAGE)
+        .iter()
+        .map(|s| s.points().collect())
+        .collect();
+    assert_eq!(
+        points,
+        vec![
+            vec![Point::new(1.0, 0.0), Point::new(2.0, 0.0)],
+            vec![Point::new(5.0, 0.0)]
+        ]
+    );
+    assert_eq!(imported.open_stroke(NodeId(9)), None);
 }

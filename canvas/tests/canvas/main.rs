@@ -9,5 +9,6 @@ mod import;
 mod rendering;
 mod seals;
 mod serving;
+mod stroke_rule;
 mod undo;
 mod util;

@@ -242,3 +242,20 @@ pub fn sync_everyone(peers: &mut [Document]) {
         }
     }
 }
+
+/// Checks that each author's ops in `ops` keep the stroke rule, in sequence order.
+pub fn keep_the_stroke_rule(ops: &[Op]) -> Result<(), canopy_canvas::StrokeRuleError> {
+    use canopy_canvas::{Shape, StrokeRule};
+    let mut by_author: std::collections::BTreeMap<NodeId, Vec<&Op>> = Default::default();
+    for op in ops {
+        by_author.entry(op.id.node).or_default().push(op);
+    }
+    for (_, mut ops) in by_author {
+        ops.sort_by_key(|op| op.id.seq);
+        let mut rule = StrokeRule::default();
+        for op in ops {
+            rule.step(op.id.seq, Shape::of(&op.action))?;
+        }
+    }
+    Ok(())
+}

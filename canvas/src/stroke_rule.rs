@@ -1,0 +1,119 @@
+//! The stroke rule: while an author's stroke is open, its next op is a chunk of that
+//! stroke or its end.
+//!
+//! A seal stands for every op of its author from its stroke's start to itself, and a
+//! joiner that takes the seal never sees those ops. So whatever else could lie in that
+//! range must be nothing: each checker on the live path, which sees an author's ops in
+//! order, refuses an op that breaks this rule, and a signer refuses to sign one, so no
+//! honest node holds anything but the stroke inside a range a seal may cover.
+//!
+//! Plain data: the state of one author's log, stepped one op at a time.
+
+use crate::op::Action;
+
+/// What an op is to the stroke rule. Points, ends and seals name the stroke by its
+/// start's sequence number (always the author's own stroke: see [`crate::Op::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Starts a stroke.
+    Start,
+    /// Points of the stroke started at this number.
+    Points(u64),
+    /// The end of the stroke started at this number.
+    End(u64),
+    /// The seal of the stroke started at this number.
+    Seal(u64),
+    /// Anything else.
+    Other,
+}
+
+impl Shape {
+    /// The shape of `action`.
+    pub fn of(action: &Action) -> Shape {
+        match action {
+            Action::StrokeStart { .. } => Shape::Start,
+            Action::StrokePoints { stroke, .. } => Shape::Points(stroke.seq),
+            Action::StrokeEnd { stroke, .. } => Shape::End(stroke.seq),
+            Action::StrokeSealed { stroke, .. } => Shape::Seal(stroke.seq),
+            _ => Shape::Other,
+        }
+    }
+}
+
+/// Where an author's log stands towards the rule: the stroke it has open, or the one
+/// whose end was its last op (its seal may come next).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StrokeRule {
+    open: Option<u64>,
+    ended: Option<(u64, u64)>,
+}
+
+/// An op that breaks the stroke rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StrokeRuleError {
+    /// Another op came while a stroke was open.
+    #[error("op {seq} comes while stroke {open} is open: only its points or its end may")]
+    StrokeOpen {
+        /// The op.
+        seq: u64,
+        /// The open stroke's start.
+        open: u64,
+    },
+    /// Points or an end of a stroke that is not open.
+    #[error("op {seq} continues stroke {stroke}, which is not open")]
+    NotOpen {
+        /// The op.
+        seq: u64,
+        /// The stroke it names.
+        stroke: u64,
+    },
+    /// A seal that does not come right after its stroke's end.
+    #[error("op {seq} seals stroke {stroke}, whose end is not the op before")]
+    SealOutOfPlace {
+        /// The op.
+        seq: u64,
+        /// The stroke it names.
+        stroke: u64,
+    },
+}
+
+impl StrokeRule {
+    /// A log with the stroke started at `open` still open (`None`: none open).
+    pub fn open_at(open: Option<u64>) -> StrokeRule {
+        StrokeRule { open, ended: None }
+    }
+
+    /// The open stroke's start, if one is open.
+    pub fn open(&self) -> Option<u64> {
+        self.open
+    }
+
+    /// Takes op `seq` of shape `shape` (the log's next), or says why it breaks the
+    /// rule (the state is then unchanged).
+    pub fn step(&mut self, seq: u64, shape: Shape) -> Result<(), StrokeRuleError> {
+        let next = match (self.open, shape) {
+            (Some(open), Shape::Points(stroke)) if stroke == open => *self,
+            (Some(open), Shape::End(stroke)) if stroke == open => StrokeRule {
+                open: None,
+                ended: Some((open, seq)),
+            },
+            (Some(open), _) => return Err(StrokeRuleError::StrokeOpen { seq, open }),
+            (None, Shape::Start) => StrokeRule::open_at(Some(seq)),
+            (None, Shape::Points(stroke) | Shape::End(stroke)) => {
+                return Err(StrokeRuleError::NotOpen { seq, stroke })
+            }
+            (None, Shape::Seal(stroke)) => {
+                let right_after = self
+                    .ended
+                    .is_some_and(|(ended, end)| ended == stroke && end.checked_add(1) == Some(seq));
+                if !right_after {
+                    return Err(StrokeRuleError::SealOutOfPlace { seq, stroke });
+                }
+                StrokeRule::default()
+            }
+            (None, Shape::Other) => StrokeRule::default(),
+        };
+        *self = next;
+        Ok(())
+    }
+}
