@@ -128,6 +128,8 @@ pub fn import_file(
                 .with_context(|| format!("importing {}", source.path().display()))?,
         );
     }
+    // No stroke of the import is left open: the importer's next op may be anything.
+    made.extend(reauthor.finish(document)?);
     made.extend(reauthor.follow_page_order(document, &from.pages())?);
     let mut signer = Signer::new(session, tip.key, tip.seq, tip.head);
     let (wires, verified) = signer.sign_batch(key, &made)?;

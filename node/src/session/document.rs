@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use canopy_axon::{link, BoxError, Component, Context, Inbox, Outbox, Scope};
-use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor, StrokeId};
+use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor};
 use canopy_protocol::{
     Authority, Evidence, Fork, Refusal, Revocation, Role, SignError, Signer, Verified, WireOp,
 };
@@ -19,7 +19,7 @@ use ring::signature::Ed25519KeyPair;
 use super::authors::{Authors, SharedAuthors};
 use super::catch_up::CatchUp;
 use super::cuts::PendingCuts;
-use super::edit::Edit;
+use super::edit::{Edit, LiveStroke};
 use super::presence::PresenceInput;
 use super::router::RouterInput;
 use super::sync::SyncInput;
@@ -200,7 +200,7 @@ pub struct DocumentComponent {
     document: Document,
     role: Option<Role>,
     /// The stroke the local person is drawing.
-    live_stroke: Option<StrokeId>,
+    live_stroke: LiveStroke,
     /// Op bytes the session holds, read by every link's guard.
     held_bytes: Arc<AtomicU64>,
     /// Who may author, and each author's log: committed here, in each author's order.
@@ -253,7 +253,7 @@ impl DocumentComponent {
             applied: scope.outbox("applied"),
             document,
             role,
-            live_stroke: None,
+            live_stroke: LiveStroke::default(),
             held_bytes,
             authors,
             key,
@@ -468,7 +468,12 @@ impl DocumentComponent {
             tracing::warn!("a viewer cannot replay a recording into the session");
             return;
         }
-        let mut made = Vec::new();
+        // The replayed ops are this node's: a stroke it is drawing ends first.
+        let mut made: Vec<Op> = self
+            .live_stroke
+            .interrupt(&mut self.document)
+            .into_iter()
+            .collect();
         for w in wire {
             let adopted = w.to_op().map_err(|e| e.to_string()).and_then(|op| {
                 self.reauthor
@@ -545,9 +550,10 @@ impl DocumentComponent {
         self.document = self.document.without_ops_past(&nothing_kept);
         if self
             .live_stroke
+            .stroke()
             .is_some_and(|stroke| authors.contains(&stroke.node))
         {
-            self.live_stroke = None;
+            self.live_stroke.forget();
         }
         let now = tokio::time::Instant::now();
         self.pending_cuts.rebuilt(now, now - began);
@@ -571,9 +577,10 @@ impl DocumentComponent {
             self.document = self.document.without_ops_past(&dropped);
             if self
                 .live_stroke
+                .stroke()
                 .is_some_and(|stroke| dropped.contains_key(&stroke.node))
             {
-                self.live_stroke = None;
+                self.live_stroke.forget();
             }
             let _ = self.sync.send(SyncInput::Stop(dropped)).await;
             // The file drops them too, so an export, a copy or a replay of it shows

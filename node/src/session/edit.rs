@@ -88,14 +88,107 @@ pub enum Edit {
     Redo,
 }
 
+/// The stroke the local person is drawing, kept between edits.
+///
+/// An author's ops while its stroke is open are that stroke's points and its end:
+/// anything else (an undo pressed mid-stroke, a page added by a script) ends it
+/// first. Points that come after, while the pen is still down, go on as a new stroke
+/// in the same style from where the old one stopped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LiveStroke {
+    drawing: Option<StrokeId>,
+    interrupted: Option<StrokeId>,
+}
+
+impl LiveStroke {
+    /// The stroke being drawn, if one is.
+    pub fn stroke(&self) -> Option<StrokeId> {
+        self.drawing
+    }
+
+    /// Forgets the stroke (its ops left the document).
+    pub fn forget(&mut self) {
+        *self = LiveStroke::default();
+    }
+
+    /// Ends the local author's open stroke before an op that is not part of it: the
+    /// one drawn here (remembered, so points that follow go on as a new stroke), or
+    /// one left open in the document (by this node before a restart).
+    pub fn interrupt(&mut self, doc: &mut Document) -> Option<Op> {
+        if let Some(stroke) = self.drawing {
+            self.interrupted = Some(stroke);
+        }
+        let stroke = self
+            .drawing
+            .take()
+            .or_else(|| doc.open_stroke(doc.local_node()))?;
+        // One that can no longer end (undone, or its ops dropped) is not open.
+        doc.end_stroke(stroke).ok()
+    }
+
+    /// The stroke further points go to, and the ops that start it: the one being
+    /// drawn, or a new one in the style of the one another edit interrupted, from its
+    /// last point. `None` if that one is gone (undone): its pen draws nothing more.
+    fn for_points(&mut self, doc: &mut Document) -> Result<Option<(StrokeId, Vec<Op>)>, String> {
+        if let Some(stroke) = self.drawing {
+            if doc.open_stroke(doc.local_node()) == Some(stroke) {
+                return Ok(Some((stroke, Vec::new())));
+            }
+            // Ended by something else (a replayed op): go on as a new stroke.
+            self.drawing = None;
+            self.interrupted = Some(stroke);
+        }
+        let old = self.interrupted.ok_or("no stroke is being drawn")?;
+        let Some(held) = doc.stroke(old) else {
+            return Ok(None);
+        };
+        let Some(page) = held.page() else {
+            return Ok(None);
+        };
+        let (tool, color, width) = (held.tool(), held.color(), held.width());
+        let from = held.points().last();
+        let start = doc
+            .begin_stroke(page, tool, color, width)
+            .map_err(|e| e.to_string())?;
+        self.interrupted = None;
+        self.drawing = Some(start.id);
+        let mut ops = vec![start.clone()];
+        if let Some(point) = from {
+            ops.push(
+                doc.extend_stroke(start.id, vec![point])
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(Some((start.id, ops)))
+    }
+}
+
 impl Edit {
-    /// Makes this edit's ops on `doc` (already applied there). `live_stroke` is the
-    /// stroke the local person is drawing, kept between edits.
-    pub fn apply(
-        self,
-        doc: &mut Document,
-        live_stroke: &mut Option<StrokeId>,
-    ) -> Result<Vec<Op>, String> {
+    /// True for edits that belong to the stroke being drawn, or make no op.
+    fn within_stroke(&self) -> bool {
+        matches!(
+            self,
+            Edit::StrokeAppend(_) | Edit::StrokeEnd | Edit::GotoPage(_) | Edit::Cursor(_)
+        )
+    }
+
+    /// Makes this edit's ops on `doc` (already applied there). `live` is the stroke
+    /// the local person is drawing, kept between edits; any edit that is not part of
+    /// it ends it first.
+    pub fn apply(self, doc: &mut Document, live: &mut LiveStroke) -> Result<Vec<Op>, String> {
+        let mut ops = Vec::new();
+        if !self.within_stroke() {
+            ops.extend(live.interrupt(doc));
+            if matches!(self, Edit::StrokeBegin { .. }) {
+                // A new pen-down: nothing to go on with.
+                live.interrupted = None;
+            }
+        }
+        ops.extend(self.make(doc, live)?);
+        Ok(ops)
+    }
+
+    fn make(self, doc: &mut Document, live: &mut LiveStroke) -> Result<Vec<Op>, String> {
         let edit = self;
         let page_at = |doc: &Document, page: PageRef| page.resolve(doc);
         let ops: Vec<Op> = match edit {
@@ -116,21 +209,18 @@ impl Edit {
                 color,
                 width,
             } => {
-                if let Some(stroke) = live_stroke.take() {
-                    // A begin without an end (a lost pointer release): finish the old one.
-                    let _ = doc.end_stroke(stroke);
-                }
                 let page = page_at(doc, page)?;
                 let op = doc
                     .begin_stroke(page, tool, color, width)
                     .map_err(|e| e.to_string())?;
-                *live_stroke = Some(op.id);
+                live.drawing = Some(op.id);
                 vec![op]
             }
             Edit::StrokeAppend(points) => {
-                let stroke = (*live_stroke).ok_or("no stroke is being drawn")?;
+                let Some((stroke, mut ops)) = live.for_points(doc)? else {
+                    return Ok(Vec::new());
+                };
                 let chunk = doc.limits().max_points_per_op.max(1);
-                let mut ops = Vec::new();
                 for part in points.chunks(chunk) {
                     ops.push(
                         doc.extend_stroke(stroke, part.to_vec())
@@ -140,7 +230,16 @@ impl Edit {
                 ops
             }
             Edit::StrokeEnd => {
-                let stroke = live_stroke.take().ok_or("no stroke is being drawn")?;
+                if live.drawing.is_none() && live.interrupted.take().is_some() {
+                    // The pen lifted after another edit ended its stroke (and no
+                    // points came since): that end was its end.
+                    return Ok(Vec::new());
+                }
+                let stroke = live.drawing.take().ok_or("no stroke is being drawn")?;
+                if doc.open_stroke(doc.local_node()) != Some(stroke) {
+                    // Ended already, by an op that could not wait for it.
+                    return Ok(Vec::new());
+                }
                 vec![doc.end_stroke(stroke).map_err(|e| e.to_string())?]
             }
             Edit::Erase { page, path, radius } => {
@@ -166,5 +265,161 @@ impl Edit {
             Edit::GotoPage(_) | Edit::Cursor(_) => Vec::new(),
         };
         Ok(ops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use canopy_canvas::{Action, Color, NodeId, Point, Shape, StrokeRule, Tool, FIRST_PAGE};
+
+    use super::*;
+
+    fn begin() -> Edit {
+        Edit::StrokeBegin {
+            page: PageRef::Id(FIRST_PAGE),
+            tool: Tool::Highlighter,
+            color: Color::rgb(10, 20, 30),
+            width: 6.0,
+        }
+    }
+
+    fn points(from: f32, n: usize) -> Edit {
+        Edit::StrokeAppend((0..n).map(|i| Point::new(from + i as f32, 5.0)).collect())
+    }
+
+    /// Plays `edits` as the window sends them; returns every op made.
+    fn play(doc: &mut Document, live: &mut LiveStroke, edits: Vec<Edit>) -> Vec<Op> {
+        let mut ops = Vec::new();
+        for edit in edits {
+            ops.extend(edit.apply(doc, live).unwrap());
+        }
+        ops
+    }
+
+    fn keeps_the_rule(ops: &[Op]) {
+        let mut rule = StrokeRule::default();
+        for op in ops {
+            rule.step(op.id.seq, Shape::of(&op.action)).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_undo_while_drawing_ends_the_stroke_first_and_undoes_it() {
+        let mut doc = Document::new(NodeId(1));
+        let mut live = LiveStroke::default();
+        let ops = play(
+            &mut doc,
+            &mut live,
+            vec![
+                begin(),
+                points(0.0, 3),
+                Edit::Undo,
+                points(3.0, 2),
+                Edit::StrokeEnd,
+            ],
+        );
+        keeps_the_rule(&ops);
+        let kinds: Vec<Shape> = ops.iter().map(|op| Shape::of(&op.action)).collect();
+        assert_eq!(
+            kinds,
+            [Shape::Start, Shape::Points(1), Shape::End(1), Shape::Other]
+        );
+        assert!(matches!(ops[3].action, Action::Undo { target } if target.seq == 1));
+        // The undone stroke's pen draws nothing more, and its lift is no error.
+        assert_eq!(doc.stroke_count(), 0);
+        assert_eq!(doc.open_stroke(NodeId(1)), None);
+    }
+
+    #[test]
+    fn points_after_another_edit_go_on_as_a_new_stroke_from_the_last_point() {
+        let mut doc = Document::new(NodeId(1));
+        let mut live = LiveStroke::default();
+        let ops = play(
+            &mut doc,
+            &mut live,
+            vec![
+                begin(),
+                points(0.0, 3),
+                Edit::NewPage,
+                points(3.0, 2),
+                Edit::StrokeEnd,
+            ],
+        );
+        keeps_the_rule(&ops);
+        let strokes = doc.strokes(FIRST_PAGE);
+        assert_eq!(strokes.len(), 2);
+        let second: Vec<Point> = strokes[1].points().collect();
+        assert_eq!(
+            second,
+            [2.0, 3.0, 4.0].map(|x| Point::new(x, 5.0)).to_vec(),
+            "it starts where the first stopped"
+        );
+        assert!(strokes
+            .iter()
+            .all(|s| !s.is_live() && s.tool() == Tool::Highlighter && s.width() == 6.0));
+        assert_eq!(doc.page_count(), 2);
+    }
+
+    #[test]
+    fn a_stroke_left_open_before_a_restart_ends_before_anything_else() {
+        let mut doc = Document::new(NodeId(1));
+        let mut before = LiveStroke::default();
+        let mut ops = play(&mut doc, &mut before, vec![begin(), points(0.0, 2)]);
+        // The node restarts: its file holds the open stroke, the window nothing.
+        let mut live = LiveStroke::default();
+        ops.extend(play(
+            &mut doc,
+            &mut live,
+            vec![Edit::ClearPage(PageRef::Id(FIRST_PAGE))],
+        ));
+        keeps_the_rule(&ops);
+        assert_eq!(Shape::of(&ops[2].action), Shape::End(1));
+        assert_eq!(doc.open_stroke(NodeId(1)), None);
+    }
+
+    #[test]
+    fn a_new_stroke_while_drawing_ends_the_old_one() {
+        let mut doc = Document::new(NodeId(1));
+        let mut live = LiveStroke::default();
+        let ops = play(
+            &mut doc,
+            &mut live,
+            vec![
+                begin(),
+                points(0.0, 2),
+                begin(),
+                points(9.0, 2),
+                Edit::StrokeEnd,
+            ],
+        );
+        keeps_the_rule(&ops);
+        let strokes = doc.strokes(FIRST_PAGE);
+        assert_eq!(strokes.len(), 2);
+        assert_eq!(
+            strokes[1].point_count(),
+            2,
+            "nothing carried over to a new pen-down"
+        );
+    }
+
+    #[test]
+    fn cursor_and_page_moves_leave_the_stroke_open() {
+        let mut doc = Document::new(NodeId(1));
+        let mut live = LiveStroke::default();
+        let ops = play(
+            &mut doc,
+            &mut live,
+            vec![
+                begin(),
+                points(0.0, 2),
+                Edit::Cursor(Some(Point::new(1.0, 1.0))),
+                Edit::GotoPage(0),
+                points(2.0, 2),
+                Edit::StrokeEnd,
+            ],
+        );
+        keeps_the_rule(&ops);
+        assert_eq!(doc.strokes(FIRST_PAGE).len(), 1);
+        assert_eq!(doc.strokes(FIRST_PAGE)[0].point_count(), 4);
     }
 }

@@ -43,7 +43,7 @@ use crate::store::StoreInput;
 pub use authors::{Authors, SharedAuthors, Tip};
 pub use document::{Checked, Credit, Credits, DocumentInput, Run, LINK_CREDITS};
 pub use door::DoorInput;
-pub use edit::{Edit, PageRef};
+pub use edit::{Edit, LiveStroke, PageRef};
 pub use exporter::{render, ExportRequest};
 pub use presence::PresenceInput;
 pub use router::{LinkUp, RouterInput, RttProbe};

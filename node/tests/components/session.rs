@@ -1150,7 +1150,7 @@ async fn a_page_edit_lands_on_its_page_when_others_add_pages_meanwhile() {
 #[tokio::test]
 async fn the_exporter_renders_a_copy_from_the_sync_server() {
     let mut document = Document::new(host());
-    let mut live = None;
+    let mut live = session::LiveStroke::default();
     stroke_on_first_page()
         .apply(&mut document, &mut live)
         .unwrap();
