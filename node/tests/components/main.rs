@@ -162,6 +162,36 @@ impl TestAuthor {
         }
     }
 
+    /// A whole stroke of the author's from number `first`: its start, one point and
+    /// its end (clocks the same as the numbers).
+    pub fn stroke(&self, first: u64) -> Vec<Op> {
+        let start = self.start(first);
+        let op = |seq: u64, action: Action| Op {
+            id: OpId {
+                node: self.node,
+                seq,
+            },
+            lamport: seq,
+            action,
+        };
+        let points = op(
+            first + 1,
+            Action::StrokePoints {
+                stroke: start.id,
+                offset: 0,
+                points: vec![canopy_canvas::Point::new(1.0, 2.0)],
+            },
+        );
+        let end = op(
+            first + 2,
+            Action::StrokeEnd {
+                stroke: start.id,
+                points: 1,
+            },
+        );
+        vec![start, points, end]
+    }
+
     /// Signs the author's next `ops` (in order): the last and checkpoints carry the
     /// signature.
     pub fn sign(&mut self, ops: &[Op]) -> Vec<WireOp> {

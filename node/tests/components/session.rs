@@ -1217,7 +1217,8 @@ async fn saved_seqs(r: &mut Running) -> Vec<u64> {
 async fn own_ops_that_come_back_from_the_tree_are_where_the_log_goes_on() {
     let mut r = start(Document::new(host()));
     let mut earlier = r.earlier_self();
-    let ops: Vec<_> = (1..=3).map(|seq| earlier.start(seq)).collect();
+    // A whole stroke: a log that ended inside one would have it ended first.
+    let ops = earlier.stroke(1);
     let run = earlier.run(&ops);
     from_link(&mut r, vec![run]).await;
     assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
@@ -1245,7 +1246,8 @@ async fn local_edits_wait_for_own_ops_the_parent_holds() {
         .unwrap();
     quiet(&mut r.store).await;
     let mut earlier = r.earlier_self();
-    let ops: Vec<_> = (1..=3).map(|seq| earlier.start(seq)).collect();
+    // A whole stroke: a log that ended inside one would have it ended first.
+    let ops = earlier.stroke(1);
     let run = earlier.run(&ops);
     from_link(&mut r, vec![run]).await;
     assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
