@@ -13,6 +13,7 @@ use crate::chunks::{Chunk, Chunks};
 use crate::history::{History, Step};
 use crate::ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 use crate::op::{Action, Color, Limits, Op, OpError, Point, Tool};
+use crate::stroke_rule::StrokeRule;
 use crate::version::VersionVector;
 
 /// Result of applying an op that passed validation.
@@ -1251,6 +1252,25 @@ impl Document {
             .get(&stroke)
             .filter(|held| held.is_live())
             .map(|_| stroke)
+    }
+
+    /// Where `author`'s log as held stands towards the stroke rule: the stroke it
+    /// ends inside, or the one whose end is its last op. What a checker needs to take
+    /// the author's next ops after a restart.
+    pub fn stroke_rule(&self, author: NodeId) -> StrokeRule {
+        if let Some(open) = self.open_stroke(author) {
+            return StrokeRule::open_at(Some(open.seq));
+        }
+        let Some(log) = self.log.get(&author) else {
+            return StrokeRule::default();
+        };
+        let Some(last) = log.last_seq() else {
+            return StrokeRule::default();
+        };
+        match log.get(last) {
+            Some((_, Logged::StrokeEnd { stroke })) => StrokeRule::ended_at(stroke.seq, last),
+            _ => StrokeRule::default(),
+        }
     }
 
     /// Starts a stroke on a visible page.

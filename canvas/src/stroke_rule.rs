@@ -1,11 +1,13 @@
-//! The stroke rule: while an author's stroke is open, its next op is a chunk of that
-//! stroke or its end.
+//! The stroke rule: a stroke's points and its end follow its start with nothing else
+//! of its author's between; a seal comes right after its stroke's end.
 //!
 //! A seal stands for every op of its author from its stroke's start to itself, and a
 //! joiner that takes the seal never sees those ops. So whatever else could lie in that
-//! range must be nothing: each checker on the live path, which sees an author's ops in
-//! order, refuses an op that breaks this rule, and a signer refuses to sign one, so no
-//! honest node holds anything but the stroke inside a range a seal may cover.
+//! range must be nothing. Each checker on the live path, which sees an author's ops in
+//! order, refuses an op that breaks this rule, so no honest node holds anything but
+//! the stroke inside a range a seal may cover. Any other op (a new start included)
+//! leaves the open stroke unfinished for good: its later points and end are refused,
+//! and it can never be sealed. Honest nodes end a stroke before anything else.
 //!
 //! Plain data: the state of one author's log, stepped one op at a time.
 
@@ -51,16 +53,9 @@ pub struct StrokeRule {
 /// An op that breaks the stroke rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StrokeRuleError {
-    /// Another op came while a stroke was open.
-    #[error("op {seq} comes while stroke {open} is open: only its points or its end may")]
-    StrokeOpen {
-        /// The op.
-        seq: u64,
-        /// The open stroke's start.
-        open: u64,
-    },
-    /// Points or an end of a stroke that is not open.
-    #[error("op {seq} continues stroke {stroke}, which is not open")]
+    /// Points or an end of a stroke that is not open: its start is not the last op
+    /// but its own points, or it ended.
+    #[error("op {seq} continues stroke {stroke}, which is not open (other ops came since its start, or it ended)")]
     NotOpen {
         /// The op.
         seq: u64,
@@ -83,6 +78,15 @@ impl StrokeRule {
         StrokeRule { open, ended: None }
     }
 
+    /// A log whose last op is the end (at `end`) of the stroke started at `stroke`:
+    /// its seal may come next.
+    pub fn ended_at(stroke: u64, end: u64) -> StrokeRule {
+        StrokeRule {
+            open: None,
+            ended: Some((stroke, end)),
+        }
+    }
+
     /// The open stroke's start, if one is open.
     pub fn open(&self) -> Option<u64> {
         self.open
@@ -91,18 +95,16 @@ impl StrokeRule {
     /// Takes op `seq` of shape `shape` (the log's next), or says why it breaks the
     /// rule (the state is then unchanged).
     pub fn step(&mut self, seq: u64, shape: Shape) -> Result<(), StrokeRuleError> {
-        let next = match (self.open, shape) {
-            (Some(open), Shape::Points(stroke)) if stroke == open => *self,
-            (Some(open), Shape::End(stroke)) if stroke == open => StrokeRule {
+        let next = match shape {
+            Shape::Points(stroke) if self.open == Some(stroke) => *self,
+            Shape::End(stroke) if self.open == Some(stroke) => StrokeRule {
                 open: None,
-                ended: Some((open, seq)),
+                ended: Some((stroke, seq)),
             },
-            (Some(open), _) => return Err(StrokeRuleError::StrokeOpen { seq, open }),
-            (None, Shape::Start) => StrokeRule::open_at(Some(seq)),
-            (None, Shape::Points(stroke) | Shape::End(stroke)) => {
+            Shape::Points(stroke) | Shape::End(stroke) => {
                 return Err(StrokeRuleError::NotOpen { seq, stroke })
             }
-            (None, Shape::Seal(stroke)) => {
+            Shape::Seal(stroke) => {
                 let right_after = self
                     .ended
                     .is_some_and(|(ended, end)| ended == stroke && end.checked_add(1) == Some(seq));
@@ -111,7 +113,8 @@ impl StrokeRule {
                 }
                 StrokeRule::default()
             }
-            (None, Shape::Other) => StrokeRule::default(),
+            Shape::Start => StrokeRule::open_at(Some(seq)),
+            Shape::Other => StrokeRule::default(),
         };
         *self = next;
         Ok(())

@@ -1,5 +1,5 @@
-//! The stroke rule: while an author's stroke is open, only its points and its end
-//! come next; its seal only right after its end.
+//! The stroke rule: a stroke's points and end follow its start with nothing else
+//! between; its seal only right after its end.
 
 use canopy_canvas::{Shape, StrokeRule, StrokeRuleError};
 use proptest::prelude::*;
@@ -23,24 +23,33 @@ fn a_stroke_takes_its_points_and_end_then_anything() {
 }
 
 #[test]
-fn nothing_else_comes_while_a_stroke_is_open() {
-    let mut rule = StrokeRule::open_at(Some(4));
-    let before = rule;
-    for shape in [
-        Shape::Other,
-        Shape::Start,
-        Shape::Points(3),
-        Shape::End(1),
-        Shape::Seal(4),
-    ] {
-        assert_eq!(
-            rule.step(9, shape),
-            Err(StrokeRuleError::StrokeOpen { seq: 9, open: 4 }),
-            "{shape:?}"
-        );
-        assert_eq!(rule, before, "a refused op changes nothing");
+fn anything_else_leaves_the_open_stroke_unfinished_for_good() {
+    for shape in [Shape::Other, Shape::Start] {
+        let mut rule = StrokeRule::open_at(Some(4));
+        rule.step(9, Shape::Points(4)).unwrap();
+        rule.step(10, shape).unwrap();
+        let after = rule;
+        for late in [Shape::Points(4), Shape::End(4)] {
+            assert_eq!(
+                rule.step(11, late),
+                Err(StrokeRuleError::NotOpen { seq: 11, stroke: 4 }),
+                "{late:?} after {shape:?}"
+            );
+            assert_eq!(rule, after, "a refused op changes nothing");
+        }
     }
-    rule.step(9, Shape::Points(4)).unwrap();
+    // A stroke left unfinished is never sealed.
+    let mut rule = StrokeRule::open_at(Some(4));
+    rule.step(5, Shape::Start).unwrap();
+    assert_eq!(
+        rule.step(6, Shape::Seal(4)),
+        Err(StrokeRuleError::SealOutOfPlace { seq: 6, stroke: 4 })
+    );
+    assert_eq!(
+        StrokeRule::open_at(Some(4)).step(5, Shape::Seal(4)),
+        Err(StrokeRuleError::SealOutOfPlace { seq: 5, stroke: 4 }),
+        "nor an open one"
+    );
 }
 
 #[test]
@@ -100,5 +109,30 @@ proptest! {
     ) {
         let sim = if sealing { Simulation::run_sealed(&steps) } else { Simulation::run(&steps) };
         prop_assert_eq!(keep_the_stroke_rule(&sim.ops), Ok(()));
+    }
+}
+
+proptest! {
+    /// What a document says of an author's log after any of its ops (a restart) is
+    /// where the rule stands after them.
+    #[test]
+    fn a_document_says_where_each_log_stands(
+        steps in proptest::collection::vec(step(), 1..30),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let sim = Simulation::run_sealed(&steps);
+        if sim.ops.is_empty() {
+            return Ok(());
+        }
+        let upto = cut.index(sim.ops.len()) + 1;
+        let held = crate::util::replay(sim.ops[..upto].iter().cloned());
+        let mut rules = std::collections::BTreeMap::new();
+        for op in &sim.ops[..upto] {
+            let rule: &mut StrokeRule = rules.entry(op.id.node).or_default();
+            rule.step(op.id.seq, Shape::of(&op.action)).unwrap();
+        }
+        for (author, rule) in rules {
+            prop_assert_eq!(held.stroke_rule(author), rule);
+        }
     }
 }
