@@ -1254,13 +1254,10 @@ impl Document {
             .map(|_| stroke)
     }
 
-    /// Where `author`'s log as held stands towards the stroke rule: the stroke it
-    /// ends inside, or the one whose end is its last op. What a checker needs to take
-    /// the author's next ops after a restart.
+    /// Where `author`'s log as held stands towards the stroke rule: the stroke its
+    /// last op belongs to (a start, points or an end), and whether that op is an end.
+    /// What a checker needs to take the author's next ops after a restart.
     pub fn stroke_rule(&self, author: NodeId) -> StrokeRule {
-        if let Some(open) = self.open_stroke(author) {
-            return StrokeRule::open_at(Some(open.seq));
-        }
         let Some(log) = self.log.get(&author) else {
             return StrokeRule::default();
         };
@@ -1268,6 +1265,8 @@ impl Document {
             return StrokeRule::default();
         };
         match log.get(last) {
+            Some((_, Logged::StrokeStart)) => StrokeRule::open_at(Some(last)),
+            Some((_, Logged::Points { stroke, .. })) => StrokeRule::open_at(Some(stroke.seq)),
             Some((_, Logged::StrokeEnd { stroke })) => StrokeRule::ended_at(stroke.seq, last),
             _ => StrokeRule::default(),
         }

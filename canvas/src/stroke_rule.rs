@@ -1,13 +1,13 @@
-//! The stroke rule: a stroke's points and its end follow its start with nothing else
-//! of its author's between; a seal comes right after its stroke's end.
+//! The stroke rule: nothing of an author's lies between its stroke's start and its
+//! last points or end but that stroke's ops; a seal comes right after an end.
 //!
 //! A seal stands for every op of its author from its stroke's start to itself, and a
 //! joiner that takes the seal never sees those ops. So whatever else could lie in that
 //! range must be nothing. Each checker on the live path, which sees an author's ops in
 //! order, refuses an op that breaks this rule, so no honest node holds anything but
 //! the stroke inside a range a seal may cover. Any other op (a new start included)
-//! leaves the open stroke unfinished for good: its later points and end are refused,
-//! and it can never be sealed. Honest nodes end a stroke before anything else.
+//! leaves the stroke behind for good: its later points and ends are refused, and it
+//! can never be sealed. Honest nodes end a stroke before anything else.
 //!
 //! Plain data: the state of one author's log, stepped one op at a time.
 
@@ -42,8 +42,9 @@ impl Shape {
     }
 }
 
-/// Where an author's log stands towards the rule: the stroke it has open, or the one
-/// whose end was its last op (its seal may come next).
+/// Where an author's log stands towards the rule: the stroke its last ops belong to
+/// (since its start, nothing else came), and whether the last was that stroke's end
+/// (its seal may come next).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StrokeRule {
     open: Option<u64>,
@@ -53,9 +54,11 @@ pub struct StrokeRule {
 /// An op that breaks the stroke rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StrokeRuleError {
-    /// Points or an end of a stroke that is not open: its start is not the last op
-    /// but its own points, or it ended.
-    #[error("op {seq} continues stroke {stroke}, which is not open (other ops came since its start, or it ended)")]
+    /// Points or an end of a stroke that is not open: other ops came since its
+    /// start.
+    #[error(
+        "op {seq} continues stroke {stroke}, which is not open (other ops came since its start)"
+    )]
     NotOpen {
         /// The op.
         seq: u64,
@@ -78,16 +81,16 @@ impl StrokeRule {
         StrokeRule { open, ended: None }
     }
 
-    /// A log whose last op is the end (at `end`) of the stroke started at `stroke`:
+    /// A log whose last op is an end (at `end`) of the stroke started at `stroke`:
     /// its seal may come next.
     pub fn ended_at(stroke: u64, end: u64) -> StrokeRule {
         StrokeRule {
-            open: None,
+            open: Some(stroke),
             ended: Some((stroke, end)),
         }
     }
 
-    /// The open stroke's start, if one is open.
+    /// The open stroke's start, if one is open (its later points and ends are taken).
     pub fn open(&self) -> Option<u64> {
         self.open
     }
@@ -96,11 +99,8 @@ impl StrokeRule {
     /// rule (the state is then unchanged).
     pub fn step(&mut self, seq: u64, shape: Shape) -> Result<(), StrokeRuleError> {
         let next = match shape {
-            Shape::Points(stroke) if self.open == Some(stroke) => *self,
-            Shape::End(stroke) if self.open == Some(stroke) => StrokeRule {
-                open: None,
-                ended: Some((stroke, seq)),
-            },
+            Shape::Points(stroke) if self.open == Some(stroke) => StrokeRule::open_at(self.open),
+            Shape::End(stroke) if self.open == Some(stroke) => StrokeRule::ended_at(stroke, seq),
             Shape::Points(stroke) | Shape::End(stroke) => {
                 return Err(StrokeRuleError::NotOpen { seq, stroke })
             }

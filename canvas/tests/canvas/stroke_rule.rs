@@ -15,11 +15,31 @@ fn a_stroke_takes_its_points_and_end_then_anything() {
     rule.step(3, Shape::Points(2)).unwrap();
     rule.step(4, Shape::Points(2)).unwrap();
     rule.step(5, Shape::End(2)).unwrap();
-    assert_eq!(rule.open(), None);
     rule.step(6, Shape::Seal(2)).unwrap();
+    assert_eq!(rule.open(), None);
     rule.step(7, Shape::Start).unwrap();
     rule.step(8, Shape::End(7)).unwrap();
     rule.step(9, Shape::Other).unwrap();
+    assert_eq!(rule, StrokeRule::default());
+}
+
+/// More points or a second end of a stroke, with nothing else between, are still
+/// that stroke's ops: a seal over them hides nothing else (the document decides
+/// what they mean).
+#[test]
+fn a_stroke_may_take_more_after_its_end_until_anything_else() {
+    let mut rule = StrokeRule::default();
+    rule.step(1, Shape::Start).unwrap();
+    rule.step(2, Shape::End(1)).unwrap();
+    rule.step(3, Shape::End(1)).unwrap();
+    rule.step(4, Shape::Points(1)).unwrap();
+    assert_eq!(
+        rule.step(5, Shape::Seal(1)),
+        Err(StrokeRuleError::SealOutOfPlace { seq: 5, stroke: 1 }),
+        "a seal comes right after an end"
+    );
+    rule.step(5, Shape::End(1)).unwrap();
+    rule.step(6, Shape::Seal(1)).unwrap();
 }
 
 #[test]
@@ -58,12 +78,13 @@ fn points_and_ends_of_strokes_not_open_are_refused() {
     rule.step(1, Shape::Start).unwrap();
     rule.step(2, Shape::End(1)).unwrap();
     assert_eq!(
-        rule.step(3, Shape::Points(1)),
-        Err(StrokeRuleError::NotOpen { seq: 3, stroke: 1 })
+        rule.step(3, Shape::Points(2)),
+        Err(StrokeRuleError::NotOpen { seq: 3, stroke: 2 })
     );
+    rule.step(3, Shape::Start).unwrap();
     assert_eq!(
-        rule.step(3, Shape::End(1)),
-        Err(StrokeRuleError::NotOpen { seq: 3, stroke: 1 })
+        rule.step(4, Shape::End(1)),
+        Err(StrokeRuleError::NotOpen { seq: 4, stroke: 1 })
     );
     assert_eq!(
         StrokeRule::default().step(5, Shape::Points(2)),
