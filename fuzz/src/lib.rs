@@ -291,6 +291,9 @@ pub fn ops(data: &[u8]) {
             lamport: w.lamport,
             payload: &w.payload,
             signature: w.signature.as_ref(),
+            shape: w.to_op().map_or(canopy_canvas::Shape::Other, |op| {
+                canopy_canvas::Shape::of(&op.action)
+            }),
         })
         .collect();
     if let Ok(verified) = log.verify(&session, &entries) {

@@ -78,12 +78,17 @@ pub fn load_authors(
     Ok(authors)
 }
 
-/// `document` without the ops of authors the table holds proof against (kept in the
-/// file): what every replica that has the proof shows.
-pub fn leave_out_cut_authors(authors: &SharedAuthors, mut document: Document) -> Document {
-    for author in Authors::read(authors).cut_off() {
+/// A file's document and authors table made to agree: `document` without the ops of
+/// authors the table holds proof against (kept in the file), which is what every
+/// replica that has the proof shows; and each author's log told where it stands
+/// towards the stroke rule (inside a stroke, or right after one's end), which the
+/// file's signed heads alone do not say.
+pub fn reconcile(authors: &SharedAuthors, mut document: Document) -> Document {
+    let mut table = Authors::write(authors);
+    for author in table.cut_off() {
         document = document.without_author(author);
     }
+    table.take_stroke_rules(&document);
     document
 }
 
@@ -131,7 +136,7 @@ pub fn import_file(
     // No stroke of the import is left open: the importer's next op may be anything.
     made.extend(reauthor.finish(document)?);
     made.extend(reauthor.follow_page_order(document, &from.pages())?);
-    let mut signer = Signer::new(session, tip.key, tip.seq, tip.head);
+    let mut signer = Signer::new(session, tip.key, tip.seq, tip.head).with_strokes(tip.strokes);
     let (wires, verified) = signer.sign_batch(key, &made)?;
     let now = now_ms();
     let timed: Vec<(u64, WireOp)> = wires.into_iter().map(|wire| (now, wire)).collect();

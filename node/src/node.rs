@@ -15,7 +15,7 @@ use canopy_protocol::{
 };
 
 use crate::audio::AudioInput;
-use crate::import::{import_file, leave_out_cut_authors, load_authors, open_session};
+use crate::import::{import_file, load_authors, open_session, reconcile};
 use crate::link::{
     admit, answer_created, channel_binding, join_handshake, next_link_id, read_opening, refuse,
     spawn_link, Greeting, JoinRefused, Opening, Peer, Streams,
@@ -358,7 +358,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
     };
     let mut store = store;
     let authors = load_authors(&store, session, authority.as_ref())?;
-    let mut document = leave_out_cut_authors(&authors, document);
+    let mut document = reconcile(&authors, document);
     let mut reauthor = canopy_canvas::Reauthor::new();
     let mut imported = Vec::new();
     for (source, until_ms) in imports {

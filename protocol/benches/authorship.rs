@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use canopy_canvas::{Color, Document, Op, Point, Tool, FIRST_PAGE};
+use canopy_canvas::{Color, Document, Op, Point, Shape, StrokeRule, Tool, FIRST_PAGE};
 use canopy_protocol::{
     encode, public_key, verify_run, AuthorKey, Entry, Head, Message, SessionId, Signature, Signer,
     WireOp,
@@ -72,10 +72,15 @@ fn main() {
                 .unwrap()
                 .0
         };
-        let entries = |wires: &[WireOp]| -> Vec<(u64, u64, Vec<u8>, Option<Signature>)> {
+        /// `(seq, lamport, payload, signature, shape)` of an op, decoded before timing.
+        type Decoded = (u64, u64, Vec<u8>, Option<Signature>, Shape);
+        let entries = |wires: &[WireOp]| -> Vec<Decoded> {
             wires
                 .iter()
-                .map(|w| (w.id.seq, w.lamport, w.payload.clone(), w.signature))
+                .map(|w| {
+                    let shape = Shape::of(&w.to_op().unwrap().action);
+                    (w.id.seq, w.lamport, w.payload.clone(), w.signature, shape)
+                })
                 .collect()
         };
         let backlog = entries(&backlog);
@@ -83,15 +88,17 @@ fn main() {
             let start = Instant::now();
             let run: Vec<Entry<'_>> = backlog
                 .iter()
-                .map(|(seq, lamport, payload, signature)| Entry {
+                .map(|(seq, lamport, payload, signature, shape)| Entry {
                     seq: *seq,
                     lamport: *lamport,
                     payload,
                     signature: signature.as_ref(),
+                    shape: *shape,
                 })
                 .collect();
             let genesis = Head::genesis(&session, &author);
-            std::hint::black_box(verify_run(&session, &author, 0, genesis, &run).unwrap());
+            let strokes = StrokeRule::default();
+            std::hint::black_box(verify_run(&session, &author, 0, genesis, strokes, &run).unwrap());
             start.elapsed()
         });
         let ops = backlog.len() as f64;
@@ -111,7 +118,7 @@ fn main() {
             let mut head = Head::genesis(&session, &author);
             backlog
                 .iter()
-                .map(|(seq, lamport, payload, _)| {
+                .map(|(seq, lamport, payload, _, _)| {
                     head = head.next(*seq, *lamport, payload);
                     (Signature::sign(&key, &session, *seq, &head), head, *seq)
                 })

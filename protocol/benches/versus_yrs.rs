@@ -25,7 +25,9 @@ use std::alloc::System;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use canopy_canvas::{Color, Document, NodeId, Op, Point, Tool, VersionVector, FIRST_PAGE};
+use canopy_canvas::{
+    Color, Document, NodeId, Op, Point, StrokeRule, Tool, VersionVector, FIRST_PAGE,
+};
 use canopy_protocol::{
     encode, public_key, verify_run, AuthorKey, Entry, FrameDecoder, Head, Message, SessionId,
     Signature, Signer, WireOp,
@@ -173,15 +175,19 @@ impl OurHolder {
         let ops: Vec<Op> = wires.iter().map(|w| w.to_op().unwrap()).collect();
         let entries: Vec<Entry<'_>> = wires
             .iter()
-            .map(|w| Entry {
-                seq: w.id.seq,
-                lamport: w.lamport,
-                payload: &w.payload,
-                signature: w.signature.as_ref(),
-            })
+            .zip(&ops)
+            .map(|(w, op)| Entry::of(w, &op.action))
             .collect();
         let genesis = Head::genesis(&self.session, &self.author);
-        verify_run(&self.session, &self.author, 0, genesis, &entries).unwrap();
+        verify_run(
+            &self.session,
+            &self.author,
+            0,
+            genesis,
+            StrokeRule::default(),
+            &entries,
+        )
+        .unwrap();
         drop(entries);
         drop(wires);
         for op in ops {

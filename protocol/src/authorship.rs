@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use canopy_canvas::NodeId;
+use canopy_canvas::{NodeId, Shape, StrokeRule, StrokeRuleError};
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
@@ -194,6 +194,21 @@ pub struct Entry<'a> {
     pub payload: &'a [u8],
     /// The author's signature over this op's head, if it travels with one.
     pub signature: Option<&'a Signature>,
+    /// What the op is to the stroke rule ([`Shape::of`] its decoded action).
+    pub shape: Shape,
+}
+
+impl<'a> Entry<'a> {
+    /// The entry for `wire`, whose action decoded as `action`.
+    pub fn of(wire: &'a crate::WireOp, action: &canopy_canvas::Action) -> Entry<'a> {
+        Entry {
+            seq: wire.id.seq,
+            lamport: wire.lamport,
+            payload: &wire.payload,
+            signature: wire.signature.as_ref(),
+            shape: Shape::of(action),
+        }
+    }
 }
 
 /// Why a run of an author's ops was not accepted.
@@ -277,6 +292,15 @@ pub enum RunError {
         /// Where its logs split.
         seq: u64,
     },
+    /// An op breaks the stroke rule ([`StrokeRule`]): a seal could then hide ops
+    /// other than its stroke's.
+    #[error("author {author}'s {error}")]
+    StrokeRule {
+        /// The author's id.
+        author: NodeId,
+        /// How.
+        error: StrokeRuleError,
+    },
     /// The author's grant was revoked; its log ends at op `seq`.
     #[error("author {author}'s grant was revoked: its log ends at op {seq}")]
     Revoked {
@@ -302,6 +326,11 @@ pub struct Verified {
     /// The payload length of each op of the run, in order (empty when the run is
     /// restored from signed heads alone: then every signed head given is kept).
     pub sizes: Vec<u32>,
+    /// Where the log stood towards the stroke rule before the run.
+    pub strokes_before: StrokeRule,
+    /// Where it stands after each op of the run that moved it (all but points), in
+    /// order: what [`Verified::strokes`] and [`Verified::up_to`] read.
+    pub stroke_marks: Vec<(u64, StrokeRule)>,
 }
 
 impl Verified {
@@ -315,6 +344,13 @@ impl Verified {
         self.heads.get(index).copied()
     }
 
+    /// Where the log stands towards the stroke rule after the run.
+    pub fn strokes(&self) -> StrokeRule {
+        self.stroke_marks
+            .last()
+            .map_or(self.strokes_before, |(_, rule)| *rule)
+    }
+
     /// The run cut after op `seq` (what is kept of it, too); `None` if `seq` is not
     /// in the run.
     pub fn up_to(mut self, seq: u64) -> Option<Verified> {
@@ -324,6 +360,7 @@ impl Verified {
         self.heads.truncate(len);
         self.sizes.truncate(len);
         self.keep.retain(|(kept, _, _)| *kept <= seq);
+        self.stroke_marks.retain(|(marked, _)| *marked <= seq);
         self.seq = seq;
         self.head = head;
         Some(self)
@@ -443,6 +480,7 @@ pub struct AuthorLog {
     head: Head,
     signed: BTreeMap<u64, (Head, Signature)>,
     spans: Spans,
+    strokes: StrokeRule,
     cut_at: Option<u64>,
     stop: Option<Kept>,
 }
@@ -466,6 +504,7 @@ pub fn verify_run(
     key: &AuthorKey,
     seq: u64,
     head: Head,
+    strokes: StrokeRule,
     run: &[Entry<'_>],
 ) -> Result<Verified, RunError> {
     let author = key.node_id();
@@ -483,6 +522,9 @@ pub fn verify_run(
     let mut keep = Vec::new();
     let mut heads = Vec::with_capacity(run.len());
     let mut sizes = Vec::with_capacity(run.len());
+    let strokes_before = strokes;
+    let mut strokes = strokes;
+    let mut stroke_marks = Vec::new();
     let check = |seq: u64, head: &Head, signature: &Signature| {
         if signature.verify(key, session, seq, head) {
             Ok((seq, *head, *signature))
@@ -522,6 +564,12 @@ pub fn verify_run(
                 bytes: size,
             });
         }
+        strokes
+            .step(seq, entry.shape)
+            .map_err(|error| RunError::StrokeRule { author, error })?;
+        if !matches!(entry.shape, Shape::Points(_)) {
+            stroke_marks.push((seq, strokes));
+        }
         head = head.next(seq, entry.lamport, entry.payload);
         heads.push(head);
         sizes.push(size as u32);
@@ -560,6 +608,8 @@ pub fn verify_run(
         keep,
         heads,
         sizes,
+        strokes_before,
+        stroke_marks,
     })
 }
 
@@ -603,9 +653,21 @@ impl AuthorLog {
             seq: 0,
             signed: BTreeMap::new(),
             spans: Spans::default(),
+            strokes: StrokeRule::default(),
             cut_at: None,
             stop: None,
         }
+    }
+
+    /// Where the log stands towards the stroke rule.
+    pub fn strokes(&self) -> StrokeRule {
+        self.strokes
+    }
+
+    /// Sets where the log stands towards the stroke rule, for a log restored from
+    /// signed heads alone (its document knows: [`canopy_canvas::Document::stroke_rule`]).
+    pub fn set_strokes(&mut self, strokes: StrokeRule) {
+        self.strokes = strokes;
     }
 
     /// The author's key.
@@ -653,6 +715,7 @@ impl AuthorLog {
         self.seq = kept.seq;
         self.head = kept.head;
         self.spans = Spans::default();
+        self.strokes = StrokeRule::default();
         let _dropped = self.signed.split_off(&kept.seq.saturating_add(1));
         if let Some(signature) = kept.signature {
             self.signed.insert(kept.seq, (kept.head, signature));
@@ -698,7 +761,7 @@ impl AuthorLog {
                 });
             }
         }
-        verify_run(session, &self.key, self.seq, self.head, run)
+        verify_run(session, &self.key, self.seq, self.head, self.strokes, run)
     }
 
     /// Takes a run [`AuthorLog::verify`] passed (against this log, unchanged since).
@@ -715,6 +778,7 @@ impl AuthorLog {
         let count = verified.seq - self.seq;
         self.seq = verified.seq;
         self.head = verified.head;
+        self.strokes = verified.strokes();
         if verified.sizes.len() as u64 != count {
             // Signed heads alone (a file's): every one given is kept.
             for (seq, head, signature) in verified.keep {
@@ -849,6 +913,7 @@ pub struct Signer {
     key: AuthorKey,
     seq: u64,
     head: Head,
+    strokes: StrokeRule,
 }
 
 /// Why an op could not be signed.
@@ -878,6 +943,9 @@ pub enum SignError {
         /// Its payload's length.
         bytes: usize,
     },
+    /// The op breaks the stroke rule: every checker would refuse it.
+    #[error("{0}")]
+    StrokeRule(StrokeRuleError),
 }
 
 impl Signer {
@@ -889,7 +957,15 @@ impl Signer {
             key,
             seq,
             head,
+            strokes: StrokeRule::default(),
         }
+    }
+
+    /// This signer, its log standing at `strokes` towards the stroke rule (a log
+    /// that ends inside a stroke, or right after one's end).
+    pub fn with_strokes(mut self, strokes: StrokeRule) -> Signer {
+        self.strokes = strokes;
+        self
     }
 
     /// A new author's log.
@@ -955,6 +1031,18 @@ impl Signer {
         let mut heads = Vec::with_capacity(ops.len());
         let mut sizes = Vec::with_capacity(ops.len());
         let mut unsigned = 0u64;
+        let strokes_before = self.strokes;
+        let mut strokes = self.strokes;
+        let mut stroke_marks = Vec::new();
+        for op in ops {
+            let shape = Shape::of(&op.action);
+            strokes
+                .step(op.id.seq, shape)
+                .map_err(SignError::StrokeRule)?;
+            if !matches!(shape, Shape::Points(_)) {
+                stroke_marks.push((op.id.seq, strokes));
+            }
+        }
         let last = ops.len().saturating_sub(1);
         for (index, op) in ops.iter().enumerate() {
             let mut wire = crate::WireOp::from_op(op);
@@ -973,12 +1061,15 @@ impl Signer {
             }
             wires.push(wire);
         }
+        self.strokes = strokes;
         let verified = Verified {
             seq: self.seq,
             head: self.head,
             keep,
             heads,
             sizes,
+            strokes_before,
+            stroke_marks,
         };
         Ok((wires, verified))
     }

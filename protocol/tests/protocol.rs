@@ -13,6 +13,9 @@ mod payload;
 #[path = "protocol/authorship.rs"]
 mod authorship;
 
+#[path = "protocol/stroke_rule.rs"]
+mod stroke_rule;
+
 /// A channel binding, as both ends of one connection would export it.
 const BINDING: ChannelBinding = [0x5a; 32];
 

@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use canopy_node::lines::{LineFile, LinesError};
 use canopy_node::session::door::{revoked_file, RevokeError, Revoked};
 
-use canopy_node::import::{import_file, leave_out_cut_authors, load_authors, open_session};
+use canopy_node::import::{import_file, load_authors, open_session, reconcile};
 use canopy_node::metrics::Metrics;
 use canopy_node::node::{self, Router};
 use canopy_node::session::{author_id, SharedAuthors};
@@ -340,7 +340,7 @@ impl Relay {
             let me = author_id(&key);
             let (mut store, unsigned) = open_session(&data, &session_id, me)?;
             let authors = load_authors(&store, session_id, Some(&own))?;
-            let mut document = leave_out_cut_authors(&authors, store.document_as_of(u64::MAX, me)?);
+            let mut document = reconcile(&authors, store.document_as_of(u64::MAX, me)?);
             if let Some(unsigned) = unsigned {
                 let source = Store::open_read_only(&unsigned)?;
                 let made = import_file(
@@ -612,7 +612,7 @@ impl Relay {
         let authority = Some(joined.welcome.authority.clone());
         let ancestors = joined.welcome.ancestors.clone();
         let authors = load_authors(&store, session, authority.as_ref())?;
-        let document = leave_out_cut_authors(&authors, document);
+        let document = reconcile(&authors, document);
         let loaded = self.spawn_session(
             (store, document, authors),
             authority,

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use canopy_canvas::NodeId;
+use canopy_canvas::{NodeId, StrokeRule};
 use canopy_protocol::{
     op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT,
     MAX_FORK_BYTES, SIGNED_SPAN,
@@ -27,8 +27,9 @@ pub struct Runs {
     authors: SharedAuthors,
     waiting: BTreeMap<NodeId, BTreeMap<u64, Checked>>,
     waiting_bytes: u64,
-    /// Where runs this link passed on end (they may not be committed yet).
-    verified: HashMap<NodeId, (u64, Head)>,
+    /// Where runs this link passed on end (they may not be committed yet), and
+    /// where the log stands there towards the stroke rule.
+    verified: HashMap<NodeId, (u64, Head, StrokeRule)>,
     /// Proof found in this link's ops that an author split its log.
     found: Vec<Evidence>,
 }
@@ -172,10 +173,10 @@ impl Runs {
                 "{author}:{first} (its author is a viewer)"
             )));
         }
-        let (mut seq, mut head) = (tip.seq, tip.head);
-        if let Some((verified, verified_head)) = self.verified.get(&author) {
+        let (mut seq, mut head, mut strokes) = (tip.seq, tip.head, tip.strokes);
+        if let Some((verified, verified_head, verified_strokes)) = self.verified.get(&author) {
             if *verified > seq {
-                (seq, head) = (*verified, *verified_head);
+                (seq, head, strokes) = (*verified, *verified_head, *verified_strokes);
             }
         }
         // Ops held already are dropped (the document has them), once they are seen to
@@ -221,14 +222,9 @@ impl Runs {
         let verified = {
             let entries: Vec<Entry<'_>> = queue
                 .range(seq.saturating_add(1)..=end)
-                .map(|(_, c)| Entry {
-                    seq: c.op.id.seq,
-                    lamport: c.op.lamport,
-                    payload: &c.wire.payload,
-                    signature: c.wire.signature.as_ref(),
-                })
+                .map(|(_, c)| Entry::of(&c.wire, &c.op.action))
                 .collect();
-            verify_run(&session, &tip.key, seq, head, &entries)
+            verify_run(&session, &tip.key, seq, head, strokes, &entries)
                 .map_err(|error| Refusal::Protocol(error.to_string()))?
         };
         let mut ops = Vec::with_capacity(usize::try_from(end - seq).unwrap_or(0));
@@ -249,7 +245,8 @@ impl Runs {
         if queue.is_empty() {
             self.waiting.remove(&author);
         }
-        self.verified.insert(author, (verified.seq, verified.head));
+        self.verified
+            .insert(author, (verified.seq, verified.head, verified.strokes()));
         Ok(Some(Run {
             author,
             ops,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use canopy_canvas::{NodeId, OpId};
+use canopy_canvas::{NodeId, OpId, StrokeRule};
 use canopy_protocol::{
     AuthorKey, AuthorLog, Authority, Evidence, GrantId, Head, InviteError, Kept, Revocation,
     Revocations, Role, SessionId, Signature, Verified, MAX_KEPT,
@@ -39,6 +39,8 @@ pub struct Tip {
     pub cut: Option<u64>,
     /// Where a revocation ended its log, if one did: nothing after is taken.
     pub stop: Option<Kept>,
+    /// Where its log stands towards the stroke rule.
+    pub strokes: StrokeRule,
 }
 
 /// The session's authors.
@@ -146,6 +148,7 @@ impl Authors {
             head: a.log.head(),
             cut: a.log.cut_at(),
             stop: a.log.stop().copied(),
+            strokes: a.log.strokes(),
         })
     }
 
@@ -316,6 +319,16 @@ impl Authors {
 }
 
 impl Authors {
+    /// Tells each author's log where it stands towards the stroke rule, as `document`
+    /// (holding the same ops) says: what a log restored from signed heads lacks.
+    pub fn take_stroke_rules(&mut self, document: &canopy_canvas::Document) {
+        for (node, author) in &mut self.by_id {
+            if author.log.seq() > 0 {
+                author.log.set_strokes(document.stroke_rule(*node));
+            }
+        }
+    }
+
     /// Takes what a session file keeps: its authors' authorities (each verified from
     /// the session key) and their signed heads. An authority that does not verify is
     /// left out, and so are its author's ops for serving.
@@ -343,6 +356,8 @@ impl Authors {
                         keep: rows.iter().map(|(op, h, s)| (op.seq, *h, *s)).collect(),
                         heads: Vec::new(),
                         sizes: Vec::new(),
+                        strokes_before: StrokeRule::default(),
+                        stroke_marks: Vec::new(),
                     },
                 );
             }

@@ -452,7 +452,8 @@ impl DocumentComponent {
         {
             let table = Authors::read(&self.authors);
             if let Some(tip) = table.tip(me).filter(|tip| tip.seq > signer.seq()) {
-                *signer = Signer::new(*table.session(), tip.key, tip.seq, tip.head);
+                *signer = Signer::new(*table.session(), tip.key, tip.seq, tip.head)
+                    .with_strokes(tip.strokes);
             }
         }
         let (wires, verified) = signer
@@ -792,7 +793,9 @@ pub fn kept_of(author: NodeId, verified: &Verified) -> Vec<KeptSignature> {
 fn own_signer(authors: &SharedAuthors, me: NodeId) -> Option<Signer> {
     let table = Authors::read(authors);
     let tip = table.tip(me)?;
-    (tip.role == Role::Editor).then(|| Signer::new(*table.session(), tip.key, tip.seq, tip.head))
+    (tip.role == Role::Editor).then(|| {
+        Signer::new(*table.session(), tip.key, tip.seq, tip.head).with_strokes(tip.strokes)
+    })
 }
 
 /// What an op counts against a session's byte budget: its payload and envelope.

@@ -1,5 +1,6 @@
 //! Signed, hash-chained author logs: what verifies, what is refused, what is proof.
 
+use canopy_canvas::Shape;
 use canopy_protocol::*;
 use proptest::prelude::*;
 use ring::signature::Ed25519KeyPair;
@@ -61,6 +62,7 @@ impl Log {
                 lamport: *lamport,
                 payload,
                 signature: Some(signature),
+                shape: Shape::Other,
             })
             .collect()
     }
@@ -268,6 +270,7 @@ fn clocks_cannot_run_far_ahead_of_numbers() {
         lamport: LAMPORT_PER_SEQ,
         payload: b"x",
         signature: Some(&signature),
+        shape: Shape::Other,
     };
     assert_eq!(held.verify(&session(), &[at_the_bound]).unwrap().head, head);
     // Past it: refused before any signature is checked.
@@ -362,11 +365,21 @@ fn two_signed_logs_from_one_author_are_evidence_that_cuts_it_off() {
     assert!(!AuthorLog::new(&session(), stranger.author).cut(&session(), &found_by_a));
 }
 
-/// A log of point chunks of the given sizes (in points), signed by its author in
-/// batches ending at `batch_ends` (and at its end), as wires carry it.
+/// A log of one stroke: its start, then point chunks of the given sizes (in points;
+/// the first size stands for the start), signed by its author in batches ending at
+/// `batch_ends` (and at its end), as wires carry it.
 struct ChunkLog {
     author: AuthorKey,
     wires: Vec<WireOp>,
+}
+
+fn stroke_start() -> canopy_canvas::Action {
+    canopy_canvas::Action::StrokeStart {
+        page: canopy_canvas::FIRST_PAGE,
+        tool: canopy_canvas::Tool::Pen,
+        color: canopy_canvas::Color::rgb(1, 2, 3),
+        width: 2.0,
+    }
 }
 
 fn chunk_log(sizes: &[usize], batch_ends: &[usize]) -> ChunkLog {
@@ -381,10 +394,14 @@ fn chunk_log(sizes: &[usize], batch_ends: &[usize]) -> ChunkLog {
             canopy_canvas::Op {
                 id: canopy_canvas::OpId { node, seq },
                 lamport: seq,
-                action: canopy_canvas::Action::StrokePoints {
-                    stroke: canopy_canvas::OpId { node, seq: 1 },
-                    offset: 0,
-                    points: vec![canopy_canvas::Point::new(1.5, -2.5); *points],
+                action: if seq == 1 {
+                    stroke_start()
+                } else {
+                    canopy_canvas::Action::StrokePoints {
+                        stroke: canopy_canvas::OpId { node, seq: 1 },
+                        offset: 0,
+                        points: vec![canopy_canvas::Point::new(1.5, -2.5); *points],
+                    }
                 },
             }
         })
@@ -411,11 +428,9 @@ fn chunk_log(sizes: &[usize], batch_ends: &[usize]) -> ChunkLog {
 fn wire_entries(wires: &[WireOp]) -> Vec<Entry<'_>> {
     wires
         .iter()
-        .map(|wire| Entry {
-            seq: wire.id.seq,
-            lamport: wire.lamport,
-            payload: &wire.payload,
-            signature: wire.signature.as_ref(),
+        .map(|wire| {
+            let op = wire.to_op().expect("a test op decodes");
+            Entry::of(wire, &op.action)
         })
         .collect()
 }
@@ -557,6 +572,7 @@ fn an_op_larger_than_any_payload_is_refused() {
         lamport: 1,
         payload: &big[..MAX_PAYLOAD],
         signature: Some(&signature),
+        shape: Shape::Other,
     }];
     assert!(AuthorLog::new(&session(), author)
         .verify(&session(), &fits)
@@ -572,6 +588,7 @@ fn an_op_larger_than_any_payload_is_refused() {
         lamport: 1,
         payload: &big,
         signature: Some(&signature),
+        shape: Shape::Other,
     }];
     assert!(matches!(
         AuthorLog::new(&session(), author).verify(&session(), &too_big),
@@ -637,8 +654,12 @@ fn proof_of_a_split_in_long_ops_fits_a_frame() {
             points: vec![canopy_canvas::Point::new(x, 0.0); points],
         },
     };
-    // Both logs share op 1, then part: 200 chunks of 4,096 points each (~32 KiB).
-    let common = [chunk(1, 0.0, 10)];
+    // Both logs share op 1 (the stroke's start), then part: 200 chunks of 4,096
+    // points each (~32 KiB).
+    let common = [canopy_canvas::Op {
+        action: stroke_start(),
+        ..chunk(1, 0.0, 10)
+    }];
     let one: Vec<_> = (2..=201).map(|seq| chunk(seq, 1.0, 4096)).collect();
     let other: Vec<_> = (2..=201).map(|seq| chunk(seq, 2.0, 4096)).collect();
     let mut first = Signer::fresh(session(), author);
