@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub const APPLICATION_ID: i32 = 0x434E_5059;
 
 /// The format this build writes; older ones are migrated forward when opened.
-pub const FORMAT_VERSION: i32 = 4;
+pub const FORMAT_VERSION: i32 = 5;
 
 /// Why a file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -978,6 +978,100 @@ fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), Sto
     if version < 4 {
         transcode_to_format_4(connection, path)?;
     }
+    if version < 5 {
+        check_stroke_rule_for_format_5(connection, path)?;
+    }
+    Ok(())
+}
+
+/// Format 5's logs keep the stroke rule (protocol 6): nothing of an author's lies
+/// between its stroke's start and its last points or end but that stroke's ops.
+/// Nodes before it signed logs that may not (an undo pressed mid-stroke), and every
+/// checker now refuses those, so a node serving one could not be joined. A signed
+/// file whose logs all keep the rule stays signed; one with a log that breaks it is
+/// marked unsigned, in the same transaction: a host imports its drawing as its own
+/// signed ops (which keep the rule), a joiner syncs again from its parent.
+fn check_stroke_rule_for_format_5(connection: &Connection, path: &Path) -> Result<(), StoreError> {
+    /// Ops read at a time.
+    const BATCH: i64 = 10_000;
+    let signed: Option<String> = connection
+        .query_row("SELECT value FROM meta WHERE key = 'signed'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sqlite(path))?;
+    connection.execute_batch("BEGIN;").map_err(sqlite(path))?;
+    let checked = (|| -> Result<Option<OpId>, StoreError> {
+        if signed.as_deref() != Some("1") {
+            return Ok(None);
+        }
+        let mut read = connection
+            .prepare(
+                "SELECT node, seq, payload FROM ops WHERE (node, seq) > (?1, ?2)
+                 ORDER BY node, seq LIMIT ?3",
+            )
+            .map_err(sqlite(path))?;
+        let (mut node, mut seq) = (i64::MIN, i64::MIN);
+        let mut rule = (NodeId(0), 0u64, canopy_canvas::StrokeRule::default());
+        loop {
+            let rows: Vec<(i64, i64, Vec<u8>)> = read
+                .query_map(params![node, seq, BATCH], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(sqlite(path))?
+                .collect::<Result<_, _>>()
+                .map_err(sqlite(path))?;
+            let Some(last) = rows.last() else {
+                return Ok(None);
+            };
+            (node, seq) = (last.0, last.1);
+            for (row_node, row_seq, payload) in rows {
+                let id = OpId {
+                    node: NodeId(row_node as u64),
+                    seq: row_seq as u64,
+                };
+                if rule.0 != id.node || rule.1.checked_add(1) != Some(id.seq) {
+                    // Another author, or past a gap: where the log stood is not known,
+                    // so its next points count as continuing nothing.
+                    rule = (id.node, id.seq.saturating_sub(1), Default::default());
+                }
+                // A payload that does not decode breaks nothing here (a load reports it).
+                let shape = canopy_protocol::decode_action(id, &payload)
+                    .map_or(canopy_canvas::Shape::Other, |action| {
+                        canopy_canvas::Shape::of(&action)
+                    });
+                if rule.2.step(id.seq, shape).is_err() {
+                    return Ok(Some(id));
+                }
+                rule.1 = id.seq;
+            }
+        }
+    })();
+    let broken = match checked {
+        Ok(broken) => broken,
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK;");
+            return Err(error);
+        }
+    };
+    let mark = if broken.is_some() {
+        "DELETE FROM signatures; UPDATE meta SET value = '0' WHERE key = 'signed';"
+    } else {
+        ""
+    };
+    let done = connection.execute_batch(&format!("{mark} PRAGMA user_version = 5; COMMIT;"));
+    if let Err(error) = done {
+        let _ = connection.execute_batch("ROLLBACK;");
+        return Err(sqlite(path)(error));
+    }
+    match broken {
+        Some(op) => tracing::warn!(
+            file = %path.display(),
+            %op,
+            "session file migrated to format 5: op {op} breaks the stroke rule (another op came between a stroke's start and its points or end), so its drawing can only be imported"
+        ),
+        None => tracing::info!(file = %path.display(), "session file migrated to format 5"),
+    }
     Ok(())
 }
 
@@ -1276,6 +1370,80 @@ mod tests {
             .unwrap();
         let current: Vec<Vec<u8>> = ops.iter().map(|op| WireOp::from_op(op).payload).collect();
         assert_eq!(stored, current);
+    }
+
+    /// A format-4 file: logs signed before the stroke rule. One whose logs keep it
+    /// stays signed; one where an op came between a stroke's start and its points
+    /// (an undo pressed mid-stroke, as nodes did then) is brought forward unsigned,
+    /// in the same step, since every checker would refuse that log now.
+    #[test]
+    fn a_format_4_file_stays_signed_only_if_its_logs_keep_the_stroke_rule() {
+        use canopy_canvas::{Color, Point, Tool, FIRST_PAGE};
+        let dir = tempfile::tempdir().unwrap();
+        let format_4 = |name: &str, undo_mid_stroke: bool| -> PathBuf {
+            let path = dir.path().join(name);
+            let mut author = Document::new(NodeId(3));
+            let mut ops = Vec::new();
+            for i in 0..30u64 {
+                let begin = author
+                    .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 2.0)
+                    .unwrap();
+                let id = begin.id;
+                ops.push(begin);
+                ops.push(
+                    author
+                        .extend_stroke(id, vec![Point::new(i as f32, 1.0)])
+                        .unwrap(),
+                );
+                if undo_mid_stroke && i == 20 {
+                    ops.extend(author.undo().unwrap());
+                }
+                ops.push(
+                    author
+                        .extend_stroke(id, vec![Point::new(i as f32, 2.0)])
+                        .unwrap(),
+                );
+                ops.push(author.end_stroke(id).unwrap());
+            }
+            let mut store = Store::create(&path, &meta()).unwrap();
+            let rows: Vec<(u64, WireOp)> = ops.iter().map(|op| (1, WireOp::from_op(op))).collect();
+            let last = ops.last().unwrap().id;
+            let kept = SignedHeads {
+                kept: vec![(last, Head([2; 32]), Signature::from_bytes(&[5; 64]))],
+                forgotten: Vec::new(),
+            };
+            store.append_log(&rows, &kept, &[]).unwrap();
+            drop(store);
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch("PRAGMA user_version = 4;")
+                .unwrap();
+            path
+        };
+        let version = |path: &Path| -> i32 {
+            Connection::open(path)
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+
+        let keeps = format_4("keeps.canopy", false);
+        let store = Store::open(&keeps).unwrap();
+        assert!(store.meta.signed);
+        assert_eq!(store.logs().unwrap().signed.len(), 1);
+        drop(store);
+        assert_eq!(version(&keeps), FORMAT_VERSION);
+
+        let breaks = format_4("breaks.canopy", true);
+        let read = Store::open_read_only(&breaks).unwrap();
+        assert!(read.meta.signed, "reading changes nothing");
+        drop(read);
+        assert_eq!(version(&breaks), 4);
+        let store = Store::open(&breaks).unwrap();
+        assert!(!store.meta.signed, "a checker would refuse its log");
+        assert!(store.logs().unwrap().signed.is_empty());
+        drop(store);
+        assert_eq!(version(&breaks), FORMAT_VERSION);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::ids::SessionId;
 use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger

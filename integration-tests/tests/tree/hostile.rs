@@ -756,6 +756,76 @@ fn a_late_joiner_takes_long_strokes_signed_every_span() {
     assert!(has_parent(&joiner), "the joiner's link was closed");
 }
 
+/// An editor that slips another op between its stroke's start and its points (a new
+/// page here) could later seal the stroke and hide that op from every joiner, while
+/// the nodes that saw it live keep it: the replicas would part for good. Every
+/// checker refuses the points that follow such an op (the stroke rule): the ops
+/// before them are taken, the attacker's link is closed saying why, and honest
+/// nodes, late joiners included, agree.
+#[test]
+fn points_after_another_op_inside_a_stroke_are_refused() {
+    let (_scripts, host, honest) = host_and_honest(3, 300, r#"{"sleep_ms":1500}"#);
+    let url = host.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let stroke = OpId {
+            node: attacker.node,
+            seq: 1,
+        };
+        let ops = [
+            attacker.op(
+                1,
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(0, 0, 200),
+                    width: 2.0,
+                },
+            ),
+            attacker.op(
+                2,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: vec![Point::new(10.0, 10.0)],
+                },
+            ),
+            attacker.op(3, Action::NewPage { position: 9.0 }),
+            attacker.op(
+                4,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 1,
+                    points: vec![Point::new(20.0, 20.0)],
+                },
+            ),
+            attacker.op(5, Action::StrokeEnd { stroke, points: 2 }),
+        ];
+        // Signed as the author's log, in two messages: up to the page, then the rest.
+        let wire = signed_only_at(&attacker, &ops, &[3, 5]);
+        attacker.send_wire(wire[..3].to_vec()).await;
+        // Taken on its own (a run is judged whole: one that held the refused points
+        // would be refused whole).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        attacker.send_wire(wire[3..].to_vec()).await;
+        attacker.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the points after the page were taken");
+    assert!(refusal.to_string().contains("not open"), "{refusal}");
+    // The attacker's stroke is there as far as it went (one point, unfinished), at
+    // the honest editor too.
+    honest_strokes_keep_arriving(&host, &honest, 0);
+    let joiner = Node::join("late", host.editor_url(), &["--no-audio"]);
+    assert_converged(&[&host, &honest, &joiner], 4, Duration::from_secs(20));
+    let pages = |node: &Node| node.status()["pages"].as_u64();
+    assert_eq!(
+        pages(&host),
+        Some(2),
+        "the ops before the points were taken"
+    );
+    assert_eq!(pages(&joiner), pages(&host));
+}
+
 /// One op with a Lamport clock of 2^64 − 2 used to leave every node that took it
 /// unable to edit again. A clock may run at most 2^32 per op of its author ahead.
 #[test]
