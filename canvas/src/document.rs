@@ -13,7 +13,7 @@ use crate::chunks::{Chunk, Chunks};
 use crate::history::{History, Step};
 use crate::ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 use crate::op::{Action, Color, Limits, Op, OpError, Point, Tool};
-use crate::stroke_rule::StrokeRule;
+use crate::stroke_rule::{Shape, StrokeRule};
 use crate::version::VersionVector;
 
 /// Result of applying an op that passed validation.
@@ -1264,11 +1264,19 @@ impl Document {
         let Some(last) = log.last_seq() else {
             return StrokeRule::default();
         };
-        match log.get(last) {
-            Some((_, Logged::StrokeStart)) => StrokeRule::open_at(Some(last)),
-            Some((_, Logged::Points { stroke, .. })) => StrokeRule::open_at(Some(stroke.seq)),
-            Some((_, Logged::StrokeEnd { stroke })) => StrokeRule::ended_at(stroke.seq, last),
-            _ => StrokeRule::default(),
+        let shape = match log.get(last) {
+            Some((_, Logged::StrokeStart)) => Shape::Start,
+            Some((_, Logged::Points { stroke, .. })) => Shape::Points(stroke.seq),
+            Some((_, Logged::StrokeEnd { stroke })) => Shape::End(stroke.seq),
+            // A second end, or points after an end, are kept whole.
+            Some((_, Logged::Other(op))) => Shape::of(&op.action),
+            Some((_, Logged::Sealed { .. })) | None => Shape::Other,
+        };
+        match shape {
+            Shape::Start => StrokeRule::open_at(Some(last)),
+            Shape::Points(stroke) => StrokeRule::open_at(Some(stroke)),
+            Shape::End(stroke) => StrokeRule::ended_at(stroke, last),
+            Shape::Seal(_) | Shape::Other => StrokeRule::default(),
         }
     }
 

@@ -157,3 +157,45 @@ proptest! {
         }
     }
 }
+
+/// A stroke ended twice, or given points after its end, is still open to its own
+/// ops: a document restarted there says so, as the rule stepped live does.
+#[test]
+fn a_document_says_where_a_log_stands_after_a_second_end_or_late_points() {
+    use canopy_canvas::{Action, Color, Document, NodeId, Op, OpId, Point, Tool, FIRST_PAGE};
+    let mut author = Document::new(NodeId(5));
+    let start = author
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 1, 1), 1.0)
+        .unwrap();
+    let end = author.end_stroke(start.id).unwrap();
+    let op = |seq: u64, action: Action| Op {
+        id: OpId {
+            node: NodeId(5),
+            seq,
+        },
+        lamport: seq + 10,
+        action,
+    };
+    let again = op(
+        3,
+        Action::StrokeEnd {
+            stroke: start.id,
+            points: 4,
+        },
+    );
+    let late = op(
+        4,
+        Action::StrokePoints {
+            stroke: start.id,
+            offset: 0,
+            points: vec![Point::new(1.0, 1.0)],
+        },
+    );
+    let mut held = Document::new(NodeId(9));
+    let mut live = StrokeRule::default();
+    for op in [start, end, again, late] {
+        live.step(op.id.seq, Shape::of(&op.action)).unwrap();
+        held.apply(op).unwrap();
+        assert_eq!(held.stroke_rule(NodeId(5)), live);
+    }
+}
