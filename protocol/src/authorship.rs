@@ -326,11 +326,8 @@ pub struct Verified {
     /// The payload length of each op of the run, in order (empty when the run is
     /// restored from signed heads alone: then every signed head given is kept).
     pub sizes: Vec<u32>,
-    /// Where the log stood towards the stroke rule before the run.
-    pub strokes_before: StrokeRule,
-    /// Where it stands after each op of the run that moved it (all but points), in
-    /// order: what [`Verified::strokes`] and [`Verified::up_to`] read.
-    pub stroke_marks: Vec<(u64, StrokeRule)>,
+    /// Where the log stands towards the stroke rule after the run.
+    pub strokes: StrokeRule,
 }
 
 impl Verified {
@@ -344,23 +341,17 @@ impl Verified {
         self.heads.get(index).copied()
     }
 
-    /// Where the log stands towards the stroke rule after the run.
-    pub fn strokes(&self) -> StrokeRule {
-        self.stroke_marks
-            .last()
-            .map_or(self.strokes_before, |(_, rule)| *rule)
-    }
-
-    /// The run cut after op `seq` (what is kept of it, too); `None` if `seq` is not
-    /// in the run.
-    pub fn up_to(mut self, seq: u64) -> Option<Verified> {
+    /// The run cut after op `seq` (what is kept of it, too), where the log then
+    /// stands at `strokes` towards the stroke rule (the caller steps the rule over the
+    /// ops it keeps); `None` if `seq` is not in the run.
+    pub fn up_to(mut self, seq: u64, strokes: StrokeRule) -> Option<Verified> {
         let head = self.head_at(seq)?;
         let first = self.seq + 1 - self.heads.len() as u64;
         let len = usize::try_from(seq - first + 1).ok()?;
         self.heads.truncate(len);
         self.sizes.truncate(len);
         self.keep.retain(|(kept, _, _)| *kept <= seq);
-        self.stroke_marks.retain(|(marked, _)| *marked <= seq);
+        self.strokes = strokes;
         self.seq = seq;
         self.head = head;
         Some(self)
@@ -522,9 +513,7 @@ pub fn verify_run(
     let mut keep = Vec::new();
     let mut heads = Vec::with_capacity(run.len());
     let mut sizes = Vec::with_capacity(run.len());
-    let strokes_before = strokes;
     let mut strokes = strokes;
-    let mut stroke_marks = Vec::new();
     let check = |seq: u64, head: &Head, signature: &Signature| {
         if signature.verify(key, session, seq, head) {
             Ok((seq, *head, *signature))
@@ -567,9 +556,6 @@ pub fn verify_run(
         strokes
             .step(seq, entry.shape)
             .map_err(|error| RunError::StrokeRule { author, error })?;
-        if !matches!(entry.shape, Shape::Points(_)) {
-            stroke_marks.push((seq, strokes));
-        }
         head = head.next(seq, entry.lamport, entry.payload);
         heads.push(head);
         sizes.push(size as u32);
@@ -608,8 +594,7 @@ pub fn verify_run(
         keep,
         heads,
         sizes,
-        strokes_before,
-        stroke_marks,
+        strokes,
     })
 }
 
@@ -778,7 +763,7 @@ impl AuthorLog {
         let count = verified.seq - self.seq;
         self.seq = verified.seq;
         self.head = verified.head;
-        self.strokes = verified.strokes();
+        self.strokes = verified.strokes;
         if verified.sizes.len() as u64 != count {
             // Signed heads alone (a file's): every one given is kept.
             for (seq, head, signature) in verified.keep {
@@ -1031,17 +1016,11 @@ impl Signer {
         let mut heads = Vec::with_capacity(ops.len());
         let mut sizes = Vec::with_capacity(ops.len());
         let mut unsigned = 0u64;
-        let strokes_before = self.strokes;
         let mut strokes = self.strokes;
-        let mut stroke_marks = Vec::new();
         for op in ops {
-            let shape = Shape::of(&op.action);
             strokes
-                .step(op.id.seq, shape)
+                .step(op.id.seq, Shape::of(&op.action))
                 .map_err(SignError::StrokeRule)?;
-            if !matches!(shape, Shape::Points(_)) {
-                stroke_marks.push((op.id.seq, strokes));
-            }
         }
         let last = ops.len().saturating_sub(1);
         for (index, op) in ops.iter().enumerate() {
@@ -1068,8 +1047,7 @@ impl Signer {
             keep,
             heads,
             sizes,
-            strokes_before,
-            stroke_marks,
+            strokes,
         };
         Ok((wires, verified))
     }

@@ -246,7 +246,7 @@ impl Runs {
             self.waiting.remove(&author);
         }
         self.verified
-            .insert(author, (verified.seq, verified.head, verified.strokes()));
+            .insert(author, (verified.seq, verified.head, verified.strokes));
         Ok(Some(Run {
             author,
             ops,

@@ -356,8 +356,7 @@ impl Authors {
                         keep: rows.iter().map(|(op, h, s)| (op.seq, *h, *s)).collect(),
                         heads: Vec::new(),
                         sizes: Vec::new(),
-                        strokes_before: StrokeRule::default(),
-                        stroke_marks: Vec::new(),
+                        strokes: StrokeRule::default(),
                     },
                 );
             }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use canopy_axon::{link, BoxError, Component, Context, Inbox, Outbox, Scope};
-use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor};
+use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor, Shape, StrokeRule};
 use canopy_protocol::{
     Authority, Evidence, Fork, Refusal, Revocation, Role, SignError, Signer, Verified, WireOp,
 };
@@ -172,7 +172,8 @@ fn up_to_cut_off(
     if first > stop.seq {
         return None;
     }
-    let mut kept = verified.up_to(stop.seq)?;
+    // Nothing is taken after a revocation's cut-off: where the rule stands is moot.
+    let mut kept = verified.up_to(stop.seq, StrokeRule::default())?;
     if kept.head != stop.head {
         return None;
     }
@@ -412,9 +413,11 @@ impl DocumentComponent {
         }
         let skip = usize::try_from(tip.seq.saturating_add(1) - first).unwrap_or(usize::MAX);
         let mut applied_to = tip.seq;
+        let mut strokes = tip.strokes;
         let mut refused = None;
         for Checked { wire, op } in ops.into_iter().skip(skip) {
             let seq = op.id.seq;
+            let shape = Shape::of(&op.action);
             match self.document.apply(op.clone()) {
                 Ok(Applied::New) => fresh.push((wire, op)),
                 Ok(Applied::Duplicate) => {}
@@ -424,11 +427,13 @@ impl DocumentComponent {
                 }
             }
             applied_to = seq;
+            // Verified already: this only follows where the log stands.
+            let _ = strokes.step(seq, shape);
         }
         let verified = if applied_to == verified.seq {
             Some(verified)
         } else {
-            verified.up_to(applied_to)
+            verified.up_to(applied_to, strokes)
         };
         if let Some(verified) = verified {
             signed.extend(Authors::write(&self.authors).commit(author, verified));

@@ -140,7 +140,7 @@ fn a_stroke_goes_on_across_runs_and_restarts() {
 
     let mut live = AuthorLog::new(&session(), author.public);
     let verified = live.verify(&session(), &entries(&run_a)).unwrap();
-    assert_eq!(verified.strokes(), StrokeRule::open_at(Some(1)));
+    assert_eq!(verified.strokes, StrokeRule::open_at(Some(1)));
     live.accept(verified);
     assert_eq!(live.strokes(), StrokeRule::open_at(Some(1)));
     let verified = live.verify(&session(), &entries(&run_b)).unwrap();
@@ -158,8 +158,7 @@ fn a_stroke_goes_on_across_runs_and_restarts() {
         keep: vec![(2, head_a, run_a[1].signature.unwrap())],
         heads: Vec::new(),
         sizes: Vec::new(),
-        strokes_before: StrokeRule::default(),
-        stroke_marks: Vec::new(),
+        strokes: StrokeRule::default(),
     });
     // Not told where the stroke stands, it refuses the rest of the stroke...
     assert!(matches!(
@@ -174,10 +173,10 @@ fn a_stroke_goes_on_across_runs_and_restarts() {
     assert!(restarted.verify(&session(), &entries(&run_b)).is_ok());
 }
 
-/// A run the document took only in part is committed in part, and the log then
-/// stands where that part leaves it.
+/// Where a run leaves the log is where the rule stepped over its ops stands, for the
+/// checker and the signer alike; a run cut short stands where its caller says.
 #[test]
-fn a_run_cut_short_stands_where_its_part_ends() {
+fn a_run_leaves_the_log_where_the_rule_stands_after_it() {
     let mut author = Author::new();
     let one = author.start();
     let p1 = author.points(&one);
@@ -192,20 +191,20 @@ fn a_run_cut_short_stands_where_its_part_ends() {
         .verify(&session(), &entries(&wires))
         .unwrap();
     assert_eq!(verified, signed, "the signer's view is the checker's");
-    let expect = [
-        (1, StrokeRule::open_at(Some(1))),
-        (2, StrokeRule::open_at(Some(1))),
+    assert_eq!(verified.strokes, StrokeRule::open_at(Some(5)));
+    for (count, rule) in [
         (3, StrokeRule::ended_at(1, 3)),
         (4, StrokeRule::default()),
-        (5, StrokeRule::open_at(Some(5))),
         (6, StrokeRule::open_at(Some(5))),
-    ];
-    for (seq, rule) in expect {
-        assert_eq!(
-            verified.clone().up_to(seq).unwrap().strokes(),
-            rule,
-            "after {seq}"
-        );
+    ] {
+        let (part, _) = Signer::fresh(session(), author.public)
+            .sign_batch(&author.key, &ops[..count])
+            .unwrap();
+        let held = AuthorLog::new(&session(), author.public);
+        let verified = held.verify(&session(), &entries(&part)).unwrap();
+        assert_eq!(verified.strokes, rule, "after {count} ops");
+        let cut = signed.clone().up_to(count as u64, rule).unwrap();
+        assert_eq!((cut.seq, cut.strokes), (count as u64, rule));
     }
     assert_eq!(Shape::of(&ops[3].action), Shape::Other);
 }
