@@ -136,7 +136,7 @@ pub fn import_file(
     // No stroke of the import is left open: the importer's next op may be anything.
     made.extend(reauthor.finish(document)?);
     made.extend(reauthor.follow_page_order(document, &from.pages())?);
-    let mut signer = Signer::new(session, tip.key, tip.seq, tip.head).with_strokes(tip.strokes);
+    let mut signer = Signer::from_tail(session, tip.key, tip.tail);
     let (wires, verified) = signer.sign_batch(key, &made)?;
     let now = now_ms();
     let timed: Vec<(u64, WireOp)> = wires.into_iter().map(|wire| (now, wire)).collect();

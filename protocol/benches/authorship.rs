@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use canopy_canvas::{Color, Document, Op, Point, Shape, StrokeRule, Tool, FIRST_PAGE};
+use canopy_canvas::{Color, Document, Op, Point, Shape, Tool, FIRST_PAGE};
 use canopy_protocol::{
     encode, public_key, verify_run, AuthorKey, Entry, Head, Message, SessionId, Signature, Signer,
-    WireOp,
+    Tail, WireOp,
 };
 use ring::signature::Ed25519KeyPair;
 
@@ -96,9 +96,8 @@ fn main() {
                     shape: *shape,
                 })
                 .collect();
-            let genesis = Head::genesis(&session, &author);
-            let strokes = StrokeRule::default();
-            std::hint::black_box(verify_run(&session, &author, 0, genesis, strokes, &run).unwrap());
+            let tail = Tail::genesis(&session, &author);
+            std::hint::black_box(verify_run(&session, &author, tail, &run).unwrap());
             start.elapsed()
         });
         let ops = backlog.len() as f64;

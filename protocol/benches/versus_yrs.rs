@@ -25,12 +25,10 @@ use std::alloc::System;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use canopy_canvas::{
-    Color, Document, NodeId, Op, Point, StrokeRule, Tool, VersionVector, FIRST_PAGE,
-};
+use canopy_canvas::{Color, Document, NodeId, Op, Point, Tool, VersionVector, FIRST_PAGE};
 use canopy_protocol::{
-    encode, public_key, verify_run, AuthorKey, Entry, FrameDecoder, Head, Message, SessionId,
-    Signature, Signer, WireOp,
+    encode, public_key, verify_run, AuthorKey, Entry, FrameDecoder, Message, SessionId, Signature,
+    Signer, Tail, WireOp,
 };
 use ring::signature::Ed25519KeyPair;
 use yrs::updates::decoder::Decode;
@@ -178,16 +176,8 @@ impl OurHolder {
             .zip(&ops)
             .map(|(w, op)| Entry::of(w, &op.action))
             .collect();
-        let genesis = Head::genesis(&self.session, &self.author);
-        verify_run(
-            &self.session,
-            &self.author,
-            0,
-            genesis,
-            StrokeRule::default(),
-            &entries,
-        )
-        .unwrap();
+        let tail = Tail::genesis(&self.session, &self.author);
+        verify_run(&self.session, &self.author, tail, &entries).unwrap();
         drop(entries);
         drop(wires);
         for op in ops {

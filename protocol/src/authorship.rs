@@ -321,40 +321,149 @@ pub struct Verified {
     /// The signed heads to keep: the run's end, its checkpoints, and enough others
     /// that no more than [`SIGNED_SPAN`] bytes lie between two of them.
     pub keep: Vec<(u64, Head, Signature)>,
-    /// The head after each op of the run, in order.
-    pub heads: Vec<Head>,
+    /// The number and head after each op of the run, in order (a seal's number may
+    /// jump past the ops it stands for).
+    pub heads: Vec<(u64, Head)>,
     /// The payload length of each op of the run, in order (empty when the run is
     /// restored from signed heads alone: then every signed head given is kept).
     pub sizes: Vec<u32>,
     /// Where the log stands towards the stroke rule after the run.
     pub strokes: StrokeRule,
+    /// The head before the open stroke's start, if one is open after the run and
+    /// that head is known: a seal of the stroke hashes on from it.
+    pub base: Option<Head>,
+    /// `(start, seal)` of each stroke the run seals: the log no longer holds the
+    /// ops from its start to its seal one by one.
+    pub sealed: Vec<(u64, u64)>,
 }
 
 impl Verified {
+    /// Where the log ends after the run.
+    pub fn tail(&self) -> Tail {
+        Tail {
+            seq: self.seq,
+            head: self.head,
+            strokes: self.strokes,
+            base: self.base,
+        }
+    }
+
     /// The head after op `seq`, if the run holds it.
     pub fn head_at(&self, seq: u64) -> Option<Head> {
-        let first = self
-            .seq
-            .checked_sub(self.heads.len() as u64)?
-            .checked_add(1)?;
-        let index = usize::try_from(seq.checked_sub(first)?).ok()?;
-        self.heads.get(index).copied()
+        let index = self.heads.binary_search_by_key(&seq, |(at, _)| *at).ok()?;
+        self.heads.get(index).map(|(_, head)| *head)
     }
 
     /// The run cut after op `seq` (what is kept of it, too), where the log then
-    /// stands at `strokes` towards the stroke rule (the caller steps the rule over the
-    /// ops it keeps); `None` if `seq` is not in the run.
-    pub fn up_to(mut self, seq: u64, strokes: StrokeRule) -> Option<Verified> {
-        let head = self.head_at(seq)?;
-        let first = self.seq + 1 - self.heads.len() as u64;
-        let len = usize::try_from(seq - first + 1).ok()?;
-        self.heads.truncate(len);
-        self.sizes.truncate(len);
+    /// stands at `strokes` towards the stroke rule with `base` before its open
+    /// stroke (the caller steps the rule over the ops it keeps); `None` if `seq` is
+    /// not in the run.
+    pub fn up_to(mut self, seq: u64, strokes: StrokeRule, base: Option<Head>) -> Option<Verified> {
+        let index = self.heads.binary_search_by_key(&seq, |(at, _)| *at).ok()?;
+        let head = self.heads.get(index)?.1;
+        self.heads.truncate(index + 1);
+        self.sizes.truncate(index + 1);
         self.keep.retain(|(kept, _, _)| *kept <= seq);
+        self.sealed.retain(|(_, seal)| *seal <= seq);
         self.strokes = strokes;
+        self.base = base;
         self.seq = seq;
         self.head = head;
         Some(self)
+    }
+}
+
+/// Where an author's log as held ends: its last op and the head there, where it
+/// stands towards the stroke rule, and the head before its open stroke's start (a
+/// seal of that stroke hashes on from it, so a joiner that holds the log up to the
+/// stroke's start verifies the seal without the chunks it stands for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    /// The last op held (0 for none).
+    pub seq: u64,
+    /// The head there.
+    pub head: Head,
+    /// Where the log stands towards the stroke rule.
+    pub strokes: StrokeRule,
+    /// The head before the open stroke's start, if a stroke is open and it is known.
+    pub base: Option<Head>,
+}
+
+impl Tail {
+    /// The tail of a log of which nothing is held.
+    pub fn genesis(session: &SessionId, key: &AuthorKey) -> Tail {
+        Tail {
+            seq: 0,
+            head: Head::genesis(session, key),
+            strokes: StrokeRule::default(),
+            base: None,
+        }
+    }
+
+    /// The head a seal numbered `seal` of the stroke started at `stroke` hashes on
+    /// from, if the log may take it here: standing just before the stroke's start
+    /// (a joiner), or inside the stroke with its base known (a holder of some of its
+    /// ops; right after its end on the live path). A seal stands for every op from
+    /// its stroke's start to itself, so the log then stands at the seal.
+    pub fn seal_base(&self, stroke: u64, seal: u64) -> Option<Head> {
+        if seal <= self.seq || stroke >= seal {
+            return None;
+        }
+        if self.seq.checked_add(1) == Some(stroke) {
+            return Some(self.head);
+        }
+        if self.strokes.open() == Some(stroke) {
+            return self.base;
+        }
+        None
+    }
+
+    /// Takes `entry`, the log's next op (or a seal it may jump to), and returns its
+    /// head, and whether it is a seal of ops the log holds (a seal taken from inside
+    /// its stroke must be signed: holders keep that signature in place of the ones
+    /// among the ops it stands for). The tail is unchanged if it is refused.
+    fn take(&mut self, author: NodeId, entry: &Entry<'_>) -> Result<(Head, bool), RunError> {
+        let mut next = *self;
+        let mut over_held = false;
+        let head = match entry.shape {
+            Shape::Seal(stroke) => {
+                over_held = self.seq >= stroke;
+                let base = self
+                    .seal_base(stroke, entry.seq)
+                    .ok_or(RunError::StrokeRule {
+                        author,
+                        error: StrokeRuleError::SealOutOfPlace {
+                            seq: entry.seq,
+                            stroke,
+                        },
+                    })?;
+                next.strokes = StrokeRule::default();
+                next.base = None;
+                base.next(entry.seq, entry.lamport, entry.payload)
+            }
+            shape => {
+                if Some(entry.seq) != self.seq.checked_add(1) {
+                    return Err(RunError::NotConsecutive {
+                        author,
+                        after: self.seq,
+                        got: entry.seq,
+                    });
+                }
+                next.strokes
+                    .step(entry.seq, shape)
+                    .map_err(|error| RunError::StrokeRule { author, error })?;
+                match shape {
+                    Shape::Start => next.base = Some(self.head),
+                    Shape::Points(_) | Shape::End(_) => {}
+                    Shape::Seal(_) | Shape::Other => next.base = None,
+                }
+                self.head.next(entry.seq, entry.lamport, entry.payload)
+            }
+        };
+        next.seq = entry.seq;
+        next.head = head;
+        *self = next;
+        Ok((head, over_held))
     }
 }
 
@@ -467,11 +576,9 @@ impl Evidence {
 pub struct AuthorLog {
     key: AuthorKey,
     author: NodeId,
-    seq: u64,
-    head: Head,
+    tail: Tail,
     signed: BTreeMap<u64, (Head, Signature)>,
     spans: Spans,
-    strokes: StrokeRule,
     cut_at: Option<u64>,
     stop: Option<Kept>,
 }
@@ -488,32 +595,29 @@ struct Spans {
     since_latest: u64,
 }
 
-/// Checks a run of `key`'s ops that continues its log after op `seq` (head `head`):
-/// what [`AuthorLog::verify`] does, for a caller that holds only where the log stands.
+/// Checks a run of `key`'s ops that continues its log after `tail`: what
+/// [`AuthorLog::verify`] does, for a caller that holds only where the log stands.
 pub fn verify_run(
     session: &SessionId,
     key: &AuthorKey,
-    seq: u64,
-    head: Head,
-    strokes: StrokeRule,
+    tail: Tail,
     run: &[Entry<'_>],
 ) -> Result<Verified, RunError> {
     let author = key.node_id();
     let first = run.first().ok_or(RunError::Empty)?;
-    let expected = seq.saturating_add(1);
-    if first.seq != expected {
+    let expected = tail.seq.saturating_add(1);
+    if first.seq != expected && !matches!(first.shape, Shape::Seal(_)) {
         return Err(RunError::Gap {
             author,
             expected,
             got: first.seq,
         });
     }
-    let mut head = head;
-    let mut seq = seq;
+    let mut tail = tail;
     let mut keep = Vec::new();
     let mut heads = Vec::with_capacity(run.len());
     let mut sizes = Vec::with_capacity(run.len());
-    let mut strokes = strokes;
+    let mut sealed = Vec::new();
     let check = |seq: u64, head: &Head, signature: &Signature| {
         if signature.verify(key, session, seq, head) {
             Ok((seq, *head, *signature))
@@ -530,14 +634,7 @@ pub fn verify_run(
     let mut since_latest = 0u64;
     let last = run.len() - 1;
     for (index, entry) in run.iter().enumerate() {
-        if Some(entry.seq) != seq.checked_add(1) {
-            return Err(RunError::NotConsecutive {
-                author,
-                after: seq,
-                got: entry.seq,
-            });
-        }
-        seq = entry.seq;
+        let seq = entry.seq;
         if entry.lamport > seq.saturating_mul(LAMPORT_PER_SEQ) {
             return Err(RunError::ClockJump {
                 author,
@@ -553,13 +650,13 @@ pub fn verify_run(
                 bytes: size,
             });
         }
-        strokes
-            .step(seq, entry.shape)
-            .map_err(|error| RunError::StrokeRule { author, error })?;
-        head = head.next(seq, entry.lamport, entry.payload);
-        heads.push(head);
+        let (head, over_held) = tail.take(author, entry)?;
+        if let Shape::Seal(stroke) = entry.shape {
+            sealed.push((stroke, seq));
+        }
+        heads.push((seq, head));
         sizes.push(size as u32);
-        let required = index == last || seq.is_multiple_of(CHECKPOINT);
+        let required = index == last || seq.is_multiple_of(CHECKPOINT) || over_held;
         let weight = op_weight(size);
         if !required && entry.signature.is_none() {
             since_kept = since_kept.saturating_add(weight);
@@ -589,12 +686,14 @@ pub fn verify_run(
         }
     }
     Ok(Verified {
-        seq,
-        head,
+        seq: tail.seq,
+        head: tail.head,
         keep,
         heads,
         sizes,
-        strokes,
+        strokes: tail.strokes,
+        base: tail.base,
+        sealed,
     })
 }
 
@@ -609,6 +708,14 @@ fn fork_from(
     let signed = entries[..reach]
         .iter()
         .position(|entry| signature_of(entry).is_some())?;
+    // A seal's head does not follow from the ops before it: a split before a seal is
+    // not provable through it (and needs no proof: every replica shows the seal).
+    if entries[1..=signed]
+        .iter()
+        .any(|entry| matches!(entry.shape, Shape::Seal(_)))
+    {
+        return None;
+    }
     let weight: u64 = entries[1..=signed]
         .iter()
         .map(|entry| op_weight(entry.payload.len()))
@@ -633,12 +740,10 @@ impl AuthorLog {
     pub fn new(session: &SessionId, key: AuthorKey) -> AuthorLog {
         AuthorLog {
             author: key.node_id(),
-            head: Head::genesis(session, &key),
+            tail: Tail::genesis(session, &key),
             key,
-            seq: 0,
             signed: BTreeMap::new(),
             spans: Spans::default(),
-            strokes: StrokeRule::default(),
             cut_at: None,
             stop: None,
         }
@@ -646,13 +751,20 @@ impl AuthorLog {
 
     /// Where the log stands towards the stroke rule.
     pub fn strokes(&self) -> StrokeRule {
-        self.strokes
+        self.tail.strokes
+    }
+
+    /// Where the log ends: what a run must continue.
+    pub fn tail(&self) -> Tail {
+        self.tail
     }
 
     /// Sets where the log stands towards the stroke rule, for a log restored from
-    /// signed heads alone (its document knows: [`canopy_canvas::Document::stroke_rule`]).
-    pub fn set_strokes(&mut self, strokes: StrokeRule) {
-        self.strokes = strokes;
+    /// signed heads alone (its document knows: [`canopy_canvas::Document::stroke_rule`]),
+    /// and the head before its open stroke's start if that is known.
+    pub fn set_strokes(&mut self, strokes: StrokeRule, base: Option<Head>) {
+        self.tail.strokes = strokes;
+        self.tail.base = base.filter(|_| strokes.open().is_some());
     }
 
     /// The author's key.
@@ -667,12 +779,12 @@ impl AuthorLog {
 
     /// The last op held (0 for none).
     pub fn seq(&self) -> u64 {
-        self.seq
+        self.tail.seq
     }
 
     /// The head at [`AuthorLog::seq`].
     pub fn head(&self) -> Head {
-        self.head
+        self.tail.head
     }
 
     /// Where the author was proven to have split its log, if it was.
@@ -694,13 +806,14 @@ impl AuthorLog {
             return false;
         }
         self.stop = Some(*kept);
-        if self.seq <= kept.seq {
+        if self.tail.seq <= kept.seq {
             return false;
         }
-        self.seq = kept.seq;
-        self.head = kept.head;
+        self.tail.seq = kept.seq;
+        self.tail.head = kept.head;
         self.spans = Spans::default();
-        self.strokes = StrokeRule::default();
+        self.tail.strokes = StrokeRule::default();
+        self.tail.base = None;
         let _dropped = self.signed.split_off(&kept.seq.saturating_add(1));
         if let Some(signature) = kept.signature {
             self.signed.insert(kept.seq, (kept.head, signature));
@@ -710,8 +823,8 @@ impl AuthorLog {
 
     /// The head of op `seq`, if its signed head is kept (or it is the last held).
     pub fn signed_head(&self, seq: u64) -> Option<Head> {
-        if seq == self.seq {
-            return Some(self.head);
+        if seq == self.tail.seq {
+            return Some(self.tail.head);
         }
         self.signed.get(&seq).map(|(head, _)| *head)
     }
@@ -746,7 +859,7 @@ impl AuthorLog {
                 });
             }
         }
-        verify_run(session, &self.key, self.seq, self.head, self.strokes, run)
+        verify_run(session, &self.key, self.tail(), run)
     }
 
     /// Takes a run [`AuthorLog::verify`] passed (against this log, unchanged since).
@@ -756,15 +869,11 @@ impl AuthorLog {
     /// the signed heads held before that are no longer kept (a file drops them too).
     pub fn accept(&mut self, verified: Verified) -> Vec<u64> {
         let mut forgotten = Vec::new();
-        if verified.seq <= self.seq {
+        if verified.seq <= self.tail.seq {
             return forgotten;
         }
-        let first = self.seq.saturating_add(1);
-        let count = verified.seq - self.seq;
-        self.seq = verified.seq;
-        self.head = verified.head;
-        self.strokes = verified.strokes;
-        if verified.sizes.len() as u64 != count {
+        self.tail = verified.tail();
+        if verified.sizes.is_empty() || verified.sizes.len() != verified.heads.len() {
             // Signed heads alone (a file's): every one given is kept.
             for (seq, head, signature) in verified.keep {
                 self.signed.insert(seq, (head, signature));
@@ -773,13 +882,40 @@ impl AuthorLog {
             return forgotten;
         }
         let mut keep = verified.keep.into_iter().peekable();
-        for (seq, size) in (first..).zip(verified.sizes) {
+        let seqs = verified.heads.iter().map(|(seq, _)| *seq);
+        for (seq, size) in seqs.zip(verified.sizes) {
             let size = op_weight(size as usize);
+            // A seal of ops held: heads signed among them are served no more. Its
+            // own signature (a seal over ops held is always signed) is kept for good
+            // in their place: the ops served before the stroke are no more than
+            // those before the last of them, so within a span of the kept head
+            // before.
+            let mut anchored = false;
+            if let Ok(index) = verified
+                .sealed
+                .binary_search_by_key(&seq, |(_, seal)| *seal)
+            {
+                let stroke = verified.sealed[index].0;
+                let inside: Vec<u64> = self.signed.range(stroke..seq).map(|(at, _)| *at).collect();
+                for at in inside {
+                    self.signed.remove(&at);
+                    forgotten.push(at);
+                    anchored = true;
+                }
+                if self.spans.latest.is_some_and(|latest| latest >= stroke) {
+                    self.spans.latest = None;
+                }
+            }
             let Some((_, head, signature)) = keep.next_if(|(at, _, _)| *at == seq) else {
                 self.spans.since_kept = self.spans.since_kept.saturating_add(size);
                 self.spans.since_latest = self.spans.since_latest.saturating_add(size);
                 continue;
             };
+            if anchored {
+                self.signed.insert(seq, (head, signature));
+                self.spans = Spans::default();
+                continue;
+            }
             if let Some(latest) = self.spans.latest.take() {
                 if self.spans.since_kept > SIGNED_SPAN {
                     self.spans.since_kept = self.spans.since_latest;
@@ -816,8 +952,8 @@ impl AuthorLog {
             .signed
             .range(last..)
             .next()
-            .map_or(self.seq, |(seq, _)| *seq);
-        (from, to.min(self.seq))
+            .map_or(self.tail.seq, |(seq, _)| *seq);
+        (from, to.min(self.tail.seq))
     }
 
     /// Judges a run of this author's ops (`theirs`) against the ops this node holds
@@ -831,6 +967,15 @@ impl AuthorLog {
         theirs: &[Entry<'_>],
         ours: &[Entry<'_>],
     ) -> Option<Evidence> {
+        // Heads are recomputed one op after another: a seal (hashed on from its
+        // stroke's start) is judged where seals are taken, not here.
+        if theirs
+            .iter()
+            .chain(ours)
+            .any(|entry| matches!(entry.shape, Shape::Seal(_)))
+        {
+            return None;
+        }
         let ours_from = ours.first()?.seq;
         let before = ours_from.checked_sub(1)?;
         let start = if before == 0 {
@@ -899,6 +1044,7 @@ pub struct Signer {
     seq: u64,
     head: Head,
     strokes: StrokeRule,
+    base: Option<Head>,
 }
 
 /// Why an op could not be signed.
@@ -931,6 +1077,13 @@ pub enum SignError {
     /// The op breaks the stroke rule: every checker would refuse it.
     #[error("{0}")]
     StrokeRule(StrokeRuleError),
+    /// A seal of a stroke whose base head this signer does not know (the stroke was
+    /// open when the signer was made): the stroke stays unsealed.
+    #[error("op {seq} seals a stroke begun before this signer was made")]
+    NoBase {
+        /// The seal.
+        seq: u64,
+    },
 }
 
 impl Signer {
@@ -943,14 +1096,22 @@ impl Signer {
             seq,
             head,
             strokes: StrokeRule::default(),
+            base: None,
         }
     }
 
     /// This signer, its log standing at `strokes` towards the stroke rule (a log
-    /// that ends inside a stroke, or right after one's end).
-    pub fn with_strokes(mut self, strokes: StrokeRule) -> Signer {
+    /// that ends inside a stroke, or right after one's end), with `base` the head
+    /// before that stroke's start if it is known (else the stroke cannot be sealed).
+    pub fn with_strokes(mut self, strokes: StrokeRule, base: Option<Head>) -> Signer {
         self.strokes = strokes;
+        self.base = base.filter(|_| strokes.open().is_some());
         self
+    }
+
+    /// An author's log that continues after `tail`.
+    pub fn from_tail(session: SessionId, key: AuthorKey, tail: Tail) -> Signer {
+        Signer::new(session, key, tail.seq, tail.head).with_strokes(tail.strokes, tail.base)
     }
 
     /// A new author's log.
@@ -984,6 +1145,18 @@ impl Signer {
     /// Extends the log with op `seq` without signing it (a batch needs a signature at
     /// its end and at checkpoints only: [`Signer::sign_head`]).
     pub fn extend(&mut self, seq: u64, lamport: u64, payload: &[u8]) -> Result<Head, SignError> {
+        self.extend_on(self.head, seq, lamport, payload)
+    }
+
+    /// Extends the log with op `seq`, hashed on from `from` (the last head, or for a
+    /// seal the head before its stroke's start).
+    fn extend_on(
+        &mut self,
+        from: Head,
+        seq: u64,
+        lamport: u64,
+        payload: &[u8],
+    ) -> Result<Head, SignError> {
         let expected = self.seq.saturating_add(1);
         if seq != expected {
             return Err(SignError::OutOfTurn { expected, got: seq });
@@ -997,7 +1170,7 @@ impl Signer {
                 bytes: payload.len(),
             });
         }
-        self.head = self.head.next(seq, lamport, payload);
+        self.head = from.next(seq, lamport, payload);
         self.seq = seq;
         Ok(self.head)
     }
@@ -1017,19 +1190,46 @@ impl Signer {
         let mut sizes = Vec::with_capacity(ops.len());
         let mut unsigned = 0u64;
         let mut strokes = self.strokes;
+        let mut base_known = self.base.is_some();
         for op in ops {
+            let shape = Shape::of(&op.action);
             strokes
-                .step(op.id.seq, Shape::of(&op.action))
+                .step(op.id.seq, shape)
                 .map_err(SignError::StrokeRule)?;
+            match shape {
+                Shape::Start => base_known = true,
+                Shape::Seal(_) if !base_known => return Err(SignError::NoBase { seq: op.id.seq }),
+                Shape::Points(_) | Shape::End(_) => {}
+                Shape::Seal(_) | Shape::Other => base_known = false,
+            }
         }
+        let mut sealed = Vec::new();
         let last = ops.len().saturating_sub(1);
         for (index, op) in ops.iter().enumerate() {
             let mut wire = crate::WireOp::from_op(op);
-            let head = self.extend(op.id.seq, op.lamport, &wire.payload)?;
-            heads.push(head);
+            let before = self.head;
+            let shape = Shape::of(&op.action);
+            let from = match shape {
+                Shape::Seal(stroke) => {
+                    sealed.push((stroke, op.id.seq));
+                    self.base.ok_or(SignError::NoBase { seq: op.id.seq })?
+                }
+                _ => before,
+            };
+            let head = self.extend_on(from, op.id.seq, op.lamport, &wire.payload)?;
+            match shape {
+                Shape::Start => self.base = Some(before),
+                Shape::Points(_) | Shape::End(_) => {}
+                Shape::Seal(_) | Shape::Other => self.base = None,
+            }
+            heads.push((op.id.seq, head));
             sizes.push(wire.payload.len() as u32);
             let size = op_weight(wire.payload.len());
-            let required = index == last || op.id.seq.is_multiple_of(CHECKPOINT);
+            // A seal is always signed: a holder of the ops it stands for keeps its
+            // signature in their place.
+            let required = index == last
+                || op.id.seq.is_multiple_of(CHECKPOINT)
+                || matches!(shape, Shape::Seal(_));
             if required || unsigned + size > SIGNED_SPAN {
                 let signature = self.sign_head(key);
                 wire.signature = Some(signature);
@@ -1048,6 +1248,8 @@ impl Signer {
             heads,
             sizes,
             strokes,
+            base: self.base,
+            sealed,
         };
         Ok((wires, verified))
     }

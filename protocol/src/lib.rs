@@ -30,7 +30,7 @@ mod revocation;
 pub use admission::{admit, precheck, Admitted, Door};
 pub use authorship::{
     op_weight, verify_run, AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError,
-    Signature, Signer, Verified, CHECKPOINT, LAMPORT_PER_SEQ, MAX_FORK_BYTES, MAX_PAYLOAD,
+    Signature, Signer, Tail, Verified, CHECKPOINT, LAMPORT_PER_SEQ, MAX_FORK_BYTES, MAX_PAYLOAD,
     SIGNED_SPAN,
 };
 pub use datagram::{

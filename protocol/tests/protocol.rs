@@ -1057,3 +1057,6 @@ fn a_hello_proves_its_key_on_its_own_connection() {
     );
     assert_eq!(Refusal::UnprovenKey.kind(), "unproven_key");
 }
+
+#[path = "protocol/seals.rs"]
+mod seals;

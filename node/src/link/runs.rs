@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use canopy_canvas::{NodeId, StrokeRule};
+use canopy_canvas::NodeId;
 use canopy_protocol::{
-    op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, CHECKPOINT,
+    op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, Tail, CHECKPOINT,
     MAX_FORK_BYTES, SIGNED_SPAN,
 };
 
@@ -27,9 +27,8 @@ pub struct Runs {
     authors: SharedAuthors,
     waiting: BTreeMap<NodeId, BTreeMap<u64, Checked>>,
     waiting_bytes: u64,
-    /// Where runs this link passed on end (they may not be committed yet), and
-    /// where the log stands there towards the stroke rule.
-    verified: HashMap<NodeId, (u64, Head, StrokeRule)>,
+    /// Where runs this link passed on end (they may not be committed yet).
+    verified: HashMap<NodeId, Tail>,
     /// Proof found in this link's ops that an author split its log.
     found: Vec<Evidence>,
 }
@@ -173,12 +172,13 @@ impl Runs {
                 "{author}:{first} (its author is a viewer)"
             )));
         }
-        let (mut seq, mut head, mut strokes) = (tip.seq, tip.head, tip.strokes);
-        if let Some((verified, verified_head, verified_strokes)) = self.verified.get(&author) {
-            if *verified > seq {
-                (seq, head, strokes) = (*verified, *verified_head, *verified_strokes);
+        let mut tail = tip.tail;
+        if let Some(verified) = self.verified.get(&author) {
+            if verified.seq > tail.seq {
+                tail = *verified;
             }
         }
+        let seq = tail.seq;
         // Ops held already are dropped (the document has them), once they are seen to
         // be the ones held, where that can be told.
         match judge_held(&self.authors, &session, author, queue, seq) {
@@ -224,7 +224,7 @@ impl Runs {
                 .range(seq.saturating_add(1)..=end)
                 .map(|(_, c)| Entry::of(&c.wire, &c.op.action))
                 .collect();
-            verify_run(&session, &tip.key, seq, head, strokes, &entries)
+            verify_run(&session, &tip.key, tail, &entries)
                 .map_err(|error| Refusal::Protocol(error.to_string()))?
         };
         let mut ops = Vec::with_capacity(usize::try_from(end - seq).unwrap_or(0));
@@ -245,8 +245,7 @@ impl Runs {
         if queue.is_empty() {
             self.waiting.remove(&author);
         }
-        self.verified
-            .insert(author, (verified.seq, verified.head, verified.strokes));
+        self.verified.insert(author, verified.tail());
         Ok(Some(Run {
             author,
             ops,

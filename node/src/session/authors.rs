@@ -9,8 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use canopy_canvas::{NodeId, OpId, StrokeRule};
 use canopy_protocol::{
-    AuthorKey, AuthorLog, Authority, Evidence, GrantId, Head, InviteError, Kept, Revocation,
-    Revocations, Role, SessionId, Signature, Verified, MAX_KEPT,
+    AuthorKey, AuthorLog, Authority, Evidence, GrantId, InviteError, Kept, Revocation, Revocations,
+    Role, SessionId, Signature, Tail, Verified, MAX_KEPT,
 };
 
 use crate::session::document::kept_of;
@@ -31,16 +31,13 @@ pub struct Tip {
     pub key: AuthorKey,
     /// What its authority lets it do.
     pub role: Role,
-    /// Its last op held (0 for none).
-    pub seq: u64,
-    /// The head there.
-    pub head: Head,
+    /// Where its log ends (its last op held, 0 for none, and the head there): what a
+    /// run must continue.
+    pub tail: Tail,
     /// Where it was proven to split its log, if it was.
     pub cut: Option<u64>,
     /// Where a revocation ended its log, if one did: nothing after is taken.
     pub stop: Option<Kept>,
-    /// Where its log stands towards the stroke rule.
-    pub strokes: StrokeRule,
 }
 
 /// The session's authors.
@@ -144,11 +141,9 @@ impl Authors {
         self.by_id.get(&author).map(|a| Tip {
             key: *a.log.key(),
             role: a.role,
-            seq: a.log.seq(),
-            head: a.log.head(),
+            tail: a.log.tail(),
             cut: a.log.cut_at(),
             stop: a.log.stop().copied(),
-            strokes: a.log.strokes(),
         })
     }
 
@@ -324,7 +319,10 @@ impl Authors {
     pub fn take_stroke_rules(&mut self, document: &canopy_canvas::Document) {
         for (node, author) in &mut self.by_id {
             if author.log.seq() > 0 {
-                author.log.set_strokes(document.stroke_rule(*node));
+                // The file does not keep the head before an open stroke: a seal of
+                // it is not taken here after a restart (seals do not travel yet;
+                // see docs/SEALED-STROKES.md, step 3).
+                author.log.set_strokes(document.stroke_rule(*node), None);
             }
         }
     }
@@ -357,6 +355,8 @@ impl Authors {
                         heads: Vec::new(),
                         sizes: Vec::new(),
                         strokes: StrokeRule::default(),
+                        base: None,
+                        sealed: Vec::new(),
                     },
                 );
             }

@@ -173,7 +173,7 @@ fn up_to_cut_off(
         return None;
     }
     // Nothing is taken after a revocation's cut-off: where the rule stands is moot.
-    let mut kept = verified.up_to(stop.seq, StrokeRule::default())?;
+    let mut kept = verified.up_to(stop.seq, StrokeRule::default(), None)?;
     if kept.head != stop.head {
         return None;
     }
@@ -241,7 +241,7 @@ impl DocumentComponent {
         let mut catch_up = CatchUp::new(own_ops_wait);
         let held = Authors::read(&authors)
             .tip(document.local_node())
-            .map_or(0, |tip| tip.seq);
+            .map_or(0, |tip| tip.tail.seq);
         catch_up.claimed(own_ops_upstream, held, tokio::time::Instant::now());
         let signer = own_signer(&authors, document.local_node());
         let cut = Authors::read(&authors).cut_off().into_iter().collect();
@@ -355,7 +355,7 @@ impl DocumentComponent {
             return Ok(None);
         };
         let first = verified.seq + 1 - ops.len() as u64;
-        if tip.seq.saturating_add(1) < first || tip.cut.is_some() {
+        if tip.tail.seq.saturating_add(1) < first || tip.cut.is_some() {
             // Continues ops this node never committed (the link is being closed for
             // them), or an author cut off: nothing to take.
             return Ok(None);
@@ -363,9 +363,9 @@ impl DocumentComponent {
         let Some((ops, verified)) = up_to_cut_off(ops, verified, first, tip.stop.as_ref()) else {
             return Ok(None);
         };
-        if tip.seq >= first {
+        if tip.tail.seq >= first {
             // Where both logs reach: the run must be the log held here.
-            let at = tip.seq.min(verified.seq);
+            let at = tip.tail.seq.min(verified.seq);
             let theirs = verified.head_at(at);
             let (ours, our_signature, session) = {
                 let table = Authors::read(&self.authors);
@@ -407,13 +407,13 @@ impl DocumentComponent {
                     };
                 }
             }
-            if tip.seq >= verified.seq {
+            if tip.tail.seq >= verified.seq {
                 return Ok(None);
             }
         }
-        let skip = usize::try_from(tip.seq.saturating_add(1) - first).unwrap_or(usize::MAX);
-        let mut applied_to = tip.seq;
-        let mut strokes = tip.strokes;
+        let skip = usize::try_from(tip.tail.seq.saturating_add(1) - first).unwrap_or(usize::MAX);
+        let mut applied_to = tip.tail.seq;
+        let (mut strokes, mut base, mut head) = (tip.tail.strokes, tip.tail.base, tip.tail.head);
         let mut refused = None;
         for Checked { wire, op } in ops.into_iter().skip(skip) {
             let seq = op.id.seq;
@@ -429,11 +429,17 @@ impl DocumentComponent {
             applied_to = seq;
             // Verified already: this only follows where the log stands.
             let _ = strokes.step(seq, shape);
+            match shape {
+                Shape::Start => base = Some(head),
+                Shape::Points(_) | Shape::End(_) => {}
+                Shape::Seal(_) | Shape::Other => base = None,
+            }
+            head = verified.head_at(seq).unwrap_or(head);
         }
         let verified = if applied_to == verified.seq {
             Some(verified)
         } else {
-            verified.up_to(applied_to, strokes)
+            verified.up_to(applied_to, strokes, base)
         };
         if let Some(verified) = verified {
             signed.extend(Authors::write(&self.authors).commit(author, verified));
@@ -456,9 +462,8 @@ impl DocumentComponent {
         // are in the table: the log goes on from them.
         {
             let table = Authors::read(&self.authors);
-            if let Some(tip) = table.tip(me).filter(|tip| tip.seq > signer.seq()) {
-                *signer = Signer::new(*table.session(), tip.key, tip.seq, tip.head)
-                    .with_strokes(tip.strokes);
+            if let Some(tip) = table.tip(me).filter(|tip| tip.tail.seq > signer.seq()) {
+                *signer = Signer::from_tail(*table.session(), tip.key, tip.tail);
             }
         }
         let (wires, verified) = signer
@@ -671,7 +676,7 @@ impl DocumentComponent {
     fn own_held(&self) -> u64 {
         Authors::read(&self.authors)
             .tip(self.document.local_node())
-            .map_or(0, |tip| tip.seq)
+            .map_or(0, |tip| tip.tail.seq)
     }
 
     /// Makes the edits that waited for this node's own ops, once the wait is over.
@@ -798,9 +803,7 @@ pub fn kept_of(author: NodeId, verified: &Verified) -> Vec<KeptSignature> {
 fn own_signer(authors: &SharedAuthors, me: NodeId) -> Option<Signer> {
     let table = Authors::read(authors);
     let tip = table.tip(me)?;
-    (tip.role == Role::Editor).then(|| {
-        Signer::new(*table.session(), tip.key, tip.seq, tip.head).with_strokes(tip.strokes)
-    })
+    (tip.role == Role::Editor).then(|| Signer::from_tail(*table.session(), tip.key, tip.tail))
 }
 
 /// What an op counts against a session's byte budget: its payload and envelope.

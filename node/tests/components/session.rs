@@ -1230,7 +1230,7 @@ async fn own_ops_that_come_back_from_the_tree_are_where_the_log_goes_on() {
     assert_eq!(saved_seqs(&mut r).await, vec![4, 5, 6]);
     let table = session::Authors::read(&r.session.ports.authors);
     let tip = table.tip(host()).unwrap();
-    assert_eq!((tip.seq, tip.cut), (6, None), "one log, going on");
+    assert_eq!((tip.tail.seq, tip.cut), (6, None), "one log, going on");
 }
 
 /// The parent says it holds ops of this node's that the node does not: an edit made

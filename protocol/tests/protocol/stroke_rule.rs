@@ -159,6 +159,8 @@ fn a_stroke_goes_on_across_runs_and_restarts() {
         heads: Vec::new(),
         sizes: Vec::new(),
         strokes: StrokeRule::default(),
+        base: None,
+        sealed: Vec::new(),
     });
     // Not told where the stroke stands, it refuses the rest of the stroke...
     assert!(matches!(
@@ -169,7 +171,7 @@ fn a_stroke_goes_on_across_runs_and_restarts() {
     let mut document = Document::new(NodeId(99));
     document.apply(stroke).unwrap();
     document.apply(first).unwrap();
-    restarted.set_strokes(document.stroke_rule(author.public.node_id()));
+    restarted.set_strokes(document.stroke_rule(author.public.node_id()), None);
     assert!(restarted.verify(&session(), &entries(&run_b)).is_ok());
 }
 
@@ -203,7 +205,7 @@ fn a_run_leaves_the_log_where_the_rule_stands_after_it() {
         let held = AuthorLog::new(&session(), author.public);
         let verified = held.verify(&session(), &entries(&part)).unwrap();
         assert_eq!(verified.strokes, rule, "after {count} ops");
-        let cut = signed.clone().up_to(count as u64, rule).unwrap();
+        let cut = signed.clone().up_to(count as u64, rule, None).unwrap();
         assert_eq!((cut.seq, cut.strokes), (count as u64, rule));
     }
     assert_eq!(Shape::of(&ops[3].action), Shape::Other);

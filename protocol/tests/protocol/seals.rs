@@ -1,0 +1,376 @@
+//! Seals in signed logs: a seal hashes on from the head before its stroke's start,
+//! so a joiner that holds the log up to there verifies it without the chunks it
+//! stands for, and a holder of some of them takes it too, ending where both agree.
+
+use canopy_canvas::{Action, Color, Document, Op, Point, Shape, StrokeRule, Tool, FIRST_PAGE};
+use canopy_protocol::*;
+use ring::signature::Ed25519KeyPair;
+
+use super::key;
+
+fn session() -> SessionId {
+    SessionId(*b"sealed strokes session id 32 by!")
+}
+
+struct Author {
+    key: Ed25519KeyPair,
+    public: AuthorKey,
+    document: Document,
+    signer: Signer,
+}
+
+impl Author {
+    fn new() -> Author {
+        let key = key();
+        let public = AuthorKey(public_key(&key));
+        Author {
+            document: Document::new(public.node_id()),
+            signer: Signer::fresh(session(), public),
+            key,
+            public,
+        }
+    }
+
+    /// A stroke drawn live, `chunks` chunks of one point: its start, chunks, end
+    /// and seal, in order.
+    fn stroke(&mut self, chunks: usize) -> Vec<Op> {
+        stroke_of(self, &vec![1; chunks])
+    }
+
+    /// Signs `ops` as the next batch.
+    fn sign(&mut self, ops: &[Op]) -> Vec<WireOp> {
+        self.signer.sign_batch(&self.key, ops).unwrap().0
+    }
+}
+
+fn entries<'a>(wires: &'a [WireOp], ops: &[Op]) -> Vec<Entry<'a>> {
+    wires
+        .iter()
+        .zip(ops)
+        .map(|(wire, op)| Entry::of(wire, &op.action))
+        .collect()
+}
+
+/// What a holder serves of a log with seals: the seals in place of the ops they
+/// stand for, each signed as the author signed it.
+fn served(live: &[(Vec<WireOp>, Vec<Op>)]) -> (Vec<WireOp>, Vec<Op>) {
+    let mut wires = Vec::new();
+    let mut ops: Vec<Op> = Vec::new();
+    for (batch_wires, batch_ops) in live {
+        for (wire, op) in batch_wires.iter().zip(batch_ops) {
+            if let Action::StrokeSealed { stroke, .. } = &op.action {
+                while ops.last().is_some_and(|held| held.id.seq >= stroke.seq) {
+                    ops.pop();
+                    wires.pop();
+                }
+            }
+            wires.push(wire.clone());
+            ops.push(op.clone());
+        }
+    }
+    (wires, ops)
+}
+
+#[test]
+fn a_joiner_takes_seals_without_the_chunks_they_stand_for() {
+    let mut author = Author::new();
+    let mut live = Vec::new();
+    for chunks in [5, 1, 12] {
+        let ops = author.stroke(chunks);
+        // Drawn as people draw: a batch of chunks at a time, the seal on its own.
+        let (drawn, seal) = ops.split_at(ops.len() - 1);
+        for part in drawn.chunks(3) {
+            live.push((author.sign(part), part.to_vec()));
+        }
+        live.push((author.sign(seal), seal.to_vec()));
+    }
+    let page = vec![author.document.new_page().unwrap()];
+    live.push((author.sign(&page), page));
+
+    // A holder takes the log as it was drawn.
+    let mut holder = AuthorLog::new(&session(), author.public);
+    for (wires, ops) in &live {
+        let verified = holder.verify(&session(), &entries(wires, ops)).unwrap();
+        holder.accept(verified);
+    }
+    // A joiner takes the seals alone, in one run, and ends where the holder is.
+    let (wires, ops) = served(&live);
+    assert_eq!(ops.len(), 4, "three seals and the page");
+    let mut joiner = AuthorLog::new(&session(), author.public);
+    let verified = joiner.verify(&session(), &entries(&wires, &ops)).unwrap();
+    assert_eq!(
+        verified.sealed,
+        vec![(1, 8), (9, 12), (13, 27)],
+        "each seal stands for its stroke"
+    );
+    joiner.accept(verified);
+    assert_eq!(joiner.tail(), holder.tail());
+    assert_eq!(joiner.head(), author.signer.head());
+
+    // What follows verifies at both.
+    let next = author.stroke(2);
+    let (wires, _) = author.signer.sign_batch(&author.key, &next).unwrap();
+    for log in [&holder, &joiner] {
+        assert!(log.verify(&session(), &entries(&wires, &next)).is_ok());
+    }
+}
+
+#[test]
+fn a_holder_inside_a_stroke_takes_its_seal_and_ends_where_the_author_is() {
+    let mut author = Author::new();
+    let ops = author.stroke(6);
+    let first = author.sign(&ops[..3]);
+    let rest = author.sign(&ops[3..8]);
+    let seal = author.sign(&ops[8..]);
+    let mut holder = AuthorLog::new(&session(), author.public);
+    let verified = holder
+        .verify(&session(), &entries(&first, &ops[..3]))
+        .unwrap();
+    holder.accept(verified);
+    assert_eq!(holder.strokes(), StrokeRule::open_at(Some(1)));
+    // The rest of the chunks never came; the seal did.
+    let verified = holder
+        .verify(&session(), &entries(&seal, &ops[8..]))
+        .unwrap();
+    assert_eq!(verified.sealed, vec![(1, 9)]);
+    holder.accept(verified);
+    assert_eq!((holder.seq(), holder.head()), (9, author.signer.head()));
+    assert_eq!(holder.strokes(), StrokeRule::default());
+    // The chunks coming late are held already.
+    assert!(matches!(
+        holder.verify(&session(), &entries(&rest, &ops[3..8])),
+        Err(RunError::Gap { .. })
+    ));
+}
+
+#[test]
+fn a_seal_is_taken_only_from_before_or_inside_its_stroke() {
+    let mut author = Author::new();
+    let page = vec![author.document.new_page().unwrap()];
+    let page_wire = author.sign(&page);
+    let ops = author.stroke(2);
+    let drawn = author.sign(&ops[..4]);
+    let seal = author.sign(&ops[4..]);
+    let seal_entries = entries(&seal, &ops[4..]);
+    let refused = |log: &AuthorLog| log.verify(&session(), &seal_entries);
+    let out_of_place = Err(RunError::StrokeRule {
+        author: author.public.node_id(),
+        error: canopy_canvas::StrokeRuleError::SealOutOfPlace { seq: 6, stroke: 2 },
+    });
+    // A log standing before the page lacks an op the seal does not stand for.
+    let fresh = AuthorLog::new(&session(), author.public);
+    assert_eq!(refused(&fresh), out_of_place);
+    // One standing just before the stroke takes it.
+    let mut before = AuthorLog::new(&session(), author.public);
+    let verified = before
+        .verify(&session(), &entries(&page_wire, &page))
+        .unwrap();
+    before.accept(verified);
+    assert!(refused(&before).is_ok());
+    // One that took the seal takes no second one.
+    let verified = before.verify(&session(), &seal_entries).unwrap();
+    before.accept(verified);
+    assert!(matches!(
+        refused(&before),
+        Err(RunError::NotConsecutive { .. } | RunError::StrokeRule { .. })
+    ));
+    // One that holds the stroke to its end takes it, as on the live path.
+    let mut holder = AuthorLog::new(&session(), author.public);
+    for (wires, ops) in [(&page_wire, &page[..]), (&drawn, &ops[..4])] {
+        let verified = holder.verify(&session(), &entries(wires, ops)).unwrap();
+        holder.accept(verified);
+    }
+    assert_eq!(holder.strokes().open(), Some(2));
+    assert!(refused(&holder).is_ok(), "right after its end, live");
+    // Restored from a file, it does not know the head before the stroke: it waits
+    // for what its store keeps (docs/SEALED-STROKES.md, step 3).
+    let mut restored = AuthorLog::new(&session(), author.public);
+    let mut taken = before_seal(&drawn, &ops[..4], &page_wire, &page, &author);
+    assert!(taken.base.is_some());
+    taken.base = None;
+    restored.accept(taken);
+    assert_eq!(restored.strokes().open(), Some(2));
+    assert_eq!(refused(&restored), out_of_place);
+}
+
+#[test]
+fn a_seal_signed_over_a_head_chained_from_its_chunks_is_refused() {
+    let mut author = Author::new();
+    let ops = author.stroke(3);
+    let (mut wires, _) = author.signer.sign_batch(&author.key, &ops).unwrap();
+    // The same seal, signed as if it followed its end like any op.
+    let mut linear = Signer::fresh(session(), author.public);
+    for (wire, op) in wires.iter().zip(&ops) {
+        linear.extend(op.id.seq, op.lamport, &wire.payload).unwrap();
+    }
+    let last = wires.len() - 1;
+    wires[last].signature = Some(linear.sign_head(&author.key));
+    let held = AuthorLog::new(&session(), author.public);
+    assert!(matches!(
+        held.verify(&session(), &entries(&wires, &ops)),
+        Err(RunError::BadSignature { seq: 6, .. })
+    ));
+}
+
+#[test]
+fn a_signer_seals_only_strokes_it_saw_begin() {
+    let mut author = Author::new();
+    let ops = author.stroke(2);
+    let (_, verified) = author.signer.sign_batch(&author.key, &ops[..3]).unwrap();
+    // A signer made again while the stroke is open (a restart) does not know the
+    // head before its start.
+    let mut again = Signer::new(session(), author.public, verified.seq, verified.head)
+        .with_strokes(verified.strokes, None);
+    assert_eq!(
+        again.sign_batch(&author.key, &ops[3..]).map(|_| ()),
+        Err(SignError::NoBase { seq: 5 })
+    );
+    // Told it, it does.
+    let mut told = Signer::new(session(), author.public, verified.seq, verified.head)
+        .with_strokes(verified.strokes, verified.base);
+    assert!(told.sign_batch(&author.key, &ops[3..]).is_ok());
+    assert_eq!(told.head(), {
+        author.signer.sign_batch(&author.key, &ops[3..]).unwrap();
+        author.signer.head()
+    });
+}
+
+#[test]
+fn a_split_before_a_seal_is_not_taken_for_proof() {
+    let mut author = Author::new();
+    let ops = author.stroke(2);
+    let (wires, verified) = Signer::fresh(session(), author.public)
+        .sign_batch(&author.key, &ops)
+        .unwrap();
+    let mut holder = AuthorLog::new(&session(), author.public);
+    holder.accept(verified);
+    // Other points at op 2, then the same end and seal: the seal's head does not
+    // depend on them, so nothing here proves the author signed two logs.
+    let mut other_points = ops[1].clone();
+    if let Action::StrokePoints { points, .. } = &mut other_points.action {
+        points[0] = Point::new(99.0, 99.0);
+    }
+    let other_wire = WireOp::from_op(&other_points);
+    let theirs = vec![
+        Entry::of(&other_wire, &other_points.action),
+        Entry::of(&wires[2], &ops[2].action),
+        Entry::of(&wires[3], &ops[3].action),
+        Entry::of(&wires[4], &ops[4].action),
+    ];
+    let ours = entries(&wires, &ops);
+    assert_eq!(holder.conflict(&session(), &theirs, &ours), None);
+    assert_eq!(Shape::of(&ops[4].action), Shape::Seal(1));
+}
+
+/// The page and the drawn ops of a stroke, verified from the log's start: what a
+/// holder took before the seal.
+fn before_seal(
+    drawn: &[WireOp],
+    drawn_ops: &[Op],
+    page_wire: &[WireOp],
+    page: &[Op],
+    author: &Author,
+) -> Verified {
+    let mut wires = page_wire.to_vec();
+    wires.extend_from_slice(drawn);
+    let mut ops = page.to_vec();
+    ops.extend_from_slice(drawn_ops);
+    AuthorLog::new(&session(), author.public)
+        .verify(&session(), &entries(&wires, &ops))
+        .unwrap()
+}
+
+/// A stroke of chunks of the given sizes (in points), drawn live, ended, and sealed
+/// if it fits one op.
+fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
+    let start = author
+        .document
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 2.0)
+        .unwrap();
+    let id = start.id;
+    let mut ops = vec![start];
+    for (i, points) in chunks.iter().enumerate() {
+        ops.push(
+            author
+                .document
+                .extend_stroke(id, vec![Point::new(i as f32, 1.5); *points])
+                .unwrap(),
+        );
+    }
+    ops.push(author.document.end_stroke(id).unwrap());
+    ops.extend(author.document.seal_stroke(id).ok());
+    ops
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// A live holder takes strokes as drawn (batches ending anywhere), then their
+    /// seals: the heads it kept among the sealed ops go, each seal's is kept in their
+    /// place, and what it serves (seals for sealed strokes) is signed within a span
+    /// everywhere and verifies at a joiner in pieces ending at the heads it keeps.
+    #[test]
+    fn a_holder_of_sealed_strokes_serves_them_signed_within_a_span(
+        strokes in proptest::collection::vec(
+            proptest::collection::vec(1usize..2000, 1..12), 1..8),
+        cuts in proptest::collection::vec(1usize..6, 1..8),
+    ) {
+        let mut author = Author::new();
+        let mut holder = AuthorLog::new(&session(), author.public);
+        let mut live: Vec<(Vec<WireOp>, Vec<Op>)> = Vec::new();
+        let mut cut = cuts.iter().cycle();
+        for chunks in &strokes {
+            let ops = stroke_of(&mut author, chunks);
+            let mut from = 0;
+            while from < ops.len() {
+                let to = (from + cut.next().copied().unwrap_or(3)).min(ops.len());
+                let wires = author.sign(&ops[from..to]);
+                let verified = holder.verify(&session(), &entries(&wires, &ops[from..to])).unwrap();
+                holder.accept(verified);
+                live.push((wires, ops[from..to].to_vec()));
+                from = to;
+            }
+        }
+        let (wires, ops) = served(&live);
+        let served: Vec<WireOp> = wires
+            .into_iter()
+            .map(|mut wire| {
+                wire.signature = holder.signature(wire.id.seq).copied();
+                wire
+            })
+            .collect();
+        let served_seqs: Vec<u64> = served.iter().map(|w| w.id.seq).collect();
+        for seq in 1..=holder.seq() {
+            if holder.signature(seq).is_some() {
+                proptest::prop_assert!(served_seqs.contains(&seq), "head {} kept but not served", seq);
+            }
+        }
+        let mut since = 0u64;
+        for wire in &served {
+            if wire.signature.is_some() {
+                proptest::prop_assert!(since <= SIGNED_SPAN, "{} unsigned bytes before {}", since, wire.id.seq);
+                since = 0;
+            } else {
+                since += op_weight(wire.payload.len());
+            }
+        }
+        // A joiner takes it in pieces, each ending at a head the holder keeps.
+        let mut joiner = AuthorLog::new(&session(), author.public);
+        let mut from = 0usize;
+        while from < served.len() {
+            let reach = (from + 5).min(served.len() - 1);
+            let to = (from..=reach)
+                .rev()
+                .find(|i| served[*i].signature.is_some())
+                .or_else(|| (reach..served.len()).find(|i| served[*i].signature.is_some()))
+                .unwrap();
+            let verified = joiner
+                .verify(&session(), &entries(&served[from..=to], &ops[from..=to]))
+                .unwrap();
+            joiner.accept(verified);
+            from = to + 1;
+        }
+        proptest::prop_assert_eq!(joiner.head(), holder.head());
+        proptest::prop_assert_eq!(joiner.seq(), holder.seq());
+    }
+}
