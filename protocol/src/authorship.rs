@@ -885,11 +885,11 @@ impl AuthorLog {
         let seqs = verified.heads.iter().map(|(seq, _)| *seq);
         for (seq, size) in seqs.zip(verified.sizes) {
             let size = op_weight(size as usize);
-            // A seal of ops held: heads signed among them are served no more. Its
-            // own signature (a seal over ops held is always signed) is kept for good
-            // in their place: the ops served before the stroke are no more than
-            // those before the last of them, so within a span of the kept head
-            // before.
+            // A seal of ops held: heads signed among them are served no more. If one
+            // was kept for good, the seal's own signature (a seal over ops held is
+            // always signed) is kept for good in its place: the ops served before
+            // the stroke are no more than those before it, so within a span of the
+            // kept head before. The latest head (not yet kept for good) just goes.
             let mut anchored = false;
             if let Ok(index) = verified
                 .sealed
@@ -900,10 +900,11 @@ impl AuthorLog {
                 for at in inside {
                     self.signed.remove(&at);
                     forgotten.push(at);
-                    anchored = true;
-                }
-                if self.spans.latest.is_some_and(|latest| latest >= stroke) {
-                    self.spans.latest = None;
+                    if self.spans.latest == Some(at) {
+                        self.spans.latest = None;
+                    } else {
+                        anchored = true;
+                    }
                 }
             }
             let Some((_, head, signature)) = keep.next_if(|(at, _, _)| *at == seq) else {

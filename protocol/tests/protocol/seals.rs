@@ -303,7 +303,7 @@ fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
     /// A live holder takes strokes as drawn (batches ending anywhere), then their
     /// seals: the heads it kept among the sealed ops go, each seal's is kept in their
