@@ -15,6 +15,13 @@
 //! - `merge`: two replicas of 5,000 strokes each, by different authors; one takes
 //!   what the other has that it lacks (ours verified as in a late join).
 //!
+//! The one- and eight-point chunkings are also run sealed (`…_sealed`): each stroke's
+//! author seals it after its end (signed live, as the node signs: the stroke's ops,
+//! then its seal), the holder keeps the signatures its `AuthorLog` keeps, and serves
+//! seals in place of the ops they stand for; the joiner verifies the jumps. This is
+//! the protocol's and the document's part of a sealed join; the node does not carry
+//! seals yet (docs/SEALED-STROKES.md, step 3).
+//!
 //! Each is printed for both, with ours ÷ yrs (below 1: ours is ahead).
 //! `cargo bench -p canopy-protocol --bench versus_yrs [-- FILTER]`; each scenario runs
 //! `CANOPY_BENCH_REPS` times (default 3) and prints the median as
@@ -25,10 +32,10 @@ use std::alloc::System;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use canopy_canvas::{Color, Document, NodeId, Op, Point, Tool, VersionVector, FIRST_PAGE};
+use canopy_canvas::{Action, Color, Document, NodeId, Op, Point, Tool, VersionVector, FIRST_PAGE};
 use canopy_protocol::{
-    encode, public_key, verify_run, AuthorKey, Entry, FrameDecoder, Message, SessionId, Signature,
-    Signer, Tail, WireOp,
+    decode_action, encode, public_key, verify_run, AuthorKey, AuthorLog, Entry, FrameDecoder,
+    Message, SessionId, Signature, Signer, Tail, WireOp,
 };
 use ring::signature::Ed25519KeyPair;
 use yrs::updates::decoder::Decode;
@@ -50,13 +57,22 @@ fn main() {
         .max(1);
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    for chunk in [1, 8, POINTS] {
-        let name = |what: &str| format!("versus_yrs_{what}_{chunk}pt_per_op");
+    for (chunk, sealed) in [
+        (1, false),
+        (8, false),
+        (POINTS, false),
+        (1, true),
+        (8, true),
+    ] {
+        let name = |what: &str| {
+            let sealed = if sealed { "_sealed" } else { "" };
+            format!("versus_yrs_{what}_{chunk}pt_per_op{sealed}")
+        };
         if wanted(&name("late_join"))
             || wanted(&name("state_bytes"))
             || wanted(&name("joiner_heap"))
         {
-            let ours = OurHolder::new(1, STROKES, chunk);
+            let ours = OurHolder::new(1, STROKES, chunk, sealed);
             let theirs = yrs_holder(1, STROKES, chunk);
             let ours_join = median(reps, || ours.late_join().0);
             let theirs_join = median(reps, || yrs_late_join(&theirs).0);
@@ -76,8 +92,8 @@ fn main() {
         }
         if wanted(&name("merge")) {
             let (a, b) = (
-                OurHolder::new(1, STROKES / 2, chunk),
-                OurHolder::new(2, STROKES / 2, chunk),
+                OurHolder::new(1, STROKES / 2, chunk, sealed),
+                OurHolder::new(2, STROKES / 2, chunk, sealed),
             );
             let (ya, yb) = (
                 yrs_holder(1, STROKES / 2, chunk),
@@ -100,18 +116,39 @@ struct OurHolder {
 }
 
 impl OurHolder {
-    fn new(seed: u8, strokes: usize, chunk: usize) -> Self {
+    fn new(seed: u8, strokes: usize, chunk: usize, sealed: bool) -> Self {
         let key = Ed25519KeyPair::from_seed_unchecked(&[seed; 32]).unwrap();
         let author = AuthorKey(public_key(&key));
         let session = SessionId([5; 32]);
-        let ops = drawn(author.node_id(), strokes, chunk);
-        let (wires, _) = Signer::fresh(session, author)
-            .sign_batch(&key, &ops)
-            .unwrap();
-        let signatures = wires
-            .iter()
-            .filter_map(|w| Some((w.id.seq, w.signature?)))
-            .collect();
+        let ops = drawn(author.node_id(), strokes, chunk, sealed);
+        let signatures = if sealed {
+            // Signed live, a stroke and then its seal, and kept as a holder keeps them.
+            let mut signer = Signer::fresh(session, author);
+            let mut log = AuthorLog::new(&session, author);
+            let mut batch = Vec::new();
+            for op in &ops {
+                batch.push(op.clone());
+                if matches!(
+                    op.action,
+                    Action::StrokeEnd { .. } | Action::StrokeSealed { .. }
+                ) {
+                    let (_, verified) = signer.sign_batch(&key, &batch).unwrap();
+                    log.accept(verified);
+                    batch.clear();
+                }
+            }
+            ops.iter()
+                .filter_map(|op| Some((op.id.seq, *log.signature(op.id.seq)?)))
+                .collect()
+        } else {
+            let (wires, _) = Signer::fresh(session, author)
+                .sign_batch(&key, &ops)
+                .unwrap();
+            wires
+                .iter()
+                .filter_map(|w| Some((w.id.seq, w.signature?)))
+                .collect()
+        };
         let mut document = Document::new(author.node_id());
         for op in ops {
             document.apply(op).unwrap();
@@ -170,7 +207,16 @@ impl OurHolder {
             }
         }
         drop(frames);
-        let ops: Vec<Op> = wires.iter().map(|w| w.to_op().unwrap()).collect();
+        // Decoded as `WireOp::to_op` does, seals included (the node refuses those
+        // until it carries them).
+        let ops: Vec<Op> = wires
+            .iter()
+            .map(|w| Op {
+                id: w.id,
+                lamport: w.lamport,
+                action: decode_action(w.id, &w.payload).unwrap(),
+            })
+            .collect();
         let entries: Vec<Entry<'_>> = wires
             .iter()
             .zip(&ops)
@@ -213,8 +259,8 @@ impl OurHolder {
 }
 
 /// `strokes` strokes of `POINTS` points, drawn `chunk` points per op, scattered over
-/// a page.
-fn drawn(node: NodeId, strokes: usize, chunk: usize) -> Vec<Op> {
+/// a page (each sealed after its end if `sealed`).
+fn drawn(node: NodeId, strokes: usize, chunk: usize, sealed: bool) -> Vec<Op> {
     let mut doc = Document::new(node);
     let mut ops = Vec::with_capacity(strokes * (POINTS / chunk + 2));
     for (i, path) in paths(strokes).into_iter().enumerate() {
@@ -226,6 +272,9 @@ fn drawn(node: NodeId, strokes: usize, chunk: usize) -> Vec<Op> {
             ops.push(doc.extend_stroke(id, piece.to_vec()).unwrap());
         }
         ops.push(doc.end_stroke(id).unwrap());
+        if sealed {
+            ops.push(doc.seal_stroke(id).unwrap());
+        }
     }
     ops
 }
