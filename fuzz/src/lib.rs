@@ -291,9 +291,11 @@ pub fn ops(data: &[u8]) {
             lamport: w.lamport,
             payload: &w.payload,
             signature: w.signature.as_ref(),
-            shape: w.to_op().map_or(canopy_canvas::Shape::Other, |op| {
-                canopy_canvas::Shape::of(&op.action)
-            }),
+            // Seals included (the node refuses them, the protocol verifies them).
+            shape: canopy_protocol::decode_action(w.id, &w.payload)
+                .map_or(canopy_canvas::Shape::Other, |action| {
+                    canopy_canvas::Shape::of(&action)
+                }),
         })
         .collect();
     if let Ok(verified) = log.verify(&session, &entries) {

@@ -220,6 +220,33 @@ fn write_seed_corpora() {
         batch.extend(&op.payload);
     }
     write("ops", "every-action", &batch);
+    // A stroke and its seal: verifying a run jumps at seals.
+    let mut author = canopy_canvas::Document::new(NodeId(1));
+    let start = author
+        .begin_stroke(
+            canopy_canvas::FIRST_PAGE,
+            canopy_canvas::Tool::Pen,
+            canopy_canvas::Color::rgb(1, 2, 3),
+            2.0,
+        )
+        .unwrap();
+    let mut sealed = vec![start.clone()];
+    for x in 0..3 {
+        sealed.push(
+            author
+                .extend_stroke(start.id, vec![Point::new(x as f32, 1.0)])
+                .unwrap(),
+        );
+    }
+    sealed.push(author.end_stroke(start.id).unwrap());
+    sealed.push(author.seal_stroke(start.id).unwrap());
+    let mut batch = Vec::new();
+    for op in &sealed {
+        let payload = WireOp::from_op(op).payload;
+        batch.push(payload.len() as u8);
+        batch.extend(&payload);
+    }
+    write("ops", "sealed-stroke", &batch);
 
     write("invites", "editor", invite.to_token().as_bytes());
 
