@@ -423,11 +423,9 @@ impl Tail {
     /// its stroke must be signed: holders keep that signature in place of the ones
     /// among the ops it stands for). The tail is unchanged if it is refused.
     fn take(&mut self, author: NodeId, entry: &Entry<'_>) -> Result<(Head, bool), RunError> {
-        let mut next = *self;
-        let mut over_held = false;
-        let head = match entry.shape {
+        // In place, once checked: this runs for every op a node takes.
+        let (head, over_held) = match entry.shape {
             Shape::Seal(stroke) => {
-                over_held = self.seq >= stroke;
                 let base = self
                     .seal_base(stroke, entry.seq)
                     .ok_or(RunError::StrokeRule {
@@ -437,9 +435,13 @@ impl Tail {
                             stroke,
                         },
                     })?;
-                next.strokes = StrokeRule::default();
-                next.base = None;
-                base.next(entry.seq, entry.lamport, entry.payload)
+                let over_held = self.seq >= stroke;
+                self.strokes = StrokeRule::default();
+                self.base = None;
+                (
+                    base.next(entry.seq, entry.lamport, entry.payload),
+                    over_held,
+                )
             }
             shape => {
                 if Some(entry.seq) != self.seq.checked_add(1) {
@@ -449,20 +451,23 @@ impl Tail {
                         got: entry.seq,
                     });
                 }
-                next.strokes
+                // Unchanged if refused.
+                self.strokes
                     .step(entry.seq, shape)
                     .map_err(|error| RunError::StrokeRule { author, error })?;
                 match shape {
-                    Shape::Start => next.base = Some(self.head),
+                    Shape::Start => self.base = Some(self.head),
                     Shape::Points(_) | Shape::End(_) => {}
-                    Shape::Seal(_) | Shape::Other => next.base = None,
+                    Shape::Seal(_) | Shape::Other => self.base = None,
                 }
-                self.head.next(entry.seq, entry.lamport, entry.payload)
+                (
+                    self.head.next(entry.seq, entry.lamport, entry.payload),
+                    false,
+                )
             }
         };
-        next.seq = entry.seq;
-        next.head = head;
-        *self = next;
+        self.seq = entry.seq;
+        self.head = head;
         Ok((head, over_held))
     }
 }
