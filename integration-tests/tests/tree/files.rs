@@ -481,6 +481,76 @@ fn a_hosts_file_from_before_signing_becomes_its_signed_import() {
     assert_converged(&[&again, &joiner], 12, Duration::from_secs(20));
 }
 
+/// A host's own format-4 file whose log breaks the stroke rule (an op between a
+/// stroke's start and its end, as nodes signed before protocol 6 when an undo was
+/// pressed mid-stroke): every checker now refuses that log, so a joiner could not
+/// take it. The file is brought forward unsigned, set aside and imported, and a
+/// joiner takes the import.
+#[test]
+fn a_hosts_file_that_breaks_the_stroke_rule_becomes_its_signed_import() {
+    let scripts = tempfile::tempdir().unwrap();
+    let mut a = Node::host(
+        "a",
+        &[
+            "--no-audio",
+            "--draw",
+            script(scripts.path(), "a", 6, 0, "").to_str().unwrap(),
+        ],
+    );
+    assert!(wait_until(Duration::from_secs(20), || a.status()
+        ["strokes"]
+        == 6));
+    let before = a.status();
+    assert!(a.terminate().success());
+    let file = session_file(&a);
+    // Format 4, with the host's second op (its first stroke's points) made a new
+    // page: the stroke's end then follows another op.
+    let connection = rusqlite::Connection::open(&file).unwrap();
+    let (node, payload): (i64, Vec<u8>) = connection
+        .query_row(
+            "SELECT node, payload FROM ops WHERE seq = 2 ORDER BY node LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let id = canopy_canvas::OpId {
+        node: canopy_canvas::NodeId(node as u64),
+        seq: 2,
+    };
+    assert!(matches!(
+        canopy_protocol::decode_action(id, &payload),
+        Ok(canopy_canvas::Action::StrokePoints { .. })
+    ));
+    let page =
+        canopy_protocol::encode_action(id, &canopy_canvas::Action::NewPage { position: 9.0 });
+    connection
+        .execute(
+            "UPDATE ops SET payload = ?2 WHERE node = ?1 AND seq = 2",
+            rusqlite::params![node, page],
+        )
+        .unwrap();
+    connection
+        .execute_batch("PRAGMA user_version = 4;")
+        .unwrap();
+    drop(connection);
+
+    let again = Node::start_in("a", &["host"], &["--no-audio"], a.data.clone());
+    let status = again.status();
+    assert_eq!(status["session"], before["session"], "the same session");
+    assert!(status["imported"][0]
+        .as_str()
+        .is_some_and(|f| f.contains(".unsigned-")));
+    assert!(
+        again.log().contains("breaks the stroke rule"),
+        "{}",
+        again.log()
+    );
+    let strokes = status["strokes"].as_u64().unwrap();
+    assert_eq!(status["pages"], 2, "the page the op became is imported");
+    let joiner = Node::join("b", again.editor_url(), &["--no-audio"]);
+    assert_converged(&[&again, &joiner], strokes, Duration::from_secs(20));
+}
+
 /// A joiner's file is gone but its key (`DATA/node.key`) is not: it joins again and
 /// draws at once. Its earlier ops come back from the host; what it draws now must go
 /// on from them. Before, it either signed new ops under its old numbers (a second log:
