@@ -120,10 +120,7 @@ impl Reauthor {
         if let Some(other) = document.open_stroke(document.local_node()) {
             made.push(document.end_stroke(other)?);
         }
-        while let Some(source) = self.waiting_order.pop_front() {
-            let Some(waiting) = self.waiting.remove(&source) else {
-                continue;
-            };
+        while let Some((source, waiting)) = self.take_waiting() {
             let ended = waiting.ended;
             let part = self.make_waiting(document, source, waiting, &mut made)?;
             if !ended {
@@ -132,6 +129,16 @@ impl Reauthor {
             }
         }
         Ok(made)
+    }
+
+    /// The waiting stroke that came first, taken out of the queue.
+    fn take_waiting(&mut self) -> Option<(OpId, Waiting)> {
+        while let Some(source) = self.waiting_order.pop_front() {
+            if let Some(waiting) = self.waiting.remove(&source) {
+                return Some((source, waiting));
+            }
+        }
+        None
     }
 
     /// Ends the stroke being made and makes every waiting one whole (those still
@@ -143,10 +150,7 @@ impl Reauthor {
             made.push(document.end_stroke(part)?);
             self.interrupted.insert(source, part);
         }
-        while let Some(source) = self.waiting_order.pop_front() {
-            let Some(waiting) = self.waiting.remove(&source) else {
-                continue;
-            };
+        while let Some((source, waiting)) = self.take_waiting() {
             let ended = waiting.ended;
             let part = self.make_waiting(document, source, waiting, &mut made)?;
             if !ended {
