@@ -886,6 +886,13 @@ impl AuthorLog {
             self.spans = Spans::default();
             return forgotten;
         }
+        // The signed head just before a stroke still open is kept while it is open: a
+        // revocation then cuts the log there, before a stroke some replicas may hold
+        // as one seal and others as its ops.
+        let before_open = verified
+            .strokes
+            .open()
+            .and_then(|stroke| stroke.checked_sub(1));
         let mut keep = verified.keep.into_iter().peekable();
         let seqs = verified.heads.iter().map(|(seq, _)| *seq);
         for (seq, size) in seqs.zip(verified.sizes) {
@@ -923,7 +930,7 @@ impl AuthorLog {
                 continue;
             }
             if let Some(latest) = self.spans.latest.take() {
-                if self.spans.since_kept > SIGNED_SPAN {
+                if self.spans.since_kept > SIGNED_SPAN || Some(latest) == before_open {
                     self.spans.since_kept = self.spans.since_latest;
                 } else if self.signed.remove(&latest).is_some() {
                     forgotten.push(latest);
@@ -1129,6 +1136,12 @@ impl Signer {
     /// The last op signed.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// True if this signer can seal the stroke started at op `stroke` once its end is
+    /// signed: it signed that start, or was made knowing the head before it.
+    pub fn can_seal(&self, stroke: u64) -> bool {
+        self.base.is_some() && self.strokes.open() == Some(stroke)
     }
 
     /// The head after the last op signed.

@@ -14,7 +14,8 @@ use crate::ids::SessionId;
 use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 7: nodes carry sealed strokes (protocol 6 nodes refuse a seal).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger
@@ -251,16 +252,6 @@ impl WireOp {
     /// one encoding.
     pub fn to_op(&self) -> Result<Op, crate::frame::FrameError> {
         let action = crate::payload::decode_action(self.id, &self.payload)?;
-        // A seal stands for ops its holder no longer serves, so a joiner must verify
-        // it without them: that needs the seal's own link in the author's hash chain
-        // and the rules on the ops it covers, which this protocol does not have
-        // (docs/SEALED-STROKES.md). Until then no file, peer or recording brings one.
-        if matches!(action, Action::StrokeSealed { .. }) {
-            return Err(crate::frame::FrameError::Decode(format!(
-                "a sealed stroke, which protocol {} does not carry",
-                crate::PROTOCOL_VERSION
-            )));
-        }
         Ok(Op {
             id: self.id,
             lamport: self.lamport,

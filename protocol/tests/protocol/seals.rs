@@ -282,6 +282,37 @@ fn before_seal(
 
 /// A stroke of chunks of the given sizes (in points), drawn live, ended, and sealed
 /// if it fits one op.
+/// While a stroke is open, its log keeps the signed head just before its start, however
+/// many signed ops follow: a revocation cuts there, before a stroke that some replicas
+/// may hold as its seal and others as its ops. Once the stroke is sealed, that head
+/// may go as any other.
+#[test]
+fn the_signed_head_before_an_open_stroke_is_kept_until_it_is_sealed() {
+    let mut author = Author::new();
+    let mut log = AuthorLog::new(&session(), author.public);
+    let take = |log: &mut AuthorLog, author: &mut Author, ops: &[Op]| {
+        let wires = author.sign(ops);
+        let verified = log.verify(&session(), &entries(&wires, ops)).unwrap();
+        log.accept(verified);
+    };
+    let page = vec![author.document.new_page().unwrap()];
+    take(&mut log, &mut author, &page);
+    let ops = author.stroke(4);
+    // The start and each chunk signed on their own, as a pen's batches are.
+    for op in &ops[..5] {
+        take(&mut log, &mut author, std::slice::from_ref(op));
+    }
+    assert!(
+        log.signature(1).is_some(),
+        "the head before the open stroke was forgotten"
+    );
+    take(&mut log, &mut author, &ops[5..]);
+    let next = author.stroke(2);
+    take(&mut log, &mut author, &next[..2]);
+    // Now the head before the new open stroke is the last seal's.
+    assert!(log.signature(next[0].id.seq - 1).is_some());
+}
+
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
     let start = author
         .document
