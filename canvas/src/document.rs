@@ -898,12 +898,17 @@ impl Document {
     pub fn without_ops_past(&self, last_kept: &BTreeMap<NodeId, u64>) -> Document {
         let mut rebuilt = Document::with_limits(self.local, self.limits.clone());
         for op in self.ops_missing_from(&VersionVector::new()) {
-            if last_kept
-                .get(&op.id.node)
-                .is_none_or(|last| op.id.seq <= *last)
-            {
+            let Some(last) = last_kept.get(&op.id.node) else {
+                let _ = rebuilt.apply(op);
+                continue;
+            };
+            if op.id.seq <= *last {
                 // Every op here was taken before: it is taken again.
                 let _ = rebuilt.apply(op);
+            } else if let Some(start) = start_cut_from_seal(&op, *last) {
+                // A cut-off at a sealed stroke's start keeps the start, as a replica
+                // that took the stroke op by op does.
+                let _ = rebuilt.apply(start);
             }
         }
         rebuilt
@@ -968,6 +973,21 @@ impl Document {
             }
         }
         ops
+    }
+
+    /// `author`'s ops numbered `from..=to` as its log holds them (a seal in place of
+    /// the ops it stands for): what a node hashes again to find where the author's
+    /// signed log stood before an op.
+    pub fn author_ops(&self, author: NodeId, from: u64, to: u64) -> Vec<Op> {
+        let Some(log) = self.log.get(&author) else {
+            return Vec::new();
+        };
+        let mut stroke = None;
+        log.range(from, to)
+            .filter_map(|(seq, lamport, logged)| {
+                self.rebuild(OpId { node: author, seq }, lamport, logged, &mut stroke)
+            })
+            .collect()
     }
 
     /// Number of ops `ops_missing_from(seen)` would return, without building them.
@@ -1334,6 +1354,16 @@ impl Document {
         Ok(found)
     }
 
+    /// Seals a local stroke right after its end (`end`, just made) if it was drawn in
+    /// more than one op of points: one drawn in one is three ops already (start,
+    /// points, end), and its seal would send its points twice for little.
+    pub fn seal_if_chunked(&mut self, stroke: StrokeId, end: OpId) -> Option<Op> {
+        if end.seq.saturating_sub(stroke.seq) <= 2 {
+            return None;
+        }
+        self.seal_stroke(stroke).ok()
+    }
+
     /// Seals a local stroke right after its end: one op that stands for the whole
     /// stroke, so a backlog serves one op a stroke however finely it was drawn.
     /// Refused unless the stroke's end is the last op made here (a seal comes right
@@ -1601,4 +1631,32 @@ fn segment_distance_squared(p: Point, a: Point, b: Point) -> f32 {
     }
     let t = (((p.x - a.x) * dx + (p.y - a.y) * dy) / length).clamp(0.0, 1.0);
     distance_squared(p, Point::new(a.x + t * dx, a.y + t * dy))
+}
+
+/// The start of the stroke `op` seals, if `op` is a seal and its stroke starts at
+/// `last`: the seal restates the start (style, page and clock), so it is the op the
+/// author signed there.
+fn start_cut_from_seal(op: &Op, last: u64) -> Option<Op> {
+    let Action::StrokeSealed {
+        stroke,
+        page,
+        tool,
+        color,
+        width,
+        start_lamport,
+        ..
+    } = &op.action
+    else {
+        return None;
+    };
+    (stroke.seq == last).then_some(Op {
+        id: *stroke,
+        lamport: *start_lamport,
+        action: Action::StrokeStart {
+            page: *page,
+            tool: *tool,
+            color: *color,
+            width: *width,
+        },
+    })
 }

@@ -118,7 +118,7 @@ impl Reauthor {
             self.interrupted.insert(source, part);
         }
         if let Some(other) = document.open_stroke(document.local_node()) {
-            made.push(document.end_stroke(other)?);
+            made.extend(end_and_seal(document, other)?);
         }
         while let Some((source, waiting)) = self.take_waiting() {
             let ended = waiting.ended;
@@ -147,14 +147,14 @@ impl Reauthor {
     fn clear_way(&mut self, document: &mut Document) -> Result<Vec<Op>, OpError> {
         let mut made = self.settle(document)?;
         if let Some((source, part)) = self.open.take() {
-            made.push(document.end_stroke(part)?);
+            made.extend(end_and_seal(document, part)?);
             self.interrupted.insert(source, part);
         }
         while let Some((source, waiting)) = self.take_waiting() {
             let ended = waiting.ended;
             let part = self.make_waiting(document, source, waiting, &mut made)?;
             if !ended {
-                made.push(document.end_stroke(part)?);
+                made.extend(end_and_seal(document, part)?);
                 self.interrupted.insert(source, part);
             }
         }
@@ -205,9 +205,11 @@ impl Reauthor {
             } else {
                 document.extend_stroke(part, points_of(op).to_vec())?
             };
-            self.ids.insert(op.id, next.id);
+            let next_id = next.id;
+            self.ids.insert(op.id, next_id);
             made.push(next);
             if ends {
+                made.extend(document.seal_if_chunked(part, next_id));
                 made.extend(self.settle(document)?);
             }
             return Ok(made);
@@ -342,8 +344,10 @@ impl Reauthor {
         }
         if let Some(end) = end {
             let ended = document.end_stroke(part)?;
-            self.ids.insert(end, ended.id);
+            let ended_id = ended.id;
+            self.ids.insert(end, ended_id);
             made.push(ended);
+            made.extend(document.seal_if_chunked(part, ended_id));
         }
         Ok(part)
     }
@@ -471,6 +475,15 @@ impl Reauthor {
         }
         Ok(moves)
     }
+}
+
+/// Ends a stroke of the importer's and seals it right after if it was made in more
+/// than one op of points (and holds no more than one op's): an import's backlog is
+/// then one op a stroke, as a pen's is.
+fn end_and_seal(document: &mut Document, stroke: OpId) -> Result<Vec<Op>, OpError> {
+    let end = document.end_stroke(stroke)?;
+    let seal = document.seal_if_chunked(stroke, end.id);
+    Ok([Some(end), seal].into_iter().flatten().collect())
 }
 
 /// The points a points op carries (none for any other op).

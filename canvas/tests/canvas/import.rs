@@ -309,7 +309,16 @@ fn a_stroke_started_while_another_is_drawn_waits_and_comes_whole() {
         made.extend(reauthor.adopt(&mut imported, op).unwrap());
     }
     assert_eq!(keep_the_stroke_rule(&made), Ok(()));
-    assert_eq!(made.len(), 7, "then Bob's comes whole");
+    assert_eq!(
+        made.len(),
+        8,
+        "then Bob's comes whole (Alice's, drawn in two ops of points, is sealed)"
+    );
+    let seals = made
+        .iter()
+        .filter(|op| matches!(op.action, canopy_canvas::Action::StrokeSealed { .. }))
+        .count();
+    assert_eq!(seals, 1);
     let points: Vec<Vec<Point>> = imported
         .strokes(FIRST_PAGE)
         .iter()

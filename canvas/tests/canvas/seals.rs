@@ -238,3 +238,53 @@ fn a_stroke_is_sealed_right_after_its_end_and_once() {
     assert_eq!(seal.id.seq, 3);
     assert!(author.seal_stroke(stroke).is_err(), "sealed already");
 }
+
+/// A cut-off at a sealed stroke's start (a revocation that ends its author's log
+/// there) keeps the start on a replica that holds only the seal, as it does on one
+/// that took the stroke op by op: both show the same.
+#[test]
+fn a_cut_at_a_sealed_strokes_start_keeps_the_start_from_the_seal() {
+    let author = NodeId(5);
+    let mut drawn = Document::new(author);
+    let page = drawn.new_page().unwrap();
+    let start = drawn
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(9, 8, 7), 3.0)
+        .unwrap();
+    let chunk = drawn
+        .extend_stroke(start.id, vec![Point::new(1.0, 2.0), Point::new(3.0, 4.0)])
+        .unwrap();
+    let end = drawn.end_stroke(start.id).unwrap();
+    let seal = drawn.seal_stroke(start.id).unwrap();
+
+    let mut by_ops = Document::new(NodeId(1));
+    for op in [&page, &start, &chunk, &end] {
+        by_ops.apply(op.clone()).unwrap();
+    }
+    let mut by_seal = Document::new(NodeId(2));
+    for op in [&page, &seal] {
+        by_seal.apply(op.clone()).unwrap();
+    }
+    let cut = std::collections::BTreeMap::from([(author, start.id.seq)]);
+    let (by_ops, by_seal) = (
+        by_ops.without_ops_past(&cut),
+        by_seal.without_ops_past(&cut),
+    );
+    assert_eq!(by_seal.digest(), by_ops.digest());
+    assert_eq!(by_seal.version_vector(), by_ops.version_vector());
+    assert_eq!(
+        by_seal.ops_missing_from(&VersionVector::new()),
+        by_ops.ops_missing_from(&VersionVector::new()),
+        "the start is served as its author signed it"
+    );
+    // A cut anywhere else in the stroke drops the seal.
+    let inside = std::collections::BTreeMap::from([(author, chunk.id.seq)]);
+    let mut only_page = Document::new(NodeId(2));
+    only_page.apply(page.clone()).unwrap();
+    let mut sealed = Document::new(NodeId(2));
+    sealed.apply(page).unwrap();
+    sealed.apply(seal).unwrap();
+    assert_eq!(
+        sealed.without_ops_past(&inside).digest(),
+        only_page.digest()
+    );
+}
