@@ -5,8 +5,10 @@
 //! {"new_page":{}}  {"goto_page":1}  {"clear_page":0}  {"undo":{}}  {"redo":{}}  {"sleep_ms":50}
 //! {"cursor":[120,80]}  {"cursor":null}
 //! ```
-//! A stroke may also say `"tool":"highlighter"`. The whole file is checked before the
-//! node starts, and an error names the line.
+//! A stroke may also say `"tool":"highlighter"`, and `"points_per_op":N` to be drawn
+//! as a pen draws it (its start, then its points N an op, then its end: the node
+//! seals it after). The whole file is checked before the node starts, and an error
+//! names the line.
 
 use std::path::Path;
 use std::time::Duration;
@@ -42,12 +44,12 @@ pub fn parse(text: &str) -> Result<Vec<Step>> {
             continue;
         }
         let step = parse_line(line).with_context(|| format!("line {}: {line}", index + 1))?;
-        steps.push(step);
+        steps.extend(step);
     }
     Ok(steps)
 }
 
-fn parse_line(line: &str) -> Result<Step> {
+fn parse_line(line: &str) -> Result<Vec<Step>> {
     let value: Value = serde_json::from_str(line).context("not valid JSON")?;
     let Some(object) = value.as_object().filter(|o| o.len() == 1) else {
         bail!("each line must be an object with exactly one action");
@@ -60,8 +62,8 @@ fn parse_line(line: &str) -> Result<Step> {
             .and_then(|n| usize::try_from(n).ok())
             .context("expected a page number (0, 1, …)")
     };
-    Ok(match action.as_str() {
-        "stroke" => Step::Edit(parse_stroke(argument)?),
+    Ok(vec![match action.as_str() {
+        "stroke" => return Ok(parse_stroke(argument)?.into_iter().map(Step::Edit).collect()),
         "new_page" => Step::Edit(Edit::NewPage),
         "goto_page" => Step::Edit(Edit::GotoPage(index(argument)?)),
         "clear_page" => Step::Edit(Edit::ClearPage(PageRef::Nth(index(argument)?))),
@@ -87,10 +89,12 @@ fn parse_line(line: &str) -> Result<Step> {
         other => bail!(
             "unknown action {other:?}; expected stroke, new_page, goto_page, clear_page, undo, redo, cursor or sleep_ms"
         ),
-    })
+    }])
 }
 
-fn parse_stroke(argument: &Value) -> Result<Edit> {
+/// A stroke: one edit (the whole stroke), or with `points_per_op` the edits a pen
+/// makes.
+fn parse_stroke(argument: &Value) -> Result<Vec<Edit>> {
     let page = argument.get("page").map_or(Ok(0), |p| {
         p.as_u64()
             .and_then(|n| usize::try_from(n).ok())
@@ -128,13 +132,33 @@ fn parse_stroke(argument: &Value) -> Result<Edit> {
     if points.is_empty() {
         bail!("a stroke needs at least one point");
     }
-    Ok(Edit::Stroke {
+    let Some(per_op) = argument.get("points_per_op") else {
+        return Ok(vec![Edit::Stroke {
+            page: PageRef::Nth(page),
+            color,
+            width,
+            points,
+            tool,
+        }]);
+    };
+    let per_op = per_op
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n >= 1)
+        .context("points_per_op must be a whole number of points, at least 1")?;
+    let mut edits = vec![Edit::StrokeBegin {
         page: PageRef::Nth(page),
+        tool,
         color,
         width,
-        points,
-        tool,
-    })
+    }];
+    edits.extend(
+        points
+            .chunks(per_op)
+            .map(|part| Edit::StrokeAppend(part.to_vec())),
+    );
+    edits.push(Edit::StrokeEnd);
+    Ok(edits)
 }
 
 #[cfg(test)]
@@ -159,6 +183,33 @@ mod tests {
             Step::Edit(Edit::Cursor(Some(Point::new(3.0, 4.0))))
         );
         assert_eq!(steps[6], Step::Sleep(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn a_stroke_with_points_per_op_is_drawn_as_a_pen_draws_it() {
+        let steps =
+            parse(r#"{"stroke":{"points":[[1,2],[3,4],[5,6]],"points_per_op":2}}"#).unwrap();
+        let edits: Vec<&Edit> = steps
+            .iter()
+            .map(|step| match step {
+                Step::Edit(edit) => edit,
+                Step::Sleep(_) => panic!("a sleep in a stroke"),
+            })
+            .collect();
+        assert!(matches!(edits[0], Edit::StrokeBegin { .. }), "{edits:?}");
+        assert_eq!(
+            edits[1..],
+            [
+                &Edit::StrokeAppend(vec![Point::new(1.0, 2.0), Point::new(3.0, 4.0)]),
+                &Edit::StrokeAppend(vec![Point::new(5.0, 6.0)]),
+                &Edit::StrokeEnd,
+            ]
+        );
+        let error = format!(
+            "{:#}",
+            parse(r#"{"stroke":{"points":[[1,2]],"points_per_op":0}}"#).unwrap_err()
+        );
+        assert!(error.contains("points_per_op"), "{error}");
     }
 
     #[test]

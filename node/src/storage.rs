@@ -18,7 +18,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub const APPLICATION_ID: i32 = 0x434E_5059;
 
 /// The format this build writes; older ones are migrated forward when opened.
-pub const FORMAT_VERSION: i32 = 5;
+/// 6: logs may hold sealed strokes (builds of format 5 refuse them).
+pub const FORMAT_VERSION: i32 = 6;
 
 /// Why a file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -980,6 +981,14 @@ fn migrate(connection: &Connection, path: &Path, version: i32) -> Result<(), Sto
     }
     if version < 5 {
         check_stroke_rule_for_format_5(connection, path)?;
+    }
+    if version < 6 {
+        // Nothing to change: older files hold no seals. The number keeps builds
+        // that refuse seals from opening a file that may hold them.
+        connection
+            .execute_batch("PRAGMA user_version = 6;")
+            .map_err(sqlite(path))?;
+        tracing::info!(file = %path.display(), "session file migrated to format 6");
     }
     Ok(())
 }

@@ -104,9 +104,9 @@ fn silent_strangers_from_one_address_hold_only_its_share_of_the_slots() {
 
 /// An admitted participant that sends whatever it likes: its own ops signed with its
 /// own key (built to hurt), or anything at all on the wire.
-struct Attacker {
+pub(crate) struct Attacker {
     key: ring::signature::Ed25519KeyPair,
-    node: NodeId,
+    pub(crate) node: NodeId,
     session: canopy_protocol::SessionId,
     signer: Signer,
     /// The authority its parent gave it.
@@ -119,7 +119,7 @@ struct Attacker {
 
 impl Attacker {
     /// Joins `url`'s node with its invite, with a fresh key.
-    async fn join(url: &str) -> Attacker {
+    pub(crate) async fn join(url: &str) -> Attacker {
         let pkcs8 =
             ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
                 .unwrap();
@@ -161,7 +161,7 @@ impl Attacker {
 
     /// Sends `ops` (its own, in order) signed as an honest author would: each message
     /// ends at a signed op, and every checkpoint is signed.
-    async fn send(&mut self, ops: &[Op], per_message: usize) {
+    pub(crate) async fn send(&mut self, ops: &[Op], per_message: usize) {
         for batch in ops.chunks(per_message) {
             let (wire, _) = self.signer.sign_batch(&self.key, batch).unwrap();
             self.send_wire(wire).await;
@@ -200,7 +200,7 @@ impl Attacker {
     }
 
     /// The attacker's op number `seq` (Lamport clock the same).
-    fn op(&self, seq: u64, action: Action) -> Op {
+    pub(crate) fn op(&self, seq: u64, action: Action) -> Op {
         Op {
             id: OpId {
                 node: self.node,

@@ -12,6 +12,7 @@ mod hostile;
 mod presence;
 mod relay;
 mod revocation;
+mod seals;
 mod tools;
 mod trees;
 mod util;

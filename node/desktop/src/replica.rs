@@ -101,6 +101,7 @@ impl Replica {
                 }
             };
             let action = op.action.clone();
+            let before = sealed_stroke_as_held(&self.document, &action);
             match self.document.apply(op) {
                 Ok(canopy_canvas::Applied::New) => {}
                 Ok(canopy_canvas::Applied::Duplicate) => continue,
@@ -109,9 +110,45 @@ impl Replica {
                     continue;
                 }
             }
-            self.note(wire.id, action, &mut changes);
+            if let Action::StrokeSealed { stroke, page, .. } = action {
+                self.note_seal(stroke, page, before, &mut changes);
+            } else {
+                self.note(wire.id, action, &mut changes);
+            }
         }
         changes
+    }
+
+    /// A seal: a finished stroke if it came alone (a backlog serves seals in place of
+    /// the ops they stand for); over ops held, the same stroke unless it says other
+    /// points, style or page than they did (then its pages are redrawn).
+    fn note_seal(
+        &mut self,
+        stroke: StrokeId,
+        page: PageId,
+        before: Option<HeldStroke>,
+        changes: &mut Changes,
+    ) {
+        let was_live = self.live.remove(&stroke);
+        let old_page = self.stroke_pages.insert(stroke, page);
+        let after = self.document.stroke(stroke).map(HeldStroke::of);
+        match (old_page, before) {
+            (Some(_), Some(before)) if Some(&before) == after.as_ref() => {
+                if was_live {
+                    changes.finished.push((page, stroke));
+                    changes.pages.insert(page);
+                }
+            }
+            (Some(old_page), _) => {
+                changes.restructured = true;
+                changes.pages.insert(old_page);
+                changes.pages.insert(page);
+            }
+            (None, _) => {
+                changes.finished.push((page, stroke));
+                changes.pages.insert(page);
+            }
+        }
     }
 
     fn note(&mut self, id: canopy_canvas::OpId, action: Action, changes: &mut Changes) {
@@ -163,6 +200,32 @@ impl Replica {
     }
 }
 
+/// What a stroke looks like: a seal over it changes nothing to draw if this stays.
+#[derive(Debug, PartialEq)]
+struct HeldStroke {
+    page: Option<PageId>,
+    style: (canopy_canvas::Tool, canopy_canvas::Color, u32),
+    points: Vec<canopy_canvas::Point>,
+}
+
+impl HeldStroke {
+    fn of(stroke: &canopy_canvas::Stroke) -> HeldStroke {
+        HeldStroke {
+            page: stroke.page(),
+            style: (stroke.tool(), stroke.color(), stroke.width().to_bits()),
+            points: stroke.points().collect(),
+        }
+    }
+}
+
+/// The stroke a seal is about to seal, as held before it (if it is a seal).
+fn sealed_stroke_as_held(document: &Document, action: &Action) -> Option<HeldStroke> {
+    match action {
+        Action::StrokeSealed { stroke, .. } => document.stroke(*stroke).map(HeldStroke::of),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +272,50 @@ mod tests {
         assert_eq!(changes.finished, vec![(FIRST_PAGE, start.id)]);
         assert_eq!(replica.live_strokes().count(), 0);
         assert_eq!(replica.document().digest(), author.digest());
+    }
+
+    /// A seal over a stroke drawn here already changes nothing to draw; a seal alone
+    /// (from a backlog) is a finished stroke; a seal that says other points than the
+    /// ops held redraws its page.
+    #[test]
+    fn seals_are_finished_strokes_and_change_nothing_over_the_same_stroke() {
+        let mut author = Document::new(NodeId(7));
+        let start = author
+            .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(0, 0, 0), 2.0)
+            .unwrap();
+        let points = author
+            .extend_stroke(start.id, vec![Point::new(1.0, 1.0), Point::new(9.0, 9.0)])
+            .unwrap();
+        let end = author.end_stroke(start.id).unwrap();
+        let seal = author.seal_stroke(start.id).unwrap();
+
+        let mut live = Replica::new(NodeId(9));
+        live.queue(wire(&[start.clone(), points.clone(), end.clone()]));
+        let changes = live.apply_pending(usize::MAX);
+        assert_eq!(changes.finished, vec![(FIRST_PAGE, start.id)]);
+        live.queue(wire(std::slice::from_ref(&seal)));
+        assert!(live.apply_pending(usize::MAX).is_empty());
+        assert_eq!(live.document().digest(), author.digest());
+
+        let mut joiner = Replica::new(NodeId(10));
+        joiner.queue(wire(std::slice::from_ref(&seal)));
+        let changes = joiner.apply_pending(usize::MAX);
+        assert_eq!(changes.finished, vec![(FIRST_PAGE, start.id)]);
+        assert!(!changes.restructured);
+        assert_eq!(joiner.document().digest(), author.digest());
+
+        // A seal restating other points than its ops (its author's to make): redrawn.
+        let mut other = seal.clone();
+        if let Action::StrokeSealed { points, .. } = &mut other.action {
+            points[0] = Point::new(50.0, 50.0);
+        }
+        let mut held = Replica::new(NodeId(11));
+        held.queue(wire(&[start.clone(), points, end]));
+        held.apply_pending(usize::MAX);
+        held.queue(wire(&[other]));
+        let changes = held.apply_pending(usize::MAX);
+        assert!(changes.restructured);
+        assert!(changes.pages.contains(&FIRST_PAGE));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use canopy_canvas::NodeId;
+use canopy_canvas::{NodeId, Shape};
 use canopy_protocol::{
     op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, Tail, CHECKPOINT,
     MAX_FORK_BYTES, SIGNED_SPAN,
@@ -201,17 +201,21 @@ impl Runs {
             let dropped = entry.remove();
             self.waiting_bytes = self.waiting_bytes.saturating_sub(wire_bytes(&dropped.wire));
         }
-        // The consecutive ops from the next one, up to the last signed among them.
+        // The consecutive ops from the next one, up to the last signed among them. A
+        // seal stands for its stroke's ops from the start on: the log may jump to it
+        // from before or inside its stroke (`verify_run` judges where it stands).
         let mut end = None;
         let mut next = seq.saturating_add(1);
         for (op_seq, checked) in queue.range(next..) {
-            if *op_seq != next {
+            let jump =
+                matches!(Shape::of(&checked.op.action), Shape::Seal(stroke) if stroke <= next);
+            if *op_seq != next && !jump {
                 break;
             }
             if checked.wire.signature.is_some() {
                 end = Some(*op_seq);
             }
-            next = next.saturating_add(1);
+            next = op_seq.saturating_add(1);
         }
         let Some(end) = end else {
             if queue.is_empty() {
@@ -227,9 +231,15 @@ impl Runs {
             verify_run(&session, &tip.key, tail, &entries)
                 .map_err(|error| Refusal::Protocol(error.to_string()))?
         };
-        let mut ops = Vec::with_capacity(usize::try_from(end - seq).unwrap_or(0));
+        // By what is queued, not by number: a seal's number may lie far past the ops
+        // before it.
+        let taken: Vec<u64> = queue
+            .range(seq.saturating_add(1)..=end)
+            .map(|(op_seq, _)| *op_seq)
+            .collect();
+        let mut ops = Vec::with_capacity(taken.len());
         let mut kept = verified.keep.iter().map(|(seq, _, _)| *seq).peekable();
-        for op_seq in seq.saturating_add(1)..=end {
+        for op_seq in taken {
             let Some(mut checked) = queue.remove(&op_seq) else {
                 continue;
             };
@@ -296,7 +306,9 @@ fn judge_held(
     };
     let mut at = first - 1;
     for (seq, checked) in queue.range(first..=held) {
-        if *seq != at + 1 {
+        // A seal's head hashes on from before its stroke, not from the op before it:
+        // ops held up to a seal are judged where seals are taken, not here.
+        if *seq != at + 1 || matches!(Shape::of(&checked.op.action), Shape::Seal(_)) {
             break;
         }
         at = *seq;

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use canopy_canvas::{NodeId, OpId, StrokeRule};
+use canopy_canvas::{Document, NodeId, OpId, Shape, StrokeRule};
 use canopy_protocol::{
-    AuthorKey, AuthorLog, Authority, Evidence, GrantId, InviteError, Kept, Revocation, Revocations,
-    Role, SessionId, Signature, Tail, Verified, MAX_KEPT,
+    AuthorKey, AuthorLog, Authority, Evidence, GrantId, Head, InviteError, Kept, Revocation,
+    Revocations, Role, SessionId, Signature, Tail, Verified, WireOp, MAX_KEPT,
 };
 
 use crate::session::document::kept_of;
@@ -277,7 +277,15 @@ impl Authors {
             .filter(|a| revoked.refuses(&a.authority.grant_ids(&self.session)))
             .filter_map(|a| {
                 let log = &a.log;
-                let seq = log.signed_at_or_before(log.seq())?;
+                // Never past the start of a stroke that may still be sealed: a
+                // replica that holds its ops and one that holds its seal then keep the
+                // same of it (the seal restates its start). Its log keeps the signed
+                // head before such a stroke (`AuthorLog::accept`).
+                let last = match log.strokes().open() {
+                    Some(stroke) if log.seq() > stroke => stroke.checked_sub(1)?,
+                    _ => log.seq(),
+                };
+                let seq = log.signed_at_or_before(last)?;
                 Some(Kept {
                     author: log.key().0,
                     seq,
@@ -316,13 +324,17 @@ impl Authors {
 impl Authors {
     /// Tells each author's log where it stands towards the stroke rule, as `document`
     /// (holding the same ops) says: what a log restored from signed heads lacks.
-    pub fn take_stroke_rules(&mut self, document: &canopy_canvas::Document) {
+    /// The head before an open stroke is hashed again from the ops held, so the
+    /// stroke's seal is taken after a restart too.
+    pub fn take_stroke_rules(&mut self, document: &Document) {
+        let session = self.session;
         for (node, author) in &mut self.by_id {
             if author.log.seq() > 0 {
-                // The file does not keep the head before an open stroke: a seal of
-                // it is not taken here after a restart (seals do not travel yet;
-                // see docs/SEALED-STROKES.md, step 3).
-                author.log.set_strokes(document.stroke_rule(*node), None);
+                let strokes = document.stroke_rule(*node);
+                let base = strokes
+                    .open()
+                    .and_then(|stroke| base_before(&session, &author.log, document, stroke));
+                author.log.set_strokes(strokes, base);
             }
         }
     }
@@ -369,4 +381,35 @@ impl Authors {
             }
         }
     }
+}
+
+/// The head before op `stroke` of `log`'s author: hashed on from the last signed head
+/// kept before it over the ops `document` holds (a seal hashes on from before its own
+/// stroke, which is the entry before it in a document's log). What a log restored
+/// from a file lacks to take the seal of a stroke open when the node stopped. `None`
+/// if those ops are not all held. Kept heads lie within a checkpoint of each other,
+/// so this hashes at most a few thousand ops.
+fn base_before(
+    session: &SessionId,
+    log: &AuthorLog,
+    document: &Document,
+    stroke: u64,
+) -> Option<Head> {
+    let before = stroke.checked_sub(1)?;
+    let (mut at, mut head) = match log.signed_at_or_before(before) {
+        Some(seq) => (seq, log.signed_head(seq)?),
+        None => (0, Head::genesis(session, log.key())),
+    };
+    let author = log.author();
+    for op in document.author_ops(author, at.saturating_add(1), before) {
+        let next = at.checked_add(1)?;
+        let follows = op.id.seq == next
+            || matches!(Shape::of(&op.action), Shape::Seal(start) if start == next);
+        if op.id.node != author || !follows {
+            return None;
+        }
+        head = head.next(op.id.seq, op.lamport, &WireOp::from_op(&op).payload);
+        at = op.id.seq;
+    }
+    (at == before).then_some(head)
 }

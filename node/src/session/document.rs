@@ -182,7 +182,7 @@ fn up_to_cut_off(
             kept.keep.push((stop.seq, stop.head, signature));
         }
     }
-    ops.truncate(usize::try_from(stop.seq + 1 - first).ok()?);
+    ops.retain(|checked| checked.op.id.seq <= stop.seq);
     Some((ops, kept))
 }
 
@@ -354,8 +354,15 @@ impl DocumentComponent {
         let Some(tip) = Authors::read(&self.authors).tip(author) else {
             return Ok(None);
         };
-        let first = verified.seq + 1 - ops.len() as u64;
-        if tip.tail.seq.saturating_add(1) < first || tip.cut.is_some() {
+        let Some(first) = ops.first().map(|checked| checked.op.id.seq) else {
+            return Ok(None);
+        };
+        // A run may start with a seal that stands for ops from its stroke's start on.
+        let reaches_from = match ops.first().map(|checked| Shape::of(&checked.op.action)) {
+            Some(Shape::Seal(stroke)) => stroke.min(first),
+            _ => first,
+        };
+        if tip.tail.seq.saturating_add(1) < reaches_from || tip.cut.is_some() {
             // Continues ops this node never committed (the link is being closed for
             // them), or an author cut off: nothing to take.
             return Ok(None);
@@ -381,13 +388,11 @@ impl DocumentComponent {
                     // The author signed both: proof (the other link only passed it on).
                     let their_end = verified.keep.iter().find(|(seq, _, _)| *seq >= at);
                     let proof = their_end.and_then(|(end, _, signature)| {
-                        let from = usize::try_from(at + 1 - first).ok()?;
-                        let to = usize::try_from(end + 1 - first).ok()?;
                         let theirs = Fork {
                             head: theirs,
                             ops: ops
-                                .get(from..to)?
                                 .iter()
+                                .filter(|c| (at + 1..=*end).contains(&c.op.id.seq))
                                 .map(|c| (c.wire.lamport, c.wire.payload.clone()))
                                 .collect(),
                             signature: *signature,
@@ -411,11 +416,11 @@ impl DocumentComponent {
                 return Ok(None);
             }
         }
-        let skip = usize::try_from(tip.tail.seq.saturating_add(1) - first).unwrap_or(usize::MAX);
         let mut applied_to = tip.tail.seq;
         let (mut strokes, mut base, mut head) = (tip.tail.strokes, tip.tail.base, tip.tail.head);
         let mut refused = None;
-        for Checked { wire, op } in ops.into_iter().skip(skip) {
+        let held = tip.tail.seq;
+        for Checked { wire, op } in ops.into_iter().filter(|c| c.op.id.seq > held) {
             let seq = op.id.seq;
             let shape = Shape::of(&op.action);
             match self.document.apply(op.clone()) {
@@ -427,8 +432,11 @@ impl DocumentComponent {
                 }
             }
             applied_to = seq;
-            // Verified already: this only follows where the log stands.
-            let _ = strokes.step(seq, shape);
+            // Verified already: this only follows where the log stands (a seal taken
+            // from before its stroke leaves it as one taken right after its end does).
+            if strokes.step(seq, shape).is_err() {
+                strokes = StrokeRule::default();
+            }
             match shape {
                 Shape::Start => base = Some(head),
                 Shape::Points(_) | Shape::End(_) => {}
@@ -480,11 +488,9 @@ impl DocumentComponent {
             return;
         }
         // The replayed ops are this node's: a stroke it is drawing ends first.
-        let mut made: Vec<Op> = self
-            .live_stroke
-            .interrupt(&mut self.document)
-            .into_iter()
-            .collect();
+        let signer = &self.signer;
+        let can_seal = |stroke: OpId| signer.as_ref().is_some_and(|s| s.can_seal(stroke.seq));
+        let mut made: Vec<Op> = self.live_stroke.interrupt(&mut self.document, &can_seal);
         for w in wire {
             let adopted = w.to_op().map_err(|e| e.to_string()).and_then(|op| {
                 self.reauthor
@@ -668,7 +674,14 @@ impl DocumentComponent {
         {
             return self.catch_up.wait(edit).map_err(|e| e.to_string());
         }
-        ops.extend(edit.apply(&mut self.document, &mut self.live_stroke)?);
+        let signer = &self.signer;
+        let pending: &[Op] = ops;
+        let can_seal = |stroke: OpId| {
+            pending.iter().any(|op| op.id == stroke)
+                || signer.as_ref().is_some_and(|s| s.can_seal(stroke.seq))
+        };
+        let made = edit.apply(&mut self.document, &mut self.live_stroke, &can_seal)?;
+        ops.extend(made);
         Ok(())
     }
 

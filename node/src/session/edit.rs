@@ -34,7 +34,8 @@ impl PageRef {
 /// A local edit, as a drawing script or the GUI asks for it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edit {
-    /// A whole stroke on page `page`.
+    /// A whole stroke on page `page`. Not sealed: it is three ops (start, its points
+    /// in one op, end) already, and a seal would send its points twice.
     Stroke {
         /// The page.
         page: PageRef,
@@ -100,6 +101,28 @@ pub struct LiveStroke {
     interrupted: Option<StrokeId>,
 }
 
+/// Whether this node's signer can seal a local stroke once it ends (it knows the
+/// head before the stroke's start: see `canopy_protocol::Signer::can_seal`).
+pub type CanSeal<'a> = &'a dyn Fn(StrokeId) -> bool;
+
+/// Ends a local stroke and, where its signer can, seals it right after if it was
+/// drawn in more than one op of points: a backlog then serves one op for the stroke
+/// however finely it was drawn. A stroke with more points than one op holds stays
+/// unsealed.
+fn end_and_seal(
+    doc: &mut Document,
+    stroke: StrokeId,
+    can_seal: CanSeal<'_>,
+) -> Result<Vec<Op>, canopy_canvas::OpError> {
+    let end = doc.end_stroke(stroke)?;
+    let end_id = end.id;
+    let mut ops = vec![end];
+    if can_seal(stroke) {
+        ops.extend(doc.seal_if_chunked(stroke, end_id));
+    }
+    Ok(ops)
+}
+
 impl LiveStroke {
     /// The stroke being drawn, if one is.
     pub fn stroke(&self) -> Option<StrokeId> {
@@ -114,16 +137,19 @@ impl LiveStroke {
     /// Ends the local author's open stroke before an op that is not part of it: the
     /// one drawn here (remembered, so points that follow go on as a new stroke), or
     /// one left open in the document (by this node before a restart).
-    pub fn interrupt(&mut self, doc: &mut Document) -> Option<Op> {
+    pub fn interrupt(&mut self, doc: &mut Document, can_seal: CanSeal<'_>) -> Vec<Op> {
         if let Some(stroke) = self.drawing {
             self.interrupted = Some(stroke);
         }
-        let stroke = self
+        let Some(stroke) = self
             .drawing
             .take()
-            .or_else(|| doc.open_stroke(doc.local_node()))?;
+            .or_else(|| doc.open_stroke(doc.local_node()))
+        else {
+            return Vec::new();
+        };
         // One that can no longer end (undone, or its ops dropped) is not open.
-        doc.end_stroke(stroke).ok()
+        end_and_seal(doc, stroke, can_seal).unwrap_or_default()
     }
 
     /// The stroke further points go to, and the ops that start it: the one being
@@ -175,20 +201,30 @@ impl Edit {
     /// Makes this edit's ops on `doc` (already applied there). `live` is the stroke
     /// the local person is drawing, kept between edits; any edit that is not part of
     /// it ends it first.
-    pub fn apply(self, doc: &mut Document, live: &mut LiveStroke) -> Result<Vec<Op>, String> {
+    pub fn apply(
+        self,
+        doc: &mut Document,
+        live: &mut LiveStroke,
+        can_seal: CanSeal<'_>,
+    ) -> Result<Vec<Op>, String> {
         let mut ops = Vec::new();
         if !self.within_stroke() {
-            ops.extend(live.interrupt(doc));
+            ops.extend(live.interrupt(doc, can_seal));
             if matches!(self, Edit::StrokeBegin { .. }) {
                 // A new pen-down: nothing to go on with.
                 live.interrupted = None;
             }
         }
-        ops.extend(self.make(doc, live)?);
+        ops.extend(self.make(doc, live, can_seal)?);
         Ok(ops)
     }
 
-    fn make(self, doc: &mut Document, live: &mut LiveStroke) -> Result<Vec<Op>, String> {
+    fn make(
+        self,
+        doc: &mut Document,
+        live: &mut LiveStroke,
+        can_seal: CanSeal<'_>,
+    ) -> Result<Vec<Op>, String> {
         let edit = self;
         let page_at = |doc: &Document, page: PageRef| page.resolve(doc);
         let ops: Vec<Op> = match edit {
@@ -240,7 +276,7 @@ impl Edit {
                     // Ended already, by an op that could not wait for it.
                     return Ok(Vec::new());
                 }
-                vec![doc.end_stroke(stroke).map_err(|e| e.to_string())?]
+                end_and_seal(doc, stroke, can_seal).map_err(|e| e.to_string())?
             }
             Edit::Erase { page, path, radius } => {
                 let page = page_at(doc, page)?;
@@ -291,7 +327,7 @@ mod tests {
     fn play(doc: &mut Document, live: &mut LiveStroke, edits: Vec<Edit>) -> Vec<Op> {
         let mut ops = Vec::new();
         for edit in edits {
-            ops.extend(edit.apply(doc, live).unwrap());
+            ops.extend(edit.apply(doc, live, &|_| false).unwrap());
         }
         ops
     }
@@ -301,6 +337,64 @@ mod tests {
         for op in ops {
             rule.step(op.id.seq, Shape::of(&op.action)).unwrap();
         }
+    }
+
+    /// A stroke is sealed right after its end, whether the pen lifts or another
+    /// edit ends it, where the node's signer can seal it; otherwise it is only ended.
+    #[test]
+    fn a_stroke_is_sealed_right_after_its_end_where_its_signer_can() {
+        let shapes = |can_seal: CanSeal<'_>| {
+            let mut doc = Document::new(NodeId(1));
+            let mut live = LiveStroke::default();
+            let mut ops = Vec::new();
+            for edit in [
+                begin(),
+                points(0.0, 3),
+                points(3.0, 1),
+                Edit::StrokeEnd,
+                begin(),
+                points(5.0, 2),
+                points(7.0, 2),
+                Edit::NewPage,
+                begin(),
+                points(9.0, 4),
+                Edit::StrokeEnd,
+            ] {
+                ops.extend(edit.apply(&mut doc, &mut live, can_seal).unwrap());
+            }
+            keeps_the_rule(&ops);
+            ops.iter()
+                .map(|op| Shape::of(&op.action))
+                .collect::<Vec<Shape>>()
+        };
+        use Shape::{End, Other, Points, Seal, Start};
+        let points = |stroke: u64, chunks: usize| vec![Points(stroke); chunks];
+        let sealed = [
+            vec![Start],
+            points(1, 2),
+            vec![End(1), Seal(1), Start],
+            points(6, 2),
+            vec![End(6), Seal(6), Other, Start, Points(12), End(12)],
+        ]
+        .concat();
+        assert_eq!(
+            shapes(&|_| true),
+            sealed,
+            "sealed right after the end, unless drawn in one op of points"
+        );
+        let first_unsealed = [
+            vec![Start],
+            points(1, 2),
+            vec![End(1), Start],
+            points(5, 2),
+            vec![End(5), Seal(5), Other, Start, Points(11), End(11)],
+        ]
+        .concat();
+        assert_eq!(
+            shapes(&|stroke| stroke.seq != 1),
+            first_unsealed,
+            "sealed only where the signer can"
+        );
     }
 
     #[test]

@@ -162,6 +162,18 @@ impl TestAuthor {
         }
     }
 
+    /// The author's new page, number `seq` (clock the same): an op outside any stroke.
+    pub fn page(&self, seq: u64) -> Op {
+        Op {
+            id: OpId {
+                node: self.node,
+                seq,
+            },
+            lamport: seq,
+            action: Action::NewPage { position: 1.0 },
+        }
+    }
+
     /// A whole stroke of the author's from number `first`: its start, one point and
     /// its end (clocks the same as the numbers).
     pub fn stroke(&self, first: u64) -> Vec<Op> {

@@ -1152,7 +1152,7 @@ async fn the_exporter_renders_a_copy_from_the_sync_server() {
     let mut document = Document::new(host());
     let mut live = session::LiveStroke::default();
     stroke_on_first_page()
-        .apply(&mut document, &mut live)
+        .apply(&mut document, &mut live, &|_| false)
         .unwrap();
     let r = start(document);
     let mut exporter = driver(&r.graph, "control", &r.session.ports.exporter);
@@ -1386,6 +1386,39 @@ async fn a_revoked_editors_log_ends_where_the_host_held_it() {
     }
     let last = backlog.iter().rfind(|w| w.id.node == author.node).unwrap();
     assert_eq!((last.id.seq, last.signature), (3, Some(signature)));
+}
+
+/// A revocation never cuts inside a stroke that may still be sealed: one replica may
+/// hold the stroke's ops and another its seal, and both must keep the same of it. The
+/// editor's log ends before the open stroke's start, where its signature was kept.
+#[tokio::test]
+async fn a_revocation_cuts_before_a_stroke_still_open() {
+    let mut r = start(Document::new(host()));
+    let session = r.session_key_id();
+    let mut bystander = link_up(&r, 2, VersionVector::new()).await;
+    let mut author = r.author();
+    let page_run = author.run(&[author.page(1)]);
+    let (_, head, signature) = *page_run.verified.keep.last().unwrap();
+    let stroke = author.stroke(2);
+    let open_run = author.run(&stroke[..2]);
+    from_link(&mut r, vec![page_run, open_run]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
+
+    let grant = *author.authority.grant_ids(&session).last().unwrap();
+    let mut door = driver(&r.graph, "control", &r.session.ports.door);
+    assert_eq!(revoke(&mut door, &grant.to_string()).await, Ok(grant));
+    let revocation = next_revocation(&mut bystander).await;
+    assert_eq!(
+        revocation.kept,
+        Some(vec![canopy_protocol::Kept {
+            author: public_key(&author.key),
+            seq: 1,
+            head,
+            signature: Some(signature),
+        }])
+    );
+    let seen = r.replica_seen_once(|seen| seen.get(author.node) == 1).await;
+    assert_eq!(seen.get(author.node), 1, "the open stroke is left out");
 }
 
 /// A revocation reaches a replica that took more of the revoked author's log before
