@@ -586,6 +586,9 @@ pub struct AuthorLog {
     spans: Spans,
     cut_at: Option<u64>,
     stop: Option<Kept>,
+    /// A signed head kept only because it lies just before the open stroke's start
+    /// (not counted among those kept for good): dropped once that stroke is not open.
+    pinned: Option<u64>,
 }
 
 /// Which of the signed heads an [`AuthorLog`] holds it must keep: the last one kept
@@ -751,6 +754,7 @@ impl AuthorLog {
             spans: Spans::default(),
             cut_at: None,
             stop: None,
+            pinned: None,
         }
     }
 
@@ -893,6 +897,13 @@ impl AuthorLog {
             .strokes
             .open()
             .and_then(|stroke| stroke.checked_sub(1));
+        if let Some(pinned) = self.pinned.take() {
+            if Some(pinned) == before_open {
+                self.pinned = Some(pinned);
+            } else if self.signed.remove(&pinned).is_some() {
+                forgotten.push(pinned);
+            }
+        }
         let mut keep = verified.keep.into_iter().peekable();
         let seqs = verified.heads.iter().map(|(seq, _)| *seq);
         for (seq, size) in seqs.zip(verified.sizes) {
@@ -930,8 +941,10 @@ impl AuthorLog {
                 continue;
             }
             if let Some(latest) = self.spans.latest.take() {
-                if self.spans.since_kept > SIGNED_SPAN || Some(latest) == before_open {
+                if self.spans.since_kept > SIGNED_SPAN {
                     self.spans.since_kept = self.spans.since_latest;
+                } else if Some(latest) == before_open {
+                    self.pinned = Some(latest);
                 } else if self.signed.remove(&latest).is_some() {
                     forgotten.push(latest);
                 }

@@ -307,6 +307,10 @@ fn the_signed_head_before_an_open_stroke_is_kept_until_it_is_sealed() {
         "the head before the open stroke was forgotten"
     );
     take(&mut log, &mut author, &ops[5..]);
+    assert!(
+        log.signature(1).is_none(),
+        "kept after its stroke was sealed"
+    );
     let next = author.stroke(2);
     take(&mut log, &mut author, &next[..2]);
     // Now the head before the new open stroke is the last seal's.
