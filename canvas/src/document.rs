@@ -1388,6 +1388,9 @@ impl Document {
         if held.point_count as usize > self.limits.max_points_per_op {
             return Err(not("it has more points than one op holds"));
         }
+        if end.saturating_add(1).saturating_sub(stroke.seq) > crate::op::MAX_SEALED_OPS {
+            return Err(not("it spans more ops than a seal may stand for"));
+        }
         let points = held.points().collect();
         self.author(Action::StrokeSealed {
             stroke,

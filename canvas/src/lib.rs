@@ -57,7 +57,10 @@ pub use digest::Digest;
 pub use document::{Applied, Bounds, Document, Stroke, PAGE_FRAME};
 pub use export::{export_pdf, export_png, export_svg, PDF_POINTS_PER_UNIT};
 pub use ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
-pub use op::{Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, HIGHLIGHTER_ALPHA};
+pub use op::{
+    Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, HIGHLIGHTER_ALPHA,
+    MAX_SEALED_OPS,
+};
 pub use raster::draw_strokes;
 pub use reauthor::Reauthor;
 pub use render::{encode_png, new_pixmap, render_band, render_page, RenderError, View, MAX_SIDE};

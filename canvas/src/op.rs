@@ -185,6 +185,13 @@ impl Point {
 /// the document's index of erasures.
 pub const ERASED_ID_BYTES: usize = 112;
 
+/// Ops a seal may stand for at most, counted from its stroke's start to itself. An
+/// honest stroke that can be sealed holds at most an op's points (4,096 by default),
+/// drawn at least one an op: start, chunks, end and seal fit. A seal's number bounds
+/// its clock, and a joiner takes a seal without the ops before it, so without this
+/// an author could jump its log (and its clock) as far as it liked.
+pub const MAX_SEALED_OPS: u64 = 8_192;
+
 /// Bounds every op and document must keep, so no peer can make another run out of
 /// memory or time. The defaults are far above what people draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,8 +322,9 @@ pub enum OpError {
     /// Local editing of a stroke that has ended.
     #[error("stroke {0} has already ended")]
     StrokeEnded(StrokeId),
-    /// A seal that does not come after its stroke's start, in number and in clock.
-    #[error("op {0} seals a stroke that does not start before it")]
+    /// A seal that does not come after its stroke's start, in number and in clock,
+    /// within [`MAX_SEALED_OPS`].
+    #[error("op {0} seals a stroke that does not start before it (in number and clock, at most {MAX_SEALED_OPS} ops before)")]
     BadSeal(OpId),
     /// Local sealing of a stroke that cannot be sealed (see [`crate::Document::seal_stroke`]).
     #[error("stroke {stroke} cannot be sealed: {why}")]
@@ -402,7 +410,11 @@ impl Op {
                         target: *stroke,
                     });
                 }
-                if stroke.seq >= id.seq || *start_lamport == 0 || *start_lamport >= self.lamport {
+                if stroke.seq >= id.seq
+                    || id.seq - stroke.seq > MAX_SEALED_OPS
+                    || *start_lamport == 0
+                    || *start_lamport >= self.lamport
+                {
                     return Err(OpError::BadSeal(id));
                 }
                 check_width(id, *width, limits)?;

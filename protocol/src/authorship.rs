@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use canopy_canvas::{NodeId, Shape, StrokeRule, StrokeRuleError};
+use canopy_canvas::{NodeId, Shape, StrokeRule, StrokeRuleError, MAX_SEALED_OPS};
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
@@ -404,9 +404,10 @@ impl Tail {
     /// from, if the log may take it here: standing just before the stroke's start
     /// (a joiner), or inside the stroke with its base known (a holder of some of its
     /// ops; right after its end on the live path). A seal stands for every op from
-    /// its stroke's start to itself, so the log then stands at the seal.
+    /// its stroke's start to itself, so the log then stands at the seal. At most
+    /// [`MAX_SEALED_OPS`] past its stroke's start: a seal's number bounds its clock.
     pub fn seal_base(&self, stroke: u64, seal: u64) -> Option<Head> {
-        if seal <= self.seq || stroke >= seal {
+        if seal <= self.seq || stroke >= seal || seal - stroke > MAX_SEALED_OPS {
             return None;
         }
         if self.seq.checked_add(1) == Some(stroke) {

@@ -288,3 +288,60 @@ fn a_cut_at_a_sealed_strokes_start_keeps_the_start_from_the_seal() {
         only_page.digest()
     );
 }
+
+/// A seal far past its stroke's start is refused by every checker (its number would
+/// let its clock run ahead), and a stroke spanning more ops than that is not sealed.
+#[test]
+fn a_seal_stands_for_at_most_max_sealed_ops() {
+    use canopy_canvas::{Limits, OpError, MAX_SEALED_OPS};
+    let author = NodeId(5);
+    let stroke = OpId {
+        node: author,
+        seq: 1,
+    };
+    let seal = |seq: u64| Op {
+        id: OpId { node: author, seq },
+        lamport: seq,
+        action: Action::StrokeSealed {
+            stroke,
+            page: FIRST_PAGE,
+            tool: Tool::Pen,
+            color: Color::rgb(1, 2, 3),
+            width: 2.0,
+            start_lamport: 1,
+            points: vec![Point::new(1.0, 1.0)],
+        },
+    };
+    let limits = Limits::default();
+    assert_eq!(seal(1 + MAX_SEALED_OPS).validate(&limits), Ok(()));
+    assert!(matches!(
+        seal(2 + MAX_SEALED_OPS).validate(&limits),
+        Err(OpError::BadSeal(_))
+    ));
+    assert!(matches!(
+        seal(u64::MAX - 1).validate(&limits),
+        Err(OpError::BadSeal(_))
+    ));
+
+    // A stroke drawn in more ops than a seal may stand for stays unsealed, even
+    // where an op may hold all its points.
+    let wide = Limits {
+        max_points_per_op: 2 * MAX_SEALED_OPS as usize,
+        max_points_per_stroke: 2 * MAX_SEALED_OPS as u32,
+        ..Limits::default()
+    };
+    let mut drawn = Document::with_limits(author, wide);
+    let start = drawn
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 2.0)
+        .unwrap();
+    for _ in 0..MAX_SEALED_OPS {
+        drawn
+            .extend_stroke(start.id, vec![Point::new(0.0, 0.0)])
+            .unwrap();
+    }
+    drawn.end_stroke(start.id).unwrap();
+    assert!(matches!(
+        drawn.seal_stroke(start.id),
+        Err(OpError::NotSealable { why, .. }) if why.contains("spans more ops")
+    ));
+}

@@ -1102,3 +1102,76 @@ fn presence_shows_only_what_its_participant_may_say() {
     assert_eq!(participants(&host), expected, "no ghost came later");
     attack.join().unwrap();
 }
+
+/// A seal numbered far past its stroke's start would jump its author's log, and its
+/// clock with it (a joiner takes a seal without the ops before it): every checker
+/// refuses it and closes the link; the attacker's stroke stays as drawn, and the
+/// session's clocks and everyone's strokes go on.
+#[test]
+fn a_seal_far_past_its_stroke_is_refused() {
+    let (_scripts, host, honest) = host_and_honest(20, 100, r#"{"sleep_ms":1000}"#);
+    let url = host.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let stroke = OpId {
+            node: attacker.node,
+            seq: 1,
+        };
+        let drawn = [
+            attacker.op(
+                1,
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(200, 0, 0),
+                    width: 2.0,
+                },
+            ),
+            attacker.op(
+                2,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: vec![Point::new(5.0, 5.0)],
+                },
+            ),
+            attacker.op(3, Action::StrokeEnd { stroke, points: 1 }),
+        ];
+        attacker.send(&drawn, 3).await;
+        let far = u64::MAX / 2;
+        let seal = attacker.op(
+            far,
+            Action::StrokeSealed {
+                stroke,
+                page: FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(200, 0, 0),
+                width: 2.0,
+                start_lamport: 1,
+                points: vec![Point::new(5.0, 5.0)],
+            },
+        );
+        // Signed as a seal is: hashed on from the head before its stroke.
+        let mut wire = WireOp::from_op(&seal);
+        let author = AuthorKey(public_key(&attacker.key));
+        let head = canopy_protocol::Head::genesis(&attacker.session, &author).next(
+            far,
+            seal.lamport,
+            &wire.payload,
+        );
+        wire.signature = Some(canopy_protocol::Signature::sign(
+            &attacker.key,
+            &attacker.session,
+            far,
+            &head,
+        ));
+        attacker.send_wire(vec![wire]).await;
+        attacker.refusal(Duration::from_secs(3)).await
+    });
+    assert!(
+        matches!(&refusal, Some(canopy_protocol::Refusal::Protocol(why)) if why.contains("seals a stroke")),
+        "{refusal:?}"
+    );
+    honest_strokes_keep_arriving(&host, &honest, 1);
+    assert_converged(&[&host, &honest], 21, Duration::from_secs(30));
+}

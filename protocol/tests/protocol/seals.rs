@@ -317,6 +317,19 @@ fn the_signed_head_before_an_open_stroke_is_kept_until_it_is_sealed() {
     assert!(log.signature(next[0].id.seq - 1).is_some());
 }
 
+/// A seal may stand for at most `MAX_SEALED_OPS` ops: its number bounds its clock, and
+/// a joiner takes it without the ops before it, so one far past its stroke would jump
+/// its author's log and clock as far as it liked.
+#[test]
+fn a_seal_is_taken_only_within_its_span_of_its_stroke() {
+    use canopy_canvas::MAX_SEALED_OPS;
+    let author = Author::new();
+    let joiner = Tail::genesis(&session(), &author.public);
+    assert!(joiner.seal_base(1, 1 + MAX_SEALED_OPS).is_some());
+    assert_eq!(joiner.seal_base(1, 2 + MAX_SEALED_OPS), None);
+    assert_eq!(joiner.seal_base(1, u64::MAX), None);
+}
+
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
     let start = author
         .document
