@@ -8,6 +8,10 @@
 //! - `late_join_100k_strokes`: a joiner arrives at a 100,000-stroke session; time until
 //!   it holds every op. `late_join_long_strokes`: the same for 50 strokes of 81,920
 //!   points (1,000 chunks of 4,096 points, 32 KB each: a frame holds about 30).
+//! - `late_join_pen_10k_strokes`: a joiner arrives at a session of 10,000 strokes of
+//!   100 points drawn as a pen draws them, a point an op (the host seals each after
+//!   its end), printed beside the same strokes made whole (three ops each): a late
+//!   join should not grow with how finely strokes were drawn.
 //! - `responsive_under_load`: two children of a 100,000-stroke node exchange strokes
 //!   (a stroke drawn at one until the other's document has it, through the node) while,
 //!   on that node, a third child floods ops, a new joiner syncs all 100,000 strokes and
@@ -66,6 +70,9 @@ fn main() {
             }
             if wanted("late_join_long") {
                 late_join_long(50).await;
+            }
+            if wanted("late_join_pen") {
+                late_join_pen(10_000, 100).await;
             }
             for flood in FLOOD_OPS_PER_SECOND {
                 if wanted(&format!("responsive_flood_{}k", flood as usize / 1000)) {
@@ -328,6 +335,70 @@ async fn late_join_long(strokes: usize) {
         elapsed.as_secs_f64() * 1000.0,
         strokes * CHUNKS * per_op
     );
+}
+
+/// A late join of `strokes` strokes of `points` points drawn a point an op (sealed by
+/// the host after each end: one op a stroke), beside the same strokes made whole.
+async fn late_join_pen(strokes: usize, points: usize) {
+    let points_of = |i: usize| -> Vec<Point> {
+        (0..points)
+            .map(|p| Point::new((i * 37 % 1800 + p) as f32, (i * 53 % 1000) as f32))
+            .collect()
+    };
+    let mut bench = Bench { _dirs: Vec::new() };
+    let pen = (0..strokes).flat_map(|i| {
+        let begin = Edit::StrokeBegin {
+            page: PageRef::Nth(0),
+            tool: Tool::Pen,
+            color: Color::rgb(20, 120, 40),
+            width: 2.0,
+        };
+        let appends = points_of(i)
+            .into_iter()
+            .map(|point| Edit::StrokeAppend(vec![point]));
+        std::iter::once(begin)
+            .chain(appends)
+            .chain(std::iter::once(Edit::StrokeEnd))
+    });
+    let made = strokes as u64;
+    let host = host_settled(&mut bench, pen, made).await;
+    let sealed = timed_join(&mut bench, host, made).await;
+
+    let whole = (0..strokes).map(|i| Edit::Stroke {
+        page: PageRef::Nth(0),
+        color: Color::rgb(20, 120, 40),
+        width: 2.0,
+        points: points_of(i),
+        tool: Tool::Pen,
+    });
+    let whole_made = (strokes * OPS_PER_STROKE) as u64;
+    let host = host_with(&mut bench, whole, whole_made).await;
+    let unsealed = timed_join(&mut bench, host, whole_made).await;
+    println!(
+        "scenario=late_join_pen_{}k_strokes points={points} pen_sealed_ms={:.0} ops={made} whole_ms={:.0} ops={whole_made} pen/whole={:.2}",
+        strokes / 1000,
+        sealed.as_secs_f64() * 1000.0,
+        unsealed.as_secs_f64() * 1000.0,
+        sealed.as_secs_f64() / unsealed.as_secs_f64()
+    );
+}
+
+/// [`host_with`] for edits whose op count passes `made` on the way (a stroke's
+/// chunks are held until its seal stands for them): settled once it holds `made`
+/// ops twice, a moment apart.
+async fn host_settled(
+    bench: &mut Bench,
+    edits: impl Iterator<Item = Edit>,
+    made: u64,
+) -> RunningNode {
+    let host = host_with(bench, edits, made).await;
+    let mut to_host = driver(&host);
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if op_count(&mut to_host).await == made {
+            return host;
+        }
+    }
 }
 
 /// Ops the node holds: a glance, so polling it does not make the node hash its whole
