@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use canopy_canvas::{NodeId, Shape, StrokeRule, StrokeRuleError, MAX_SEALED_OPS};
+use canopy_canvas::{NodeId, OpId, Shape, StrokeRule, StrokeRuleError, MAX_SEALED_OPS};
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
@@ -486,11 +486,18 @@ pub struct Fork {
 }
 
 impl Fork {
-    /// True if the author signed where this side leads from op `seq`.
+    /// True if the author signed where this side leads from op `seq`. The ops are
+    /// numbered on from `seq`; a seal among them hashes on from the head before its
+    /// stroke's start, which must lie within this side (a seal of a stroke begun
+    /// before `seq` proves nothing here).
     fn verify(&self, author: &AuthorKey, session: &SessionId, seq: u64) -> bool {
         if self.ops.len() > CHECKPOINT as usize || !within_fork_bytes(&self.ops) {
             return false;
         }
+        let node = author.node_id();
+        // The head after each op from `seq` on (the first is `self.head`).
+        let mut heads = Vec::with_capacity(self.ops.len() + 1);
+        heads.push(self.head);
         let mut head = self.head;
         let mut at = seq;
         for (lamport, payload) in &self.ops {
@@ -498,7 +505,24 @@ impl Fork {
                 return false;
             };
             at = next;
-            head = head.next(at, *lamport, payload);
+            let shape = crate::payload::decode_action(OpId { node, seq: at }, payload)
+                .map_or(Shape::Other, |action| Shape::of(&action));
+            let from = match shape {
+                Shape::Seal(stroke) => {
+                    let before = stroke
+                        .checked_sub(1)
+                        .and_then(|before| before.checked_sub(seq))
+                        .and_then(|index| usize::try_from(index).ok())
+                        .and_then(|index| heads.get(index));
+                    match before {
+                        Some(base) => *base,
+                        None => return false,
+                    }
+                }
+                _ => head,
+            };
+            head = from.next(at, *lamport, payload);
+            heads.push(head);
         }
         self.signature.verify(author, session, at, &head)
     }

@@ -617,6 +617,82 @@ fn an_author_that_signs_two_logs_is_left_out_everywhere() {
     first.join().unwrap();
 }
 
+/// The same, where the second log goes on past the split with a sealed stroke, all
+/// signed once at the seal: the proof runs through the seal (hashed on from the head
+/// before its stroke, which the proof holds), so the author is still left out
+/// everywhere.
+#[test]
+fn an_author_that_signs_two_logs_is_left_out_even_through_a_seal() {
+    let FirstLogSpread {
+        host,
+        child,
+        key,
+        first,
+    } = first_log_spread(|attacker| two_versions(attacker, 200));
+    let child_url = child.editor_url().to_string();
+    block_on(async move {
+        let mut second = Attacker::join_with(&child_url, &key).await;
+        let stroke = OpId {
+            node: second.node,
+            seq: 2,
+        };
+        let points = vec![Point::new(1.0, 1.0), Point::new(2.0, 2.0)];
+        let ops = vec![
+            second.op(1, Action::NewPage { position: 2.0 }),
+            second.op(
+                2,
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(10, 0, 0),
+                    width: 2.0,
+                },
+            ),
+            second.op(
+                3,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: points[..1].to_vec(),
+                },
+            ),
+            second.op(
+                4,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 1,
+                    points: points[1..].to_vec(),
+                },
+            ),
+            second.op(5, Action::StrokeEnd { stroke, points: 2 }),
+            second.op(
+                6,
+                Action::StrokeSealed {
+                    stroke,
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(10, 0, 0),
+                    width: 2.0,
+                    start_lamport: 2,
+                    points,
+                },
+            ),
+        ];
+        second.send(&ops, 10).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+    assert_converged(&[&host, &child], 0, Duration::from_secs(10));
+    for node in [&host, &child] {
+        assert!(
+            node.log().contains("signed two different logs"),
+            "{}",
+            node.log()
+        );
+    }
+    assert!(has_parent(&child), "an honest link was closed");
+    first.join().unwrap();
+}
+
 /// The same, with both versions sent at once: each node takes one, then finds the
 /// other is a second log; the proof meets in the middle and both leave the author
 /// out — the tree does not split.

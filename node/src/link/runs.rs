@@ -305,14 +305,30 @@ fn judge_held(
         return Judged::Same;
     };
     let mut at = first - 1;
+    // The head after each of their ops from `first - 1` on: a seal hashes on from the
+    // head before its stroke's start (ops held up to a seal of a stroke begun before
+    // `first` are judged where seals are taken, not here).
+    let mut heads = vec![head];
     for (seq, checked) in queue.range(first..=held) {
-        // A seal's head hashes on from before its stroke, not from the op before it:
-        // ops held up to a seal are judged where seals are taken, not here.
-        if *seq != at + 1 || matches!(Shape::of(&checked.op.action), Shape::Seal(_)) {
+        if *seq != at + 1 {
             break;
         }
+        let from = match Shape::of(&checked.op.action) {
+            Shape::Seal(stroke) => {
+                let base = stroke
+                    .checked_sub(first)
+                    .and_then(|index| usize::try_from(index).ok())
+                    .and_then(|index| heads.get(index));
+                match base {
+                    Some(base) => *base,
+                    None => break,
+                }
+            }
+            _ => head,
+        };
         at = *seq;
-        head = head.next(at, checked.wire.lamport, &checked.wire.payload);
+        head = from.next(at, checked.wire.lamport, &checked.wire.payload);
+        heads.push(head);
         let (Some(ours), Some(our_signature)) = (log.signed_head(at), log.signature(at)) else {
             continue;
         };
@@ -330,6 +346,12 @@ fn judge_held(
                 break;
             }
             if *seq > at {
+                if matches!(Shape::of(&checked.op.action), Shape::Seal(stroke) if stroke <= at) {
+                    // A seal of a stroke begun before the logs part stands for both:
+                    // every replica that takes it shows the same, and it is taken
+                    // (or not) where seals are.
+                    return Judged::Same;
+                }
                 bytes = bytes.saturating_add(op_weight(checked.wire.payload.len()));
                 if bytes > MAX_FORK_BYTES {
                     return Judged::Forged(Refusal::Protocol(format!(

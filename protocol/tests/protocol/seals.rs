@@ -330,6 +330,53 @@ fn a_seal_is_taken_only_within_its_span_of_its_stroke() {
     assert_eq!(joiner.seal_base(1, u64::MAX), None);
 }
 
+/// Proof that an author split its log runs through a seal that follows the split:
+/// the seal hashes on from the head before its stroke's start, which lies within
+/// that side of the proof.
+#[test]
+fn proof_of_a_split_runs_through_a_seal_after_it() {
+    let mut author = Author::new();
+    let first = vec![author.document.new_page().unwrap()];
+    let first_wires = author.sign(&first);
+    // Two logs from here. One makes a page, then draws a stroke and seals it, signed
+    // once at the seal; the other clears the first page, signed.
+    let (mut other_document, mut other_signer) = (author.document.clone(), author.signer.clone());
+    let mut one = vec![author.document.new_page().unwrap()];
+    one.extend(author.stroke(3));
+    let one_wires = author.sign(&one);
+    assert!(matches!(
+        one.last().map(|op| &op.action),
+        Some(Action::StrokeSealed { .. })
+    ));
+    let other = vec![other_document.clear_page(FIRST_PAGE).unwrap()];
+    let (_, other_verified) = other_signer.sign_batch(&author.key, &other).unwrap();
+
+    let split = 2;
+    let common = Head::genesis(&session(), &author.public).next(
+        1,
+        first_wires[0].lamport,
+        &first_wires[0].payload,
+    );
+    let their_head = common.next(split, one_wires[0].lamport, &one_wires[0].payload);
+    let theirs = Fork {
+        head: their_head,
+        ops: one_wires[1..]
+            .iter()
+            .map(|wire| (wire.lamport, wire.payload.clone()))
+            .collect(),
+        signature: one_wires.last().unwrap().signature.unwrap(),
+    };
+    let (_, our_head, our_signature) = other_verified.keep[0];
+    let ours = Fork {
+        head: our_head,
+        ops: Vec::new(),
+        signature: our_signature,
+    };
+    let evidence = Evidence::new(&session(), author.public, split, theirs, ours)
+        .expect("a proof through the seal");
+    assert!(evidence.verify(&session()));
+}
+
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
     let start = author
         .document
