@@ -118,7 +118,9 @@ impl Reauthor {
             self.interrupted.insert(source, part);
         }
         if let Some(other) = document.open_stroke(document.local_node()) {
-            made.extend(end_and_seal(document, other)?);
+            // Not one of the import's: ended, not sealed (its signer may not know the
+            // head before its start, and would then refuse the whole import).
+            made.push(document.end_stroke(other)?);
         }
         while let Some((source, waiting)) = self.take_waiting() {
             let ended = waiting.ended;
