@@ -17,6 +17,7 @@
 mod admission;
 mod authorship;
 mod datagram;
+mod evidence;
 pub mod frame;
 mod ids;
 mod invite;
@@ -29,13 +30,13 @@ mod revocation;
 
 pub use admission::{admit, precheck, Admitted, Door};
 pub use authorship::{
-    op_weight, verify_run, AuthorKey, AuthorLog, Entry, Evidence, Fork, Head, RunError, SignError,
-    Signature, Signer, Tail, Verified, CHECKPOINT, LAMPORT_PER_SEQ, MAX_FORK_BYTES, MAX_PAYLOAD,
-    SIGNED_SPAN,
+    op_weight, verify_run, AuthorKey, AuthorLog, Entry, Head, RunError, SignError, Signature,
+    Signer, Tail, Verified, CHECKPOINT, LAMPORT_PER_SEQ, MAX_PAYLOAD, SIGNED_SPAN,
 };
 pub use datagram::{
     Datagram, DatagramError, SignedPresence, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG,
 };
+pub use evidence::{Evidence, Fork, MAX_FORK_BYTES};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};

@@ -310,5 +310,5 @@ pub enum Message {
     Authors(Vec<Authority>),
     /// Proof that an author signed two different logs: every node that checks it
     /// leaves that author's ops out, so all replicas show the same.
-    Evidence(Box<crate::authorship::Evidence>),
+    Evidence(Box<crate::evidence::Evidence>),
 }
