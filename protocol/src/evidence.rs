@@ -2,7 +2,7 @@
 //! cannot both be its log. Anyone with the session id can check it, so it travels the
 //! tree like a revocation, and every replica leaves the author out.
 
-use canopy_canvas::{OpId, Shape};
+use canopy_canvas::{NodeId, OpId, Shape, MAX_SEALED_OPS};
 use serde::{Deserialize, Serialize};
 
 use crate::authorship::{
@@ -28,41 +28,65 @@ impl Fork {
     /// stroke's start, which must lie within this side (a seal of a stroke begun
     /// before `seq` proves nothing here).
     fn verify(&self, author: &AuthorKey, session: &SessionId, seq: u64) -> bool {
-        if self.ops.len() > CHECKPOINT as usize || !within_fork_bytes(&self.ops) {
-            return false;
-        }
-        let node = author.node_id();
-        // The head after each op from `seq` on (the first is `self.head`).
-        let mut heads = Vec::with_capacity(self.ops.len() + 1);
-        heads.push(self.head);
-        let mut head = self.head;
-        let mut at = seq;
-        for (lamport, payload) in &self.ops {
-            let Some(next) = at.checked_add(1) else {
-                return false;
-            };
-            at = next;
-            let shape = crate::payload::decode_action(OpId { node, seq: at }, payload)
-                .map_or(Shape::Other, |action| Shape::of(&action));
-            let from = match shape {
-                Shape::Seal(stroke) => {
-                    let before = stroke
-                        .checked_sub(1)
-                        .and_then(|before| before.checked_sub(seq))
-                        .and_then(|index| usize::try_from(index).ok())
-                        .and_then(|index| heads.get(index));
-                    match before {
-                        Some(base) => *base,
-                        None => return false,
-                    }
-                }
-                _ => head,
-            };
-            head = from.next(at, *lamport, payload);
-            heads.push(head);
-        }
-        self.signature.verify(author, session, at, &head)
+        self.walk(author, seq)
+            .is_some_and(|walked| signed(&self.signature, author, session, seq, self.head, &walked))
     }
+
+    /// The head and shape after each of the ops from `seq` on, if the side is within
+    /// bounds and every seal among them has its stroke's start within it.
+    fn walk(&self, author: &AuthorKey, seq: u64) -> Option<Vec<(Head, Shape)>> {
+        if self.ops.len() > CHECKPOINT as usize || !within_fork_bytes(&self.ops) {
+            return None;
+        }
+        walk(author.node_id(), self.head, seq, &self.ops)
+    }
+}
+
+/// The head and shape after each op of `ops`, numbered on from `seq` (whose head is
+/// `head`); a seal hashes on from the head before its stroke's start, which must lie
+/// within them. `None` if one cannot be placed.
+fn walk(node: NodeId, head: Head, seq: u64, ops: &[(u64, Vec<u8>)]) -> Option<Vec<(Head, Shape)>> {
+    let mut heads = Vec::with_capacity(ops.len() + 1);
+    heads.push(head);
+    let mut walked = Vec::with_capacity(ops.len());
+    let mut head = head;
+    let mut at = seq;
+    for (lamport, payload) in ops {
+        at = at.checked_add(1)?;
+        let shape = crate::payload::decode_action(OpId { node, seq: at }, payload)
+            .map_or(Shape::Other, |action| Shape::of(&action));
+        let from = match shape {
+            Shape::Seal(stroke) => {
+                let index = stroke.checked_sub(1)?.checked_sub(seq)?;
+                *heads.get(usize::try_from(index).ok()?)?
+            }
+            _ => head,
+        };
+        head = from.next(at, *lamport, payload);
+        heads.push(head);
+        walked.push((head, shape));
+    }
+    Some(walked)
+}
+
+/// True if `signature` is the author's over the last head `walked` from op `seq`
+/// reached (with no ops, over `start`, the head at `seq`).
+fn signed(
+    signature: &Signature,
+    author: &AuthorKey,
+    session: &SessionId,
+    seq: u64,
+    start: Head,
+    walked: &[(Head, Shape)],
+) -> bool {
+    let Some(last) = u64::try_from(walked.len())
+        .ok()
+        .and_then(|len| seq.checked_add(len))
+    else {
+        return false;
+    };
+    let head = walked.last().map_or(start, |(head, _)| *head);
+    signature.verify(author, session, last, &head)
 }
 
 /// Most weight one side of a split carries: the ops before the next signed op (at
@@ -77,19 +101,42 @@ fn within_fork_bytes(ops: &[(u64, Vec<u8>)]) -> bool {
     weight <= MAX_FORK_BYTES
 }
 
-/// Proof that an author signed two different logs: at op `seq` their heads differ, and
-/// the author signed where each leads. Anyone with the session id can check it, so it
-/// travels the tree like a revocation.
+/// Proof that an author signed two different logs. Two forms:
+/// - **two heads**: at op `seq` the logs' heads differ, and the author signed where
+///   each leads;
+/// - **under a seal** (`seal_at`): from one head, before op `seq`, one log goes on
+///   with a seal of the stroke started at `seq` and the other with ops that are not
+///   that stroke (or that reach the seal's number with another head), each to a
+///   signature. A seal stands for the ops from its stroke's start to itself, so a
+///   node that holds the other ops and is sent the seal alone sees no two heads at
+///   one number: this is the proof it can make.
+///
+/// Anyone with the session id can check it, so it travels the tree like a
+/// revocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The author.
     pub author: AuthorKey,
-    /// The op where the logs part.
+    /// The op where the logs part (under a seal: its stroke's start).
     pub seq: u64,
-    /// One log (the one with the smaller head at `seq`).
+    /// One log: the one with the smaller head at `seq`; under a seal, the ops from
+    /// `seq` on that are not the sealed stroke, from the head before `seq`.
     pub first: Fork,
-    /// The other.
+    /// The other; under a seal, the seal (numbered `seal_at`) and the ops after it,
+    /// from the same head as `first`.
     pub second: Fork,
+    /// Under a seal: the seal's number. `None`: two heads.
+    pub seal_at: Option<u64>,
+}
+
+/// [`Evidence`] as it was encoded before proofs under a seal (two heads only):
+/// files keep such proofs.
+#[derive(Deserialize)]
+struct TwoHeads {
+    author: AuthorKey,
+    seq: u64,
+    first: Fork,
+    second: Fork,
 }
 
 impl Evidence {
@@ -112,6 +159,29 @@ impl Evidence {
             seq,
             first,
             second,
+            seal_at: None,
+        };
+        evidence.verify(session).then_some(evidence)
+    }
+
+    /// Evidence of a split under a seal: `other` goes on from the head before op
+    /// `stroke` with ops that are not the stroke started there, and `seal` from the
+    /// same head with that stroke's seal, numbered `seal_at`, and the ops after it.
+    /// `None` unless both are signed and the ops do break the seal.
+    pub fn under_seal(
+        session: &SessionId,
+        author: AuthorKey,
+        stroke: u64,
+        seal_at: u64,
+        seal: Fork,
+        other: Fork,
+    ) -> Option<Evidence> {
+        let evidence = Evidence {
+            author,
+            seq: stroke,
+            first: other,
+            second: seal,
+            seal_at: Some(seal_at),
         };
         evidence.verify(session).then_some(evidence)
     }
@@ -121,18 +191,120 @@ impl Evidence {
         bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
     }
 
-    /// Reads kept evidence (not verified: see [`Evidence::verify`]).
+    /// Reads kept evidence (not verified: see [`Evidence::verify`]), in this
+    /// encoding or the one before proofs under a seal.
     pub fn from_bytes(bytes: &[u8]) -> Option<Evidence> {
         let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
-        let (evidence, used): (Evidence, usize) =
+        if let Ok((evidence, used)) =
+            bincode::serde::decode_from_slice::<Evidence, _>(bytes, config)
+        {
+            if used == bytes.len() {
+                return Some(evidence);
+            }
+        }
+        let (old, used): (TwoHeads, usize) =
             bincode::serde::decode_from_slice(bytes, config).ok()?;
-        (used == bytes.len()).then_some(evidence)
+        (used == bytes.len()).then_some(Evidence {
+            author: old.author,
+            seq: old.seq,
+            first: old.first,
+            second: old.second,
+            seal_at: None,
+        })
     }
 
-    /// True if the heads at `seq` differ and the author signed where each leads.
+    /// True if the author signed both sides and they cannot both be its log.
     pub fn verify(&self, session: &SessionId) -> bool {
-        self.first.head != self.second.head
-            && self.first.verify(&self.author, session, self.seq)
-            && self.second.verify(&self.author, session, self.seq)
+        match self.seal_at {
+            None => {
+                self.first.head != self.second.head
+                    && self.first.verify(&self.author, session, self.seq)
+                    && self.second.verify(&self.author, session, self.seq)
+            }
+            Some(seal_at) => self.verify_under_seal(session, seal_at),
+        }
     }
+
+    /// The form under a seal: both sides from one head before the stroke's start,
+    /// both signed, and the first side's ops break what the seal says of them.
+    fn verify_under_seal(&self, session: &SessionId, seal_at: u64) -> bool {
+        let stroke = self.seq;
+        let Some(before) = stroke.checked_sub(1) else {
+            return false;
+        };
+        if self.first.head != self.second.head
+            || stroke >= seal_at
+            || seal_at - stroke > MAX_SEALED_OPS
+            || self.second.ops.len() > CHECKPOINT as usize
+            || !within_fork_bytes(&self.second.ops)
+        {
+            return false;
+        }
+        let node = self.author.node_id();
+        // The seal side: the seal hashes on from the head before its stroke.
+        let Some(((lamport, payload), after)) = self.second.ops.split_first() else {
+            return false;
+        };
+        let seals = crate::payload::decode_action(OpId { node, seq: seal_at }, payload)
+            .is_ok_and(|action| Shape::of(&action) == Shape::Seal(stroke));
+        if !seals {
+            return false;
+        }
+        let sealed = self.second.head.next(seal_at, *lamport, payload);
+        let signed_seal = walk(node, sealed, seal_at, after).is_some_and(|walked| {
+            signed(
+                &self.second.signature,
+                &self.author,
+                session,
+                seal_at,
+                sealed,
+                &walked,
+            )
+        });
+        if !signed_seal {
+            return false;
+        }
+        // The other side, and where it breaks the seal.
+        let Some(walked) = self.first.walk(&self.author, before) else {
+            return false;
+        };
+        signed(
+            &self.first.signature,
+            &self.author,
+            session,
+            before,
+            self.first.head,
+            &walked,
+        ) && breaks_seal(stroke, seal_at, sealed, &walked)
+    }
+}
+
+/// True if ops numbered on from `stroke` (`walked`: the head and shape after each)
+/// cannot be the log a seal numbered `seal_at` of the stroke started at `stroke`
+/// stands for: that log is the stroke's start, its points and ends, an end right
+/// before the seal, then the seal, whose head is `sealed`.
+fn breaks_seal(stroke: u64, seal_at: u64, sealed: Head, walked: &[(Head, Shape)]) -> bool {
+    for (index, (head, shape)) in walked.iter().enumerate() {
+        let Some(at) = u64::try_from(index)
+            .ok()
+            .and_then(|index| stroke.checked_add(index))
+        else {
+            return false;
+        };
+        if at == seal_at {
+            return *head != sealed;
+        }
+        let fits = match shape {
+            Shape::Start => at == stroke,
+            Shape::Points(of) => {
+                *of == stroke && at != stroke && Some(at) != seal_at.checked_sub(1)
+            }
+            Shape::End(of) => *of == stroke && at != stroke,
+            Shape::Seal(_) | Shape::Other => false,
+        };
+        if !fits {
+            return true;
+        }
+    }
+    false
 }

@@ -15,7 +15,8 @@ use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
 /// 7: nodes carry sealed strokes (protocol 6 nodes refuse a seal).
-pub const PROTOCOL_VERSION: u32 = 7;
+/// 8: proof of a split hidden under a seal (a new form of `Evidence`).
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger

@@ -372,6 +372,7 @@ async fn proof_that_fits_no_frame_is_kept_not_sent() {
         seq: 1,
         first: fork(1),
         second: fork(2),
+        seal_at: None,
     };
     router
         .send(RouterInput::Evidence {

@@ -377,6 +377,136 @@ fn proof_of_a_split_runs_through_a_seal_after_it() {
     assert!(evidence.verify(&session()));
 }
 
+fn side(head: Head, wires: &[WireOp]) -> Fork {
+    Fork {
+        head,
+        ops: wires
+            .iter()
+            .map(|wire| (wire.lamport, wire.payload.clone()))
+            .collect(),
+        signature: wires.last().unwrap().signature.unwrap(),
+    }
+}
+
+/// An author that signs, from one head, a stroke and its seal to some nodes and other
+/// ops to others has split its log, though no number holds two signed heads a node
+/// sent the seal alone could compare: the proof is the head before the stroke, the
+/// seal from it and the other ops from it, each signed. Ops that may be the stroke
+/// the seal stands for prove nothing.
+#[test]
+fn a_split_hidden_under_a_seal_is_proven_from_the_head_before_its_stroke() {
+    let mut author = Author::new();
+    let first = vec![author.document.new_page().unwrap()];
+    let first_wires = author.sign(&first);
+    let common = Head::genesis(&session(), &author.public).next(
+        1,
+        first_wires[0].lamport,
+        &first_wires[0].payload,
+    );
+    let (mut other_document, mut other_signer) = (author.document.clone(), author.signer.clone());
+    // One log: a stroke of three chunks (ops 2..=6) and its seal (7), signed after
+    // its second chunk and at the seal.
+    let stroke = author.stroke(3);
+    let stroke_wires: Vec<WireOp> = [author.sign(&stroke[..3]), author.sign(&stroke[3..])].concat();
+    let seal_at = stroke.last().unwrap().id.seq;
+    assert_eq!(seal_at, 7);
+    // The other: a clear and a page from op 2 on, signed at op 3.
+    let other = vec![
+        other_document.clear_page(FIRST_PAGE).unwrap(),
+        other_document.new_page().unwrap(),
+    ];
+    let (other_wires, _) = other_signer.sign_batch(&author.key, &other).unwrap();
+    let seal_side = side(common, &stroke_wires[5..]);
+
+    let evidence = Evidence::under_seal(
+        &session(),
+        author.public,
+        2,
+        seal_at,
+        seal_side.clone(),
+        side(common, &other_wires),
+    )
+    .expect("proof of a split under a seal");
+    assert!(evidence.verify(&session()));
+    assert_eq!(
+        Evidence::from_bytes(&evidence.to_bytes()),
+        Some(evidence.clone())
+    );
+    let mut holder = AuthorLog::new(&session(), author.public);
+    assert!(holder.cut(&session(), &evidence));
+    assert_eq!(holder.cut_at(), Some(2));
+
+    // The stroke's own ops prove nothing: a prefix, or all of it to the seal.
+    for honest in [&stroke_wires[..3], &stroke_wires[..]] {
+        assert_eq!(
+            Evidence::under_seal(
+                &session(),
+                author.public,
+                2,
+                seal_at,
+                seal_side.clone(),
+                side(common, honest),
+            ),
+            None
+        );
+    }
+    // Nor does a seal under another number, or signed by nobody, or a made-up head.
+    let wrong = [
+        (seal_at + 1, seal_side.clone(), common),
+        (
+            seal_at,
+            Fork {
+                signature: other_wires[1].signature.unwrap(),
+                ..seal_side.clone()
+            },
+            common,
+        ),
+        (
+            seal_at,
+            Fork {
+                head: Head([7; 32]),
+                ..seal_side.clone()
+            },
+            Head([7; 32]),
+        ),
+    ];
+    for (at, seal, head) in wrong {
+        assert_eq!(
+            Evidence::under_seal(
+                &session(),
+                author.public,
+                2,
+                at,
+                seal,
+                side(head, &other_wires)
+            ),
+            None
+        );
+    }
+
+    // The same split seen as two heads at op 2 (the stroke signed at op 4): proofs
+    // of that form, kept before the form under a seal existed, still read.
+    let theirs = side(
+        common.next(2, stroke_wires[0].lamport, &stroke_wires[0].payload),
+        &stroke_wires[1..3],
+    );
+    let ours = side(
+        common.next(2, other_wires[0].lamport, &other_wires[0].payload),
+        &other_wires[1..],
+    );
+    let two_heads = Evidence::new(&session(), author.public, 2, theirs, ours).unwrap();
+    let bytes = two_heads.to_bytes();
+    assert_eq!(
+        bytes.last(),
+        Some(&0),
+        "no seal number: the old layout, then None"
+    );
+    assert_eq!(
+        Evidence::from_bytes(&bytes[..bytes.len() - 1]),
+        Some(two_heads)
+    );
+}
+
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
     let start = author
         .document
