@@ -748,6 +748,11 @@ impl AuthorLog {
         self.signed.range(..=seq).next_back().map(|(seq, _)| *seq)
     }
 
+    /// The first op at or after `seq` whose signed head is kept, if any.
+    pub fn signed_at_or_after(&self, seq: u64) -> Option<u64> {
+        self.signed.range(seq..).next().map(|(seq, _)| *seq)
+    }
+
     /// Checks a run that continues the log: consecutive numbers from the next op,
     /// bounded clocks, heads that hash to what the author signed at the run's end and
     /// at each checkpoint. Costs one hash per op and one signature check per

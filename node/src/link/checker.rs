@@ -26,9 +26,10 @@ use super::check_debts::CheckDebts;
 use super::refuser::Refuser;
 use super::runs::Runs;
 use super::Inbound;
+use crate::session::authors::SealToJudge;
 use crate::session::authors::{Authors, SharedAuthors};
 use crate::session::document::refusal_for;
-use crate::session::{Checked, Credits, DocumentInput, LinkId, Run};
+use crate::session::{Checked, Credits, DocumentInput, LinkId, Run, SyncInput};
 
 /// The checker component.
 pub struct Checker {
@@ -37,6 +38,8 @@ pub struct Checker {
     document: Outbox<DocumentInput>,
     /// To the router: a bad op.
     refuser: Refuser,
+    /// To the sync server: seals to judge against its replica.
+    sync: Outbox<SyncInput>,
     link: LinkId,
     limits: Limits,
     credits: Credits,
@@ -95,6 +98,7 @@ impl Checker {
             inbox: scope.inbox("inbox"),
             document: scope.outbox("outbox"),
             refuser: Refuser::new(scope, link),
+            sync: scope.outbox("sync"),
             link,
             limits,
             credits: Credits::default(),
@@ -216,6 +220,38 @@ impl Checker {
         None
     }
 
+    /// Has the sync server judge a seal this link could not place against its
+    /// replica (off the document's task: a few thousand hashes at most, and at most
+    /// [`super::runs::MAX_SEALS_TO_JUDGE`] a link). Proof that its author split its
+    /// log under it goes to every link, this one's too: the sender may hold the
+    /// seal's side and nothing else that tells.
+    async fn judge_seal(&mut self, seal: SealToJudge) {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = SyncInput::JudgeSeal {
+            seal: Box::new(seal),
+            reply,
+        };
+        if self.sync.send(asked).await.is_err() {
+            return;
+        }
+        let Ok(Some(evidence)) = answer.await else {
+            return;
+        };
+        if Authors::write(&self.authors).cut(&evidence) {
+            tracing::warn!(
+                author = %evidence.author.node_id(),
+                "an author signed two different logs under a seal: its ops are left out"
+            );
+            let _ = self
+                .document
+                .send(DocumentInput::Evidence {
+                    origin: None,
+                    evidence: Box::new(evidence),
+                })
+                .await;
+        }
+    }
+
     /// Hands verified runs to the document, holding one of the link's places.
     async fn pass_on(&mut self, runs: Vec<Run>) -> bool {
         if runs.is_empty() {
@@ -310,6 +346,9 @@ impl Component for Checker {
             // Authors this link's ops showed to have split their logs.
             for evidence in self.runs.found() {
                 self.evidence(evidence).await;
+            }
+            for seal in self.runs.seals_to_judge() {
+                self.judge_seal(seal).await;
             }
             if !self.pass_on(runs).await {
                 break;

@@ -173,6 +173,7 @@ pub fn spawn_link(
         &writer.inbox("inbox")?,
     )?;
     link(&checker.outbox("outbox")?, &session.document)?;
+    link(&checker.outbox("sync")?, &session.sync)?;
     link(
         &guard.outbox::<Inbound>("outbox")?,
         &checker.inbox("inbox")?,

@@ -9,18 +9,24 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use canopy_canvas::{NodeId, Shape};
+use canopy_canvas::{NodeId, Shape, StrokeRuleError};
 use canopy_protocol::{
-    op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, SessionId, Tail, CHECKPOINT,
-    MAX_FORK_BYTES, SIGNED_SPAN,
+    op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, RunError, SessionId, Tail,
+    CHECKPOINT, MAX_FORK_BYTES, SIGNED_SPAN,
 };
 
-use crate::session::authors::{Authors, SharedAuthors};
+use crate::session::authors::{Authors, SealToJudge, SharedAuthors};
 use crate::session::document::wire_bytes;
 use crate::session::{Checked, Run};
 
 /// Op bytes one link may have waiting for earlier ops or signatures.
 pub const MAX_WAITING_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Seals one link may hand to the document to judge ([`SealToJudge`]) of each kind
+/// (that cannot be placed; numbered within the ops held): each costs the document a
+/// few thousand hashes at most. Past it, a seal that cannot be placed closes the
+/// link, and one numbered within the ops held is dropped unjudged.
+pub const MAX_SEALS_TO_JUDGE: usize = 16;
 
 /// One link's waiting ops and how far it has verified each author.
 pub struct Runs {
@@ -31,6 +37,12 @@ pub struct Runs {
     verified: HashMap<NodeId, Tail>,
     /// Proof found in this link's ops that an author split its log.
     found: Vec<Evidence>,
+    /// Seals this link's ops brought that may hide a split, for the document.
+    to_judge: Vec<SealToJudge>,
+    /// Seals handed to the document so far that could not be placed, and that
+    /// were numbered within the ops held (kept apart: honest backlogs and live
+    /// streams may overlap, and those seals must not use up the others' bound).
+    judged: [usize; 2],
 }
 
 impl Runs {
@@ -42,6 +54,8 @@ impl Runs {
             waiting_bytes: 0,
             verified: HashMap::new(),
             found: Vec::new(),
+            to_judge: Vec::new(),
+            judged: [0; 2],
         }
     }
 
@@ -49,6 +63,26 @@ impl Runs {
     /// were dropped: the author is to be cut off).
     pub fn found(&mut self) -> Vec<Evidence> {
         std::mem::take(&mut self.found)
+    }
+
+    /// Seals found since last asked that this link cannot place, or that are
+    /// numbered within the ops held and not seen to be the ones held: the document
+    /// judges whether their author split its log under them (their ops here were
+    /// dropped).
+    pub fn seals_to_judge(&mut self) -> Vec<SealToJudge> {
+        std::mem::take(&mut self.to_judge)
+    }
+
+    /// Hands `seal` to the document if this link may still; false if not. `held`:
+    /// numbered within the ops held.
+    fn judge(&mut self, seal: SealToJudge, held: bool) -> bool {
+        let judged = &mut self.judged[usize::from(held)];
+        if *judged >= MAX_SEALS_TO_JUDGE {
+            return false;
+        }
+        *judged += 1;
+        self.to_judge.push(seal);
+        true
     }
 
     /// Op bytes waiting.
@@ -144,9 +178,7 @@ impl Runs {
         };
         if tip.cut.is_some() {
             // Proven to split its log: nothing more of it is taken.
-            let dropped: u64 = queue.values().map(|c| wire_bytes(&c.wire)).sum();
-            self.waiting_bytes = self.waiting_bytes.saturating_sub(dropped);
-            self.waiting.remove(&author);
+            self.drop_author(author);
             return Ok(None);
         }
         if let Some(stop) = tip.stop {
@@ -181,19 +213,28 @@ impl Runs {
         let seq = tail.seq;
         // Ops held already are dropped (the document has them), once they are seen to
         // be the ones held, where that can be told.
-        match judge_held(&self.authors, &session, author, queue, seq) {
-            Judged::Same => {}
+        let under_seal = match judge_held(&self.authors, &session, author, queue, seq) {
+            Judged::Same(seal) => seal,
             Judged::Forged(refusal) => return Err(refusal),
             Judged::Split(evidence) => {
                 // The author signed another log: proof, not the sender's fault.
-                let dropped: u64 = queue.values().map(|c| wire_bytes(&c.wire)).sum();
-                self.waiting_bytes = self.waiting_bytes.saturating_sub(dropped);
-                self.waiting.remove(&author);
+                self.drop_author(author);
                 self.found.push(*evidence);
                 return Ok(None);
             }
             Judged::Unsure => return Ok(None),
+        };
+        // Seals numbered within the ops held, of which the log keeps no signature
+        // there to tell they are the ones held: the document tells (it holds the
+        // ops; a seal alone, from a backlog, may hide a split). Past the ops held, a
+        // seal is judged here first (`verify_run`).
+        let under_seal = under_seal.filter(|seal| seal.seal_at > seq);
+        for seal in seals_within(&self.authors, author, queue, seq) {
+            self.judge(seal, true);
         }
+        let Some(queue) = self.waiting.get_mut(&author) else {
+            return Ok(None);
+        };
         while let Some(entry) = queue.first_entry() {
             if *entry.key() > seq {
                 break;
@@ -229,7 +270,31 @@ impl Runs {
                 .map(|(_, c)| Entry::of(&c.wire, &c.op.action))
                 .collect();
             verify_run(&session, &tip.key, tail, &entries)
-                .map_err(|error| Refusal::Protocol(error.to_string()))?
+        };
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(error) => {
+                // A seal that does not fit the ops held from its stroke's start on
+                // may hide a split (its author signed other ops from there): the
+                // document judges it, and the author's ops here are dropped. Not the
+                // sender's fault, up to a bound.
+                let misplaced = match error {
+                    RunError::StrokeRule {
+                        error: StrokeRuleError::SealOutOfPlace { seq: at, stroke },
+                        ..
+                    } if stroke <= tail.seq => seal_side(author, queue, at, stroke),
+                    _ => None,
+                };
+                let refusal = Refusal::Protocol(error.to_string());
+                let Some(seal) = under_seal.or(misplaced) else {
+                    return Err(refusal);
+                };
+                if !self.judge(seal, false) {
+                    return Err(refusal);
+                }
+                self.drop_author(author);
+                return Ok(None);
+            }
         };
         // By what is queued, not by number: a seal's number may lie far past the ops
         // before it.
@@ -264,10 +329,83 @@ impl Runs {
     }
 }
 
+impl Runs {
+    /// Drops every op of `author` waiting here.
+    fn drop_author(&mut self, author: NodeId) {
+        if let Some(queue) = self.waiting.remove(&author) {
+            let dropped: u64 = queue.values().map(|c| wire_bytes(&c.wire)).sum();
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(dropped);
+        }
+    }
+}
+
+/// The seal numbered `at` of the stroke started at `stroke` waiting in `queue`, and
+/// the ops after it up to the first signed one, for the document to judge; `None`
+/// until one of them is signed, or if they pass what a side of a proof may carry.
+fn seal_side(
+    author: NodeId,
+    queue: &BTreeMap<u64, Checked>,
+    at: u64,
+    stroke: u64,
+) -> Option<SealToJudge> {
+    let mut ops = Vec::new();
+    let mut bytes = 0u64;
+    let mut expected = at;
+    for (seq, checked) in queue.range(at..).take(CHECKPOINT as usize) {
+        if *seq != expected {
+            return None;
+        }
+        bytes = bytes.saturating_add(op_weight(checked.wire.payload.len()));
+        if bytes > MAX_FORK_BYTES {
+            return None;
+        }
+        ops.push((checked.wire.lamport, checked.wire.payload.clone()));
+        if let Some(signature) = checked.wire.signature {
+            return Some(SealToJudge {
+                author,
+                stroke,
+                seal_at: at,
+                ops,
+                signature,
+            });
+        }
+        expected = expected.checked_add(1)?;
+    }
+    None
+}
+
+/// The seals waiting in `queue` numbered up to `held` (ops this node holds) that the
+/// log does not show to be the ones held (it keeps their signature), each with the
+/// ops after it to a signature.
+fn seals_within(
+    authors: &SharedAuthors,
+    author: NodeId,
+    queue: &BTreeMap<u64, Checked>,
+    held: u64,
+) -> Vec<SealToJudge> {
+    let table = Authors::read(authors);
+    let log = table.log(author);
+    queue
+        .range(..=held)
+        .filter_map(|(seq, checked)| {
+            let Shape::Seal(stroke) = Shape::of(&checked.op.action) else {
+                return None;
+            };
+            let kept = log.and_then(|log| log.signature(*seq));
+            if kept.is_some() && kept == checked.wire.signature.as_ref() {
+                return None;
+            }
+            seal_side(author, queue, *seq, stroke)
+        })
+        .collect()
+}
+
 /// What the ops of an author a node holds already turned out to be.
 enum Judged {
-    /// The ones held (or nothing tells otherwise).
-    Same,
+    /// The ones held (or nothing tells otherwise). Unless a seal they lead to (of a
+    /// stroke begun before they part from the ones held) fits the ops held: if not,
+    /// that seal, for the document to judge.
+    Same(Option<SealToJudge>),
     /// Not what the author signed.
     Forged(Refusal),
     /// Another log the author also signed: proof.
@@ -290,11 +428,11 @@ fn judge_held(
     held: u64,
 ) -> Judged {
     let Some(first) = queue.keys().next().copied().filter(|f| *f <= held) else {
-        return Judged::Same;
+        return Judged::Same(None);
     };
     let table = Authors::read(authors);
     let Some(log) = table.log(author) else {
-        return Judged::Same;
+        return Judged::Same(None);
     };
     let start = if first == 1 {
         Some(Head::genesis(session, log.key()))
@@ -302,7 +440,7 @@ fn judge_held(
         log.signed_head(first - 1)
     };
     let Some(mut head) = start else {
-        return Judged::Same;
+        return Judged::Same(None);
     };
     let mut at = first - 1;
     // The head after each of their ops from `first - 1` on: a seal hashes on from the
@@ -346,11 +484,15 @@ fn judge_held(
                 break;
             }
             if *seq > at {
-                if matches!(Shape::of(&checked.op.action), Shape::Seal(stroke) if stroke <= at) {
-                    // A seal of a stroke begun before the logs part stands for both:
-                    // every replica that takes it shows the same, and it is taken
-                    // (or not) where seals are.
-                    return Judged::Same;
+                if let Shape::Seal(stroke) = Shape::of(&checked.op.action) {
+                    if stroke <= at {
+                        // A seal of a stroke begun before the logs part stands for
+                        // both: every replica that takes it shows the same, and it
+                        // is taken where seals are — if the ops held from its
+                        // stroke's start on are that stroke; if not, the author
+                        // may have split its log under it.
+                        return Judged::Same(seal_side(author, queue, *seq, stroke));
+                    }
                 }
                 bytes = bytes.saturating_add(op_weight(checked.wire.payload.len()));
                 if bytes > MAX_FORK_BYTES {
@@ -385,5 +527,5 @@ fn judge_held(
             ))),
         };
     }
-    Judged::Same
+    Judged::Same(None)
 }

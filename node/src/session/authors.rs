@@ -9,8 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use canopy_canvas::{Document, NodeId, OpId, Shape, StrokeRule};
 use canopy_protocol::{
-    AuthorKey, AuthorLog, Authority, Evidence, GrantId, Head, InviteError, Kept, Revocation,
-    Revocations, Role, SessionId, Signature, Tail, Verified, WireOp, MAX_KEPT,
+    AuthorKey, AuthorLog, Authority, Evidence, Fork, GrantId, Head, InviteError, Kept, Revocation,
+    Revocations, Role, SessionId, Signature, Tail, Verified, WireOp, CHECKPOINT, MAX_KEPT,
 };
 
 use crate::session::document::kept_of;
@@ -52,6 +52,23 @@ pub struct Authors {
     revoked: Revocations,
     /// The cut-offs revocations named, by author key (the earliest for each).
     kept: HashMap<[u8; 32], Kept>,
+}
+
+/// A seal a link could not place, or could not tell is the one held: one side of a
+/// split its author may have hidden under it (see [`Evidence`]), for the document to
+/// judge against the ops it holds from the seal's stroke's start on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealToJudge {
+    /// The seal's author.
+    pub author: NodeId,
+    /// The start of the stroke it seals.
+    pub stroke: u64,
+    /// Its number.
+    pub seal_at: u64,
+    /// `(lamport, payload)` of the seal and of the ops after it, up to a signed one.
+    pub ops: Vec<(u64, Vec<u8>)>,
+    /// The author's signature there.
+    pub signature: Signature,
 }
 
 /// The table shared by a session's components.
@@ -322,6 +339,23 @@ impl Authors {
 }
 
 impl Authors {
+    /// What judging `seal` takes of its author's log, read here so the judging
+    /// itself ([`judge_seal`]) runs without the table's lock. `None` if there is
+    /// nothing to judge: the author is unknown or cut off, or this node holds none
+    /// of its ops from the seal's stroke on.
+    pub fn seal_log(&self, seal: &SealToJudge) -> Option<SealLog> {
+        let log = self.log(seal.author)?;
+        if log.cut_at().is_some() || log.seq() < seal.stroke {
+            return None;
+        }
+        let end = log.signed_at_or_after(seal.stroke)?;
+        Some(SealLog {
+            key: *log.key(),
+            from: start_before(&self.session, log, seal.stroke.checked_sub(1)?)?,
+            end: (end, *log.signature(end)?),
+        })
+    }
+
     /// Tells each author's log where it stands towards the stroke rule, as `document`
     /// (holding the same ops) says: what a log restored from signed heads lacks.
     /// The head before an open stroke is hashed again from the ops held, so the
@@ -383,6 +417,69 @@ impl Authors {
     }
 }
 
+/// What judging a seal takes of its author's log ([`Authors::seal_log`]).
+#[derive(Debug, Clone)]
+pub struct SealLog {
+    key: AuthorKey,
+    /// The last signed head kept before the seal's stroke (or the genesis).
+    from: (u64, Head),
+    /// The first op from the stroke on whose signature is kept, and that signature.
+    end: (u64, Signature),
+}
+
+/// Judges a seal against the ops `document` holds of its author from its stroke's
+/// start to the first signed head kept at or after it (`log`): proof that the author
+/// split its log under the seal if those ops cannot be the stroke it stands for.
+/// `None` if they can, if the seal is the op held under its number, or if what it
+/// takes to tell is not held here (the ops before the stroke, or its ops one by
+/// one). Costs at most a few thousand hashes: kept heads lie within a checkpoint of
+/// each other.
+pub fn judge_seal(
+    session: &SessionId,
+    log: &SealLog,
+    document: &Document,
+    seal: &SealToJudge,
+) -> Option<Evidence> {
+    let author = seal.author;
+    let (lamport, payload) = seal.ops.first()?;
+    let held = document.author_ops(author, seal.seal_at, seal.seal_at);
+    if held.first().is_some_and(|op| {
+        op.id.seq == seal.seal_at
+            && op.lamport == *lamport
+            && WireOp::from_op(op).payload == *payload
+    }) {
+        return None;
+    }
+    let base = hash_on(author, log.from, document, seal.stroke.checked_sub(1)?)?;
+    let (end, signature) = log.end;
+    if end.checked_sub(seal.stroke)? >= CHECKPOINT {
+        return None;
+    }
+    let ours = document.author_ops(author, seal.stroke, end);
+    // One by one: a seal held here in place of ops cannot be hashed on in a side.
+    let consecutive = ours
+        .iter()
+        .zip(seal.stroke..=end)
+        .all(|(op, seq)| op.id.seq == seq);
+    if !consecutive || ours.last().map(|op| op.id.seq) != Some(end) {
+        return None;
+    }
+    let other = Fork {
+        head: base,
+        ops: ours
+            .iter()
+            .map(|op| (op.lamport, WireOp::from_op(op).payload))
+            .collect(),
+        signature,
+    };
+    let sealed = Fork {
+        head: base,
+        ops: seal.ops.clone(),
+        signature: seal.signature,
+    };
+    Evidence::under_seal(session, log.key, seal.stroke, seal.seal_at, sealed, other)
+}
+
 /// The head before op `stroke` of `log`'s author: hashed on from the last signed head
 /// kept before it over the ops `document` holds (a seal hashes on from before its own
 /// stroke, which is the entry before it in a document's log). What a log restored
@@ -396,11 +493,30 @@ fn base_before(
     stroke: u64,
 ) -> Option<Head> {
     let before = stroke.checked_sub(1)?;
-    let (mut at, mut head) = match log.signed_at_or_before(before) {
+    hash_on(
+        log.author(),
+        start_before(session, log, before)?,
+        document,
+        before,
+    )
+}
+
+/// The last signed head `log` keeps at or before op `before` (the genesis if none).
+fn start_before(session: &SessionId, log: &AuthorLog, before: u64) -> Option<(u64, Head)> {
+    Some(match log.signed_at_or_before(before) {
         Some(seq) => (seq, log.signed_head(seq)?),
         None => (0, Head::genesis(session, log.key())),
-    };
-    let author = log.author();
+    })
+}
+
+/// The head after op `before` of `author`'s log, hashed on from `(at, head)` over
+/// the ops `document` holds; `None` if they are not all held.
+fn hash_on(
+    author: NodeId,
+    (mut at, mut head): (u64, Head),
+    document: &Document,
+    before: u64,
+) -> Option<Head> {
     for op in document.author_ops(author, at.saturating_add(1), before) {
         let next = at.checked_add(1)?;
         let follows = op.id.seq == next

@@ -40,7 +40,7 @@ use crate::audio::{AudioPorts, SharedMeters};
 use crate::metrics::Metrics;
 use crate::store::StoreInput;
 
-pub use authors::{Authors, SharedAuthors, Tip};
+pub use authors::{Authors, SealToJudge, SharedAuthors, Tip};
 pub use document::{Checked, Credit, Credits, DocumentInput, Run, LINK_CREDITS};
 pub use door::DoorInput;
 pub use edit::{Edit, LiveStroke, PageRef};

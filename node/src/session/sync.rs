@@ -17,10 +17,10 @@ use canopy_axon::{
     link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TryRecvError, TrySendError,
 };
 use canopy_canvas::{Document, NodeId, Op, OpId, VersionVector};
-use canopy_protocol::{Message, WireOp};
+use canopy_protocol::{Evidence, Message, WireOp};
 use tokio::sync::oneshot;
 
-use super::authors::{Authors, SharedAuthors};
+use super::authors::{judge_seal, Authors, SealToJudge, SharedAuthors};
 use super::LinkId;
 use crate::link::encoder::{queued_bytes, Queued};
 
@@ -94,6 +94,14 @@ pub enum SyncInput {
     Cut(std::collections::BTreeSet<NodeId>),
     /// Revoked authors' logs end at these ops: the replica leaves the rest out.
     Stop(BTreeMap<NodeId, u64>),
+    /// A seal a link could not place: proof that its author split its log under it,
+    /// if the replica's ops from its stroke's start on say so ([`judge_seal`]).
+    JudgeSeal {
+        /// The seal and the ops after it to a signature.
+        seal: Box<SealToJudge>,
+        /// The proof, if there is one.
+        reply: oneshot::Sender<Option<Evidence>>,
+    },
 }
 
 impl std::fmt::Debug for SyncInput {
@@ -107,6 +115,9 @@ impl std::fmt::Debug for SyncInput {
             SyncInput::Seen(_) => f.write_str("Seen"),
             SyncInput::Cut(authors) => write!(f, "Cut({})", authors.len()),
             SyncInput::Stop(last_kept) => write!(f, "Stop({})", last_kept.len()),
+            SyncInput::JudgeSeal { seal, .. } => {
+                write!(f, "JudgeSeal({}:{})", seal.author, seal.seal_at)
+            }
         }
     }
 }
@@ -316,6 +327,15 @@ impl SyncServer {
                 self.replica = self.replica.without_ops_past(&last_kept);
                 self.stroke_count = (u64::MAX, 0, None);
                 self.cut_short += 1;
+            }
+            SyncInput::JudgeSeal { seal, reply } => {
+                // Read under the table's lock, judged after it.
+                let (session, log) = {
+                    let table = Authors::read(&self.authors);
+                    (*table.session(), table.seal_log(&seal))
+                };
+                let proof = log.and_then(|log| judge_seal(&session, &log, &self.replica, &seal));
+                let _ = reply.send(proof);
             }
         }
     }
