@@ -12,8 +12,10 @@ use canopy_node::link::encoder::{queued_bytes, Encoder, Frame, Queued};
 use canopy_node::link::guard::{Guard, Peer};
 use canopy_node::link::presence_in::PresenceIn;
 use canopy_node::link::Inbound;
+use canopy_node::session::sync::SyncServer;
 use canopy_node::session::{
-    Authors, DocumentInput, PresenceInput, RouterInput, SessionLimits, SharedAuthors, LINK_CREDITS,
+    Authors, DocumentInput, PresenceInput, RouterInput, SessionLimits, SharedAuthors, SyncInput,
+    LINK_CREDITS,
 };
 use canopy_protocol::{
     encode, Datagram, FrameDecoder, Message, Presence, Refusal, Role, WireOp, MAX_FRAME,
@@ -240,6 +242,20 @@ fn spawn_checker_as(
     tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
     tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
 ) {
+    spawn_checker_wired(graph, authors, adjust, None)
+}
+
+/// [`spawn_checker_as`], its `sync` box wired to `sync` if given.
+fn spawn_checker_wired(
+    graph: &Graph,
+    authors: &SharedAuthors,
+    adjust: impl FnOnce(Checker) -> Checker + Send + 'static,
+    sync: Option<canopy_axon::InboxRef<SyncInput>>,
+) -> (
+    canopy_axon::Outbox<Inbound>,
+    tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
+    tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
+) {
     let authors = Arc::clone(authors);
     let checker = graph.spawn("link[7]/checker", |s| {
         adjust(Checker::new(s, 7, Limits::default(), authors))
@@ -248,8 +264,31 @@ fn spawn_checker_as(
     let (router_in, router) = tap::<RouterInput>(graph, "router");
     canopy_axon::link(&checker.outbox("outbox").unwrap(), &document_in).unwrap();
     canopy_axon::link(&checker.outbox("router").unwrap(), &router_in).unwrap();
+    if let Some(sync) = sync {
+        canopy_axon::link(&checker.outbox("sync").unwrap(), &sync).unwrap();
+    }
     let input = driver::<Inbound>(graph, "guard", &checker.inbox("inbox").unwrap());
     (input, document, router)
+}
+
+/// [`spawn_checker`], its `sync` box wired to a sync server over `replica`.
+fn spawn_checker_judging(
+    graph: &Graph,
+    authors: &SharedAuthors,
+    replica: canopy_canvas::Document,
+) -> (
+    canopy_axon::Outbox<Inbound>,
+    tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
+    tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
+) {
+    let table = Arc::clone(authors);
+    let sync = graph.spawn("sync", |s| SyncServer::new(s, replica, 1 << 20, table));
+    spawn_checker_wired(
+        graph,
+        authors,
+        |checker| checker,
+        Some(sync.inbox("inbox").unwrap()),
+    )
 }
 
 /// A session's authors' table that knows `author`.
@@ -382,6 +421,117 @@ async fn the_checker_passes_only_what_its_author_signed() {
         "{reason}"
     );
     quiet(&mut document).await;
+}
+
+/// A seal that does not fit what is held of its author from its stroke's start on
+/// (a page and another stroke's start, here) is not the sender's fault: the checker
+/// has the sync server judge it against its replica, and the proof that its author
+/// split its log under it goes to every link, the sender's too (`origin: None`).
+#[tokio::test]
+async fn a_seal_that_does_not_fit_is_judged_not_refused() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held_ops = vec![author.page(1), author.start(2)];
+    let held = author.run(&held_ops);
+    Authors::write(&authors).commit(author.node, held.verified);
+    let mut replica = canopy_canvas::Document::new(NodeId(99));
+    for op in held_ops {
+        replica.apply(op).unwrap();
+    }
+    let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    // The other log: a stroke from op 1, ended at 3 and sealed at 4 (signed there).
+    author.restart();
+    let mut stroke = author.stroke(1);
+    let seal = canopy_canvas::Action::StrokeSealed {
+        stroke: stroke[0].id,
+        page: canopy_canvas::FIRST_PAGE,
+        tool: canopy_canvas::Tool::Pen,
+        color: canopy_canvas::Color::rgb(0, 0, 0),
+        width: 2.0,
+        start_lamport: 1,
+        points: vec![canopy_canvas::Point::new(1.0, 2.0)],
+    };
+    stroke.push(canopy_canvas::Op {
+        id: canopy_canvas::OpId {
+            node: author.node,
+            seq: 4,
+        },
+        lamport: 4,
+        action: seal,
+    });
+    let wires = author.sign(&stroke);
+    // The seal alone, as a backlog serves it.
+    input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
+    match next(&mut document).await {
+        DocumentInput::Evidence {
+            origin: None,
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            assert_eq!(evidence.seal_at, Some(4));
+            assert_eq!(evidence.seq, 1);
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+    quiet(&mut router).await;
+    assert!(Authors::read(&authors)
+        .tip(author.node)
+        .unwrap()
+        .cut
+        .is_some());
+}
+
+/// A link hands the document at most `MAX_SEALS_TO_JUDGE` seals it cannot place;
+/// past that, such a seal closes it, as any op that breaks the stroke rule does.
+#[tokio::test]
+async fn seals_that_do_not_fit_are_judged_only_up_to_a_bound() {
+    use canopy_node::link::runs::MAX_SEALS_TO_JUDGE;
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held = author.run(&[author.page(1), author.start(2)]);
+    Authors::write(&authors).commit(author.node, held.verified);
+    // A sync server whose replica holds none of the author's ops: nothing is
+    // proven, so every seal stays unplaced.
+    let empty = canopy_canvas::Document::new(NodeId(99));
+    let (mut input, _document, mut router) = spawn_checker_judging(&graph, &authors, empty);
+    let stroke = canopy_canvas::OpId {
+        node: author.node,
+        seq: 1,
+    };
+    let seal = |seq: u64| {
+        let op = canopy_canvas::Op {
+            id: canopy_canvas::OpId {
+                node: author.node,
+                seq,
+            },
+            lamport: seq,
+            action: canopy_canvas::Action::StrokeSealed {
+                stroke,
+                page: canopy_canvas::FIRST_PAGE,
+                tool: canopy_canvas::Tool::Pen,
+                color: canopy_canvas::Color::rgb(0, 0, 0),
+                width: 2.0,
+                start_lamport: 1,
+                points: vec![canopy_canvas::Point::new(1.0, 2.0)],
+            },
+        };
+        let mut wire = WireOp::from_op(&op);
+        wire.signature = Some(canopy_protocol::Signature::from_bytes(&[1; 64]));
+        wire
+    };
+    let bound = MAX_SEALS_TO_JUDGE as u64;
+    for seq in 4..4 + bound {
+        input.send(Inbound::Ops(vec![seal(seq)])).await.unwrap();
+    }
+    quiet(&mut router).await;
+    input
+        .send(Inbound::Ops(vec![seal(4 + bound)]))
+        .await
+        .unwrap();
+    let reason = refusal(next(&mut router).await);
+    assert!(reason.to_string().contains("seals stroke"), "{reason}");
 }
 
 /// An author's op that differs from the one held, signed by the author all the
