@@ -549,6 +549,31 @@ fn two_versions(attacker: &Attacker, red: u8) -> Vec<Op> {
     )]
 }
 
+/// Both nodes show none of the author's strokes and agree, each says the author
+/// signed two logs, and the child still has its parent (no honest link closed).
+fn assert_left_out_everywhere(host: &Node, child: &Node) {
+    assert_converged(&[host, child], 0, Duration::from_secs(10));
+    for node in [host, child] {
+        assert!(
+            node.log().contains("signed two different logs"),
+            "{}",
+            node.log()
+        );
+    }
+    assert!(has_parent(child), "an honest link was closed");
+}
+
+/// The author's second log (`ops`) sent to `url`'s node with its key, then 2 s for
+/// it to spread.
+fn second_log_at(url: &str, key: &[u8], ops: fn(&Attacker) -> Vec<Op>) {
+    block_on(async move {
+        let mut second = Attacker::join_with(url, key).await;
+        let ops = ops(&second);
+        second.send(&ops, 10).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+}
+
 fn has_parent(node: &Node) -> bool {
     node.try_status().is_some_and(|s| !s["parent"].is_null())
 }
@@ -605,15 +630,7 @@ fn an_author_that_signs_two_logs_is_left_out_everywhere() {
         second.send(&ops, 10).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     });
-    assert_converged(&[&host, &child], 0, Duration::from_secs(10));
-    for node in [&host, &child] {
-        assert!(
-            node.log().contains("signed two different logs"),
-            "{}",
-            node.log()
-        );
-    }
-    assert!(has_parent(&child), "an honest link was closed");
+    assert_left_out_everywhere(&host, &child);
     first.join().unwrap();
 }
 
@@ -681,7 +698,190 @@ fn an_author_that_signs_two_logs_is_left_out_even_through_a_seal() {
         second.send(&ops, 10).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     });
-    assert_converged(&[&host, &child], 0, Duration::from_secs(10));
+    assert_left_out_everywhere(&host, &child);
+    first.join().unwrap();
+}
+
+/// The same split live: the other ops (a page, then a stroke's start, signed at the
+/// second) spread first; then the stroke and its seal, signed only at the seal, go
+/// in at the child. Their heads differ from op 1 on, but the only signature on that
+/// side is the seal's, which hashes on from before the split: the child proves it
+/// under the seal, and every node leaves the author out.
+#[test]
+fn a_split_hidden_under_a_seal_is_proven_live() {
+    let FirstLogSpread {
+        host,
+        child,
+        key,
+        first,
+    } = first_log_spread(page_then_stroke);
+    let child_url = child.editor_url().to_string();
+    second_log_at(&child_url, &key, sealed_stroke_from_one);
+    assert_left_out_everywhere(&host, &child);
+    first.join().unwrap();
+}
+
+/// A bare seal numbered within the ops a node holds, of a stroke at op 1 that is not
+/// there (a page is): a node that took the other ops drops it as held unless it
+/// judges it; it proves the split under it.
+#[test]
+fn a_bare_seal_over_other_ops_held_proves_a_split() {
+    let FirstLogSpread {
+        host,
+        child,
+        key,
+        first,
+    } = first_log_spread(page_then_stroke);
+    let child_url = child.editor_url().to_string();
+    block_on(async move {
+        let mut second = Attacker::join_with(&child_url, &key).await;
+        let mut seal = sealed_stroke_from_one(&second).pop().unwrap();
+        (seal.id.seq, seal.lamport) = (2, 2);
+        // Signed as a seal is: hashed on from the head before its stroke.
+        let mut wire = WireOp::from_op(&seal);
+        let author = AuthorKey(public_key(&second.key));
+        let head = canopy_protocol::Head::genesis(&second.session, &author).next(
+            2,
+            seal.lamport,
+            &wire.payload,
+        );
+        wire.signature = Some(canopy_protocol::Signature::sign(
+            &second.key,
+            &second.session,
+            2,
+            &head,
+        ));
+        second.send_wire(vec![wire]).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+    assert_left_out_everywhere(&host, &child);
+    first.join().unwrap();
+}
+
+/// A page (op 1), then a stroke's start (op 2).
+fn page_then_stroke(attacker: &Attacker) -> Vec<Op> {
+    vec![
+        attacker.op(1, Action::NewPage { position: 2.0 }),
+        attacker.op(
+            2,
+            Action::StrokeStart {
+                page: FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(0, 0, 200),
+                width: 2.0,
+            },
+        ),
+    ]
+}
+
+/// A stroke from op 1: its start, two points, its end and its seal (op 4).
+fn sealed_stroke_from_one(attacker: &Attacker) -> Vec<Op> {
+    let stroke = OpId {
+        node: attacker.node,
+        seq: 1,
+    };
+    let points = vec![Point::new(1.0, 1.0), Point::new(2.0, 2.0)];
+    let (page, tool, color, width) = (FIRST_PAGE, Tool::Pen, Color::rgb(200, 0, 0), 2.0);
+    vec![
+        attacker.op(
+            1,
+            Action::StrokeStart {
+                page,
+                tool,
+                color,
+                width,
+            },
+        ),
+        attacker.op(
+            2,
+            Action::StrokePoints {
+                stroke,
+                offset: 0,
+                points: points.clone(),
+            },
+        ),
+        attacker.op(3, Action::StrokeEnd { stroke, points: 2 }),
+        attacker.op(
+            4,
+            Action::StrokeSealed {
+                stroke,
+                page,
+                tool,
+                color,
+                width,
+                start_lamport: 1,
+                points,
+            },
+        ),
+    ]
+}
+
+/// An author signs, from one head, a stroke and its seal and gives them to one node,
+/// and other ops and gives them to another, while the two are apart. When they meet,
+/// the first serves the seal alone (in place of the ops it stands for), so no number
+/// holds two signed heads the second could compare: the second proves the split from
+/// the head before the stroke ([`canopy_protocol::Evidence`] under a seal). Both
+/// leave the author out, and the honest link between them stays open (it used to
+/// close on every reconnect, each node keeping its own version for good).
+#[test]
+fn a_split_hidden_under_a_seal_is_proven_and_no_honest_link_closes() {
+    let listen = format!("127.0.0.1:{}", crate::util::free_port());
+    let mut host = Node::host("host", &["--no-audio", "--listen", &listen]);
+    let child_dir = tempfile::tempdir().unwrap();
+    let child_data = child_dir.path().to_path_buf();
+    let mut child = Node::start_in(
+        "child",
+        &["join", host.editor_url()],
+        &["--no-audio"],
+        child_data.clone(),
+    );
+    assert!(wait_until(Duration::from_secs(10), || has_parent(&child)));
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    host.kill();
+    // The stroke and its seal go in at the child alone.
+    let child_url = child.editor_url().to_string();
+    block_on(async {
+        let mut at_child = Attacker::join_with(&child_url, pkcs8.as_ref()).await;
+        let ops = sealed_stroke_from_one(&at_child);
+        at_child.send(&ops, 10).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    assert!(wait_until(Duration::from_secs(10), || child.status()
+        ["strokes"]
+        == 1));
+    child.kill();
+    // Other ops from the same head (the author's first) go in at the host alone.
+    let host = Node::start_in(
+        "host-again",
+        &["host"],
+        &["--no-audio", "--listen", &listen],
+        host.data.clone(),
+    );
+    let host_url = host.editor_url().to_string();
+    block_on(async {
+        let mut at_host = Attacker::join_with(&host_url, pkcs8.as_ref()).await;
+        let ops = vec![
+            at_host.op(1, Action::NewPage { position: 2.0 }),
+            at_host.op(2, Action::NewPage { position: 3.0 }),
+        ];
+        at_host.send(&ops, 10).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    assert!(wait_until(Duration::from_secs(10), || host.status()
+        ["pages"]
+        == 3));
+    // The child comes back; its backlog carries the seal alone.
+    let child = Node::start_in(
+        "child-again",
+        &["join", host.editor_url()],
+        &["--no-audio"],
+        child_data,
+    );
+    assert_converged(&[&host, &child], 0, Duration::from_secs(15));
+    assert!(wait_until(Duration::from_secs(10), || host.status()
+        ["pages"]
+        == 1));
     for node in [&host, &child] {
         assert!(
             node.log().contains("signed two different logs"),
@@ -689,8 +889,12 @@ fn an_author_that_signs_two_logs_is_left_out_even_through_a_seal() {
             node.log()
         );
     }
-    assert!(has_parent(&child), "an honest link was closed");
-    first.join().unwrap();
+    assert!(has_parent(&child), "the honest link was closed");
+    assert!(
+        !host.log().contains("whose end is not the op before"),
+        "the host refused the seal: {}",
+        host.log()
+    );
 }
 
 /// The same, with both versions sent at once: each node takes one, then finds the
