@@ -248,6 +248,50 @@ fn write_seed_corpora() {
     }
     write("ops", "sealed-stroke", &batch);
 
+    // frames: a proof of a split under a seal (the seal from the genesis, and a page
+    // in the stroke's place), so the walk over its sides starts from one.
+    let author = canopy_protocol::AuthorKey(public_key(&host));
+    let mut drawn = canopy_canvas::Document::new(author.node_id());
+    let start = drawn
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 2.0)
+        .unwrap();
+    let mut stroke = vec![start.clone()];
+    stroke.push(
+        drawn
+            .extend_stroke(start.id, vec![Point::new(1.0, 1.0)])
+            .unwrap(),
+    );
+    stroke.push(drawn.end_stroke(start.id).unwrap());
+    stroke.push(drawn.seal_stroke(start.id).unwrap());
+    let (stroke_wire, _) = canopy_protocol::Signer::fresh(session, author)
+        .sign_batch(&host, &stroke)
+        .unwrap();
+    let mut paged = canopy_canvas::Document::new(author.node_id());
+    let page = vec![paged.new_page().unwrap()];
+    let (page_wire, _) = canopy_protocol::Signer::fresh(session, author)
+        .sign_batch(&host, &page)
+        .unwrap();
+    let side = |wire: &[WireOp]| canopy_protocol::Fork {
+        head: canopy_protocol::Head::genesis(&session, &author),
+        ops: wire
+            .iter()
+            .map(|op| (op.lamport, op.payload.clone()))
+            .collect(),
+        signature: wire.last().unwrap().signature.unwrap(),
+    };
+    let proof = canopy_protocol::Evidence::under_seal(
+        &session,
+        author,
+        1,
+        4,
+        side(&stroke_wire[3..]),
+        side(&page_wire),
+    )
+    .expect("a proof under a seal");
+    let mut bytes = vec![7u8];
+    bytes.extend(encode(&Message::Evidence(Box::new(proof))).unwrap());
+    write("frames", "proof-under-a-seal", &bytes);
+
     write("invites", "editor", invite.to_token().as_bytes());
 
     let url = JoinUrl {
