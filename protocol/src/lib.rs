@@ -42,8 +42,9 @@ pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};
 pub use join_url::{HostUrl, HostUrlError, JoinUrl, UrlError, DEFAULT_PORT};
 pub use message::{
-    message_pieces, Ancestor, ChannelBinding, Hello, KeyProof, Message, Refusal, Welcome, WireOp,
-    ALPN, CHANNEL_BINDING_LABEL, MAX_OPS_PER_MESSAGE, PROTOCOL_VERSION,
+    message_pieces, Ancestor, ChannelBinding, Hello, KeyProof, Message, Refusal, SignedHead,
+    Welcome, WireOp, ALPN, CHANNEL_BINDING_LABEL, MAX_HEADS_PER_MESSAGE, MAX_OPS_PER_MESSAGE,
+    PROTOCOL_VERSION,
 };
 pub use payload::{decode_action, decode_legacy_action, encode_action};
 pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};

@@ -15,7 +15,8 @@ use crate::invite::{Authority, Invite, Role};
 
 /// Protocol version spoken by this build; a mismatch is refused with a clear reason.
 /// 7: nodes carry sealed strokes (protocol 6 nodes refuse a seal).
-/// 8: proof of a split hidden under a seal (a new form of `Evidence`).
+/// 8: proof of a split hidden under a seal (a new form of `Evidence`); signed heads
+/// exchanged as a link comes up (`Message::Heads`).
 pub const PROTOCOL_VERSION: u32 = 8;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
@@ -312,4 +313,26 @@ pub enum Message {
     /// Proof that an author signed two different logs: every node that checks it
     /// leaves that author's ops out, so all replicas show the same.
     Evidence(Box<crate::evidence::Evidence>),
+    /// Where authors' logs held here stand as far as the peer's hold them, each
+    /// signed by its author (at most [`MAX_HEADS_PER_MESSAGE`]): sent as a link comes
+    /// up, before the backlog. Two nodes that hold logs of one author as long as each
+    /// other's send each other nothing else of it, so this is how they find out if
+    /// the author gave each a different one.
+    Heads(Vec<SignedHead>),
 }
+
+/// An author's head after op `seq`, with the author's signature over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedHead {
+    /// The author.
+    pub author: NodeId,
+    /// The op.
+    pub seq: u64,
+    /// The author's head after it.
+    pub head: crate::authorship::Head,
+    /// The author's signature over it.
+    pub signature: crate::authorship::Signature,
+}
+
+/// Signed heads in one [`Message::Heads`] at most (~460 KiB).
+pub const MAX_HEADS_PER_MESSAGE: usize = 4_096;

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{Limits, NodeId};
-use canopy_protocol::{AuthorKey, Authority, Evidence, Refusal, WireOp};
+use canopy_protocol::{AuthorKey, Authority, Evidence, Fork, Refusal, SignedHead, WireOp};
 
 use super::budget::Budget;
 use super::check_debts::CheckDebts;
@@ -49,6 +49,8 @@ pub struct Checker {
     learned: usize,
     /// Signature checks this link's authorities and ops may cost.
     checks: Budget,
+    /// Signed heads from the peer handed to the sync server so far.
+    heads_judged: usize,
     /// What each author's signatures owe that budget.
     debts: CheckDebts,
 }
@@ -56,6 +58,20 @@ pub struct Checker {
 /// Op bytes waiting on a link past which, while authors owe checks, the checker
 /// reads no more until they have paid (the sender then waits on flow control).
 pub const HOLD_READING_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Signed heads a link's peer sends at which this node holds the author's log
+/// further but keeps no head, that the sync server hashes again to compare (a few
+/// thousand hashes each at most); the rest are passed over.
+pub const MAX_HEADS_TO_JUDGE: usize = 16;
+
+/// What this node holds of an author's log where a peer says the author signed a
+/// head.
+enum Held {
+    /// Another signed head kept there: the author's key, that head, its signature.
+    Kept(AuthorKey, canopy_protocol::Head, canopy_protocol::Signature),
+    /// The log, further, with no head kept there.
+    Further,
+}
 
 /// Authors one link may bring into a session.
 pub const MAX_AUTHORS_PER_LINK: usize = 4_096;
@@ -110,6 +126,7 @@ impl Checker {
                 SIGNATURE_CHECKS_BURST,
                 Instant::now(),
             ),
+            heads_judged: 0,
             debts: CheckDebts::new(),
         }
     }
@@ -203,8 +220,89 @@ impl Checker {
                 "evidence against an author that does not verify".into(),
             ));
         }
-        let news = Authors::write(&self.authors).cut(&evidence);
-        if news {
+        self.proven(evidence, Some(self.link)).await;
+        None
+    }
+
+    /// Compares where the peer says authors' logs stand with the signed heads kept
+    /// here at the same ops. A head that differs, signed by its author too, is proof
+    /// that the author split its log (two signed heads at one op): found where
+    /// version vectors say two nodes hold as much, and nothing else of the author
+    /// would pass between them. A signature checked costs the link's budget; one
+    /// that does not verify closes the link.
+    async fn heads(&mut self, heads: Vec<SignedHead>) -> Option<Refusal> {
+        let session = *Authors::read(&self.authors).session();
+        let mut to_judge = Vec::new();
+        for theirs in heads {
+            let ours = {
+                let table = Authors::read(&self.authors);
+                match table.log(theirs.author) {
+                    Some(log) if log.cut_at().is_none() => {
+                        match (log.signed_head(theirs.seq), log.signature(theirs.seq)) {
+                            (Some(held), Some(signature)) => (held != theirs.head)
+                                .then_some(Held::Kept(*log.key(), held, *signature)),
+                            // Held further, no head kept there: the sync server
+                            // hashes it again from the replica.
+                            _ => (log.seq() > theirs.seq).then_some(Held::Further),
+                        }
+                    }
+                    _ => None,
+                }
+            };
+            let (key, head, signature) = match ours {
+                None => continue,
+                Some(Held::Further) => {
+                    if self.heads_judged < MAX_HEADS_TO_JUDGE {
+                        self.heads_judged += 1;
+                        to_judge.push(theirs);
+                    }
+                    continue;
+                }
+                Some(Held::Kept(key, head, signature)) => (key, head, signature),
+            };
+            self.pay_for(2).await;
+            let side = |head, signature| Fork {
+                head,
+                ops: Vec::new(),
+                signature,
+            };
+            let proof = Evidence::new(
+                &session,
+                key,
+                theirs.seq,
+                side(theirs.head, theirs.signature),
+                side(head, signature),
+            );
+            let Some(evidence) = proof else {
+                return Some(Refusal::Protocol(format!(
+                    "a head of {}:{} its author did not sign",
+                    theirs.author, theirs.seq
+                )));
+            };
+            self.proven(evidence, None).await;
+        }
+        for theirs in to_judge {
+            self.pay_for(1).await;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let asked = SyncInput::JudgeHead {
+                head: theirs,
+                reply,
+            };
+            if self.sync.send(asked).await.is_err() {
+                break;
+            }
+            if let Ok(Some(evidence)) = answer.await {
+                self.proven(evidence, None).await;
+            }
+        }
+        None
+    }
+
+    /// Proof, checked: if it is news, the author is cut off and the proof goes to
+    /// the document for every link but `origin` (`None` for proof found here: the
+    /// peer may hold the other side and nothing else that tells).
+    async fn proven(&mut self, evidence: Evidence, origin: Option<LinkId>) {
+        if Authors::write(&self.authors).cut(&evidence) {
             tracing::warn!(
                 author = %evidence.author.node_id(),
                 "an author signed two different logs: its ops are left out"
@@ -212,12 +310,11 @@ impl Checker {
             let _ = self
                 .document
                 .send(DocumentInput::Evidence {
-                    origin: Some(self.link),
+                    origin,
                     evidence: Box::new(evidence),
                 })
                 .await;
         }
-        None
     }
 
     /// Has the sync server judge a seal this link could not place against its
@@ -234,21 +331,8 @@ impl Checker {
         if self.sync.send(asked).await.is_err() {
             return;
         }
-        let Ok(Some(evidence)) = answer.await else {
-            return;
-        };
-        if Authors::write(&self.authors).cut(&evidence) {
-            tracing::warn!(
-                author = %evidence.author.node_id(),
-                "an author signed two different logs under a seal: its ops are left out"
-            );
-            let _ = self
-                .document
-                .send(DocumentInput::Evidence {
-                    origin: None,
-                    evidence: Box::new(evidence),
-                })
-                .await;
+        if let Ok(Some(evidence)) = answer.await {
+            self.proven(evidence, None).await;
         }
     }
 
@@ -334,6 +418,7 @@ impl Component for Checker {
                     None => (Vec::new(), None),
                     Some(refusal) => (Vec::new(), Some(refusal)),
                 },
+                Some(Inbound::Heads(heads)) => (Vec::new(), self.heads(heads).await),
                 Some(Inbound::Ops(ops)) => {
                     let (checked, bad) = check(ops, &self.limits);
                     self.owe_for(&checked);

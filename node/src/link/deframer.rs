@@ -76,6 +76,13 @@ impl Deframer {
                         return Ok(());
                     }
                 }
+                Ok(Some(Message::Heads(heads))) => {
+                    if !self.flush(&mut batch).await
+                        || self.ops.send(Inbound::Heads(heads)).await.is_err()
+                    {
+                        return Ok(());
+                    }
+                }
                 Ok(Some(Message::Revoke(revocation))) => {
                     let revoked = DoorInput::Revoked {
                         revocation: Box::new(revocation),

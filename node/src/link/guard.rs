@@ -1,14 +1,18 @@
 //! `link[N]/guard`: what this link may send. A viewer child may not edit; every link
 //! has an op budget (a token bucket); the session has a byte budget; a message names
-//! at most [`AUTHORS_PER_MESSAGE`] authors. Over any of them the link is closed with a
-//! typed reason and nothing more from it passes.
+//! at most [`AUTHORS_PER_MESSAGE`] authors; a link says where at most
+//! [`MAX_AUTHORS`] authors' logs stand, [`MAX_HEADS_PER_MESSAGE`] a message. Over
+//! any of them the link is closed with a typed reason and nothing more from it
+//! passes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
-use canopy_protocol::{Refusal, Role, WireOp};
+use canopy_protocol::{Refusal, Role, WireOp, MAX_HEADS_PER_MESSAGE};
+
+use super::checker::MAX_AUTHORS;
 
 use super::budget::Budget;
 use super::refuser::Refuser;
@@ -39,6 +43,8 @@ pub struct Guard {
     budget: Budget,
     held_bytes: Arc<AtomicU64>,
     metrics: Option<Arc<Metrics>>,
+    /// Signed heads the peer sent so far (`Heads`).
+    heads: usize,
 }
 
 impl Guard {
@@ -60,7 +66,21 @@ impl Guard {
             limits,
             held_bytes,
             metrics,
+            heads: 0,
         }
+    }
+
+    /// Why signed heads (`count` more) may not pass, if they may not: a link says
+    /// where each author's log stands once, as it comes up.
+    fn judge_heads(&mut self, count: usize) -> Option<Refusal> {
+        self.heads = self.heads.saturating_add(count);
+        if count > MAX_HEADS_PER_MESSAGE || self.heads > MAX_AUTHORS {
+            return Some(Refusal::Limit(format!(
+                "{count} signed heads in one message, {} on the link (at most {MAX_HEADS_PER_MESSAGE} and {MAX_AUTHORS})",
+                self.heads
+            )));
+        }
+        None
     }
 
     /// Why `ops` may not pass, if they may not.
@@ -113,6 +133,7 @@ impl Component for Guard {
                         authorities.len()
                     )))
                 }
+                Inbound::Heads(heads) => self.judge_heads(heads.len()),
                 Inbound::Authors(_) | Inbound::Evidence(_) => None,
             };
             match verdict {

@@ -230,5 +230,6 @@ pub(crate) fn message_kind(message: &Message) -> &'static str {
         Message::Revoke(_) => "a revocation",
         Message::Authors(_) => "authors",
         Message::Evidence(_) => "evidence",
+        Message::Heads(_) => "signed heads",
     }
 }

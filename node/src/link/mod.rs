@@ -62,6 +62,8 @@ pub enum Inbound {
     Authors(Vec<Authority>),
     /// Proof that an author split its log.
     Evidence(Box<canopy_protocol::Evidence>),
+    /// Where the peer's logs of authors stand, signed (as the link comes up).
+    Heads(Vec<canopy_protocol::SignedHead>),
 }
 
 static NEXT_LINK: AtomicU64 = AtomicU64::new(1);

@@ -10,7 +10,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use canopy_canvas::{Document, NodeId, OpId, Shape, StrokeRule};
 use canopy_protocol::{
     AuthorKey, AuthorLog, Authority, Evidence, Fork, GrantId, Head, InviteError, Kept, Revocation,
-    Revocations, Role, SessionId, Signature, Tail, Verified, WireOp, CHECKPOINT, MAX_KEPT,
+    Revocations, Role, SessionId, Signature, SignedHead, Tail, Verified, WireOp, CHECKPOINT,
+    MAX_KEPT,
 };
 
 use crate::session::document::kept_of;
@@ -339,19 +340,21 @@ impl Authors {
 }
 
 impl Authors {
-    /// What judging `seal` takes of its author's log, read here so the judging
-    /// itself ([`judge_seal`]) runs without the table's lock. `None` if there is
+    /// What judging a claim about `author`'s log after op `before` takes of the
+    /// log held here, read under the table's lock so the judging itself
+    /// ([`judge_seal`], [`judge_head`]) runs without it: the last signed head kept
+    /// at or before `before`, and the first kept past it. `None` if there is
     /// nothing to judge: the author is unknown or cut off, or this node holds none
-    /// of its ops from the seal's stroke on.
-    pub fn seal_log(&self, seal: &SealToJudge) -> Option<SealLog> {
-        let log = self.log(seal.author)?;
-        if log.cut_at().is_some() || log.seq() < seal.stroke {
+    /// of its ops past `before`.
+    pub fn held_span(&self, author: NodeId, before: u64) -> Option<HeldSpan> {
+        let log = self.log(author)?;
+        if log.cut_at().is_some() || log.seq() <= before {
             return None;
         }
-        let end = log.signed_at_or_after(seal.stroke)?;
-        Some(SealLog {
+        let end = log.signed_at_or_after(before.checked_add(1)?)?;
+        Some(HeldSpan {
             key: *log.key(),
-            from: start_before(&self.session, log, seal.stroke.checked_sub(1)?)?,
+            from: start_before(&self.session, log, before)?,
             end: (end, *log.signature(end)?),
         })
     }
@@ -417,26 +420,57 @@ impl Authors {
     }
 }
 
-/// What judging a seal takes of its author's log ([`Authors::seal_log`]).
+/// What judging a claim about an author's log takes of the log held here
+/// ([`Authors::held_span`]).
 #[derive(Debug, Clone)]
-pub struct SealLog {
+pub struct HeldSpan {
     key: AuthorKey,
-    /// The last signed head kept before the seal's stroke (or the genesis).
+    /// The last signed head kept at or before the op judged from (or the genesis).
     from: (u64, Head),
-    /// The first op from the stroke on whose signature is kept, and that signature.
+    /// The first op past it whose signature is kept, and that signature.
     end: (u64, Signature),
 }
 
+impl HeldSpan {
+    /// The head after op `before` (the span's) and this node's side from there: its
+    /// ops up to the first signed head kept past it, from `document`. `None` if
+    /// they are not all held one by one (a seal held in place of ops cannot be
+    /// hashed on in a side), or lie more than a checkpoint apart.
+    fn side(&self, author: NodeId, document: &Document, before: u64) -> Option<Fork> {
+        let head = hash_on(author, self.from, document, before)?;
+        let (end, signature) = self.end;
+        if end.checked_sub(before)? > CHECKPOINT {
+            return None;
+        }
+        let first = before.checked_add(1)?;
+        let ours = document.author_ops(author, first, end);
+        let consecutive = ours
+            .iter()
+            .zip(first..=end)
+            .all(|(op, seq)| op.id.seq == seq);
+        if !consecutive || ours.last().map(|op| op.id.seq) != Some(end) {
+            return None;
+        }
+        Some(Fork {
+            head,
+            ops: ours
+                .iter()
+                .map(|op| (op.lamport, WireOp::from_op(op).payload))
+                .collect(),
+            signature,
+        })
+    }
+}
+
 /// Judges a seal against the ops `document` holds of its author from its stroke's
-/// start to the first signed head kept at or after it (`log`): proof that the author
-/// split its log under the seal if those ops cannot be the stroke it stands for.
-/// `None` if they can, if the seal is the op held under its number, or if what it
-/// takes to tell is not held here (the ops before the stroke, or its ops one by
-/// one). Costs at most a few thousand hashes: kept heads lie within a checkpoint of
-/// each other.
+/// start to the first signed head kept at or after it (`span`, from the op before
+/// the stroke): proof that the author split its log under the seal if those ops
+/// cannot be the stroke it stands for. `None` if they can, if the seal is the op
+/// held under its number, or if what it takes to tell is not held here. Costs at
+/// most a few thousand hashes: kept heads lie within a checkpoint of each other.
 pub fn judge_seal(
     session: &SessionId,
-    log: &SealLog,
+    span: &HeldSpan,
     document: &Document,
     seal: &SealToJudge,
 ) -> Option<Evidence> {
@@ -450,34 +484,38 @@ pub fn judge_seal(
     }) {
         return None;
     }
-    let base = hash_on(author, log.from, document, seal.stroke.checked_sub(1)?)?;
-    let (end, signature) = log.end;
-    if end.checked_sub(seal.stroke)? >= CHECKPOINT {
-        return None;
-    }
-    let ours = document.author_ops(author, seal.stroke, end);
-    // One by one: a seal held here in place of ops cannot be hashed on in a side.
-    let consecutive = ours
-        .iter()
-        .zip(seal.stroke..=end)
-        .all(|(op, seq)| op.id.seq == seq);
-    if !consecutive || ours.last().map(|op| op.id.seq) != Some(end) {
-        return None;
-    }
-    let other = Fork {
-        head: base,
-        ops: ours
-            .iter()
-            .map(|op| (op.lamport, WireOp::from_op(op).payload))
-            .collect(),
-        signature,
-    };
+    let other = span.side(author, document, seal.stroke.checked_sub(1)?)?;
     let sealed = Fork {
-        head: base,
+        head: other.head,
         ops: seal.ops.clone(),
         signature: seal.signature,
     };
-    Evidence::under_seal(session, log.key, seal.stroke, seal.seal_at, sealed, other)
+    Evidence::under_seal(session, span.key, seal.stroke, seal.seal_at, sealed, other)
+}
+
+/// Judges a head a peer says its author signed after op `theirs.seq`, where this
+/// node holds the author's log further but keeps no signed head there: the head is
+/// hashed again from the last kept before it over the ops `document` holds (`span`,
+/// from that op). If it differs, the author signed both: proof (two signed heads at
+/// one op, this node's side running to its next kept signature). `None` if they
+/// agree, if the peer's signature does not verify, or if what it takes is not held.
+/// Costs at most a few thousand hashes.
+pub fn judge_head(
+    session: &SessionId,
+    span: &HeldSpan,
+    document: &Document,
+    theirs: &SignedHead,
+) -> Option<Evidence> {
+    let ours = span.side(theirs.author, document, theirs.seq)?;
+    if ours.head == theirs.head {
+        return None;
+    }
+    let claimed = Fork {
+        head: theirs.head,
+        ops: Vec::new(),
+        signature: theirs.signature,
+    };
+    Evidence::new(session, span.key, theirs.seq, claimed, ours)
 }
 
 /// The head before op `stroke` of `log`'s author: hashed on from the last signed head

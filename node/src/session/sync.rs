@@ -17,10 +17,10 @@ use canopy_axon::{
     link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TryRecvError, TrySendError,
 };
 use canopy_canvas::{Document, NodeId, Op, OpId, VersionVector};
-use canopy_protocol::{Evidence, Message, WireOp};
+use canopy_protocol::{Evidence, Message, SignedHead, WireOp, MAX_HEADS_PER_MESSAGE};
 use tokio::sync::oneshot;
 
-use super::authors::{judge_seal, Authors, SealToJudge, SharedAuthors};
+use super::authors::{judge_head, judge_seal, Authors, SealToJudge, SharedAuthors};
 use super::LinkId;
 use crate::link::encoder::{queued_bytes, Queued};
 
@@ -102,6 +102,15 @@ pub enum SyncInput {
         /// The proof, if there is one.
         reply: oneshot::Sender<Option<Evidence>>,
     },
+    /// A head a peer says its author signed, where this node holds the log further
+    /// and keeps no head there: proof of a split if the replica's ops hash to
+    /// another ([`judge_head`]).
+    JudgeHead {
+        /// The peer's signed head.
+        head: SignedHead,
+        /// The proof, if there is one.
+        reply: oneshot::Sender<Option<Evidence>>,
+    },
 }
 
 impl std::fmt::Debug for SyncInput {
@@ -117,6 +126,9 @@ impl std::fmt::Debug for SyncInput {
             SyncInput::Stop(last_kept) => write!(f, "Stop({})", last_kept.len()),
             SyncInput::JudgeSeal { seal, .. } => {
                 write!(f, "JudgeSeal({}:{})", seal.author, seal.seal_at)
+            }
+            SyncInput::JudgeHead { head, .. } => {
+                write!(f, "JudgeHead({}:{})", head.author, head.seq)
             }
         }
     }
@@ -137,6 +149,8 @@ struct Backlog {
     take: usize,
     /// A piece the link's queue had no room for yet.
     waiting: Option<Message>,
+    /// Signed heads to send before the ops ([`SyncServer::heads_for`]).
+    heads: VecDeque<Message>,
 }
 
 /// The sync server component.
@@ -189,8 +203,9 @@ impl SyncServer {
         queued: Queued,
     ) {
         let sending = self.replica.count_missing_from(&seen);
+        let heads = self.heads_for(&seen);
         tracing::info!(link = link_id, sending, "backlog");
-        if sending == 0 {
+        if sending == 0 && heads.is_empty() {
             return;
         }
         let outbox = ctx.outbox::<Message>(&format!("backlog[{link_id}]"));
@@ -207,7 +222,38 @@ impl SyncServer {
             after: None,
             take: SYNC_BATCH,
             waiting: None,
+            heads,
         });
+    }
+
+    /// Where this node's logs stand as far as the peer's (`seen`) reach: for each
+    /// author the peer holds ops of, the signed head kept at the end of the shorter
+    /// of the two logs (none where none is kept), in messages of at most
+    /// [`MAX_HEADS_PER_MESSAGE`]. The peer compares them with its own: two logs as
+    /// long as each other pass nothing else between the two nodes.
+    fn heads_for(&self, seen: &VersionVector) -> VecDeque<Message> {
+        let table = Authors::read(&self.authors);
+        let heads: Vec<SignedHead> = seen
+            .0
+            .iter()
+            .filter_map(|(author, theirs)| {
+                let log = table.log(*author)?;
+                let seq = (*theirs).min(log.seq());
+                if log.cut_at().is_some() || seq == 0 {
+                    return None;
+                }
+                Some(SignedHead {
+                    author: *author,
+                    seq,
+                    head: log.signed_head(seq)?,
+                    signature: *log.signature(seq)?,
+                })
+            })
+            .collect();
+        heads
+            .chunks(MAX_HEADS_PER_MESSAGE)
+            .map(|piece| Message::Heads(piece.to_vec()))
+            .collect()
     }
 
     /// Sends the next piece of the oldest backlog, then puts it last (or drops it
@@ -216,7 +262,7 @@ impl SyncServer {
         let Some(mut backlog) = self.backlogs.pop_front() else {
             return true;
         };
-        let piece = match backlog.waiting.take() {
+        let piece = match backlog.waiting.take().or_else(|| backlog.heads.pop_front()) {
             Some(piece) => piece,
             None => {
                 let ops = self.replica.ops_missing_piece(
@@ -330,11 +376,20 @@ impl SyncServer {
             }
             SyncInput::JudgeSeal { seal, reply } => {
                 // Read under the table's lock, judged after it.
-                let (session, log) = {
+                let (session, span) = {
                     let table = Authors::read(&self.authors);
-                    (*table.session(), table.seal_log(&seal))
+                    let before = seal.stroke.saturating_sub(1);
+                    (*table.session(), table.held_span(seal.author, before))
                 };
-                let proof = log.and_then(|log| judge_seal(&session, &log, &self.replica, &seal));
+                let proof = span.and_then(|span| judge_seal(&session, &span, &self.replica, &seal));
+                let _ = reply.send(proof);
+            }
+            SyncInput::JudgeHead { head, reply } => {
+                let (session, span) = {
+                    let table = Authors::read(&self.authors);
+                    (*table.session(), table.held_span(head.author, head.seq))
+                };
+                let proof = span.and_then(|span| judge_head(&session, &span, &self.replica, &head));
                 let _ = reply.send(proof);
             }
         }

@@ -731,3 +731,17 @@ fn the_largest_proof_allowed_fits_a_frame() {
     let frame = encode(&Message::Evidence(Box::new(evidence)));
     assert!(frame.is_ok(), "{:?}", frame.err());
 }
+
+/// The most signed heads one `Heads` message may carry, at their longest encoding,
+/// fit a frame.
+#[test]
+fn the_largest_heads_message_fits_a_frame() {
+    let head = SignedHead {
+        author: canopy_canvas::NodeId(u64::MAX),
+        seq: u64::MAX,
+        head: Head([0xff; 32]),
+        signature: Signature::from_bytes(&[0xff; 64]),
+    };
+    let frame = encode(&Message::Heads(vec![head; MAX_HEADS_PER_MESSAGE]));
+    assert!(frame.is_ok(), "{:?}", frame.err());
+}
