@@ -129,6 +129,48 @@ fn spawn_guard(
     (input, ops, router)
 }
 
+/// Signed heads come once, as a link comes up: at most `MAX_HEADS_PER_MESSAGE` a
+/// message and `MAX_AUTHORS` on a link.
+#[tokio::test]
+async fn the_guard_bounds_signed_heads() {
+    use canopy_node::link::checker::MAX_AUTHORS;
+    use canopy_protocol::MAX_HEADS_PER_MESSAGE;
+    let head = canopy_protocol::SignedHead {
+        author: NodeId(3),
+        seq: 1,
+        head: canopy_protocol::Head([1; 32]),
+        signature: canopy_protocol::Signature::from_bytes(&[1; 64]),
+    };
+    let viewer = Peer {
+        is_parent: false,
+        role: Role::Viewer,
+    };
+    let graph = Graph::new("test");
+    let (mut input, mut ops, mut router) = spawn_guard(&graph, viewer, SessionLimits::default(), 0);
+    let full = vec![head; MAX_HEADS_PER_MESSAGE];
+    for _ in 0..MAX_AUTHORS / MAX_HEADS_PER_MESSAGE {
+        input.send(Inbound::Heads(full.clone())).await.unwrap();
+        assert!(matches!(next(&mut ops).await, Inbound::Heads(h) if h.len() == full.len()));
+    }
+    quiet(&mut router).await;
+    input.send(Inbound::Heads(vec![head])).await.unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Limit(_)
+    ));
+
+    let graph = Graph::new("test");
+    let (mut input, _ops, mut router) = spawn_guard(&graph, viewer, SessionLimits::default(), 0);
+    input
+        .send(Inbound::Heads(vec![head; MAX_HEADS_PER_MESSAGE + 1]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(next(&mut router).await),
+        Refusal::Limit(_)
+    ));
+}
+
 #[tokio::test]
 async fn the_guard_lets_editors_through_and_stops_viewers() {
     let graph = Graph::new("test");
@@ -480,6 +522,91 @@ async fn a_seal_that_does_not_fit_is_judged_not_refused() {
         .unwrap()
         .cut
         .is_some());
+}
+
+/// Where a peer says its author signed another head at an op than the one kept
+/// here, that is proof (nothing else of the author would pass between two nodes
+/// whose logs are as long as each other): the author is cut off and the proof goes
+/// to every link. A head its author did not sign closes the link.
+#[tokio::test]
+async fn a_signed_head_that_differs_from_the_one_kept_is_proof() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held = author.run(&[author.start(1)]);
+    Authors::write(&authors).commit(author.node, held.verified);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    author.restart();
+    let (seq, head, signature) = author.run(&[author.page(1)]).verified.keep[0];
+    let theirs = canopy_protocol::SignedHead {
+        author: author.node,
+        seq,
+        head,
+        signature,
+    };
+    // Not signed by the author: the link closes.
+    let forged = canopy_protocol::SignedHead {
+        head: canopy_protocol::Head([9; 32]),
+        ..theirs
+    };
+    input.send(Inbound::Heads(vec![forged])).await.unwrap();
+    let reason = refusal(next(&mut router).await);
+    assert!(reason.to_string().contains("did not sign"), "{reason}");
+    quiet(&mut document).await;
+
+    let graph = Graph::new("test");
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    input.send(Inbound::Heads(vec![theirs])).await.unwrap();
+    match next(&mut document).await {
+        DocumentInput::Evidence {
+            origin: None,
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            assert_eq!((evidence.seq, evidence.seal_at), (1, None));
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+    quiet(&mut router).await;
+}
+
+/// A head where this node holds the author's log further but keeps no head is
+/// hashed again by the sync server from its replica: another head there is proof.
+#[tokio::test]
+async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    // Held here: a page, then a stroke's start, signed at the second only.
+    let held_ops = vec![author.page(1), author.start(2)];
+    let held = author.run(&held_ops);
+    Authors::write(&authors).commit(author.node, held.verified);
+    let mut replica = canopy_canvas::Document::new(NodeId(99));
+    for op in held_ops {
+        replica.apply(op).unwrap();
+    }
+    let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    // The peer's log: another op 1, signed.
+    author.restart();
+    let (seq, head, signature) = author.run(&[author.start(1)]).verified.keep[0];
+    let theirs = canopy_protocol::SignedHead {
+        author: author.node,
+        seq,
+        head,
+        signature,
+    };
+    input.send(Inbound::Heads(vec![theirs])).await.unwrap();
+    match next(&mut document).await {
+        DocumentInput::Evidence {
+            origin: None,
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            assert_eq!(evidence.seq, 1);
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+    quiet(&mut router).await;
 }
 
 /// A link hands the document at most `MAX_SEALS_TO_JUDGE` seals it cannot place;
