@@ -825,6 +825,101 @@ fn sealed_stroke_from_one(attacker: &Attacker) -> Vec<Op> {
 /// close on every reconnect, each node keeping its own version for good).
 #[test]
 fn a_split_hidden_under_a_seal_is_proven_and_no_honest_link_closes() {
+    let apart = logs_given_apart(sealed_stroke_from_one, two_pages);
+    let (host, child) = (&apart.host, &apart.child);
+    assert_converged(&[host, child], 0, Duration::from_secs(15));
+    assert!(wait_until(Duration::from_secs(10), || host.status()
+        ["pages"]
+        == 1));
+    assert_left_out_everywhere(host, child);
+    assert!(
+        !host.log().contains("whose end is not the op before"),
+        "the host refused the seal: {}",
+        host.log()
+    );
+}
+
+/// Two versions of an author's first op, given to a host and its child while they
+/// are apart: their logs are as long as each other, so when they meet their version
+/// vectors agree and no op of the author passes between them. The signed heads each
+/// sends as the link comes up differ: that is the proof, and both leave the author
+/// out (they kept different drawings for good before).
+#[test]
+fn two_logs_as_long_as_each_other_given_apart_are_proven_when_they_meet() {
+    let apart = logs_given_apart(red_first, dark_first);
+    assert_left_out_everywhere(&apart.host, &apart.child);
+}
+
+/// A stroke and its seal (op 4) at the child, five pages at the host: the host's
+/// log is the longer, so the child's backlog sends it nothing of the author, and the
+/// host's sends the child a page the child cannot take (it does not continue the
+/// seal) and closes that link as a forger's. The child's signed head at the seal
+/// reaches the host as the link comes up; the host hashes its own head there again
+/// from its ops, finds another, and proves the split. The child learns the proof
+/// when it rejoins.
+#[test]
+fn a_seal_holders_head_proves_a_longer_log_split_from_it() {
+    let apart = logs_given_apart(sealed_stroke_from_one, five_pages);
+    let (host, child) = (&apart.host, &apart.child);
+    assert_converged(&[host, child], 0, Duration::from_secs(20));
+    assert!(wait_until(Duration::from_secs(10), || host.status()
+        ["pages"]
+        == 1));
+    for node in [host, child] {
+        assert!(
+            node.log().contains("signed two different logs"),
+            "{}",
+            node.log()
+        );
+    }
+}
+
+/// Five pages (ops 1 to 5).
+fn five_pages(attacker: &Attacker) -> Vec<Op> {
+    (1..=5)
+        .map(|seq| {
+            attacker.op(
+                seq,
+                Action::NewPage {
+                    position: seq as f64,
+                },
+            )
+        })
+        .collect()
+}
+
+fn red_first(attacker: &Attacker) -> Vec<Op> {
+    two_versions(attacker, 200)
+}
+
+fn dark_first(attacker: &Attacker) -> Vec<Op> {
+    two_versions(attacker, 10)
+}
+
+/// Two pages (ops 1 and 2).
+fn two_pages(attacker: &Attacker) -> Vec<Op> {
+    vec![
+        attacker.op(1, Action::NewPage { position: 2.0 }),
+        attacker.op(2, Action::NewPage { position: 3.0 }),
+    ]
+}
+
+/// A host and its child that met again after one author gave each a log of its
+/// own while they were apart: `at_child` to the child while the host was down,
+/// then `at_host` to the host (restarted) while the child was down; then the child
+/// rejoins.
+struct Apart {
+    host: Node,
+    child: Node,
+    /// The first runs of both (their data directories live with them).
+    _before: (Node, Node),
+    _child_dir: tempfile::TempDir,
+}
+
+fn logs_given_apart(
+    at_child: fn(&Attacker) -> Vec<Op>,
+    at_host: fn(&Attacker) -> Vec<Op>,
+) -> Apart {
     let listen = format!("127.0.0.1:{}", crate::util::free_port());
     let mut host = Node::host("host", &["--no-audio", "--listen", &listen]);
     let child_dir = tempfile::tempdir().unwrap();
@@ -838,63 +933,41 @@ fn a_split_hidden_under_a_seal_is_proven_and_no_honest_link_closes() {
     assert!(wait_until(Duration::from_secs(10), || has_parent(&child)));
     let pkcs8 =
         ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let send = |url: String, ops: fn(&Attacker) -> Vec<Op>| {
+        block_on(async {
+            let mut attacker = Attacker::join_with(&url, pkcs8.as_ref()).await;
+            let ops = ops(&attacker);
+            attacker.send(&ops, 10).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        })
+    };
+    let held = |node: &Node| node.status()["ops"].as_u64().unwrap_or(0);
     host.kill();
-    // The stroke and its seal go in at the child alone.
-    let child_url = child.editor_url().to_string();
-    block_on(async {
-        let mut at_child = Attacker::join_with(&child_url, pkcs8.as_ref()).await;
-        let ops = sealed_stroke_from_one(&at_child);
-        at_child.send(&ops, 10).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    });
-    assert!(wait_until(Duration::from_secs(10), || child.status()
-        ["strokes"]
-        == 1));
+    let before = held(&child);
+    send(child.editor_url().to_string(), at_child);
+    assert!(wait_until(Duration::from_secs(10), || held(&child) > before));
     child.kill();
-    // Other ops from the same head (the author's first) go in at the host alone.
-    let host = Node::start_in(
+    let host_again = Node::start_in(
         "host-again",
         &["host"],
         &["--no-audio", "--listen", &listen],
         host.data.clone(),
     );
-    let host_url = host.editor_url().to_string();
-    block_on(async {
-        let mut at_host = Attacker::join_with(&host_url, pkcs8.as_ref()).await;
-        let ops = vec![
-            at_host.op(1, Action::NewPage { position: 2.0 }),
-            at_host.op(2, Action::NewPage { position: 3.0 }),
-        ];
-        at_host.send(&ops, 10).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    });
-    assert!(wait_until(Duration::from_secs(10), || host.status()
-        ["pages"]
-        == 3));
-    // The child comes back; its backlog carries the seal alone.
-    let child = Node::start_in(
+    let before = held(&host_again);
+    send(host_again.editor_url().to_string(), at_host);
+    assert!(wait_until(Duration::from_secs(10), || held(&host_again) > before));
+    let child_again = Node::start_in(
         "child-again",
-        &["join", host.editor_url()],
+        &["join", host_again.editor_url()],
         &["--no-audio"],
         child_data,
     );
-    assert_converged(&[&host, &child], 0, Duration::from_secs(15));
-    assert!(wait_until(Duration::from_secs(10), || host.status()
-        ["pages"]
-        == 1));
-    for node in [&host, &child] {
-        assert!(
-            node.log().contains("signed two different logs"),
-            "{}",
-            node.log()
-        );
+    Apart {
+        host: host_again,
+        child: child_again,
+        _before: (host, child),
+        _child_dir: child_dir,
     }
-    assert!(has_parent(&child), "the honest link was closed");
-    assert!(
-        !host.log().contains("whose end is not the op before"),
-        "the host refused the seal: {}",
-        host.log()
-    );
 }
 
 /// The same, with both versions sent at once: each node takes one, then finds the
