@@ -178,6 +178,12 @@ fn write_seed_corpora() {
             vec![canopy_protocol::Kept::nothing(&session, public_key(&host))],
         )),
         Message::Authors(vec![authority.clone()]),
+        Message::Heads(vec![canopy_protocol::SignedHead {
+            author: wire[0].id.node,
+            seq: wire[wire.len() - 1].id.seq,
+            head: canopy_protocol::Head([5; 32]),
+            signature: wire[wire.len() - 1].signature.unwrap(),
+        }]),
     ];
     for (n, message) in messages.iter().enumerate() {
         let mut bytes = vec![7u8];
