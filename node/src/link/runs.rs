@@ -383,20 +383,26 @@ fn seals_within(
     queue: &BTreeMap<u64, Checked>,
     held: u64,
 ) -> Vec<SealToJudge> {
+    let seals: Vec<(u64, u64, Option<&canopy_protocol::Signature>)> = queue
+        .range(..=held)
+        .filter_map(|(seq, checked)| match Shape::of(&checked.op.action) {
+            Shape::Seal(stroke) => Some((*seq, stroke, checked.wire.signature.as_ref())),
+            _ => None,
+        })
+        .collect();
+    if seals.is_empty() {
+        // The usual case (nothing held again, or no seal among it): no lock.
+        return Vec::new();
+    }
     let table = Authors::read(authors);
     let log = table.log(author);
-    queue
-        .range(..=held)
-        .filter_map(|(seq, checked)| {
-            let Shape::Seal(stroke) = Shape::of(&checked.op.action) else {
-                return None;
-            };
+    seals
+        .into_iter()
+        .filter(|(seq, _, signature)| {
             let kept = log.and_then(|log| log.signature(*seq));
-            if kept.is_some() && kept == checked.wire.signature.as_ref() {
-                return None;
-            }
-            seal_side(author, queue, *seq, stroke)
+            kept.is_none() || kept != *signature
         })
+        .filter_map(|(seq, stroke, _)| seal_side(author, queue, seq, stroke))
         .collect()
 }
 
