@@ -51,6 +51,10 @@ pub struct Checker {
     checks: Budget,
     /// Signed heads from the peer handed to the sync server so far.
     heads_judged: usize,
+    /// Authors whose ops from this link were not what they signed: when each
+    /// dispute closes the link unless the author was proven to split its log by
+    /// then, and why.
+    disputes: Vec<(Instant, NodeId, Refusal)>,
     /// What each author's signatures owe that budget.
     debts: CheckDebts,
 }
@@ -72,6 +76,11 @@ enum Held {
     /// The log, further, with no head kept there.
     Further,
 }
+
+/// How long a link whose ops are not what their author signed stays open, in case
+/// proof that the author split its log is on its way (the peer was sent this node's
+/// signed heads as the link came up, and judges them in milliseconds).
+pub const DISPUTE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Authors one link may bring into a session.
 pub const MAX_AUTHORS_PER_LINK: usize = 4_096;
@@ -127,6 +136,7 @@ impl Checker {
                 Instant::now(),
             ),
             heads_judged: 0,
+            disputes: Vec::new(),
             debts: CheckDebts::new(),
         }
     }
@@ -360,10 +370,45 @@ impl Checker {
     async fn next_input(&mut self) -> Option<Option<Inbound>> {
         let due = self.debts.next_payment(&mut self.checks, Instant::now());
         let reading = due.is_none() || self.runs.waiting_bytes() <= HOLD_READING_BYTES;
+        // Once the link closes, no verdict is waited for.
+        let verdict = if self.refuser.is_closing() {
+            None
+        } else {
+            self.disputes.iter().map(|(at, _, _)| *at).min()
+        };
+        let wake = match (due, verdict) {
+            (Some(due), Some(verdict)) => Some(due.min(verdict)),
+            (due, verdict) => due.or(verdict),
+        };
         tokio::select! {
             inbound = self.inbox.recv(), if reading => inbound.map(Some),
-            () = sleep_until_some(due) => Some(None),
+            () = sleep_until_some(wake) => Some(None),
         }
+    }
+
+    /// Takes the runs' new disputes, and says why the link closes if one is over
+    /// and its author was not proven to split its log by then (a proven author's
+    /// dispute ends quietly: the sender passed on its other log).
+    fn judge_disputes(&mut self) -> Option<Refusal> {
+        let now = Instant::now();
+        for (author, refusal) in self.runs.disputes() {
+            self.disputes.push((now + DISPUTE_GRACE, author, refusal));
+        }
+        let table = Authors::read(&self.authors);
+        let mut refusal = None;
+        self.disputes.retain(|(at, author, why)| {
+            if table.tip(*author).is_some_and(|tip| tip.cut.is_some()) {
+                return false;
+            }
+            if *at <= now && refusal.is_none() {
+                refusal = Some(why.clone());
+            }
+            true
+        });
+        if refusal.is_some() {
+            self.disputes.clear();
+        }
+        refusal
     }
 
     /// Each author owes for the signatures its ops carry (in its branch of the grant
@@ -438,7 +483,7 @@ impl Component for Checker {
             if !self.pass_on(runs).await {
                 break;
             }
-            if let Some(refusal) = refusal {
+            if let Some(refusal) = refusal.or_else(|| self.judge_disputes()) {
                 self.refuser.refuse(refusal).await;
             }
         }

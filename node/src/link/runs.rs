@@ -22,6 +22,10 @@ use crate::session::{Checked, Run};
 /// Op bytes one link may have waiting for earlier ops or signatures.
 pub const MAX_WAITING_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Authors whose ops a link may have in dispute at once ([`Runs::disputes`]); past
+/// that, a run that is not what its author signed closes the link at once.
+pub const MAX_DISPUTED: usize = 16;
+
 /// Seals one link may hand to the document to judge ([`SealToJudge`]) of each kind
 /// (that cannot be placed; numbered within the ops held): each costs the document a
 /// few thousand hashes at most. Past it, a seal that cannot be placed closes the
@@ -39,6 +43,11 @@ pub struct Runs {
     found: Vec<Evidence>,
     /// Seals this link's ops brought that may hide a split, for the document.
     to_judge: Vec<SealToJudge>,
+    /// Authors whose ops from this link are dropped while it is told whether they
+    /// split their logs ([`Runs::disputes`]).
+    disputed: std::collections::HashSet<NodeId>,
+    /// Disputes found since last asked.
+    new_disputes: Vec<(NodeId, Refusal)>,
     /// Seals handed to the document so far that could not be placed, and that
     /// were numbered within the ops held (kept apart: honest backlogs and live
     /// streams may overlap, and those seals must not use up the others' bound).
@@ -56,6 +65,8 @@ impl Runs {
             found: Vec::new(),
             to_judge: Vec::new(),
             judged: [0; 2],
+            disputed: std::collections::HashSet::new(),
+            new_disputes: Vec::new(),
         }
     }
 
@@ -71,6 +82,16 @@ impl Runs {
     /// dropped).
     pub fn seals_to_judge(&mut self) -> Vec<SealToJudge> {
         std::mem::take(&mut self.to_judge)
+    }
+
+    /// Runs found since last asked that do not continue their author's log as held
+    /// here, with why the link would close for them. The sender may be forging, or
+    /// the author may have given it another log: then proof is on its way (the
+    /// nodes' signed heads were exchanged as the link came up), so the caller waits
+    /// a moment for it before closing the link. Meanwhile that author's ops from
+    /// this link are dropped.
+    pub fn disputes(&mut self) -> Vec<(NodeId, Refusal)> {
+        std::mem::take(&mut self.new_disputes)
     }
 
     /// Hands `seal` to the document if this link may still; false if not. `held`:
@@ -176,8 +197,9 @@ impl Runs {
         let Some(queue) = self.waiting.get_mut(&author) else {
             return Ok(None);
         };
-        if tip.cut.is_some() {
-            // Proven to split its log: nothing more of it is taken.
+        if tip.cut.is_some() || self.disputed.contains(&author) {
+            // Proven to split its log, or in dispute: nothing more of it is taken
+            // (from this link).
             self.drop_author(author);
             return Ok(None);
         }
@@ -287,6 +309,14 @@ impl Runs {
                 };
                 let refusal = Refusal::Protocol(error.to_string());
                 let Some(seal) = under_seal.or(misplaced) else {
+                    if matches!(error, RunError::BadSignature { .. })
+                        && self.disputed.len() < MAX_DISPUTED
+                    {
+                        self.disputed.insert(author);
+                        self.new_disputes.push((author, refusal));
+                        self.drop_author(author);
+                        return Ok(None);
+                    }
                     return Err(refusal);
                 };
                 if !self.judge(seal, false) {
