@@ -609,6 +609,119 @@ async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
     quiet(&mut router).await;
 }
 
+/// A run that does not continue its author's log as held is a forger's doing or a
+/// split: the link waits `DISPUTE_GRACE` for proof of a split (dropping that author's
+/// ops meanwhile) and stays open if it comes; a forger's link closes after it.
+#[tokio::test]
+async fn a_run_not_what_its_author_signed_waits_a_moment_for_proof() {
+    use canopy_node::link::checker::DISPUTE_GRACE;
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held = author.run(&[author.start(1)]);
+    let (_, our_head, our_signature) = held.verified.keep[0];
+    Authors::write(&authors).commit(author.node, held.verified);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    // Another log: a page at op 1, a stroke's start at 2, signed at 2 only. Its
+    // op 2 does not continue the log held here.
+    author.restart();
+    let other = author.run(&[author.page(1), author.start(2)]);
+    let wires: Vec<WireOp> = other.ops.iter().map(|c| c.wire.clone()).collect();
+    input.send(Inbound::Ops(wires[1..].to_vec())).await.unwrap();
+    quiet(&mut router).await;
+    // The proof comes in time: the link stays.
+    let their_head = other.verified.heads[0].1;
+    let evidence = canopy_protocol::Evidence::new(
+        &author.session,
+        canopy_protocol::AuthorKey(canopy_protocol::public_key(&author.key)),
+        1,
+        canopy_protocol::Fork {
+            head: their_head,
+            ops: vec![(wires[1].lamport, wires[1].payload.clone())],
+            signature: wires[1].signature.unwrap(),
+        },
+        canopy_protocol::Fork {
+            head: our_head,
+            ops: Vec::new(),
+            signature: our_signature,
+        },
+    )
+    .unwrap();
+    input
+        .send(Inbound::Evidence(Box::new(evidence)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut document).await,
+        DocumentInput::Evidence { .. }
+    ));
+    tokio::time::sleep(DISPUTE_GRACE).await;
+    quiet(&mut router).await;
+
+    // No proof: the link closes once the moment is over.
+    let graph = Graph::new("test");
+    let mut forged_for = TestAuthor::editor(&new_key());
+    let authors = table_with(&forged_for);
+    let held = forged_for.run(&[forged_for.start(1)]);
+    Authors::write(&authors).commit(forged_for.node, held.verified);
+    let (mut input, _document, mut router) = spawn_checker(&graph, &authors);
+    let mut forger = TestAuthor::editor(&new_key());
+    let mut wire = forger.sign(&[forger.start(1)]).remove(0);
+    wire.id.node = forged_for.node;
+    wire.id.seq = 2;
+    input.send(Inbound::Ops(vec![wire])).await.unwrap();
+    quiet(&mut router).await;
+    let reason = refusal(next(&mut router).await);
+    assert!(
+        reason.to_string().contains("not what its author signed"),
+        "{reason}"
+    );
+}
+
+/// A link has at most `MAX_DISPUTED` authors in dispute at once: past that, a run
+/// that is not what its author signed closes it at once.
+#[tokio::test]
+async fn disputes_are_bounded_per_link() {
+    use canopy_node::link::runs::MAX_DISPUTED;
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let authors = Authors::shared(TestAuthor::editor(&session_key).session);
+    let mut forged_for = Vec::new();
+    for _ in 0..=MAX_DISPUTED {
+        let mut author = TestAuthor::editor(&session_key);
+        author.introduce(&authors);
+        let held = author.run(&[author.start(1)]);
+        Authors::write(&authors).commit(author.node, held.verified);
+        forged_for.push(author);
+    }
+    let (mut input, _document, mut router) = spawn_checker(&graph, &authors);
+    let mut forger = TestAuthor::editor(&session_key);
+    let mut forged = |node: NodeId| {
+        forger.restart();
+        let mut wire = forger.sign(&[forger.start(1)]).remove(0);
+        wire.id.node = node;
+        wire.id.seq = 2;
+        wire
+    };
+    for author in &forged_for[..MAX_DISPUTED] {
+        input
+            .send(Inbound::Ops(vec![forged(author.node)]))
+            .await
+            .unwrap();
+    }
+    quiet(&mut router).await;
+    let last = forged_for[MAX_DISPUTED].node;
+    input.send(Inbound::Ops(vec![forged(last)])).await.unwrap();
+    // At once: well within the moment a dispute waits.
+    let grace = canopy_node::link::checker::DISPUTE_GRACE;
+    let at_once = tokio::time::timeout(grace / 2, router.recv()).await;
+    let reason = refusal(at_once.expect("closed at once").unwrap());
+    assert!(
+        reason.to_string().contains("not what its author signed"),
+        "{reason}"
+    );
+}
+
 /// A link hands the document at most `MAX_SEALS_TO_JUDGE` seals it cannot place;
 /// past that, such a seal closes it, as any op that breaks the stroke rule does.
 #[tokio::test]
