@@ -394,6 +394,10 @@ impl Checker {
         for (author, refusal) in self.runs.disputes() {
             self.disputes.push((now + DISPUTE_GRACE, author, refusal));
         }
+        if self.disputes.is_empty() {
+            // The usual case: no lock.
+            return None;
+        }
         let table = Authors::read(&self.authors);
         let mut refusal = None;
         self.disputes.retain(|(at, author, why)| {

@@ -26,9 +26,9 @@ pub const MAX_WAITING_BYTES: u64 = 32 * 1024 * 1024;
 /// that, a run that is not what its author signed closes the link at once.
 pub const MAX_DISPUTED: usize = 16;
 
-/// Seals one link may hand to the document to judge ([`SealToJudge`]) of each kind
-/// (that cannot be placed; numbered within the ops held): each costs the document a
-/// few thousand hashes at most. Past it, a seal that cannot be placed closes the
+/// Seals one link may hand to the sync server to judge ([`SealToJudge`]) of each
+/// kind (that cannot be placed; numbered within the ops held): each costs it a few
+/// thousand hashes at most. Past it, a seal that cannot be placed closes the
 /// link, and one numbered within the ops held is dropped unjudged.
 pub const MAX_SEALS_TO_JUDGE: usize = 16;
 
@@ -41,14 +41,14 @@ pub struct Runs {
     verified: HashMap<NodeId, Tail>,
     /// Proof found in this link's ops that an author split its log.
     found: Vec<Evidence>,
-    /// Seals this link's ops brought that may hide a split, for the document.
+    /// Seals this link's ops brought that may hide a split, for the sync server.
     to_judge: Vec<SealToJudge>,
     /// Authors whose ops from this link are dropped while it is told whether they
     /// split their logs ([`Runs::disputes`]).
     disputed: std::collections::HashSet<NodeId>,
     /// Disputes found since last asked.
     new_disputes: Vec<(NodeId, Refusal)>,
-    /// Seals handed to the document so far that could not be placed, and that
+    /// Seals handed to the sync server so far that could not be placed, and that
     /// were numbered within the ops held (kept apart: honest backlogs and live
     /// streams may overlap, and those seals must not use up the others' bound).
     judged: [usize; 2],
@@ -77,9 +77,9 @@ impl Runs {
     }
 
     /// Seals found since last asked that this link cannot place, or that are
-    /// numbered within the ops held and not seen to be the ones held: the document
-    /// judges whether their author split its log under them (their ops here were
-    /// dropped).
+    /// numbered within the ops held and not seen to be the ones held: the sync
+    /// server judges whether their author split its log under them (their ops here
+    /// were dropped).
     pub fn seals_to_judge(&mut self) -> Vec<SealToJudge> {
         std::mem::take(&mut self.to_judge)
     }
@@ -94,7 +94,7 @@ impl Runs {
         std::mem::take(&mut self.new_disputes)
     }
 
-    /// Hands `seal` to the document if this link may still; false if not. `held`:
+    /// Hands `seal` to the sync server if this link may still; false if not. `held`:
     /// numbered within the ops held.
     fn judge(&mut self, seal: SealToJudge, held: bool) -> bool {
         let judged = &mut self.judged[usize::from(held)];
@@ -247,8 +247,8 @@ impl Runs {
             Judged::Unsure => return Ok(None),
         };
         // Seals numbered within the ops held, of which the log keeps no signature
-        // there to tell they are the ones held: the document tells (it holds the
-        // ops; a seal alone, from a backlog, may hide a split). Past the ops held, a
+        // there to tell they are the ones held: the sync server tells (its replica
+        // holds the ops; a seal alone, from a backlog, may hide a split). Past the ops held, a
         // seal is judged here first (`verify_run`).
         let under_seal = under_seal.filter(|seal| seal.seal_at > seq);
         for seal in seals_within(&self.authors, author, queue, seq) {
@@ -298,8 +298,8 @@ impl Runs {
             Err(error) => {
                 // A seal that does not fit the ops held from its stroke's start on
                 // may hide a split (its author signed other ops from there): the
-                // document judges it, and the author's ops here are dropped. Not the
-                // sender's fault, up to a bound.
+                // sync server judges it, and the author's ops here are dropped. Not
+                // the sender's fault, up to a bound.
                 let misplaced = match error {
                     RunError::StrokeRule {
                         error: StrokeRuleError::SealOutOfPlace { seq: at, stroke },
@@ -370,7 +370,7 @@ impl Runs {
 }
 
 /// The seal numbered `at` of the stroke started at `stroke` waiting in `queue`, and
-/// the ops after it up to the first signed one, for the document to judge; `None`
+/// the ops after it up to the first signed one, for the sync server to judge; `None`
 /// until one of them is signed, or if they pass what a side of a proof may carry.
 fn seal_side(
     author: NodeId,
@@ -440,7 +440,7 @@ fn seals_within(
 enum Judged {
     /// The ones held (or nothing tells otherwise). Unless a seal they lead to (of a
     /// stroke begun before they part from the ones held) fits the ops held: if not,
-    /// that seal, for the document to judge.
+    /// that seal, for the sync server to judge.
     Same(Option<SealToJudge>),
     /// Not what the author signed.
     Forged(Refusal),

@@ -56,8 +56,9 @@ pub struct Authors {
 }
 
 /// A seal a link could not place, or could not tell is the one held: one side of a
-/// split its author may have hidden under it (see [`Evidence`]), for the document to
-/// judge against the ops it holds from the seal's stroke's start on.
+/// split its author may have hidden under it (see [`Evidence`]), for the sync server
+/// to judge against the ops its replica holds from the seal's stroke's start on
+/// ([`judge_seal`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealToJudge {
     /// The seal's author.
