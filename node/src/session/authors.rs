@@ -478,12 +478,13 @@ pub fn judge_seal(
     let author = seal.author;
     let (lamport, payload) = seal.ops.first()?;
     let held = document.author_ops(author, seal.seal_at, seal.seal_at);
-    if held.first().is_some_and(|op| {
-        op.id.seq == seal.seal_at
-            && op.lamport == *lamport
-            && WireOp::from_op(op).payload == *payload
-    }) {
-        return None;
+    if let Some(op) = held.first().filter(|op| op.id.seq == seal.seal_at) {
+        if op.lamport == *lamport && WireOp::from_op(op).payload == *payload {
+            return None;
+        }
+        if Shape::of(&op.action) == Shape::Seal(seal.stroke) {
+            return two_seals(session, span, document, seal, op);
+        }
     }
     let other = span.side(author, document, seal.stroke.checked_sub(1)?)?;
     let sealed = Fork {
@@ -492,6 +493,49 @@ pub fn judge_seal(
         signature: seal.signature,
     };
     Evidence::under_seal(session, span.key, seal.stroke, seal.seal_at, sealed, other)
+}
+
+/// Two seals of one stroke under one number (`ours`, held here, and `seal`): both
+/// hash on from the head before the stroke, so their heads there differ, and each
+/// side runs to a signature (ours to the first kept at or after it): two signed
+/// heads at one op. `None` if what it takes is not held.
+fn two_seals(
+    session: &SessionId,
+    span: &HeldSpan,
+    document: &Document,
+    seal: &SealToJudge,
+    ours: &canopy_canvas::Op,
+) -> Option<Evidence> {
+    let author = seal.author;
+    let base = hash_on(author, span.from, document, seal.stroke.checked_sub(1)?)?;
+    let (lamport, payload) = seal.ops.first()?;
+    let theirs = Fork {
+        head: base.next(seal.seal_at, *lamport, payload),
+        ops: seal.ops.get(1..)?.to_vec(),
+        signature: seal.signature,
+    };
+    let (end, signature) = span.end;
+    if end < seal.seal_at || end - seal.seal_at > CHECKPOINT {
+        return None;
+    }
+    let after = document.author_ops(author, seal.seal_at.checked_add(1)?, end);
+    let consecutive = after
+        .iter()
+        .zip(seal.seal_at.checked_add(1)?..=end)
+        .all(|(op, seq)| op.id.seq == seq)
+        && after.len() as u64 == end - seal.seal_at;
+    if !consecutive {
+        return None;
+    }
+    let ours = Fork {
+        head: base.next(seal.seal_at, ours.lamport, &WireOp::from_op(ours).payload),
+        ops: after
+            .iter()
+            .map(|op| (op.lamport, WireOp::from_op(op).payload))
+            .collect(),
+        signature,
+    };
+    Evidence::new(session, span.key, seal.seal_at, theirs, ours)
 }
 
 /// Judges a head a peer says its author signed after op `theirs.seq`, where this

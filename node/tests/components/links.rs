@@ -722,6 +722,63 @@ async fn disputes_are_bounded_per_link() {
     );
 }
 
+/// Two seals of one stroke under one number, each signed: both hash on from the
+/// head before the stroke, so their heads there differ — proof. The node that holds
+/// one and is sent the other alone (as a backlog serves it) finds it.
+#[tokio::test]
+async fn two_seals_of_one_stroke_under_one_number_are_proof() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let sealed = |author: &TestAuthor, x: f32| {
+        let mut ops = author.stroke(1);
+        if let canopy_canvas::Action::StrokePoints { points, .. } = &mut ops[1].action {
+            points[0] = canopy_canvas::Point::new(x, 2.0);
+        }
+        ops.push(canopy_canvas::Op {
+            id: canopy_canvas::OpId {
+                node: author.node,
+                seq: 4,
+            },
+            lamport: 4,
+            action: canopy_canvas::Action::StrokeSealed {
+                stroke: ops[0].id,
+                page: canopy_canvas::FIRST_PAGE,
+                tool: canopy_canvas::Tool::Pen,
+                color: canopy_canvas::Color::rgb(0, 0, 0),
+                width: 2.0,
+                start_lamport: 1,
+                points: vec![canopy_canvas::Point::new(x, 2.0)],
+            },
+        });
+        ops
+    };
+    // Held here: the stroke and its seal (signed at the seal).
+    let held_ops = sealed(&author, 1.0);
+    let held = author.run(&held_ops);
+    Authors::write(&authors).commit(author.node, held.verified);
+    let mut replica = canopy_canvas::Document::new(NodeId(99));
+    for op in held_ops {
+        replica.apply(op).unwrap();
+    }
+    let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    // The other: the same stroke drawn elsewhere, sealed under the same number.
+    author.restart();
+    let wires = author.sign(&sealed(&author, 9.0));
+    input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
+    match next(&mut document).await {
+        DocumentInput::Evidence {
+            origin: None,
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            assert_eq!((evidence.seq, evidence.seal_at), (4, None));
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+    quiet(&mut router).await;
+}
+
 /// A link hands the document at most `MAX_SEALS_TO_JUDGE` seals it cannot place;
 /// past that, such a seal closes it, as any op that breaks the stroke rule does.
 #[tokio::test]
