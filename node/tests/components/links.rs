@@ -333,6 +333,47 @@ fn spawn_checker_judging(
     )
 }
 
+/// The seal, numbered `seq`, of `author`'s stroke at op 1 (a point at `x`).
+fn seal_of_first_stroke(author: &TestAuthor, seq: u64, x: f32) -> canopy_canvas::Op {
+    canopy_canvas::Op {
+        id: canopy_canvas::OpId {
+            node: author.node,
+            seq,
+        },
+        lamport: seq,
+        action: canopy_canvas::Action::StrokeSealed {
+            stroke: canopy_canvas::OpId {
+                node: author.node,
+                seq: 1,
+            },
+            page: canopy_canvas::FIRST_PAGE,
+            tool: canopy_canvas::Tool::Pen,
+            color: canopy_canvas::Color::rgb(0, 0, 0),
+            width: 2.0,
+            start_lamport: 1,
+            points: vec![canopy_canvas::Point::new(x, 2.0)],
+        },
+    }
+}
+
+/// The proof against `author` found here, as the checker hands it to the document
+/// for every link (`origin: None`), checked to verify.
+async fn proof_for_every_link(
+    document: &mut tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
+    author: &TestAuthor,
+) -> canopy_protocol::Evidence {
+    match next(document).await {
+        DocumentInput::Evidence {
+            origin: None,
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            *evidence
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+}
+
 /// A session's authors' table that knows `author`.
 fn table_with(author: &TestAuthor) -> SharedAuthors {
     let authors = Authors::shared(author.session);
@@ -485,37 +526,13 @@ async fn a_seal_that_does_not_fit_is_judged_not_refused() {
     // The other log: a stroke from op 1, ended at 3 and sealed at 4 (signed there).
     author.restart();
     let mut stroke = author.stroke(1);
-    let seal = canopy_canvas::Action::StrokeSealed {
-        stroke: stroke[0].id,
-        page: canopy_canvas::FIRST_PAGE,
-        tool: canopy_canvas::Tool::Pen,
-        color: canopy_canvas::Color::rgb(0, 0, 0),
-        width: 2.0,
-        start_lamport: 1,
-        points: vec![canopy_canvas::Point::new(1.0, 2.0)],
-    };
-    stroke.push(canopy_canvas::Op {
-        id: canopy_canvas::OpId {
-            node: author.node,
-            seq: 4,
-        },
-        lamport: 4,
-        action: seal,
-    });
+    stroke.push(seal_of_first_stroke(&author, 4, 1.0));
     let wires = author.sign(&stroke);
     // The seal alone, as a backlog serves it.
     input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
-    match next(&mut document).await {
-        DocumentInput::Evidence {
-            origin: None,
-            evidence,
-        } => {
-            assert!(evidence.verify(&author.session));
-            assert_eq!(evidence.seal_at, Some(4));
-            assert_eq!(evidence.seq, 1);
-        }
-        other => panic!("expected the proof, got {other:?}"),
-    }
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!(evidence.seal_at, Some(4));
+    assert_eq!(evidence.seq, 1);
     quiet(&mut router).await;
     assert!(Authors::read(&authors)
         .tip(author.node)
@@ -557,16 +574,8 @@ async fn a_signed_head_that_differs_from_the_one_kept_is_proof() {
     let graph = Graph::new("test");
     let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
     input.send(Inbound::Heads(vec![theirs])).await.unwrap();
-    match next(&mut document).await {
-        DocumentInput::Evidence {
-            origin: None,
-            evidence,
-        } => {
-            assert!(evidence.verify(&author.session));
-            assert_eq!((evidence.seq, evidence.seal_at), (1, None));
-        }
-        other => panic!("expected the proof, got {other:?}"),
-    }
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!((evidence.seq, evidence.seal_at), (1, None));
     quiet(&mut router).await;
 }
 
@@ -596,16 +605,8 @@ async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
         signature,
     };
     input.send(Inbound::Heads(vec![theirs])).await.unwrap();
-    match next(&mut document).await {
-        DocumentInput::Evidence {
-            origin: None,
-            evidence,
-        } => {
-            assert!(evidence.verify(&author.session));
-            assert_eq!(evidence.seq, 1);
-        }
-        other => panic!("expected the proof, got {other:?}"),
-    }
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!(evidence.seq, 1);
     quiet(&mut router).await;
 }
 
@@ -735,22 +736,7 @@ async fn two_seals_of_one_stroke_under_one_number_are_proof() {
         if let canopy_canvas::Action::StrokePoints { points, .. } = &mut ops[1].action {
             points[0] = canopy_canvas::Point::new(x, 2.0);
         }
-        ops.push(canopy_canvas::Op {
-            id: canopy_canvas::OpId {
-                node: author.node,
-                seq: 4,
-            },
-            lamport: 4,
-            action: canopy_canvas::Action::StrokeSealed {
-                stroke: ops[0].id,
-                page: canopy_canvas::FIRST_PAGE,
-                tool: canopy_canvas::Tool::Pen,
-                color: canopy_canvas::Color::rgb(0, 0, 0),
-                width: 2.0,
-                start_lamport: 1,
-                points: vec![canopy_canvas::Point::new(x, 2.0)],
-            },
-        });
+        ops.push(seal_of_first_stroke(author, 4, x));
         ops
     };
     // Held here: the stroke and its seal (signed at the seal).
@@ -766,16 +752,8 @@ async fn two_seals_of_one_stroke_under_one_number_are_proof() {
     author.restart();
     let wires = author.sign(&sealed(&author, 9.0));
     input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
-    match next(&mut document).await {
-        DocumentInput::Evidence {
-            origin: None,
-            evidence,
-        } => {
-            assert!(evidence.verify(&author.session));
-            assert_eq!((evidence.seq, evidence.seal_at), (4, None));
-        }
-        other => panic!("expected the proof, got {other:?}"),
-    }
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!((evidence.seq, evidence.seal_at), (4, None));
     quiet(&mut router).await;
 }
 
@@ -793,28 +771,8 @@ async fn seals_that_do_not_fit_are_judged_only_up_to_a_bound() {
     // proven, so every seal stays unplaced.
     let empty = canopy_canvas::Document::new(NodeId(99));
     let (mut input, _document, mut router) = spawn_checker_judging(&graph, &authors, empty);
-    let stroke = canopy_canvas::OpId {
-        node: author.node,
-        seq: 1,
-    };
     let seal = |seq: u64| {
-        let op = canopy_canvas::Op {
-            id: canopy_canvas::OpId {
-                node: author.node,
-                seq,
-            },
-            lamport: seq,
-            action: canopy_canvas::Action::StrokeSealed {
-                stroke,
-                page: canopy_canvas::FIRST_PAGE,
-                tool: canopy_canvas::Tool::Pen,
-                color: canopy_canvas::Color::rgb(0, 0, 0),
-                width: 2.0,
-                start_lamport: 1,
-                points: vec![canopy_canvas::Point::new(1.0, 2.0)],
-            },
-        };
-        let mut wire = WireOp::from_op(&op);
+        let mut wire = WireOp::from_op(&seal_of_first_stroke(&author, seq, 1.0));
         wire.signature = Some(canopy_protocol::Signature::from_bytes(&[1; 64]));
         wire
     };
