@@ -298,6 +298,37 @@ fn write_seed_corpora() {
     bytes.extend(encode(&Message::Evidence(Box::new(proof))).unwrap());
     write("frames", "proof-under-a-seal", &bytes);
 
+    // frames: a proof of two seals of that stroke (the other drawn in two chunks,
+    // sealed at op 5), both from the genesis.
+    let mut redrawn = canopy_canvas::Document::new(author.node_id());
+    let start = redrawn
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(3, 2, 1), 2.0)
+        .unwrap();
+    let mut longer = vec![start.clone()];
+    for x in [1.0, 2.0] {
+        longer.push(
+            redrawn
+                .extend_stroke(start.id, vec![Point::new(x, 1.0)])
+                .unwrap(),
+        );
+    }
+    longer.push(redrawn.end_stroke(start.id).unwrap());
+    longer.push(redrawn.seal_stroke(start.id).unwrap());
+    let (longer_wire, _) = canopy_protocol::Signer::fresh(session, author)
+        .sign_batch(&host, &longer)
+        .unwrap();
+    let proof = canopy_protocol::Evidence::two_seals(
+        &session,
+        author,
+        1,
+        (4, side(&stroke_wire[3..])),
+        (5, side(&longer_wire[4..])),
+    )
+    .expect("a proof of two seals");
+    let mut bytes = vec![7u8];
+    bytes.extend(encode(&Message::Evidence(Box::new(proof))).unwrap());
+    write("frames", "proof-of-two-seals", &bytes);
+
     write("invites", "editor", invite.to_token().as_bytes());
 
     let url = JoinUrl {

@@ -101,7 +101,7 @@ fn within_fork_bytes(ops: &[(u64, Vec<u8>)]) -> bool {
     weight <= MAX_FORK_BYTES
 }
 
-/// Proof that an author signed two different logs. Two forms:
+/// Proof that an author signed two different logs. Three forms:
 /// - **two heads**: at op `seq` the logs' heads differ, and the author signed where
 ///   each leads;
 /// - **under a seal** (`seal_at`): from one head, before op `seq`, one log goes on
@@ -109,7 +109,12 @@ fn within_fork_bytes(ops: &[(u64, Vec<u8>)]) -> bool {
 ///   that stroke (or that reach the seal's number with another head), each to a
 ///   signature. A seal stands for the ops from its stroke's start to itself, so a
 ///   node that holds the other ops and is sent the seal alone sees no two heads at
-///   one number: this is the proof it can make.
+///   one number: this is the proof it can make;
+/// - **two seals** (`first_seal_at` and `seal_at`): from one head, before op `seq`,
+///   each log goes on with a seal of the stroke started at `seq`, under two
+///   numbers, each to a signature. One log holds one seal of a stroke, right after
+///   its end; a node that holds its own seal in place of the stroke's ops cannot
+///   show them, so this is the proof it can make.
 ///
 /// Anyone with the session id can check it, so it travels the tree like a
 /// revocation.
@@ -127,16 +132,9 @@ pub struct Evidence {
     pub second: Fork,
     /// Under a seal: the seal's number. `None`: two heads.
     pub seal_at: Option<u64>,
-}
-
-/// [`Evidence`] as it was encoded before proofs under a seal (two heads only):
-/// files keep such proofs.
-#[derive(Deserialize)]
-struct TwoHeads {
-    author: AuthorKey,
-    seq: u64,
-    first: Fork,
-    second: Fork,
+    /// Two seals: the number of the seal `first` begins with, below `seal_at`.
+    /// `None`: the other forms.
+    pub first_seal_at: Option<u64>,
 }
 
 impl Evidence {
@@ -160,6 +158,7 @@ impl Evidence {
             first,
             second,
             seal_at: None,
+            first_seal_at: None,
         };
         evidence.verify(session).then_some(evidence)
     }
@@ -182,6 +181,34 @@ impl Evidence {
             first: other,
             second: seal,
             seal_at: Some(seal_at),
+            first_seal_at: None,
+        };
+        evidence.verify(session).then_some(evidence)
+    }
+
+    /// Evidence of two seals of the stroke started at op `stroke`: each side is
+    /// `(number, side)`, a seal under that number and the ops after it, from the
+    /// head before the stroke. `None` unless the numbers differ and both are signed
+    /// (two seals under one number are two heads: [`Evidence::new`]).
+    pub fn two_seals(
+        session: &SessionId,
+        author: AuthorKey,
+        stroke: u64,
+        one: (u64, Fork),
+        other: (u64, Fork),
+    ) -> Option<Evidence> {
+        let ((first_at, first), (second_at, second)) = if one.0 <= other.0 {
+            (one, other)
+        } else {
+            (other, one)
+        };
+        let evidence = Evidence {
+            author,
+            seq: stroke,
+            first,
+            second,
+            seal_at: Some(second_at),
+            first_seal_at: Some(first_at),
         };
         evidence.verify(session).then_some(evidence)
     }
@@ -192,36 +219,40 @@ impl Evidence {
     }
 
     /// Reads kept evidence (not verified: see [`Evidence::verify`]), in this
-    /// encoding or the one before proofs under a seal.
+    /// encoding or an earlier one: each is this one without its trailing `None`s
+    /// (before proofs under a seal, and before proofs of two seals).
     pub fn from_bytes(bytes: &[u8]) -> Option<Evidence> {
         let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
-        if let Ok((evidence, used)) =
-            bincode::serde::decode_from_slice::<Evidence, _>(bytes, config)
-        {
-            if used == bytes.len() {
-                return Some(evidence);
+        let mut padded = bytes.to_vec();
+        for _ in 0..3 {
+            if let Ok((evidence, used)) =
+                bincode::serde::decode_from_slice::<Evidence, _>(&padded, config)
+            {
+                if used == padded.len() {
+                    return Some(evidence);
+                }
             }
+            padded.push(0);
         }
-        let (old, used): (TwoHeads, usize) =
-            bincode::serde::decode_from_slice(bytes, config).ok()?;
-        (used == bytes.len()).then_some(Evidence {
-            author: old.author,
-            seq: old.seq,
-            first: old.first,
-            second: old.second,
-            seal_at: None,
-        })
+        None
     }
 
     /// True if the author signed both sides and they cannot both be its log.
     pub fn verify(&self, session: &SessionId) -> bool {
-        match self.seal_at {
-            None => {
+        match (self.first_seal_at, self.seal_at) {
+            (None, None) => {
                 self.first.head != self.second.head
                     && self.first.verify(&self.author, session, self.seq)
                     && self.second.verify(&self.author, session, self.seq)
             }
-            Some(seal_at) => self.verify_under_seal(session, seal_at),
+            (None, Some(seal_at)) => self.verify_under_seal(session, seal_at),
+            (Some(first_at), Some(seal_at)) => {
+                first_at < seal_at
+                    && self.first.head == self.second.head
+                    && sealed_side(&self.first, &self.author, session, self.seq, first_at).is_some()
+                    && sealed_side(&self.second, &self.author, session, self.seq, seal_at).is_some()
+            }
+            (Some(_), None) => false,
         }
     }
 
@@ -232,38 +263,12 @@ impl Evidence {
         let Some(before) = stroke.checked_sub(1) else {
             return false;
         };
-        if self.first.head != self.second.head
-            || stroke >= seal_at
-            || seal_at - stroke > MAX_SEALED_OPS
-            || self.second.ops.len() > CHECKPOINT as usize
-            || !within_fork_bytes(&self.second.ops)
-        {
+        if self.first.head != self.second.head {
             return false;
         }
-        let node = self.author.node_id();
-        // The seal side: the seal hashes on from the head before its stroke.
-        let Some(((lamport, payload), after)) = self.second.ops.split_first() else {
+        let Some(sealed) = sealed_side(&self.second, &self.author, session, stroke, seal_at) else {
             return false;
         };
-        let seals = crate::payload::decode_action(OpId { node, seq: seal_at }, payload)
-            .is_ok_and(|action| Shape::of(&action) == Shape::Seal(stroke));
-        if !seals {
-            return false;
-        }
-        let sealed = self.second.head.next(seal_at, *lamport, payload);
-        let signed_seal = walk(node, sealed, seal_at, after).is_some_and(|walked| {
-            signed(
-                &self.second.signature,
-                &self.author,
-                session,
-                seal_at,
-                sealed,
-                &walked,
-            )
-        });
-        if !signed_seal {
-            return false;
-        }
         // The other side, and where it breaks the seal.
         let Some(walked) = self.first.walk(&self.author, before) else {
             return false;
@@ -277,6 +282,36 @@ impl Evidence {
             &walked,
         ) && breaks_seal(stroke, seal_at, sealed, &walked)
     }
+}
+
+/// The head after the seal `side` begins with, if that seal is numbered `seal_at`,
+/// seals the stroke started at op `stroke` (hashing on from `side.head`, the head
+/// before it), and the author signed where the side leads; `None` if not, or if the
+/// side passes the bounds of one.
+fn sealed_side(
+    side: &Fork,
+    author: &AuthorKey,
+    session: &SessionId,
+    stroke: u64,
+    seal_at: u64,
+) -> Option<Head> {
+    if stroke >= seal_at
+        || seal_at - stroke > MAX_SEALED_OPS
+        || side.ops.len() > CHECKPOINT as usize
+        || !within_fork_bytes(&side.ops)
+    {
+        return None;
+    }
+    let node = author.node_id();
+    let ((lamport, payload), after) = side.ops.split_first()?;
+    let seals = crate::payload::decode_action(OpId { node, seq: seal_at }, payload)
+        .is_ok_and(|action| Shape::of(&action) == Shape::Seal(stroke));
+    if !seals {
+        return None;
+    }
+    let sealed = side.head.next(seal_at, *lamport, payload);
+    let walked = walk(node, sealed, seal_at, after)?;
+    signed(&side.signature, author, session, seal_at, sealed, &walked).then_some(sealed)
 }
 
 /// True if ops numbered on from `stroke` (`walked`: the head and shape after each)

@@ -17,7 +17,8 @@ use crate::invite::{Authority, Invite, Role};
 /// 7: nodes carry sealed strokes (protocol 6 nodes refuse a seal).
 /// 8: proof of a split hidden under a seal (a new form of `Evidence`); signed heads
 /// exchanged as a link comes up (`Message::Heads`).
-pub const PROTOCOL_VERSION: u32 = 8;
+/// 9: proof of two seals of one stroke under two numbers (`Evidence::first_seal_at`).
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger

@@ -373,6 +373,7 @@ async fn proof_that_fits_no_frame_is_kept_not_sent() {
         first: fork(1),
         second: fork(2),
         seal_at: None,
+        first_seal_at: None,
     };
     router
         .send(RouterInput::Evidence {

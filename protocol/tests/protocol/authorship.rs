@@ -725,8 +725,9 @@ fn the_largest_proof_allowed_fits_a_frame() {
         seq: u64::MAX,
         first: side.clone(),
         second: side,
-        // The form under a seal is the larger by the seal's number.
+        // The form of two seals is the largest, by the seals' numbers.
         seal_at: Some(u64::MAX),
+        first_seal_at: Some(u64::MAX),
     };
     let frame = encode(&Message::Evidence(Box::new(evidence)));
     assert!(frame.is_ok(), "{:?}", frame.err());

@@ -377,6 +377,31 @@ fn proof_of_a_split_runs_through_a_seal_after_it() {
     assert!(evidence.verify(&session()));
 }
 
+/// The author's first op, a page, signed: the head after it, where the logs of the
+/// split tests part.
+fn page_first(author: &mut Author) -> Head {
+    let first = vec![author.document.new_page().unwrap()];
+    let first_wires = author.sign(&first);
+    Head::genesis(&session(), &author.public).next(
+        1,
+        first_wires[0].lamport,
+        &first_wires[0].payload,
+    )
+}
+
+/// Checks that `evidence` verifies, reads back the same from its bytes, and cuts
+/// the author's log off at op `at`.
+fn proves_a_split_at(author: &Author, evidence: &Evidence, at: u64) {
+    assert!(evidence.verify(&session()));
+    assert_eq!(
+        Evidence::from_bytes(&evidence.to_bytes()).as_ref(),
+        Some(evidence)
+    );
+    let mut holder = AuthorLog::new(&session(), author.public);
+    assert!(holder.cut(&session(), evidence));
+    assert_eq!(holder.cut_at(), Some(at));
+}
+
 fn side(head: Head, wires: &[WireOp]) -> Fork {
     Fork {
         head,
@@ -396,13 +421,7 @@ fn side(head: Head, wires: &[WireOp]) -> Fork {
 #[test]
 fn a_split_hidden_under_a_seal_is_proven_from_the_head_before_its_stroke() {
     let mut author = Author::new();
-    let first = vec![author.document.new_page().unwrap()];
-    let first_wires = author.sign(&first);
-    let common = Head::genesis(&session(), &author.public).next(
-        1,
-        first_wires[0].lamport,
-        &first_wires[0].payload,
-    );
+    let common = page_first(&mut author);
     let (mut other_document, mut other_signer) = (author.document.clone(), author.signer.clone());
     // One log: a stroke of three chunks (ops 2..=6) and its seal (7), signed after
     // its second chunk and at the seal.
@@ -427,14 +446,7 @@ fn a_split_hidden_under_a_seal_is_proven_from_the_head_before_its_stroke() {
         side(common, &other_wires),
     )
     .expect("proof of a split under a seal");
-    assert!(evidence.verify(&session()));
-    assert_eq!(
-        Evidence::from_bytes(&evidence.to_bytes()),
-        Some(evidence.clone())
-    );
-    let mut holder = AuthorLog::new(&session(), author.public);
-    assert!(holder.cut(&session(), &evidence));
-    assert_eq!(holder.cut_at(), Some(2));
+    proves_a_split_at(&author, &evidence, 2);
 
     // The stroke's own ops prove nothing: a prefix, or all of it to the seal.
     for honest in [&stroke_wires[..3], &stroke_wires[..]] {
@@ -504,6 +516,116 @@ fn a_split_hidden_under_a_seal_is_proven_from_the_head_before_its_stroke() {
     assert_eq!(
         Evidence::from_bytes(&bytes[..bytes.len() - 1]),
         Some(two_heads)
+    );
+}
+
+/// An author that seals one stroke under two numbers, each for other nodes, has
+/// split its log: one log holds one seal of a stroke, right after its end. A node
+/// that holds one seal in place of the stroke's ops proves it with both seals from
+/// the head before the stroke, each signed. One seal twice, or seals of two
+/// strokes, prove nothing.
+#[test]
+fn two_seals_of_one_stroke_under_two_numbers_are_proof() {
+    let mut author = Author::new();
+    let common = page_first(&mut author);
+    let (other_document, other_signer) = (author.document.clone(), author.signer.clone());
+    // One log: the stroke started at op 2 in three chunks, sealed at op 7.
+    let short = author.stroke(3);
+    let short_wires = author.sign(&short);
+    // The other: the same stroke in four chunks, sealed at op 8, then a page,
+    // signed there.
+    author.document = other_document;
+    author.signer = other_signer;
+    let mut long = author.stroke(4);
+    long.push(author.document.new_page().unwrap());
+    let long_wires = author.sign(&long);
+    let short_at = short.last().unwrap().id.seq;
+    let long_at = long[long.len() - 2].id.seq;
+    assert_eq!((short_at, long_at), (7, 8));
+    let short_side = side(common, &short_wires[5..]);
+    let long_side = side(common, &long_wires[6..]);
+
+    let evidence = Evidence::two_seals(
+        &session(),
+        author.public,
+        2,
+        (long_at, long_side.clone()),
+        (short_at, short_side.clone()),
+    )
+    .expect("proof of two seals");
+    proves_a_split_at(&author, &evidence, 2);
+    assert_eq!(
+        (evidence.first_seal_at, evidence.seal_at),
+        (Some(short_at), Some(long_at)),
+        "in canonical order"
+    );
+
+    // One seal twice proves nothing; nor a seal under a number it was not signed
+    // at, a seal of another stroke, or sides from a made-up head.
+    let made_up = |fork: &Fork| Fork {
+        head: Head([7; 32]),
+        ..fork.clone()
+    };
+    let wrong = [
+        (
+            2,
+            (short_at, short_side.clone()),
+            (short_at, short_side.clone()),
+        ),
+        (
+            2,
+            (short_at, short_side.clone()),
+            (long_at + 1, long_side.clone()),
+        ),
+        (
+            3,
+            (short_at, short_side.clone()),
+            (long_at, long_side.clone()),
+        ),
+        (
+            2,
+            (short_at, made_up(&short_side)),
+            (long_at, made_up(&long_side)),
+        ),
+        (
+            2,
+            (short_at, short_side.clone()),
+            (long_at, made_up(&long_side)),
+        ),
+    ];
+    for (stroke, one, other) in wrong {
+        assert_eq!(
+            Evidence::two_seals(&session(), author.public, stroke, one, other),
+            None
+        );
+    }
+    // Out of canonical order, or with a first seal but no second, it does not
+    // verify either.
+    let swapped = Evidence {
+        first: evidence.second.clone(),
+        second: evidence.first.clone(),
+        first_seal_at: evidence.seal_at,
+        seal_at: evidence.first_seal_at,
+        ..evidence.clone()
+    };
+    assert!(!swapped.verify(&session()));
+    let half = Evidence {
+        seal_at: None,
+        ..evidence.clone()
+    };
+    assert!(!half.verify(&session()));
+
+    // Proofs kept before this form (protocol 8) read as the form under a seal or
+    // two heads: this layout without its trailing `None`.
+    let under_seal = Evidence {
+        first_seal_at: None,
+        ..evidence.clone()
+    };
+    let bytes = under_seal.to_bytes();
+    assert_eq!(bytes.last(), Some(&0));
+    assert_eq!(
+        Evidence::from_bytes(&bytes[..bytes.len() - 1]),
+        Some(under_seal)
     );
 }
 
