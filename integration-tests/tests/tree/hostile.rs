@@ -872,6 +872,68 @@ fn a_seal_holders_head_proves_a_longer_log_split_from_it() {
     );
 }
 
+/// One stroke sealed under two numbers: drawn in one chunk for the child (sealed at
+/// op 4) and in two for the host (sealed at op 5), while they are apart. Each node
+/// then holds its seal in place of the stroke's ops, so neither can show the ops to
+/// set against the other's seal: the proof is both seals from the head before the
+/// stroke. Whichever log is the longer, both nodes leave the author out, and the
+/// honest link stays (each kept its own drawing of that stroke for good before).
+#[test]
+fn one_stroke_sealed_under_two_numbers_is_proven_when_they_meet() {
+    for (at_child, at_host) in [
+        (
+            sealed_stroke_from_one as fn(&Attacker) -> Vec<Op>,
+            sealed_stroke_from_one_in_two_chunks as fn(&Attacker) -> Vec<Op>,
+        ),
+        (sealed_stroke_from_one_in_two_chunks, sealed_stroke_from_one),
+    ] {
+        let apart = logs_given_apart(at_child, at_host);
+        assert_left_out_everywhere(&apart.host, &apart.child);
+    }
+}
+
+/// The stroke of [`sealed_stroke_from_one`] drawn in two chunks, in another
+/// colour: its start, a point, a point, its end and its seal (op 5).
+fn sealed_stroke_from_one_in_two_chunks(attacker: &Attacker) -> Vec<Op> {
+    let mut ops = sealed_stroke_from_one(attacker);
+    let stroke = ops[0].id;
+    let Action::StrokeSealed { points, .. } = &mut ops[3].action else {
+        unreachable!("the fourth op is the seal")
+    };
+    let points = points.clone();
+    for op in &mut ops {
+        match &mut op.action {
+            Action::StrokeStart { color, .. } | Action::StrokeSealed { color, .. } => {
+                *color = Color::rgb(0, 120, 0)
+            }
+            _ => {}
+        }
+    }
+    let mut seal = ops[3].clone();
+    (seal.id.seq, seal.lamport) = (5, 5);
+    vec![
+        ops[0].clone(),
+        attacker.op(
+            2,
+            Action::StrokePoints {
+                stroke,
+                offset: 0,
+                points: points[..1].to_vec(),
+            },
+        ),
+        attacker.op(
+            3,
+            Action::StrokePoints {
+                stroke,
+                offset: 1,
+                points: points[1..].to_vec(),
+            },
+        ),
+        attacker.op(4, Action::StrokeEnd { stroke, points: 2 }),
+        seal,
+    ]
+}
+
 /// Five pages (ops 1 to 5).
 fn five_pages(attacker: &Attacker) -> Vec<Op> {
     (1..=5)

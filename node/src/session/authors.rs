@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use canopy_canvas::{Document, NodeId, OpId, Shape, StrokeRule};
+use canopy_canvas::{Document, NodeId, Op, OpId, Shape, StrokeRule};
 use canopy_protocol::{
     AuthorKey, AuthorLog, Authority, Evidence, Fork, GrantId, Head, InviteError, Kept, Revocation,
     Revocations, Role, SessionId, Signature, SignedHead, Tail, Verified, WireOp, CHECKPOINT,
@@ -344,9 +344,10 @@ impl Authors {
     /// What judging a claim about `author`'s log after op `before` takes of the
     /// log held here, read under the table's lock so the judging itself
     /// ([`judge_seal`], [`judge_head`]) runs without it: the last signed head kept
-    /// at or before `before`, and the first kept past it. `None` if there is
-    /// nothing to judge: the author is unknown or cut off, or this node holds none
-    /// of its ops past `before`.
+    /// at or before `before`, and the first kept past it (past a seal, since heads
+    /// kept among the ops a seal stands for go when it is taken). `None` if there
+    /// is nothing to judge: the author is unknown or cut off, or this node holds
+    /// none of its ops past `before`.
     pub fn held_span(&self, author: NodeId, before: u64) -> Option<HeldSpan> {
         let log = self.log(author)?;
         if log.cut_at().is_some() || log.seq() <= before {
@@ -439,34 +440,62 @@ impl HeldSpan {
     /// hashed on in a side), or lie more than a checkpoint apart.
     fn side(&self, author: NodeId, document: &Document, before: u64) -> Option<Fork> {
         let head = hash_on(author, self.from, document, before)?;
-        let (end, signature) = self.end;
-        if end.checked_sub(before)? > CHECKPOINT {
+        if self.end.0.checked_sub(before)? > CHECKPOINT {
             return None;
         }
         let first = before.checked_add(1)?;
-        let ours = document.author_ops(author, first, end);
-        let consecutive = ours
-            .iter()
-            .zip(first..=end)
-            .all(|(op, seq)| op.id.seq == seq);
-        if !consecutive || ours.last().map(|op| op.id.seq) != Some(end) {
+        let ours = document.author_ops(author, first, self.end.0);
+        held_side(head, &ours, first, self.end)
+    }
+
+    /// The seal of the stroke started at op `stroke` that `document` holds in place
+    /// of its ops, if any: its number, and the side from the head before the
+    /// stroke (the seal, and the ops after it up to the span's end). `None` if
+    /// those are not all held one by one, or lie more than a checkpoint apart.
+    fn sealed_side(&self, author: NodeId, document: &Document, stroke: u64) -> Option<(u64, Fork)> {
+        let end = self.end.0;
+        let ours = document.author_ops(author, stroke, end);
+        let at = ours
+            .first()
+            .filter(|op| Shape::of(&op.action) == Shape::Seal(stroke))?
+            .id
+            .seq;
+        if end.checked_sub(at)? >= CHECKPOINT {
             return None;
         }
-        Some(Fork {
-            head,
-            ops: ours
-                .iter()
-                .map(|op| (op.lamport, WireOp::from_op(op).payload))
-                .collect(),
-            signature,
-        })
+        let head = hash_on(author, self.from, document, stroke.checked_sub(1)?)?;
+        Some((at, held_side(head, &ours, at, self.end)?))
     }
+}
+
+/// A side of a proof from `head`: `ops` held here, if they are numbered one by one
+/// from `first` to the kept signature's op (none if `first` is past it).
+fn held_side(
+    head: Head,
+    ops: &[Op],
+    first: u64,
+    (end, signature): (u64, Signature),
+) -> Option<Fork> {
+    let count = end.checked_add(1)?.checked_sub(first)?;
+    let consecutive = ops.iter().zip(first..).all(|(op, seq)| op.id.seq == seq);
+    if !consecutive || ops.len() as u64 != count {
+        return None;
+    }
+    Some(Fork {
+        head,
+        ops: ops
+            .iter()
+            .map(|op| (op.lamport, WireOp::from_op(op).payload))
+            .collect(),
+        signature,
+    })
 }
 
 /// Judges a seal against the ops `document` holds of its author from its stroke's
 /// start to the first signed head kept at or after it (`span`, from the op before
 /// the stroke): proof that the author split its log under the seal if those ops
-/// cannot be the stroke it stands for. `None` if they can, if the seal is the op
+/// cannot be the stroke it stands for, or are another seal of it (under one
+/// number: two heads; under two: two seals). `None` if they can, if the seal is the op
 /// held under its number, or if what it takes to tell is not held here. Costs at
 /// most a few thousand hashes: kept heads lie within a checkpoint of each other.
 pub fn judge_seal(
@@ -486,6 +515,21 @@ pub fn judge_seal(
             return two_seals(session, span, document, seal, op);
         }
     }
+    if let Some((ours_at, ours)) = span.sealed_side(author, document, seal.stroke) {
+        // A seal of the stroke held here under another number, in place of its ops.
+        let theirs = Fork {
+            head: ours.head,
+            ops: seal.ops.clone(),
+            signature: seal.signature,
+        };
+        return Evidence::two_seals(
+            session,
+            span.key,
+            seal.stroke,
+            (ours_at, ours),
+            (seal.seal_at, theirs),
+        );
+    }
     let other = span.side(author, document, seal.stroke.checked_sub(1)?)?;
     let sealed = Fork {
         head: other.head,
@@ -504,7 +548,7 @@ fn two_seals(
     span: &HeldSpan,
     document: &Document,
     seal: &SealToJudge,
-    ours: &canopy_canvas::Op,
+    ours: &Op,
 ) -> Option<Evidence> {
     let author = seal.author;
     let base = hash_on(author, span.from, document, seal.stroke.checked_sub(1)?)?;
@@ -514,27 +558,14 @@ fn two_seals(
         ops: seal.ops.get(1..)?.to_vec(),
         signature: seal.signature,
     };
-    let (end, signature) = span.end;
+    let end = span.end.0;
     if end < seal.seal_at || end - seal.seal_at > CHECKPOINT {
         return None;
     }
-    let after = document.author_ops(author, seal.seal_at.checked_add(1)?, end);
-    let consecutive = after
-        .iter()
-        .zip(seal.seal_at.checked_add(1)?..=end)
-        .all(|(op, seq)| op.id.seq == seq)
-        && after.len() as u64 == end - seal.seal_at;
-    if !consecutive {
-        return None;
-    }
-    let ours = Fork {
-        head: base.next(seal.seal_at, ours.lamport, &WireOp::from_op(ours).payload),
-        ops: after
-            .iter()
-            .map(|op| (op.lamport, WireOp::from_op(op).payload))
-            .collect(),
-        signature,
-    };
+    let first = seal.seal_at.checked_add(1)?;
+    let after = document.author_ops(author, first, end);
+    let head = base.next(seal.seal_at, ours.lamport, &WireOp::from_op(ours).payload);
+    let ours = held_side(head, &after, first, span.end)?;
     Evidence::new(session, span.key, seal.seal_at, theirs, ours)
 }
 

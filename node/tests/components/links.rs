@@ -757,6 +757,87 @@ async fn two_seals_of_one_stroke_under_one_number_are_proof() {
     quiet(&mut router).await;
 }
 
+/// `author`'s stroke at op 1 in `chunks` chunks of one point at `x`, its end and its
+/// seal (numbered `chunks + 3`).
+fn sealed_stroke(author: &TestAuthor, chunks: u64, x: f32) -> Vec<canopy_canvas::Op> {
+    use canopy_canvas::{Action, Op, OpId, Point};
+    let start = author.start(1);
+    let op = |seq: u64, action: Action| Op {
+        id: OpId {
+            node: author.node,
+            seq,
+        },
+        lamport: seq,
+        action,
+    };
+    let mut ops = vec![start.clone()];
+    for chunk in 0..chunks {
+        ops.push(op(
+            2 + chunk,
+            Action::StrokePoints {
+                stroke: start.id,
+                offset: chunk as u32,
+                points: vec![Point::new(x, 2.0)],
+            },
+        ));
+    }
+    ops.push(op(
+        2 + chunks,
+        Action::StrokeEnd {
+            stroke: start.id,
+            points: chunks as u32,
+        },
+    ));
+    let mut seal = seal_of_first_stroke(author, 3 + chunks, x);
+    if let Action::StrokeSealed { points, .. } = &mut seal.action {
+        *points = vec![Point::new(x, 2.0); chunks as usize];
+    }
+    ops.push(seal);
+    ops
+}
+
+/// Two seals of one stroke under two numbers, one held here in place of the
+/// stroke's ops: the sync server proves the split from both seals, whether the
+/// other's number lies past the ops held or within them.
+#[tokio::test]
+async fn two_seals_of_one_stroke_under_two_numbers_are_proof() {
+    for (held_chunks, sent_chunks) in [(1, 2), (2, 1)] {
+        let graph = Graph::new("test");
+        let mut author = TestAuthor::editor(&new_key());
+        let authors = table_with(&author);
+        // Held here: the stroke drawn live, signed at its first chunk too (a head
+        // kept inside what the seal stands for), then sealed.
+        let held_ops = sealed_stroke(&author, held_chunks, 1.0);
+        for run in [&held_ops[..2], &held_ops[2..]] {
+            let held = author.run(run);
+            Authors::write(&authors).commit(author.node, held.verified);
+        }
+        let mut replica = canopy_canvas::Document::new(NodeId(99));
+        for op in held_ops {
+            replica.apply(op).unwrap();
+        }
+        let (mut input, mut document, mut router) =
+            spawn_checker_judging(&graph, &authors, replica);
+        // Elsewhere: the same stroke in another number of chunks, sealed; its seal
+        // alone comes here, as a backlog serves it.
+        author.restart();
+        let wires = author.sign(&sealed_stroke(&author, sent_chunks, 9.0));
+        let seal = wires[wires.len() - 1..].to_vec();
+        input.send(Inbound::Ops(seal)).await.unwrap();
+        let evidence = proof_for_every_link(&mut document, &author).await;
+        let numbers = (
+            3 + held_chunks.min(sent_chunks),
+            3 + held_chunks.max(sent_chunks),
+        );
+        assert_eq!(
+            (evidence.seq, evidence.first_seal_at, evidence.seal_at),
+            (1, Some(numbers.0), Some(numbers.1)),
+            "held {held_chunks} chunks, sent {sent_chunks}"
+        );
+        quiet(&mut router).await;
+    }
+}
+
 /// A link hands the document at most `MAX_SEALS_TO_JUDGE` seals it cannot place;
 /// past that, such a seal closes it, as any op that breaks the stroke rule does.
 #[tokio::test]
