@@ -884,6 +884,12 @@ impl Document {
         vector
     }
 
+    /// Ops of `author` held without gaps (its entry in [`Document::version_vector`]),
+    /// without building the whole vector.
+    pub fn seen_of(&self, author: NodeId) -> u64 {
+        self.log.get(&author).map_or(0, AuthorLog::contiguous)
+    }
+
     /// This document without any op of `author`: what every replica shows once the
     /// author is proven to have signed two different logs (the same wherever the
     /// proof arrives first, whichever version each replica held). Rebuilt: O(n).
