@@ -10,6 +10,10 @@
 //! latest ops then; later ones reach the link live through the router), so the
 //! replica keeps taking the document's ops while a large join is served, and the
 //! document never waits on a full inbox behind it.
+//!
+//! Seals and heads a link's checker could not judge alone are judged here against
+//! the replica, once it holds what the authors table held when they were asked:
+//! the document commits ops to the table before they reach the replica.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -33,6 +37,11 @@ pub const SYNC_BATCH: usize = 512;
 pub const STROKE_COUNT_REUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 const FULL_QUEUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// How long a seal or head to judge waits for the replica to hold the author's ops
+/// the authors table held when it was asked. They are on their way from the
+/// document (milliseconds); past this the judgement is made with what is held.
+pub const JUDGE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the document looks like, for status.
 #[derive(Debug, Clone)]
@@ -96,6 +105,8 @@ pub enum SyncInput {
     Stop(BTreeMap<NodeId, u64>),
     /// A seal a link could not place: proof that its author split its log under it,
     /// if the replica's ops from its stroke's start on say so ([`judge_seal`]).
+    /// Judged once the replica holds the author's ops the authors table holds now
+    /// (at most [`JUDGE_WAIT`] later); so is a head.
     JudgeSeal {
         /// The seal and the ops after it to a signature.
         seal: Box<SealToJudge>,
@@ -132,6 +143,30 @@ impl std::fmt::Debug for SyncInput {
             }
         }
     }
+}
+
+/// A seal or head a link's checker asked to have judged ([`judge_seal`],
+/// [`judge_head`]), and where to answer.
+enum Judgement {
+    Seal(Box<SealToJudge>, oneshot::Sender<Option<Evidence>>),
+    Head(SignedHead, oneshot::Sender<Option<Evidence>>),
+}
+
+impl Judgement {
+    fn author(&self) -> NodeId {
+        match self {
+            Judgement::Seal(seal, _) => seal.author,
+            Judgement::Head(head, _) => head.author,
+        }
+    }
+}
+
+/// A judgement waiting for the replica to hold `author`'s ops up to `needed`.
+struct Pending {
+    author: NodeId,
+    needed: u64,
+    until: tokio::time::Instant,
+    judgement: Judgement,
 }
 
 /// A backlog being sent: what the link has, where the backlog stops, how far it got.
@@ -174,6 +209,9 @@ pub struct SyncServer {
     /// Times a revocation cut an author's log short (a window's copy starts over then
     /// too).
     cut_short: usize,
+    /// Judgements waiting for the replica, oldest first. Each link's checker waits
+    /// for its answer, so there is at most one a link.
+    pending: VecDeque<Pending>,
 }
 
 impl SyncServer {
@@ -190,6 +228,66 @@ impl SyncServer {
             stroke_count: (u64::MAX, 0, None),
             backlogs: VecDeque::new(),
             max_queued,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Judges at once if the replica holds the author's ops as far as the authors
+    /// table does (the document commits to the table before the ops reach the
+    /// replica), else once it does, or after [`JUDGE_WAIT`].
+    fn judge(&mut self, judgement: Judgement) {
+        let author = judgement.author();
+        let needed = Authors::read(&self.authors)
+            .log(author)
+            .filter(|log| log.cut_at().is_none())
+            .map_or(0, |log| log.seq());
+        if self.replica.seen_of(author) >= needed {
+            self.decide(judgement);
+        } else {
+            self.pending.push_back(Pending {
+                author,
+                needed,
+                until: tokio::time::Instant::now() + JUDGE_WAIT,
+                judgement,
+            });
+        }
+    }
+
+    /// Judges what waited and may be judged now: the replica caught up, or the wait
+    /// is over.
+    fn judge_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let (ready, waiting): (VecDeque<Pending>, VecDeque<Pending>) =
+            std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|p| p.until <= now || self.replica.seen_of(p.author) >= p.needed);
+        self.pending = waiting;
+        for pending in ready {
+            self.decide(pending.judgement);
+        }
+    }
+
+    /// Judges against the replica as it is, and answers.
+    fn decide(&self, judgement: Judgement) {
+        let table = Authors::read(&self.authors);
+        let session = *table.session();
+        match judgement {
+            Judgement::Seal(seal, reply) => {
+                let span = table.held_span(seal.author, seal.stroke.saturating_sub(1));
+                // Read under the table's lock, judged after it.
+                drop(table);
+                let proof = span.and_then(|span| judge_seal(&session, &span, &self.replica, &seal));
+                let _ = reply.send(proof);
+            }
+            Judgement::Head(head, reply) => {
+                let span = table.held_span(head.author, head.seq);
+                drop(table);
+                let proof = span.and_then(|span| judge_head(&session, &span, &self.replica, &head));
+                let _ = reply.send(proof);
+            }
         }
     }
 
@@ -374,24 +472,8 @@ impl SyncServer {
                 self.stroke_count = (u64::MAX, 0, None);
                 self.cut_short += 1;
             }
-            SyncInput::JudgeSeal { seal, reply } => {
-                // Read under the table's lock, judged after it.
-                let (session, span) = {
-                    let table = Authors::read(&self.authors);
-                    let before = seal.stroke.saturating_sub(1);
-                    (*table.session(), table.held_span(seal.author, before))
-                };
-                let proof = span.and_then(|span| judge_seal(&session, &span, &self.replica, &seal));
-                let _ = reply.send(proof);
-            }
-            SyncInput::JudgeHead { head, reply } => {
-                let (session, span) = {
-                    let table = Authors::read(&self.authors);
-                    (*table.session(), table.held_span(head.author, head.seq))
-                };
-                let proof = span.and_then(|span| judge_head(&session, &span, &self.replica, &head));
-                let _ = reply.send(proof);
-            }
+            SyncInput::JudgeSeal { seal, reply } => self.judge(Judgement::Seal(seal, reply)),
+            SyncInput::JudgeHead { head, reply } => self.judge(Judgement::Head(head, reply)),
         }
     }
 
@@ -420,11 +502,23 @@ impl SyncServer {
 impl Component for SyncServer {
     async fn run(mut self, ctx: Context) -> Result<(), BoxError> {
         loop {
+            self.judge_pending();
             if self.backlogs.is_empty() {
-                let Some(input) = self.inbox.recv().await else {
-                    break;
+                // Judgements wait in the order they came, each as long as the others.
+                let Some(until) = self.pending.front().map(|pending| pending.until) else {
+                    let Some(input) = self.inbox.recv().await else {
+                        break;
+                    };
+                    self.handle(&ctx, input);
+                    continue;
                 };
-                self.handle(&ctx, input);
+                tokio::select! {
+                    input = self.inbox.recv() => match input {
+                        Some(input) => self.handle(&ctx, input),
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(until) => {}
+                }
                 continue;
             }
             // With backlogs under way: one waiting message, then one piece, in turn.

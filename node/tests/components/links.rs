@@ -323,14 +323,19 @@ fn spawn_checker_judging(
     tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
     tokio::sync::mpsc::UnboundedReceiver<RouterInput>,
 ) {
+    let sync = spawn_sync(graph, authors, replica);
+    spawn_checker_wired(graph, authors, |checker| checker, Some(sync))
+}
+
+/// A sync server over `replica` and `authors`: its inbox.
+fn spawn_sync(
+    graph: &Graph,
+    authors: &SharedAuthors,
+    replica: canopy_canvas::Document,
+) -> canopy_axon::InboxRef<SyncInput> {
     let table = Arc::clone(authors);
     let sync = graph.spawn("sync", |s| SyncServer::new(s, replica, 1 << 20, table));
-    spawn_checker_wired(
-        graph,
-        authors,
-        |checker| checker,
-        Some(sync.inbox("inbox").unwrap()),
-    )
+    sync.inbox("inbox").unwrap()
 }
 
 /// The seal, numbered `seq`, of `author`'s stroke at op 1 (a point at `x`).
@@ -539,6 +544,69 @@ async fn a_seal_that_does_not_fit_is_judged_not_refused() {
         .unwrap()
         .cut
         .is_some());
+}
+
+/// The document commits an author's ops to the authors table before they reach the
+/// sync server's replica: a seal judged in between waits for them (it used to be
+/// judged against a replica without them, find nothing, and be dropped).
+#[tokio::test]
+async fn a_seal_judged_before_the_replica_holds_the_ops_waits_for_them() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held_ops = vec![author.page(1), author.start(2)];
+    let held = author.run(&held_ops);
+    Authors::write(&authors).commit(author.node, held.verified);
+    // The replica has yet to take them.
+    let sync = spawn_sync(&graph, &authors, canopy_canvas::Document::new(NodeId(99)));
+    let mut applied = driver::<SyncInput>(&graph, "document", &sync);
+    let (mut input, mut document, mut router) =
+        spawn_checker_wired(&graph, &authors, |checker| checker, Some(sync));
+    author.restart();
+    let mut stroke = author.stroke(1);
+    stroke.push(seal_of_first_stroke(&author, 4, 1.0));
+    let wires = author.sign(&stroke);
+    input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
+    quiet(&mut document).await;
+    applied.send(SyncInput::Applied(held_ops)).await.unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!((evidence.seq, evidence.seal_at), (1, Some(4)));
+    quiet(&mut router).await;
+}
+
+/// A judgement whose ops never reach the replica (nothing should keep them from it,
+/// but the asking link's checker waits for the answer) is made after `JUDGE_WAIT`
+/// with what the replica holds. Simulated time.
+#[tokio::test(start_paused = true)]
+async fn a_judgement_waits_for_the_replica_only_so_long() {
+    use canopy_node::session::authors::SealToJudge;
+    use canopy_node::session::sync::JUDGE_WAIT;
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let authors = table_with(&author);
+    let held = author.run(&[author.page(1), author.start(2)]);
+    Authors::write(&authors).commit(author.node, held.verified);
+    let sync = spawn_sync(&graph, &authors, canopy_canvas::Document::new(NodeId(99)));
+    let mut asks = driver::<SyncInput>(&graph, "checker", &sync);
+    author.restart();
+    let mut stroke = author.stroke(1);
+    stroke.push(seal_of_first_stroke(&author, 4, 1.0));
+    let seal = author.sign(&stroke).pop().unwrap();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let asked = SyncInput::JudgeSeal {
+        seal: Box::new(SealToJudge {
+            author: author.node,
+            stroke: 1,
+            seal_at: 4,
+            ops: vec![(seal.lamport, seal.payload)],
+            signature: seal.signature.unwrap(),
+        }),
+        reply,
+    };
+    let started = tokio::time::Instant::now();
+    asks.send(asked).await.unwrap();
+    assert_eq!(answer.await.unwrap(), None);
+    assert!(started.elapsed() >= JUDGE_WAIT);
 }
 
 /// Where a peer says its author signed another head at an op than the one kept
@@ -846,12 +914,15 @@ async fn seals_that_do_not_fit_are_judged_only_up_to_a_bound() {
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
     let authors = table_with(&author);
-    let held = author.run(&[author.page(1), author.start(2)]);
+    let held_ops = [author.page(1), author.start(2)];
+    let held = author.run(&held_ops);
     Authors::write(&authors).commit(author.node, held.verified);
-    // A sync server whose replica holds none of the author's ops: nothing is
-    // proven, so every seal stays unplaced.
-    let empty = canopy_canvas::Document::new(NodeId(99));
-    let (mut input, _document, mut router) = spawn_checker_judging(&graph, &authors, empty);
+    // Seals no one signed: nothing is proven, so every seal stays unplaced.
+    let mut replica = canopy_canvas::Document::new(NodeId(99));
+    for op in held_ops {
+        replica.apply(op).unwrap();
+    }
+    let (mut input, _document, mut router) = spawn_checker_judging(&graph, &authors, replica);
     let seal = |seq: u64| {
         let mut wire = WireOp::from_op(&seal_of_first_stroke(&author, seq, 1.0));
         wire.signature = Some(canopy_protocol::Signature::from_bytes(&[1; 64]));
