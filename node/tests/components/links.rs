@@ -511,6 +511,26 @@ async fn the_checker_passes_only_what_its_author_signed() {
     quiet(&mut document).await;
 }
 
+/// A table that holds `author`'s page (op 1) and a stroke's start (op 2), committed
+/// as one signed run, and those ops.
+fn page_and_start_held(author: &mut TestAuthor) -> (SharedAuthors, Vec<canopy_canvas::Op>) {
+    let authors = table_with(author);
+    let held_ops = vec![author.page(1), author.start(2)];
+    let held = author.run(&held_ops);
+    Authors::write(&authors).commit(author.node, held.verified);
+    (authors, held_ops)
+}
+
+/// `author`'s other log (signed afresh): a stroke from op 1, ended at 3, and its seal
+/// at 4, signed there; the seal alone, as a backlog serves it.
+fn other_log_sealed_at_four(author: &mut TestAuthor) -> WireOp {
+    author.restart();
+    let mut stroke = author.stroke(1);
+    stroke.push(seal_of_first_stroke(author, 4, 1.0));
+    let mut wires = author.sign(&stroke);
+    wires.pop().unwrap()
+}
+
 /// A seal that does not fit what is held of its author from its stroke's start on
 /// (a page and another stroke's start, here) is not the sender's fault: the checker
 /// has the sync server judge it against its replica, and the proof that its author
@@ -519,22 +539,14 @@ async fn the_checker_passes_only_what_its_author_signed() {
 async fn a_seal_that_does_not_fit_is_judged_not_refused() {
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
-    let authors = table_with(&author);
-    let held_ops = vec![author.page(1), author.start(2)];
-    let held = author.run(&held_ops);
-    Authors::write(&authors).commit(author.node, held.verified);
+    let (authors, held_ops) = page_and_start_held(&mut author);
     let mut replica = canopy_canvas::Document::new(NodeId(99));
     for op in held_ops {
         replica.apply(op).unwrap();
     }
     let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
-    // The other log: a stroke from op 1, ended at 3 and sealed at 4 (signed there).
-    author.restart();
-    let mut stroke = author.stroke(1);
-    stroke.push(seal_of_first_stroke(&author, 4, 1.0));
-    let wires = author.sign(&stroke);
-    // The seal alone, as a backlog serves it.
-    input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
+    let seal = other_log_sealed_at_four(&mut author);
+    input.send(Inbound::Ops(vec![seal])).await.unwrap();
     let evidence = proof_for_every_link(&mut document, &author).await;
     assert_eq!(evidence.seal_at, Some(4));
     assert_eq!(evidence.seq, 1);
@@ -553,20 +565,14 @@ async fn a_seal_that_does_not_fit_is_judged_not_refused() {
 async fn a_seal_judged_before_the_replica_holds_the_ops_waits_for_them() {
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
-    let authors = table_with(&author);
-    let held_ops = vec![author.page(1), author.start(2)];
-    let held = author.run(&held_ops);
-    Authors::write(&authors).commit(author.node, held.verified);
+    let (authors, held_ops) = page_and_start_held(&mut author);
     // The replica has yet to take them.
     let sync = spawn_sync(&graph, &authors, canopy_canvas::Document::new(NodeId(99)));
     let mut applied = driver::<SyncInput>(&graph, "document", &sync);
     let (mut input, mut document, mut router) =
         spawn_checker_wired(&graph, &authors, |checker| checker, Some(sync));
-    author.restart();
-    let mut stroke = author.stroke(1);
-    stroke.push(seal_of_first_stroke(&author, 4, 1.0));
-    let wires = author.sign(&stroke);
-    input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
+    let seal = other_log_sealed_at_four(&mut author);
+    input.send(Inbound::Ops(vec![seal])).await.unwrap();
     quiet(&mut document).await;
     applied.send(SyncInput::Applied(held_ops)).await.unwrap();
     let evidence = proof_for_every_link(&mut document, &author).await;
@@ -583,15 +589,10 @@ async fn a_judgement_waits_for_the_replica_only_so_long() {
     use canopy_node::session::sync::JUDGE_WAIT;
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
-    let authors = table_with(&author);
-    let held = author.run(&[author.page(1), author.start(2)]);
-    Authors::write(&authors).commit(author.node, held.verified);
+    let (authors, _) = page_and_start_held(&mut author);
     let sync = spawn_sync(&graph, &authors, canopy_canvas::Document::new(NodeId(99)));
     let mut asks = driver::<SyncInput>(&graph, "checker", &sync);
-    author.restart();
-    let mut stroke = author.stroke(1);
-    stroke.push(seal_of_first_stroke(&author, 4, 1.0));
-    let seal = author.sign(&stroke).pop().unwrap();
+    let seal = other_log_sealed_at_four(&mut author);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let asked = SyncInput::JudgeSeal {
         seal: Box::new(SealToJudge {
