@@ -6,9 +6,11 @@
 //! and on every link its ops crossed, up to the root. Here each author owes for its
 //! own signatures and its ops wait (in [`super::runs::Runs`]) until it has paid.
 //! Debtors are paid in turns, a [`QUANTUM`] at a time, in two levels: first by
-//! branch of the grant tree (the participant the session's host admitted on the way
-//! to the author: an editor can mint as many authors as it likes, at any depth, all
-//! in its branch), then by author within the branch. An author that owes a little is
+//! branch of the grant tree (the grant by which the session's host admitted the
+//! participant on the way to the author, marked with the invite it came in with: an
+//! editor can mint as many authors as it likes, at any depth, all in its branch, and
+//! a reusable invite's holder joining under new keys stays in one), then by author
+//! within the branch. An author that owes a little is
 //! paid within a turn of each other branch and of each author of its own branch,
 //! however many authors another participant minted and however much they owe.
 //! Plain data, time passed in.
@@ -24,9 +26,9 @@ use super::budget::Budget;
 /// Checks paid to one author per turn.
 pub const QUANTUM: f64 = 16.0;
 
-/// An author's branch of the grant tree: the key the session's host granted on the
-/// way to it (`Authors::branch`).
-pub type Branch = [u8; 32];
+/// An author's branch of the grant tree: the grant by which the session's host
+/// admitted the participant on the way to it (`Authors::branch`).
+pub type Branch = canopy_protocol::GrantId;
 
 /// Authors that owe checks, by branch, and whose turn is next.
 #[derive(Debug, Default)]
@@ -125,9 +127,15 @@ fn after<'a, K: Ord, V>(map: &'a BTreeMap<K, V>, last: Option<&K>) -> Option<(&'
 mod tests {
     use super::*;
 
-    const HOST: Branch = [1; 32];
-    const MINTER: Branch = [2; 32];
-    const OTHER: Branch = [3; 32];
+    const fn branch(byte: u8) -> Branch {
+        Branch {
+            issuer: [byte; 32],
+            nonce: 0,
+        }
+    }
+    const HOST: Branch = branch(1);
+    const MINTER: Branch = branch(2);
+    const OTHER: Branch = branch(3);
 
     #[test]
     fn authors_of_one_branch_share_its_turns() {

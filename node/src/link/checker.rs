@@ -427,7 +427,10 @@ impl Checker {
             let branch = table.branch(author).unwrap_or_else(|| {
                 let mut own = [0u8; 32];
                 own[..8].copy_from_slice(&author.0.to_be_bytes());
-                own
+                canopy_protocol::GrantId {
+                    issuer: own,
+                    nonce: u64::MAX,
+                }
             });
             self.debts.owe(branch, author, checks);
         }

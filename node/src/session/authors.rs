@@ -171,13 +171,25 @@ impl Authors {
         self.by_id.get(&author).map(|a| &a.authority)
     }
 
-    /// The branch of the grant tree `author` is in: the key the chain's first
-    /// holder (the session's host) granted on the way to it — the author's own key if
-    /// the host admitted it, the host's for the host. Everything one participant
-    /// minted or admitted, at any depth, is in its branch.
-    pub fn branch(&self, author: NodeId) -> Option<[u8; 32]> {
+    /// The branch of the grant tree `author` is in: the grant by which the session's
+    /// host admitted the participant on the way to it (the session key's grant to
+    /// the host, for the host). The host marks each grant with the invite it
+    /// admits by, so everyone admitted with one invite shares a branch — joining
+    /// again and again under new keys with a reusable invite makes no new one —
+    /// and so does everything each of them minted or admitted, at any depth.
+    pub fn branch(&self, author: NodeId) -> Option<GrantId> {
         let chain = &self.by_id.get(&author)?.authority.chain;
-        chain.get(1).or_else(|| chain.first())?.subject
+        match chain.as_slice() {
+            [host] => Some(GrantId {
+                issuer: self.session.0,
+                nonce: host.nonce,
+            }),
+            [host, admitted, ..] => Some(GrantId {
+                issuer: host.subject?,
+                nonce: admitted.nonce,
+            }),
+            [] => None,
+        }
     }
 
     /// `author`'s log as held.

@@ -1191,9 +1191,52 @@ async fn authors_one_participant_minted_share_its_turns() {
     }
     let mut honest = honest;
     honest.introduce(&authors);
+    let runs_before_honest =
+        runs_before_the_honest_op(&graph, &authors, &mut minted, &mut honest).await;
+    assert!(
+        runs_before_honest <= 2,
+        "{runs_before_honest} minted authors' runs went before the honest op"
+    );
+}
+
+/// A holder of a reusable invite that joins the host again and again under new keys
+/// is admitted each time under a grant the host marks with that invite: all those
+/// authors share one branch's turns, as if one participant had minted them.
+#[tokio::test]
+async fn participants_admitted_with_one_invite_share_its_turns() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let host = TestAuthor::host(&session_key);
+    let authors = table_with(&host);
+    // The nonces the host marks admissions by two invites with.
+    let (reused, own) = (7, 8);
+    let mut joins: Vec<TestAuthor> = (0..20)
+        .map(|_| TestAuthor::minted_by(&host, reused))
+        .collect();
+    let mut honest = TestAuthor::minted_by(&host, own);
+    for author in joins.iter().chain([&honest]) {
+        author.introduce(&authors);
+    }
+    let runs_before_honest =
+        runs_before_the_honest_op(&graph, &authors, &mut joins, &mut honest).await;
+    assert!(
+        runs_before_honest <= 2,
+        "{runs_before_honest} runs of the invite's joins went before the honest op"
+    );
+}
+
+/// Each of `flooders` sends ten ops, each signed, then `honest` one, through a
+/// checker with a small check budget: how many runs reach the document before the
+/// honest one.
+async fn runs_before_the_honest_op(
+    graph: &Graph,
+    authors: &SharedAuthors,
+    flooders: &mut [TestAuthor],
+    honest: &mut TestAuthor,
+) -> usize {
     let (mut input, mut document, mut router) =
-        spawn_checker_as(&graph, &authors, |c| c.with_check_budget(100.0, 16.0));
-    for author in &mut minted {
+        spawn_checker_as(graph, authors, |c| c.with_check_budget(100.0, 16.0));
+    for author in flooders {
         let mut each_signed = Vec::new();
         for seq in 1..=10 {
             each_signed.extend(author.sign(&[author.start(seq)]));
@@ -1214,11 +1257,8 @@ async fn authors_one_participant_minted_share_its_turns() {
         }
         runs_before_honest += runs.len();
     }
-    assert!(
-        runs_before_honest <= 2,
-        "{runs_before_honest} minted authors' runs went before the honest op"
-    );
     quiet(&mut router).await;
+    runs_before_honest
 }
 
 #[tokio::test]

@@ -92,6 +92,13 @@ impl TestAuthor {
         Self::with_role(session_key, canopy_protocol::Role::Editor)
     }
 
+    /// The session's host: the session key made it an editor.
+    pub fn host(session_key: &ring::signature::Ed25519KeyPair) -> Self {
+        let key = new_key();
+        let (session, authority) = canopy_protocol::Authority::root(session_key, &key, 1);
+        Self::with_key(key, authority, session)
+    }
+
     /// A participant of `role`, admitted by a node the session key made an editor.
     pub fn with_role(
         session_key: &ring::signature::Ed25519KeyPair,
