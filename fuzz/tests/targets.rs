@@ -284,6 +284,7 @@ fn write_seed_corpora() {
             .map(|op| (op.lamport, op.payload.clone()))
             .collect(),
         signature: wire.last().unwrap().signature.unwrap(),
+        jumps: Vec::new(),
     };
     let proof = canopy_protocol::Evidence::under_seal(
         &session,

@@ -639,6 +639,7 @@ fn fork_from(
         head,
         ops,
         signature,
+        jumps: Vec::new(),
     })
 }
 

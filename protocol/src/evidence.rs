@@ -20,9 +20,45 @@ pub struct Fork {
     pub ops: Vec<(u64, Vec<u8>)>,
     /// The author's signature over the head after the last of `ops`.
     pub signature: Signature,
+    /// `(index in ops, number)` of each op numbered past the one after the op before
+    /// it: a seal held in place of the ops it stands for, whose stroke starts right
+    /// after the op before it. A holder that keeps seals in place of strokes' ops
+    /// (every holder of pen strokes) can show its log only so.
+    pub jumps: Vec<(u32, u64)>,
 }
 
+/// One step of a side: the op's number, the head after it and its shape.
+type Step = (u64, Head, Shape);
+
 impl Fork {
+    /// A side from `head`, the head after op `before`: `ops` as `(number, lamport,
+    /// payload)`, the last signed with `signature`. Numbers past the one after the
+    /// op before are jumps (see [`Fork::jumps`]; checked where the side is).
+    pub fn numbered(
+        head: Head,
+        before: u64,
+        ops: Vec<(u64, u64, Vec<u8>)>,
+        signature: Signature,
+    ) -> Fork {
+        let mut jumps = Vec::new();
+        let mut at = before;
+        for (index, (number, _, _)) in ops.iter().enumerate() {
+            if Some(*number) != at.checked_add(1) {
+                jumps.push((u32::try_from(index).unwrap_or(u32::MAX), *number));
+            }
+            at = *number;
+        }
+        Fork {
+            head,
+            ops: ops
+                .into_iter()
+                .map(|(_, lamport, payload)| (lamport, payload))
+                .collect(),
+            signature,
+            jumps,
+        }
+    }
+
     /// True if the author signed where this side leads from op `seq`. The ops are
     /// numbered on from `seq`; a seal among them hashes on from the head before its
     /// stroke's start, which must lie within this side (a seal of a stroke begun
@@ -32,41 +68,65 @@ impl Fork {
             .is_some_and(|walked| signed(&self.signature, author, session, seq, self.head, &walked))
     }
 
-    /// The head and shape after each of the ops from `seq` on, if the side is within
-    /// bounds and every seal among them has its stroke's start within it.
-    fn walk(&self, author: &AuthorKey, seq: u64) -> Option<Vec<(Head, Shape)>> {
+    /// Each of the ops from `seq` on, numbered, if the side is within bounds and
+    /// every seal among them has its stroke's start within it (or right after the
+    /// op before it, for a jump).
+    fn walk(&self, author: &AuthorKey, seq: u64) -> Option<Vec<Step>> {
         if self.ops.len() > CHECKPOINT as usize || !within_fork_bytes(&self.ops) {
             return None;
         }
-        walk(author.node_id(), self.head, seq, &self.ops)
+        walk(author.node_id(), self.head, seq, &self.ops, &self.jumps)
     }
 }
 
-/// The head and shape after each op of `ops`, numbered on from `seq` (whose head is
-/// `head`); a seal hashes on from the head before its stroke's start, which must lie
-/// within them. `None` if one cannot be placed.
-fn walk(node: NodeId, head: Head, seq: u64, ops: &[(u64, Vec<u8>)]) -> Option<Vec<(Head, Shape)>> {
+/// Each op of `ops`, numbered on from `seq` (whose head is `head`), past the ops a seal
+/// stands for at each of `jumps`: its number, the head after it and its shape. A seal
+/// hashes on from the head before its stroke's start, which must lie within them; a
+/// jump must be a seal of the stroke that starts right after the op before it. `None`
+/// if one cannot be placed, or `jumps` are not in order within `ops`.
+fn walk(
+    node: NodeId,
+    head: Head,
+    seq: u64,
+    ops: &[(u64, Vec<u8>)],
+    jumps: &[(u32, u64)],
+) -> Option<Vec<Step>> {
+    // Heads by number, in order (a jump skips numbers).
     let mut heads = Vec::with_capacity(ops.len() + 1);
-    heads.push(head);
+    heads.push((seq, head));
     let mut walked = Vec::with_capacity(ops.len());
-    let mut head = head;
-    let mut at = seq;
-    for (lamport, payload) in ops {
-        at = at.checked_add(1)?;
-        let shape = crate::payload::decode_action(OpId { node, seq: at }, payload)
+    let mut jumps = jumps.iter().peekable();
+    let (mut at, mut head) = (seq, head);
+    for (index, (lamport, payload)) in ops.iter().enumerate() {
+        let next = at.checked_add(1)?;
+        let jump = jumps
+            .next_if(|(at_index, _)| usize::try_from(*at_index).ok() == Some(index))
+            .map(|(_, number)| *number);
+        let number = jump.unwrap_or(next);
+        let shape = crate::payload::decode_action(OpId { node, seq: number }, payload)
             .map_or(Shape::Other, |action| Shape::of(&action));
-        let from = match shape {
-            Shape::Seal(stroke) => {
-                let index = stroke.checked_sub(1)?.checked_sub(seq)?;
-                *heads.get(usize::try_from(index).ok()?)?
+        let from = match (jump, shape) {
+            (Some(number), Shape::Seal(stroke))
+                if stroke == next && number > next && number - next <= MAX_SEALED_OPS =>
+            {
+                head
             }
-            _ => head,
+            (Some(_), _) => return None,
+            (None, Shape::Seal(stroke)) => {
+                let before = stroke.checked_sub(1)?;
+                let place = heads
+                    .binary_search_by_key(&before, |(number, _)| *number)
+                    .ok()?;
+                heads.get(place)?.1
+            }
+            (None, _) => head,
         };
-        head = from.next(at, *lamport, payload);
-        heads.push(head);
-        walked.push((head, shape));
+        head = from.next(number, *lamport, payload);
+        at = number;
+        heads.push((at, head));
+        walked.push((at, head, shape));
     }
-    Some(walked)
+    jumps.next().is_none().then_some(walked)
 }
 
 /// True if `signature` is the author's over the last head `walked` from op `seq`
@@ -77,15 +137,11 @@ fn signed(
     session: &SessionId,
     seq: u64,
     start: Head,
-    walked: &[(Head, Shape)],
+    walked: &[Step],
 ) -> bool {
-    let Some(last) = u64::try_from(walked.len())
-        .ok()
-        .and_then(|len| seq.checked_add(len))
-    else {
-        return false;
-    };
-    let head = walked.last().map_or(start, |(head, _)| *head);
+    let (last, head) = walked
+        .last()
+        .map_or((seq, start), |(number, head, _)| (*number, *head));
     signature.verify(author, session, last, &head)
 }
 
@@ -135,6 +191,50 @@ pub struct Evidence {
     /// Two seals: the number of the seal `first` begins with, below `seal_at`.
     /// `None`: the other forms.
     pub first_seal_at: Option<u64>,
+}
+
+/// [`Fork`] as encoded before jumps (protocol 9 and earlier).
+#[derive(Deserialize)]
+struct ForkBeforeJumps {
+    head: Head,
+    ops: Vec<(u64, Vec<u8>)>,
+    signature: Signature,
+}
+
+impl From<ForkBeforeJumps> for Fork {
+    fn from(old: ForkBeforeJumps) -> Fork {
+        Fork {
+            head: old.head,
+            ops: old.ops,
+            signature: old.signature,
+            jumps: Vec::new(),
+        }
+    }
+}
+
+/// [`Evidence`] as encoded before jumps (protocol 9); protocols 8 and earlier
+/// encoded it without the last `None`, or the last two.
+#[derive(Deserialize)]
+struct EvidenceBeforeJumps {
+    author: AuthorKey,
+    seq: u64,
+    first: ForkBeforeJumps,
+    second: ForkBeforeJumps,
+    seal_at: Option<u64>,
+    first_seal_at: Option<u64>,
+}
+
+impl From<EvidenceBeforeJumps> for Evidence {
+    fn from(old: EvidenceBeforeJumps) -> Evidence {
+        Evidence {
+            author: old.author,
+            seq: old.seq,
+            first: old.first.into(),
+            second: old.second.into(),
+            seal_at: old.seal_at,
+            first_seal_at: old.first_seal_at,
+        }
+    }
 }
 
 impl Evidence {
@@ -219,17 +319,25 @@ impl Evidence {
     }
 
     /// Reads kept evidence (not verified: see [`Evidence::verify`]), in this
-    /// encoding or an earlier one: each is this one without its trailing `None`s
-    /// (before proofs under a seal, and before proofs of two seals).
+    /// encoding or an earlier one (files keep proofs): before sides had jumps, and
+    /// before that without the trailing `None`s of proofs of two seals and proofs
+    /// under a seal.
     pub fn from_bytes(bytes: &[u8]) -> Option<Evidence> {
         let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
+        if let Ok((evidence, used)) =
+            bincode::serde::decode_from_slice::<Evidence, _>(bytes, config)
+        {
+            if used == bytes.len() {
+                return Some(evidence);
+            }
+        }
         let mut padded = bytes.to_vec();
         for _ in 0..3 {
-            if let Ok((evidence, used)) =
-                bincode::serde::decode_from_slice::<Evidence, _>(&padded, config)
+            if let Ok((old, used)) =
+                bincode::serde::decode_from_slice::<EvidenceBeforeJumps, _>(&padded, config)
             {
                 if used == padded.len() {
-                    return Some(evidence);
+                    return Some(old.into());
                 }
             }
             padded.push(0);
@@ -309,32 +417,43 @@ fn sealed_side(
     if !seals {
         return None;
     }
+    // The seal's own number is `seal_at` (said again as a jump, or not); jumps after
+    // it are the ops after it.
+    let mut jumps = side.jumps.as_slice();
+    if let Some(((0, number), rest)) = jumps.split_first() {
+        if *number != seal_at {
+            return None;
+        }
+        jumps = rest;
+    }
+    let after_jumps = jumps
+        .iter()
+        .map(|(index, number)| Some((index.checked_sub(1)?, *number)))
+        .collect::<Option<Vec<_>>>()?;
     let sealed = side.head.next(seal_at, *lamport, payload);
-    let walked = walk(node, sealed, seal_at, after)?;
+    let walked = walk(node, sealed, seal_at, after, &after_jumps)?;
     signed(&side.signature, author, session, seal_at, sealed, &walked).then_some(sealed)
 }
 
-/// True if ops numbered on from `stroke` (`walked`: the head and shape after each)
-/// cannot be the log a seal numbered `seal_at` of the stroke started at `stroke`
-/// stands for: that log is the stroke's start, its points and ends, an end right
-/// before the seal, then the seal, whose head is `sealed`.
-fn breaks_seal(stroke: u64, seal_at: u64, sealed: Head, walked: &[(Head, Shape)]) -> bool {
-    for (index, (head, shape)) in walked.iter().enumerate() {
-        let Some(at) = u64::try_from(index)
-            .ok()
-            .and_then(|index| stroke.checked_add(index))
-        else {
-            return false;
-        };
-        if at == seal_at {
+/// True if ops numbered on from `stroke` (`walked`: the number, head and shape of
+/// each) cannot be the log a seal numbered `seal_at` of the stroke started at
+/// `stroke` stands for: that log is the stroke's start, its points and ends, an end
+/// right before the seal, then the seal, whose head is `sealed`.
+fn breaks_seal(stroke: u64, seal_at: u64, sealed: Head, walked: &[Step]) -> bool {
+    for (at, head, shape) in walked {
+        if *at == seal_at {
             return *head != sealed;
         }
+        if *at > seal_at {
+            // Past the seal's number by a jump: another seal stands there.
+            return true;
+        }
         let fits = match shape {
-            Shape::Start => at == stroke,
+            Shape::Start => *at == stroke,
             Shape::Points(of) => {
-                *of == stroke && at != stroke && Some(at) != seal_at.checked_sub(1)
+                *of == stroke && *at != stroke && Some(*at) != seal_at.checked_sub(1)
             }
-            Shape::End(of) => *of == stroke && at != stroke,
+            Shape::End(of) => *of == stroke && *at != stroke,
             Shape::Seal(_) | Shape::Other => false,
         };
         if !fits {

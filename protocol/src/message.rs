@@ -18,7 +18,9 @@ use crate::invite::{Authority, Invite, Role};
 /// 8: proof of a split hidden under a seal (a new form of `Evidence`); signed heads
 /// exchanged as a link comes up (`Message::Heads`).
 /// 9: proof of two seals of one stroke under two numbers (`Evidence::first_seal_at`).
-pub const PROTOCOL_VERSION: u32 = 9;
+/// 10: a side of a proof may jump past the ops a seal held in their place stands
+/// for (`Fork::jumps`).
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger

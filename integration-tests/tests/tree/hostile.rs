@@ -776,15 +776,21 @@ fn page_then_stroke(attacker: &Attacker) -> Vec<Op> {
 
 /// A stroke from op 1: its start, two points, its end and its seal (op 4).
 fn sealed_stroke_from_one(attacker: &Attacker) -> Vec<Op> {
+    sealed_stroke_from(attacker, 1, Color::rgb(200, 0, 0))
+}
+
+/// A stroke in `color` from op `first`: its start, two points, its end and its seal
+/// (op `first + 3`).
+fn sealed_stroke_from(attacker: &Attacker, first: u64, color: Color) -> Vec<Op> {
     let stroke = OpId {
         node: attacker.node,
-        seq: 1,
+        seq: first,
     };
     let points = vec![Point::new(1.0, 1.0), Point::new(2.0, 2.0)];
-    let (page, tool, color, width) = (FIRST_PAGE, Tool::Pen, Color::rgb(200, 0, 0), 2.0);
+    let (page, tool, width) = (FIRST_PAGE, Tool::Pen, 2.0);
     vec![
         attacker.op(
-            1,
+            first,
             Action::StrokeStart {
                 page,
                 tool,
@@ -793,23 +799,23 @@ fn sealed_stroke_from_one(attacker: &Attacker) -> Vec<Op> {
             },
         ),
         attacker.op(
-            2,
+            first + 1,
             Action::StrokePoints {
                 stroke,
                 offset: 0,
                 points: points.clone(),
             },
         ),
-        attacker.op(3, Action::StrokeEnd { stroke, points: 2 }),
+        attacker.op(first + 2, Action::StrokeEnd { stroke, points: 2 }),
         attacker.op(
-            4,
+            first + 3,
             Action::StrokeSealed {
                 stroke,
                 page,
                 tool,
                 color,
                 width,
-                start_lamport: 1,
+                start_lamport: first,
                 points,
             },
         ),
@@ -932,6 +938,39 @@ fn sealed_stroke_from_one_in_two_chunks(attacker: &Attacker) -> Vec<Op> {
         attacker.op(4, Action::StrokeEnd { stroke, points: 2 }),
         seal,
     ]
+}
+
+/// A page and a stroke sealed after it (the seal, op 5, the only signed op) at the
+/// child; another first page at the host. The child's log is the longer, so it is
+/// sent the host's signed head at op 1, and holds no head of its own there: it
+/// hashes its head there again and shows its side to its signature, the seal held
+/// in place of the stroke's ops (a jump in the side). The host, sent the seal,
+/// cannot tell a split from a forgery and waits a moment for that proof, so the
+/// honest link stays (it closed before: the child could not show a side through a
+/// seal held in place of ops).
+#[test]
+fn a_side_through_a_seal_held_in_place_of_its_stroke_proves_a_split() {
+    let apart = logs_given_apart(page_then_sealed_stroke, one_other_page);
+    let (host, child) = (&apart.host, &apart.child);
+    assert_left_out_everywhere(host, child);
+    assert!(
+        !host.log().contains("not what its author signed"),
+        "the host closed its honest child's link: {}",
+        host.log()
+    );
+}
+
+/// A page (op 1), then a stroke from op 2: its start, two points, its end and its
+/// seal (op 5).
+fn page_then_sealed_stroke(attacker: &Attacker) -> Vec<Op> {
+    let mut ops = vec![attacker.op(1, Action::NewPage { position: 2.0 })];
+    ops.extend(sealed_stroke_from(attacker, 2, Color::rgb(0, 90, 0)));
+    ops
+}
+
+/// A page (op 1), placed elsewhere than [`page_then_sealed_stroke`]'s.
+fn one_other_page(attacker: &Attacker) -> Vec<Op> {
+    vec![attacker.op(1, Action::NewPage { position: 9.0 })]
 }
 
 /// Five pages (ops 1 to 5).

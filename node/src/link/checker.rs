@@ -275,6 +275,7 @@ impl Checker {
                 head,
                 ops: Vec::new(),
                 signature,
+                jumps: Vec::new(),
             };
             let proof = Evidence::new(
                 &session,

@@ -550,11 +550,13 @@ fn judge_held(
             head,
             ops,
             signature,
+            jumps: Vec::new(),
         };
         let ours = Fork {
             head: ours,
             ops: Vec::new(),
             signature: *our_signature,
+            jumps: Vec::new(),
         };
         return match Evidence::new(session, *log.key(), at, theirs, ours) {
             Some(evidence) => Judged::Split(Box::new(evidence)),

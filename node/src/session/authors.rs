@@ -447,60 +447,59 @@ pub struct HeldSpan {
 
 impl HeldSpan {
     /// The head after op `before` (the span's) and this node's side from there: its
-    /// ops up to the first signed head kept past it, from `document`. `None` if
-    /// they are not all held one by one (a seal held in place of ops cannot be
-    /// hashed on in a side), or lie more than a checkpoint apart.
+    /// ops up to the first signed head kept past it, from `document` (seals held in
+    /// place of strokes' ops as jumps). `None` if they are not all held, or are
+    /// more than a checkpoint of ops.
     fn side(&self, author: NodeId, document: &Document, before: u64) -> Option<Fork> {
         let head = hash_on(author, self.from, document, before)?;
-        if self.end.0.checked_sub(before)? > CHECKPOINT {
-            return None;
-        }
-        let first = before.checked_add(1)?;
-        let ours = document.author_ops(author, first, self.end.0);
-        held_side(head, &ours, first, self.end)
+        let ours = document.author_ops(author, before.checked_add(1)?, self.end.0);
+        held_side(head, &ours, before, self.end)
     }
 
     /// The seal of the stroke started at op `stroke` that `document` holds in place
     /// of its ops, if any: its number, and the side from the head before the
     /// stroke (the seal, and the ops after it up to the span's end). `None` if
-    /// those are not all held one by one, or lie more than a checkpoint apart.
+    /// those are not all held, or are more than a checkpoint of ops.
     fn sealed_side(&self, author: NodeId, document: &Document, stroke: u64) -> Option<(u64, Fork)> {
-        let end = self.end.0;
-        let ours = document.author_ops(author, stroke, end);
+        let ours = document.author_ops(author, stroke, self.end.0);
         let at = ours
             .first()
             .filter(|op| Shape::of(&op.action) == Shape::Seal(stroke))?
             .id
             .seq;
-        if end.checked_sub(at)? >= CHECKPOINT {
-            return None;
-        }
-        let head = hash_on(author, self.from, document, stroke.checked_sub(1)?)?;
-        Some((at, held_side(head, &ours, at, self.end)?))
+        let before = stroke.checked_sub(1)?;
+        let head = hash_on(author, self.from, document, before)?;
+        Some((at, held_side(head, &ours, before, self.end)?))
     }
 }
 
-/// A side of a proof from `head`: `ops` held here, if they are numbered one by one
-/// from `first` to the kept signature's op (none if `first` is past it).
+/// A side of a proof from `head`, the head after op `before`: `ops` held here, up to
+/// the kept signature's op (none if that is `before`), each the op after the one
+/// before it or a seal held in place of the ops from there (a jump:
+/// [`Fork::jumps`]). `None` if not, or if they are more than a checkpoint of ops.
 fn held_side(
     head: Head,
     ops: &[Op],
-    first: u64,
+    before: u64,
     (end, signature): (u64, Signature),
 ) -> Option<Fork> {
-    let count = end.checked_add(1)?.checked_sub(first)?;
-    let consecutive = ops.iter().zip(first..).all(|(op, seq)| op.id.seq == seq);
-    if !consecutive || ops.len() as u64 != count {
+    if ops.len() > CHECKPOINT as usize || ops.last().map_or(before, |op| op.id.seq) != end {
         return None;
     }
-    Some(Fork {
-        head,
-        ops: ops
-            .iter()
-            .map(|op| (op.lamport, WireOp::from_op(op).payload))
-            .collect(),
-        signature,
-    })
+    let mut at = before;
+    for op in ops {
+        let next = at.checked_add(1)?;
+        let seal_from_next = matches!(Shape::of(&op.action), Shape::Seal(start) if start == next);
+        if op.id.seq != next && !(op.id.seq > next && seal_from_next) {
+            return None;
+        }
+        at = op.id.seq;
+    }
+    let numbered = ops
+        .iter()
+        .map(|op| (op.id.seq, op.lamport, WireOp::from_op(op).payload))
+        .collect();
+    Some(Fork::numbered(head, before, numbered, signature))
 }
 
 /// Judges a seal against the ops `document` holds of its author from its stroke's
@@ -533,6 +532,7 @@ pub fn judge_seal(
             head: ours.head,
             ops: seal.ops.clone(),
             signature: seal.signature,
+            jumps: Vec::new(),
         };
         return Evidence::two_seals(
             session,
@@ -547,6 +547,7 @@ pub fn judge_seal(
         head: other.head,
         ops: seal.ops.clone(),
         signature: seal.signature,
+        jumps: Vec::new(),
     };
     Evidence::under_seal(session, span.key, seal.stroke, seal.seal_at, sealed, other)
 }
@@ -569,15 +570,12 @@ fn two_seals(
         head: base.next(seal.seal_at, *lamport, payload),
         ops: seal.ops.get(1..)?.to_vec(),
         signature: seal.signature,
+        jumps: Vec::new(),
     };
-    let end = span.end.0;
-    if end < seal.seal_at || end - seal.seal_at > CHECKPOINT {
-        return None;
-    }
     let first = seal.seal_at.checked_add(1)?;
-    let after = document.author_ops(author, first, end);
+    let after = document.author_ops(author, first, span.end.0);
     let head = base.next(seal.seal_at, ours.lamport, &WireOp::from_op(ours).payload);
-    let ours = held_side(head, &after, first, span.end)?;
+    let ours = held_side(head, &after, seal.seal_at, span.end)?;
     Evidence::new(session, span.key, seal.seal_at, theirs, ours)
 }
 
@@ -602,6 +600,7 @@ pub fn judge_head(
         head: theirs.head,
         ops: Vec::new(),
         signature: theirs.signature,
+        jumps: Vec::new(),
     };
     Evidence::new(session, span.key, theirs.seq, claimed, ours)
 }

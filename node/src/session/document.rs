@@ -388,19 +388,21 @@ impl DocumentComponent {
                     // The author signed both: proof (the other link only passed it on).
                     let their_end = verified.keep.iter().find(|(seq, _, _)| *seq >= at);
                     let proof = their_end.and_then(|(end, _, signature)| {
-                        let theirs = Fork {
-                            head: theirs,
-                            ops: ops
-                                .iter()
+                        // A verified run may jump to a seal: the side says where.
+                        let theirs = Fork::numbered(
+                            theirs,
+                            at,
+                            ops.iter()
                                 .filter(|c| (at + 1..=*end).contains(&c.op.id.seq))
-                                .map(|c| (c.wire.lamport, c.wire.payload.clone()))
+                                .map(|c| (c.op.id.seq, c.wire.lamport, c.wire.payload.clone()))
                                 .collect(),
-                            signature: *signature,
-                        };
+                            *signature,
+                        );
                         let ours = Fork {
                             head: ours,
                             ops: Vec::new(),
                             signature: our_signature,
+                            jumps: Vec::new(),
                         };
                         Evidence::new(&session, tip.key, at, theirs, ours)
                     });

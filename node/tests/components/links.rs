@@ -652,11 +652,50 @@ async fn a_signed_head_that_differs_from_the_one_kept_is_proof() {
 /// hashed again by the sync server from its replica: another head there is proof.
 #[tokio::test]
 async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
-    let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
-    let authors = table_with(&author);
     // Held here: a page, then a stroke's start, signed at the second only.
     let held_ops = vec![author.page(1), author.start(2)];
+    let evidence = proof_from_a_head_at_op_one(&mut author, held_ops).await;
+    assert_eq!(evidence.seq, 1);
+}
+
+/// The same where the log held runs on with a stroke sealed in place of its ops:
+/// this node's side from the peer's head to its own next signature jumps to the
+/// seal (it could not be shown before, and nothing was proven).
+#[tokio::test]
+async fn a_signed_head_before_a_seal_held_in_place_of_its_stroke_is_judged() {
+    let mut author = TestAuthor::editor(&new_key());
+    // Held here: a page, then a stroke from op 2 sealed at op 5, signed there only.
+    let mut held_ops = vec![author.page(1)];
+    held_ops.extend(author.stroke(2));
+    let mut seal = seal_of_first_stroke(&author, 5, 1.0);
+    if let canopy_canvas::Action::StrokeSealed {
+        stroke,
+        start_lamport,
+        ..
+    } = &mut seal.action
+    {
+        (stroke.seq, *start_lamport) = (2, 2);
+    }
+    held_ops.push(seal);
+    let evidence = proof_from_a_head_at_op_one(&mut author, held_ops).await;
+    assert_eq!(evidence.seq, 1);
+    let ours = [&evidence.first, &evidence.second]
+        .into_iter()
+        .find(|side| !side.ops.is_empty())
+        .unwrap();
+    assert_eq!(ours.jumps, vec![(0, 5)]);
+}
+
+/// `held_ops` of `author`'s held here (one run signed at its end, in the authors
+/// table and the sync server's replica), then a peer's signed head at op 1 of
+/// another log: the proof the checker finds (nothing else comes out).
+async fn proof_from_a_head_at_op_one(
+    author: &mut TestAuthor,
+    held_ops: Vec<canopy_canvas::Op>,
+) -> canopy_protocol::Evidence {
+    let graph = Graph::new("test");
+    let authors = table_with(author);
     let held = author.run(&held_ops);
     Authors::write(&authors).commit(author.node, held.verified);
     let mut replica = canopy_canvas::Document::new(NodeId(99));
@@ -664,7 +703,6 @@ async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
         replica.apply(op).unwrap();
     }
     let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
-    // The peer's log: another op 1, signed.
     author.restart();
     let (seq, head, signature) = author.run(&[author.start(1)]).verified.keep[0];
     let theirs = canopy_protocol::SignedHead {
@@ -674,9 +712,9 @@ async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
         signature,
     };
     input.send(Inbound::Heads(vec![theirs])).await.unwrap();
-    let evidence = proof_for_every_link(&mut document, &author).await;
-    assert_eq!(evidence.seq, 1);
+    let evidence = proof_for_every_link(&mut document, author).await;
     quiet(&mut router).await;
+    evidence
 }
 
 /// A run that does not continue its author's log as held is a forger's doing or a
@@ -709,11 +747,13 @@ async fn a_run_not_what_its_author_signed_waits_a_moment_for_proof() {
             head: their_head,
             ops: vec![(wires[1].lamport, wires[1].payload.clone())],
             signature: wires[1].signature.unwrap(),
+            jumps: Vec::new(),
         },
         canopy_protocol::Fork {
             head: our_head,
             ops: Vec::new(),
             signature: our_signature,
+            jumps: Vec::new(),
         },
     )
     .unwrap();

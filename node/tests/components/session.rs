@@ -366,6 +366,7 @@ async fn proof_that_fits_no_frame_is_kept_not_sent() {
             r: [byte; 32],
             s: [byte; 32],
         },
+        jumps: Vec::new(),
     };
     let evidence = canopy_protocol::Evidence {
         author: canopy_protocol::AuthorKey([3; 32]),

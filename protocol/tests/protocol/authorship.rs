@@ -696,8 +696,8 @@ fn proof_of_a_split_in_long_ops_fits_a_frame() {
 }
 
 /// The largest proof the rules allow — both sides at [`CHECKPOINT`] ops, a span of
-/// bytes before the signed op and the largest payload at it, clocks at their widest —
-/// is one frame.
+/// bytes before the signed op and the largest payload at it, clocks at their widest,
+/// every op a jump to the widest number — is one frame.
 #[test]
 fn the_largest_proof_allowed_fits_a_frame() {
     // Tiny ops up to a span of weight, then the largest payload at the signed op.
@@ -715,10 +715,14 @@ fn the_largest_proof_allowed_fits_a_frame() {
         weight <= MAX_FORK_BYTES && weight > MAX_FORK_BYTES - 1024,
         "{weight}"
     );
+    let jumps = (0..ops.len())
+        .map(|index| (u32::try_from(index).unwrap(), u64::MAX))
+        .collect();
     let side = Fork {
         head: Head([0xff; 32]),
         ops,
         signature: Signature::from_bytes(&[0xff; 64]),
+        jumps,
     };
     let evidence = Evidence {
         author: AuthorKey([0xff; 32]),

@@ -365,12 +365,14 @@ fn proof_of_a_split_runs_through_a_seal_after_it() {
             .map(|wire| (wire.lamport, wire.payload.clone()))
             .collect(),
         signature: one_wires.last().unwrap().signature.unwrap(),
+        jumps: Vec::new(),
     };
     let (_, our_head, our_signature) = other_verified.keep[0];
     let ours = Fork {
         head: our_head,
         ops: Vec::new(),
         signature: our_signature,
+        jumps: Vec::new(),
     };
     let evidence = Evidence::new(&session(), author.public, split, theirs, ours)
         .expect("a proof through the seal");
@@ -402,6 +404,43 @@ fn proves_a_split_at(author: &Author, evidence: &Evidence, at: u64) {
     assert_eq!(holder.cut_at(), Some(at));
 }
 
+/// `evidence` (its sides without jumps) as protocol 9 encoded it: sides had no
+/// jumps then, and files keep such proofs.
+fn before_jumps(evidence: &Evidence) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Side<'a> {
+        head: &'a Head,
+        ops: &'a Vec<(u64, Vec<u8>)>,
+        signature: &'a Signature,
+    }
+    #[derive(serde::Serialize)]
+    struct Before<'a> {
+        author: &'a AuthorKey,
+        seq: u64,
+        first: Side<'a>,
+        second: Side<'a>,
+        seal_at: Option<u64>,
+        first_seal_at: Option<u64>,
+    }
+    fn side(fork: &Fork) -> Side<'_> {
+        assert!(fork.jumps.is_empty());
+        Side {
+            head: &fork.head,
+            ops: &fork.ops,
+            signature: &fork.signature,
+        }
+    }
+    let before = Before {
+        author: &evidence.author,
+        seq: evidence.seq,
+        first: side(&evidence.first),
+        second: side(&evidence.second),
+        seal_at: evidence.seal_at,
+        first_seal_at: evidence.first_seal_at,
+    };
+    bincode::serde::encode_to_vec(&before, bincode::config::standard()).unwrap()
+}
+
 fn side(head: Head, wires: &[WireOp]) -> Fork {
     Fork {
         head,
@@ -410,6 +449,7 @@ fn side(head: Head, wires: &[WireOp]) -> Fork {
             .map(|wire| (wire.lamport, wire.payload.clone()))
             .collect(),
         signature: wires.last().unwrap().signature.unwrap(),
+        jumps: Vec::new(),
     }
 }
 
@@ -507,7 +547,7 @@ fn a_split_hidden_under_a_seal_is_proven_from_the_head_before_its_stroke() {
         &other_wires[1..],
     );
     let two_heads = Evidence::new(&session(), author.public, 2, theirs, ours).unwrap();
-    let bytes = two_heads.to_bytes();
+    let bytes = before_jumps(&two_heads);
     assert_eq!(
         bytes.last(),
         Some(&0),
@@ -621,12 +661,91 @@ fn two_seals_of_one_stroke_under_two_numbers_are_proof() {
         first_seal_at: None,
         ..evidence.clone()
     };
-    let bytes = under_seal.to_bytes();
+    let bytes = before_jumps(&under_seal);
     assert_eq!(bytes.last(), Some(&0));
     assert_eq!(
         Evidence::from_bytes(&bytes[..bytes.len() - 1]),
         Some(under_seal)
     );
+}
+
+/// A holder that keeps a seal in place of its stroke's ops shows its log through it
+/// as a jump: the seal numbered past the op after the one before it, hashed on from
+/// the head before its stroke (right after that op). A side with the jump proves a
+/// split; the same ops numbered one by one, a jump to another number, or a jump to
+/// an op that is not a seal of the stroke starting there, do not.
+#[test]
+fn a_side_jumps_past_the_ops_a_seal_held_in_their_place_stands_for() {
+    let mut author = Author::new();
+    let (other_document, other_signer) = (author.document.clone(), author.signer.clone());
+    // One log: a page, then a stroke from op 2 sealed at op 5, signed only there.
+    let mut one = vec![author.document.new_page().unwrap()];
+    one.extend(author.stroke(1));
+    let one_wires = author.sign(&one);
+    assert_eq!(one.last().unwrap().id.seq, 5);
+    assert!(one_wires[..4].iter().all(|wire| wire.signature.is_none()));
+    // The other: another first page, signed.
+    author.document = other_document;
+    author.signer = other_signer;
+    let mut other = vec![author.document.new_page().unwrap()];
+    if let Action::NewPage { position } = &mut other[0].action {
+        *position += 7.0;
+    }
+    let other_wires = author.sign(&other);
+    let genesis = Head::genesis(&session(), &author.public);
+    let after_page = |wire: &WireOp| genesis.next(1, wire.lamport, &wire.payload);
+    let theirs = Fork {
+        head: after_page(&other_wires[0]),
+        ops: Vec::new(),
+        signature: other_wires[0].signature.unwrap(),
+        jumps: Vec::new(),
+    };
+    // Held: the page, then the seal in place of the stroke's ops.
+    let seal = &one_wires[4];
+    let held = Fork::numbered(
+        after_page(&one_wires[0]),
+        1,
+        vec![(5, seal.lamport, seal.payload.clone())],
+        seal.signature.unwrap(),
+    );
+    assert_eq!(held.jumps, vec![(0, 5)]);
+    let evidence = Evidence::new(&session(), author.public, 1, theirs.clone(), held.clone())
+        .expect("a proof through the seal held");
+    proves_a_split_at(&author, &evidence, 1);
+
+    let wrong = [
+        Fork {
+            jumps: Vec::new(),
+            ..held.clone()
+        },
+        Fork {
+            jumps: vec![(0, 6)],
+            ..held.clone()
+        },
+        Fork {
+            jumps: vec![(1, 5)],
+            ..held.clone()
+        },
+        Fork {
+            jumps: vec![(0, 5), (0, 5)],
+            ..held.clone()
+        },
+        // The page (op 1) as a jump: not a seal.
+        Fork::numbered(
+            genesis,
+            0,
+            vec![(3, one_wires[0].lamport, one_wires[0].payload.clone())],
+            seal.signature.unwrap(),
+        ),
+    ];
+    for held in wrong {
+        assert_eq!(
+            Evidence::new(&session(), author.public, 1, theirs.clone(), held.clone()),
+            None,
+            "{:?}",
+            held.jumps
+        );
+    }
 }
 
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
