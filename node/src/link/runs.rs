@@ -370,8 +370,9 @@ impl Runs {
 }
 
 /// The seal numbered `at` of the stroke started at `stroke` waiting in `queue`, and
-/// the ops after it up to the first signed one, for the sync server to judge; `None`
-/// until one of them is signed, or if they pass what a side of a proof may carry.
+/// the ops after it up to the first signed one (seals sent in place of their
+/// strokes' ops as jumps), for the sync server to judge; `None` until one of them is
+/// signed, or if they pass what a side of a proof may carry.
 fn seal_side(
     author: NodeId,
     queue: &BTreeMap<u64, Checked>,
@@ -379,11 +380,18 @@ fn seal_side(
     stroke: u64,
 ) -> Option<SealToJudge> {
     let mut ops = Vec::new();
+    let mut jumps = Vec::new();
     let mut bytes = 0u64;
     let mut expected = at;
     for (seq, checked) in queue.range(at..).take(CHECKPOINT as usize) {
         if *seq != expected {
-            return None;
+            // A seal sent in place of its stroke's ops, the stroke starting here.
+            let jump = *seq > expected
+                && matches!(Shape::of(&checked.op.action), Shape::Seal(start) if start == expected);
+            if !jump {
+                return None;
+            }
+            jumps.push((u32::try_from(ops.len()).ok()?, *seq));
         }
         bytes = bytes.saturating_add(op_weight(checked.wire.payload.len()));
         if bytes > MAX_FORK_BYTES {
@@ -396,10 +404,11 @@ fn seal_side(
                 stroke,
                 seal_at: at,
                 ops,
+                jumps,
                 signature,
             });
         }
-        expected = expected.checked_add(1)?;
+        expected = seq.checked_add(1)?;
     }
     None
 }

@@ -69,6 +69,9 @@ pub struct SealToJudge {
     pub seal_at: u64,
     /// `(lamport, payload)` of the seal and of the ops after it, up to a signed one.
     pub ops: Vec<(u64, Vec<u8>)>,
+    /// Ops among them numbered past the one after the op before: seals the link was
+    /// sent in place of their strokes' ops ([`Fork::jumps`]; never the first).
+    pub jumps: Vec<(u32, u64)>,
     /// The author's signature there.
     pub signature: Signature,
 }
@@ -532,7 +535,7 @@ pub fn judge_seal(
             head: ours.head,
             ops: seal.ops.clone(),
             signature: seal.signature,
-            jumps: Vec::new(),
+            jumps: seal.jumps.clone(),
         };
         return Evidence::two_seals(
             session,
@@ -547,7 +550,7 @@ pub fn judge_seal(
         head: other.head,
         ops: seal.ops.clone(),
         signature: seal.signature,
-        jumps: Vec::new(),
+        jumps: seal.jumps.clone(),
     };
     Evidence::under_seal(session, span.key, seal.stroke, seal.seal_at, sealed, other)
 }
@@ -570,7 +573,12 @@ fn two_seals(
         head: base.next(seal.seal_at, *lamport, payload),
         ops: seal.ops.get(1..)?.to_vec(),
         signature: seal.signature,
-        jumps: Vec::new(),
+        // Numbered on from the seal: the first of these is index 0.
+        jumps: seal
+            .jumps
+            .iter()
+            .map(|(index, number)| Some((index.checked_sub(1)?, *number)))
+            .collect::<Option<_>>()?,
     };
     let first = seal.seal_at.checked_add(1)?;
     let after = document.author_ops(author, first, span.end.0);

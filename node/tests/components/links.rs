@@ -327,6 +327,15 @@ fn spawn_checker_judging(
     spawn_checker_wired(graph, authors, |checker| checker, Some(sync))
 }
 
+/// A sync server's replica that holds `ops`.
+fn replica_holding(ops: Vec<canopy_canvas::Op>) -> canopy_canvas::Document {
+    let mut replica = canopy_canvas::Document::new(NodeId(99));
+    for op in ops {
+        replica.apply(op).unwrap();
+    }
+    replica
+}
+
 /// A sync server over `replica` and `authors`: its inbox.
 fn spawn_sync(
     graph: &Graph,
@@ -340,6 +349,11 @@ fn spawn_sync(
 
 /// The seal, numbered `seq`, of `author`'s stroke at op 1 (a point at `x`).
 fn seal_of_first_stroke(author: &TestAuthor, seq: u64, x: f32) -> canopy_canvas::Op {
+    seal_of_stroke(author, 1, seq, x)
+}
+
+/// The seal, numbered `seq`, of `author`'s stroke at op `stroke` (a point at `x`).
+fn seal_of_stroke(author: &TestAuthor, stroke: u64, seq: u64, x: f32) -> canopy_canvas::Op {
     canopy_canvas::Op {
         id: canopy_canvas::OpId {
             node: author.node,
@@ -349,13 +363,13 @@ fn seal_of_first_stroke(author: &TestAuthor, seq: u64, x: f32) -> canopy_canvas:
         action: canopy_canvas::Action::StrokeSealed {
             stroke: canopy_canvas::OpId {
                 node: author.node,
-                seq: 1,
+                seq: stroke,
             },
             page: canopy_canvas::FIRST_PAGE,
             tool: canopy_canvas::Tool::Pen,
             color: canopy_canvas::Color::rgb(0, 0, 0),
             width: 2.0,
-            start_lamport: 1,
+            start_lamport: stroke,
             points: vec![canopy_canvas::Point::new(x, 2.0)],
         },
     }
@@ -540,11 +554,8 @@ async fn a_seal_that_does_not_fit_is_judged_not_refused() {
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
     let (authors, held_ops) = page_and_start_held(&mut author);
-    let mut replica = canopy_canvas::Document::new(NodeId(99));
-    for op in held_ops {
-        replica.apply(op).unwrap();
-    }
-    let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    let (mut input, mut document, mut router) =
+        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
     let seal = other_log_sealed_at_four(&mut author);
     input.send(Inbound::Ops(vec![seal])).await.unwrap();
     let evidence = proof_for_every_link(&mut document, &author).await;
@@ -556,6 +567,39 @@ async fn a_seal_that_does_not_fit_is_judged_not_refused() {
         .unwrap()
         .cut
         .is_some());
+}
+
+/// The same where the seal comes with another after it, each sent in place of its
+/// stroke's ops, signed only at the last (as a backlog from a holder of seals may
+/// serve them): the side jumps to each, and the split is proven (the link used to
+/// close: a side could only number its ops one by one).
+#[tokio::test]
+async fn a_seal_that_does_not_fit_is_judged_through_seals_after_it() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let (authors, held_ops) = page_and_start_held(&mut author);
+    let (mut input, mut document, mut router) =
+        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
+    // The other log: a stroke from op 1 sealed at 4, another from 5 sealed at 8,
+    // signed at 8 only; the two seals alone are sent.
+    author.restart();
+    let mut ops = author.stroke(1);
+    ops.push(seal_of_first_stroke(&author, 4, 1.0));
+    ops.extend(author.stroke(5));
+    ops.push(seal_of_stroke(&author, 5, 8, 2.0));
+    let wires = author.sign(&ops);
+    // Served by a holder that kept no signature at the first seal.
+    let mut first_seal = wires[3].clone();
+    first_seal.signature = None;
+    assert!(wires[7].signature.is_some());
+    input
+        .send(Inbound::Ops(vec![first_seal, wires[7].clone()]))
+        .await
+        .unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!((evidence.seq, evidence.seal_at), (1, Some(4)));
+    assert_eq!(evidence.second.jumps, vec![(1, 8)]);
+    quiet(&mut router).await;
 }
 
 /// The document commits an author's ops to the authors table before they reach the
@@ -600,6 +644,7 @@ async fn a_judgement_waits_for_the_replica_only_so_long() {
             stroke: 1,
             seal_at: 4,
             ops: vec![(seal.lamport, seal.payload)],
+            jumps: Vec::new(),
             signature: seal.signature.unwrap(),
         }),
         reply,
@@ -668,16 +713,7 @@ async fn a_signed_head_before_a_seal_held_in_place_of_its_stroke_is_judged() {
     // Held here: a page, then a stroke from op 2 sealed at op 5, signed there only.
     let mut held_ops = vec![author.page(1)];
     held_ops.extend(author.stroke(2));
-    let mut seal = seal_of_first_stroke(&author, 5, 1.0);
-    if let canopy_canvas::Action::StrokeSealed {
-        stroke,
-        start_lamport,
-        ..
-    } = &mut seal.action
-    {
-        (stroke.seq, *start_lamport) = (2, 2);
-    }
-    held_ops.push(seal);
+    held_ops.push(seal_of_stroke(&author, 2, 5, 1.0));
     let evidence = proof_from_a_head_at_op_one(&mut author, held_ops).await;
     assert_eq!(evidence.seq, 1);
     let ours = [&evidence.first, &evidence.second]
@@ -698,11 +734,8 @@ async fn proof_from_a_head_at_op_one(
     let authors = table_with(author);
     let held = author.run(&held_ops);
     Authors::write(&authors).commit(author.node, held.verified);
-    let mut replica = canopy_canvas::Document::new(NodeId(99));
-    for op in held_ops {
-        replica.apply(op).unwrap();
-    }
-    let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    let (mut input, mut document, mut router) =
+        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
     author.restart();
     let (seq, head, signature) = author.run(&[author.start(1)]).verified.keep[0];
     let theirs = canopy_protocol::SignedHead {
@@ -852,11 +885,8 @@ async fn two_seals_of_one_stroke_under_one_number_are_proof() {
     let held_ops = sealed(&author, 1.0);
     let held = author.run(&held_ops);
     Authors::write(&authors).commit(author.node, held.verified);
-    let mut replica = canopy_canvas::Document::new(NodeId(99));
-    for op in held_ops {
-        replica.apply(op).unwrap();
-    }
-    let (mut input, mut document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    let (mut input, mut document, mut router) =
+        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
     // The other: the same stroke drawn elsewhere, sealed under the same number.
     author.restart();
     let wires = author.sign(&sealed(&author, 9.0));
