@@ -488,22 +488,24 @@ fn judge_held(
         return Judged::Same(None);
     };
     let mut at = first - 1;
-    // The head after each of their ops from `first - 1` on: a seal hashes on from the
-    // head before its stroke's start (ops held up to a seal of a stroke begun before
-    // `first` are judged where seals are taken, not here).
-    let mut heads = vec![head];
+    // The head after each of their ops from `first - 1` on, by number: a seal hashes on
+    // from the head before its stroke's start (ops held up to a seal of a stroke begun
+    // before `first` are judged where seals are taken, not here), and a seal sent in
+    // place of its stroke's ops jumps to its number from the op before the stroke.
+    let mut heads = vec![(at, head)];
     for (seq, checked) in queue.range(first..=held) {
-        if *seq != at + 1 {
-            break;
-        }
+        let next = at.saturating_add(1);
         let from = match Shape::of(&checked.op.action) {
+            Shape::Seal(stroke) if *seq > next && stroke == next => head,
+            _ if *seq != next => break,
             Shape::Seal(stroke) => {
-                let base = stroke
-                    .checked_sub(first)
-                    .and_then(|index| usize::try_from(index).ok())
-                    .and_then(|index| heads.get(index));
-                match base {
-                    Some(base) => *base,
+                let base = stroke.checked_sub(1).and_then(|before| {
+                    heads
+                        .binary_search_by_key(&before, |(number, _)| *number)
+                        .ok()
+                });
+                match base.and_then(|place| heads.get(place)) {
+                    Some((_, base)) => *base,
                     None => break,
                 }
             }
@@ -511,25 +513,29 @@ fn judge_held(
         };
         at = *seq;
         head = from.next(at, checked.wire.lamport, &checked.wire.payload);
-        heads.push(head);
+        heads.push((at, head));
         let (Some(ours), Some(our_signature)) = (log.signed_head(at), log.signature(at)) else {
             continue;
         };
         if ours == head {
             continue;
         }
-        // Theirs from here to their next signed op (within a checkpoint's reach, and a
-        // span of bytes and one op: an honest log is signed that often).
+        // Theirs from here to their next signed op (within a checkpoint of ops, and a
+        // span of bytes and one op: an honest log is signed that often), seals sent
+        // in place of their strokes' ops as jumps.
         let mut ops = Vec::new();
         let mut bytes = 0u64;
         let mut their_end = None;
-        let reach = at.saturating_add(CHECKPOINT);
-        for (expected, (seq, checked)) in (at..=reach).zip(queue.range(at..=reach)) {
-            if *seq != expected {
-                break;
-            }
+        let mut previous = at;
+        for (seq, checked) in queue.range(at..).take(CHECKPOINT as usize + 1) {
             if *seq > at {
-                if let Shape::Seal(stroke) = Shape::of(&checked.op.action) {
+                let next = previous.saturating_add(1);
+                let shape = Shape::of(&checked.op.action);
+                let jump = *seq > next && matches!(shape, Shape::Seal(start) if start == next);
+                if *seq != next && !jump {
+                    break;
+                }
+                if let Shape::Seal(stroke) = shape {
                     if stroke <= at {
                         // A seal of a stroke begun before the logs part stands for
                         // both: every replica that takes it shows the same, and it
@@ -545,8 +551,9 @@ fn judge_held(
                         "ops of {author} after {at} pass {SIGNED_SPAN} bytes without a signature"
                     )));
                 }
-                ops.push((checked.wire.lamport, checked.wire.payload.clone()));
+                ops.push((*seq, checked.wire.lamport, checked.wire.payload.clone()));
             }
+            previous = *seq;
             if let Some(signature) = checked.wire.signature {
                 their_end = Some(signature);
                 break;
@@ -555,12 +562,7 @@ fn judge_held(
         let Some(signature) = their_end else {
             return Judged::Unsure;
         };
-        let theirs = Fork {
-            head,
-            ops,
-            signature,
-            jumps: Vec::new(),
-        };
+        let theirs = Fork::numbered(head, at, ops, signature);
         let ours = Fork {
             head: ours,
             ops: Vec::new(),

@@ -393,6 +393,24 @@ async fn proof_for_every_link(
     }
 }
 
+/// The proof against `author` the checker found in what its link passed on, as it
+/// hands it to the document for every link but that one, checked to verify.
+async fn proof_from_the_link(
+    document: &mut tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
+    author: &TestAuthor,
+) -> canopy_protocol::Evidence {
+    match next(document).await {
+        DocumentInput::Evidence {
+            origin: Some(7),
+            evidence,
+        } => {
+            assert!(evidence.verify(&author.session));
+            *evidence
+        }
+        other => panic!("expected the proof, got {other:?}"),
+    }
+}
+
 /// A session's authors' table that knows `author`.
 fn table_with(author: &TestAuthor) -> SharedAuthors {
     let authors = Authors::shared(author.session);
@@ -1012,6 +1030,33 @@ async fn seals_that_do_not_fit_are_judged_only_up_to_a_bound() {
     assert!(reason.to_string().contains("seals stroke"), "{reason}");
 }
 
+/// The same where the other log's side runs past a seal sent in place of its
+/// stroke's ops before the author's next signature (as a holder of seals serves
+/// it): the side jumps to the seal, and the split is proven on the link (it used
+/// to wait there for a signature that never came, with the author's ops).
+#[tokio::test]
+async fn a_second_log_is_proof_through_a_seal_sent_in_place_of_its_stroke() {
+    let graph = Graph::new("test");
+    let mut author = TestAuthor::editor(&new_key());
+    let (authors, _) = page_and_start_held(&mut author);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    // The other log: the same page, another op 2, then a stroke from 3 sealed at 6.
+    author.restart();
+    let mut other = vec![author.page(1), author.page(2)];
+    other.extend(author.stroke(3));
+    other.push(seal_of_stroke(&author, 3, 6, 1.0));
+    let mut wires = author.sign(&other);
+    for wire in &mut wires[..5] {
+        wire.signature = None;
+    }
+    assert!(wires[5].signature.is_some());
+    let sent = vec![wires[0].clone(), wires[1].clone(), wires[5].clone()];
+    input.send(Inbound::Ops(sent)).await.unwrap();
+    let evidence = proof_from_the_link(&mut document, &author).await;
+    assert_eq!(evidence.seq, 2);
+    quiet(&mut router).await;
+}
+
 /// An author's op that differs from the one held, signed by the author all the
 /// same, is proof that the author split its log: the author is cut off and the
 /// proof goes to the document; the link that passed it on stays.
@@ -1030,16 +1075,8 @@ async fn a_second_log_signed_by_its_author_is_proof_not_a_refusal() {
         .send(Inbound::Ops(author.sign(&[other])))
         .await
         .unwrap();
-    match next(&mut document).await {
-        DocumentInput::Evidence {
-            origin: Some(7),
-            evidence,
-        } => {
-            assert!(evidence.verify(&author.session));
-            assert_eq!(evidence.author.node_id(), author.node);
-        }
-        other => panic!("expected the proof, got {other:?}"),
-    }
+    let evidence = proof_from_the_link(&mut document, &author).await;
+    assert_eq!(evidence.author.node_id(), author.node);
     quiet(&mut router).await;
     assert!(Authors::read(&authors)
         .tip(author.node)
