@@ -10,6 +10,11 @@
 //! joiner's authority, the invites it mints and its rejoins all carry the mark. A set
 //! of [`Revocations`] refuses a chain holding any revoked grant or any such mark.
 //!
+//! An invite another node minted carries that node's chain, and so the marks of
+//! everyone it came through: a node admitting with it vouches for them in the
+//! joiner's chain ([`Authority::admit`]), so revoking the minter, or anyone above
+//! it, reaches the joiner wherever it was let in.
+//!
 //! Revocations are signed with the session key ([`Revocation`]) and travel the tree,
 //! so every node refuses the same joiners and closes the same links.
 
@@ -21,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authorship::{AuthorKey, Head, Signature};
 use crate::ids::SessionId;
-use crate::invite::{Authority, Grant, Invite, InviteError};
+use crate::invite::{Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};
 
 /// The name of one grant: who signed it and its nonce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -120,6 +125,81 @@ impl Authority {
     /// The ids of every grant of the chain.
     pub fn grant_ids(&self, session: &SessionId) -> Vec<GrantId> {
         chain_ids(session, &self.chain).0
+    }
+
+    /// Admits a joiner that brought `invite` (verified): this chain, then, for each
+    /// grant of the invite's chain past where it parts from this one, two grants
+    /// from this node to itself carrying that grant's marks (its nonce, and the
+    /// nonce of grants to nodes admitted with it), then the joiner's grant, marked
+    /// with the invite. So whatever revokes the invite, its minter or anyone the
+    /// minter came through reaches the joiner and everything it mints, whichever
+    /// node admitted it; and a host that admits with an invite its participant
+    /// minted puts the joiner in that participant's branch of the grant tree
+    /// ([`Authority::branch`]), not in a branch of its own.
+    ///
+    /// Refused when the chain would be longer than [`MAX_CHAIN`] (an invite minted
+    /// far down another part of the tree).
+    pub fn admit(
+        &self,
+        session: &SessionId,
+        node: &Ed25519KeyPair,
+        invite: &Invite,
+        child_key: [u8; 32],
+        role: Role,
+        expires: Option<u64>,
+    ) -> Result<Authority, InviteError> {
+        let shared = self
+            .chain
+            .iter()
+            .zip(&invite.chain)
+            .take_while(|(ours, theirs)| ours == theirs)
+            .count();
+        let (ids, _) = chain_ids(session, &invite.chain);
+        let past = ids.get(shared..).unwrap_or_default();
+        let length = self.chain.len() + 2 * past.len() + 1;
+        if length > MAX_CHAIN {
+            return Err(InviteError::TooLong(length));
+        }
+        let role = role.min(self.role());
+        let me = crate::invite::public_key(node);
+        let mut chain = self.chain.clone();
+        for id in past {
+            for nonce in [id.nonce, id.admitted_nonce()] {
+                chain.push(Grant::sign(node, session, role, expires, Some(me), nonce));
+            }
+        }
+        let nonce = invite.grant_id(session).admitted_nonce();
+        chain.push(Grant::sign(
+            node,
+            session,
+            role,
+            expires,
+            Some(child_key),
+            nonce,
+        ));
+        Ok(Authority { chain })
+    }
+
+    /// The branch of the grant tree this chain is in: the grant by which the
+    /// session's host admitted the participant on the way to it (the session key's
+    /// grant to the host, for the host). The host marks each grant with the invite
+    /// it admits by, and vouches for the branch of the participant that minted the
+    /// invite ([`Authority::admit`]), so everyone admitted with one invite, or with
+    /// invites one participant minted, shares a branch — joining again and again
+    /// under new keys makes no new one — and so does everything each of them minted
+    /// or admitted, at any depth.
+    pub fn branch(&self, session: &SessionId) -> Option<GrantId> {
+        match self.chain.as_slice() {
+            [host] => Some(GrantId {
+                issuer: session.0,
+                nonce: host.nonce,
+            }),
+            [host, admitted, ..] => Some(GrantId {
+                issuer: host.subject?,
+                nonce: admitted.nonce,
+            }),
+            [] => None,
+        }
     }
 }
 

@@ -749,6 +749,152 @@ fn revoking_an_invite_refuses_everything_admitted_with_it() {
     assert!(!revoked.refuses(&other_authority.grant_ids(&t.session)));
 }
 
+/// A node that admits with an invite another node minted vouches for the marks of
+/// everyone that invite came through: revoking the minter, anyone above it, or the
+/// invites that let them in reaches the joiner and the invites it mints. And a host
+/// that admits with invites one participant minted puts every joiner in that
+/// participant's branch of the grant tree, not in a branch of its own.
+#[test]
+fn admitting_with_an_invite_another_node_minted_carries_its_marks() {
+    let t = tree();
+    let host_key = public_key(&t.host);
+    let at_host = |invite: &Invite| {
+        let joiner = key();
+        let authority = t
+            .host_authority
+            .admit(
+                &t.session,
+                &t.host,
+                invite,
+                public_key(&joiner),
+                Role::Editor,
+                None,
+            )
+            .unwrap();
+        (joiner, authority)
+    };
+    // E joins the host with the host's invite; F joins E with E's.
+    let host_invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 42);
+    let (e, e_authority) = at_host(&host_invite);
+    assert_eq!(
+        e_authority.chain.len(),
+        2,
+        "the host's own invite adds one grant"
+    );
+    let e_invite = e_authority.invite(&t.session, &e, Role::Editor, None, 9);
+    let f = key();
+    let f_authority = e_authority
+        .admit(
+            &t.session,
+            &e,
+            &e_invite,
+            public_key(&f),
+            Role::Editor,
+            None,
+        )
+        .unwrap();
+    assert_eq!(f_authority.chain.len(), 3, "E's own invite adds one grant");
+    let f_invite = f_authority.invite(&t.session, &f, Role::Editor, None, 11);
+    // J and J2 bring invites E minted to the host, K one F minted.
+    let (j, j_authority) = at_host(&e_invite);
+    let (_, j2_authority) = at_host(&e_authority.invite(&t.session, &e, Role::Editor, None, 10));
+    let (k, k_authority) = at_host(&f_invite);
+    let (_, own_authority) =
+        at_host(
+            &t.host_authority
+                .invite(&t.session, &t.host, Role::Editor, None, 43),
+        );
+    for (authority, joiner) in [(&j_authority, &j), (&k_authority, &k)] {
+        assert_eq!(
+            authority.author(&t.session).unwrap(),
+            (public_key(joiner), Role::Editor)
+        );
+    }
+    let e_branch = e_authority.branch(&t.session);
+    for authority in [&j_authority, &j2_authority, &k_authority, &f_authority] {
+        assert_eq!(authority.branch(&t.session), e_branch);
+    }
+    assert_ne!(own_authority.branch(&t.session), e_branch);
+
+    // What each revocation reaches.
+    let e_grant = e_authority.grant_ids(&t.session)[1];
+    let f_grant = f_authority.grant_ids(&t.session)[2];
+    let cases = [
+        (
+            host_invite.grant_id(&t.session),
+            "the invite E came in with",
+            true,
+            true,
+        ),
+        (e_grant, "E's grant", true, true),
+        (
+            e_invite.grant_id(&t.session),
+            "the invite F came in with",
+            true,
+            true,
+        ),
+        (f_grant, "F's grant", false, true),
+        (f_invite.grant_id(&t.session), "F's invite", false, true),
+    ];
+    for (grant, what, reaches_j, reaches_k) in cases {
+        let revoked: Revocations = [grant].into_iter().collect();
+        assert_eq!(
+            revoked.refuses(&j_authority.grant_ids(&t.session)),
+            reaches_j,
+            "{what}: J"
+        );
+        assert_eq!(
+            revoked.refuses(&k_authority.grant_ids(&t.session)),
+            reaches_k,
+            "{what}: K"
+        );
+        assert!(
+            !revoked.refuses(&own_authority.grant_ids(&t.session)),
+            "{what}: others"
+        );
+        // K's rejoins, with invites it mints itself, are refused at the door too.
+        let minted = k_authority.invite(&t.session, &k, Role::Editor, None, 12);
+        let hello = hello_for(&t, minted, public_key(&key()));
+        assert_eq!(
+            admit(&hello, 1000, &host_door(&t, &host_key, &revoked)),
+            Err(Refusal::Revoked),
+            "{what}: an invite K minted"
+        );
+    }
+
+    // An invite minted so far down another part of the tree that the joiner's chain
+    // would pass the longest allowed is refused, not turned into a chain no one takes.
+    let mut deep = (e, e_authority);
+    while deep.1.chain.len() <= MAX_CHAIN / 2 {
+        let next = key();
+        let authority = deep.1.delegate(
+            &t.session,
+            &deep.0,
+            public_key(&next),
+            Role::Editor,
+            None,
+            1,
+        );
+        deep = (next, authority);
+    }
+    let deep_invite = deep.1.invite(&t.session, &deep.0, Role::Editor, None, 1);
+    let too_long = t.host_authority.admit(
+        &t.session,
+        &t.host,
+        &deep_invite,
+        public_key(&key()),
+        Role::Editor,
+        None,
+    );
+    assert!(
+        matches!(too_long, Err(InviteError::TooLong(_))),
+        "{:?}",
+        too_long.map(|a| a.chain.len())
+    );
+}
+
 #[test]
 fn revocations_are_signed_by_the_session_key_and_ids_round_trip() {
     let session_key = key();
