@@ -174,25 +174,9 @@ impl Authors {
         self.by_id.get(&author).map(|a| &a.authority)
     }
 
-    /// The branch of the grant tree `author` is in: the grant by which the session's
-    /// host admitted the participant on the way to it (the session key's grant to
-    /// the host, for the host). The host marks each grant with the invite it
-    /// admits by, so everyone admitted with one invite shares a branch — joining
-    /// again and again under new keys with a reusable invite makes no new one —
-    /// and so does everything each of them minted or admitted, at any depth.
+    /// The branch of the grant tree `author` is in ([`Authority::branch`]).
     pub fn branch(&self, author: NodeId) -> Option<GrantId> {
-        let chain = &self.by_id.get(&author)?.authority.chain;
-        match chain.as_slice() {
-            [host] => Some(GrantId {
-                issuer: self.session.0,
-                nonce: host.nonce,
-            }),
-            [host, admitted, ..] => Some(GrantId {
-                issuer: host.subject?,
-                nonce: admitted.nonce,
-            }),
-            [] => None,
-        }
+        self.by_id.get(&author)?.authority.branch(&self.session)
     }
 
     /// `author`'s log as held.

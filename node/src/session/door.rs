@@ -485,20 +485,24 @@ impl DoorComponent {
                 max_children: self.me.max_children,
             },
         )?;
-        // Marked with the invite it came in with, so revoking that invite reaches it.
-        let nonce = hello.invite.grant_id(&self.me.session).admitted_nonce();
         let authority =
             self.me.authority.as_ref().ok_or_else(|| {
                 Refusal::Protocol("this node has not joined its session yet".into())
             })?;
-        let delegated = authority.delegate(
-            &self.me.session,
-            &self.me.key,
-            hello.node_key,
-            admitted.role,
-            admitted.expires,
-            nonce,
-        );
+        // Marked with the invite it came in with and the marks of everyone that
+        // invite came through, so revoking any of them reaches it.
+        let delegated = authority
+            .admit(
+                &self.me.session,
+                &self.me.key,
+                &hello.invite,
+                hello.node_key,
+                admitted.role,
+                admitted.expires,
+            )
+            .map_err(|error| {
+                Refusal::Limit(format!("this invite cannot be admitted here: {error}"))
+            })?;
         let mut ancestors = vec![Ancestor {
             node_key,
             address: self.me.public_address.clone(),

@@ -1332,6 +1332,37 @@ async fn participants_admitted_with_one_invite_share_its_turns() {
     );
 }
 
+/// An editor that mints invites of its own and joins the host with each, under new
+/// keys, is admitted each time in its own branch (the host vouches for the branch of
+/// the invite's minter): all those authors share the minter's turns.
+#[tokio::test]
+async fn participants_admitted_at_the_host_with_invites_one_editor_minted_share_its_turns() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let host = TestAuthor::host(&session_key);
+    let authors = table_with(&host);
+    let minter = TestAuthor::minted_by(&host, 7);
+    let mut joins: Vec<TestAuthor> = (0..20)
+        .map(|nonce| {
+            let invite =
+                minter
+                    .authority
+                    .invite(&minter.session, &minter.key, Role::Editor, None, nonce);
+            TestAuthor::admitted_with(&host, &invite)
+        })
+        .collect();
+    let mut honest = TestAuthor::minted_by(&host, 8);
+    for author in joins.iter().chain([&honest, &minter]) {
+        author.introduce(&authors);
+    }
+    let runs_before_honest =
+        runs_before_the_honest_op(&graph, &authors, &mut joins, &mut honest).await;
+    assert!(
+        runs_before_honest <= 2,
+        "{runs_before_honest} runs of the minter's joins went before the honest op"
+    );
+}
+
 /// Each of `flooders` sends ten ops, each signed, then `honest` one, through a
 /// checker with a small check budget: how many runs reach the document before the
 /// honest one.

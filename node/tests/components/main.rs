@@ -133,6 +133,24 @@ impl TestAuthor {
         Self::with_key(key, authority, minter.session)
     }
 
+    /// A participant `admitter` let in with `invite` (minted by whoever: the
+    /// admitter vouches for the marks of everyone the invite came through).
+    pub fn admitted_with(admitter: &TestAuthor, invite: &canopy_protocol::Invite) -> Self {
+        let key = new_key();
+        let authority = admitter
+            .authority
+            .admit(
+                &admitter.session,
+                &admitter.key,
+                invite,
+                canopy_protocol::public_key(&key),
+                canopy_protocol::Role::Editor,
+                None,
+            )
+            .expect("a chain short enough to admit");
+        Self::with_key(key, authority, admitter.session)
+    }
+
     /// The author whose key is `key`, made one by `authority` (a node's own: what it
     /// signed before it lost its file, as the tree still holds it).
     pub fn with_key(
