@@ -138,6 +138,40 @@ fn a_revoked_invite_cuts_off_its_holders_and_whoever_they_let_in() {
     drop(restarted);
 }
 
+/// D brings an invite B minted to the host's door, not B's. The host vouches for B's
+/// marks in D's grant, so revoking the invite B came in with cuts D off too: its
+/// link, its rejoins with invites it mints itself, and whoever those invites would
+/// let in.
+#[test]
+fn a_revoked_invite_reaches_whoever_came_in_at_another_door_with_its_holders_invites() {
+    let host = Node::host("host", &["--no-audio"]);
+    let b = Node::join("b", host.editor_url(), &["--no-audio"]);
+    let d = Node::join("d", &at(b.editor_url(), &host), &["--no-audio"]);
+    assert!(wait_until(Duration::from_secs(10), || children(&host) == 2
+        && children(&b) == 0));
+
+    let done = revoke(&host, host.editor_url());
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || children(&host) == 0),
+        "host children {}",
+        children(&host)
+    );
+    assert!(wait_until(Duration::from_secs(10), || d
+        .log()
+        .contains("this invite has been revoked")));
+    // D's rejoins, with invites it mints itself, are refused.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(children(&host), 0, "a revoked node got back in");
+    assert!(!has_parent(&d));
+    let error = join_error(&at(d.viewer_url(), &host), FAST);
+    assert!(error.contains("revoked"), "{error}");
+}
+
 /// A revocation reaches nodes below the one that made it, and those that join later,
 /// and they refuse the revoked invite at their own door.
 #[test]
