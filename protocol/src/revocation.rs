@@ -127,15 +127,21 @@ impl Authority {
         chain_ids(session, &self.chain).0
     }
 
-    /// Admits a joiner that brought `invite` (verified): this chain, then, for each
-    /// grant of the invite's chain past where it parts from this one, two grants
-    /// from this node to itself carrying that grant's marks (its nonce, and the
+    /// Admits a joiner that brought `invite` (verified): this chain, then grants from
+    /// this node to itself carrying the marks of the invite's chain past where it
+    /// parts from this one (each grant's nonce, and for a grant to another node the
     /// nonce of grants to nodes admitted with it), then the joiner's grant, marked
     /// with the invite. So whatever revokes the invite, its minter or anyone the
     /// minter came through reaches the joiner and everything it mints, whichever
     /// node admitted it; and a host that admits with an invite its participant
     /// minted puts the joiner in that participant's branch of the grant tree
     /// ([`Authority::branch`]), not in a branch of its own.
+    ///
+    /// A joiner that brings an invite it minted itself is rejoining: its grant keeps
+    /// the nonce its last one had (rejoining the same node gives the same chain
+    /// again), or, at another node, is marked with that grant, whose own marks stay
+    /// in the chain. So rejoining carries every mark and the chain does not grow
+    /// with each reconnection.
     ///
     /// Refused when the chain would be longer than [`MAX_CHAIN`] (an invite minted
     /// far down another part of the tree).
@@ -154,21 +160,39 @@ impl Authority {
             .zip(&invite.chain)
             .take_while(|(ours, theirs)| ours == theirs)
             .count();
-        let (ids, _) = chain_ids(session, &invite.chain);
-        let past = ids.get(shared..).unwrap_or_default();
-        let length = self.chain.len() + 2 * past.len() + 1;
+        let (ids, minter) = chain_ids(session, &invite.chain);
+        let mut past: Vec<(GrantId, &Grant)> =
+            ids.into_iter().zip(&invite.chain).skip(shared).collect();
+        let rejoining = if minter == child_key {
+            past.pop()
+        } else {
+            None
+        };
+        let me = crate::invite::public_key(node);
+        let mut marks = Marks::new(&self.chain);
+        for (id, grant) in &past {
+            marks.add(id.nonce);
+            if grant.subject != Some(id.issuer) {
+                marks.add(id.admitted_nonce());
+            }
+        }
+        let nonce = match rejoining {
+            Some((own, _)) if own.issuer == me => own.nonce,
+            Some((own, _)) => {
+                marks.add(own.nonce);
+                own.admitted_nonce()
+            }
+            None => invite.grant_id(session).admitted_nonce(),
+        };
+        let length = self.chain.len() + marks.added.len() + 1;
         if length > MAX_CHAIN {
             return Err(InviteError::TooLong(length));
         }
         let role = role.min(self.role());
-        let me = crate::invite::public_key(node);
         let mut chain = self.chain.clone();
-        for id in past {
-            for nonce in [id.nonce, id.admitted_nonce()] {
-                chain.push(Grant::sign(node, session, role, expires, Some(me), nonce));
-            }
+        for mark in marks.added {
+            chain.push(Grant::sign(node, session, role, expires, Some(me), mark));
         }
-        let nonce = invite.grant_id(session).admitted_nonce();
         chain.push(Grant::sign(
             node,
             session,
@@ -199,6 +223,27 @@ impl Authority {
                 nonce: admitted.nonce,
             }),
             [] => None,
+        }
+    }
+}
+
+/// The nonces a joiner's chain must carry past its admitter's, in order, each once.
+struct Marks {
+    held: BTreeSet<u64>,
+    added: Vec<u64>,
+}
+
+impl Marks {
+    fn new(chain: &[Grant]) -> Marks {
+        Marks {
+            held: chain.iter().map(|grant| grant.nonce).collect(),
+            added: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, nonce: u64) {
+        if self.held.insert(nonce) {
+            self.added.push(nonce);
         }
     }
 }

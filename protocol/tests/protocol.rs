@@ -875,7 +875,7 @@ fn admitting_with_an_invite_another_node_minted_carries_its_marks() {
             public_key(&next),
             Role::Editor,
             None,
-            1,
+            1000 + deep.1.chain.len() as u64,
         );
         deep = (next, authority);
     }
@@ -893,6 +893,106 @@ fn admitting_with_an_invite_another_node_minted_carries_its_marks() {
         "{:?}",
         too_long.map(|a| a.chain.len())
     );
+}
+
+/// A node rejoins with an invite it mints itself. However often it reconnects, its
+/// chain does not grow: at the same node it gets the same chain again; at an
+/// ancestor, a grant marked with its last one, and every mark it carried stays.
+#[test]
+fn rejoining_keeps_every_mark_and_the_chain_does_not_grow() {
+    let t = tree();
+    let p_invite = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 42);
+    let p = key();
+    let p_authority = t
+        .host_authority
+        .admit(
+            &t.session,
+            &t.host,
+            &p_invite,
+            public_key(&p),
+            Role::Editor,
+            None,
+        )
+        .unwrap();
+    let j_invite = p_authority.invite(&t.session, &p, Role::Editor, None, 9);
+    let j = key();
+    let j_at_p = p_authority
+        .admit(
+            &t.session,
+            &p,
+            &j_invite,
+            public_key(&j),
+            Role::Editor,
+            None,
+        )
+        .unwrap();
+    let rejoin = |authority: &Authority, at: &Authority, admitter: &Ed25519KeyPair, nonce| {
+        let own = authority.invite(&t.session, &j, Role::Editor, None, nonce);
+        at.admit(
+            &t.session,
+            admitter,
+            &own,
+            public_key(&j),
+            Role::Editor,
+            None,
+        )
+        .unwrap()
+    };
+    let mut again = j_at_p.clone();
+    for nonce in 0..50 {
+        again = rejoin(&again, &p_authority, &p, nonce);
+    }
+    assert_eq!(
+        again, j_at_p,
+        "rejoining the same node gives the same chain"
+    );
+
+    // P is gone: J rejoins at the host, then reconnects there again and again.
+    let j_at_host = rejoin(&j_at_p, &t.host_authority, &t.host, 100);
+    let mut again = j_at_host.clone();
+    for nonce in 0..50 {
+        again = rejoin(&again, &t.host_authority, &t.host, nonce);
+    }
+    assert_eq!(
+        again, j_at_host,
+        "reconnecting at the host gives the same chain"
+    );
+    assert_eq!(
+        j_at_host.author(&t.session).unwrap(),
+        (public_key(&j), Role::Editor)
+    );
+    assert_eq!(
+        j_at_host.branch(&t.session),
+        p_authority.branch(&t.session),
+        "still in the branch it joined under"
+    );
+    let j_grant = j_at_p.grant_ids(&t.session)[2];
+    let unrelated = t
+        .host_authority
+        .invite(&t.session, &t.host, Role::Editor, None, 43);
+    for (grant, what, reaches) in [
+        (
+            p_invite.grant_id(&t.session),
+            "the invite P came in with",
+            true,
+        ),
+        (
+            j_invite.grant_id(&t.session),
+            "the invite J came in with",
+            true,
+        ),
+        (j_grant, "the grant P gave J", true),
+        (unrelated.grant_id(&t.session), "another invite", false),
+    ] {
+        let revoked: Revocations = [grant].into_iter().collect();
+        assert_eq!(
+            revoked.refuses(&j_at_host.grant_ids(&t.session)),
+            reaches,
+            "{what}"
+        );
+    }
 }
 
 #[test]
