@@ -1420,6 +1420,62 @@ fn a_hello_in_another_nodes_name_is_refused() {
     assert_eq!(victim.status()["role"], "editor");
 }
 
+/// An editor delegates to keys of its own, one below the other, past the depth at which
+/// a node admitting with an invite from the bottom could vouch for every mark on the
+/// way, and brings that invite to the host's door: refused, with a typed reason,
+/// before the host signs anything; the session goes on.
+#[test]
+fn an_invite_minted_too_deep_to_admit_is_refused_at_the_door() {
+    let (_scripts, host, honest) = host_and_honest(40, 100, "");
+    let url: JoinUrl = host.editor_url().parse().unwrap();
+    let answer = block_on(async move {
+        let attacker = Attacker::join(&url.to_string()).await;
+        let mut deepest = (attacker.key, attacker.authority);
+        while deepest.1.chain.len() <= canopy_protocol::MAX_CHAIN / 2 {
+            let next = crate::util::fresh_key();
+            let authority = deepest.1.delegate(
+                &url.session,
+                &deepest.0,
+                public_key(&next),
+                canopy_protocol::Role::Editor,
+                None,
+                1000 + deepest.1.chain.len() as u64,
+            );
+            deepest = (next, authority);
+        }
+        let invite = deepest.1.invite(
+            &url.session,
+            &deepest.0,
+            canopy_protocol::Role::Editor,
+            None,
+            7,
+        );
+        assert!(invite.verify(&url.session, 0).is_ok(), "a valid invite");
+        let joiner = crate::util::fresh_key();
+        let (_endpoint, connection) = crate::util::raw_connection(&url).await;
+        let author = AuthorKey(public_key(&joiner));
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            session: url.session,
+            node: author.node_id(),
+            node_key: author.0,
+            name: "deep".into(),
+            invite,
+            seen: VersionVector::new(),
+        };
+        canopy_node::link::join_handshake(&connection, &hello, &joiner)
+            .await
+            .err()
+    });
+    match answer {
+        Some(canopy_node::link::JoinRefused::Refused(canopy_protocol::Refusal::Limit(why))) => {
+            assert!(why.contains("cannot be admitted here"), "{why}")
+        }
+        other => panic!("refused for a limit expected: {other:?}"),
+    }
+    honest_strokes_keep_arriving(&host, &honest, 0);
+}
+
 /// An editor whose invite is revoked stops there: the revocation names where its log
 /// ends, and its later ops — signed with its key and passed on by a colluding editor
 /// elsewhere in the tree — are taken nowhere, without closing the colluder's link.
