@@ -294,11 +294,19 @@ pub fn ops(data: &[u8]) {
             lamport: w.lamport,
             payload: &w.payload,
             signature: w.signature.as_ref(),
-            // Seals included: the log jumps to them.
-            shape: canopy_protocol::decode_action(w.id, &w.payload)
-                .map_or(canopy_canvas::Shape::Other, |action| {
-                    canopy_canvas::Shape::of(&action)
-                }),
+            // Seals included: the log jumps to them. Read from the header alone, it
+            // is the shape of whatever the payload decodes to.
+            shape: {
+                let header = canopy_protocol::shape_of(w.id, &w.payload);
+                match canopy_protocol::decode_action(w.id, &w.payload) {
+                    Ok(action) => {
+                        let shape = canopy_canvas::Shape::of(&action);
+                        assert_eq!(header.ok(), Some(shape), "the header's shape");
+                        shape
+                    }
+                    Err(_) => header.unwrap_or(canopy_canvas::Shape::Other),
+                }
+            },
         })
         .collect();
     if let Ok(verified) = log.verify(&session, &entries) {

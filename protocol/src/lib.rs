@@ -46,6 +46,6 @@ pub use message::{
     Welcome, WireOp, ALPN, CHANNEL_BINDING_LABEL, MAX_HEADS_PER_MESSAGE, MAX_OPS_PER_MESSAGE,
     PROTOCOL_VERSION,
 };
-pub use payload::{decode_action, decode_legacy_action, encode_action};
+pub use payload::{decode_action, decode_legacy_action, encode_action, shape_of};
 pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};
 pub use revocation::{BadGrantId, GrantId, Kept, Revocation, Revocations, MAX_KEPT};

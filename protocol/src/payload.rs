@@ -12,7 +12,7 @@
 //! Files from before protocol 5 (formats 1–3) coded every action as plain bincode of
 //! [`Action`]; [`decode_legacy_action`] reads those, to import them.
 
-use canopy_canvas::{Action, Color, OpId, Point, Tool, VersionVector};
+use canopy_canvas::{Action, Color, OpId, Point, Shape, Tool, VersionVector};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{FrameError, MAX_FRAME};
@@ -317,6 +317,53 @@ pub fn decode_action(id: OpId, payload: &[u8]) -> Result<Action, FrameError> {
         ));
     }
     Ok(action)
+}
+
+/// What an op is to the stroke rule, read from its payload's header alone: the
+/// action's variant and, for points, an end or a seal, the stroke it names (the
+/// encoding puts both first). The rest of the payload is not read, so a holder can
+/// verify an author's log — hashes, signatures, the stroke rule, where a seal's
+/// chain goes on from — without decoding what was drawn. For a payload that
+/// decodes, it is [`Shape::of`] its action.
+pub fn shape_of(id: OpId, payload: &[u8]) -> Result<Shape, FrameError> {
+    let limited = config().with_limit::<{ MAX_FRAME }>();
+    let (header, _): (Header, usize) = bincode::serde::decode_from_slice(payload, limited)
+        .map_err(|e| FrameError::Decode(e.to_string()))?;
+    let stroke = |named: Ref| {
+        named.resolve(id).map(|stroke| stroke.seq).ok_or_else(|| {
+            FrameError::Decode("the action names an op before its author's first".into())
+        })
+    };
+    Ok(match header {
+        Header::StrokeStart => Shape::Start,
+        Header::StrokePoints { stroke: named } => Shape::Points(stroke(named)?),
+        Header::StrokeEnd { stroke: named } => Shape::End(stroke(named)?),
+        Header::StrokeSealed { stroke: named } => Shape::Seal(stroke(named)?),
+        Header::Erase
+        | Header::ClearPage
+        | Header::NewPage
+        | Header::DeletePage
+        | Header::MovePage
+        | Header::Undo
+        | Header::Redo => Shape::Other,
+    })
+}
+
+/// The start of an encoded action: [`Coded`]'s variants in the same order, with only
+/// the stroke a stroke's later ops name (their first field).
+#[derive(Deserialize)]
+enum Header {
+    StrokeStart,
+    StrokePoints { stroke: Ref },
+    StrokeEnd { stroke: Ref },
+    Erase,
+    ClearPage,
+    NewPage,
+    DeletePage,
+    MovePage,
+    Undo,
+    Redo,
+    StrokeSealed { stroke: Ref },
 }
 
 /// Reads an action as files from before protocol 5 (formats 1–3) coded it: plain

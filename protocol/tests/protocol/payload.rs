@@ -153,6 +153,67 @@ proptest! {
             prop_assert_eq!(encode_action(id, &back), payload);
         }
     }
+
+    /// An op's shape to the stroke rule is read from its payload's first bytes: the
+    /// shape of the action they encode, whatever follows those bytes (so a holder
+    /// can verify a log without reading what was drawn).
+    #[test]
+    fn the_shape_is_read_from_the_header_alone(
+        (id, action) in op_with_any_action(),
+        tail in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let payload = encode_action(id, &action);
+        prop_assert_eq!(shape_of(id, &payload).unwrap(), canopy_canvas::Shape::of(&action));
+        let header = (1..=payload.len())
+            .find(|end| shape_of(id, &payload[..*end]).is_ok())
+            .unwrap();
+        prop_assert!(header <= 1 + 1 + 10 + 10, "a header of {} bytes", header);
+        let mut other = payload[..header].to_vec();
+        other.extend(tail);
+        prop_assert_eq!(shape_of(id, &other).unwrap(), canopy_canvas::Shape::of(&action));
+    }
+
+    /// Whatever bytes a payload holds, reading its shape never panics, and where they
+    /// decode, it is the shape of what they decode to.
+    #[test]
+    fn any_bytes_give_a_shape_or_an_error(
+        (id, action) in op_with_any_action(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        noise in proptest::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let mut payload = encode_action(id, &action);
+        for (at, byte) in edits {
+            let at = at % payload.len();
+            payload[at] = byte;
+        }
+        for bytes in [payload, noise] {
+            let shape = shape_of(id, &bytes);
+            if let Ok(back) = decode_action(id, &bytes) {
+                prop_assert_eq!(shape.unwrap(), canopy_canvas::Shape::of(&back));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_shape_reads_the_variant_and_the_stroke_named() {
+    let id = OpId {
+        node: NodeId(5),
+        seq: 10,
+    };
+    // StrokeEnd (variant 2), 7 back: the end of the stroke started at op 3.
+    assert_eq!(shape_of(id, &[2, 7]).unwrap(), canopy_canvas::Shape::End(3));
+    // A seal (variant 10) of another author's stroke, named in full.
+    assert_eq!(
+        shape_of(id, &[10, 0, 6, 4]).unwrap(),
+        canopy_canvas::Shape::Seal(4)
+    );
+    assert_eq!(shape_of(id, &[0]).unwrap(), canopy_canvas::Shape::Start);
+    assert_eq!(shape_of(id, &[8]).unwrap(), canopy_canvas::Shape::Other);
+    // Ten back from op 10 is before the author's first op; no variant 11; nothing.
+    for bad in [&[2u8, 10][..], &[11], &[], &[1]] {
+        assert!(shape_of(id, bad).is_err(), "{bad:?}");
+    }
 }
 
 #[test]
