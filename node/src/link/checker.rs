@@ -111,7 +111,11 @@ pub fn check(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Option<Refusal
         if let Err(error) = op.validate(limits) {
             return (checked, Some(refusal_for(&error)));
         }
-        checked.push(Checked { wire, op });
+        let shape = match canopy_protocol::shape_of(wire.id, &wire.payload) {
+            Ok(shape) => shape,
+            Err(error) => return (checked, Some(Refusal::Protocol(error.to_string()))),
+        };
+        checked.push(Checked { wire, op, shape });
     }
     (checked, None)
 }

@@ -1,7 +1,10 @@
 //! A link's ops sorted into their authors' runs. An author's ops wait here until they
 //! continue what the session holds and reach an op their author signed; then the run
 //! is verified against the authors table (hashes and one signature) on the link's own
-//! task. Plain data: the checker drives it.
+//! task. Plain data: the checker drives it. It reads each op's envelope, its payload
+//! as bytes and the shape its payload's header gives (`Checked::shape`), never the
+//! decoded action: what a relay that cannot read payloads would verify by
+//! (`docs/BLIND-RELAYS.md`).
 //!
 //! Waiting is bounded in bytes: ops a sender's backlog and live stream deliver out of
 //! order, or whose author's authority is still on its way, wait; a link that keeps
@@ -120,7 +123,7 @@ impl Runs {
         held_back: impl Fn(NodeId) -> bool,
     ) -> (Vec<Run>, Option<Refusal>) {
         for checked in ops {
-            let id = checked.op.id;
+            let id = checked.wire.id;
             let queue = self.waiting.entry(id.node).or_default();
             if let Some(waiting) = queue.get(&id.seq) {
                 // One sender, two different ops under one number: no honest node
@@ -270,8 +273,7 @@ impl Runs {
         let mut end = None;
         let mut next = seq.saturating_add(1);
         for (op_seq, checked) in queue.range(next..) {
-            let jump =
-                matches!(Shape::of(&checked.op.action), Shape::Seal(stroke) if stroke <= next);
+            let jump = matches!(checked.shape, Shape::Seal(stroke) if stroke <= next);
             if *op_seq != next && !jump {
                 break;
             }
@@ -289,7 +291,13 @@ impl Runs {
         let verified = {
             let entries: Vec<Entry<'_>> = queue
                 .range(seq.saturating_add(1)..=end)
-                .map(|(_, c)| Entry::of(&c.wire, &c.op.action))
+                .map(|(_, c)| Entry {
+                    seq: c.wire.id.seq,
+                    lamport: c.wire.lamport,
+                    payload: &c.wire.payload,
+                    signature: c.wire.signature.as_ref(),
+                    shape: c.shape,
+                })
                 .collect();
             verify_run(&session, &tip.key, tail, &entries)
         };
@@ -386,8 +394,8 @@ fn seal_side(
     for (seq, checked) in queue.range(at..).take(CHECKPOINT as usize) {
         if *seq != expected {
             // A seal sent in place of its stroke's ops, the stroke starting here.
-            let jump = *seq > expected
-                && matches!(Shape::of(&checked.op.action), Shape::Seal(start) if start == expected);
+            let jump =
+                *seq > expected && matches!(checked.shape, Shape::Seal(start) if start == expected);
             if !jump {
                 return None;
             }
@@ -424,7 +432,7 @@ fn seals_within(
 ) -> Vec<SealToJudge> {
     let seals: Vec<(u64, u64, Option<&canopy_protocol::Signature>)> = queue
         .range(..=held)
-        .filter_map(|(seq, checked)| match Shape::of(&checked.op.action) {
+        .filter_map(|(seq, checked)| match checked.shape {
             Shape::Seal(stroke) => Some((*seq, stroke, checked.wire.signature.as_ref())),
             _ => None,
         })
@@ -495,7 +503,7 @@ fn judge_held(
     let mut heads = vec![(at, head)];
     for (seq, checked) in queue.range(first..=held) {
         let next = at.saturating_add(1);
-        let from = match Shape::of(&checked.op.action) {
+        let from = match checked.shape {
             Shape::Seal(stroke) if *seq > next && stroke == next => head,
             _ if *seq != next => break,
             Shape::Seal(stroke) => {
@@ -530,7 +538,7 @@ fn judge_held(
         for (seq, checked) in queue.range(at..).take(CHECKPOINT as usize + 1) {
             if *seq > at {
                 let next = previous.saturating_add(1);
-                let shape = Shape::of(&checked.op.action);
+                let shape = checked.shape;
                 let jump = *seq > next && matches!(shape, Shape::Seal(start) if start == next);
                 if *seq != next && !jump {
                     break;

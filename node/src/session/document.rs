@@ -35,6 +35,10 @@ pub struct Checked {
     pub wire: WireOp,
     /// As documents apply it.
     pub op: Op,
+    /// What it is to the stroke rule, read from the payload's header
+    /// ([`canopy_protocol::shape_of`]): all that verifying its author's log reads of
+    /// the payload besides its bytes.
+    pub shape: Shape,
 }
 
 /// A run of one author's consecutive ops whose signed log a checker verified: the
@@ -358,7 +362,7 @@ impl DocumentComponent {
             return Ok(None);
         };
         // A run may start with a seal that stands for ops from its stroke's start on.
-        let reaches_from = match ops.first().map(|checked| Shape::of(&checked.op.action)) {
+        let reaches_from = match ops.first().map(|checked| checked.shape) {
             Some(Shape::Seal(stroke)) => stroke.min(first),
             _ => first,
         };
@@ -422,7 +426,7 @@ impl DocumentComponent {
         let (mut strokes, mut base, mut head) = (tip.tail.strokes, tip.tail.base, tip.tail.head);
         let mut refused = None;
         let held = tip.tail.seq;
-        for Checked { wire, op } in ops.into_iter().filter(|c| c.op.id.seq > held) {
+        for Checked { wire, op, .. } in ops.into_iter().filter(|c| c.op.id.seq > held) {
             let seq = op.id.seq;
             let shape = Shape::of(&op.action);
             match self.document.apply(op.clone()) {

@@ -246,6 +246,7 @@ impl TestAuthor {
                 .map(|(wire, op)| canopy_node::session::Checked {
                     wire,
                     op: op.clone(),
+                    shape: canopy_canvas::Shape::of(&op.action),
                 })
                 .collect(),
             verified,
