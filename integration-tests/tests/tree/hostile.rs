@@ -1469,7 +1469,10 @@ fn an_invite_minted_too_deep_to_admit_is_refused_at_the_door() {
     });
     match answer {
         Some(canopy_node::link::JoinRefused::Refused(canopy_protocol::Refusal::Limit(why))) => {
-            assert!(why.contains("cannot be admitted here"), "{why}")
+            assert!(
+                why.contains("cannot be admitted here") && why.contains("join at the node"),
+                "{why}"
+            )
         }
         other => panic!("refused for a limit expected: {other:?}"),
     }

@@ -17,8 +17,8 @@ use anyhow::Context as _;
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{NodeId, VersionVector};
 use canopy_protocol::{
-    admit, Ancestor, Authority, Door, Fingerprint, GrantId, Hello, Invite, JoinUrl, Kept, Refusal,
-    Revocation, Revocations, Role, SessionId, Welcome, PROTOCOL_VERSION,
+    admit, Ancestor, Authority, Door, Fingerprint, GrantId, Hello, Invite, InviteError, JoinUrl,
+    Kept, Refusal, Revocation, Revocations, Role, SessionId, Welcome, MAX_CHAIN, PROTOCOL_VERSION,
 };
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::oneshot;
@@ -500,8 +500,13 @@ impl DoorComponent {
                 admitted.role,
                 admitted.expires,
             )
-            .map_err(|error| {
-                Refusal::Limit(format!("this invite cannot be admitted here: {error}"))
+            .map_err(|error| match error {
+                InviteError::TooLong(grants) => Refusal::Limit(format!(
+                    "this invite cannot be admitted here: it was minted so far down another \
+                     part of the tree that the joiner's chain would hold {grants} grants \
+                     (at most {MAX_CHAIN}); join at the node that minted it, or one nearer it"
+                )),
+                error => Refusal::Limit(format!("this invite cannot be admitted here: {error}")),
             })?;
         let mut ancestors = vec![Ancestor {
             node_key,
