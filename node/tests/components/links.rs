@@ -1333,8 +1333,9 @@ async fn participants_admitted_with_one_invite_share_its_turns() {
 }
 
 /// An editor that mints invites of its own and joins the host with each, under new
-/// keys, is admitted each time in its own branch (the host vouches for the branch of
-/// the invite's minter): all those authors share the minter's turns.
+/// keys, is admitted each time in the minter's branch, not one of its own (the host
+/// vouches for the branch of the invite's minter): all those authors share the
+/// minter's turns.
 #[tokio::test]
 async fn participants_admitted_at_the_host_with_invites_one_editor_minted_share_its_turns() {
     let graph = Graph::new("test");
