@@ -95,7 +95,8 @@ impl Ref {
 
 /// An action as it is coded (the variants and fields mirror [`Action`]'s), with its
 /// points and version vector as `P` and `V`: borrowed to encode ([`Encoding`]),
-/// owned when read back ([`Decoding`]).
+/// owned when read back ([`Decoding`]). [`Header`] mirrors its variants, in order:
+/// a variant added here is added there too.
 #[derive(Serialize, Deserialize)]
 enum Coded<P, V> {
     StrokeStart {
