@@ -103,8 +103,9 @@ fn walk(
             .next_if(|(at_index, _)| usize::try_from(*at_index).ok() == Some(index))
             .map(|(_, number)| *number);
         let number = jump.unwrap_or(next);
-        let shape = crate::payload::decode_action(OpId { node, seq: number }, payload)
-            .map_or(Shape::Other, |action| Shape::of(&action));
+        // As a link's runs read it: from the payload's header alone.
+        let shape =
+            crate::payload::shape_of(OpId { node, seq: number }, payload).unwrap_or(Shape::Other);
         let from = match (jump, shape) {
             (Some(number), Shape::Seal(stroke))
                 if stroke == next && number > next && number - next <= MAX_SEALED_OPS =>
@@ -412,8 +413,8 @@ fn sealed_side(
     }
     let node = author.node_id();
     let ((lamport, payload), after) = side.ops.split_first()?;
-    let seals = crate::payload::decode_action(OpId { node, seq: seal_at }, payload)
-        .is_ok_and(|action| Shape::of(&action) == Shape::Seal(stroke));
+    let seals = crate::payload::shape_of(OpId { node, seq: seal_at }, payload)
+        .is_ok_and(|shape| shape == Shape::Seal(stroke));
     if !seals {
         return None;
     }

@@ -20,7 +20,10 @@ use crate::invite::{Authority, Invite, Role};
 /// 9: proof of two seals of one stroke under two numbers (`Evidence::first_seal_at`).
 /// 10: a side of a proof may jump past the ops a seal held in their place stands
 /// for (`Fork::jumps`).
-pub const PROTOCOL_VERSION: u32 = 10;
+/// 11: a proof's ops are read for their shapes from their payloads' headers alone,
+/// as a link's runs read them (an op whose content does not decode keeps the shape
+/// its header says).
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger

@@ -2,7 +2,9 @@
 //! so a joiner that holds the log up to there verifies it without the chunks it
 //! stands for, and a holder of some of them takes it too, ending where both agree.
 
-use canopy_canvas::{Action, Color, Document, Op, Point, Shape, StrokeRule, Tool, FIRST_PAGE};
+use canopy_canvas::{
+    Action, Color, Document, Op, OpId, Point, Shape, StrokeRule, Tool, FIRST_PAGE,
+};
 use canopy_protocol::*;
 use ring::signature::Ed25519KeyPair;
 
@@ -746,6 +748,59 @@ fn a_side_jumps_past_the_ops_a_seal_held_in_their_place_stands_for() {
             held.jumps
         );
     }
+}
+
+/// A proof's ops are read for their shapes from their payloads' headers, as a link's
+/// runs read them: a side through a seal whose content does not decode (as a relay
+/// that cannot read payloads would hold it) is walked as its author signed it.
+#[test]
+fn a_side_is_walked_by_the_shapes_its_headers_say() {
+    let mut author = Author::new();
+    let (other_document, other_signer) = (author.document.clone(), author.signer.clone());
+    // One log: a page, then a stroke from op 2 sealed at op 5.
+    let mut one = vec![author.document.new_page().unwrap()];
+    one.extend(author.stroke(1));
+    let one_wires = author.sign(&one);
+    // The other: another first page, signed.
+    author.document = other_document;
+    author.signer = other_signer;
+    let mut other = vec![author.document.new_page().unwrap()];
+    if let Action::NewPage { position } = &mut other[0].action {
+        *position += 7.0;
+    }
+    let other_wires = author.sign(&other);
+    let genesis = Head::genesis(&session(), &author.public);
+    let after_page = |wire: &WireOp| genesis.next(1, wire.lamport, &wire.payload);
+    let theirs = Fork {
+        head: after_page(&other_wires[0]),
+        ops: Vec::new(),
+        signature: other_wires[0].signature.unwrap(),
+        jumps: Vec::new(),
+    };
+    // The seal's header, then bytes that are no action; the author signs the log
+    // through it as a seal of the stroke from op 2.
+    let seal = &one_wires[4];
+    let seal_id = OpId {
+        node: author.public.node_id(),
+        seq: 5,
+    };
+    let header = (1..=seal.payload.len())
+        .find(|end| shape_of(seal_id, &seal.payload[..*end]).is_ok())
+        .unwrap();
+    let mut payload = seal.payload[..header].to_vec();
+    payload.extend([0xff; 8]);
+    assert!(decode_action(seal_id, &payload).is_err());
+    let base = after_page(&one_wires[0]);
+    let signature = Signature::sign(
+        &author.key,
+        &session(),
+        5,
+        &base.next(5, seal.lamport, &payload),
+    );
+    let held = Fork::numbered(base, 1, vec![(5, seal.lamport, payload)], signature);
+    let evidence = Evidence::new(&session(), author.public, 1, theirs, held)
+        .expect("a proof through the seal its header says");
+    proves_a_split_at(&author, &evidence, 1);
 }
 
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
