@@ -679,33 +679,12 @@ fn two_seals_of_one_stroke_under_two_numbers_are_proof() {
 #[test]
 fn a_side_jumps_past_the_ops_a_seal_held_in_their_place_stands_for() {
     let mut author = Author::new();
-    let (other_document, other_signer) = (author.document.clone(), author.signer.clone());
-    // One log: a page, then a stroke from op 2 sealed at op 5, signed only there.
-    let mut one = vec![author.document.new_page().unwrap()];
-    one.extend(author.stroke(1));
-    let one_wires = author.sign(&one);
-    assert_eq!(one.last().unwrap().id.seq, 5);
-    assert!(one_wires[..4].iter().all(|wire| wire.signature.is_none()));
-    // The other: another first page, signed.
-    author.document = other_document;
-    author.signer = other_signer;
-    let mut other = vec![author.document.new_page().unwrap()];
-    if let Action::NewPage { position } = &mut other[0].action {
-        *position += 7.0;
-    }
-    let other_wires = author.sign(&other);
+    let (one_wires, theirs) = page_then_seal_against_another_page(&mut author);
     let genesis = Head::genesis(&session(), &author.public);
-    let after_page = |wire: &WireOp| genesis.next(1, wire.lamport, &wire.payload);
-    let theirs = Fork {
-        head: after_page(&other_wires[0]),
-        ops: Vec::new(),
-        signature: other_wires[0].signature.unwrap(),
-        jumps: Vec::new(),
-    };
     // Held: the page, then the seal in place of the stroke's ops.
     let seal = &one_wires[4];
     let held = Fork::numbered(
-        after_page(&one_wires[0]),
+        after_first_page(&author, &one_wires),
         1,
         vec![(5, seal.lamport, seal.payload.clone())],
         seal.signature.unwrap(),
@@ -756,27 +735,7 @@ fn a_side_jumps_past_the_ops_a_seal_held_in_their_place_stands_for() {
 #[test]
 fn a_side_is_walked_by_the_shapes_its_headers_say() {
     let mut author = Author::new();
-    let (other_document, other_signer) = (author.document.clone(), author.signer.clone());
-    // One log: a page, then a stroke from op 2 sealed at op 5.
-    let mut one = vec![author.document.new_page().unwrap()];
-    one.extend(author.stroke(1));
-    let one_wires = author.sign(&one);
-    // The other: another first page, signed.
-    author.document = other_document;
-    author.signer = other_signer;
-    let mut other = vec![author.document.new_page().unwrap()];
-    if let Action::NewPage { position } = &mut other[0].action {
-        *position += 7.0;
-    }
-    let other_wires = author.sign(&other);
-    let genesis = Head::genesis(&session(), &author.public);
-    let after_page = |wire: &WireOp| genesis.next(1, wire.lamport, &wire.payload);
-    let theirs = Fork {
-        head: after_page(&other_wires[0]),
-        ops: Vec::new(),
-        signature: other_wires[0].signature.unwrap(),
-        jumps: Vec::new(),
-    };
+    let (one_wires, theirs) = page_then_seal_against_another_page(&mut author);
     // The seal's header, then bytes that are no action; the author signs the log
     // through it as a seal of the stroke from op 2.
     let seal = &one_wires[4];
@@ -790,7 +749,7 @@ fn a_side_is_walked_by_the_shapes_its_headers_say() {
     let mut payload = seal.payload[..header].to_vec();
     payload.extend([0xff; 8]);
     assert!(decode_action(seal_id, &payload).is_err());
-    let base = after_page(&one_wires[0]);
+    let base = after_first_page(&author, &one_wires);
     let signature = Signature::sign(
         &author.key,
         &session(),
@@ -801,6 +760,37 @@ fn a_side_is_walked_by_the_shapes_its_headers_say() {
     let evidence = Evidence::new(&session(), author.public, 1, theirs, held)
         .expect("a proof through the seal its header says");
     proves_a_split_at(&author, &evidence, 1);
+}
+
+/// Two logs of `author` from its first op: a page, then a stroke from op 2 sealed at
+/// op 5 (the wires, signed only at the seal); and another first page, signed, as
+/// the side of a proof from op 1.
+fn page_then_seal_against_another_page(author: &mut Author) -> (Vec<WireOp>, Fork) {
+    let (other_document, other_signer) = (author.document.clone(), author.signer.clone());
+    let mut one = vec![author.document.new_page().unwrap()];
+    one.extend(author.stroke(1));
+    let one_wires = author.sign(&one);
+    assert_eq!(one.last().unwrap().id.seq, 5);
+    assert!(one_wires[..4].iter().all(|wire| wire.signature.is_none()));
+    author.document = other_document;
+    author.signer = other_signer;
+    let mut other = vec![author.document.new_page().unwrap()];
+    if let Action::NewPage { position } = &mut other[0].action {
+        *position += 7.0;
+    }
+    let other_wires = author.sign(&other);
+    let theirs = Fork {
+        head: after_first_page(author, &other_wires),
+        ops: Vec::new(),
+        signature: other_wires[0].signature.unwrap(),
+        jumps: Vec::new(),
+    };
+    (one_wires, theirs)
+}
+
+/// The head of `author`'s log after the first of `wires`.
+fn after_first_page(author: &Author, wires: &[WireOp]) -> Head {
+    Head::genesis(&session(), &author.public).next(1, wires[0].lamport, &wires[0].payload)
 }
 
 fn stroke_of(author: &mut Author, chunks: &[usize]) -> Vec<Op> {
