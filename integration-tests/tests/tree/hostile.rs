@@ -102,6 +102,25 @@ fn silent_strangers_from_one_address_hold_only_its_share_of_the_slots() {
     assert_eq!(honest.status()["role"], "editor");
 }
 
+/// A hello to `session` naming the node whose key is `node_key`, as `name`, with
+/// `invite` (what it proves of that key is up to the handshake).
+fn hello_as(
+    session: canopy_protocol::SessionId,
+    node_key: [u8; 32],
+    name: &str,
+    invite: canopy_protocol::Invite,
+) -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        session,
+        node: AuthorKey(node_key).node_id(),
+        node_key,
+        name: name.into(),
+        invite,
+        seen: VersionVector::new(),
+    }
+}
+
 /// An admitted participant that sends whatever it likes: its own ops signed with its
 /// own key (built to hurt), or anything at all on the wire.
 pub(crate) struct Attacker {
@@ -133,15 +152,7 @@ impl Attacker {
         let (endpoint, connection) = crate::util::raw_connection(&url).await;
         let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8).unwrap();
         let author = AuthorKey(public_key(&key));
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            session: url.session,
-            node: author.node_id(),
-            node_key: author.0,
-            name: "attacker".into(),
-            invite: url.invite.clone(),
-            seen: VersionVector::new(),
-        };
+        let hello = hello_as(url.session, author.0, "attacker", url.invite.clone());
         let (welcome, send, recv, _decoder) =
             canopy_node::link::join_handshake(&connection, &hello, &key)
                 .await
@@ -1392,15 +1403,7 @@ fn a_hello_in_another_nodes_name_is_refused() {
     let url: JoinUrl = host.editor_url().parse().unwrap();
     let answer = block_on(async move {
         let (_endpoint, connection) = crate::util::raw_connection(&url).await;
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            session: url.session,
-            node: AuthorKey(victims_key).node_id(),
-            node_key: victims_key,
-            name: "victim".into(),
-            invite: url.invite.clone(),
-            seen: VersionVector::new(),
-        };
+        let hello = hello_as(url.session, victims_key, "victim", url.invite.clone());
         let own_key = crate::util::fresh_key();
         canopy_node::link::join_handshake(&connection, &hello, &own_key)
             .await
@@ -1453,16 +1456,7 @@ fn an_invite_minted_too_deep_to_admit_is_refused_at_the_door() {
         assert!(invite.verify(&url.session, 0).is_ok(), "a valid invite");
         let joiner = crate::util::fresh_key();
         let (_endpoint, connection) = crate::util::raw_connection(&url).await;
-        let author = AuthorKey(public_key(&joiner));
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            session: url.session,
-            node: author.node_id(),
-            node_key: author.0,
-            name: "deep".into(),
-            invite,
-            seen: VersionVector::new(),
-        };
+        let hello = hello_as(url.session, public_key(&joiner), "deep", invite);
         canopy_node::link::join_handshake(&connection, &hello, &joiner)
             .await
             .err()
