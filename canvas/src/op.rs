@@ -216,19 +216,26 @@ pub struct Limits {
     pub max_op_bytes: usize,
 }
 
+impl Limits {
+    /// The limits every node runs with. Proof that an author signed an op no node
+    /// takes is judged by these alone (`Op::validate` is otherwise told its limits),
+    /// so every replica judges such proof alike.
+    pub const DEFAULT: Limits = Limits {
+        max_coordinate: 1_000_000.0,
+        min_width: 0.25,
+        max_width: 256.0,
+        max_points_per_op: 4096,
+        max_points_per_stroke: 100_000,
+        max_strokes_per_page: 250_000,
+        max_pages: 1000,
+        max_items_per_op: 16_384,
+        max_op_bytes: 256 * 1024,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_coordinate: 1_000_000.0,
-            min_width: 0.25,
-            max_width: 256.0,
-            max_points_per_op: 4096,
-            max_points_per_stroke: 100_000,
-            max_strokes_per_page: 250_000,
-            max_pages: 1000,
-            max_items_per_op: 16_384,
-            max_op_bytes: 256 * 1024,
-        }
+        Self::DEFAULT
     }
 }
 
