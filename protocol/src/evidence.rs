@@ -2,12 +2,13 @@
 //! cannot both be its log. Anyone with the session id can check it, so it travels the
 //! tree like a revocation, and every replica leaves the author out.
 
-use canopy_canvas::{NodeId, OpId, Shape, MAX_SEALED_OPS};
+use canopy_canvas::{Limits, NodeId, Op, OpError, OpId, Shape, MAX_SEALED_OPS};
 use serde::{Deserialize, Serialize};
 
 use crate::authorship::{
     op_weight, AuthorKey, Head, Signature, CHECKPOINT, MAX_PAYLOAD, SIGNED_SPAN,
 };
+use crate::frame::FrameError;
 use crate::ids::SessionId;
 
 /// One side of a split log: the author's head at the op where the logs part, and the
@@ -56,6 +57,17 @@ impl Fork {
                 .collect(),
             signature,
             jumps,
+        }
+    }
+
+    /// No side: what the form of proof that needs one side ([`Evidence::refused`])
+    /// carries as its other.
+    pub fn none() -> Fork {
+        Fork {
+            head: Head([0; 32]),
+            ops: Vec::new(),
+            signature: Signature::from_bytes(&[0; 64]),
+            jumps: Vec::new(),
         }
     }
 
@@ -173,6 +185,14 @@ fn within_fork_bytes(ops: &[(u64, Vec<u8>)]) -> bool {
 ///   its end; a node that holds its own seal in place of the stroke's ops cannot
 ///   show them, so this is the proof it can make.
 ///
+/// A fourth form proves an author signed content no node takes:
+/// - **refused content** (`refused`): one side, signed, holds an op whose payload
+///   does not decode or that breaks the rules every node applies
+///   ([`read_op`]). A node that cannot read payloads (a relay) passes such ops
+///   on, so the node that refuses one must blame its author, not the link that
+///   brought it; this is how it shows every other node that the author is to
+///   blame.
+///
 /// Anyone with the session id can check it, so it travels the tree like a
 /// revocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +212,36 @@ pub struct Evidence {
     /// Two seals: the number of the seal `first` begins with, below `seal_at`.
     /// `None`: the other forms.
     pub first_seal_at: Option<u64>,
+    /// Refused content: the number of the op in `first` that no node takes;
+    /// `second` is then [`Fork::none`]. `None`: the other forms.
+    pub refused: Option<u64>,
+}
+
+/// Why no node takes an op, whoever brings it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ContentError {
+    /// Its payload does not decode.
+    #[error(transparent)]
+    Undecodable(#[from] FrameError),
+    /// It breaks the rules every node applies to an op on its own.
+    #[error(transparent)]
+    Invalid(#[from] OpError),
+}
+
+/// The op that `id`, `lamport` and `payload` make, if every node takes it: the
+/// payload decodes and the op keeps the rules every node applies to an op on its
+/// own ([`Limits::DEFAULT`], whatever limits the node runs with itself). Proof of
+/// refused content ([`Evidence::refused`]) is judged by this alone, so every node
+/// judges it alike.
+pub fn read_op(id: OpId, lamport: u64, payload: &[u8]) -> Result<Op, ContentError> {
+    let action = crate::payload::decode_action(id, payload)?;
+    let op = Op {
+        id,
+        lamport,
+        action,
+    };
+    op.validate(&Limits::DEFAULT)?;
+    Ok(op)
 }
 
 /// [`Fork`] as encoded before jumps (protocol 9 and earlier).
@@ -234,6 +284,7 @@ impl From<EvidenceBeforeJumps> for Evidence {
             second: old.second.into(),
             seal_at: old.seal_at,
             first_seal_at: old.first_seal_at,
+            refused: None,
         }
     }
 }
@@ -260,6 +311,7 @@ impl Evidence {
             second,
             seal_at: None,
             first_seal_at: None,
+            refused: None,
         };
         evidence.verify(session).then_some(evidence)
     }
@@ -283,6 +335,7 @@ impl Evidence {
             second: seal,
             seal_at: Some(seal_at),
             first_seal_at: None,
+            refused: None,
         };
         evidence.verify(session).then_some(evidence)
     }
@@ -310,8 +363,49 @@ impl Evidence {
             second,
             seal_at: Some(second_at),
             first_seal_at: Some(first_at),
+            refused: None,
         };
         evidence.verify(session).then_some(evidence)
+    }
+
+    /// Evidence that the author signed content no node takes: `side` goes on from
+    /// the head after op `seq` to a signature, and one of its ops (the first such
+    /// is named) does not decode or breaks the rules every node applies
+    /// ([`read_op`]). `None` unless the side is signed and such an op is in it.
+    pub fn refused(
+        session: &SessionId,
+        author: AuthorKey,
+        seq: u64,
+        side: Fork,
+    ) -> Option<Evidence> {
+        let walked = side.walk(&author, seq)?;
+        let node = author.node_id();
+        let refused = walked
+            .iter()
+            .zip(&side.ops)
+            .find(|((number, _, _), (lamport, payload))| {
+                read_op(OpId { node, seq: *number }, *lamport, payload).is_err()
+            })
+            .map(|((number, _, _), _)| *number)?;
+        let evidence = Evidence {
+            author,
+            seq,
+            first: side,
+            second: Fork::none(),
+            seal_at: None,
+            first_seal_at: None,
+            refused: Some(refused),
+        };
+        evidence.verify(session).then_some(evidence)
+    }
+
+    /// What the author is proven to have done, for logs and status.
+    pub fn what(&self) -> &'static str {
+        if self.refused.is_some() {
+            "signed an op no node takes"
+        } else {
+            "signed two different logs"
+        }
     }
 
     /// The evidence as files keep it (bincode).
@@ -325,12 +419,18 @@ impl Evidence {
     /// under a seal.
     pub fn from_bytes(bytes: &[u8]) -> Option<Evidence> {
         let config = bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>();
-        if let Ok((evidence, used)) =
-            bincode::serde::decode_from_slice::<Evidence, _>(bytes, config)
-        {
-            if used == bytes.len() {
-                return Some(evidence);
+        // As encoded now, then before refused content was proof (protocols 10 and
+        // 11: without the last `None`).
+        let mut padded = bytes.to_vec();
+        for _ in 0..2 {
+            if let Ok((evidence, used)) =
+                bincode::serde::decode_from_slice::<Evidence, _>(&padded, config)
+            {
+                if used == padded.len() {
+                    return Some(evidence);
+                }
             }
+            padded.push(0);
         }
         let mut padded = bytes.to_vec();
         for _ in 0..3 {
@@ -346,8 +446,12 @@ impl Evidence {
         None
     }
 
-    /// True if the author signed both sides and they cannot both be its log.
+    /// True if the author signed both sides and they cannot both be its log (or,
+    /// for refused content, signed the side that holds the op no node takes).
     pub fn verify(&self, session: &SessionId) -> bool {
+        if let Some(refused) = self.refused {
+            return self.verify_refused(session, refused);
+        }
         match (self.first_seal_at, self.seal_at) {
             (None, None) => {
                 self.first.head != self.second.head
@@ -363,6 +467,35 @@ impl Evidence {
             }
             (Some(_), None) => false,
         }
+    }
+
+    /// The form of refused content: one side, signed, whose op numbered `refused`
+    /// no node takes.
+    fn verify_refused(&self, session: &SessionId, refused: u64) -> bool {
+        if self.seal_at.is_some() || self.first_seal_at.is_some() || self.second != Fork::none() {
+            return false;
+        }
+        let Some(walked) = self.first.walk(&self.author, self.seq) else {
+            return false;
+        };
+        let node = self.author.node_id();
+        let holds_it =
+            walked
+                .iter()
+                .zip(&self.first.ops)
+                .any(|((number, _, _), (lamport, payload))| {
+                    *number == refused
+                        && read_op(OpId { node, seq: refused }, *lamport, payload).is_err()
+                });
+        holds_it
+            && signed(
+                &self.first.signature,
+                &self.author,
+                session,
+                self.seq,
+                self.first.head,
+                &walked,
+            )
     }
 
     /// The form under a seal: both sides from one head before the stroke's start,

@@ -11,7 +11,8 @@
 //!   as length-prefixed bincode with a size limit.
 //! - [`admit`] — whether a hello gets in, a pure function of what the node knows and
 //!   the time; [`AuthorLog`], [`Signer`] — signed, hash-chained author logs
-//!   (who made an op, proven; [`Evidence`] of an author that splits its log);
+//!   (who made an op, proven; [`Evidence`] of an author that splits its log or
+//!   signs an op no node takes, [`read_op`]);
 //!   [`Datagram`] — presence and audio datagrams, tagged and bounded.
 
 mod admission;
@@ -36,7 +37,7 @@ pub use authorship::{
 pub use datagram::{
     Datagram, DatagramError, SignedPresence, AUDIO_TAG, MAX_AUDIO_PACKET, PRESENCE_TAG,
 };
-pub use evidence::{Evidence, Fork, MAX_FORK_BYTES};
+pub use evidence::{read_op, ContentError, Evidence, Fork, MAX_FORK_BYTES};
 pub use frame::{encode, FrameDecoder, FrameError, MAX_FRAME};
 pub use ids::{BadHex, Fingerprint, SessionId};
 pub use invite::{public_key, Authority, Grant, Invite, InviteError, Role, MAX_CHAIN};

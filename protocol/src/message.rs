@@ -23,7 +23,9 @@ use crate::invite::{Authority, Invite, Role};
 /// 11: a proof's ops are read for their shapes from their payloads' headers alone,
 /// as a link's runs read them (an op whose content does not decode keeps the shape
 /// its header says).
-pub const PROTOCOL_VERSION: u32 = 11;
+/// 12: proof that an author signed an op no node takes (`Evidence::refused`), so a
+/// node blames the author, not the link that brought it.
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger

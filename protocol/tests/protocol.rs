@@ -16,6 +16,9 @@ mod authorship;
 #[path = "protocol/stroke_rule.rs"]
 mod stroke_rule;
 
+#[path = "protocol/refused.rs"]
+mod refused;
+
 /// A channel binding, as both ends of one connection would export it.
 const BINDING: ChannelBinding = [0x5a; 32];
 

@@ -375,6 +375,7 @@ async fn proof_that_fits_no_frame_is_kept_not_sent() {
         second: fork(2),
         seal_at: None,
         first_seal_at: None,
+        refused: None,
     };
     router
         .send(RouterInput::Evidence {

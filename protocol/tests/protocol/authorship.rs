@@ -732,6 +732,7 @@ fn the_largest_proof_allowed_fits_a_frame() {
         // The form of two seals is the largest, by the seals' numbers.
         seal_at: Some(u64::MAX),
         first_seal_at: Some(u64::MAX),
+        refused: None,
     };
     let frame = encode(&Message::Evidence(Box::new(evidence)));
     assert!(frame.is_ok(), "{:?}", frame.err());
