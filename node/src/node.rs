@@ -632,6 +632,7 @@ pub async fn join(
             send,
             recv,
             decoder,
+            peer: Some(canopy_protocol::AuthorKey(parent.node_key).node_id()),
         },
         welcome,
         parent,
@@ -811,6 +812,7 @@ pub fn spawn_listener(
                     send,
                     recv,
                     decoder,
+                    peer: Some(hello.node),
                 };
                 let peer = Peer {
                     is_parent: false,

@@ -10,7 +10,9 @@
 //! its ops wait while it owes, and debtors are paid in turns (by branch of the grant
 //! tree, then by author), so one author that signs every op — or every author one
 //! participant minted — holds up no one else's ops on the link. An op that fails
-//! closes the link; the runs before it still go on. Each batch takes one of the
+//! closes the link (the runs before it still go on), unless its author signed it
+//! and the peer only passed it on: then the author is cut off everywhere by proof
+//! (`Evidence::refused`), and the link goes on. Each batch takes one of the
 //! link's places in the document's queue ([`crate::session::LINK_CREDITS`]): a link
 //! that sends faster than the document applies waits here, not in front of others.
 
@@ -57,6 +59,9 @@ pub struct Checker {
     disputes: Vec<(Instant, NodeId, Refusal)>,
     /// What each author's signatures owe that budget.
     debts: CheckDebts,
+    /// The peer's node, if known: a link closes for an op no node takes only when
+    /// its peer is the op's author (or its author's signature is not there).
+    peer: Option<NodeId>,
 }
 
 /// Op bytes waiting on a link past which, while authors owe checks, the checker
@@ -102,22 +107,52 @@ pub const SIGNATURE_CHECKS_BURST: f64 = 40_000.0;
 /// Decodes and checks a batch: the good ops before the first bad one, and why that
 /// one is bad.
 pub fn check(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Option<Refusal>) {
+    let (checked, bad) = check_until_bad(ops, limits);
+    (checked, bad.map(|bad| bad.refusal))
+}
+
+/// The first op of a batch that [`check`] refuses, and what came after it.
+pub struct Bad {
+    /// The op.
+    pub op: WireOp,
+    /// Why.
+    pub refusal: Refusal,
+    /// The ops after it in the batch, not checked yet.
+    pub after: Vec<WireOp>,
+}
+
+/// [`check`], keeping the op refused and those after it.
+pub fn check_until_bad(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Option<Bad>) {
     let mut checked = Vec::with_capacity(ops.len());
-    for wire in ops {
-        let op = match wire.to_op() {
-            Ok(op) => op,
-            Err(error) => return (checked, Some(Refusal::Protocol(error.to_string()))),
-        };
-        if let Err(error) = op.validate(limits) {
-            return (checked, Some(refusal_for(&error)));
+    let mut ops = ops.into_iter();
+    while let Some(wire) = ops.next() {
+        match check_one(&wire, limits) {
+            Ok((op, shape)) => checked.push(Checked { wire, op, shape }),
+            Err(refusal) => {
+                let bad = Bad {
+                    op: wire,
+                    refusal,
+                    after: ops.collect(),
+                };
+                return (checked, Some(bad));
+            }
         }
-        let shape = match canopy_protocol::shape_of(wire.id, &wire.payload) {
-            Ok(shape) => shape,
-            Err(error) => return (checked, Some(Refusal::Protocol(error.to_string()))),
-        };
-        checked.push(Checked { wire, op, shape });
     }
     (checked, None)
+}
+
+/// One op decoded and checked, with its shape.
+fn check_one(
+    wire: &WireOp,
+    limits: &Limits,
+) -> Result<(canopy_canvas::Op, canopy_canvas::Shape), Refusal> {
+    let op = wire
+        .to_op()
+        .map_err(|error| Refusal::Protocol(error.to_string()))?;
+    op.validate(limits).map_err(|error| refusal_for(&error))?;
+    let shape = canopy_protocol::shape_of(wire.id, &wire.payload)
+        .map_err(|error| Refusal::Protocol(error.to_string()))?;
+    Ok((op, shape))
 }
 
 impl Checker {
@@ -142,7 +177,15 @@ impl Checker {
             heads_judged: 0,
             disputes: Vec::new(),
             debts: CheckDebts::new(),
+            peer: None,
         }
+    }
+
+    /// The same, for a link to `peer`: a link closes for an op no node takes only
+    /// when its peer is the op's author, or the author's signature is not there.
+    pub fn with_peer(mut self, peer: Option<NodeId>) -> Self {
+        self.peer = peer;
+        self
     }
 
     /// The same, with another budget for checking signatures (tests).
@@ -313,6 +356,52 @@ impl Checker {
         None
     }
 
+    /// Checks a batch of ops and takes the runs that verify. An op no node takes
+    /// closes the link, unless it lies in a run its author signed and the peer only
+    /// passed it on: then its author is proven to blame ([`Runs::prove_refused`]),
+    /// cut off and the proof goes to every link, and the batch goes on. When the
+    /// peer is that author, the link closes too.
+    async fn ops(&mut self, ops: Vec<WireOp>) -> (Vec<Run>, Option<Refusal>) {
+        let mut taken = Vec::new();
+        let mut rest = ops;
+        loop {
+            let (checked, bad) = check_until_bad(rest, &self.limits);
+            self.owe_for(&checked);
+            self.debts.settle(&mut self.checks, Instant::now());
+            let debts = &self.debts;
+            let (runs, refusal) = self.runs.take(checked, |author| debts.owes(author));
+            taken.extend(runs);
+            if refusal.is_some() {
+                return (taken, refusal);
+            }
+            let Some(Bad { op, refusal, after }) = bad else {
+                return (taken, None);
+            };
+            let author = op.id.node;
+            let cut = Authors::read(&self.authors)
+                .tip(author)
+                .is_some_and(|tip| tip.cut.is_some());
+            if cut {
+                // Proven already: nothing of it is taken, and nothing is proven twice.
+                if self.peer == Some(author) {
+                    return (taken, Some(refusal));
+                }
+                rest = after;
+                continue;
+            }
+            // One signature checked, and at most a side of a proof decoded.
+            self.pay_for(1).await;
+            let Some(evidence) = self.runs.prove_refused(&op, &after) else {
+                return (taken, Some(refusal));
+            };
+            self.proven(evidence, None).await;
+            if self.peer == Some(author) {
+                return (taken, Some(refusal));
+            }
+            rest = after;
+        }
+    }
+
     /// Proof, checked: if it is news, the author is cut off and the proof goes to
     /// the document for every link but `origin` (`None` for proof found here: the
     /// peer may hold the other side and nothing else that tells).
@@ -320,7 +409,8 @@ impl Checker {
         if Authors::write(&self.authors).cut(&evidence) {
             tracing::warn!(
                 author = %evidence.author.node_id(),
-                "an author signed two different logs: its ops are left out"
+                "an author {}: its ops are left out",
+                evidence.what()
             );
             let _ = self
                 .document
@@ -476,14 +566,7 @@ impl Component for Checker {
                     Some(refusal) => (Vec::new(), Some(refusal)),
                 },
                 Some(Inbound::Heads(heads)) => (Vec::new(), self.heads(heads).await),
-                Some(Inbound::Ops(ops)) => {
-                    let (checked, bad) = check(ops, &self.limits);
-                    self.owe_for(&checked);
-                    self.debts.settle(&mut self.checks, Instant::now());
-                    let debts = &self.debts;
-                    let (runs, refusal) = self.runs.take(checked, |author| debts.owes(author));
-                    (runs, refusal.or(bad))
-                }
+                Some(Inbound::Ops(ops)) => self.ops(ops).await,
             };
             // Authors this link's ops showed to have split their logs.
             for evidence in self.runs.found() {

@@ -39,6 +39,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use canopy_axon::{link, Graph, InboxRef};
+use canopy_canvas::NodeId;
 use canopy_protocol::{Authority, FrameDecoder, Message, Role, WireOp};
 use quinn::{RecvStream, SendStream};
 use tokio::sync::oneshot;
@@ -85,6 +86,9 @@ pub struct Streams {
     pub recv: RecvStream,
     /// Bytes read past the handshake.
     pub decoder: FrameDecoder,
+    /// The peer's node, as the author of its own ops, if known: a link closes for
+    /// content its peer signed, not for content it only passes on.
+    pub peer: Option<NodeId>,
 }
 
 /// A link's audio components, for the mixer.
@@ -126,6 +130,7 @@ pub fn spawn_link(
         send,
         recv,
         decoder,
+        peer: peer_node,
     } = streams;
     let name = |part: &str| format!("link[{id}]/{part}");
     let (start, started) = oneshot::channel::<()>();
@@ -144,6 +149,7 @@ pub fn spawn_link(
             session.op_limits.clone(),
             Arc::clone(&session.authors),
         )
+        .with_peer(peer_node)
     });
     let guard = graph.spawn(&name("guard"), |scope| {
         guard::Guard::new(

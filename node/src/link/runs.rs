@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use canopy_canvas::{NodeId, Shape, StrokeRuleError};
 use canopy_protocol::{
     op_weight, verify_run, Entry, Evidence, Fork, Head, Refusal, Role, RunError, SessionId, Tail,
-    CHECKPOINT, MAX_FORK_BYTES, SIGNED_SPAN,
+    WireOp, CHECKPOINT, MAX_FORK_BYTES, SIGNED_SPAN,
 };
 
 use crate::session::authors::{Authors, SealToJudge, SharedAuthors};
@@ -368,6 +368,62 @@ impl Runs {
 }
 
 impl Runs {
+    /// Proof that the author of `bad`, an op no node takes
+    /// ([`canopy_protocol::read_op`]), signed it: the author's log from where this
+    /// link has verified it, through its ops waiting here and `bad`, to the next op
+    /// it signed (waiting here or among `after`, the ops that came after `bad`).
+    /// `None` if that signature has not come, the ops are not consecutive, or they
+    /// are not what the author signed: then the sender, not the author, is to blame.
+    pub fn prove_refused(&self, bad: &WireOp, after: &[WireOp]) -> Option<Evidence> {
+        let author = bad.id.node;
+        let (session, tip) = {
+            let table = Authors::read(&self.authors);
+            (*table.session(), table.tip(author)?)
+        };
+        let mut tail = tip.tail;
+        if let Some(verified) = self.verified.get(&author) {
+            if verified.seq > tail.seq {
+                tail = *verified;
+            }
+        }
+        if bad.id.seq <= tail.seq {
+            return None;
+        }
+        // The author's ops past the tail: waiting here, then `bad` and those after.
+        let mut ops: BTreeMap<u64, &WireOp> = self
+            .waiting
+            .get(&author)
+            .map(|queue| {
+                queue
+                    .range(tail.seq.saturating_add(1)..)
+                    .take(CHECKPOINT as usize + 1)
+                    .map(|(seq, checked)| (*seq, &checked.wire))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for wire in std::iter::once(bad).chain(after.iter().filter(|w| w.id.node == author)) {
+            ops.entry(wire.id.seq).or_insert(wire);
+        }
+        // Consecutive from the tail (a seal may stand in place of its stroke's
+        // ops, as a jump), to the first signature at or past `bad`.
+        let mut side = Vec::new();
+        let mut next = tail.seq.saturating_add(1);
+        for (seq, wire) in ops.range(next..).take(CHECKPOINT as usize + 1) {
+            let shape = canopy_protocol::shape_of(wire.id, &wire.payload).unwrap_or(Shape::Other);
+            let jump = *seq > next && shape == Shape::Seal(next);
+            if *seq != next && !jump {
+                return None;
+            }
+            side.push((*seq, wire.lamport, wire.payload.clone()));
+            if let (Some(signature), true) = (wire.signature, *seq >= bad.id.seq) {
+                let side = Fork::numbered(tail.head, tail.seq, side, signature);
+                return Evidence::refused(&session, tip.key, tail.seq, side);
+            }
+            next = seq.saturating_add(1);
+        }
+        None
+    }
+
     /// Drops every op of `author` waiting here.
     fn drop_author(&mut self, author: NodeId) {
         if let Some(queue) = self.waiting.remove(&author) {

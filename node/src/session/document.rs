@@ -535,15 +535,16 @@ impl DocumentComponent {
         }
     }
 
-    /// Leaves out every op of an author proven to have signed two logs — in this
-    /// document, the sync replica and the file's next load — and passes the proof on
-    /// to every link but `origin` (the authors table has it already).
+    /// Leaves out every op of an author proven to have signed two logs (or an op no
+    /// node takes) — in this document, the sync replica and the file's next load —
+    /// and passes the proof on to every link but `origin` (the authors table has it
+    /// already).
     async fn cut_off(&mut self, origin: Option<LinkId>, evidence: Evidence) {
         let author = evidence.author.node_id();
         if !self.cut.insert(author) {
             return;
         }
-        tracing::warn!(%author, "an author signed two different logs: its ops are left out");
+        tracing::warn!(%author, "an author {}: its ops are left out", evidence.what());
         let _ = self
             .persist
             .send(StoreInput::Evidence(author, evidence.to_bytes()))

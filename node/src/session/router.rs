@@ -445,7 +445,7 @@ fn travels(evidence: &canopy_protocol::Evidence) -> bool {
     if !fits {
         tracing::warn!(
             author = %evidence.author.node_id(),
-            "the proof that an author split its log fits no frame: it is not passed on"
+            "the proof against an author fits no frame: it is not passed on"
         );
     }
     fits

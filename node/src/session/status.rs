@@ -49,7 +49,8 @@ pub struct Status {
     pub pages: usize,
     /// Visible strokes.
     pub strokes: usize,
-    /// Authors whose ops are left out (proven to have signed two logs).
+    /// Authors whose ops are left out (proven to have signed two logs, or an op no
+    /// node takes).
     pub left_out: usize,
     /// Times a revocation cut an author's log short here (ops held past its cut-off
     /// were dropped).

@@ -466,6 +466,72 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
     assert!(reason.is_some());
 }
 
+/// The author's op `seq`: a stroke start too wide for any node.
+fn too_wide(author: &TestAuthor, seq: u64) -> canopy_canvas::Op {
+    let mut op = author.start(seq);
+    if let canopy_canvas::Action::StrokeStart { width, .. } = &mut op.action {
+        *width = 1e9;
+    }
+    op
+}
+
+/// Two editors of one session, both known to a table: the first, then the other.
+fn two_editors() -> (TestAuthor, TestAuthor, SharedAuthors) {
+    let session_key = new_key();
+    let author = TestAuthor::editor(&session_key);
+    let other = TestAuthor::editor(&session_key);
+    let authors = table_with(&author);
+    other.introduce(&authors);
+    (author, other, authors)
+}
+
+/// An op no node takes, in a run its author signed, passed on by a peer that is not
+/// its author (as a relay that cannot read payloads would): proof against the author
+/// goes to every link, and the link and the rest of the batch go on.
+#[tokio::test]
+async fn an_op_no_node_takes_that_its_author_signed_is_proof_and_the_link_goes_on() {
+    let graph = Graph::new("test");
+    let (mut author, mut other, authors) = two_editors();
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let mut wires = author.sign(&[author.start(1), too_wide(&author, 2)]);
+    wires.extend(other.sign(&[other.start(1)]));
+    input.send(Inbound::Ops(wires)).await.unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!((evidence.seq, evidence.refused), (0, Some(2)));
+    match next(&mut document).await {
+        DocumentInput::FromLink { runs, .. } => {
+            assert_eq!(runs.len(), 1);
+            assert_eq!(runs[0].author, other.node);
+        }
+        other => panic!("{other:?}"),
+    }
+    quiet(&mut router).await;
+    // The author is cut off: nothing more of it is taken from this link.
+    input
+        .send(Inbound::Ops(author.sign(&[author.start(3)])))
+        .await
+        .unwrap();
+    quiet(&mut document).await;
+    quiet(&mut router).await;
+}
+
+/// The same op from its author's own link: the proof goes out, and that link closes
+/// with the reason.
+#[tokio::test]
+async fn an_op_no_node_takes_from_its_own_author_is_proof_and_closes_its_link() {
+    let graph = Graph::new("test");
+    let (mut author, _, authors) = two_editors();
+    let peer = Some(author.node);
+    let (mut input, mut document, mut router) =
+        spawn_checker_as(&graph, &authors, move |checker| checker.with_peer(peer));
+    let wires = author.sign(&[author.start(1), too_wide(&author, 2)]);
+    input.send(Inbound::Ops(wires)).await.unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!(evidence.refused, Some(2));
+    let refused = refusal(next(&mut router).await);
+    assert!(refused.to_string().contains("width"), "{refused}");
+}
+
 /// The seqs of the ops a checker handed the document.
 fn run_seqs(input: &DocumentInput) -> Vec<u64> {
     match input {
