@@ -1680,3 +1680,89 @@ fn a_seal_far_past_its_stroke_is_refused() {
     honest_strokes_keep_arriving(&host, &honest, 1);
     assert_converged(&[&host, &honest], 21, Duration::from_secs(30));
 }
+
+/// The attacker's op `seq`: a stroke start `width` wide (wider than 256, no node
+/// takes it).
+fn stroke_start(attacker: &Attacker, seq: u64, width: f32) -> Op {
+    attacker.op(
+        seq,
+        Action::StrokeStart {
+            page: FIRST_PAGE,
+            tool: Tool::Pen,
+            color: Color::rgb(0, 0, 200),
+            width,
+        },
+    )
+}
+
+/// Each of `nodes` comes to leave out one author, and says it was for signing an op
+/// no node takes.
+fn assert_left_out_for_content(nodes: &[&Node]) {
+    for node in nodes {
+        let left_out = || {
+            node.try_status().is_some_and(|s| s["left_out"] == 1)
+                && node.log().contains("signed an op no node takes")
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), left_out),
+            "{} did not leave the author out:\n{}",
+            node.name,
+            node.log()
+        );
+    }
+}
+
+/// An author that signs an op no node takes (a stroke far wider than any allowed) is
+/// cut off everywhere, not only where it sent it: that node closes the author's own
+/// link with the reason, proves that the author signed it, and every node leaves
+/// the author out. Honest strokes keep arriving and no honest link closes.
+#[test]
+fn an_author_that_signs_an_op_no_node_takes_is_cut_off_everywhere() {
+    let (_scripts, host, honest) = host_and_honest(40, 100, r#"{"sleep_ms":1000}"#);
+    let url = host.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let good = stroke_start(&attacker, 1, 2.0);
+        attacker.send(&[good], 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let bad = stroke_start(&attacker, 2, 1e9);
+        attacker.send(&[bad], 1).await;
+        attacker.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the op was taken");
+    assert!(refusal.to_string().contains("width"), "{refusal}");
+    assert_left_out_for_content(&[&host, &honest]);
+    honest_strokes_keep_arriving(&host, &honest, 0);
+    assert!(has_parent(&honest), "an honest link was closed");
+    assert_converged(&[&host, &honest], 40, Duration::from_secs(30));
+}
+
+/// A participant that passes on another author's signed op that no node takes (as a
+/// relay that cannot read payloads would) keeps its link: the author is to blame,
+/// and is cut off everywhere.
+#[test]
+fn passing_on_an_op_its_author_signed_and_no_node_takes_closes_no_link() {
+    let (_scripts, host, honest) = host_and_honest(40, 100, r#"{"sleep_ms":1000}"#);
+    let url = host.editor_url().to_string();
+    let kept_open = block_on(async move {
+        let mut author = Attacker::join(&url).await;
+        let good = stroke_start(&author, 1, 2.0);
+        author.send(&[good], 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut carrier = Attacker::join(&url).await;
+        let bad = stroke_start(&author, 2, 1e9);
+        let (wire, _) = author.signer.sign_batch(&author.key, &[bad]).unwrap();
+        carrier.send_wire(wire).await;
+        let own = stroke_start(&carrier, 1, 2.0);
+        carrier.send(&[own], 1).await;
+        carrier.refusal(Duration::from_secs(2)).await.is_none()
+    });
+    assert!(
+        kept_open,
+        "the carrier's link was closed for passing the op on"
+    );
+    assert_left_out_for_content(&[&host, &honest]);
+    honest_strokes_keep_arriving(&host, &honest, 1);
+    assert!(has_parent(&honest), "an honest link was closed");
+    assert_converged(&[&host, &honest], 41, Duration::from_secs(30));
+}
