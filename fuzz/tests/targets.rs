@@ -330,6 +330,29 @@ fn write_seed_corpora() {
     bytes.extend(encode(&Message::Evidence(Box::new(proof))).unwrap());
     write("frames", "proof-of-two-seals", &bytes);
 
+    // frames: a proof that the author signed an op no node takes (a page, then a
+    // stroke far wider than any node takes), from the genesis.
+    let mut wide = canopy_canvas::Document::new(author.node_id());
+    let mut refused = vec![wide.new_page().unwrap()];
+    let mut too_wide = wide
+        .begin_stroke(FIRST_PAGE, Tool::Pen, Color::rgb(1, 2, 3), 2.0)
+        .unwrap();
+    too_wide.action = Action::StrokeStart {
+        page: FIRST_PAGE,
+        tool: Tool::Pen,
+        color: Color::rgb(1, 2, 3),
+        width: 1e9,
+    };
+    refused.push(too_wide);
+    let (refused_wire, _) = canopy_protocol::Signer::fresh(session, author)
+        .sign_batch(&host, &refused)
+        .unwrap();
+    let proof = canopy_protocol::Evidence::refused(&session, author, 0, side(&refused_wire))
+        .expect("a proof of refused content");
+    let mut bytes = vec![7u8];
+    bytes.extend(encode(&Message::Evidence(Box::new(proof))).unwrap());
+    write("frames", "proof-of-refused-content", &bytes);
+
     write("invites", "editor", invite.to_token().as_bytes());
 
     let url = JoinUrl {
