@@ -26,7 +26,7 @@ use canopy_protocol::{AuthorKey, Authority, Evidence, Fork, Refusal, SignedHead,
 use super::budget::Budget;
 use super::check_debts::CheckDebts;
 use super::refuser::Refuser;
-use super::runs::Runs;
+use super::runs::{Runs, MAX_DISPUTED};
 use super::Inbound;
 use crate::session::authors::SealToJudge;
 use crate::session::authors::{Authors, SharedAuthors};
@@ -62,6 +62,10 @@ pub struct Checker {
     /// The peer's node, if known: a link closes for an op no node takes only when
     /// its peer is the op's author (or its author's signature is not there).
     peer: Option<NodeId>,
+    /// The first op no node takes of each author other than the peer whose
+    /// signature over it has not come yet (at most [`MAX_DISPUTED`]): each is in
+    /// dispute, and proof is tried again as the author's signed ops come.
+    suspects: HashMap<NodeId, WireOp>,
 }
 
 /// Op bytes waiting on a link past which, while authors owe checks, the checker
@@ -178,6 +182,7 @@ impl Checker {
             disputes: Vec::new(),
             debts: CheckDebts::new(),
             peer: None,
+            suspects: HashMap::new(),
         }
     }
 
@@ -360,8 +365,46 @@ impl Checker {
     /// closes the link, unless it lies in a run its author signed and the peer only
     /// passed it on: then its author is proven to blame ([`Runs::prove_refused`]),
     /// cut off and the proof goes to every link, and the batch goes on. When the
-    /// peer is that author, the link closes too.
+    /// peer is that author, the link closes too. When the author's signature has
+    /// not come yet and the peer is not the author, the op is in dispute: the link
+    /// closes after [`DISPUTE_GRACE`] unless the signature comes by then.
     async fn ops(&mut self, ops: Vec<WireOp>) -> (Vec<Run>, Option<Refusal>) {
+        let signed: Vec<NodeId> = if self.suspects.is_empty() {
+            Vec::new()
+        } else {
+            ops.iter()
+                .filter(|wire| {
+                    wire.signature.is_some() && self.suspects.contains_key(&wire.id.node)
+                })
+                .map(|wire| wire.id.node)
+                .collect()
+        };
+        let taken = self.take_ops(ops).await;
+        self.prove_suspects(signed).await;
+        taken
+    }
+
+    /// Tries again to prove that the authors of ops no node takes that came without
+    /// their signature signed them, for those of `authors` still suspected (their
+    /// signed ops just came). Each try pays one check.
+    async fn prove_suspects(&mut self, mut authors: Vec<NodeId>) {
+        authors.sort_unstable();
+        authors.dedup();
+        for author in authors {
+            self.pay_for(1).await;
+            let proof = self
+                .suspects
+                .get(&author)
+                .and_then(|op| self.runs.prove_refused(op, &[]));
+            if let Some(evidence) = proof {
+                self.suspects.remove(&author);
+                self.proven(evidence, None).await;
+            }
+        }
+    }
+
+    /// [`Checker::ops`] without trying suspects again.
+    async fn take_ops(&mut self, ops: Vec<WireOp>) -> (Vec<Run>, Option<Refusal>) {
         let mut taken = Vec::new();
         let mut rest = ops;
         loop {
@@ -392,7 +435,24 @@ impl Checker {
             // One signature checked, and at most a side of a proof decoded.
             self.pay_for(1).await;
             let Some(evidence) = self.runs.prove_refused(&op, &after) else {
-                return (taken, Some(refusal));
+                if self.peer == Some(author) || self.suspects.len() >= MAX_DISPUTED {
+                    return (taken, Some(refusal));
+                }
+                // The author's signature may come in a later message (a node that
+                // cannot read payloads passes runs on in whatever pieces): the link
+                // closes when the dispute ends, unless the author is proven to
+                // blame by then.
+                self.disputes
+                    .push((Instant::now() + DISPUTE_GRACE, author, refusal));
+                let earlier = self
+                    .suspects
+                    .get(&author)
+                    .is_some_and(|held| held.id.seq < op.id.seq);
+                if !earlier {
+                    self.suspects.insert(author, op);
+                }
+                rest = after;
+                continue;
             };
             self.proven(evidence, None).await;
             if self.peer == Some(author) {
@@ -507,6 +567,9 @@ impl Checker {
         if refusal.is_some() {
             self.disputes.clear();
         }
+        // Suspects proven meanwhile (here or by another link) are done with.
+        self.suspects
+            .retain(|author, _| table.tip(*author).is_none_or(|tip| tip.cut.is_none()));
         refusal
     }
 

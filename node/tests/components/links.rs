@@ -515,6 +515,25 @@ async fn an_op_no_node_takes_that_its_author_signed_is_proof_and_the_link_goes_o
     quiet(&mut router).await;
 }
 
+/// The same op passed on without its author's signature, which comes in the next
+/// message (a node that cannot read payloads passes runs on in whatever pieces):
+/// proof once it comes, and the link stays open past the dispute's grace.
+#[tokio::test]
+async fn an_op_no_node_takes_whose_signature_comes_later_is_proof_when_it_comes() {
+    let graph = Graph::new("test");
+    let (mut author, _, authors) = two_editors();
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let wires = author.sign(&[author.start(1), too_wide(&author, 2), author.start(3)]);
+    assert!(wires[..2].iter().all(|wire| wire.signature.is_none()));
+    input.send(Inbound::Ops(wires[..2].to_vec())).await.unwrap();
+    quiet(&mut document).await;
+    input.send(Inbound::Ops(wires[2..].to_vec())).await.unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!(evidence.refused, Some(2));
+    tokio::time::sleep(canopy_node::link::checker::DISPUTE_GRACE).await;
+    quiet(&mut router).await;
+}
+
 /// The same op from its author's own link: the proof goes out, and that link closes
 /// with the reason.
 #[tokio::test]
