@@ -1738,8 +1738,8 @@ fn an_author_that_signs_an_op_no_node_takes_is_cut_off_everywhere() {
 }
 
 /// A participant that passes on another author's signed op that no node takes (as a
-/// relay that cannot read payloads would) keeps its link: the author is to blame,
-/// and is cut off everywhere.
+/// relay that cannot read payloads would), its signature in the next message, keeps
+/// its link: the author is to blame, and is cut off everywhere.
 #[test]
 fn passing_on_an_op_its_author_signed_and_no_node_takes_closes_no_link() {
     let (_scripts, host, honest) = host_and_honest(40, 100, r#"{"sleep_ms":1000}"#);
@@ -1750,9 +1750,12 @@ fn passing_on_an_op_its_author_signed_and_no_node_takes_closes_no_link() {
         author.send(&[good], 1).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut carrier = Attacker::join(&url).await;
-        let bad = stroke_start(&author, 2, 1e9);
-        let (wire, _) = author.signer.sign_batch(&author.key, &[bad]).unwrap();
+        let bad = [stroke_start(&author, 2, 1e9), stroke_start(&author, 3, 2.0)];
+        let (mut wire, _) = author.signer.sign_batch(&author.key, &bad).unwrap();
+        let signed = wire.split_off(1);
         carrier.send_wire(wire).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        carrier.send_wire(signed).await;
         let own = stroke_start(&carrier, 1, 2.0);
         carrier.send(&[own], 1).await;
         carrier.refusal(Duration::from_secs(2)).await.is_none()
