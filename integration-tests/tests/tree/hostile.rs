@@ -1718,7 +1718,7 @@ fn assert_left_out_for_content(nodes: &[&Node]) {
 /// the author out. Honest strokes keep arriving and no honest link closes.
 #[test]
 fn an_author_that_signs_an_op_no_node_takes_is_cut_off_everywhere() {
-    let (_scripts, host, honest) = host_and_honest(40, 100, r#"{"sleep_ms":1000}"#);
+    let (_scripts, mut host, honest) = host_and_honest(40, 100, r#"{"sleep_ms":1000}"#);
     let url = host.editor_url().to_string();
     let refusal = block_on(async move {
         let mut attacker = Attacker::join(&url).await;
@@ -1735,6 +1735,13 @@ fn an_author_that_signs_an_op_no_node_takes_is_cut_off_everywhere() {
     honest_strokes_keep_arriving(&host, &honest, 0);
     assert!(has_parent(&honest), "an honest link was closed");
     assert_converged(&[&host, &honest], 40, Duration::from_secs(30));
+
+    // The proof is kept in the file: the host started again leaves the author out.
+    host.kill();
+    let again = Node::start_in("host-again", &["host"], &["--no-audio"], host.data.clone());
+    let status = again.status();
+    assert_eq!(status["left_out"], 1, "{}", again.log());
+    assert_eq!(status["strokes"], 40);
 }
 
 /// A participant that passes on another author's signed op that no node takes (as a
