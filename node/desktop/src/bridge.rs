@@ -131,8 +131,9 @@ pub fn spawn(graph: &Graph, session: &SessionPorts, sink: UiSink) -> anyhow::Res
             }
         }
         let mut ticker = tokio::time::interval(GLANCE_INTERVAL);
-        // An author left out (proven to have split its log) or a log cut short by a
-        // revocation takes ops away: the window's copy then starts over from the core's.
+        // An author left out (proven to have split its log, or to have signed an op
+        // no node takes) or a log cut short by a revocation takes ops away: the
+        // window's copy then starts over from the core's.
         let mut taken_away = status_taken_away(&mut to_status).await;
         loop {
             tokio::select! {
