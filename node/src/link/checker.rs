@@ -21,7 +21,10 @@ use std::time::Instant;
 
 use canopy_axon::{BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{Limits, NodeId};
-use canopy_protocol::{AuthorKey, Authority, Evidence, Fork, Refusal, SignedHead, WireOp};
+use canopy_protocol::{
+    op_weight, AuthorKey, Authority, Evidence, Fork, Refusal, SignedHead, WireOp, CHECKPOINT,
+    MAX_FORK_BYTES,
+};
 
 use super::budget::Budget;
 use super::check_debts::CheckDebts;
@@ -62,10 +65,11 @@ pub struct Checker {
     /// The peer's node, if known: a link closes for an op no node takes only when
     /// its peer is the op's author (or its author's signature is not there).
     peer: Option<NodeId>,
-    /// The first op no node takes of each author other than the peer whose
-    /// signature over it has not come yet (at most [`MAX_DISPUTED`]): each is in
-    /// dispute, and proof is tried again as the author's signed ops come.
-    suspects: HashMap<NodeId, WireOp>,
+    /// The ops no node takes of each author other than the peer whose signature
+    /// over them has not come yet (at most [`MAX_DISPUTED`] authors, each at most
+    /// a side of a proof), in the order they came: each author is in dispute, and
+    /// proof is tried again as its signed ops come.
+    suspects: HashMap<NodeId, Vec<WireOp>>,
 }
 
 /// Op bytes waiting on a link past which, while authors owe checks, the checker
@@ -395,7 +399,8 @@ impl Checker {
             let proof = self
                 .suspects
                 .get(&author)
-                .and_then(|op| self.runs.prove_refused(op, &[]));
+                .and_then(|held| held.split_first())
+                .and_then(|(first, rest)| self.runs.prove_refused(first, rest));
             if let Some(evidence) = proof {
                 self.suspects.remove(&author);
                 self.proven(evidence, None).await;
@@ -432,6 +437,18 @@ impl Checker {
                 rest = after;
                 continue;
             }
+            if let Some(held) = self.suspects.get_mut(&author) {
+                // In dispute already (one dispute an author): kept for the proof,
+                // which is tried as the author's signed ops come.
+                if held.len() < CHECKPOINT as usize
+                    && suspect_weight(held).saturating_add(op_weight(op.payload.len()))
+                        <= MAX_FORK_BYTES
+                {
+                    held.push(op);
+                }
+                rest = after;
+                continue;
+            }
             // One signature checked, and at most a side of a proof decoded.
             self.pay_for(1).await;
             let Some(evidence) = self.runs.prove_refused(&op, &after) else {
@@ -444,13 +461,7 @@ impl Checker {
                 // blame by then.
                 self.disputes
                     .push((Instant::now() + DISPUTE_GRACE, author, refusal));
-                let earlier = self
-                    .suspects
-                    .get(&author)
-                    .is_some_and(|held| held.id.seq < op.id.seq);
-                if !earlier {
-                    self.suspects.insert(author, op);
-                }
+                self.suspects.insert(author, vec![op]);
                 rest = after;
                 continue;
             };
@@ -601,6 +612,13 @@ impl Checker {
         let debts = &self.debts;
         self.runs.retry(|author| debts.owes(author))
     }
+}
+
+/// What ops weigh towards a side of a proof.
+fn suspect_weight(ops: &[WireOp]) -> u64 {
+    ops.iter()
+        .map(|op| op_weight(op.payload.len()))
+        .fold(0, u64::saturating_add)
 }
 
 /// Waits until `at`, or for ever if there is none.

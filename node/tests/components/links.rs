@@ -534,6 +534,29 @@ async fn an_op_no_node_takes_whose_signature_comes_later_is_proof_when_it_comes(
     quiet(&mut router).await;
 }
 
+/// Two such ops in one message and the signature in the next: both are kept for
+/// the proof (the second used to be dropped, leaving a gap no proof could cross).
+#[tokio::test]
+async fn two_ops_no_node_takes_before_their_signature_are_proof_when_it_comes() {
+    let graph = Graph::new("test");
+    let (mut author, _, authors) = two_editors();
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &authors);
+    let ops = [
+        author.start(1),
+        too_wide(&author, 2),
+        too_wide(&author, 3),
+        author.start(4),
+    ];
+    let wires = author.sign(&ops);
+    input.send(Inbound::Ops(wires[..3].to_vec())).await.unwrap();
+    quiet(&mut document).await;
+    input.send(Inbound::Ops(wires[3..].to_vec())).await.unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!(evidence.refused, Some(2));
+    tokio::time::sleep(canopy_node::link::checker::DISPUTE_GRACE).await;
+    quiet(&mut router).await;
+}
+
 /// The same op from its author's own link: the proof goes out, and that link closes
 /// with the reason.
 #[tokio::test]
