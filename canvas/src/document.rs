@@ -621,7 +621,10 @@ impl Document {
                 points,
             } => 'points: {
                 // The one refusal that depends on what the document holds: points
-                // past the per-stroke limit. (Page and stroke caps are not refusals:
+                // past the per-stroke limit. The stroke rule counts the same points
+                // over the author's log (`MAX_POINTS_PER_STROKE`), so ops verified
+                // under the default limits never meet it: it guards ops that reach
+                // a document unverified, and stricter limits. (Page and stroke caps are not refusals:
                 // a replica at a cap takes the op all the same, as another may not be
                 // at it yet, and the cap decides what shows — the first pages and
                 // strokes by `(lamport, id)` on every replica, whatever the order.)
@@ -1281,8 +1284,9 @@ impl Document {
     }
 
     /// Where `author`'s log as held stands towards the stroke rule: the stroke its
-    /// last op belongs to (a start, points or an end), and whether that op is an end.
-    /// What a checker needs to take the author's next ops after a restart.
+    /// last op belongs to (a start, points or an end), whether that op is an end, and
+    /// the points that stroke holds. What a checker needs to take the author's next
+    /// ops after a restart.
     pub fn stroke_rule(&self, author: NodeId) -> StrokeRule {
         let Some(log) = self.log.get(&author) else {
             return StrokeRule::default();
@@ -1292,16 +1296,26 @@ impl Document {
         };
         let shape = match log.get(last) {
             Some((_, Logged::StrokeStart)) => Shape::Start,
-            Some((_, Logged::Points { stroke, .. })) => Shape::Points(stroke.seq),
+            Some((_, Logged::Points { stroke, .. })) => Shape::Points(stroke.seq, 0),
             Some((_, Logged::StrokeEnd { stroke })) => Shape::End(stroke.seq),
-            // A second end, or points after an end, are kept whole.
+            // A second end, or points for a sealed stroke, are kept whole.
             Some((_, Logged::Other(op))) => Shape::of(&op.action),
             Some((_, Logged::Sealed { .. })) | None => Shape::Other,
         };
+        let points = |stroke: u64| {
+            self.strokes
+                .get(&OpId {
+                    node: author,
+                    seq: stroke,
+                })
+                .map_or(0, |held| held.point_count)
+        };
         match shape {
             Shape::Start => StrokeRule::open_at(Some(last)),
-            Shape::Points(stroke) => StrokeRule::open_at(Some(stroke)),
-            Shape::End(stroke) => StrokeRule::ended_at(stroke, last),
+            Shape::Points(stroke, _) => {
+                StrokeRule::open_at(Some(stroke)).with_points(points(stroke))
+            }
+            Shape::End(stroke) => StrokeRule::ended_at(stroke, last).with_points(points(stroke)),
             Shape::Seal(_) | Shape::Other => StrokeRule::default(),
         }
     }

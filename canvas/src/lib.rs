@@ -64,7 +64,7 @@ pub use op::{
 pub use raster::draw_strokes;
 pub use reauthor::Reauthor;
 pub use render::{encode_png, new_pixmap, render_band, render_page, RenderError, View, MAX_SIDE};
-pub use stroke_rule::{Shape, StrokeRule, StrokeRuleError};
+pub use stroke_rule::{Shape, StrokeRule, StrokeRuleError, MAX_POINTS_PER_STROKE};
 pub use version::VersionVector;
 
 /// tiny-skia's picture type, so users need not depend on tiny-skia themselves.

@@ -459,7 +459,7 @@ impl Tail {
                     .map_err(|error| RunError::StrokeRule { author, error })?;
                 match shape {
                     Shape::Start => self.base = Some(self.head),
-                    Shape::Points(_) | Shape::End(_) => {}
+                    Shape::Points(..) | Shape::End(_) => {}
                     Shape::Seal(_) | Shape::Other => self.base = None,
                 }
                 (
@@ -1136,7 +1136,7 @@ impl Signer {
             match shape {
                 Shape::Start => base_known = true,
                 Shape::Seal(_) if !base_known => return Err(SignError::NoBase { seq: op.id.seq }),
-                Shape::Points(_) | Shape::End(_) => {}
+                Shape::Points(..) | Shape::End(_) => {}
                 Shape::Seal(_) | Shape::Other => base_known = false,
             }
         }
@@ -1156,7 +1156,7 @@ impl Signer {
             let head = self.extend_on(from, op.id.seq, op.lamport, &wire.payload)?;
             match shape {
                 Shape::Start => self.base = Some(before),
-                Shape::Points(_) | Shape::End(_) => {}
+                Shape::Points(..) | Shape::End(_) => {}
                 Shape::Seal(_) | Shape::Other => self.base = None,
             }
             heads.push((op.id.seq, head));

@@ -584,7 +584,7 @@ fn breaks_seal(stroke: u64, seal_at: u64, sealed: Head, walked: &[Step]) -> bool
         }
         let fits = match shape {
             Shape::Start => *at == stroke,
-            Shape::Points(of) => {
+            Shape::Points(of, _) => {
                 *of == stroke && *at != stroke && Some(*at) != seal_at.checked_sub(1)
             }
             Shape::End(of) => *of == stroke && *at != stroke,

@@ -322,7 +322,8 @@ pub fn decode_action(id: OpId, payload: &[u8]) -> Result<Action, FrameError> {
 
 /// What an op is to the stroke rule, read from its payload's header alone: the
 /// action's variant and, for points, an end or a seal, the stroke it names (the
-/// encoding puts both first). The rest of the payload is not read, so a holder can
+/// encoding puts both first), and for points how many (the length that comes before
+/// them). The rest of the payload is not read, so a holder can
 /// verify an author's log — hashes, signatures, the stroke rule, where a seal's
 /// chain goes on from — without decoding what was drawn. For a payload that
 /// decodes, it is [`Shape::of`] its action.
@@ -337,7 +338,11 @@ pub fn shape_of(id: OpId, payload: &[u8]) -> Result<Shape, FrameError> {
     };
     Ok(match header {
         Header::StrokeStart => Shape::Start,
-        Header::StrokePoints { stroke: named } => Shape::Points(stroke(named)?),
+        Header::StrokePoints {
+            stroke: named,
+            points,
+            ..
+        } => Shape::Points(stroke(named)?, u32::try_from(points).unwrap_or(u32::MAX)),
         Header::StrokeEnd { stroke: named } => Shape::End(stroke(named)?),
         Header::StrokeSealed { stroke: named } => Shape::Seal(stroke(named)?),
         Header::Erase
@@ -351,12 +356,19 @@ pub fn shape_of(id: OpId, payload: &[u8]) -> Result<Shape, FrameError> {
 }
 
 /// The start of an encoded action: [`Coded`]'s variants in the same order, with only
-/// the stroke a stroke's later ops name (their first field).
+/// the stroke a stroke's later ops name (their first field) and, for points, how
+/// many there are (the length before the points themselves).
 #[derive(Deserialize)]
 enum Header {
     StrokeStart,
-    StrokePoints { stroke: Ref },
-    StrokeEnd { stroke: Ref },
+    StrokePoints {
+        stroke: Ref,
+        _offset: u32,
+        points: u64,
+    },
+    StrokeEnd {
+        stroke: Ref,
+    },
     Erase,
     ClearPage,
     NewPage,
@@ -364,7 +376,9 @@ enum Header {
     MovePage,
     Undo,
     Redo,
-    StrokeSealed { stroke: Ref },
+    StrokeSealed {
+        stroke: Ref,
+    },
 }
 
 /// Reads an action as files from before protocol 5 (formats 1–3) coded it: plain

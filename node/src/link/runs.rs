@@ -315,7 +315,13 @@ impl Runs {
                     } if stroke <= tail.seq => seal_side(author, queue, at, stroke),
                     _ => None,
                 };
-                let refusal = Refusal::Protocol(error.to_string());
+                let refusal = match error {
+                    RunError::StrokeRule {
+                        error: StrokeRuleError::TooManyPoints { .. },
+                        ..
+                    } => Refusal::Limit(error.to_string()),
+                    _ => Refusal::Protocol(error.to_string()),
+                };
                 let Some(seal) = under_seal.or(misplaced) else {
                     if matches!(error, RunError::BadSignature { .. })
                         && self.disputed.len() < MAX_DISPUTED

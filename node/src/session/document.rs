@@ -445,7 +445,7 @@ impl DocumentComponent {
             }
             match shape {
                 Shape::Start => base = Some(head),
-                Shape::Points(_) | Shape::End(_) => {}
+                Shape::Points(..) | Shape::End(_) => {}
                 Shape::Seal(_) | Shape::Other => base = None,
             }
             head = verified.head_at(seq).unwrap_or(head);

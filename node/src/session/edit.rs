@@ -368,13 +368,19 @@ mod tests {
                 .collect::<Vec<Shape>>()
         };
         use Shape::{End, Other, Points, Seal, Start};
-        let points = |stroke: u64, chunks: usize| vec![Points(stroke); chunks];
+        // The chunks of each stroke, with the points each carries.
+        let points = |stroke: u64, counts: &[u32]| {
+            counts
+                .iter()
+                .map(|count| Points(stroke, *count))
+                .collect::<Vec<_>>()
+        };
         let sealed = [
             vec![Start],
-            points(1, 2),
+            points(1, &[3, 1]),
             vec![End(1), Seal(1), Start],
-            points(6, 2),
-            vec![End(6), Seal(6), Other, Start, Points(12), End(12)],
+            points(6, &[2, 2]),
+            vec![End(6), Seal(6), Other, Start, Points(12, 4), End(12)],
         ]
         .concat();
         assert_eq!(
@@ -384,10 +390,10 @@ mod tests {
         );
         let first_unsealed = [
             vec![Start],
-            points(1, 2),
+            points(1, &[3, 1]),
             vec![End(1), Start],
-            points(5, 2),
-            vec![End(5), Seal(5), Other, Start, Points(11), End(11)],
+            points(5, &[2, 2]),
+            vec![End(5), Seal(5), Other, Start, Points(11, 4), End(11)],
         ]
         .concat();
         assert_eq!(
@@ -416,7 +422,12 @@ mod tests {
         let kinds: Vec<Shape> = ops.iter().map(|op| Shape::of(&op.action)).collect();
         assert_eq!(
             kinds,
-            [Shape::Start, Shape::Points(1), Shape::End(1), Shape::Other]
+            [
+                Shape::Start,
+                Shape::Points(1, 3),
+                Shape::End(1),
+                Shape::Other
+            ]
         );
         assert!(matches!(ops[3].action, Action::Undo { target } if target.seq == 1));
         // The undone stroke's pen draws nothing more, and its lift is no error.

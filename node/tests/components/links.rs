@@ -574,6 +574,47 @@ async fn an_op_no_node_takes_from_its_own_author_is_proof_and_closes_its_link() 
     assert!(refused.to_string().contains("width"), "{refused}");
 }
 
+/// Points that take a stroke past the most it may hold break the stroke rule, which a
+/// checker reads from the payloads' headers: the run is refused before any document
+/// sees it, as a relay that cannot read payloads would refuse it at the first hop.
+/// So no document refuses an op for what it holds already.
+#[tokio::test]
+async fn points_past_a_strokes_limit_are_refused_before_the_document() {
+    let graph = Graph::new("test");
+    let session_key = new_key();
+    let mut author = TestAuthor::editor(&session_key);
+    let (mut input, mut document, mut router) = spawn_checker(&graph, &table_with(&author));
+    let start = author.start(1);
+    let node = author.node;
+    let chunk = |seq: u64| canopy_canvas::Op {
+        id: canopy_canvas::OpId { node, seq },
+        lamport: seq,
+        action: canopy_canvas::Action::StrokePoints {
+            stroke: start.id,
+            offset: 0,
+            points: vec![canopy_canvas::Point::new(1.0, 1.0); 4096],
+        },
+    };
+    // 24 chunks of 4,096: 98,304 points, all taken.
+    let ops: Vec<_> = std::iter::once(start.clone())
+        .chain((2..=25).map(chunk))
+        .collect();
+    input.send(Inbound::Ops(author.sign(&ops))).await.unwrap();
+    assert_eq!(
+        run_seqs(&next(&mut document).await),
+        (1..=25).collect::<Vec<_>>()
+    );
+    // One more would make 102,400: each op on its own is fine, the stroke is not.
+    let past = author.sign_anything(&[chunk(26)]);
+    input.send(Inbound::Ops(past)).await.unwrap();
+    let refused = refusal(next(&mut router).await);
+    assert!(
+        matches!(&refused, Refusal::Limit(reason) if reason.contains("102400 points")),
+        "{refused}"
+    );
+    quiet(&mut document).await;
+}
+
 /// The seqs of the ops a checker handed the document.
 fn run_seqs(input: &DocumentInput) -> Vec<u64> {
     match input {

@@ -235,6 +235,22 @@ impl TestAuthor {
         self.signer.sign_batch(&self.key, ops).unwrap().0
     }
 
+    /// Signs each of `ops` as the author's next, with no rule checked: what a
+    /// hostile author can sign.
+    pub fn sign_anything(&mut self, ops: &[Op]) -> Vec<WireOp> {
+        ops.iter()
+            .map(|op| {
+                let mut wire = WireOp::from_op(op);
+                let (_, signature) = self
+                    .signer
+                    .sign(&self.key, op.id.seq, op.lamport, &wire.payload)
+                    .unwrap();
+                wire.signature = Some(signature);
+                wire
+            })
+            .collect()
+    }
+
     /// The author's next `ops`, signed and verified: what a checker hands the document.
     pub fn run(&mut self, ops: &[Op]) -> canopy_node::session::Run {
         let (wire, verified) = self.signer.sign_batch(&self.key, ops).unwrap();

@@ -386,23 +386,29 @@ fn chunk_log(sizes: &[usize], batch_ends: &[usize]) -> ChunkLog {
     let key = key();
     let author = AuthorKey(public_key(&key));
     let node = author.node_id();
+    // Op 1 starts a stroke, and so does any op whose points would take the stroke
+    // past the most it may hold; the rest are its chunks.
+    let (mut stroke, mut held) = (1, 0usize);
     let ops: Vec<canopy_canvas::Op> = sizes
         .iter()
         .enumerate()
         .map(|(index, points)| {
             let seq = index as u64 + 1;
+            held += points;
+            let action = if seq == 1 || held > canopy_canvas::MAX_POINTS_PER_STROKE as usize {
+                (stroke, held) = (seq, 0);
+                stroke_start()
+            } else {
+                canopy_canvas::Action::StrokePoints {
+                    stroke: canopy_canvas::OpId { node, seq: stroke },
+                    offset: 0,
+                    points: vec![canopy_canvas::Point::new(1.5, -2.5); *points],
+                }
+            };
             canopy_canvas::Op {
                 id: canopy_canvas::OpId { node, seq },
                 lamport: seq,
-                action: if seq == 1 {
-                    stroke_start()
-                } else {
-                    canopy_canvas::Action::StrokePoints {
-                        stroke: canopy_canvas::OpId { node, seq: 1 },
-                        offset: 0,
-                        points: vec![canopy_canvas::Point::new(1.5, -2.5); *points],
-                    }
-                },
+                action,
             }
         })
         .collect();
@@ -645,23 +651,32 @@ fn proof_of_a_split_in_long_ops_fits_a_frame() {
     let key = key();
     let author = AuthorKey(public_key(&key));
     let node = author.node_id();
+    // Every 25th op starts a stroke; the 24 after it are its chunks (a stroke holds
+    // at most `MAX_POINTS_PER_STROKE` points).
     let chunk = |seq: u64, x: f32, points: usize| canopy_canvas::Op {
         id: canopy_canvas::OpId { node, seq },
         lamport: seq,
         action: canopy_canvas::Action::StrokePoints {
-            stroke: canopy_canvas::OpId { node, seq: 1 },
+            stroke: canopy_canvas::OpId {
+                node,
+                seq: seq - (seq - 1) % 25,
+            },
             offset: 0,
             points: vec![canopy_canvas::Point::new(x, 0.0); points],
         },
     };
-    // Both logs share op 1 (the stroke's start), then part: 200 chunks of 4,096
-    // points each (~32 KiB).
-    let common = [canopy_canvas::Op {
-        action: stroke_start(),
-        ..chunk(1, 0.0, 10)
-    }];
-    let one: Vec<_> = (2..=201).map(|seq| chunk(seq, 1.0, 4096)).collect();
-    let other: Vec<_> = (2..=201).map(|seq| chunk(seq, 2.0, 4096)).collect();
+    let op = |seq: u64, x: f32| match (seq - 1) % 25 {
+        0 => canopy_canvas::Op {
+            action: stroke_start(),
+            ..chunk(seq, 0.0, 10)
+        },
+        _ => chunk(seq, x, 4096),
+    };
+    // Both logs share op 1 (the stroke's start), then part: 200 ops, all but 7 of
+    // them chunks of 4,096 points each (~32 KiB).
+    let common = [op(1, 0.0)];
+    let one: Vec<_> = (2..=201).map(|seq| op(seq, 1.0)).collect();
+    let other: Vec<_> = (2..=201).map(|seq| op(seq, 2.0)).collect();
     let mut first = Signer::fresh(session(), author);
     let (mut a, _) = first.sign_batch(&key, &common).unwrap();
     let mut second = first.clone();

@@ -129,7 +129,10 @@ fn a_holder_inside_a_stroke_takes_its_seal_and_ends_where_the_author_is() {
         .verify(&session(), &entries(&first, &ops[..3]))
         .unwrap();
     holder.accept(verified);
-    assert_eq!(holder.strokes(), StrokeRule::open_at(Some(1)));
+    assert_eq!(
+        holder.strokes(),
+        StrokeRule::open_at(Some(1)).with_points(2)
+    );
     // The rest of the chunks never came; the seal did.
     let verified = holder
         .verify(&session(), &entries(&seal, &ops[8..]))

@@ -140,12 +140,15 @@ fn a_stroke_goes_on_across_runs_and_restarts() {
 
     let mut live = AuthorLog::new(&session(), author.public);
     let verified = live.verify(&session(), &entries(&run_a)).unwrap();
-    assert_eq!(verified.strokes, StrokeRule::open_at(Some(1)));
+    assert_eq!(
+        verified.strokes,
+        StrokeRule::open_at(Some(1)).with_points(1)
+    );
     live.accept(verified);
-    assert_eq!(live.strokes(), StrokeRule::open_at(Some(1)));
+    assert_eq!(live.strokes(), StrokeRule::open_at(Some(1)).with_points(1));
     let verified = live.verify(&session(), &entries(&run_b)).unwrap();
     live.accept(verified);
-    assert_eq!(live.strokes(), StrokeRule::ended_at(1, 4));
+    assert_eq!(live.strokes(), StrokeRule::ended_at(1, 4).with_points(2));
 
     // A node restarted after run A: its log is restored from signed heads alone.
     let mut restarted = AuthorLog::new(&session(), author.public);
@@ -193,11 +196,14 @@ fn a_run_leaves_the_log_where_the_rule_stands_after_it() {
         .verify(&session(), &entries(&wires))
         .unwrap();
     assert_eq!(verified, signed, "the signer's view is the checker's");
-    assert_eq!(verified.strokes, StrokeRule::open_at(Some(5)));
+    assert_eq!(
+        verified.strokes,
+        StrokeRule::open_at(Some(5)).with_points(1)
+    );
     for (count, rule) in [
-        (3, StrokeRule::ended_at(1, 3)),
+        (3, StrokeRule::ended_at(1, 3).with_points(1)),
         (4, StrokeRule::default()),
-        (6, StrokeRule::open_at(Some(5))),
+        (6, StrokeRule::open_at(Some(5)).with_points(1)),
     ] {
         let (part, _) = Signer::fresh(session(), author.public)
             .sign_batch(&author.key, &ops[..count])
