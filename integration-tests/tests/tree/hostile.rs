@@ -1289,6 +1289,67 @@ fn points_after_another_op_inside_a_stroke_are_refused() {
     assert_eq!(pages(&joiner), pages(&host));
 }
 
+/// Chunks of one stroke whose points overlap (each at offset 0) pass every check of
+/// one op, but together take the stroke past the most it may hold. Only the
+/// document used to refuse the last one, for what it held already, so a relay
+/// that cannot read payloads would have passed it on and had its own link closed
+/// downstream. The stroke rule counts a stroke's points from the ops' headers, so
+/// the attacker's first hop refuses it, saying so; the chunks before it are taken.
+#[test]
+fn points_past_a_strokes_limit_are_refused_at_the_first_hop() {
+    let (_scripts, host, honest) = host_and_honest(3, 300, r#"{"sleep_ms":1500}"#);
+    let url = host.editor_url().to_string();
+    let refusal = block_on(async move {
+        let mut attacker = Attacker::join(&url).await;
+        let stroke = OpId {
+            node: attacker.node,
+            seq: 1,
+        };
+        let chunk = |seq: u64| {
+            attacker.op(
+                seq,
+                Action::StrokePoints {
+                    stroke,
+                    offset: 0,
+                    points: vec![Point::new(seq as f32, 10.0); 4096],
+                },
+            )
+        };
+        let mut ops = vec![attacker.op(
+            1,
+            Action::StrokeStart {
+                page: FIRST_PAGE,
+                tool: Tool::Pen,
+                color: Color::rgb(0, 120, 0),
+                width: 2.0,
+            },
+        )];
+        // 24 chunks of 4,096 points: 98,304, all taken.
+        ops.extend((2..=25).map(chunk));
+        let past = chunk(26);
+        attacker.send(&ops, 5).await;
+        // One more makes 102,400: signed by its author all the same.
+        let mut wire = WireOp::from_op(&past);
+        attacker
+            .signer
+            .extend(26, past.lamport, &wire.payload)
+            .unwrap();
+        wire.signature = Some(attacker.signer.sign_head(&attacker.key));
+        attacker.send_wire(vec![wire]).await;
+        attacker.refusal(Duration::from_secs(10)).await
+    });
+    let refusal = refusal.expect("the points past the stroke's limit were taken");
+    assert!(
+        refusal
+            .to_string()
+            .contains("takes stroke 1 to 102400 points"),
+        "{refusal}"
+    );
+    honest_strokes_keep_arriving(&host, &honest, 1);
+    let joiner = Node::join("late", host.editor_url(), &["--no-audio"]);
+    assert_converged(&[&host, &honest, &joiner], 4, Duration::from_secs(20));
+}
+
 /// One op with a Lamport clock of 2^64 − 2 used to leave every node that took it
 /// unable to edit again. A clock may run at most 2^32 per op of its author ahead.
 #[test]
