@@ -43,6 +43,7 @@ mod chunks;
 mod digest;
 mod document;
 mod export;
+mod held_log;
 mod history;
 mod ids;
 mod op;
@@ -56,6 +57,7 @@ mod version;
 pub use digest::Digest;
 pub use document::{Applied, Bounds, Document, Stroke, PAGE_FRAME};
 pub use export::{export_pdf, export_png, export_svg, PDF_POINTS_PER_UNIT};
+pub use held_log::{HeldLog, LogEntry};
 pub use ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 pub use op::{
     Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, HIGHLIGHTER_ALPHA,
