@@ -13,7 +13,8 @@
 //!   the time; [`AuthorLog`], [`Signer`] — signed, hash-chained author logs
 //!   (who made an op, proven; [`Evidence`] of an author that splits its log or
 //!   signs an op no node takes, [`read_op`]);
-//!   [`Datagram`] — presence and audio datagrams, tagged and bounded.
+//!   [`Datagram`] — presence and audio datagrams, tagged and bounded;
+//!   [`OpaqueReplica`] — ops held and served as signed bytes, unread.
 
 mod admission;
 mod authorship;
@@ -27,6 +28,7 @@ mod message;
 mod op_runs;
 mod payload;
 mod presence;
+mod replica;
 mod revocation;
 
 pub use admission::{admit, precheck, Admitted, Door};
@@ -49,4 +51,5 @@ pub use message::{
 };
 pub use payload::{decode_action, decode_legacy_action, encode_action, shape_of};
 pub use presence::{bounded_name, Presence, MAX_DATAGRAM, MAX_NAME};
+pub use replica::OpaqueReplica;
 pub use revocation::{BadGrantId, GrantId, Kept, Revocation, Revocations, MAX_KEPT};

@@ -19,6 +19,9 @@ mod stroke_rule;
 #[path = "protocol/refused.rs"]
 mod refused;
 
+#[path = "protocol/replica.rs"]
+mod replica;
+
 /// A channel binding, as both ends of one connection would export it.
 const BINDING: ChannelBinding = [0x5a; 32];
 

@@ -1,0 +1,200 @@
+//! The opaque replica against the document: the same ops taken, the same ops served.
+
+use canopy_canvas::{Applied, Color, Document, NodeId, Op, OpId, Point, Tool, VersionVector};
+use canopy_protocol::{shape_of, OpaqueReplica, WireOp};
+use proptest::prelude::*;
+
+/// What an author does next.
+#[derive(Debug, Clone)]
+enum Step {
+    /// A stroke drawn in chunks of these many points, sealed after its end or not.
+    Stroke { chunks: Vec<u8>, sealed: bool },
+    /// A new page.
+    Page,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (prop::collection::vec(1u8..5, 1..5), any::<bool>())
+            .prop_map(|(chunks, sealed)| Step::Stroke { chunks, sealed }),
+        1 => Just(Step::Page),
+    ]
+}
+
+/// Author `node`'s ops for `steps`, as it makes them (live), and as a holder of
+/// them all serves them (a backlog: seals in place of their strokes).
+fn author(node: u64, steps: &[Step]) -> (Vec<Op>, Vec<Op>) {
+    let mut doc = Document::new(NodeId(node));
+    let mut live = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        match step {
+            Step::Stroke { chunks, sealed } => {
+                let start = doc
+                    .begin_stroke(
+                        canopy_canvas::FIRST_PAGE,
+                        Tool::Pen,
+                        Color::rgb(1, 2, 3),
+                        2.0,
+                    )
+                    .unwrap();
+                let stroke = start.id;
+                live.push(start);
+                for (c, count) in chunks.iter().enumerate() {
+                    let points = (0..*count)
+                        .map(|p| Point::new(n as f32, (c * 10 + p as usize) as f32))
+                        .collect();
+                    live.push(doc.extend_stroke(stroke, points).unwrap());
+                }
+                live.push(doc.end_stroke(stroke).unwrap());
+                if *sealed {
+                    live.push(doc.seal_stroke(stroke).unwrap());
+                }
+            }
+            Step::Page => live.push(doc.new_page().unwrap()),
+        }
+    }
+    let backlog = doc
+        .ops_missing_from(&VersionVector::new())
+        .into_iter()
+        .filter(|op| op.id.node == NodeId(node))
+        .collect();
+    (live, backlog)
+}
+
+fn takes(replica: &mut OpaqueReplica, op: &Op) -> Applied {
+    let wire = WireOp::from_op(op);
+    let shape = shape_of(wire.id, &wire.payload).unwrap();
+    replica.take(&wire, shape)
+}
+
+fn same(ours: &[Op], theirs: &[WireOp]) -> Vec<(OpId, u64, Vec<u8>)> {
+    let ours: Vec<_> = ours
+        .iter()
+        .map(WireOp::from_op)
+        .map(|w| (w.id, w.lamport, w.payload))
+        .collect();
+    let theirs: Vec<_> = theirs
+        .iter()
+        .map(|w| (w.id, w.lamport, w.payload.clone()))
+        .collect();
+    assert_eq!(ours, theirs);
+    ours
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// Whatever order a holder takes three authors' ops in — live, op by op; from
+    /// backlogs, seals in place of strokes; both at once, duplicates and gaps
+    /// included — the opaque replica holds what the document holds: the same ops
+    /// are new, and any piece of a backlog it serves is the document's, byte for
+    /// byte, as are its version vectors and counts.
+    #[test]
+    fn an_opaque_replica_serves_what_the_document_serves(
+        steps in prop::collection::vec(prop::collection::vec(step(), 0..6), 3),
+        deliveries in prop::collection::vec((0usize..3, any::<bool>(), 1usize..6), 0..40),
+        drain in any::<bool>(),
+        queries in prop::collection::vec(
+            (prop::collection::vec(0u64..40, 3), prop::option::of((0u64..3, 0u64..40)), 1usize..30),
+            1..8,
+        ),
+        ranges in prop::collection::vec((0u64..3, 0u64..40, 0u64..40), 1..5),
+    ) {
+        let streams: Vec<(Vec<Op>, Vec<Op>)> = steps
+            .iter()
+            .enumerate()
+            .map(|(n, steps)| author(n as u64 + 1, steps))
+            .collect();
+        let mut document = Document::new(NodeId(99));
+        let mut replica = OpaqueReplica::new();
+        let mut next = [[0usize; 2]; 3];
+        let mut give = |author: usize, backlog: bool, count: usize| {
+            let stream = if backlog { &streams[author].1 } else { &streams[author].0 };
+            let at = &mut next[author][usize::from(backlog)];
+            for op in stream.iter().skip(*at).take(count) {
+                let by_document = document.apply(op.clone()).unwrap();
+                let by_replica = takes(&mut replica, op);
+                assert_eq!(by_document, by_replica, "{:?}", op.id);
+            }
+            *at = at.saturating_add(count).min(stream.len());
+        };
+        for (author, backlog, count) in deliveries {
+            give(author, backlog, count);
+        }
+        if drain {
+            for author in 0..3 {
+                give(author, false, usize::MAX);
+                give(author, true, usize::MAX);
+            }
+        }
+        prop_assert_eq!(replica.version_vector(), document.version_vector());
+        let upto = document.latest_seqs();
+        prop_assert_eq!(&replica.latest_seqs(), &upto);
+        for (seen, after, limit) in queries {
+            let seen = VersionVector(
+                seen.iter()
+                    .enumerate()
+                    .filter(|(_, seq)| **seq > 0)
+                    .map(|(n, seq)| (NodeId(n as u64 + 1), *seq))
+                    .collect(),
+            );
+            let after = after.map(|(n, seq)| OpId { node: NodeId(n + 1), seq });
+            same(
+                &document.ops_missing_piece(&seen, &upto, after, limit),
+                &replica.missing_piece(&seen, &upto, after, limit),
+            );
+            prop_assert_eq!(
+                replica.count_missing_from(&seen),
+                document.count_missing_from(&seen)
+            );
+        }
+        same(
+            &document.ops_missing_from(&VersionVector::new()),
+            &replica.missing_from(&VersionVector::new()),
+        );
+        for (author, from, to) in ranges {
+            let author = NodeId(author + 1);
+            same(
+                &document.author_ops(author, from, to),
+                &replica.author_ops(author, from, to),
+            );
+        }
+    }
+}
+
+/// A seal held in place of its stroke's ops holds its bytes instead of theirs, and
+/// an author dropped takes its bytes with it.
+#[test]
+fn an_opaque_replica_counts_the_bytes_it_holds() {
+    let (live, _) = author(
+        1,
+        &[
+            Step::Stroke {
+                chunks: vec![4, 4, 4],
+                sealed: true,
+            },
+            Step::Page,
+        ],
+    );
+    let mut replica = OpaqueReplica::new();
+    let bytes = |ops: &[Op]| -> u64 {
+        ops.iter()
+            .map(|op| WireOp::from_op(op).payload.len() as u64)
+            .sum()
+    };
+    // The stroke's start, chunks and end.
+    for op in &live[..5] {
+        assert_eq!(takes(&mut replica, op), Applied::New);
+    }
+    assert_eq!(replica.payload_bytes(), bytes(&live[..5]));
+    // Its seal stands for them all.
+    assert_eq!(takes(&mut replica, &live[5]), Applied::New);
+    assert_eq!(replica.payload_bytes(), bytes(&live[5..6]));
+    assert_eq!(takes(&mut replica, &live[2]), Applied::Duplicate);
+    assert_eq!(takes(&mut replica, &live[6]), Applied::New);
+    assert_eq!(replica.payload_bytes(), bytes(&live[5..7]));
+    assert_eq!(replica.missing_from(&VersionVector::new()).len(), 2);
+    replica.without_author(NodeId(1));
+    assert_eq!(replica.payload_bytes(), 0);
+    assert!(replica.missing_from(&VersionVector::new()).is_empty());
+    assert!(!replica.contains(live[0].id));
+}
