@@ -25,7 +25,10 @@ use crate::invite::{Authority, Invite, Role};
 /// its header says).
 /// 12: proof that an author signed an op no node takes (`Evidence::refused`), so a
 /// node blames the author, not the link that brought it.
-pub const PROTOCOL_VERSION: u32 = 12;
+/// 13: the stroke rule counts a stroke's points, read from each points op's header
+/// (which so takes the offset and count too: a payload cut short before them no
+/// longer reads as points, which changes what a crafted proof's side walks).
+pub const PROTOCOL_VERSION: u32 = 13;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger
