@@ -10,7 +10,7 @@ use std::collections::btree_map::Entry as Slot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::chunks::{Chunk, Chunks};
-use crate::held_log::{HeldLog, LogEntry};
+use crate::held_log::{missing_spans, HeldLog, LogEntry};
 use crate::history::{History, Step};
 use crate::ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 use crate::op::{Action, Color, Limits, Op, OpError, Point, Tool};
@@ -727,19 +727,7 @@ impl Document {
         limit: usize,
     ) -> Vec<Op> {
         let mut ops = Vec::new();
-        let authors = match after {
-            Some(after) => self.log.range(after.node..),
-            None => self.log.range(..),
-        };
-        for (node, log) in authors {
-            let mut from = seen.get(*node).saturating_add(1);
-            if let Some(after) = after.filter(|a| a.node == *node) {
-                from = from.max(after.seq.saturating_add(1));
-            }
-            let to = upto.get(*node);
-            if from > to {
-                continue;
-            }
+        for (node, log, from, to) in missing_spans(&self.log, seen, upto, after) {
             // An author's ops run through a stroke's chunks in turn: the stroke is
             // looked up once for all of them, not once an op.
             let mut stroke = None;
@@ -747,7 +735,7 @@ impl Document {
                 if ops.len() >= limit {
                     return ops;
                 }
-                let id = OpId { node: *node, seq };
+                let id = OpId { node, seq };
                 if let Some(op) = self.rebuild(id, lamport, logged, &mut stroke) {
                     ops.push(op);
                 }

@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::ids::{NodeId, OpId};
+use crate::version::VersionVector;
+
 /// What a log needs to know of an entry.
 pub trait LogEntry {
     /// The first of the author's sequence numbers this entry, logged at `seq`,
@@ -253,4 +256,28 @@ impl<E: LogEntry> HeldLog<E> {
             entry.1 = logged;
         }
     }
+}
+
+/// Per author in `logs`, the numbers one piece of a backlog takes from its log:
+/// those `seen` lacks and none past `upto`, from `after`'s author on and past
+/// `after` — as `(author, log, from, to)`, authors with nothing to take left out.
+/// What every holder of logs serves a backlog by, whatever its entries keep.
+pub fn missing_spans<'a, E>(
+    logs: &'a BTreeMap<NodeId, HeldLog<E>>,
+    seen: &'a VersionVector,
+    upto: &'a VersionVector,
+    after: Option<OpId>,
+) -> impl Iterator<Item = (NodeId, &'a HeldLog<E>, u64, u64)> + 'a {
+    let authors = match after {
+        Some(after) => logs.range(after.node..),
+        None => logs.range(..),
+    };
+    authors.filter_map(move |(node, log)| {
+        let mut from = seen.get(*node).saturating_add(1);
+        if let Some(after) = after.filter(|a| a.node == *node) {
+            from = from.max(after.seq.saturating_add(1));
+        }
+        let to = upto.get(*node);
+        (from <= to).then_some((*node, log, from, to))
+    })
 }

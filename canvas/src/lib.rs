@@ -57,7 +57,7 @@ mod version;
 pub use digest::Digest;
 pub use document::{Applied, Bounds, Document, Stroke, PAGE_FRAME};
 pub use export::{export_pdf, export_png, export_svg, PDF_POINTS_PER_UNIT};
-pub use held_log::{HeldLog, LogEntry};
+pub use held_log::{missing_spans, HeldLog, LogEntry};
 pub use ids::{NodeId, OpId, PageId, StrokeId, FIRST_PAGE};
 pub use op::{
     Action, Color, Limits, Op, OpError, Point, Tool, ERASED_ID_BYTES, HIGHLIGHTER_ALPHA,

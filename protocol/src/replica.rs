@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use canopy_canvas::{Applied, HeldLog, LogEntry, NodeId, OpId, Shape, VersionVector};
+use canopy_canvas::{
+    missing_spans, Applied, HeldLog, LogEntry, NodeId, OpId, Shape, VersionVector,
+};
 
 use crate::message::WireOp;
 
@@ -124,24 +126,12 @@ impl OpaqueReplica {
         limit: usize,
     ) -> Vec<WireOp> {
         let mut ops = Vec::new();
-        let authors = match after {
-            Some(after) => self.logs.range(after.node..),
-            None => self.logs.range(..),
-        };
-        for (node, log) in authors {
-            let mut from = seen.get(*node).saturating_add(1);
-            if let Some(after) = after.filter(|a| a.node == *node) {
-                from = from.max(after.seq.saturating_add(1));
-            }
-            let to = upto.get(*node);
-            if from > to {
-                continue;
-            }
+        for (node, log, from, to) in missing_spans(&self.logs, seen, upto, after) {
             for (seq, lamport, held) in log.range(from, to) {
                 if ops.len() >= limit {
                     return ops;
                 }
-                ops.push(wire_of(*node, seq, lamport, held));
+                ops.push(wire_of(node, seq, lamport, held));
             }
         }
         ops
