@@ -1315,15 +1315,7 @@ fn points_past_a_strokes_limit_are_refused_at_the_first_hop() {
                 },
             )
         };
-        let mut ops = vec![attacker.op(
-            1,
-            Action::StrokeStart {
-                page: FIRST_PAGE,
-                tool: Tool::Pen,
-                color: Color::rgb(0, 120, 0),
-                width: 2.0,
-            },
-        )];
+        let mut ops = vec![stroke_start(&attacker, 1, 2.0)];
         // 24 chunks of 4,096 points: 98,304, all taken.
         ops.extend((2..=25).map(chunk));
         let past = chunk(26);
