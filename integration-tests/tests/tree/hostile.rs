@@ -1553,9 +1553,12 @@ fn a_revoked_editors_later_ops_are_taken_nowhere_even_through_a_colluder() {
             ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
                 .unwrap();
         let mut editor = Attacker::join_with(&b_invite, pkcs8.as_ref()).await;
-        let drawn: Vec<Op> = (1..=3).map(|seq| stroke(&editor, seq)).collect();
-        editor.send(&drawn, 3).await;
-        let later: Vec<Op> = (4..=6).map(|seq| stroke(&editor, seq)).collect();
+        // Three strokes, then a page: a revocation cuts a log before a stroke it
+        // ends inside (one that may still be sealed), and here it ends after them.
+        let mut drawn: Vec<Op> = (1..=3).map(|seq| stroke(&editor, seq)).collect();
+        drawn.push(editor.op(4, Action::NewPage { position: 2.0 }));
+        editor.send(&drawn, 4).await;
+        let later: Vec<Op> = (5..=7).map(|seq| stroke(&editor, seq)).collect();
         tokio::time::sleep(Duration::from_millis(500)).await;
         (pkcs8, editor.signer.clone(), later)
     });

@@ -295,13 +295,15 @@ impl Authors {
             .filter(|a| revoked.refuses(&a.authority.grant_ids(&self.session)))
             .filter_map(|a| {
                 let log = &a.log;
-                // Never past the start of a stroke that may still be sealed: a
-                // replica that holds its ops and one that holds its seal then keep the
-                // same of it (the seal restates its start). Its log keeps the signed
-                // head before such a stroke (`AuthorLog::accept`).
+                // Never at or past the start of a stroke that may still be sealed:
+                // a replica that holds its ops and one that holds its seal then keep
+                // the same of it. (A reader rebuilds a start from its seal, which
+                // restates it; a holder that cannot read the seal could not, so the
+                // start goes too.) Its log keeps the signed head before such a
+                // stroke (`AuthorLog::accept`).
                 let last = match log.strokes().open() {
-                    Some(stroke) if log.seq() > stroke => stroke.checked_sub(1)?,
-                    _ => log.seq(),
+                    Some(stroke) => stroke.checked_sub(1)?,
+                    None => log.seq(),
                 };
                 let seq = log.signed_at_or_before(last)?;
                 Some(Kept {

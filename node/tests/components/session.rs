@@ -1348,7 +1348,9 @@ async fn a_revoked_editors_log_ends_where_the_host_held_it() {
     let session = r.session_key_id();
     let mut bystander = link_up(&r, 2, VersionVector::new()).await;
     let mut author = r.author();
-    let ops: Vec<_> = (1..=5).map(|seq| author.start(seq)).collect();
+    // Pages: a log that ends inside a stroke is cut before the stroke (the tests
+    // after this one), and this one is about where the host held the log.
+    let ops: Vec<_> = (1..=5).map(|seq| author.page(seq)).collect();
     let kept_run = author.run(&ops[..3]);
     let (_, head, signature) = *kept_run.verified.keep.last().unwrap();
     from_link(&mut r, vec![kept_run]).await;
@@ -1423,6 +1425,39 @@ async fn a_revocation_cuts_before_a_stroke_still_open() {
     );
     let seen = r.replica_seen_once(|seen| seen.get(author.node) == 1).await;
     assert_eq!(seen.get(author.node), 1, "the open stroke is left out");
+}
+
+/// A log that ends at a stroke's start is cut before it too: the stroke may be sealed
+/// by the time the revocation arrives, and a holder of its seal that cannot read
+/// content (a blind relay) could not keep the start alone, as readers would.
+#[tokio::test]
+async fn a_revocation_cuts_before_a_stroke_that_only_started() {
+    let mut r = start(Document::new(host()));
+    let session = r.session_key_id();
+    let mut bystander = link_up(&r, 2, VersionVector::new()).await;
+    let mut author = r.author();
+    let page_run = author.run(&[author.page(1)]);
+    let (_, head, signature) = *page_run.verified.keep.last().unwrap();
+    let stroke = author.stroke(2);
+    let start_run = author.run(&stroke[..1]);
+    from_link(&mut r, vec![page_run, start_run]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2]);
+
+    let grant = *author.authority.grant_ids(&session).last().unwrap();
+    let mut door = driver(&r.graph, "control", &r.session.ports.door);
+    assert_eq!(revoke(&mut door, &grant.to_string()).await, Ok(grant));
+    let revocation = next_revocation(&mut bystander).await;
+    assert_eq!(
+        revocation.kept,
+        Some(vec![canopy_protocol::Kept {
+            author: public_key(&author.key),
+            seq: 1,
+            head,
+            signature: Some(signature),
+        }])
+    );
+    let seen = r.replica_seen_once(|seen| seen.get(author.node) == 1).await;
+    assert_eq!(seen.get(author.node), 1, "the start is left out");
 }
 
 /// A revocation reaches a replica that took more of the revoked author's log before
