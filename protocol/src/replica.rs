@@ -163,11 +163,36 @@ impl OpaqueReplica {
     /// Drops every op of `author` (proven to split its log, or its edits removed).
     pub fn without_author(&mut self, author: NodeId) {
         if let Some(log) = self.logs.remove(&author) {
-            let held: u64 = log
-                .range(1, u64::MAX)
-                .map(|(_, _, held)| held.payload.len() as u64)
-                .sum();
-            self.bytes = self.bytes.saturating_sub(held);
+            self.bytes = self.bytes.saturating_sub(log_bytes(&log));
+        }
+    }
+
+    /// Each author in `last_kept` holding its ops only up to the number given: what
+    /// every replica holds once those authors' grant is revoked with these cut-offs
+    /// ([`canopy_canvas::Document::without_ops_past`]). A seal numbered past its
+    /// author's cut-off goes, and with it the ops it stands for. Where the cut-off
+    /// is its stroke's start, the document keeps the start, rebuilt from what the
+    /// seal restates; a replica that cannot read the seal keeps nothing of the
+    /// stroke, so honest revokers never cut there (they cut before a stroke that
+    /// may still be sealed). Costs the kept ops of the authors named.
+    pub fn without_ops_past(&mut self, last_kept: &BTreeMap<NodeId, u64>) {
+        for (author, last) in last_kept {
+            let Some(log) = self.logs.remove(author) else {
+                continue;
+            };
+            let mut kept = HeldLog::default();
+            let mut kept_bytes = 0u64;
+            for (seq, lamport, held) in log.range(1, *last) {
+                kept_bytes = kept_bytes.saturating_add(held.payload.len() as u64);
+                kept.insert(seq, lamport, held.clone());
+            }
+            self.bytes = self
+                .bytes
+                .saturating_sub(log_bytes(&log))
+                .saturating_add(kept_bytes);
+            if kept.last_seq().is_some() {
+                self.logs.insert(*author, kept);
+            }
         }
     }
 
@@ -175,6 +200,13 @@ impl OpaqueReplica {
     pub fn payload_bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// Payload bytes one author's log holds.
+fn log_bytes(log: &HeldLog<Held>) -> u64 {
+    log.range(1, u64::MAX)
+        .map(|(_, _, held)| held.payload.len() as u64)
+        .sum()
 }
 
 fn wire_of(node: NodeId, seq: u64, lamport: u64, held: &Held) -> WireOp {

@@ -83,6 +83,67 @@ fn same(ours: &[Op], theirs: &[WireOp]) -> Vec<(OpId, u64, Vec<u8>)> {
     ours
 }
 
+/// Each author's ops, live and as a backlog ([`author`]), for authors 1, 2, 3.
+fn streams(steps: &[Vec<Step>]) -> Vec<(Vec<Op>, Vec<Op>)> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(n, steps)| author(n as u64 + 1, steps))
+        .collect()
+}
+
+/// A document and an opaque replica given the same ops: `deliveries` of `(author,
+/// from its backlog, how many)` taken in turn, then (if `drain`) all the rest.
+/// Both must find the same ops new.
+fn hold(
+    streams: &[(Vec<Op>, Vec<Op>)],
+    deliveries: &[(usize, bool, usize)],
+    drain: bool,
+) -> (Document, OpaqueReplica) {
+    let mut document = Document::new(NodeId(99));
+    let mut replica = OpaqueReplica::new();
+    let mut next = [[0usize; 2]; 3];
+    let mut give = |author: usize, backlog: bool, count: usize| {
+        let stream = if backlog {
+            &streams[author].1
+        } else {
+            &streams[author].0
+        };
+        let at = &mut next[author][usize::from(backlog)];
+        for op in stream.iter().skip(*at).take(count) {
+            let by_document = document.apply(op.clone()).unwrap();
+            let by_replica = takes(&mut replica, op);
+            assert_eq!(by_document, by_replica, "{:?}", op.id);
+        }
+        *at = at.saturating_add(count).min(stream.len());
+    };
+    for &(author, backlog, count) in deliveries {
+        give(author, backlog, count);
+    }
+    if drain {
+        for author in 0..3 {
+            give(author, false, usize::MAX);
+            give(author, true, usize::MAX);
+        }
+    }
+    (document, replica)
+}
+
+/// Where an honest revoker may end the log of an author that made `live`, given
+/// `seq`: never at the start of a stroke its author sealed (`Authors::cut_offs`
+/// cuts before a stroke that may still be sealed).
+fn honest_cut(live: &[Op], seq: u64) -> u64 {
+    let sealed_from_here = live.iter().any(|op| {
+        let wire = WireOp::from_op(op);
+        shape_of(wire.id, &wire.payload) == Ok(Shape::Seal(seq))
+    });
+    if sealed_from_here {
+        seq - 1
+    } else {
+        seq
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     /// Whatever order a holder takes three authors' ops in — live, op by op; from
@@ -101,33 +162,8 @@ proptest! {
         ),
         ranges in prop::collection::vec((0u64..3, 0u64..40, 0u64..40), 1..5),
     ) {
-        let streams: Vec<(Vec<Op>, Vec<Op>)> = steps
-            .iter()
-            .enumerate()
-            .map(|(n, steps)| author(n as u64 + 1, steps))
-            .collect();
-        let mut document = Document::new(NodeId(99));
-        let mut replica = OpaqueReplica::new();
-        let mut next = [[0usize; 2]; 3];
-        let mut give = |author: usize, backlog: bool, count: usize| {
-            let stream = if backlog { &streams[author].1 } else { &streams[author].0 };
-            let at = &mut next[author][usize::from(backlog)];
-            for op in stream.iter().skip(*at).take(count) {
-                let by_document = document.apply(op.clone()).unwrap();
-                let by_replica = takes(&mut replica, op);
-                assert_eq!(by_document, by_replica, "{:?}", op.id);
-            }
-            *at = at.saturating_add(count).min(stream.len());
-        };
-        for (author, backlog, count) in deliveries {
-            give(author, backlog, count);
-        }
-        if drain {
-            for author in 0..3 {
-                give(author, false, usize::MAX);
-                give(author, true, usize::MAX);
-            }
-        }
+        let streams = streams(&steps);
+        let (document, replica) = hold(&streams, &deliveries, drain);
         prop_assert_eq!(replica.version_vector(), document.version_vector());
         let upto = document.latest_seqs();
         prop_assert_eq!(&replica.latest_seqs(), &upto);
@@ -159,6 +195,39 @@ proptest! {
                 &document.author_ops(author, from, to),
                 &replica.author_ops(author, from, to),
             );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// A revocation's cut-offs, wherever an honest revoker may put them, leave the
+    /// opaque replica holding what they leave the document: the same ops served,
+    /// byte for byte, the same vectors, and the bytes it counts are the bytes it
+    /// serves — however the ops came (some as seals, some op by op, some past gaps).
+    #[test]
+    fn a_cut_off_leaves_the_replica_what_it_leaves_the_document(
+        steps in prop::collection::vec(prop::collection::vec(step(), 0..6), 3),
+        deliveries in prop::collection::vec((0usize..3, any::<bool>(), 1usize..6), 0..40),
+        drain in any::<bool>(),
+        cuts in prop::collection::vec((0usize..3, 0u64..40), 1..4),
+    ) {
+        let streams = streams(&steps);
+        let (document, mut replica) = hold(&streams, &deliveries, drain);
+        let last_kept: std::collections::BTreeMap<NodeId, u64> = cuts
+            .iter()
+            .map(|&(author, seq)| (NodeId(author as u64 + 1), honest_cut(&streams[author].0, seq)))
+            .collect();
+        let document = document.without_ops_past(&last_kept);
+        replica.without_ops_past(&last_kept);
+        let served = replica.missing_from(&VersionVector::new());
+        same(&document.ops_missing_from(&VersionVector::new()), &served);
+        prop_assert_eq!(replica.version_vector(), document.version_vector());
+        prop_assert_eq!(replica.latest_seqs(), document.latest_seqs());
+        let bytes: u64 = served.iter().map(|w| w.payload.len() as u64).sum();
+        prop_assert_eq!(replica.payload_bytes(), bytes);
+        for (author, last) in &last_kept {
+            prop_assert!(served.iter().all(|w| w.id.node != *author || w.id.seq <= *last));
         }
     }
 }
