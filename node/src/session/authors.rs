@@ -7,15 +7,44 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use canopy_canvas::{Document, NodeId, Op, OpId, Shape, StrokeRule};
+use canopy_canvas::{Document, NodeId, OpId, Shape, StrokeRule};
 use canopy_protocol::{
-    AuthorKey, AuthorLog, Authority, Evidence, Fork, GrantId, Head, InviteError, Kept, Revocation,
-    Revocations, Role, SessionId, Signature, SignedHead, Tail, Verified, WireOp, CHECKPOINT,
-    MAX_KEPT,
+    shape_of, AuthorKey, AuthorLog, Authority, Evidence, Fork, GrantId, Head, InviteError, Kept,
+    OpaqueReplica, Revocation, Revocations, Role, SessionId, Signature, SignedHead, Tail, Verified,
+    WireOp, CHECKPOINT, MAX_KEPT,
 };
 
 use crate::session::document::kept_of;
 use crate::storage::SignedHeads;
+
+/// Where the ops a judge hashes again come from: a replica that reads them (a
+/// document, which encodes them again exactly as signed) or one that holds their
+/// signed bytes unread (an opaque replica, on a relay that cannot read them).
+pub trait HeldOps {
+    /// `author`'s ops numbered `from..=to` as held (a seal in place of the ops it
+    /// stands for), as their author signed them.
+    fn signed_ops(&self, author: NodeId, from: u64, to: u64) -> Vec<WireOp>;
+}
+
+impl HeldOps for Document {
+    fn signed_ops(&self, author: NodeId, from: u64, to: u64) -> Vec<WireOp> {
+        self.author_ops(author, from, to)
+            .iter()
+            .map(WireOp::from_op)
+            .collect()
+    }
+}
+
+impl HeldOps for OpaqueReplica {
+    fn signed_ops(&self, author: NodeId, from: u64, to: u64) -> Vec<WireOp> {
+        self.author_ops(author, from, to)
+    }
+}
+
+/// What a held op is to the stroke rule, read from its header as when it was taken.
+fn shape(op: &WireOp) -> Shape {
+    shape_of(op.id, &op.payload).unwrap_or(Shape::Other)
+}
 
 /// One author: the authority that makes it one, and its log as held here.
 #[derive(Debug, Clone)]
@@ -436,28 +465,28 @@ pub struct HeldSpan {
 
 impl HeldSpan {
     /// The head after op `before` (the span's) and this node's side from there: its
-    /// ops up to the first signed head kept past it, from `document` (seals held in
+    /// ops up to the first signed head kept past it, from `held` (seals held in
     /// place of strokes' ops as jumps). `None` if they are not all held, or are
     /// more than a checkpoint of ops.
-    fn side(&self, author: NodeId, document: &Document, before: u64) -> Option<Fork> {
-        let head = hash_on(author, self.from, document, before)?;
-        let ours = document.author_ops(author, before.checked_add(1)?, self.end.0);
+    fn side(&self, author: NodeId, held: &dyn HeldOps, before: u64) -> Option<Fork> {
+        let head = hash_on(author, self.from, held, before)?;
+        let ours = held.signed_ops(author, before.checked_add(1)?, self.end.0);
         held_side(head, &ours, before, self.end)
     }
 
-    /// The seal of the stroke started at op `stroke` that `document` holds in place
+    /// The seal of the stroke started at op `stroke` that `held` holds in place
     /// of its ops, if any: its number, and the side from the head before the
     /// stroke (the seal, and the ops after it up to the span's end). `None` if
     /// those are not all held, or are more than a checkpoint of ops.
-    fn sealed_side(&self, author: NodeId, document: &Document, stroke: u64) -> Option<(u64, Fork)> {
-        let ours = document.author_ops(author, stroke, self.end.0);
+    fn sealed_side(&self, author: NodeId, held: &dyn HeldOps, stroke: u64) -> Option<(u64, Fork)> {
+        let ours = held.signed_ops(author, stroke, self.end.0);
         let at = ours
             .first()
-            .filter(|op| Shape::of(&op.action) == Shape::Seal(stroke))?
+            .filter(|op| shape(op) == Shape::Seal(stroke))?
             .id
             .seq;
         let before = stroke.checked_sub(1)?;
-        let head = hash_on(author, self.from, document, before)?;
+        let head = hash_on(author, self.from, held, before)?;
         Some((at, held_side(head, &ours, before, self.end)?))
     }
 }
@@ -468,7 +497,7 @@ impl HeldSpan {
 /// [`Fork::jumps`]). `None` if not, or if they are more than a checkpoint of ops.
 fn held_side(
     head: Head,
-    ops: &[Op],
+    ops: &[WireOp],
     before: u64,
     (end, signature): (u64, Signature),
 ) -> Option<Fork> {
@@ -478,7 +507,7 @@ fn held_side(
     let mut at = before;
     for op in ops {
         let next = at.checked_add(1)?;
-        let seal_from_next = matches!(Shape::of(&op.action), Shape::Seal(start) if start == next);
+        let seal_from_next = matches!(shape(op), Shape::Seal(start) if start == next);
         if op.id.seq != next && !(op.id.seq > next && seal_from_next) {
             return None;
         }
@@ -486,12 +515,12 @@ fn held_side(
     }
     let numbered = ops
         .iter()
-        .map(|op| (op.id.seq, op.lamport, WireOp::from_op(op).payload))
+        .map(|op| (op.id.seq, op.lamport, op.payload.clone()))
         .collect();
     Some(Fork::numbered(head, before, numbered, signature))
 }
 
-/// Judges a seal against the ops `document` holds of its author from its stroke's
+/// Judges a seal against the ops `held` of its author from its stroke's
 /// start to the first signed head kept at or after it (`span`, from the op before
 /// the stroke): proof that the author split its log under the seal if those ops
 /// cannot be the stroke it stands for, or are another seal of it (under one
@@ -501,21 +530,21 @@ fn held_side(
 pub fn judge_seal(
     session: &SessionId,
     span: &HeldSpan,
-    document: &Document,
+    held: &dyn HeldOps,
     seal: &SealToJudge,
 ) -> Option<Evidence> {
     let author = seal.author;
     let (lamport, payload) = seal.ops.first()?;
-    let held = document.author_ops(author, seal.seal_at, seal.seal_at);
-    if let Some(op) = held.first().filter(|op| op.id.seq == seal.seal_at) {
-        if op.lamport == *lamport && WireOp::from_op(op).payload == *payload {
+    let at_seal = held.signed_ops(author, seal.seal_at, seal.seal_at);
+    if let Some(op) = at_seal.first().filter(|op| op.id.seq == seal.seal_at) {
+        if op.lamport == *lamport && op.payload == *payload {
             return None;
         }
-        if Shape::of(&op.action) == Shape::Seal(seal.stroke) {
-            return two_seals(session, span, document, seal, op);
+        if shape(op) == Shape::Seal(seal.stroke) {
+            return two_seals(session, span, held, seal, op);
         }
     }
-    if let Some((ours_at, ours)) = span.sealed_side(author, document, seal.stroke) {
+    if let Some((ours_at, ours)) = span.sealed_side(author, held, seal.stroke) {
         // A seal of the stroke held here under another number, in place of its ops.
         let theirs = Fork {
             head: ours.head,
@@ -531,7 +560,7 @@ pub fn judge_seal(
             (seal.seal_at, theirs),
         );
     }
-    let other = span.side(author, document, seal.stroke.checked_sub(1)?)?;
+    let other = span.side(author, held, seal.stroke.checked_sub(1)?)?;
     let sealed = Fork {
         head: other.head,
         ops: seal.ops.clone(),
@@ -548,12 +577,12 @@ pub fn judge_seal(
 fn two_seals(
     session: &SessionId,
     span: &HeldSpan,
-    document: &Document,
+    held: &dyn HeldOps,
     seal: &SealToJudge,
-    ours: &Op,
+    ours: &WireOp,
 ) -> Option<Evidence> {
     let author = seal.author;
-    let base = hash_on(author, span.from, document, seal.stroke.checked_sub(1)?)?;
+    let base = hash_on(author, span.from, held, seal.stroke.checked_sub(1)?)?;
     let (lamport, payload) = seal.ops.first()?;
     let theirs = Fork {
         head: base.next(seal.seal_at, *lamport, payload),
@@ -567,15 +596,15 @@ fn two_seals(
             .collect::<Option<_>>()?,
     };
     let first = seal.seal_at.checked_add(1)?;
-    let after = document.author_ops(author, first, span.end.0);
-    let head = base.next(seal.seal_at, ours.lamport, &WireOp::from_op(ours).payload);
+    let after = held.signed_ops(author, first, span.end.0);
+    let head = base.next(seal.seal_at, ours.lamport, &ours.payload);
     let ours = held_side(head, &after, seal.seal_at, span.end)?;
     Evidence::new(session, span.key, seal.seal_at, theirs, ours)
 }
 
 /// Judges a head a peer says its author signed after op `theirs.seq`, where this
 /// node holds the author's log further but keeps no signed head there: the head is
-/// hashed again from the last kept before it over the ops `document` holds (`span`,
+/// hashed again from the last kept before it over the ops `held` (`span`,
 /// from that op). If it differs, the author signed both: proof (two signed heads at
 /// one op, this node's side running to its next kept signature). `None` if they
 /// agree, if the peer's signature does not verify, or if what it takes is not held.
@@ -583,10 +612,10 @@ fn two_seals(
 pub fn judge_head(
     session: &SessionId,
     span: &HeldSpan,
-    document: &Document,
+    held: &dyn HeldOps,
     theirs: &SignedHead,
 ) -> Option<Evidence> {
-    let ours = span.side(theirs.author, document, theirs.seq)?;
+    let ours = span.side(theirs.author, held, theirs.seq)?;
     if ours.head == theirs.head {
         return None;
     }
@@ -600,22 +629,22 @@ pub fn judge_head(
 }
 
 /// The head before op `stroke` of `log`'s author: hashed on from the last signed head
-/// kept before it over the ops `document` holds (a seal hashes on from before its own
-/// stroke, which is the entry before it in a document's log). What a log restored
+/// kept before it over the ops `held` (a seal hashes on from before its own stroke,
+/// which is the entry before it in a held log). What a log restored
 /// from a file lacks to take the seal of a stroke open when the node stopped. `None`
 /// if those ops are not all held. Kept heads lie within a checkpoint of each other,
 /// so this hashes at most a few thousand ops.
 fn base_before(
     session: &SessionId,
     log: &AuthorLog,
-    document: &Document,
+    held: &dyn HeldOps,
     stroke: u64,
 ) -> Option<Head> {
     let before = stroke.checked_sub(1)?;
     hash_on(
         log.author(),
         start_before(session, log, before)?,
-        document,
+        held,
         before,
     )
 }
@@ -629,21 +658,21 @@ fn start_before(session: &SessionId, log: &AuthorLog, before: u64) -> Option<(u6
 }
 
 /// The head after op `before` of `author`'s log, hashed on from `(at, head)` over
-/// the ops `document` holds; `None` if they are not all held.
+/// the ops `held`; `None` if they are not all held.
 fn hash_on(
     author: NodeId,
     (mut at, mut head): (u64, Head),
-    document: &Document,
+    held: &dyn HeldOps,
     before: u64,
 ) -> Option<Head> {
-    for op in document.author_ops(author, at.saturating_add(1), before) {
+    for op in held.signed_ops(author, at.saturating_add(1), before) {
         let next = at.checked_add(1)?;
-        let follows = op.id.seq == next
-            || matches!(Shape::of(&op.action), Shape::Seal(start) if start == next);
+        let follows =
+            op.id.seq == next || matches!(shape(&op), Shape::Seal(start) if start == next);
         if op.id.node != author || !follows {
             return None;
         }
-        head = head.next(op.id.seq, op.lamport, &WireOp::from_op(&op).payload);
+        head = head.next(op.id.seq, op.lamport, &op.payload);
         at = op.id.seq;
     }
     (at == before).then_some(head)
