@@ -103,6 +103,40 @@ impl OpaqueReplica {
         vector
     }
 
+    /// Ops of `author` held without gaps (its entry in the version vector).
+    pub fn seen_of(&self, author: NodeId) -> u64 {
+        self.logs.get(&author).map_or(0, HeldLog::contiguous)
+    }
+
+    /// Ops held, a seal counting as one (as a document counts them).
+    pub fn op_count(&self) -> u64 {
+        self.count_missing_from(&VersionVector::new()) as u64
+    }
+
+    /// Authors of which ops are held.
+    pub fn author_count(&self) -> usize {
+        self.logs.len()
+    }
+
+    /// A SHA-256 over every op held — author, number, clock and signed bytes, in
+    /// (author, number) order: what two holders that cannot read the ops compare to
+    /// tell they hold the same. A pass over everything held.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        for (node, log) in &self.logs {
+            for (seq, lamport, held) in log.range(1, u64::MAX) {
+                context.update(&node.0.to_be_bytes());
+                context.update(&seq.to_be_bytes());
+                context.update(&lamport.to_be_bytes());
+                context.update(&(held.payload.len() as u64).to_be_bytes());
+                context.update(&held.payload);
+            }
+        }
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(context.finish().as_ref());
+        digest
+    }
+
     /// Per author, the highest number held, gaps or not: where a backlog served in
     /// pieces stops.
     pub fn latest_seqs(&self) -> VersionVector {
