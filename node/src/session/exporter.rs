@@ -21,6 +21,11 @@ pub struct ExportRequest {
     pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
 }
 
+/// Why a blind session (a relay that holds the ops without reading them) exports
+/// nothing.
+pub const NOT_READ: &str =
+    "this relay holds the session's ops without reading them (blind): export it from a peer";
+
 /// The exporter component.
 pub struct Exporter {
     inbox: Inbox<ExportRequest>,
@@ -44,12 +49,16 @@ impl Component for Exporter {
             if self.sync.send(SyncInput::Snapshot(reply)).await.is_err() {
                 break;
             }
-            let Ok(document) = answer.await else { break };
             let ExportRequest {
                 format,
                 page,
                 reply,
             } = request;
+            let Ok(document) = answer.await else {
+                // A blind session holds its ops unread: there is nothing to draw.
+                let _ = reply.send(Err(NOT_READ.to_string()));
+                continue;
+            };
             let rendered = crate::background::run(move || render(&document, &format, page))
                 .await
                 .unwrap_or_else(|e| Err(format!("the export failed: {e}")));

@@ -256,6 +256,7 @@ pub fn spawn(
         sync::SyncServer::new(
             scope,
             setup.document,
+            node,
             setup.limits.max_queued_bytes,
             Arc::clone(&authors),
         )

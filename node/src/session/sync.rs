@@ -20,11 +20,13 @@ use std::collections::{BTreeMap, VecDeque};
 use canopy_axon::{
     link, BoxError, Component, Context, Inbox, InboxRef, Outbox, Scope, TryRecvError, TrySendError,
 };
-use canopy_canvas::{Document, NodeId, Op, OpId, VersionVector};
-use canopy_protocol::{Evidence, Message, SignedHead, WireOp, MAX_HEADS_PER_MESSAGE};
+use canopy_canvas::{Document, NodeId, Op, OpId, Shape, VersionVector};
+use canopy_protocol::{
+    Evidence, Message, OpaqueReplica, SignedHead, WireOp, MAX_HEADS_PER_MESSAGE,
+};
 use tokio::sync::oneshot;
 
-use super::authors::{judge_head, judge_seal, Authors, SealToJudge, SharedAuthors};
+use super::authors::{judge_head, judge_seal, Authors, HeldOps, SealToJudge, SharedAuthors};
 use super::LinkId;
 use crate::link::encoder::{queued_bytes, Queued};
 
@@ -66,10 +68,94 @@ pub struct DocumentGlance {
     pub cut_short: usize,
 }
 
+/// What the sync server serves from: a document, on a node that reads the ops; or
+/// the ops as their authors signed them, on a relay that does not
+/// (`docs/BLIND-RELAYS.md`). Both serve the same ops for the same version vector.
+#[derive(Debug, Clone)]
+pub enum Replica {
+    /// The ops read and applied.
+    Reader(Box<Document>),
+    /// The ops held unread.
+    Blind(OpaqueReplica),
+}
+
+impl From<Document> for Replica {
+    fn from(document: Document) -> Self {
+        Replica::Reader(Box::new(document))
+    }
+}
+
+impl Replica {
+    /// Ops of `author` held without gaps.
+    fn seen_of(&self, author: NodeId) -> u64 {
+        match self {
+            Replica::Reader(document) => document.seen_of(author),
+            Replica::Blind(held) => held.seen_of(author),
+        }
+    }
+
+    fn version_vector(&self) -> VersionVector {
+        match self {
+            Replica::Reader(document) => document.version_vector(),
+            Replica::Blind(held) => held.version_vector(),
+        }
+    }
+
+    fn latest_seqs(&self) -> VersionVector {
+        match self {
+            Replica::Reader(document) => document.latest_seqs(),
+            Replica::Blind(held) => held.latest_seqs(),
+        }
+    }
+
+    fn count_missing_from(&self, seen: &VersionVector) -> usize {
+        match self {
+            Replica::Reader(document) => document.count_missing_from(seen),
+            Replica::Blind(held) => held.count_missing_from(seen),
+        }
+    }
+
+    /// One piece of a backlog, as signed (signatures left to the caller).
+    fn missing_piece(
+        &self,
+        seen: &VersionVector,
+        upto: &VersionVector,
+        after: Option<OpId>,
+        limit: usize,
+    ) -> Vec<WireOp> {
+        match self {
+            Replica::Reader(document) => document
+                .ops_missing_piece(seen, upto, after, limit)
+                .iter()
+                .map(WireOp::from_op)
+                .collect(),
+            Replica::Blind(held) => held.missing_piece(seen, upto, after, limit),
+        }
+    }
+
+    /// Each author in `last_kept` holding its ops only up to the number given.
+    fn cut(&mut self, last_kept: &BTreeMap<NodeId, u64>) {
+        match self {
+            Replica::Reader(document) => **document = document.without_ops_past(last_kept),
+            Replica::Blind(held) => held.without_ops_past(last_kept),
+        }
+    }
+
+    /// Where judges read an author's held ops.
+    fn held(&self) -> &dyn HeldOps {
+        match self {
+            Replica::Reader(document) => document.as_ref(),
+            Replica::Blind(held) => held,
+        }
+    }
+}
+
 /// What the sync server is told or asked.
 pub enum SyncInput {
     /// Ops the document just took in.
     Applied(Vec<Op>),
+    /// Ops a blind session just took in, with their headers' shapes.
+    Held(Vec<(WireOp, Shape)>),
     /// A new link: send it what `seen` lacks through `writer`.
     Backlog {
         /// Which link.
@@ -128,6 +214,7 @@ impl std::fmt::Debug for SyncInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SyncInput::Applied(ops) => write!(f, "Applied({})", ops.len()),
+            SyncInput::Held(ops) => write!(f, "Held({})", ops.len()),
             SyncInput::Backlog { link, .. } => write!(f, "Backlog({link})"),
             SyncInput::Missing { .. } => f.write_str("Missing"),
             SyncInput::Snapshot(_) => f.write_str("Snapshot"),
@@ -191,7 +278,9 @@ struct Backlog {
 /// The sync server component.
 pub struct SyncServer {
     inbox: Inbox<SyncInput>,
-    replica: Document,
+    replica: Replica,
+    /// This node's document identity (status shows it).
+    node: NodeId,
     /// Visible strokes at an op count, and when they were counted: counting walks
     /// every stroke, so glances reuse the count until the document changes — and,
     /// without the digest, for [`STROKE_COUNT_REUSE`] while it changes (a window
@@ -215,16 +304,24 @@ pub struct SyncServer {
 }
 
 impl SyncServer {
-    /// Makes the boxes; `replica` is a copy of the document as the node starts,
+    /// Makes the boxes; `replica` is a copy of the document as the node starts (or
+    /// of the ops a blind session holds), `node` this node's document identity,
     /// `max_queued` the op bytes a link's send queue may hold.
-    pub fn new(scope: &Scope, replica: Document, max_queued: u64, authors: SharedAuthors) -> Self {
+    pub fn new(
+        scope: &Scope,
+        replica: impl Into<Replica>,
+        node: NodeId,
+        max_queued: u64,
+        authors: SharedAuthors,
+    ) -> Self {
         let left_out = Authors::read(&authors).cut_off().len();
         Self {
             left_out,
             cut_short: 0,
             authors,
             inbox: scope.inbox_with_capacity("inbox", 1024),
-            replica,
+            replica: replica.into(),
+            node,
             stroke_count: (u64::MAX, 0, None),
             backlogs: VecDeque::new(),
             max_queued,
@@ -279,13 +376,15 @@ impl SyncServer {
                 let span = table.held_span(seal.author, seal.stroke.saturating_sub(1));
                 // Read under the table's lock, judged after it.
                 drop(table);
-                let proof = span.and_then(|span| judge_seal(&session, &span, &self.replica, &seal));
+                let held = self.replica.held();
+                let proof = span.and_then(|span| judge_seal(&session, &span, held, &seal));
                 let _ = reply.send(proof);
             }
             Judgement::Head(head, reply) => {
                 let span = table.held_span(head.author, head.seq);
                 drop(table);
-                let proof = span.and_then(|span| judge_head(&session, &span, &self.replica, &head));
+                let held = self.replica.held();
+                let proof = span.and_then(|span| judge_head(&session, &span, held, &head));
                 let _ = reply.send(proof);
             }
         }
@@ -363,26 +462,21 @@ impl SyncServer {
         let piece = match backlog.waiting.take().or_else(|| backlog.heads.pop_front()) {
             Some(piece) => piece,
             None => {
-                let ops = self.replica.ops_missing_piece(
+                let mut wires = self.replica.missing_piece(
                     &backlog.seen,
                     &backlog.upto,
                     backlog.after,
                     backlog.take,
                 );
-                if ops.is_empty() {
+                if wires.is_empty() {
                     tracing::debug!(link = backlog.link, "backlog sent");
                     backlog.outbox.close();
                     return true;
                 }
                 let table = Authors::read(&self.authors);
-                let mut wires: Vec<WireOp> = ops
-                    .iter()
-                    .map(|op| {
-                        let mut wire = WireOp::from_op(op);
-                        wire.signature = table.signature(op.id);
-                        wire
-                    })
-                    .collect();
+                for wire in &mut wires {
+                    wire.signature = table.signature(wire.id);
+                }
                 // Long ops (chunks of thousands of points) may not all fit one frame:
                 // this piece ends where a frame would, the next goes on from there.
                 let fits = canopy_protocol::message_pieces(&wires)
@@ -431,14 +525,25 @@ impl SyncServer {
 
     fn handle(&mut self, ctx: &Context, input: SyncInput) {
         match input {
-            SyncInput::Applied(ops) => {
-                for op in ops {
-                    // The document accepted it, so the replica does too.
-                    if let Err(error) = self.replica.apply(op) {
-                        tracing::error!(%error, "the sync replica refused an applied op");
+            SyncInput::Applied(ops) => match &mut self.replica {
+                Replica::Reader(replica) => {
+                    for op in ops {
+                        // The document accepted it, so the replica does too.
+                        if let Err(error) = replica.apply(op) {
+                            tracing::error!(%error, "the sync replica refused an applied op");
+                        }
                     }
                 }
-            }
+                Replica::Blind(_) => tracing::error!("a blind session's replica was sent ops read"),
+            },
+            SyncInput::Held(ops) => match &mut self.replica {
+                Replica::Blind(replica) => {
+                    for (wire, shape) in ops {
+                        replica.take(&wire, shape);
+                    }
+                }
+                Replica::Reader(_) => tracing::error!("a reader's replica was sent ops unread"),
+            },
             SyncInput::Backlog {
                 link,
                 seen,
@@ -446,15 +551,19 @@ impl SyncServer {
                 queued,
             } => self.start_backlog(ctx, link, seen, &writer, queued),
             SyncInput::Missing { seen, reply } => {
-                let missing = self.replica.ops_missing_from(&seen);
-                let _ = reply.send(missing.iter().map(WireOp::from_op).collect());
+                let upto = self.replica.latest_seqs();
+                let _ = reply.send(self.replica.missing_piece(&seen, &upto, None, usize::MAX));
             }
-            SyncInput::Snapshot(reply) => {
-                // A copy of a 100k-stroke document takes tens of milliseconds: the
-                // runtime moves this worker's other tasks elsewhere meanwhile.
-                let copy = blocking(|| Box::new(self.replica.clone()));
-                let _ = reply.send(copy);
-            }
+            SyncInput::Snapshot(reply) => match &self.replica {
+                Replica::Reader(replica) => {
+                    // A copy of a 100k-stroke document takes tens of milliseconds: the
+                    // runtime moves this worker's other tasks elsewhere meanwhile.
+                    let copy = blocking(|| replica.clone());
+                    let _ = reply.send(copy);
+                }
+                // No document to copy: the asker finds its answer dropped.
+                Replica::Blind(_) => drop(reply),
+            },
             SyncInput::Glance { digest, reply } => {
                 let _ = reply.send(self.glance(digest));
             }
@@ -463,12 +572,12 @@ impl SyncServer {
             }
             SyncInput::Cut(authors) => {
                 let nothing_kept = authors.iter().map(|author| (*author, 0)).collect();
-                self.replica = self.replica.without_ops_past(&nothing_kept);
+                self.replica.cut(&nothing_kept);
                 self.stroke_count = (u64::MAX, 0, None);
                 self.left_out += authors.len();
             }
             SyncInput::Stop(last_kept) => {
-                self.replica = self.replica.without_ops_past(&last_kept);
+                self.replica.cut(&last_kept);
                 self.stroke_count = (u64::MAX, 0, None);
                 self.cut_short += 1;
             }
@@ -478,7 +587,22 @@ impl SyncServer {
     }
 
     fn glance(&mut self, digest: bool) -> DocumentGlance {
-        let doc = &self.replica;
+        let doc = match &self.replica {
+            Replica::Reader(document) => document,
+            Replica::Blind(held) => {
+                return DocumentGlance {
+                    node: self.node,
+                    ops: held.op_count(),
+                    version_vector: held.version_vector(),
+                    digest: digest.then(|| blind_digest(held)),
+                    picture: None,
+                    pages: 0,
+                    strokes: 0,
+                    left_out: self.left_out,
+                    cut_short: self.cut_short,
+                }
+            }
+        };
         let now = tokio::time::Instant::now();
         let (counted_ops, _, counted_at) = self.stroke_count;
         let recent = counted_at.is_some_and(|at| now.duration_since(at) < STROKE_COUNT_REUSE);
@@ -542,6 +666,13 @@ impl Component for SyncServer {
         }
         Ok(())
     }
+}
+
+/// How a blind replica's digest is shown: marked, so it is never taken for a
+/// document's (which hashes what is visible, not what is held).
+pub fn blind_digest(held: &OpaqueReplica) -> String {
+    let hex: String = held.digest().iter().map(|b| format!("{b:02x}")).collect();
+    format!("held:{hex}")
 }
 
 /// Runs `work`, which holds its thread for a while, telling a multi-threaded runtime

@@ -12,7 +12,7 @@ use canopy_node::link::encoder::{queued_bytes, Encoder, Frame, Queued};
 use canopy_node::link::guard::{Guard, Peer};
 use canopy_node::link::presence_in::PresenceIn;
 use canopy_node::link::Inbound;
-use canopy_node::session::sync::SyncServer;
+use canopy_node::session::sync::{Replica, SyncServer};
 use canopy_node::session::{
     Authors, DocumentInput, PresenceInput, RouterInput, SessionLimits, SharedAuthors, SyncInput,
     LINK_CREDITS,
@@ -317,7 +317,7 @@ fn spawn_checker_wired(
 fn spawn_checker_judging(
     graph: &Graph,
     authors: &SharedAuthors,
-    replica: canopy_canvas::Document,
+    replica: Replica,
 ) -> (
     canopy_axon::Outbox<Inbound>,
     tokio::sync::mpsc::UnboundedReceiver<DocumentInput>,
@@ -328,22 +328,36 @@ fn spawn_checker_judging(
 }
 
 /// A sync server's replica that holds `ops`.
-fn replica_holding(ops: Vec<canopy_canvas::Op>) -> canopy_canvas::Document {
+fn replica_holding(ops: Vec<canopy_canvas::Op>) -> Replica {
     let mut replica = canopy_canvas::Document::new(NodeId(99));
     for op in ops {
         replica.apply(op).unwrap();
     }
-    replica
+    replica.into()
+}
+
+/// A blind session's sync replica that holds `ops` as signed bytes, unread.
+fn blind_holding(ops: Vec<canopy_canvas::Op>) -> Replica {
+    let mut replica = canopy_protocol::OpaqueReplica::new();
+    for op in ops {
+        let wire = WireOp::from_op(&op);
+        let shape = canopy_protocol::shape_of(wire.id, &wire.payload).unwrap();
+        replica.take(&wire, shape);
+    }
+    Replica::Blind(replica)
 }
 
 /// A sync server over `replica` and `authors`: its inbox.
 fn spawn_sync(
     graph: &Graph,
     authors: &SharedAuthors,
-    replica: canopy_canvas::Document,
+    replica: impl Into<Replica>,
 ) -> canopy_axon::InboxRef<SyncInput> {
     let table = Arc::clone(authors);
-    let sync = graph.spawn("sync", |s| SyncServer::new(s, replica, 1 << 20, table));
+    let replica = replica.into();
+    let sync = graph.spawn("sync", |s| {
+        SyncServer::new(s, replica, NodeId(99), 1 << 20, table)
+    });
     sync.inbox("inbox").unwrap()
 }
 
@@ -718,11 +732,23 @@ fn other_log_sealed_at_four(author: &mut TestAuthor) -> WireOp {
 /// split its log under it goes to every link, the sender's too (`origin: None`).
 #[tokio::test]
 async fn a_seal_that_does_not_fit_is_judged_not_refused() {
+    a_seal_that_does_not_fit_is_judged_against(replica_holding).await;
+}
+
+/// The same on a blind relay's sync server, which holds the ops unread.
+#[tokio::test]
+async fn a_seal_that_does_not_fit_is_judged_by_a_blind_replica() {
+    a_seal_that_does_not_fit_is_judged_against(blind_holding).await;
+}
+
+async fn a_seal_that_does_not_fit_is_judged_against(
+    holding: fn(Vec<canopy_canvas::Op>) -> Replica,
+) {
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
     let (authors, held_ops) = page_and_start_held(&mut author);
     let (mut input, mut document, mut router) =
-        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
+        spawn_checker_judging(&graph, &authors, holding(held_ops));
     let seal = other_log_sealed_at_four(&mut author);
     input.send(Inbound::Ops(vec![seal])).await.unwrap();
     let evidence = proof_for_every_link(&mut document, &author).await;
@@ -864,11 +890,13 @@ async fn a_signed_head_that_differs_from_the_one_kept_is_proof() {
 /// hashed again by the sync server from its replica: another head there is proof.
 #[tokio::test]
 async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
-    let mut author = TestAuthor::editor(&new_key());
-    // Held here: a page, then a stroke's start, signed at the second only.
-    let held_ops = vec![author.page(1), author.start(2)];
-    let evidence = proof_from_a_head_at_op_one(&mut author, held_ops).await;
-    assert_eq!(evidence.seq, 1);
+    for holding in [replica_holding, blind_holding] {
+        let mut author = TestAuthor::editor(&new_key());
+        // Held here: a page, then a stroke's start, signed at the second only.
+        let held_ops = vec![author.page(1), author.start(2)];
+        let evidence = proof_from_a_head_at_op_one(&mut author, held_ops, holding).await;
+        assert_eq!(evidence.seq, 1);
+    }
 }
 
 /// The same where the log held runs on with a stroke sealed in place of its ops:
@@ -876,33 +904,81 @@ async fn a_signed_head_inside_a_longer_log_is_judged_by_the_sync_server() {
 /// seal (it could not be shown before, and nothing was proven).
 #[tokio::test]
 async fn a_signed_head_before_a_seal_held_in_place_of_its_stroke_is_judged() {
+    for holding in [replica_holding, blind_holding] {
+        let mut author = TestAuthor::editor(&new_key());
+        // Held here: a page, then a stroke from op 2 sealed at op 5, signed there only.
+        let mut held_ops = vec![author.page(1)];
+        held_ops.extend(author.stroke(2));
+        held_ops.push(seal_of_stroke(&author, 2, 5, 1.0));
+        let evidence = proof_from_a_head_at_op_one(&mut author, held_ops, holding).await;
+        assert_eq!(evidence.seq, 1);
+        let ours = [&evidence.first, &evidence.second]
+            .into_iter()
+            .find(|side| !side.ops.is_empty())
+            .unwrap();
+        assert_eq!(ours.jumps, vec![(0, 5)]);
+    }
+}
+
+/// A blind session's sync server serves a backlog as a reader's does: the same
+/// ops, byte for byte, a seal in place of its stroke, with the signatures kept.
+#[tokio::test]
+async fn a_blind_replica_serves_the_backlog_a_document_serves() {
     let mut author = TestAuthor::editor(&new_key());
-    // Held here: a page, then a stroke from op 2 sealed at op 5, signed there only.
-    let mut held_ops = vec![author.page(1)];
-    held_ops.extend(author.stroke(2));
-    held_ops.push(seal_of_stroke(&author, 2, 5, 1.0));
-    let evidence = proof_from_a_head_at_op_one(&mut author, held_ops).await;
-    assert_eq!(evidence.seq, 1);
-    let ours = [&evidence.first, &evidence.second]
-        .into_iter()
-        .find(|side| !side.ops.is_empty())
-        .unwrap();
-    assert_eq!(ours.jumps, vec![(0, 5)]);
+    let mut ops = vec![author.page(1)];
+    ops.extend(author.stroke(2));
+    ops.push(seal_of_stroke(&author, 2, 5, 1.0));
+    ops.push(author.page(6));
+    let run = author.run(&ops);
+    let mut served = Vec::new();
+    for holding in [replica_holding, blind_holding] {
+        let graph = Graph::new("test");
+        let authors = table_with(&author);
+        Authors::write(&authors).commit(author.node, run.verified.clone());
+        let sync = spawn_sync(&graph, &authors, holding(ops.clone()));
+        let (writer, mut messages) = tap::<Message>(&graph, "link[3]/encoder");
+        let mut router = driver::<SyncInput>(&graph, "router", &sync);
+        router
+            .send(SyncInput::Backlog {
+                link: 3,
+                seen: canopy_canvas::VersionVector::new(),
+                writer,
+                queued: Queued::default(),
+            })
+            .await
+            .unwrap();
+        let mut wires: Vec<WireOp> = Vec::new();
+        while wires.len() < 3 {
+            if let Message::Ops(ops) = next(&mut messages).await {
+                wires.extend(ops);
+            }
+        }
+        served.push(wires);
+    }
+    assert_eq!(served[0], served[1]);
+    let seqs: Vec<u64> = served[1].iter().map(|w| w.id.seq).collect();
+    assert_eq!(seqs, vec![1, 5, 6], "the seal in place of its stroke");
+    assert!(
+        served[1][2].signature.is_some(),
+        "served with its signature"
+    );
 }
 
 /// `held_ops` of `author`'s held here (one run signed at its end, in the authors
 /// table and the sync server's replica), then a peer's signed head at op 1 of
-/// another log: the proof the checker finds (nothing else comes out).
+/// another log: the proof the checker finds (nothing else comes out). The replica
+/// is a document (`replica_holding`) or the ops unread (`blind_holding`).
 async fn proof_from_a_head_at_op_one(
     author: &mut TestAuthor,
     held_ops: Vec<canopy_canvas::Op>,
+    holding: fn(Vec<canopy_canvas::Op>) -> Replica,
 ) -> canopy_protocol::Evidence {
     let graph = Graph::new("test");
     let authors = table_with(author);
     let held = author.run(&held_ops);
     Authors::write(&authors).commit(author.node, held.verified);
     let (mut input, mut document, mut router) =
-        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
+        spawn_checker_judging(&graph, &authors, holding(held_ops));
     author.restart();
     let (seq, head, signature) = author.run(&[author.start(1)]).verified.keep[0];
     let theirs = canopy_protocol::SignedHead {
@@ -1037,6 +1113,18 @@ async fn disputes_are_bounded_per_link() {
 /// one and is sent the other alone (as a backlog serves it) finds it.
 #[tokio::test]
 async fn two_seals_of_one_stroke_under_one_number_are_proof() {
+    two_seals_of_one_stroke_under_one_number_are_proof_against(replica_holding).await;
+}
+
+/// The same on a blind relay's sync server.
+#[tokio::test]
+async fn two_seals_of_one_stroke_under_one_number_are_proof_to_a_blind_replica() {
+    two_seals_of_one_stroke_under_one_number_are_proof_against(blind_holding).await;
+}
+
+async fn two_seals_of_one_stroke_under_one_number_are_proof_against(
+    holding: fn(Vec<canopy_canvas::Op>) -> Replica,
+) {
     let graph = Graph::new("test");
     let mut author = TestAuthor::editor(&new_key());
     let authors = table_with(&author);
@@ -1053,7 +1141,7 @@ async fn two_seals_of_one_stroke_under_one_number_are_proof() {
     let held = author.run(&held_ops);
     Authors::write(&authors).commit(author.node, held.verified);
     let (mut input, mut document, mut router) =
-        spawn_checker_judging(&graph, &authors, replica_holding(held_ops));
+        spawn_checker_judging(&graph, &authors, holding(held_ops));
     // The other: the same stroke drawn elsewhere, sealed under the same number.
     author.restart();
     let wires = author.sign(&sealed(&author, 9.0));
@@ -1123,7 +1211,7 @@ async fn two_seals_of_one_stroke_under_two_numbers_are_proof() {
             replica.apply(op).unwrap();
         }
         let (mut input, mut document, mut router) =
-            spawn_checker_judging(&graph, &authors, replica);
+            spawn_checker_judging(&graph, &authors, replica.into());
         // Elsewhere: the same stroke in another number of chunks, sealed; its seal
         // alone comes here, as a backlog serves it.
         author.restart();
@@ -1160,7 +1248,8 @@ async fn seals_that_do_not_fit_are_judged_only_up_to_a_bound() {
     for op in held_ops {
         replica.apply(op).unwrap();
     }
-    let (mut input, _document, mut router) = spawn_checker_judging(&graph, &authors, replica);
+    let (mut input, _document, mut router) =
+        spawn_checker_judging(&graph, &authors, replica.into());
     let seal = |seq: u64| {
         let mut wire = WireOp::from_op(&seal_of_first_stroke(&author, seq, 1.0));
         wire.signature = Some(canopy_protocol::Signature::from_bytes(&[1; 64]));
