@@ -404,6 +404,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode> {
         authority,
         ancestors,
         document,
+        blind: None,
         limits: crate::session::SessionLimits::default(),
         stored_bytes: 0,
         metrics: None,

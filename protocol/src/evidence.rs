@@ -469,6 +469,28 @@ impl Evidence {
         }
     }
 
+    /// True if a node that reads no payload past its header (a blind relay) can
+    /// judge this proof: every form but refused content whose op's header reads (a
+    /// header that does not read is refused by every node alike). Proof of content
+    /// past a header is the readers' to judge: a blind node neither acts on it nor
+    /// blames the link that brought it.
+    pub fn judged_by_headers(&self) -> bool {
+        let Some(refused) = self.refused else {
+            return true;
+        };
+        let Some(walked) = self.first.walk(&self.author, self.seq) else {
+            // Judged false by anyone.
+            return true;
+        };
+        let node = self.author.node_id();
+        walked
+            .iter()
+            .zip(&self.first.ops)
+            .any(|((number, _, _), (_, payload))| {
+                *number == refused && crate::shape_of(OpId { node, seq: refused }, payload).is_err()
+            })
+    }
+
     /// The form of refused content: one side, signed, whose op numbered `refused`
     /// no node takes.
     fn verify_refused(&self, session: &SessionId, refused: u64) -> bool {

@@ -399,6 +399,7 @@ impl Relay {
             ancestors,
             meters: Some(meters),
             document,
+            blind: None,
             limits: SessionLimits {
                 ops_per_second: self.config.ops_per_second,
                 ops_burst: self.config.ops_per_second * 20.0,

@@ -46,7 +46,9 @@ pub struct Checker {
     /// To the sync server: seals to judge against its replica.
     sync: Outbox<SyncInput>,
     link: LinkId,
-    limits: Limits,
+    /// What an op must keep to be taken; `None` in a blind session, which reads
+    /// each op's header alone and leaves judging content to the readers.
+    limits: Option<Limits>,
     credits: Credits,
     authors: SharedAuthors,
     runs: Runs,
@@ -112,9 +114,10 @@ pub const SIGNATURE_CHECKS_PER_SECOND: f64 = 4_000.0;
 /// every 256), without waiting.
 pub const SIGNATURE_CHECKS_BURST: f64 = 40_000.0;
 
-/// Decodes and checks a batch: the good ops before the first bad one, and why that
-/// one is bad.
-pub fn check(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Option<Refusal>) {
+/// Decodes and checks a batch under `limits` (`None`: a blind session's, which reads
+/// each op's header alone): the good ops before the first bad one, and why that one
+/// is bad.
+pub fn check(ops: Vec<WireOp>, limits: Option<&Limits>) -> (Vec<Checked>, Option<Refusal>) {
     let (checked, bad) = check_until_bad(ops, limits);
     (checked, bad.map(|bad| bad.refusal))
 }
@@ -130,7 +133,7 @@ pub struct Bad {
 }
 
 /// [`check`], keeping the op refused and those after it.
-pub fn check_until_bad(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Option<Bad>) {
+pub fn check_until_bad(ops: Vec<WireOp>, limits: Option<&Limits>) -> (Vec<Checked>, Option<Bad>) {
     let mut checked = Vec::with_capacity(ops.len());
     let mut ops = ops.into_iter();
     while let Some(wire) = ops.next() {
@@ -149,15 +152,22 @@ pub fn check_until_bad(ops: Vec<WireOp>, limits: &Limits) -> (Vec<Checked>, Opti
     (checked, None)
 }
 
-/// One op decoded and checked, with its shape.
+/// One op's shape, read from its header, and (unless blind: `limits` is `None`) the
+/// op decoded and checked.
 fn check_one(
     wire: &WireOp,
-    limits: &Limits,
-) -> Result<(canopy_canvas::Op, canopy_canvas::Shape), Refusal> {
-    let op = wire
-        .to_op()
-        .map_err(|error| Refusal::Protocol(error.to_string()))?;
-    op.validate(limits).map_err(|error| refusal_for(&error))?;
+    limits: Option<&Limits>,
+) -> Result<(Option<canopy_canvas::Op>, canopy_canvas::Shape), Refusal> {
+    let op = match limits {
+        Some(limits) => {
+            let op = wire
+                .to_op()
+                .map_err(|error| Refusal::Protocol(error.to_string()))?;
+            op.validate(limits).map_err(|error| refusal_for(&error))?;
+            Some(op)
+        }
+        None => None,
+    };
     let shape = canopy_protocol::shape_of(wire.id, &wire.payload)
         .map_err(|error| Refusal::Protocol(error.to_string()))?;
     Ok((op, shape))
@@ -172,7 +182,7 @@ impl Checker {
             refuser: Refuser::new(scope, link),
             sync: scope.outbox("sync"),
             link,
-            limits,
+            limits: Some(limits),
             credits: Credits::default(),
             runs: Runs::new(std::sync::Arc::clone(&authors)),
             authors,
@@ -194,6 +204,15 @@ impl Checker {
     /// when its peer is the op's author, or the author's signature is not there.
     pub fn with_peer(mut self, peer: Option<NodeId>) -> Self {
         self.peer = peer;
+        self
+    }
+
+    /// The same for a blind session (`blind`): ops are not decoded, only their
+    /// headers read, and proof of content no node takes is left to the readers.
+    pub fn blind(mut self, blind: bool) -> Self {
+        if blind {
+            self.limits = None;
+        }
         self
     }
 
@@ -280,6 +299,12 @@ impl Checker {
     /// the author's ops out and passes the proof on. Proof that does not verify
     /// closes the link.
     async fn evidence(&mut self, evidence: Evidence) -> Option<Refusal> {
+        if self.limits.is_none() && !evidence.judged_by_headers() {
+            // Content a blind session does not read: the readers judge it, each
+            // on its own (every one refuses the op as it comes, and proves it).
+            tracing::debug!(author = %evidence.author.node_id(), "proof of content not judged here");
+            return None;
+        }
         let session = *Authors::read(&self.authors).session();
         if !evidence.verify(&session) {
             return Some(Refusal::Protocol(
@@ -413,7 +438,7 @@ impl Checker {
         let mut taken = Vec::new();
         let mut rest = ops;
         loop {
-            let (checked, bad) = check_until_bad(rest, &self.limits);
+            let (checked, bad) = check_until_bad(rest, self.limits.as_ref());
             self.owe_for(&checked);
             self.debts.settle(&mut self.checks, Instant::now());
             let debts = &self.debts;
@@ -589,7 +614,7 @@ impl Checker {
     fn owe_for(&mut self, checked: &[Checked]) {
         let mut signed: HashMap<NodeId, f64> = HashMap::new();
         for op in checked.iter().filter(|c| c.wire.signature.is_some()) {
-            *signed.entry(op.op.id.node).or_insert(0.0) += 1.0;
+            *signed.entry(op.wire.id.node).or_insert(0.0) += 1.0;
         }
         let table = Authors::read(&self.authors);
         for (author, checks) in signed {

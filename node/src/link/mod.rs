@@ -150,6 +150,7 @@ pub fn spawn_link(
             Arc::clone(&session.authors),
         )
         .with_peer(peer_node)
+        .blind(session.blind)
     });
     let guard = graph.spawn(&name("guard"), |scope| {
         guard::Guard::new(

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use canopy_axon::{link, BoxError, Component, Context, Inbox, Outbox, Scope};
 use canopy_canvas::{Applied, Document, NodeId, Op, OpError, OpId, Reauthor, Shape, StrokeRule};
 use canopy_protocol::{
-    Authority, Evidence, Fork, Refusal, Revocation, Role, SignError, Signer, Verified, WireOp,
+    Authority, Evidence, Fork, OpaqueReplica, Refusal, Revocation, Role, SignError, Signer,
+    Verified, WireOp,
 };
 use ring::signature::Ed25519KeyPair;
 
@@ -33,8 +34,9 @@ use crate::store::StoreInput;
 pub struct Checked {
     /// As it travels.
     pub wire: WireOp,
-    /// As documents apply it.
-    pub op: Op,
+    /// As documents apply it; `None` in a blind session (a relay that reads nothing
+    /// of a payload past its header, `docs/BLIND-RELAYS.md`).
+    pub op: Option<Op>,
     /// What it is to the stroke rule, read from the payload's header
     /// ([`canopy_protocol::shape_of`]): all that verifying its author's log reads of
     /// the payload besides its bytes.
@@ -54,7 +56,19 @@ pub struct Run {
 }
 
 /// Ops made here, ready to publish, and the signed heads kept for them.
-type Signed = (Vec<(WireOp, Op)>, SignedHeads);
+type Signed = (Vec<Checked>, SignedHeads);
+
+impl Checked {
+    /// An op made or read here, with the shape its header will say.
+    fn read(wire: WireOp, op: Op) -> Checked {
+        let shape = Shape::of(&op.action);
+        Checked {
+            wire,
+            op: Some(op),
+            shape,
+        }
+    }
+}
 
 /// Batches one link may have waiting at the document. The document's inbox is shared
 /// by every link; with each link holding at most this many places in it, a link that
@@ -186,7 +200,7 @@ fn up_to_cut_off(
             kept.keep.push((stop.seq, stop.head, signature));
         }
     }
-    ops.retain(|checked| checked.op.id.seq <= stop.seq);
+    ops.retain(|checked| checked.wire.id.seq <= stop.seq);
     Some((ops, kept))
 }
 
@@ -202,7 +216,11 @@ pub struct DocumentComponent {
     /// To the presence table: the page shown, the cursor.
     presence: Outbox<PresenceInput>,
     applied: Outbox<AppliedOps>,
+    /// What a reader holds: ops applied. In a blind session an empty document
+    /// that only names this node (nothing is read, made or drawn here).
     document: Document,
+    /// In a blind session, the ops held as their authors signed them, unread.
+    blind: Option<OpaqueReplica>,
     role: Option<Role>,
     /// The stroke the local person is drawing.
     live_stroke: LiveStroke,
@@ -226,10 +244,12 @@ pub struct DocumentComponent {
 
 impl DocumentComponent {
     /// Makes the boxes; `held_bytes` starts at what the session's file holds;
-    /// `authors` holds the logs as the file keeps them.
+    /// `authors` holds the logs as the file keeps them. A blind session (`blind`
+    /// holds its ops) reads none: `document` then only names this node.
     pub fn new(
         scope: &Scope,
         document: Document,
+        blind: Option<OpaqueReplica>,
         role: Option<Role>,
         held_bytes: Arc<AtomicU64>,
         authors: SharedAuthors,
@@ -257,6 +277,7 @@ impl DocumentComponent {
             presence: scope.outbox("presence"),
             applied: scope.outbox("applied"),
             document,
+            blind,
             role,
             live_stroke: LiveStroke::default(),
             held_bytes,
@@ -273,23 +294,25 @@ impl DocumentComponent {
     /// Hands new ops on: store, replica, router, observers — in that order, so an op
     /// reaches the replica before the router can tell a new link about it (the sync
     /// server's backlog and the live stream then leave no gap between them).
-    async fn publish(
-        &mut self,
-        origin: Option<LinkId>,
-        fresh: Vec<(WireOp, Op)>,
-        signed: SignedHeads,
-    ) {
+    async fn publish(&mut self, origin: Option<LinkId>, fresh: Vec<Checked>, signed: SignedHeads) {
         if fresh.is_empty() && signed.is_empty() {
             return;
         }
-        let (wire, ops): (Vec<WireOp>, Vec<Op>) = fresh.into_iter().unzip();
         // What the session holds: the bytes on the wire, or more where an op takes
         // more memory than its bytes (budgets then bound memory, not only traffic).
-        let bytes: u64 = wire
+        let bytes: u64 = fresh
             .iter()
-            .zip(&ops)
-            .map(|(w, op)| wire_bytes(w).max(op.held_bytes() as u64))
+            .map(|c| {
+                let read = c.op.as_ref().map_or(0, |op| op.held_bytes() as u64);
+                wire_bytes(&c.wire).max(read)
+            })
             .sum();
+        let to_sync = if self.blind.is_some() {
+            SyncInput::Held(fresh.iter().map(|c| (c.wire.clone(), c.shape)).collect())
+        } else {
+            SyncInput::Applied(fresh.iter().filter_map(|c| c.op.clone()).collect())
+        };
+        let wire: Vec<WireOp> = fresh.into_iter().map(|c| c.wire).collect();
         self.held_bytes.fetch_add(bytes, Ordering::Relaxed);
         if self
             .persist
@@ -302,7 +325,7 @@ impl DocumentComponent {
         if wire.is_empty() {
             return;
         }
-        let _ = self.sync.send(SyncInput::Applied(ops)).await;
+        let _ = self.sync.send(to_sync).await;
         let wire = Arc::new(wire);
         let _ = self.applied.try_send(Arc::clone(&wire));
         let _ = self
@@ -347,7 +370,7 @@ impl DocumentComponent {
     fn commit_run(
         &mut self,
         run: Run,
-        fresh: &mut Vec<(WireOp, Op)>,
+        fresh: &mut Vec<Checked>,
         signed: &mut SignedHeads,
     ) -> Result<Option<Evidence>, Refusal> {
         let Run {
@@ -358,7 +381,7 @@ impl DocumentComponent {
         let Some(tip) = Authors::read(&self.authors).tip(author) else {
             return Ok(None);
         };
-        let Some(first) = ops.first().map(|checked| checked.op.id.seq) else {
+        let Some(first) = ops.first().map(|checked| checked.wire.id.seq) else {
             return Ok(None);
         };
         // A run may start with a seal that stands for ops from its stroke's start on.
@@ -397,8 +420,8 @@ impl DocumentComponent {
                             theirs,
                             at,
                             ops.iter()
-                                .filter(|c| (at + 1..=*end).contains(&c.op.id.seq))
-                                .map(|c| (c.op.id.seq, c.wire.lamport, c.wire.payload.clone()))
+                                .filter(|c| (at + 1..=*end).contains(&c.wire.id.seq))
+                                .map(|c| (c.wire.id.seq, c.wire.lamport, c.wire.payload.clone()))
                                 .collect(),
                             *signature,
                         );
@@ -426,14 +449,21 @@ impl DocumentComponent {
         let (mut strokes, mut base, mut head) = (tip.tail.strokes, tip.tail.base, tip.tail.head);
         let mut refused = None;
         let held = tip.tail.seq;
-        for Checked { wire, op, .. } in ops.into_iter().filter(|c| c.op.id.seq > held) {
-            let seq = op.id.seq;
-            let shape = Shape::of(&op.action);
-            match self.document.apply(op.clone()) {
-                Ok(Applied::New) => fresh.push((wire, op)),
+        for checked in ops.into_iter().filter(|c| c.wire.id.seq > held) {
+            let (seq, shape) = (checked.wire.id.seq, checked.shape);
+            let taken = match (&mut self.blind, &checked.op) {
+                (Some(held), _) => Ok(held.take(&checked.wire, shape)),
+                (None, Some(op)) => self.document.apply(op.clone()).map_err(|e| refusal_for(&e)),
+                (None, None) => Err(Refusal::Protocol(format!(
+                    "op {} was not read",
+                    checked.wire.id
+                ))),
+            };
+            match taken {
+                Ok(Applied::New) => fresh.push(checked),
                 Ok(Applied::Duplicate) => {}
-                Err(error) => {
-                    refused = Some(refusal_for(&error));
+                Err(refusal) => {
+                    refused = Some(refusal);
                     break;
                 }
             }
@@ -484,11 +514,20 @@ impl DocumentComponent {
             .sign_batch(&self.key, &ops)
             .map_err(|e: SignError| e.to_string())?;
         let signed = Authors::write(&self.authors).commit(me, verified);
-        Ok((wires.into_iter().zip(ops).collect(), signed))
+        let made = wires
+            .into_iter()
+            .zip(ops)
+            .map(|(wire, op)| Checked::read(wire, op))
+            .collect();
+        Ok((made, signed))
     }
 
     /// A recording's ops, made again as this node's own: ids and references follow.
     async fn replay(&mut self, wire: Vec<WireOp>) {
+        if self.blind.is_some() {
+            tracing::warn!("a blind session makes no ops: the recording is not replayed");
+            return;
+        }
         if self.role != Some(Role::Editor) {
             tracing::warn!("a viewer cannot replay a recording into the session");
             return;
@@ -571,7 +610,7 @@ impl DocumentComponent {
         let began = tokio::time::Instant::now();
         let nothing_kept: BTreeMap<NodeId, u64> =
             authors.iter().map(|author| (*author, 0)).collect();
-        self.document = self.document.without_ops_past(&nothing_kept);
+        self.without_ops_past(&nothing_kept);
         if self
             .live_stroke
             .stroke()
@@ -582,6 +621,15 @@ impl DocumentComponent {
         let now = tokio::time::Instant::now();
         self.pending_cuts.rebuilt(now, now - began);
         let _ = self.sync.send(SyncInput::Cut(authors)).await;
+    }
+
+    /// Each author in `last_kept` holding its ops only up to the number given, in
+    /// what this session holds (read or not).
+    fn without_ops_past(&mut self, last_kept: &BTreeMap<NodeId, u64>) {
+        match &mut self.blind {
+            Some(held) => held.without_ops_past(last_kept),
+            None => self.document = self.document.without_ops_past(last_kept),
+        }
     }
 
     /// Ends the logs of the authors under a revoked grant where the revocation says:
@@ -598,7 +646,7 @@ impl DocumentComponent {
                 "revoked authors' ops after their cut-offs are left out"
             );
             // One rebuild for them all, however many authors the grant minted.
-            self.document = self.document.without_ops_past(&dropped);
+            self.without_ops_past(&dropped);
             if self
                 .live_stroke
                 .stroke()
@@ -668,6 +716,9 @@ impl DocumentComponent {
                 return Ok(());
             }
             _ => {}
+        }
+        if self.blind.is_some() {
+            return Err("this session is blind here: it holds ops unread and makes none".into());
         }
         if self.role != Some(Role::Editor) {
             return Err("this node is a viewer: it cannot edit".into());

@@ -127,8 +127,12 @@ pub struct NodeSetup {
     pub ancestors: Vec<Ancestor>,
     /// The audio component's meters, when audio runs.
     pub meters: Option<SharedMeters>,
-    /// The document to start from.
+    /// The document to start from (in a blind session, an empty one naming this
+    /// node).
     pub document: Document,
+    /// In a blind session (a relay that reads nothing of a payload past its
+    /// header, `docs/BLIND-RELAYS.md`), the ops held to start from, unread.
+    pub blind: Option<canopy_protocol::OpaqueReplica>,
     /// What the session may use.
     pub limits: SessionLimits,
     /// Op bytes already stored (counted against `limits.max_bytes`).
@@ -178,6 +182,8 @@ pub struct SessionPorts {
     pub held_bytes: Arc<AtomicU64>,
     /// What any op must satisfy (each link's checker).
     pub op_limits: canopy_canvas::Limits,
+    /// The session is blind: links read each op's header alone.
+    pub blind: bool,
     /// Who may author and how far each author's log is held (each link's checker
     /// verifies runs against it).
     pub authors: SharedAuthors,
@@ -240,6 +246,7 @@ pub fn spawn(
         document::DocumentComponent::new(
             scope,
             setup.document.clone(),
+            setup.blind.clone(),
             role,
             Arc::clone(&held_bytes),
             Arc::clone(&authors),
@@ -252,10 +259,15 @@ pub fn spawn(
             },
         )
     });
+    let blind = setup.blind.is_some();
+    let replica = match setup.blind {
+        Some(held) => sync::Replica::Blind(held),
+        None => setup.document.into(),
+    };
     let sync = graph.spawn(&name("sync"), |scope| {
         sync::SyncServer::new(
             scope,
-            setup.document,
+            replica,
             node,
             setup.limits.max_queued_bytes,
             Arc::clone(&authors),
@@ -327,6 +339,7 @@ pub fn spawn(
         limits: setup.limits,
         held_bytes,
         op_limits,
+        blind,
         authors,
         metrics: setup.metrics,
     };

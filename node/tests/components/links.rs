@@ -457,7 +457,7 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
         DocumentInput::FromLink { link: 7, runs, .. } => {
             assert_eq!(runs.len(), 1);
             assert_eq!(runs[0].ops.len(), 1);
-            assert_eq!(runs[0].ops[0].op.id.node, author.node);
+            assert_eq!(runs[0].ops[0].wire.id.node, author.node);
         }
         other => panic!("{other:?}"),
     }
@@ -474,10 +474,69 @@ async fn the_checker_passes_the_good_ops_before_a_bad_one() {
     quiet(&mut router).await;
 
     // An op that decodes but breaks the rules every peer applies.
-    let (checked, reason) =
-        canopy_node::link::checker::check(vec![WireOp::from_op(&too_wide)], &Limits::default());
+    let (checked, reason) = canopy_node::link::checker::check(
+        vec![WireOp::from_op(&too_wide)],
+        Some(&Limits::default()),
+    );
     assert!(checked.is_empty());
     assert!(reason.is_some());
+}
+
+/// A blind link's checker reads each op's header alone: ops whose content no
+/// reader takes (scrambled past the header, or too wide) pass as the author signed
+/// them, unread; proof that such content was refused, which it cannot judge, is
+/// neither acted on nor blamed on the link that brought it.
+#[tokio::test]
+async fn a_blind_checker_reads_headers_alone() {
+    let mut author = TestAuthor::editor(&new_key());
+    let page = WireOp::from_op(&author.page(1));
+    // The header (a new page's tag), then bytes no reader decodes.
+    let mut scrambled = page.payload[..1].to_vec();
+    scrambled.extend([0xff; 12]);
+    let too_wide = WireOp::from_op(&too_wide(&author, 2));
+    let wires = author.sign_payloads(&[(1, 1, scrambled), (2, 2, too_wide.payload.clone())]);
+
+    let blind_graph = Graph::new("blind");
+    let blind_table = table_with(&author);
+    let (mut blind, mut taken, mut blind_router) = spawn_checker_wired(
+        &blind_graph,
+        &blind_table,
+        |checker| checker.blind(true),
+        None,
+    );
+    blind.send(Inbound::Ops(wires.clone())).await.unwrap();
+    match next(&mut taken).await {
+        DocumentInput::FromLink { runs, .. } => {
+            let ops: Vec<_> = runs.iter().flat_map(|run| run.ops.iter()).collect();
+            let bytes = |w: &WireOp| (w.id, w.lamport, w.payload.clone());
+            assert_eq!(
+                ops.iter().map(|c| bytes(&c.wire)).collect::<Vec<_>>(),
+                wires.iter().map(bytes).collect::<Vec<_>>()
+            );
+            assert!(ops.iter().all(|c| c.op.is_none()), "nothing read");
+        }
+        other => panic!("expected the ops, got {other:?}"),
+    }
+
+    // A reader refuses the first and proves its author signed it.
+    let reader_graph = Graph::new("reader");
+    let (mut reader, mut document, _router) = spawn_checker(&reader_graph, &table_with(&author));
+    reader.send(Inbound::Ops(wires)).await.unwrap();
+    let evidence = proof_for_every_link(&mut document, &author).await;
+    assert_eq!(evidence.refused, Some(1));
+
+    // The blind checker, given that proof, lets it be.
+    blind
+        .send(Inbound::Evidence(Box::new(evidence)))
+        .await
+        .unwrap();
+    quiet(&mut taken).await;
+    quiet(&mut blind_router).await;
+    assert!(Authors::read(&blind_table)
+        .tip(author.node)
+        .unwrap()
+        .cut
+        .is_none());
 }
 
 /// The author's op `seq`: a stroke start too wide for any node.
@@ -634,7 +693,7 @@ fn run_seqs(input: &DocumentInput) -> Vec<u64> {
     match input {
         DocumentInput::FromLink { runs, .. } => runs
             .iter()
-            .flat_map(|run| run.ops.iter().map(|c| c.op.id.seq))
+            .flat_map(|run| run.ops.iter().map(|c| c.wire.id.seq))
             .collect(),
         other => panic!("{other:?}"),
     }
@@ -1490,7 +1549,7 @@ async fn an_author_that_signs_every_op_holds_up_no_one_elses_ops() {
         };
         order.extend(
             runs.iter()
-                .flat_map(|run| run.ops.iter().map(|c| (c.op.id.node, c.op.id.seq))),
+                .flat_map(|run| run.ops.iter().map(|c| (c.wire.id.node, c.wire.id.seq))),
         );
     }
     assert_eq!(

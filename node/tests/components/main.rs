@@ -251,6 +251,29 @@ impl TestAuthor {
             .collect()
     }
 
+    /// Signs `(seq, lamport, payload)` as the author's next ops, whatever the
+    /// payloads say (a reader's content, scrambled past its header, as a blind
+    /// relay carries it), each with its signature.
+    pub fn sign_payloads(&mut self, ops: &[(u64, u64, Vec<u8>)]) -> Vec<WireOp> {
+        ops.iter()
+            .map(|(seq, lamport, payload)| {
+                let (_, signature) = self
+                    .signer
+                    .sign(&self.key, *seq, *lamport, payload)
+                    .unwrap();
+                WireOp {
+                    id: OpId {
+                        node: self.node,
+                        seq: *seq,
+                    },
+                    lamport: *lamport,
+                    payload: payload.clone(),
+                    signature: Some(signature),
+                }
+            })
+            .collect()
+    }
+
     /// The author's next `ops`, signed and verified: what a checker hands the document.
     pub fn run(&mut self, ops: &[Op]) -> canopy_node::session::Run {
         let (wire, verified) = self.signer.sign_batch(&self.key, ops).unwrap();
@@ -261,7 +284,7 @@ impl TestAuthor {
                 .zip(ops)
                 .map(|(wire, op)| canopy_node::session::Checked {
                     wire,
-                    op: op.clone(),
+                    op: Some(op.clone()),
                     shape: canopy_canvas::Shape::of(&op.action),
                 })
                 .collect(),

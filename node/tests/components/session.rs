@@ -53,6 +53,24 @@ fn start(document: Document) -> Running {
 }
 
 fn start_with(document: Document, limits: SessionLimits) -> Running {
+    start_holding(document, None, limits)
+}
+
+/// A blind session (a relay's that reads nothing of a payload past its header),
+/// holding nothing yet.
+fn start_blind() -> Running {
+    start_holding(
+        Document::new(host()),
+        Some(canopy_protocol::OpaqueReplica::new()),
+        SessionLimits::default(),
+    )
+}
+
+fn start_holding(
+    document: Document,
+    blind: Option<canopy_protocol::OpaqueReplica>,
+    limits: SessionLimits,
+) -> Running {
     let graph = Graph::new("test");
     let session_key = Arc::new(key());
     let node_key = Arc::new(host_key());
@@ -69,6 +87,7 @@ fn start_with(document: Document, limits: SessionLimits) -> Running {
         ancestors: Vec::new(),
         meters: None,
         document,
+        blind,
         limits,
         stored_bytes: 0,
         metrics: None,
@@ -1185,6 +1204,88 @@ async fn the_exporter_renders_a_copy_from_the_sync_server() {
         .unwrap()
         .unwrap_err()
         .contains("unknown export format"));
+}
+
+/// A blind session takes runs its links' checkers did not read (no decoded op),
+/// saves them and passes them on as they came, serves them to a late link with
+/// their signatures, and leaves out a proven author's; it makes no edit, draws no
+/// export, and its status shows a digest of what it holds, marked as such.
+#[tokio::test]
+async fn a_blind_session_holds_and_serves_ops_it_never_reads() {
+    let mut r = start_blind();
+    let mut bystander = link_up(&r, 2, VersionVector::new()).await;
+    let mut author = r.author();
+    let mut ops = vec![author.page(1)];
+    ops.extend(author.stroke(2));
+    let mut run = author.run(&ops);
+    for checked in &mut run.ops {
+        checked.op = None;
+    }
+    let sent: Vec<canopy_protocol::WireOp> = run.ops.iter().map(|c| c.wire.clone()).collect();
+    from_link(&mut r, vec![run]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3, 4]);
+    match message(&mut bystander).await {
+        Message::Ops(ops) => assert_eq!(ops, sent, "passed on as they came"),
+        other => panic!("expected the ops, got {other:?}"),
+    }
+    let mut late = link_up(&r, 3, VersionVector::new()).await;
+    let mut backlog = Vec::new();
+    while backlog.len() < sent.len() {
+        if let Message::Ops(ops) = message(&mut late).await {
+            backlog.extend(ops);
+        }
+    }
+    assert_eq!(backlog, sent, "served as signed, signature and all");
+
+    // No edits, no exports.
+    let mut window = driver(&r.graph, "window", &r.session.ports.document);
+    window
+        .send(DocumentInput::Local(stroke_on_first_page()))
+        .await
+        .unwrap();
+    quiet(&mut r.store).await;
+    let mut exporter = driver(&r.graph, "control", &r.session.ports.exporter);
+    let (reply, answer) = oneshot::channel();
+    exporter
+        .send(session::ExportRequest {
+            format: "svg".into(),
+            page: 0,
+            reply,
+        })
+        .await
+        .unwrap();
+    let refused = answer.await.unwrap().unwrap_err();
+    assert!(refused.contains("blind"), "{refused}");
+
+    let mut status = driver(&r.graph, "control", &r.session.ports.status);
+    let (reply, answer) = oneshot::channel();
+    status.send(StatusInput::Full(reply)).await.unwrap();
+    let status = answer.await.unwrap();
+    assert_eq!(status.ops, 4);
+    assert!(status.digest.unwrap().starts_with("held:"));
+
+    // Proof that an author split its log (two signed heads at one op, found by
+    // headers alone): its ops leave the replica.
+    let unread = |mut run: session::Run| {
+        for checked in &mut run.ops {
+            checked.op = None;
+        }
+        run
+    };
+    let mut splitter = r.author();
+    let first = unread(splitter.run(&[splitter.page(1)]));
+    from_link(&mut r, vec![first]).await;
+    assert_eq!(saved_seqs(&mut r).await, vec![1]);
+    splitter.restart();
+    let mut other = splitter.page(1);
+    other.action = canopy_canvas::Action::NewPage { position: 9.0 };
+    let second = unread(splitter.run(&[other]));
+    from_link(&mut r, vec![second]).await;
+    let seen = r
+        .replica_seen_once(|seen| seen.get(splitter.node) == 0)
+        .await;
+    assert_eq!(seen.get(splitter.node), 0, "the author is left out");
+    assert_eq!(seen.get(author.node), 4, "and no one else");
 }
 
 impl Running {
