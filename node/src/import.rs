@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use canopy_canvas::{Document, NodeId, Reauthor, VersionVector};
-use canopy_protocol::{Role, SessionId, Signer, WireOp};
+use canopy_protocol::{OpaqueReplica, Role, SessionId, Signer, WireOp};
 use ring::signature::Ed25519KeyPair;
 
 use crate::session::authors::{Authors, SharedAuthors};
@@ -90,6 +90,16 @@ pub fn reconcile(authors: &SharedAuthors, mut document: Document) -> Document {
     }
     table.take_stroke_rules(&document);
     document
+}
+
+/// [`reconcile`] for a blind session's ops, held unread.
+pub fn reconcile_blind(authors: &SharedAuthors, mut held: OpaqueReplica) -> OpaqueReplica {
+    let mut table = Authors::write(authors);
+    for author in table.cut_off() {
+        held.without_author(author);
+    }
+    table.take_stroke_rules(&held);
+    held
 }
 
 /// Makes the ops `source` holds (those that arrived before `until_ms`) this node's

@@ -545,6 +545,46 @@ impl Store {
         self.load(until_ms, node)
     }
 
+    /// The ops stored, held as their authors signed them and read no further than
+    /// their headers: what a blind session starts from. A file whose payloads are
+    /// coded the old way (format 3) cannot be held so: it is refused with why.
+    pub fn held_ops(&self) -> Result<canopy_protocol::OpaqueReplica, StoreError> {
+        if self.legacy_payloads {
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                reason: "its ops are coded as before protocol 5, which only a node that \
+                         reads them can take (open it with canopy, not a blind relay)"
+                    .into(),
+            });
+        }
+        let path = &self.path;
+        let connection = connect(path, Some(READ_ONLY))?;
+        let mut query = connection
+            .prepare("SELECT node, seq, lamport, payload FROM ops NOT INDEXED")
+            .map_err(sqlite(path))?;
+        let mut rows = query.query([]).map_err(sqlite(path))?;
+        let mut held = canopy_protocol::OpaqueReplica::new();
+        while let Some(row) = rows.next().map_err(sqlite(path))? {
+            let wire = WireOp {
+                id: OpId {
+                    node: NodeId(row.get::<_, i64>(0).map_err(sqlite(path))? as u64),
+                    seq: row.get::<_, i64>(1).map_err(sqlite(path))? as u64,
+                },
+                lamport: row.get::<_, i64>(2).map_err(sqlite(path))? as u64,
+                payload: row.get(3).map_err(sqlite(path))?,
+                signature: None,
+            };
+            let shape = canopy_protocol::shape_of(wire.id, &wire.payload).map_err(|error| {
+                StoreError::Damaged {
+                    path: path.clone(),
+                    reason: format!("op {} cannot be read: {error}", wire.id),
+                }
+            })?;
+            held.take(&wire, shape);
+        }
+        Ok(held)
+    }
+
     /// Builds a document from the ops that arrived before `until_ms`, on two cores: a
     /// second, read-only connection reads them in storage order (one sequential
     /// pass; they merge in any order) and decodes them on another thread, while this

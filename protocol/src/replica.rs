@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use canopy_canvas::{
-    missing_spans, Applied, HeldLog, LogEntry, NodeId, OpId, Shape, VersionVector,
+    missing_spans, Applied, HeldLog, LogEntry, NodeId, OpId, Shape, StrokeRule, VersionVector,
 };
 
 use crate::message::WireOp;
@@ -106,6 +106,42 @@ impl OpaqueReplica {
     /// Ops of `author` held without gaps (its entry in the version vector).
     pub fn seen_of(&self, author: NodeId) -> u64 {
         self.logs.get(&author).map_or(0, HeldLog::contiguous)
+    }
+
+    /// Where `author`'s log as held stands towards the stroke rule, as
+    /// [`canopy_canvas::Document::stroke_rule`] says for the same ops: what a log
+    /// restored from signed heads lacks. Read from the headers of its last op and
+    /// of the open stroke's points.
+    pub fn stroke_rule(&self, author: NodeId) -> StrokeRule {
+        let Some(log) = self.logs.get(&author) else {
+            return StrokeRule::default();
+        };
+        let Some(last) = log.last_seq() else {
+            return StrokeRule::default();
+        };
+        let shape_at = |seq: u64, held: &Held| {
+            let id = OpId { node: author, seq };
+            crate::shape_of(id, &held.payload).unwrap_or(Shape::Other)
+        };
+        let shape = log
+            .get(last)
+            .map_or(Shape::Other, |(_, held)| shape_at(last, held));
+        let points = |stroke: u64| -> u32 {
+            log.range(stroke, last)
+                .map(|(seq, _, held)| match shape_at(seq, held) {
+                    Shape::Points(of, count) if of == stroke => count,
+                    _ => 0,
+                })
+                .fold(0u32, u32::saturating_add)
+        };
+        match shape {
+            Shape::Start => StrokeRule::open_at(Some(last)),
+            Shape::Points(stroke, _) => {
+                StrokeRule::open_at(Some(stroke)).with_points(points(stroke))
+            }
+            Shape::End(stroke) => StrokeRule::ended_at(stroke, last).with_points(points(stroke)),
+            Shape::Seal(_) | Shape::Other => StrokeRule::default(),
+        }
     }
 
     /// Ops held, a seal counting as one (as a document counts them).

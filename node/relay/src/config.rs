@@ -48,6 +48,11 @@ pub struct RelayConfig {
     pub upstream: Vec<String>,
     /// Seconds a SIGTERM may take to drain (peers told, files flushed).
     pub shutdown_deadline_secs: u64,
+    /// Hold sessions blind: verify, store and serve ops by their envelopes and
+    /// headers alone, never reading their content (docs/BLIND-RELAYS.md). Exports
+    /// are refused, status shows counts and a digest of what is held, and files
+    /// written before signing cannot be served.
+    pub blind: bool,
 }
 
 impl Default for RelayConfig {
@@ -66,6 +71,7 @@ impl Default for RelayConfig {
             log_format: LogFormat::Text,
             upstream: Vec::new(),
             shutdown_deadline_secs: 10,
+            blind: false,
         }
     }
 }
@@ -139,6 +145,10 @@ pub struct RelayArgs {
     /// Seconds SIGTERM may take to drain [default: 10].
     #[arg(long, env = "CANOPY_SHUTDOWN_DEADLINE")]
     pub shutdown_deadline: Option<u64>,
+    /// Hold sessions blind: never read ops' content, only their signed envelopes
+    /// and headers (no exports; peers judge content) [default: off].
+    #[arg(long, env = "CANOPY_BLIND")]
+    pub blind: bool,
     /// Print the effective configuration (TOML) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -188,6 +198,9 @@ impl RelayConfig {
         }
         if !args.upstream.is_empty() {
             config.upstream = args.upstream.clone();
+        }
+        if args.blind {
+            config.blind = true;
         }
         config.validate()?;
         Ok(config)
@@ -254,6 +267,27 @@ mod tests {
         // What --print-config shows reads back as the same configuration.
         let shown: RelayConfig = toml::from_str(&config.to_toml()).unwrap();
         assert_eq!(shown, config);
+    }
+
+    #[test]
+    fn blind_is_off_unless_the_file_or_a_flag_says_so() {
+        assert!(!RelayConfig::default().blind);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "blind = true\n").unwrap();
+        let from_file = RelayArgs {
+            config: Some(path),
+            ..RelayArgs::default()
+        };
+        assert!(RelayConfig::resolve(&from_file).unwrap().blind);
+        let from_flag = RelayArgs {
+            blind: true,
+            ..RelayArgs::default()
+        };
+        assert!(RelayConfig::resolve(&from_flag).unwrap().blind);
+        // The shipped example reads, and leaves it off.
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/relay.toml");
+        assert!(!RelayConfig::from_file(&example).unwrap().blind);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use canopy_node::lines::{LineFile, LinesError};
 use canopy_node::session::door::{revoked_file, RevokeError, Revoked};
 
-use canopy_node::import::{import_file, load_authors, open_session, reconcile};
+use canopy_node::import::{import_file, load_authors, open_session, reconcile, reconcile_blind};
 use canopy_node::metrics::Metrics;
 use canopy_node::node::{self, Router};
 use canopy_node::session::{author_id, SharedAuthors};
@@ -42,7 +42,14 @@ use canopy_node::session::{
 use canopy_node::storage::{now_ms, session_file, Meta, Store};
 
 /// A session's file opened: the store, its document, its authors' logs.
-type Opened = (Store, canopy_canvas::Document, SharedAuthors);
+/// A session's file, what it holds (a document; in a blind relay, the ops unread
+/// as well) and its authors.
+type Opened = (
+    Store,
+    canopy_canvas::Document,
+    Option<canopy_protocol::OpaqueReplica>,
+    SharedAuthors,
+);
 use canopy_node::{identity, tls};
 pub use config::{LogFormat, RelayArgs, RelayConfig};
 
@@ -336,10 +343,22 @@ impl Relay {
         // file from before signed authorship becomes the relay's own signed import.
         let (data, session_id, key) = (data.clone(), *session, Arc::clone(&self.key));
         let own = authority.clone();
+        let blind = self.config.blind;
         let opened = tokio::task::spawn_blocking(move || -> Result<Opened> {
             let me = author_id(&key);
             let (mut store, unsigned) = open_session(&data, &session_id, me)?;
             let authors = load_authors(&store, session_id, Some(&own))?;
+            if blind {
+                if unsigned.is_some() {
+                    bail!(
+                        "session {session_id} was written before signing: a blind relay \
+                         cannot make its ops its own without reading them (serve it once \
+                         without `blind`)"
+                    );
+                }
+                let held = reconcile_blind(&authors, store.held_ops()?);
+                return Ok((store, canopy_canvas::Document::new(me), Some(held), authors));
+            }
             let mut document = reconcile(&authors, store.document_as_of(u64::MAX, me)?);
             if let Some(unsigned) = unsigned {
                 let source = Store::open_read_only(&unsigned)?;
@@ -354,7 +373,7 @@ impl Relay {
                 )?;
                 tracing::info!(ops = made, "imported as the relay's own signed ops");
             }
-            Ok((store, document, authors))
+            Ok((store, document, None, authors))
         })
         .await
         .map_err(|e| anyhow!("loading the session failed: {e}"))??;
@@ -366,13 +385,16 @@ impl Relay {
     /// Starts a session's components and store on the relay's graph.
     fn spawn_session(
         &self,
-        (store, document, authors): Opened,
+        (store, document, blind, authors): Opened,
         authority: Option<Authority>,
         ancestors: Vec<canopy_protocol::Ancestor>,
         upstream: Option<String>,
     ) -> Result<Session> {
         let session = store.meta.session;
         let name = format!("session[{}]", short(&session));
+        if blind.is_some() {
+            tracing::info!(session = %short(&session), "held blind: ops are verified, stored and served unread");
+        }
         let path = store.path().to_path_buf();
         let stored_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         // Revocations that cannot be read keep the session closed (fail closed). The
@@ -399,7 +421,7 @@ impl Relay {
             ancestors,
             meters: Some(meters),
             document,
-            blind: None,
+            blind,
             limits: SessionLimits {
                 ops_per_second: self.config.ops_per_second,
                 ops_burst: self.config.ops_per_second * 20.0,
@@ -478,9 +500,10 @@ impl Relay {
         let store =
             Store::create(&session_file(data, &session), &meta).map_err(anyhow::Error::from)?;
         let document = canopy_canvas::Document::new(meta.node);
+        let held = self.config.blind.then(canopy_protocol::OpaqueReplica::new);
         let authors = load_authors(&store, session, Some(&authority))?;
         let loaded = self.spawn_session(
-            (store, document, authors),
+            (store, document, held, authors),
             Some(authority),
             Vec::new(),
             None,
@@ -585,8 +608,15 @@ impl Relay {
         let me = author_id(&self.key);
         // A file from before signing is set aside: the session comes from upstream.
         let (store, _) = open_session(data, &session, me)?;
-        let document = store.document_as_of(u64::MAX, me)?;
-        let seen = document.version_vector();
+        let (document, held) = if self.config.blind {
+            (canopy_canvas::Document::new(me), Some(store.held_ops()?))
+        } else {
+            (store.document_as_of(u64::MAX, me)?, None)
+        };
+        let seen = match &held {
+            Some(held) => held.version_vector(),
+            None => document.version_vector(),
+        };
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             session,
@@ -613,9 +643,12 @@ impl Relay {
         let authority = Some(joined.welcome.authority.clone());
         let ancestors = joined.welcome.ancestors.clone();
         let authors = load_authors(&store, session, authority.as_ref())?;
-        let document = reconcile(&authors, document);
+        let (document, held) = match held {
+            Some(held) => (document, Some(reconcile_blind(&authors, held))),
+            None => (reconcile(&authors, document), None),
+        };
         let loaded = self.spawn_session(
-            (store, document, authors),
+            (store, document, held, authors),
             authority,
             ancestors,
             Some(url.to_string()),

@@ -24,6 +24,8 @@ pub trait HeldOps {
     /// `author`'s ops numbered `from..=to` as held (a seal in place of the ops it
     /// stands for), as their author signed them.
     fn signed_ops(&self, author: NodeId, from: u64, to: u64) -> Vec<WireOp>;
+    /// Where `author`'s log as held stands towards the stroke rule.
+    fn stroke_rule(&self, author: NodeId) -> StrokeRule;
 }
 
 impl HeldOps for Document {
@@ -33,11 +35,19 @@ impl HeldOps for Document {
             .map(WireOp::from_op)
             .collect()
     }
+
+    fn stroke_rule(&self, author: NodeId) -> StrokeRule {
+        Document::stroke_rule(self, author)
+    }
 }
 
 impl HeldOps for OpaqueReplica {
     fn signed_ops(&self, author: NodeId, from: u64, to: u64) -> Vec<WireOp> {
         self.author_ops(author, from, to)
+    }
+
+    fn stroke_rule(&self, author: NodeId) -> StrokeRule {
+        OpaqueReplica::stroke_rule(self, author)
     }
 }
 
@@ -391,18 +401,18 @@ impl Authors {
         })
     }
 
-    /// Tells each author's log where it stands towards the stroke rule, as `document`
-    /// (holding the same ops) says: what a log restored from signed heads lacks.
-    /// The head before an open stroke is hashed again from the ops held, so the
-    /// stroke's seal is taken after a restart too.
-    pub fn take_stroke_rules(&mut self, document: &Document) {
+    /// Tells each author's log where it stands towards the stroke rule, as `held`
+    /// (the same ops, read or not) says: what a log restored from signed heads
+    /// lacks. The head before an open stroke is hashed again from the ops held, so
+    /// the stroke's seal is taken after a restart too.
+    pub fn take_stroke_rules(&mut self, held: &dyn HeldOps) {
         let session = self.session;
         for (node, author) in &mut self.by_id {
             if author.log.seq() > 0 {
-                let strokes = document.stroke_rule(*node);
+                let strokes = held.stroke_rule(*node);
                 let base = strokes
                     .open()
-                    .and_then(|stroke| base_before(&session, &author.log, document, stroke));
+                    .and_then(|stroke| base_before(&session, &author.log, held, stroke));
                 author.log.set_strokes(strokes, base);
             }
         }

@@ -168,6 +168,10 @@ proptest! {
         prop_assert_eq!(replica.op_count(), document.op_count());
         for author in 1..=3 {
             prop_assert_eq!(replica.seen_of(NodeId(author)), document.seen_of(NodeId(author)));
+            prop_assert_eq!(
+                replica.stroke_rule(NodeId(author)),
+                document.stroke_rule(NodeId(author))
+            );
         }
         let upto = document.latest_seqs();
         prop_assert_eq!(&replica.latest_seqs(), &upto);
