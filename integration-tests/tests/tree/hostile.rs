@@ -132,6 +132,9 @@ pub(crate) struct Attacker {
     authority: canopy_protocol::Authority,
     send: quinn::SendStream,
     recv: quinn::RecvStream,
+    /// What the node sent, read on from the handshake (which may have read past
+    /// the welcome).
+    decoder: canopy_protocol::FrameDecoder,
     _connection: quinn::Connection,
     _endpoint: quinn::Endpoint,
 }
@@ -153,7 +156,7 @@ impl Attacker {
         let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8).unwrap();
         let author = AuthorKey(public_key(&key));
         let hello = hello_as(url.session, author.0, "attacker", url.invite.clone());
-        let (welcome, send, recv, _decoder) =
+        let (welcome, send, recv, decoder) =
             canopy_node::link::join_handshake(&connection, &hello, &key)
                 .await
                 .unwrap();
@@ -165,6 +168,7 @@ impl Attacker {
             key,
             send,
             recv,
+            decoder,
             _connection: connection,
             _endpoint: endpoint,
         }
@@ -179,8 +183,59 @@ impl Attacker {
         }
     }
 
+    /// Signs `(seq, lamport, payload)` as its next ops, each with its signature,
+    /// whatever the payloads hold (content scrambled past its header, say).
+    pub(crate) fn sign_payloads(&mut self, ops: &[(u64, u64, Vec<u8>)]) -> Vec<WireOp> {
+        ops.iter()
+            .map(|(seq, lamport, payload)| {
+                let (_, signature) = self
+                    .signer
+                    .sign(&self.key, *seq, *lamport, payload)
+                    .unwrap();
+                WireOp {
+                    id: OpId {
+                        node: self.node,
+                        seq: *seq,
+                    },
+                    lamport: *lamport,
+                    payload: payload.clone(),
+                    signature: Some(signature),
+                }
+            })
+            .collect()
+    }
+
+    /// The ops the node sends it (a backlog, then live ones), until `count` of
+    /// `author`'s have come or `within` is over.
+    pub(crate) async fn ops_of(
+        &mut self,
+        author: NodeId,
+        count: usize,
+        within: Duration,
+    ) -> Vec<WireOp> {
+        let decoder = &mut self.decoder;
+        let mut buffer = vec![0u8; 64 * 1024];
+        let deadline = tokio::time::Instant::now() + within;
+        let mut ops = Vec::new();
+        loop {
+            while let Ok(Some(message)) = decoder.next_message() {
+                if let Message::Ops(wires) = message {
+                    ops.extend(wires.into_iter().filter(|w| w.id.node == author));
+                }
+            }
+            if ops.len() >= count {
+                return ops;
+            }
+            let read = tokio::time::timeout_at(deadline, self.recv.read(&mut buffer)).await;
+            match read {
+                Ok(Ok(Some(n))) => decoder.push(&buffer[..n]),
+                _ => return ops,
+            }
+        }
+    }
+
     /// Sends ops exactly as given (signed or not).
-    async fn send_wire(&mut self, wire: Vec<WireOp>) {
+    pub(crate) async fn send_wire(&mut self, wire: Vec<WireOp>) {
         self.send_message(&Message::Ops(wire)).await;
     }
 
@@ -192,8 +247,8 @@ impl Attacker {
     }
 
     /// What the node says before closing the link (within `within`).
-    async fn refusal(&mut self, within: Duration) -> Option<canopy_protocol::Refusal> {
-        let mut decoder = canopy_protocol::FrameDecoder::new();
+    pub(crate) async fn refusal(&mut self, within: Duration) -> Option<canopy_protocol::Refusal> {
+        let decoder = &mut self.decoder;
         let mut buffer = vec![0u8; 64 * 1024];
         let deadline = tokio::time::Instant::now() + within;
         loop {

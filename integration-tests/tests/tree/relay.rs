@@ -808,3 +808,188 @@ fn a_relays_session_from_before_signing_is_imported_when_loaded() {
         relay.log()
     );
 }
+
+/// A blind relay (`--blind`) serves a session without reading what is drawn: peers
+/// on it draw (one of them a point an op, so its strokes are sealed), a joiner
+/// after a restart takes the seals from the relay's file, and every peer shows the
+/// same drawing. The relay's status shows what it holds, not a drawing.
+#[test]
+fn a_blind_relay_serves_a_session_it_never_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut relay = Relay::start_in(
+        dir.path(),
+        &listen,
+        &["--blind", "--shutdown-deadline", "5"],
+    );
+    let (id, editor, _) = relay.new_session("blind");
+    let scripts = tempfile::tempdir().unwrap();
+    let lines = script(scripts.path(), "a", 8, 0, "");
+    let pen = crate::seals::pen_script(scripts.path(), 4);
+    let a = Node::join(
+        "a",
+        &editor,
+        &["--no-audio", "--draw", lines.to_str().unwrap()],
+    );
+    let b = Node::join(
+        "b",
+        &editor,
+        &["--no-audio", "--draw", pen.to_str().unwrap()],
+    );
+    assert_converged(&[&a, &b], 12, Duration::from_secs(30));
+    let status = relay.json("GET", &format!("/sessions/{id}"), None)["status"].clone();
+    assert_eq!(
+        (status["strokes"].as_u64(), status["pages"].as_u64()),
+        (Some(0), Some(0)),
+        "the relay draws nothing: {status}"
+    );
+    assert!(
+        status["ops"].as_u64() > Some(0),
+        "it holds the ops: {status}"
+    );
+    assert!(relay.log().contains("held blind"), "{}", relay.log());
+
+    let (exit, _) = relay.terminate();
+    assert!(exit.success(), "{}", relay.log());
+    let relay = Relay::start_in(dir.path(), &listen, &["--blind"]);
+    let late = Node::join("late", &editor, &["--no-audio"]);
+    assert_converged(&[&a, &b, &late], 12, Duration::from_secs(40));
+    // Sealed: the late joiner holds the same ops as the peers that drew.
+    let ops = |node: &Node| node.try_status().and_then(|s| s["ops"].as_u64());
+    assert!(
+        wait_until(Duration::from_secs(10), || ops(&late) == ops(&b)),
+        "late {:?} b {:?}",
+        ops(&late),
+        ops(&b)
+    );
+    drop(relay);
+}
+
+/// `payload` with every byte past its header (all a blind relay reads) turned by a
+/// keystream from `key`, and a 16-byte tag after it: what end-to-end encryption
+/// would make of it. [`unscrambled`] undoes it.
+fn scrambled(id: canopy_canvas::OpId, payload: &[u8], key: u64) -> Vec<u8> {
+    let header = header_len(id, payload);
+    let mut out = payload[..header].to_vec();
+    out.extend(
+        keystream(key, payload.len() - header)
+            .zip(&payload[header..])
+            .map(|(k, b)| k ^ b),
+    );
+    out.extend([0xa5; 16]);
+    out
+}
+
+fn unscrambled(id: canopy_canvas::OpId, payload: &[u8], key: u64) -> Vec<u8> {
+    let header = header_len(id, payload);
+    let body = &payload[header..payload.len() - 16];
+    let mut out = payload[..header].to_vec();
+    out.extend(keystream(key, body.len()).zip(body).map(|(k, b)| k ^ b));
+    out
+}
+
+/// Where a payload's header ends: the shortest start of it that reads as a shape.
+fn header_len(id: canopy_canvas::OpId, payload: &[u8]) -> usize {
+    (1..=payload.len())
+        .find(|end| canopy_protocol::shape_of(id, &payload[..*end]).is_ok())
+        .unwrap()
+}
+
+fn keystream(key: u64, len: usize) -> impl Iterator<Item = u8> {
+    let mut state = key;
+    (0..len).map(move |_| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 56) as u8
+    })
+}
+
+/// What a blind relay carries it never decodes: an editor's stroke, its content
+/// past each op's header scrambled with a key only the peers know, goes through it
+/// and is served, byte for byte, to a later joiner (who unscrambles the stroke as
+/// drawn) — also after the relay restarts. A relay that reads content refuses the
+/// same ops, closing the editor's link.
+#[test]
+fn a_blind_relay_carries_content_it_cannot_read() {
+    use canopy_canvas::{Action, Color, OpId, Point, Tool, FIRST_PAGE};
+    const KEY: u64 = 0x5eed;
+    for blind in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let flags: &[&str] = if blind { &["--blind"] } else { &[] };
+        let mut relay = Relay::start_in(dir.path(), &listen, flags);
+        let (_, editor, _) = relay.new_session("sealed envelopes");
+        let url = editor.clone();
+        let (author, drawn, refusal) = crate::util::block_on(async move {
+            let mut writer = crate::hostile::Attacker::join(&url).await;
+            let stroke = OpId {
+                node: writer.node,
+                seq: 1,
+            };
+            let drawn = vec![
+                writer.op(
+                    1,
+                    Action::StrokeStart {
+                        page: FIRST_PAGE,
+                        tool: Tool::Pen,
+                        color: Color::rgb(200, 30, 30),
+                        width: 3.0,
+                    },
+                ),
+                writer.op(
+                    2,
+                    Action::StrokePoints {
+                        stroke,
+                        offset: 0,
+                        points: vec![Point::new(10.0, 10.0), Point::new(60.0, 40.0)],
+                    },
+                ),
+                writer.op(3, Action::StrokeEnd { stroke, points: 2 }),
+            ];
+            let sealed: Vec<(u64, u64, Vec<u8>)> = drawn
+                .iter()
+                .map(|op| {
+                    let wire = canopy_protocol::WireOp::from_op(op);
+                    (op.id.seq, op.lamport, scrambled(op.id, &wire.payload, KEY))
+                })
+                .collect();
+            let wires = writer.sign_payloads(&sealed);
+            writer.send_wire(wires).await;
+            let refusal = writer.refusal(Duration::from_secs(3)).await;
+            (writer.node, drawn, refusal)
+        });
+        if !blind {
+            let refusal = refusal.expect("a relay that reads content took the scrambled ops");
+            assert!(refusal.to_string().contains("undecodable"), "{refusal}");
+            continue;
+        }
+        assert_eq!(refusal, None, "the blind relay refused what it cannot read");
+        for round in ["live", "after a restart"] {
+            let url = editor.clone();
+            let served = crate::util::block_on(async move {
+                let mut reader = crate::hostile::Attacker::join(&url).await;
+                reader.ops_of(author, 3, Duration::from_secs(10)).await
+            });
+            let taken: Vec<_> = served
+                .iter()
+                .map(|w| {
+                    let mut plain = w.clone();
+                    plain.payload = unscrambled(w.id, &w.payload, KEY);
+                    plain.to_op().unwrap()
+                })
+                .collect();
+            assert_eq!(
+                taken,
+                drawn,
+                "{round}: the stroke as drawn\n{}",
+                relay.log()
+            );
+            if round == "live" {
+                let (exit, _) = relay.terminate();
+                assert!(exit.success(), "{}", relay.log());
+                relay = Relay::start_in(dir.path(), &listen, flags);
+            }
+        }
+    }
+}

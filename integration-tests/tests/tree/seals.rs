@@ -17,7 +17,7 @@ fn ops_of(node: &Node) -> u64 {
 }
 
 /// A script of `strokes` strokes of twelve points each, drawn a point an op.
-fn pen_script(dir: &std::path::Path, strokes: usize) -> std::path::PathBuf {
+pub(crate) fn pen_script(dir: &std::path::Path, strokes: usize) -> std::path::PathBuf {
     let path = dir.join("pen.jsonl");
     let mut file = std::fs::File::create(&path).unwrap();
     for i in 0..strokes {
