@@ -66,6 +66,7 @@ pub fn frames(data: &[u8]) {
 /// itself.
 fn judges_proof(evidence: &canopy_protocol::Evidence) {
     let _ = evidence.verify(&canopy_protocol::SessionId([7; 32]));
+    let _ = evidence.judged_by_headers();
     assert_eq!(
         canopy_protocol::Evidence::from_bytes(&evidence.to_bytes()).as_ref(),
         Some(evidence),
@@ -392,6 +393,11 @@ pub fn files(data: &[u8]) {
             for page in document.pages() {
                 let _ = document.strokes(page).len();
             }
+        }
+        // Its ops as a blind relay holds them (headers read, nothing more).
+        if let Ok(held) = store.held_ops() {
+            let served = held.missing_from(&canopy_canvas::VersionVector::new());
+            assert_eq!(served.len() as u64, held.op_count(), "a held op served twice");
         }
         // Its authors and kept signatures, as a node resuming it takes them.
         if let Ok(logs) = store.logs() {

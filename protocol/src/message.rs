@@ -28,7 +28,13 @@ use crate::invite::{Authority, Invite, Role};
 /// 13: the stroke rule counts a stroke's points, read from each points op's header
 /// (which so takes the offset and count too: a payload cut short before them no
 /// longer reads as points, which changes what a crafted proof's side walks).
-pub const PROTOCOL_VERSION: u32 = 13;
+/// 14: blind relays (`docs/BLIND-RELAYS.md`): a revocation never cuts a log at a
+/// stroke's start that may still be sealed (a blind holder of the seal could not
+/// keep the start, as a reader does), and a blind node lets be proof of content
+/// it cannot judge (`Evidence::judged_by_headers`) instead of taking it or closing
+/// the link it came by. Nodes of 13 would make such cut-offs and expect such
+/// proofs to be passed on.
+pub const PROTOCOL_VERSION: u32 = 14;
 
 /// Most ops one `Message::Ops` carries: a decoder refuses more (a frame of tiny
 /// ops would otherwise decode to many times its bytes), and a sender cuts a larger
