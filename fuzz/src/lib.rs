@@ -397,7 +397,11 @@ pub fn files(data: &[u8]) {
         // Its ops as a blind relay holds them (headers read, nothing more).
         if let Ok(held) = store.held_ops() {
             let served = held.missing_from(&canopy_canvas::VersionVector::new());
-            assert_eq!(served.len() as u64, held.op_count(), "a held op served twice");
+            assert_eq!(
+                served.len() as u64,
+                held.op_count(),
+                "a held op served twice"
+            );
         }
         // Its authors and kept signatures, as a node resuming it takes them.
         if let Ok(logs) = store.logs() {

@@ -993,3 +993,64 @@ fn a_blind_relay_carries_content_it_cannot_read() {
         }
     }
 }
+
+/// Content no reader takes, signed by its author, goes through a blind relay (it
+/// cannot tell): every reader behind it refuses the op as it comes, proves the
+/// author signed it and leaves the author out, on its own. The relay lets their
+/// proofs be, no honest link closes, and the readers' drawing goes on.
+#[test]
+fn readers_behind_a_blind_relay_each_leave_out_an_author_of_content_no_one_takes() {
+    use canopy_canvas::{Action, Color, Tool, FIRST_PAGE};
+    let relay = Relay::start(&["--blind"]);
+    let (id, editor, _) = relay.new_session("blame");
+    let scripts = tempfile::tempdir().unwrap();
+    let lines = script(scripts.path(), "a", 20, 100, r#"{"sleep_ms":1000}"#);
+    let a = Node::join(
+        "a",
+        &editor,
+        &["--no-audio", "--draw", lines.to_str().unwrap()],
+    );
+    let b = Node::join("b", &editor, &["--no-audio"]);
+    let url = editor.clone();
+    let kept_open = crate::util::block_on(async move {
+        let mut author = crate::hostile::Attacker::join(&url).await;
+        let start = |author: &crate::hostile::Attacker, seq: u64, width: f32| {
+            author.op(
+                seq,
+                Action::StrokeStart {
+                    page: FIRST_PAGE,
+                    tool: Tool::Pen,
+                    color: Color::rgb(0, 0, 200),
+                    width,
+                },
+            )
+        };
+        let good = start(&author, 1, 2.0);
+        author.send(&[good], 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let wide = start(&author, 2, 1e9);
+        author.send(&[wide], 1).await;
+        author.refusal(Duration::from_secs(2)).await.is_none()
+    });
+    assert!(kept_open, "the blind relay judged content it cannot read");
+    for node in [&a, &b] {
+        assert!(
+            wait_until(Duration::from_secs(10), || node
+                .try_status()
+                .is_some_and(|s| s["left_out"] == 1)
+                && node.log().contains("signed an op no node takes")),
+            "{} did not leave the author out:\n{}",
+            node.name,
+            node.log()
+        );
+        assert!(
+            node.try_status().is_some_and(|s| s["parent"].is_object()),
+            "{}'s link to the relay was closed",
+            node.name
+        );
+    }
+    assert_converged(&[&a, &b], 20, Duration::from_secs(30));
+    // The relay took no proof it cannot judge: it still holds the author's ops.
+    let status = relay.json("GET", &format!("/sessions/{id}"), None)["status"].clone();
+    assert_eq!(status["left_out"], 0, "{status}");
+}
