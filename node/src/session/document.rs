@@ -307,12 +307,23 @@ impl DocumentComponent {
                 wire_bytes(&c.wire).max(read)
             })
             .sum();
-        let to_sync = if self.blind.is_some() {
-            SyncInput::Held(fresh.iter().map(|c| (c.wire.clone(), c.shape)).collect())
+        // Each op moves on once: the sync replica takes the op read (or, blind, a
+        // copy of its bytes), the store and router its wire form.
+        let blind = self.blind.is_some();
+        let (mut read, mut unread) = (Vec::new(), Vec::new());
+        let mut wire = Vec::with_capacity(fresh.len());
+        for Checked { wire: w, op, shape } in fresh {
+            match op {
+                Some(op) if !blind => read.push(op),
+                _ => unread.push((w.clone(), shape)),
+            }
+            wire.push(w);
+        }
+        let to_sync = if blind {
+            SyncInput::Held(unread)
         } else {
-            SyncInput::Applied(fresh.iter().filter_map(|c| c.op.clone()).collect())
+            SyncInput::Applied(read)
         };
-        let wire: Vec<WireOp> = fresh.into_iter().map(|c| c.wire).collect();
         self.held_bytes.fetch_add(bytes, Ordering::Relaxed);
         if self
             .persist
