@@ -1070,14 +1070,7 @@ impl Document {
                 })
                 .map_or(0, |held| held.point_count)
         };
-        match shape {
-            Shape::Start => StrokeRule::open_at(Some(last)),
-            Shape::Points(stroke, _) => {
-                StrokeRule::open_at(Some(stroke)).with_points(points(stroke))
-            }
-            Shape::End(stroke) => StrokeRule::ended_at(stroke, last).with_points(points(stroke)),
-            Shape::Seal(_) | Shape::Other => StrokeRule::default(),
-        }
+        StrokeRule::after(last, shape, points)
     }
 
     /// Starts a stroke on a visible page.

@@ -120,6 +120,20 @@ impl StrokeRule {
         }
     }
 
+    /// Where a held log stands whose last op, numbered `last`, has shape `last_shape`
+    /// (a log restored from what a replica holds); `points` says how many points a
+    /// stroke holds, asked only of the stroke left open.
+    pub fn after(last: u64, last_shape: Shape, points: impl FnOnce(u64) -> u32) -> StrokeRule {
+        match last_shape {
+            Shape::Start => StrokeRule::open_at(Some(last)),
+            Shape::Points(stroke, _) => {
+                StrokeRule::open_at(Some(stroke)).with_points(points(stroke))
+            }
+            Shape::End(stroke) => StrokeRule::ended_at(stroke, last).with_points(points(stroke)),
+            Shape::Seal(_) | Shape::Other => StrokeRule::default(),
+        }
+    }
+
     /// The same, with the open stroke holding `points` already (as a log restored
     /// from a document stands: the document says how many).
     pub fn with_points(self, points: u32) -> StrokeRule {

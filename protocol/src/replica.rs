@@ -134,14 +134,7 @@ impl OpaqueReplica {
                 })
                 .fold(0u32, u32::saturating_add)
         };
-        match shape {
-            Shape::Start => StrokeRule::open_at(Some(last)),
-            Shape::Points(stroke, _) => {
-                StrokeRule::open_at(Some(stroke)).with_points(points(stroke))
-            }
-            Shape::End(stroke) => StrokeRule::ended_at(stroke, last).with_points(points(stroke)),
-            Shape::Seal(_) | Shape::Other => StrokeRule::default(),
-        }
+        StrokeRule::after(last, shape, points)
     }
 
     /// Ops held, a seal counting as one (as a document counts them).

@@ -1500,32 +1500,7 @@ async fn a_revoked_editors_log_ends_where_the_host_held_it() {
 /// editor's log ends before the open stroke's start, where its signature was kept.
 #[tokio::test]
 async fn a_revocation_cuts_before_a_stroke_still_open() {
-    let mut r = start(Document::new(host()));
-    let session = r.session_key_id();
-    let mut bystander = link_up(&r, 2, VersionVector::new()).await;
-    let mut author = r.author();
-    let page_run = author.run(&[author.page(1)]);
-    let (_, head, signature) = *page_run.verified.keep.last().unwrap();
-    let stroke = author.stroke(2);
-    let open_run = author.run(&stroke[..2]);
-    from_link(&mut r, vec![page_run, open_run]).await;
-    assert_eq!(saved_seqs(&mut r).await, vec![1, 2, 3]);
-
-    let grant = *author.authority.grant_ids(&session).last().unwrap();
-    let mut door = driver(&r.graph, "control", &r.session.ports.door);
-    assert_eq!(revoke(&mut door, &grant.to_string()).await, Ok(grant));
-    let revocation = next_revocation(&mut bystander).await;
-    assert_eq!(
-        revocation.kept,
-        Some(vec![canopy_protocol::Kept {
-            author: public_key(&author.key),
-            seq: 1,
-            head,
-            signature: Some(signature),
-        }])
-    );
-    let seen = r.replica_seen_once(|seen| seen.get(author.node) == 1).await;
-    assert_eq!(seen.get(author.node), 1, "the open stroke is left out");
+    a_revocation_cuts_before_a_stroke_that_took(2, "the open stroke is left out").await;
 }
 
 /// A log that ends at a stroke's start is cut before it too: the stroke may be sealed
@@ -1533,6 +1508,12 @@ async fn a_revocation_cuts_before_a_stroke_still_open() {
 /// content (a blind relay) could not keep the start alone, as readers would.
 #[tokio::test]
 async fn a_revocation_cuts_before_a_stroke_that_only_started() {
+    a_revocation_cuts_before_a_stroke_that_took(1, "the start is left out").await;
+}
+
+/// An editor's page, then the first `ops` ops of a stroke; its grant revoked: the
+/// cut-off keeps the page alone, at its signed head.
+async fn a_revocation_cuts_before_a_stroke_that_took(ops: usize, why: &str) {
     let mut r = start(Document::new(host()));
     let session = r.session_key_id();
     let mut bystander = link_up(&r, 2, VersionVector::new()).await;
@@ -1540,9 +1521,10 @@ async fn a_revocation_cuts_before_a_stroke_that_only_started() {
     let page_run = author.run(&[author.page(1)]);
     let (_, head, signature) = *page_run.verified.keep.last().unwrap();
     let stroke = author.stroke(2);
-    let start_run = author.run(&stroke[..1]);
-    from_link(&mut r, vec![page_run, start_run]).await;
-    assert_eq!(saved_seqs(&mut r).await, vec![1, 2]);
+    let open_run = author.run(&stroke[..ops]);
+    from_link(&mut r, vec![page_run, open_run]).await;
+    let saved: Vec<u64> = (1..=ops as u64 + 1).collect();
+    assert_eq!(saved_seqs(&mut r).await, saved);
 
     let grant = *author.authority.grant_ids(&session).last().unwrap();
     let mut door = driver(&r.graph, "control", &r.session.ports.door);
@@ -1558,7 +1540,7 @@ async fn a_revocation_cuts_before_a_stroke_that_only_started() {
         }])
     );
     let seen = r.replica_seen_once(|seen| seen.get(author.node) == 1).await;
-    assert_eq!(seen.get(author.node), 1, "the start is left out");
+    assert_eq!(seen.get(author.node), 1, "{why}");
 }
 
 /// A revocation reaches a replica that took more of the revoked author's log before
