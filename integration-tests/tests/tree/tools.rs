@@ -141,3 +141,40 @@ fn the_control_socket_is_private_and_a_silent_client_blocks_no_one() {
     first.read_to_string(&mut answer).unwrap();
     assert!(answer.contains("no request within"), "{answer}");
 }
+
+/// The reference node of the component map (docs/ARCHITECTURE.md): a host with audio
+/// and four children runs at least 60 components, each link in components of its
+/// own, every one named in `canopy introspect` with its boxes.
+#[test]
+fn a_host_with_audio_and_four_children_runs_at_least_sixty_components() {
+    let host = Node::host("host", &[]);
+    let children: Vec<Node> = (1..=4)
+        .map(|i| Node::join(&format!("child{i}"), host.editor_url(), &["--no-audio"]))
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(20), || host.try_status().is_some_and(
+            |s| s["children"].as_array().is_some_and(|c| c.len() == 4)
+        )),
+        "the children did not all join:\n{}",
+        host.log()
+    );
+    // Handshake components end once their link is up: count the steady state.
+    std::thread::sleep(Duration::from_secs(1));
+    let data = host.data.to_str().unwrap();
+    let graph: serde_json::Value =
+        serde_json::from_slice(&run(&["introspect", "--data", data])).unwrap();
+    let components = graph["components"].as_array().unwrap();
+    let names: Vec<&str> = components
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        components.len() >= 60,
+        "{} components: {names:?}",
+        components.len()
+    );
+    let links = names.iter().filter(|n| n.ends_with("/checker")).count();
+    assert_eq!(links, 4, "a checker per link: {names:?}");
+    assert!(names.iter().any(|n| n.starts_with("audio")), "{names:?}");
+    drop(children);
+}
