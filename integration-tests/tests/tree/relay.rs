@@ -458,9 +458,22 @@ fn a_restarted_relay_keeps_its_sessions_and_peers_resume_by_themselves() {
 
 #[test]
 fn chained_relays_serve_one_session_to_peers_on_both() {
+    chained_relays_serve_one_session(&[]);
+}
+
+/// The same with the lower relay blind: it joins the session upstream, and holds
+/// and serves it, without reading it.
+#[test]
+fn a_blind_relay_serves_another_relays_session() {
+    chained_relays_serve_one_session(&["--blind"]);
+}
+
+fn chained_relays_serve_one_session(lower_flags: &[&str]) {
     let upper = Relay::start(&[]);
     let (id, editor, _) = upper.new_session("regions");
-    let lower = Relay::start(&["--upstream", &editor]);
+    let mut flags = vec!["--upstream", &editor];
+    flags.extend(lower_flags);
+    let lower = Relay::start(&flags);
     let invite = lower.json(
         "POST",
         &format!("/sessions/{id}/invites"),
@@ -487,10 +500,15 @@ fn chained_relays_serve_one_session_to_peers_on_both() {
         ],
     );
     assert_converged(&[&a, &b], 10, Duration::from_secs(30));
-    assert_eq!(
-        lower.json("GET", &format!("/sessions/{id}"), None)["session"]["upstream"],
-        editor.as_str()
-    );
+    let held = lower.json("GET", &format!("/sessions/{id}"), None);
+    assert_eq!(held["session"]["upstream"], editor.as_str());
+    if lower_flags.contains(&"--blind") {
+        assert_eq!(
+            held["status"]["strokes"], 0,
+            "a blind relay draws nothing: {held}"
+        );
+        assert!(lower.log().contains("held blind"), "{}", lower.log());
+    }
 }
 
 #[test]
