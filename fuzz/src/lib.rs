@@ -66,7 +66,11 @@ pub fn frames(data: &[u8]) {
 /// itself.
 fn judges_proof(evidence: &canopy_protocol::Evidence) {
     let _ = evidence.verify(&canopy_protocol::SessionId([7; 32]));
-    let _ = evidence.judged_by_headers();
+    let blind = evidence.verify_blind(&canopy_protocol::SessionId([7; 32]));
+    assert!(
+        blind.is_none() || blind == Some(evidence.verify(&canopy_protocol::SessionId([7; 32]))),
+        "a blind node judged a proof otherwise than a reader"
+    );
     assert_eq!(
         canopy_protocol::Evidence::from_bytes(&evidence.to_bytes()).as_ref(),
         Some(evidence),

@@ -469,26 +469,44 @@ impl Evidence {
         }
     }
 
-    /// True if a node that reads no payload past its header (a blind relay) can
-    /// judge this proof: every form but refused content whose op's header reads (a
-    /// header that does not read is refused by every node alike). Proof of content
-    /// past a header is the readers' to judge: a blind node neither acts on it nor
-    /// blames the link that brought it.
-    pub fn judged_by_headers(&self) -> bool {
+    /// [`Evidence::verify`] for a node that reads no payload past its header (a
+    /// blind relay): `None` for proof of refused content whose op's header reads
+    /// and whose side its author signed — the readers' to judge, not this node's;
+    /// otherwise whether it holds. A header that does not read is refused by every
+    /// node alike, so that proof holds here too; a side its author did not sign
+    /// holds nowhere.
+    pub fn verify_blind(&self, session: &SessionId) -> Option<bool> {
         let Some(refused) = self.refused else {
-            return true;
+            return Some(self.verify(session));
         };
+        if self.seal_at.is_some() || self.first_seal_at.is_some() || self.second != Fork::none() {
+            return Some(false);
+        }
         let Some(walked) = self.first.walk(&self.author, self.seq) else {
-            // Judged false by anyone.
-            return true;
+            return Some(false);
         };
         let node = self.author.node_id();
-        walked
+        let Some(header_reads) = walked
             .iter()
             .zip(&self.first.ops)
-            .any(|((number, _, _), (_, payload))| {
-                *number == refused && crate::shape_of(OpId { node, seq: refused }, payload).is_err()
-            })
+            .find(|((number, _, _), _)| *number == refused)
+            .map(|(_, (_, payload))| crate::shape_of(OpId { node, seq: refused }, payload).is_ok())
+        else {
+            return Some(false);
+        };
+        let signed = signed(
+            &self.first.signature,
+            &self.author,
+            session,
+            self.seq,
+            self.first.head,
+            &walked,
+        );
+        match (signed, header_reads) {
+            (false, _) => Some(false),
+            (true, true) => None,
+            (true, false) => Some(true),
+        }
     }
 
     /// The form of refused content: one side, signed, whose op numbered `refused`

@@ -31,7 +31,7 @@ use crate::invite::{Authority, Invite, Role};
 /// 14: blind relays (`docs/BLIND-RELAYS.md`): a revocation never cuts a log at a
 /// stroke's start that may still be sealed (a blind holder of the seal could not
 /// keep the start, as a reader does), and a blind node lets be proof of content
-/// it cannot judge (`Evidence::judged_by_headers`) instead of taking it or closing
+/// it cannot judge (`Evidence::verify_blind`) instead of taking it or closing
 /// the link it came by. Nodes of 13 would make such cut-offs and expect such
 /// proofs to be passed on.
 pub const PROTOCOL_VERSION: u32 = 14;

@@ -299,14 +299,20 @@ impl Checker {
     /// the author's ops out and passes the proof on. Proof that does not verify
     /// closes the link.
     async fn evidence(&mut self, evidence: Evidence) -> Option<Refusal> {
-        if self.limits.is_none() && !evidence.judged_by_headers() {
-            // Content a blind session does not read: the readers judge it, each
-            // on its own (every one refuses the op as it comes, and proves it).
-            tracing::debug!(author = %evidence.author.node_id(), "proof of content not judged here");
-            return None;
-        }
         let session = *Authors::read(&self.authors).session();
-        if !evidence.verify(&session) {
+        let holds = if self.limits.is_some() {
+            evidence.verify(&session)
+        } else {
+            let Some(holds) = evidence.verify_blind(&session) else {
+                // Content a blind session does not read, its author's signature
+                // checked: the readers judge it, each on its own (every one refuses
+                // the op as it comes, and proves it).
+                tracing::debug!(author = %evidence.author.node_id(), "proof of content not judged here");
+                return None;
+            };
+            holds
+        };
+        if !holds {
             return Some(Refusal::Protocol(
                 "evidence against an author that does not verify".into(),
             ));

@@ -495,6 +495,8 @@ async fn a_blind_checker_reads_headers_alone() {
     scrambled.extend([0xff; 12]);
     let too_wide = WireOp::from_op(&too_wide(&author, 2));
     let wires = author.sign_payloads(&[(1, 1, scrambled), (2, 2, too_wide.payload.clone())]);
+    // A signature of the author's over something else.
+    let wires_signature = wires[1].signature.unwrap();
 
     let blind_graph = Graph::new("blind");
     let blind_table = table_with(&author);
@@ -526,6 +528,7 @@ async fn a_blind_checker_reads_headers_alone() {
     assert_eq!(evidence.refused, Some(1));
 
     // The blind checker, given that proof, lets it be.
+    let mut forged = evidence.clone();
     blind
         .send(Inbound::Evidence(Box::new(evidence)))
         .await
@@ -537,6 +540,16 @@ async fn a_blind_checker_reads_headers_alone() {
         .unwrap()
         .cut
         .is_none());
+    // One whose side its author did not sign is no proof anywhere: the link closes.
+    forged.first.signature = wires_signature;
+    blind
+        .send(Inbound::Evidence(Box::new(forged)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        refusal(next(&mut blind_router).await),
+        Refusal::Protocol(_)
+    ));
 }
 
 /// The author's op `seq`: a stroke start too wide for any node.
