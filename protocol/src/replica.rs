@@ -142,11 +142,6 @@ impl OpaqueReplica {
         self.count_missing_from(&VersionVector::new()) as u64
     }
 
-    /// Authors of which ops are held.
-    pub fn author_count(&self) -> usize {
-        self.logs.len()
-    }
-
     /// A SHA-256 over every op held — author, number, clock and signed bytes, in
     /// (author, number) order: what two holders that cannot read the ops compare to
     /// tell they hold the same. A pass over everything held.
