@@ -479,30 +479,12 @@ impl Evidence {
         let Some(refused) = self.refused else {
             return Some(self.verify(session));
         };
-        if self.seal_at.is_some() || self.first_seal_at.is_some() || self.second != Fork::none() {
-            return Some(false);
-        }
-        let Some(walked) = self.first.walk(&self.author, self.seq) else {
+        let Some((walked, _, payload)) = self.refused_op(refused) else {
             return Some(false);
         };
         let node = self.author.node_id();
-        let Some(header_reads) = walked
-            .iter()
-            .zip(&self.first.ops)
-            .find(|((number, _, _), _)| *number == refused)
-            .map(|(_, (_, payload))| crate::shape_of(OpId { node, seq: refused }, payload).is_ok())
-        else {
-            return Some(false);
-        };
-        let signed = signed(
-            &self.first.signature,
-            &self.author,
-            session,
-            self.seq,
-            self.first.head,
-            &walked,
-        );
-        match (signed, header_reads) {
+        let header_reads = crate::shape_of(OpId { node, seq: refused }, payload).is_ok();
+        match (self.side_signed(session, &walked), header_reads) {
             (false, _) => Some(false),
             (true, true) => None,
             (true, false) => Some(true),
@@ -512,30 +494,40 @@ impl Evidence {
     /// The form of refused content: one side, signed, whose op numbered `refused`
     /// no node takes.
     fn verify_refused(&self, session: &SessionId, refused: u64) -> bool {
-        if self.seal_at.is_some() || self.first_seal_at.is_some() || self.second != Fork::none() {
-            return false;
-        }
-        let Some(walked) = self.first.walk(&self.author, self.seq) else {
+        let Some((walked, lamport, payload)) = self.refused_op(refused) else {
             return false;
         };
         let node = self.author.node_id();
-        let holds_it =
-            walked
-                .iter()
-                .zip(&self.first.ops)
-                .any(|((number, _, _), (lamport, payload))| {
-                    *number == refused
-                        && read_op(OpId { node, seq: refused }, *lamport, payload).is_err()
-                });
-        holds_it
-            && signed(
-                &self.first.signature,
-                &self.author,
-                session,
-                self.seq,
-                self.first.head,
-                &walked,
-            )
+        read_op(OpId { node, seq: refused }, lamport, payload).is_err()
+            && self.side_signed(session, &walked)
+    }
+
+    /// A proof of refused content's one side, walked, and the `(lamport, payload)`
+    /// of its op numbered `refused`: `None` if the proof has another form, its side
+    /// does not walk, or holds no such op. Its signature is not checked here.
+    fn refused_op(&self, refused: u64) -> Option<(Vec<Step>, u64, &[u8])> {
+        if self.seal_at.is_some() || self.first_seal_at.is_some() || self.second != Fork::none() {
+            return None;
+        }
+        let walked = self.first.walk(&self.author, self.seq)?;
+        let (lamport, payload) = walked
+            .iter()
+            .zip(&self.first.ops)
+            .find(|((number, _, _), _)| *number == refused)
+            .map(|(_, (lamport, payload))| (*lamport, payload.as_slice()))?;
+        Some((walked, lamport, payload))
+    }
+
+    /// True if the author signed the first side, as `walked`.
+    fn side_signed(&self, session: &SessionId, walked: &[Step]) -> bool {
+        signed(
+            &self.first.signature,
+            &self.author,
+            session,
+            self.seq,
+            self.first.head,
+            walked,
+        )
     }
 
     /// The form under a seal: both sides from one head before the stroke's start,
