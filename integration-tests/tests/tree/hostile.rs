@@ -1795,7 +1795,7 @@ fn a_seal_far_past_its_stroke_is_refused() {
 
 /// The attacker's op `seq`: a stroke start `width` wide (wider than 256, no node
 /// takes it).
-fn stroke_start(attacker: &Attacker, seq: u64, width: f32) -> Op {
+pub(crate) fn stroke_start(attacker: &Attacker, seq: u64, width: f32) -> Op {
     attacker.op(
         seq,
         Action::StrokeStart {
@@ -1809,7 +1809,7 @@ fn stroke_start(attacker: &Attacker, seq: u64, width: f32) -> Op {
 
 /// Each of `nodes` comes to leave out one author, and says it was for signing an op
 /// no node takes.
-fn assert_left_out_for_content(nodes: &[&Node]) {
+pub(crate) fn assert_left_out_for_content(nodes: &[&Node]) {
     for node in nodes {
         let left_out = || {
             node.try_status().is_some_and(|s| s["left_out"] == 1)
